@@ -1,0 +1,103 @@
+//! The library's error type.
+//!
+//! Every variant names what it is about (a file, a row and column, a parameter)
+//! and says what to do, so that the command line can print it as one line.
+//! [`CoreError::is_input_error`] tells a caller whether the user can fix it by
+//! changing their input (exit code 2 in the CLI) or whether the run failed
+//! (exit code 1).
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::format::FormatError;
+
+/// Result alias for this crate.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in mmclust-core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A file is not a valid matrix of a supported format.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+
+    /// An I/O operation on `path` failed.
+    #[error("{path}: cannot {action}: {source}")]
+    Io {
+        path: PathBuf,
+        /// What we were doing, as a verb phrase ("open", "write", "rename to ...").
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// An input file does not exist, or is not a regular file.
+    #[error("{path}: {problem}")]
+    InputFile { path: PathBuf, problem: String },
+
+    /// A parameter has a value that cannot work.
+    #[error("invalid {name}: {message}")]
+    InvalidParameter {
+        name: &'static str,
+        message: String,
+    },
+
+    /// An output path is also one of the run's inputs.
+    #[error("{path}: output would overwrite an input of this run; choose another output path")]
+    OutputIsInput { path: PathBuf },
+
+    /// Two inputs disagree on shape.
+    #[error("{what}: {message}")]
+    ShapeMismatch { what: String, message: String },
+
+    /// The data holds NaN or infinite values where finite values are needed.
+    #[error(
+        "{source_name}: {count} non-finite value(s) (NaN or ±inf), first at row {row}, column {col} \
+         (0-based); remove or impute them first"
+    )]
+    NonFinite {
+        source_name: String,
+        count: u64,
+        row: usize,
+        col: usize,
+    },
+}
+
+impl CoreError {
+    /// True when the user can fix this by changing their input or parameters
+    /// (exit code 2); false when the run itself failed (exit code 1).
+    #[must_use]
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            CoreError::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::NotFound
+                    | io::ErrorKind::PermissionDenied
+                    | io::ErrorKind::AlreadyExists
+                    | io::ErrorKind::IsADirectory
+                    | io::ErrorKind::NotADirectory
+                    | io::ErrorKind::ReadOnlyFilesystem
+                    | io::ErrorKind::InvalidInput
+            ),
+            _ => true,
+        }
+    }
+
+    /// Wraps an I/O error with the path and the action that failed.
+    pub fn io(path: impl Into<PathBuf>, action: impl Into<String>, source: io::Error) -> Self {
+        CoreError::Io {
+            path: path.into(),
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// A parameter error.
+    pub fn param(name: &'static str, message: impl Into<String>) -> Self {
+        CoreError::InvalidParameter {
+            name,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! mmclust-core: the ground every mmclust algorithm stands on.
+//!
+//! * [`source`]: the [`DataSource`] trait, one way to read rows whether they live
+//!   in a memory-mapped `.npy`/`.fvecs`/`.bvecs` file or in an ndarray.
+//! * [`format`]: the file formats themselves (readers with typed errors that name
+//!   the file, a streaming `.npy` writer) and [`output`], atomic output files.
+//! * [`parallel`]: the one pattern of DESIGN.md — fixed-size chunks, a per-chunk
+//!   kernel on rayon workers, partials merged by a fixed tree over chunk indices —
+//!   so results are bitwise identical whatever the thread count; and the
+//!   [`parallel::AllReduce`] seam through which an MPI build sums partials across
+//!   processes.
+//! * [`kernel`]: squared row norms and the fused nearest-centre assignment.
+//! * [`stats`]: column statistics in one streaming pass (Chan's merge).
+
+pub mod error;
+pub mod format;
+pub mod kernel;
+pub mod output;
+pub mod parallel;
+pub mod source;
+pub mod stats;
+
+pub use error::{CoreError, Result};
+pub use source::{ArraySource, DataSource};

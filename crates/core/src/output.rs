@@ -1,0 +1,1 @@
+//! Atomic output files (temporary name in the target folder, renamed when complete).

@@ -1,0 +1,154 @@
+//! [`DataSource`]: rows of an n × d matrix, read chunk by chunk.
+//!
+//! One trait serves a memory-mapped file of any size and an ndarray in memory,
+//! so library users, tests and the command line run the same code path. A source
+//! hands out row ranges as row-major `f32` slices: zero-copy where the bytes are
+//! already aligned little-endian `f32`, converted into a caller-provided scratch
+//! buffer otherwise (other dtypes, misaligned data, `.fvecs` row prefixes,
+//! non-contiguous arrays). Nothing ever materialises the whole matrix.
+
+use std::ops::Range;
+
+use ndarray::ArrayView2;
+
+use crate::error::Result;
+
+/// A row-major matrix of `f32` values readable in row ranges.
+///
+/// Implementations must be cheap to share between rayon workers (`Sync`) and
+/// must return the same values for the same rows every time.
+pub trait DataSource: Sync {
+    /// Number of rows (points).
+    fn n_rows(&self) -> usize;
+
+    /// Number of columns (features).
+    fn n_cols(&self) -> usize;
+
+    /// Rows `range` as a row-major slice of `range.len() * n_cols()` values.
+    ///
+    /// Returns a view into the source where possible; otherwise fills `scratch`
+    /// (growing it as needed) and returns a view into it. `range` must lie within
+    /// `0..n_rows()`.
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]>;
+
+    /// A short human name for messages: the file path, or "in-memory array".
+    fn name(&self) -> String;
+
+    /// Hints that a sequential pass over the whole source begins
+    /// (`madvise(MADV_SEQUENTIAL)` for memory-mapped files). Default: nothing.
+    fn advise_sequential(&self) {}
+
+    /// Hints that upcoming reads are scattered (`madvise(MADV_RANDOM)`).
+    fn advise_random(&self) {}
+}
+
+impl<S: DataSource + ?Sized> DataSource for &S {
+    fn n_rows(&self) -> usize {
+        (**self).n_rows()
+    }
+    fn n_cols(&self) -> usize {
+        (**self).n_cols()
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        (**self).rows(range, scratch)
+    }
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn advise_sequential(&self) {
+        (**self).advise_sequential();
+    }
+    fn advise_random(&self) {
+        (**self).advise_random();
+    }
+}
+
+/// An in-memory matrix (an ndarray view) as a [`DataSource`].
+///
+/// Standard-layout (C-order) views are served zero-copy; other layouts are
+/// copied chunk by chunk.
+#[derive(Debug, Clone)]
+pub struct ArraySource<'a> {
+    view: ArrayView2<'a, f32>,
+}
+
+impl<'a> ArraySource<'a> {
+    /// Wraps a view.
+    #[must_use]
+    pub fn new(view: ArrayView2<'a, f32>) -> Self {
+        ArraySource { view }
+    }
+
+    /// Wraps a row-major slice of `n_rows * n_cols` values.
+    ///
+    /// # Errors
+    /// [`crate::CoreError::InvalidParameter`] when the length does not match.
+    pub fn from_slice(data: &'a [f32], n_rows: usize, n_cols: usize) -> Result<Self> {
+        let view = ArrayView2::from_shape((n_rows, n_cols), data).map_err(|_| {
+            crate::CoreError::param(
+                "data",
+                format!(
+                    "slice of {} values is not {n_rows} rows × {n_cols} columns",
+                    data.len()
+                ),
+            )
+        })?;
+        Ok(ArraySource { view })
+    }
+}
+
+impl DataSource for ArraySource<'_> {
+    fn n_rows(&self) -> usize {
+        self.view.nrows()
+    }
+
+    fn n_cols(&self) -> usize {
+        self.view.ncols()
+    }
+
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        let d = self.view.ncols();
+        if let Some(all) = self.view.as_slice() {
+            return Ok(&all[range.start * d..range.end * d]);
+        }
+        scratch.clear();
+        for row in self.view.slice(ndarray::s![range, ..]).rows() {
+            scratch.extend(row.iter().copied());
+        }
+        Ok(&scratch[..])
+    }
+
+    fn name(&self) -> String {
+        "in-memory array".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn c_order_view_is_zero_copy_and_transposed_view_is_copied() {
+        let a = Array2::from_shape_fn((5, 3), |(i, j)| (i * 10 + j) as f32);
+        let src = ArraySource::new(a.view());
+        let mut scratch = Vec::new();
+        let rows = src.rows(1..3, &mut scratch).unwrap();
+        assert_eq!(rows, &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0]);
+        assert!(scratch.is_empty());
+
+        let t = a.t().to_owned();
+        let tt = t.t();
+        let src = ArraySource::new(tt);
+        let rows = src.rows(3..5, &mut scratch).unwrap().to_vec();
+        assert_eq!(rows, vec![30.0, 31.0, 32.0, 40.0, 41.0, 42.0]);
+    }
+
+    #[test]
+    fn from_slice_checks_length() {
+        let data = [0.0f32; 6];
+        assert!(ArraySource::from_slice(&data, 2, 3).is_ok());
+        let err = ArraySource::from_slice(&data, 4, 2).unwrap_err();
+        assert!(err.to_string().contains("4 rows × 2 columns"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! mmclust: clustering of data sets larger than RAM.
+//!
+//! This facade re-exports the workspace libraries so that a user depends on one
+//! crate: [`core`] (matrix sources, chunked parallel passes, kernels, column
+//! statistics), [`kmeans`] and [`gmm`].
+
+pub use mmclust_core as core;
+pub use mmclust_gmm as gmm;
+pub use mmclust_kmeans as kmeans;
