@@ -275,6 +275,55 @@ where
     Ok(merge(left?, right?))
 }
 
+/// Maps chunks in parallel and hands the results to `sink` in chunk order:
+/// for passes that write an output file (standardised rows, labels).
+///
+/// Chunks are processed in batches of `batch` chunks (at least 1): the batch
+/// runs on the rayon pool, then `sink` consumes its results sequentially, so
+/// memory stays bounded by one batch of results whatever the size of the input.
+///
+/// # Errors
+/// The first error of `map` (in chunk order), of the source, or of `sink`.
+pub fn map_ordered<S, T, M, K>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    batch: usize,
+    map: M,
+    mut sink: K,
+) -> Result<()>
+where
+    S: DataSource + ?Sized,
+    T: Send,
+    M: Fn(Chunk<'_>) -> Result<T> + Sync,
+    K: FnMut(T) -> Result<()>,
+{
+    use rayon::prelude::*;
+    let n = source.n_rows();
+    let n_chunks = chunking.n_chunks(n);
+    source.advise_sequential();
+    let batch = batch.max(1);
+    let mut first = 0;
+    while first < n_chunks {
+        let last = (first + batch).min(n_chunks);
+        let results: Vec<Result<T>> = (first..last)
+            .into_par_iter()
+            .map(|index| {
+                let out = with_chunk(source, chunking, index, &map)?;
+                if let Some(progress) = options.progress {
+                    progress(chunking.range(index, n).len());
+                }
+                Ok(out)
+            })
+            .collect();
+        for r in results {
+            sink(r?)?;
+        }
+        first = last;
+    }
+    Ok(())
+}
+
 /// The seam between processes: how a pass's merged partial statistics are
 /// combined across the processes of a distributed run.
 ///
@@ -457,6 +506,27 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn ordered_map_delivers_chunks_in_order() {
+        let v = data(1000, 2);
+        let src = ArraySource::from_slice(&v, 1000, 2).unwrap();
+        let mut seen = Vec::new();
+        map_ordered(
+            &src,
+            Chunking::with_rows(7).unwrap(),
+            PassOptions::default(),
+            5,
+            |c| Ok((c.index, c.data.to_vec())),
+            |(i, rows)| {
+                seen.push(i);
+                assert_eq!(rows, &v[i * 14..(i * 14 + 14).min(v.len())]);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, (0..143).collect::<Vec<_>>());
     }
 
     #[test]
