@@ -1,1 +1,116 @@
-fn main() {}
+//! The `mmclust` command line. See `CLI.md` in the project's shared folder for
+//! the contract: global options, exit codes (0 ok, 1 the run failed, 2 usage or
+//! input error), atomic outputs, one JSON object on stdout with `--json`.
+
+mod cmd;
+mod fail;
+mod input;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Clusters data sets larger than RAM: K-means and Gaussian mixtures over
+/// memory-mapped matrices, on every core.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mmclust",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct Global {
+    /// Worker threads (default: all cores; RAYON_NUM_THREADS is also honoured).
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// No progress bars or info lines on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
+    /// Print exactly one JSON object on stdout: the run's summary.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Seed of every random choice.
+    #[arg(long, global = true, default_value_t = 0, value_name = "S")]
+    pub(crate) seed: u64,
+}
+
+impl Global {
+    /// Prints an informational line on stderr unless `--quiet`.
+    pub(crate) fn info(&self, line: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Prints a warning on stderr (also under `--quiet`: warnings matter).
+    pub(crate) fn warn(&self, line: impl std::fmt::Display) {
+        eprintln!("warning: {line}");
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Info(cmd::info::Args),
+    Convert(cmd::convert::Args),
+    #[command(subcommand)]
+    Generate(cmd::generate::Generate),
+    Standardize(cmd::standardize::Args),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Info(a) => cmd::info::run(g, a),
+        Command::Convert(a) => cmd::convert::run(g, a),
+        Command::Generate(a) => cmd::generate::run(g, a),
+        Command::Standardize(a) => cmd::standardize::run(g, a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if let Err(e) = configure_threads(cli.global.threads) {
+        return fail::report(&e);
+    }
+    match run(cli) {
+        Ok(()) => {
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail::report(&e),
+    }
+}
+
+fn configure_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    let threads = match threads {
+        Some(0) => return Err(fail::usage("--threads must be at least 1")),
+        Some(t) => Some(t),
+        None => None,
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        builder = builder.num_threads(t);
+    }
+    builder
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot start the thread pool: {e}"))
+}

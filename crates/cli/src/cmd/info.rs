@@ -1,0 +1,103 @@
+//! `mmclust info FILE [--stats]`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use mmclust_core::DataSource;
+use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::stats::ColumnStats;
+use serde_json::json;
+
+use crate::Global;
+use crate::input::{emit_json, fingerprint, open};
+use crate::progress::RowProgress;
+
+/// Shape, dtype and size of a matrix file; `--stats` adds per-column count,
+/// mean, std, min, max and NaN/inf counts from one streaming pass.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  mmclust info data/faithful.csv\n  mmclust info blobs.npy --stats --json")]
+pub(crate) struct Args {
+    /// Matrix file: .npy, .fvecs, .bvecs or (small) .csv.
+    file: PathBuf,
+    /// Compute per-column statistics (one pass over the data).
+    #[arg(long)]
+    stats: bool,
+}
+
+pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
+    let m = open(&a.file)?;
+    let fp = fingerprint(&a.file, &m);
+    let stats = if a.stats {
+        let bar = RowProgress::new(g, "statistics", m.n_rows() as u64);
+        let tick = |rows: usize| bar.tick(rows);
+        let s = ColumnStats::compute(
+            &m,
+            Chunking::for_dim(m.n_cols()),
+            PassOptions {
+                progress: Some(&tick),
+            },
+        )?;
+        bar.finish();
+        Some(s)
+    } else {
+        None
+    };
+    if g.json {
+        let mut v = json!({ "command": "info", "file": fp });
+        if let Some(s) = &stats {
+            v["stats"] = stats_json(s);
+        }
+        return emit_json(&v);
+    }
+    println!("file    {}", fp.path.display());
+    println!("format  {}", fp.format);
+    println!("shape   {} rows × {} columns", fp.rows, fp.cols);
+    println!("dtype   {}", fp.dtype);
+    println!("bytes   {}", fp.bytes);
+    if let Some(s) = &stats {
+        println!();
+        println!(
+            "{:>6} {:>12} {:>14} {:>14} {:>14} {:>14} {:>8} {:>8}",
+            "column", "count", "mean", "std", "min", "max", "nan", "inf"
+        );
+        let std = s.std();
+        for j in 0..s.n_cols() {
+            println!(
+                "{:>6} {:>12} {:>14.6e} {:>14.6e} {:>14.6e} {:>14.6e} {:>8} {:>8}",
+                j, s.count[j], s.mean[j], std[j], s.min[j], s.max[j], s.nan[j], s.inf[j]
+            );
+        }
+        if let Some((row, col)) = s.first_non_finite {
+            g.warn(format_args!(
+                "{} non-finite value(s); the first at row {row}, column {col} (0-based)",
+                s.non_finite()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Column statistics as JSON (non-finite numbers become null).
+pub(crate) fn stats_json(s: &ColumnStats) -> serde_json::Value {
+    let num = |v: f64| if v.is_finite() { json!(v) } else { json!(null) };
+    let std = s.std();
+    let columns: Vec<_> = (0..s.n_cols())
+        .map(|j| {
+            json!({
+                "count": s.count[j],
+                "mean": num(s.mean[j]),
+                "std": num(std[j]),
+                "min": num(s.min[j]),
+                "max": num(s.max[j]),
+                "nan": s.nan[j],
+                "inf": s.inf[j],
+            })
+        })
+        .collect();
+    json!({
+        "rows": s.n_rows,
+        "non_finite": s.non_finite(),
+        "first_non_finite": s.first_non_finite.map(|(r, c)| json!({"row": r, "column": c})),
+        "columns": columns,
+    })
+}

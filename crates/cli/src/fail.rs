@@ -1,0 +1,71 @@
+//! Turning errors into one line on stderr and an exit code.
+//!
+//! 2: the user can fix it (bad flag, bad file, bad value); 1: the run failed;
+//! a broken pipe on stdout (`mmclust info x | head`) is not a failure: 0.
+
+use std::io;
+use std::process::ExitCode;
+
+use mmclust_core::CoreError;
+
+/// A usage or input error raised by the command line itself.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Exit code for an error chain.
+pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return 2;
+        }
+        if let Some(core) = cause.downcast_ref::<CoreError>() {
+            return if core.is_input_error() { 2 } else { 1 };
+        }
+        if cause.downcast_ref::<mmclust_core::format::FormatError>().is_some() {
+            return 2;
+        }
+    }
+    1
+}
+
+/// Prints `e` as one line and returns its exit code.
+pub(crate) fn report(e: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(e) {
+        return ExitCode::SUCCESS;
+    }
+    let mut line = String::from("error: ");
+    let mut first = true;
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !first && line.contains(&text) {
+            continue;
+        }
+        if !first {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+        first = false;
+    }
+    eprintln!("{line}");
+    ExitCode::from(exit_code(e))
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// A usage error (exit code 2).
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
