@@ -17,6 +17,7 @@ pub mod format;
 pub mod kernel;
 pub mod output;
 pub mod parallel;
+pub mod scratch;
 pub mod source;
 pub mod stats;
 
