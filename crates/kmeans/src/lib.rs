@@ -1,5 +1,42 @@
-//! K-means clustering over any [`mmclust_core::DataSource`].
+//! K-means clustering over any [`mmclust_core::DataSource`]: an ndarray in
+//! memory or a memory-mapped file far larger than RAM, through the same code.
 //!
-//! Empty for now: Lloyd, the bound-accelerated variants and mini-batch arrive
-//! with their own issues, built on the chunked passes and the fused assignment
-//! kernel of `mmclust-core`.
+//! * Initialisation: random rows, greedy k-means++ (scikit-learn's), k-means‖
+//!   (a handful of passes instead of k, for large inputs), or given centres.
+//! * Lloyd iterations with the fused assignment kernel of `mmclust-core`: one
+//!   pass per iteration yields labels changed, inertia and per-cluster f64 sums.
+//! * Restarts (`n_init`) keeping the lowest inertia, sample weights, and
+//!   standardisation applied on the fly.
+//!
+//! Results are bitwise reproducible for a seed whatever the thread count: every
+//! pass merges its partials by a fixed tree over fixed-size chunks, and every
+//! random choice is drawn from the run's own seed.
+//!
+//! ```
+//! use mmclust_core::format::open_matrix;
+//! use mmclust_kmeans::KMeansParams;
+//!
+//! let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
+//! let data = open_matrix(path)?;
+//! let model = KMeansParams::new(2).standardize(true).seed(1).fit(&data)?;
+//! assert_eq!(model.k, 2);
+//! let labels = model.predict(&data)?;
+//! assert_eq!(labels.len(), 272);
+//! // The two eruption types: short waits and short eruptions, long and long.
+//! let centers = model.centers_original_units();
+//! let (short, long) = if centers[0] < centers[2] { (0, 1) } else { (1, 0) };
+//! assert!(centers[2 * short] < 3.0 && centers[2 * long] > 3.5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod fit;
+mod init;
+mod model;
+mod params;
+mod pass;
+
+pub use error::{KMeansError, Result};
+pub use fit::{FitEvent, FitHooks};
+pub use model::{KMeansModel, MODEL_VERSION};
+pub use params::{AUTO_PARALLEL_BYTES, Init, KMeansParams};

@@ -1,0 +1,490 @@
+//! A fitted K-means model: centres, how it was fitted, prediction, model files.
+
+use mmclust_core::DataSource;
+use mmclust_core::kernel::PackedCenters;
+use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
+use mmclust_core::stats::{Standardized, Standardizer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{KMeansError, Result};
+use crate::fit::Run;
+use crate::params::{Init, KMeansParams};
+use crate::pass::{assign, inertia_pass, with_workspace};
+
+/// Version of the model file format written by [`KMeansModel::to_json`].
+pub const MODEL_VERSION: u32 = 1;
+
+/// A fitted K-means model.
+///
+/// Centres live in the space the clustering ran in: standardised units when
+/// the fit standardised (then [`KMeansModel::standardizer`] holds the
+/// transform, which [`KMeansModel::predict_each`] applies to new data), the
+/// data's own units otherwise. [`KMeansModel::centers_original_units`] maps
+/// them back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansModel {
+    /// Number of clusters.
+    pub k: usize,
+    /// Number of columns.
+    pub d: usize,
+    /// Centres, row-major k × d, in the fit's space.
+    pub centers: Vec<f32>,
+    /// The z-score transform applied before clustering, if any.
+    pub standardizer: Option<Standardizer>,
+    /// Sum of (weighted) squared distances of the points to their centres.
+    pub inertia: f64,
+    /// Lloyd iterations of the winning run.
+    pub n_iter: usize,
+    /// Whether the winning run converged before `max_iter`.
+    pub converged: bool,
+    /// Inertia of each iteration of the winning run, measured against the
+    /// centres that iteration assigned with (never rises).
+    pub history: Vec<f64>,
+    /// Final inertia of every run, in run order.
+    pub run_inertias: Vec<f64>,
+    /// Index of the winning run.
+    pub best_run: usize,
+    /// Times an empty cluster's centre was moved to a far point (winning run).
+    pub relocated: usize,
+    /// Distinct centres found by k-means++ (less than k when the data has
+    /// fewer distinct points than k).
+    pub distinct_init: usize,
+    /// Number of distinct final centres.
+    pub distinct_centers: usize,
+    /// Point–centre distances computed by the winning run.
+    pub distance_evals: u64,
+    /// The initialisation used (after resolving `auto`).
+    pub init: String,
+    /// Seed of the fit.
+    pub seed: u64,
+    /// `max_iter` of the fit.
+    pub max_iter: usize,
+    /// `tol` of the fit, and the absolute shift threshold it became.
+    pub tol: f64,
+    /// `tol ×` mean column variance.
+    pub tol_abs: f64,
+    /// Rows the model was fitted on.
+    pub n_rows: usize,
+    /// Seconds: statistics pass, initialisation and iterations of the winning
+    /// run, and the whole fit.
+    pub stats_seconds: f64,
+    /// Seconds of the winning run's initialisation.
+    pub init_seconds: f64,
+    /// Seconds of the winning run's iterations.
+    pub iter_seconds: f64,
+    /// Seconds of the whole fit.
+    pub fit_seconds: f64,
+}
+
+impl KMeansModel {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_run(
+        params: &KMeansParams,
+        init: &Init,
+        run: Run,
+        best_run: usize,
+        run_inertias: Vec<f64>,
+        tol_abs: f64,
+        n: usize,
+        d: usize,
+    ) -> Self {
+        let k = params.k;
+        let distinct_centers = count_distinct(&run.centers, k, d);
+        KMeansModel {
+            k,
+            d,
+            centers: run.centers,
+            standardizer: None,
+            inertia: run.inertia,
+            n_iter: run.n_iter,
+            converged: run.converged,
+            history: run.history,
+            run_inertias,
+            best_run,
+            relocated: run.relocated,
+            distinct_init: run.distinct_init,
+            distinct_centers,
+            distance_evals: run.distance_evals,
+            init: init.name().to_string(),
+            seed: params.seed,
+            max_iter: params.max_iter,
+            tol: params.tol,
+            tol_abs,
+            n_rows: n,
+            stats_seconds: 0.0,
+            init_seconds: run.init_seconds,
+            iter_seconds: run.iter_seconds,
+            fit_seconds: 0.0,
+        }
+    }
+
+    /// Centre `j` in the fit's space.
+    #[must_use]
+    pub fn center(&self, j: usize) -> &[f32] {
+        &self.centers[j * self.d..(j + 1) * self.d]
+    }
+
+    /// Centres in the data's original units (a copy; identical to `centers`
+    /// when the fit did not standardise).
+    #[must_use]
+    pub fn centers_original_units(&self) -> Vec<f32> {
+        let mut c = self.centers.clone();
+        if let Some(t) = &self.standardizer {
+            t.invert_in_place(&mut c);
+        }
+        c
+    }
+
+    fn check_dim(&self, found: usize, what: String) -> Result<()> {
+        if found != self.d {
+            return Err(KMeansError::DimensionMismatch {
+                what,
+                expected: self.d,
+                found,
+                hint: "predict with data shaped like the data the model was fitted on",
+            });
+        }
+        Ok(())
+    }
+
+    /// Streams the nearest centre and squared distance of every row of
+    /// `source` to `sink`, chunk by chunk in row order (labels, squared
+    /// distances in the fit's space). The standardisation, if any, is applied.
+    ///
+    /// # Errors
+    /// Dimension mismatch, read errors, or an error returned by `sink`.
+    pub fn predict_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[u32], &[f32]) -> Result<()>,
+    {
+        self.check_dim(source.n_cols(), source.name())?;
+        match &self.standardizer {
+            Some(t) => {
+                let std_source = Standardized::new(source, t.clone())?;
+                self.predict_each_raw(&std_source, options, sink)
+            }
+            None => self.predict_each_raw(source, options, sink),
+        }
+    }
+
+    fn predict_each_raw<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[u32], &[f32]) -> Result<()>,
+    {
+        let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
+        let mut failure: Option<KMeansError> = None;
+        let r = map_ordered(
+            source,
+            Chunking::for_dim(self.d),
+            options,
+            4 * rayon::current_num_threads(),
+            |chunk| {
+                Ok(with_workspace(|ws| {
+                    assign(&chunk, &packed, ws);
+                    (
+                        ws.labels[..chunk.n_rows].to_vec(),
+                        ws.dist[..chunk.n_rows].to_vec(),
+                    )
+                }))
+            },
+            |(labels, dist)| {
+                sink(&labels, &dist).map_err(|e| {
+                    failure = Some(e);
+                    mmclust_core::CoreError::param("sink", "output failed")
+                })
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        r.map_err(KMeansError::from)
+    }
+
+    /// Labels of every row (in memory: for data whose labels fit in RAM).
+    ///
+    /// # Errors
+    /// As [`KMeansModel::predict_each`].
+    pub fn predict<S: DataSource + ?Sized>(&self, source: &S) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(source.n_rows());
+        self.predict_each(source, PassOptions::default(), |l, _| {
+            out.extend_from_slice(l);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Inertia of `source` against the centres (scikit-learn's `score` is its
+    /// negative).
+    ///
+    /// # Errors
+    /// As [`KMeansModel::predict_each`].
+    pub fn inertia_of<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        weights: Option<&[f32]>,
+        options: PassOptions<'_>,
+    ) -> Result<f64> {
+        self.check_dim(source.n_cols(), source.name())?;
+        if let Some(w) = weights {
+            if w.len() != source.n_rows() {
+                return Err(KMeansError::param(
+                    "weights",
+                    format!(
+                        "{} weights for {} rows; give exactly one weight per row",
+                        w.len(),
+                        source.n_rows()
+                    ),
+                ));
+            }
+        }
+        let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
+        let chunking = Chunking::for_dim(self.d);
+        match &self.standardizer {
+            Some(t) => {
+                let s = Standardized::new(source, t.clone())?;
+                inertia_pass(&s, chunking, options, &packed, weights)
+            }
+            None => inertia_pass(source, chunking, options, &packed, weights),
+        }
+    }
+
+    /// Streams, for every row, its Euclidean distance to each centre (k values
+    /// per row, scikit-learn's `transform`), chunk by chunk in row order.
+    ///
+    /// # Errors
+    /// As [`KMeansModel::predict_each`].
+    pub fn transform_each<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[f32]) -> Result<()>,
+    {
+        self.check_dim(source.n_cols(), source.name())?;
+        let (k, d) = (self.k, self.d);
+        let centers = &self.centers;
+        let run = |src: &dyn DataSource, sink: &mut F| -> Result<()> {
+            let mut failure: Option<KMeansError> = None;
+            let r = map_ordered(
+                src,
+                Chunking::for_dim(d),
+                options,
+                4 * rayon::current_num_threads(),
+                |chunk| {
+                    let mut out = Vec::with_capacity(chunk.n_rows * k);
+                    for x in chunk.rows() {
+                        for c in centers.chunks_exact(d) {
+                            out.push(crate::pass::sq_dist(x, c).sqrt());
+                        }
+                    }
+                    Ok(out)
+                },
+                |rows| {
+                    sink(&rows).map_err(|e| {
+                        failure = Some(e);
+                        mmclust_core::CoreError::param("sink", "output failed")
+                    })
+                },
+            );
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            r.map_err(KMeansError::from)
+        };
+        match &self.standardizer {
+            Some(t) => run(&Standardized::new(source, t.clone())?, &mut sink),
+            None => run(source, &mut sink),
+        }
+    }
+
+    /// The model as a JSON value (`"kind": "kmeans"`); `input` is stored as the
+    /// input's fingerprint.
+    #[must_use]
+    pub fn to_json(&self, input: Option<serde_json::Value>) -> serde_json::Value {
+        let file = ModelFile {
+            kind: "kmeans".to_string(),
+            version: MODEL_VERSION,
+            k: self.k,
+            d: self.d,
+            centers: self.centers.chunks_exact(self.d).map(<[f32]>::to_vec).collect(),
+            centers_original_units: self.standardizer.as_ref().map(|_| {
+                self.centers_original_units()
+                    .chunks_exact(self.d)
+                    .map(<[f32]>::to_vec)
+                    .collect()
+            }),
+            standardizer: self.standardizer.as_ref().map(|t| StandardizerFile {
+                mean: t.mean.clone(),
+                scale: t.scale.clone(),
+            }),
+            inertia: self.inertia,
+            n_iter: self.n_iter,
+            converged: self.converged,
+            history: self.history.clone(),
+            run_inertias: self.run_inertias.clone(),
+            best_run: self.best_run,
+            relocated: self.relocated,
+            distinct_init: self.distinct_init,
+            distinct_centers: self.distinct_centers,
+            distance_evals: self.distance_evals,
+            parameters: Parameters {
+                algorithm: "lloyd".to_string(),
+                init: self.init.clone(),
+                seed: self.seed,
+                max_iter: self.max_iter,
+                tol: self.tol,
+                tol_abs: self.tol_abs,
+                n_init: self.run_inertias.len(),
+            },
+            n_rows: self.n_rows,
+            seconds: Seconds {
+                stats: self.stats_seconds,
+                init: self.init_seconds,
+                iter: self.iter_seconds,
+                fit: self.fit_seconds,
+            },
+            input,
+        };
+        serde_json::to_value(file).expect("model serialises")
+    }
+
+    /// Reads a model written by [`KMeansModel::to_json`], checking that it is
+    /// consistent (kind, version, shapes, finite centres).
+    ///
+    /// # Errors
+    /// [`KMeansError::InvalidModel`] naming what is wrong.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let bad = |m: String| KMeansError::InvalidModel { message: m };
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        match v.get("kind").and_then(|k| k.as_str()) {
+            Some("kmeans") => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "it is a \"{other}\" model, not a \"kmeans\" model"
+                )));
+            }
+            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
+        }
+        let f: ModelFile = serde_json::from_value(v)
+            .map_err(|e| bad(format!("missing or malformed field ({e})")))?;
+        if f.version != MODEL_VERSION {
+            return Err(bad(format!(
+                "model version {} is not supported (this build reads version {MODEL_VERSION})",
+                f.version
+            )));
+        }
+        if f.k == 0 || f.d == 0 || f.centers.len() != f.k || f.centers.iter().any(|c| c.len() != f.d)
+        {
+            return Err(bad(format!(
+                "\"centers\" must be k = {} rows of d = {} values",
+                f.k, f.d
+            )));
+        }
+        let centers: Vec<f32> = f.centers.concat();
+        if centers.iter().any(|v| !v.is_finite()) {
+            return Err(bad("\"centers\" holds a non-finite value".into()));
+        }
+        let standardizer = match f.standardizer {
+            Some(s) => {
+                if s.mean.len() != f.d {
+                    return Err(bad(format!(
+                        "\"standardizer\" has {} columns, the centres {}",
+                        s.mean.len(),
+                        f.d
+                    )));
+                }
+                Some(Standardizer::from_parts(s.mean, s.scale).map_err(|e| bad(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(KMeansModel {
+            k: f.k,
+            d: f.d,
+            centers,
+            standardizer,
+            inertia: f.inertia,
+            n_iter: f.n_iter,
+            converged: f.converged,
+            history: f.history,
+            run_inertias: f.run_inertias,
+            best_run: f.best_run,
+            relocated: f.relocated,
+            distinct_init: f.distinct_init,
+            distinct_centers: f.distinct_centers,
+            distance_evals: f.distance_evals,
+            init: f.parameters.init,
+            seed: f.parameters.seed,
+            max_iter: f.parameters.max_iter,
+            tol: f.parameters.tol,
+            tol_abs: f.parameters.tol_abs,
+            n_rows: f.n_rows,
+            stats_seconds: f.seconds.stats,
+            init_seconds: f.seconds.init,
+            iter_seconds: f.seconds.iter,
+            fit_seconds: f.seconds.fit,
+        })
+    }
+}
+
+fn count_distinct(centers: &[f32], k: usize, d: usize) -> usize {
+    (0..k)
+        .filter(|&j| {
+            let c = &centers[j * d..(j + 1) * d];
+            (0..j).all(|i| &centers[i * d..(i + 1) * d] != c)
+        })
+        .count()
+}
+
+#[derive(Serialize, Deserialize)]
+struct StandardizerFile {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Parameters {
+    algorithm: String,
+    init: String,
+    seed: u64,
+    max_iter: usize,
+    tol: f64,
+    tol_abs: f64,
+    n_init: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Seconds {
+    stats: f64,
+    init: f64,
+    iter: f64,
+    fit: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    kind: String,
+    version: u32,
+    k: usize,
+    d: usize,
+    centers: Vec<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    centers_original_units: Option<Vec<Vec<f32>>>,
+    #[serde(default)]
+    standardizer: Option<StandardizerFile>,
+    inertia: f64,
+    n_iter: usize,
+    converged: bool,
+    history: Vec<f64>,
+    run_inertias: Vec<f64>,
+    best_run: usize,
+    relocated: usize,
+    distinct_init: usize,
+    distinct_centers: usize,
+    distance_evals: u64,
+    parameters: Parameters,
+    n_rows: usize,
+    seconds: Seconds,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
+}

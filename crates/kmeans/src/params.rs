@@ -1,0 +1,191 @@
+//! Parameters of a K-means fit, with scikit-learn's names and defaults.
+
+use std::path::PathBuf;
+
+use mmclust_core::parallel::Chunking;
+use mmclust_core::scratch::ScratchConfig;
+
+/// How the initial centres are chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Init {
+    /// k-means++ when the data is at most [`AUTO_PARALLEL_BYTES`] (n·d·4 bytes)
+    /// or k ≤ 8; k-means‖ above, where k passes over the data would cost more
+    /// than the ~`rounds + 2` passes of k-means‖.
+    Auto,
+    /// k distinct rows chosen uniformly at random (weighted by sample weight).
+    Random,
+    /// Greedy k-means++ with 2 + ⌊ln k⌋ candidates per centre (scikit-learn's).
+    KMeansPlusPlus,
+    /// k-means‖ (Bahmani et al. 2012): `rounds` passes sampling about
+    /// `oversampling · k` candidates each, reduced to k by weighted k-means++
+    /// and Lloyd on the candidates.
+    KMeansParallel {
+        /// Sampling passes (default 5).
+        rounds: usize,
+        /// ℓ / k (default 2).
+        oversampling: f64,
+    },
+    /// Given centres, row-major k × d.
+    Given(Vec<f32>),
+}
+
+/// Above this many bytes of data, [`Init::Auto`] picks k-means‖ (1 GiB).
+pub const AUTO_PARALLEL_BYTES: u64 = 1 << 30;
+
+impl Init {
+    /// k-means‖ with its default rounds (5) and oversampling (2).
+    #[must_use]
+    pub fn k_means_parallel() -> Self {
+        Init::KMeansParallel {
+            rounds: 5,
+            oversampling: 2.0,
+        }
+    }
+
+    /// The name used in model files and summaries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Init::Auto => "auto",
+            Init::Random => "random",
+            Init::KMeansPlusPlus => "k-means++",
+            Init::KMeansParallel { .. } => "k-means-parallel",
+            Init::Given(_) => "given",
+        }
+    }
+
+    /// What [`Init::Auto`] becomes for n rows, d columns and k clusters.
+    #[must_use]
+    pub fn resolve(&self, n: usize, d: usize, k: usize) -> Init {
+        match self {
+            Init::Auto => {
+                let bytes = n as u64 * d as u64 * 4;
+                if bytes <= AUTO_PARALLEL_BYTES || k <= 8 {
+                    Init::KMeansPlusPlus
+                } else {
+                    Init::k_means_parallel()
+                }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// Parameters of a K-means fit.
+///
+/// ```
+/// use mmclust_kmeans::{Init, KMeansParams};
+/// let params = KMeansParams::new(3).init(Init::Random).n_init(5).seed(42).tol(0.0);
+/// assert_eq!(params.k, 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct KMeansParams {
+    /// Number of clusters.
+    pub k: usize,
+    /// Initialisation.
+    pub init: Init,
+    /// Runs from different initialisations; the lowest inertia wins. `None`:
+    /// 10 for [`Init::Random`], 1 otherwise (scikit-learn's `n_init="auto"`).
+    /// Given centres always run once.
+    pub n_init: Option<usize>,
+    /// Maximum Lloyd iterations per run (default 300).
+    pub max_iter: usize,
+    /// Relative tolerance (default 1e-4): a run stops when the total squared
+    /// centre shift is at most `tol ×` the mean column variance, or when no
+    /// label changes. 0 runs until labels stop changing or `max_iter`.
+    pub tol: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Z-score the columns (statistics from one pass) before clustering, on the
+    /// fly as chunks are read; the model keeps the transform for prediction.
+    pub standardize: bool,
+    /// Chunk length override (default: from d, see [`Chunking::for_dim`]).
+    pub chunking: Option<Chunking>,
+    /// Where per-row state (labels, distances) spills when it is large.
+    pub scratch: ScratchConfig,
+}
+
+impl KMeansParams {
+    /// Defaults for `k` clusters.
+    #[must_use]
+    pub fn new(k: usize) -> Self {
+        KMeansParams {
+            k,
+            init: Init::Auto,
+            n_init: None,
+            max_iter: 300,
+            tol: 1e-4,
+            seed: 0,
+            standardize: false,
+            chunking: None,
+            scratch: ScratchConfig::default(),
+        }
+    }
+
+    /// Sets the initialisation.
+    #[must_use]
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the number of runs.
+    #[must_use]
+    pub fn n_init(mut self, n_init: usize) -> Self {
+        self.n_init = Some(n_init);
+        self
+    }
+
+    /// Sets the iteration limit.
+    #[must_use]
+    pub fn max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Sets the tolerance.
+    #[must_use]
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Standardises the columns first.
+    #[must_use]
+    pub fn standardize(mut self, on: bool) -> Self {
+        self.standardize = on;
+        self
+    }
+
+    /// Sets the chunk length.
+    #[must_use]
+    pub fn chunking(mut self, chunking: Chunking) -> Self {
+        self.chunking = Some(chunking);
+        self
+    }
+
+    /// Sets the folder where large per-row state spills.
+    #[must_use]
+    pub fn scratch_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.scratch.dir = Some(dir.into());
+        self
+    }
+
+    /// The number of runs these parameters make.
+    #[must_use]
+    pub fn runs(&self) -> usize {
+        match (&self.init, self.n_init) {
+            (Init::Given(_), _) => 1,
+            (_, Some(n)) => n,
+            (Init::Random, None) => 10,
+            (_, None) => 1,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The passes over the data K-means makes, each in the one pattern of DESIGN.md:
+//! fixed chunks, a kernel per chunk, partials merged by the fixed tree.
+
+use std::cell::Cell;
+
+use mmclust_core::DataSource;
+use mmclust_core::kernel::{AssignScratch, PackedCenters, assign_chunk};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce, map_reduce_into};
+
+use crate::error::Result;
+
+/// Per-worker buffers of the assignment kernel, reused across chunks.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    pub(crate) labels: Vec<u32>,
+    pub(crate) dist: Vec<f32>,
+    pub(crate) kernel: Option<AssignScratch>,
+}
+
+thread_local! {
+    static WORKSPACE: Cell<Option<Box<Workspace>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with this thread's workspace (taken out while in use, so a nested
+/// or stolen task gets a fresh one instead of aliasing it).
+pub(crate) fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
+    let mut ws = WORKSPACE.with(Cell::take).unwrap_or_default();
+    let r = f(&mut ws);
+    WORKSPACE.with(|c| c.set(Some(ws)));
+    r
+}
+
+/// Assigns a chunk's rows to their nearest centres; the results are in
+/// `ws.labels[..n]` and `ws.dist[..n]` (squared distances).
+pub(crate) fn assign(chunk: &Chunk<'_>, centers: &PackedCenters, ws: &mut Workspace) {
+    let n = chunk.n_rows;
+    ws.labels.resize(n, 0);
+    ws.dist.resize(n, 0.0);
+    let kernel = ws.kernel.get_or_insert_with(AssignScratch::new);
+    assign_chunk(
+        chunk.data,
+        centers,
+        &mut ws.labels[..n],
+        &mut ws.dist[..n],
+        kernel,
+    );
+}
+
+/// What one Lloyd pass yields: the M-step's sufficient statistics and the
+/// E-step's inertia and label changes.
+#[derive(Debug, Clone)]
+pub(crate) struct LloydPartial {
+    /// Weighted sums of the points of each cluster, k × d.
+    pub(crate) sums: Vec<f64>,
+    /// Total weight of each cluster.
+    pub(crate) weight: Vec<f64>,
+    /// Number of points of each cluster.
+    pub(crate) count: Vec<u64>,
+    /// Weighted sum of squared distances to the assigned centres.
+    pub(crate) inertia: f64,
+    /// Points whose label differs from the previous pass.
+    pub(crate) changed: u64,
+}
+
+impl LloydPartial {
+    fn zeros(k: usize, d: usize) -> Self {
+        LloydPartial {
+            sums: vec![0.0; k * d],
+            weight: vec![0.0; k],
+            count: vec![0; k],
+            inertia: 0.0,
+            changed: 0,
+        }
+    }
+
+    fn merge(mut self, other: Self) -> Self {
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a += b;
+        }
+        for (a, b) in self.weight.iter_mut().zip(&other.weight) {
+            *a += b;
+        }
+        for (a, b) in self.count.iter_mut().zip(&other.count) {
+            *a += b;
+        }
+        self.inertia += other.inertia;
+        self.changed += other.changed;
+        self
+    }
+}
+
+/// One Lloyd pass: assigns every point, updates `labels` (one per row) and
+/// returns the statistics of the new partition.
+pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    centers: &PackedCenters,
+    weights: Option<&[f32]>,
+    labels: &mut [u32],
+) -> Result<LloydPartial> {
+    let (k, d) = (centers.k(), centers.d());
+    let partial = map_reduce_into(
+        source,
+        chunking,
+        options,
+        labels,
+        1,
+        |chunk, old| {
+            let mut p = LloydPartial::zeros(k, d);
+            with_workspace(|ws| {
+                assign(&chunk, centers, ws);
+                let w = weights.map(|w| &w[chunk.start_row..chunk.start_row + chunk.n_rows]);
+                let mut inertia = 0.0f64;
+                for (i, row) in chunk.rows().enumerate() {
+                    let l = ws.labels[i];
+                    let li = l as usize;
+                    if old[i] != l {
+                        p.changed += 1;
+                        old[i] = l;
+                    }
+                    let wi = w.map_or(1.0, |w| f64::from(w[i]));
+                    inertia += wi * f64::from(ws.dist[i]);
+                    p.weight[li] += wi;
+                    p.count[li] += 1;
+                    let sums = &mut p.sums[li * d..(li + 1) * d];
+                    if w.is_some() {
+                        for (s, &x) in sums.iter_mut().zip(row) {
+                            *s += wi * f64::from(x);
+                        }
+                    } else {
+                        for (s, &x) in sums.iter_mut().zip(row) {
+                            *s += f64::from(x);
+                        }
+                    }
+                }
+                p.inertia = inertia;
+            });
+            Ok(p)
+        },
+        LloydPartial::merge,
+    )?;
+    Ok(partial.unwrap_or_else(|| LloydPartial::zeros(k, d)))
+}
+
+/// Weighted inertia of `centers` over the source (an E-step without labels).
+pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    centers: &PackedCenters,
+    weights: Option<&[f32]>,
+) -> Result<f64> {
+    let total = map_reduce(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            Ok(with_workspace(|ws| {
+                assign(&chunk, centers, ws);
+                let n = chunk.n_rows;
+                match weights {
+                    Some(w) => ws.dist[..n]
+                        .iter()
+                        .zip(&w[chunk.start_row..chunk.start_row + n])
+                        .map(|(&d, &w)| f64::from(w) * f64::from(d))
+                        .sum::<f64>(),
+                    None => ws.dist[..n].iter().map(|&d| f64::from(d)).sum::<f64>(),
+                }
+            }))
+        },
+        |a, b| a + b,
+    )?;
+    Ok(total.unwrap_or(0.0))
+}
+
+/// The `want` points farthest from their assigned centre, as
+/// (squared distance, row, label), farthest first (ties: lower row first).
+pub(crate) fn farthest_points<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    centers: &PackedCenters,
+    want: usize,
+) -> Result<Vec<(f32, usize, u32)>> {
+    let keep = |mut v: Vec<(f32, usize, u32)>| {
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        v.truncate(want);
+        v
+    };
+    let top = map_reduce(
+        source,
+        chunking,
+        PassOptions::default(),
+        |chunk| {
+            Ok(with_workspace(|ws| {
+                assign(&chunk, centers, ws);
+                let v = (0..chunk.n_rows)
+                    .map(|i| (ws.dist[i], chunk.start_row + i, ws.labels[i]))
+                    .collect();
+                keep(v)
+            }))
+        },
+        |mut a, b| {
+            a.extend(b);
+            keep(a)
+        },
+    )?;
+    Ok(top.unwrap_or_default())
+}
+
+/// Squared Euclidean distance, with eight independent accumulators so the
+/// compiler vectorises it.
+#[inline]
+pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            let t = x[l] - y[l];
+            acc[l] += t * t;
+        }
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        let t = x - y;
+        tail += t * t;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// Reads one row of the source into a new vector.
+pub(crate) fn read_row<S: DataSource + ?Sized>(source: &S, row: usize) -> Result<Vec<f32>> {
+    let mut scratch = Vec::new();
+    Ok(source.rows(row..row + 1, &mut scratch)?.to_vec())
+}
