@@ -1,1 +1,387 @@
-//! Distance kernels.
+//! Distance kernels: squared row norms and the fused nearest-centre assignment.
+//!
+//! # How an assignment is computed
+//!
+//! [`assign_chunk`] selects, for every row `x` of a chunk, the centre `c_j` that
+//! minimises `‖c_j‖² − 2·x·c_j` (the squared distance `‖x − c_j‖²` less the
+//! constant `‖x‖²`). The products `x·c_j` come from a cache-blocked matrix product
+//! whose micro-kernel keeps an `MR × 32` tile of them in registers and folds the
+//! argmin into its epilogue: the `n × k` distance matrix is never stored, only a
+//! per-row, per-SIMD-lane running best (value and index) in [`AssignScratch`].
+//!
+//! * Centres are packed once per iteration by [`PackedCenters::new`]: panels of
+//!   [`PANEL`] (= 32) centres, `d`-major inside a panel, scaled by −2 (exact in
+//!   floating point), zero-padded; the padded centres get a norm of `+inf` so they
+//!   never win. The accumulators start at `‖c‖²`, so the tile holds
+//!   `‖c‖² − 2·x·c` when the loop over `d` ends, with no extra epilogue FMA.
+//! * Loop order: rows are cut into blocks of a few hundred rows; for each block,
+//!   centre panels outer, groups of `MR` rows inner, so a panel (`32·d·4` bytes)
+//!   stays in L1 while the block's rows stream past it from L2. X rows are read
+//!   straight from the row-major chunk (one broadcast per row and dimension,
+//!   folded into the FMA as a memory operand): no copy of the data.
+//! * Then `dist_sq[i]` is recomputed directly as `Σ_p (x_p − c_p)²` for the chosen
+//!   centre. That costs O(n·d), little next to the O(n·k·d) product, and removes
+//!   the cancellation of the fast formula: when the data sit far from the origin,
+//!   `‖x‖² − 2x·c + ‖c‖²` loses every significant digit, the direct sum does not.
+//!   Only the *choice* between near-equal centres can be affected by that rounding
+//!   (a centre within about `1e-6·(‖x‖² + ‖c‖²)` of the best may be picked); the
+//!   reported distance is always that of the chosen centre, computed accurately.
+//! * Ties: among centres whose fast-formula values are bitwise equal, the lowest
+//!   index wins. Duplicate centres always tie exactly (same arithmetic, same
+//!   order), so the first copy is chosen. The result is deterministic for a given
+//!   machine; the dispatch path is chosen once per process (see below), and
+//!   different paths (AVX-512, AVX2, scalar) may differ only on near-ties.
+//! * If a row's fast values are all non-finite (overflow beyond ~1e19, NaN), the
+//!   row falls back to the exact direct scan of [`reference::assign_chunk`].
+//!
+//! Small problems use a direct kernel instead of the product where the product
+//! does not pay (see [`direct`] for the thresholds and the measurements behind
+//! them).
+//!
+//! # Dispatch
+//!
+//! The instruction set is detected once (`is_x86_feature_detected!`, cached in a
+//! [`OnceLock`]): AVX-512F (with AVX2 and FMA), else AVX2 + FMA, else a portable
+//! scalar path (the only one on other architectures). [`dispatch_name`] says
+//! which one runs.
+
+use std::sync::OnceLock;
+
+use crate::error::{CoreError, Result};
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod direct;
+pub mod reference;
+mod scalar;
+
+#[cfg(test)]
+mod tests;
+
+/// Centres per packed panel: two AVX-512 registers (or four AVX2 registers) wide.
+pub const PANEL: usize = 32;
+
+/// The instruction-set path the kernels run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Path {
+    /// AVX-512F (+ AVX2, FMA): 8 rows × 32 centres tiles.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// AVX2 + FMA: 6 rows × 16 centres tiles.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// Portable code, compiled for the baseline target.
+    Scalar,
+}
+
+impl Path {
+    /// The best path this machine supports, detected once.
+    pub(crate) fn detect() -> Path {
+        static PATH: OnceLock<Path> = OnceLock::new();
+        *PATH.get_or_init(|| Path::available()[0])
+    }
+
+    /// Every path this machine can run, best first.
+    pub(crate) fn available() -> Vec<Path> {
+        let mut paths = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let fma_avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            if fma_avx2 && is_x86_feature_detected!("avx512f") {
+                paths.push(Path::Avx512);
+            }
+            if fma_avx2 {
+                paths.push(Path::Avx2);
+            }
+        }
+        paths.push(Path::Scalar);
+        paths
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx512 => "avx512",
+            #[cfg(target_arch = "x86_64")]
+            Path::Avx2 => "avx2",
+            Path::Scalar => "scalar",
+        }
+    }
+}
+
+/// Name of the instruction-set path the kernels use on this machine:
+/// `"avx512"`, `"avx2"` or `"scalar"`.
+#[must_use]
+pub fn dispatch_name() -> &'static str {
+    Path::detect().name()
+}
+
+/// Squared Euclidean norm of each row of the row-major `x` (rows of `d` values).
+///
+/// Accumulated in `f32` over 16 (AVX-512) or 8 lanes then summed pairwise, so the
+/// relative error stays near `(d/16 + 4)·ε` (all terms are positive, nothing
+/// cancels).
+///
+/// # Panics
+/// When `d == 0` or `x.len() != out.len() * d`.
+pub fn row_norms_sq(x: &[f32], d: usize, out: &mut [f32]) {
+    assert!(d > 0, "row_norms_sq: d must be at least 1");
+    assert_eq!(
+        x.len(),
+        out.len() * d,
+        "row_norms_sq: x holds {} values, not {} rows × {d}",
+        x.len(),
+        out.len()
+    );
+    row_norms_sq_with(Path::detect(), x, d, out);
+}
+
+pub(crate) fn row_norms_sq_with(path: Path, x: &[f32], d: usize, out: &mut [f32]) {
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
+        // detected at run time.
+        Path::Avx512 => unsafe { avx512::row_norms_sq(x, d, out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx2` is only produced when AVX2 and FMA were detected.
+        Path::Avx2 => unsafe { avx2::row_norms_sq(x, d, out) },
+        Path::Scalar => scalar::row_norms_sq(x, d, out),
+    }
+}
+
+/// `k` centres of dimension `d`, packed once per iteration for [`assign_chunk`].
+///
+/// Holds panels of [`PANEL`] centres, `d`-major inside a panel (value `p` of the
+/// 32 centres contiguous), scaled by −2 and zero-padded, the squared norms
+/// (padded with `+inf`), and an unpacked copy of the centres.
+#[derive(Debug, Clone)]
+pub struct PackedCenters {
+    k: usize,
+    d: usize,
+    centers: Vec<f32>,
+    norms: Vec<f32>,
+    /// `n_panels · PANEL` norms, `+inf` past `k`.
+    panel_norms: Vec<f32>,
+    /// `n_panels · d · PANEL` values: `panels[(q·d + p)·PANEL + l] = −2·c[q·PANEL + l][p]`.
+    panels: Vec<f32>,
+}
+
+impl PackedCenters {
+    /// Packs the row-major `centers` (`k` rows of `d` values).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParameter`] when `k == 0`, `d == 0`, `k` does not fit in
+    /// a `u32`, or `centers.len() != k * d`.
+    pub fn new(centers: &[f32], k: usize, d: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(CoreError::param("k", "must be at least 1"));
+        }
+        if d == 0 {
+            return Err(CoreError::param("d", "must be at least 1"));
+        }
+        if u32::try_from(k).is_err() {
+            return Err(CoreError::param(
+                "k",
+                format!("{k} centres do not fit u32 labels"),
+            ));
+        }
+        if k.checked_mul(d) != Some(centers.len()) {
+            return Err(CoreError::param(
+                "centers",
+                format!(
+                    "{} values are not {k} centres × {d} dimensions",
+                    centers.len()
+                ),
+            ));
+        }
+        // Centre norms in f64: k·d is small, and the selection formula is only as
+        // good as these.
+        let norms: Vec<f32> = centers
+            .chunks_exact(d)
+            .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32)
+            .collect();
+        let n_panels = k.div_ceil(PANEL);
+        let mut panel_norms = vec![f32::INFINITY; n_panels * PANEL];
+        panel_norms[..k].copy_from_slice(&norms);
+        let mut panels = vec![0.0f32; n_panels * d * PANEL];
+        for (j, c) in centers.chunks_exact(d).enumerate() {
+            let (q, l) = (j / PANEL, j % PANEL);
+            for (p, &v) in c.iter().enumerate() {
+                panels[(q * d + p) * PANEL + l] = -2.0 * v;
+            }
+        }
+        Ok(PackedCenters {
+            k,
+            d,
+            centers: centers.to_vec(),
+            norms,
+            panel_norms,
+            panels,
+        })
+    }
+
+    /// Number of centres.
+    #[must_use]
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Dimension.
+    #[must_use]
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// Squared norm of each centre (`k` values, accumulated in `f64`).
+    #[must_use]
+    pub fn norms_sq(&self) -> &[f32] {
+        &self.norms
+    }
+
+    /// Centre `j` as given (`d` values).
+    ///
+    /// # Panics
+    /// When `j >= k`.
+    #[must_use]
+    pub fn center(&self, j: usize) -> &[f32] {
+        &self.centers[j * self.d..(j + 1) * self.d]
+    }
+
+    /// All centres, row-major, as given.
+    #[must_use]
+    pub fn centers(&self) -> &[f32] {
+        &self.centers
+    }
+
+    pub(crate) fn n_panels(&self) -> usize {
+        self.k.div_ceil(PANEL)
+    }
+
+    /// Panel `q`: `d · PANEL` values.
+    pub(crate) fn panel(&self, q: usize) -> &[f32] {
+        let len = self.d * PANEL;
+        &self.panels[q * len..(q + 1) * len]
+    }
+
+    /// Norms of panel `q`'s centres: `PANEL` values, `+inf` past `k`.
+    pub(crate) fn panel_norms(&self, q: usize) -> &[f32] {
+        &self.panel_norms[q * PANEL..(q + 1) * PANEL]
+    }
+}
+
+/// Per-worker workspace of [`assign_chunk`].
+///
+/// Starts empty, grows on first use to what a chunk's row block needs (a few
+/// tens of KiB), then is reused: nothing is allocated in the hot loop. Keep one
+/// per worker thread (a `thread_local!`, or one per chunk task).
+#[derive(Debug, Clone, Default)]
+pub struct AssignScratch {
+    /// Per row of the current block, per SIMD lane: best value so far.
+    best_val: Vec<f32>,
+    /// Per row of the current block, per SIMD lane: index of that best.
+    best_idx: Vec<u32>,
+}
+
+impl AssignScratch {
+    /// An empty workspace.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes room for `len` lane slots and returns them.
+    fn lanes(&mut self, len: usize) -> (&mut [f32], &mut [u32]) {
+        if self.best_val.len() < len {
+            self.best_val.resize(len, 0.0);
+            self.best_idx.resize(len, 0);
+        }
+        (&mut self.best_val[..len], &mut self.best_idx[..len])
+    }
+}
+
+/// Rows per block of the product kernels: the block's rows (`rows · d · 4`
+/// bytes) are re-read once per centre panel, so they should sit in L2, and its
+/// lane scratch (`rows · 128` bytes) in L1/L2. A multiple of `mr`.
+fn row_block(d: usize, mr: usize) -> usize {
+    let rows = (96 * 1024 / (4 * d)).clamp(2 * mr, 384);
+    rows / mr * mr
+}
+
+/// Nearest centre of each row of a chunk.
+///
+/// For each row `i` of the row-major `x` (`n = labels.len()` rows of
+/// `centers.d()` values): `labels[i]` is the index `j` minimising
+/// `‖x_i − c_j‖²` (selected with the fast formula; lowest index among exact
+/// ties), and `dist_sq[i]` is `Σ_p (x_ip − c_jp)²` for that centre, computed
+/// directly (never negative). See the module documentation for the numerics.
+///
+/// # Panics
+/// When `x.len() != labels.len() * centers.d()` or
+/// `dist_sq.len() != labels.len()`.
+pub fn assign_chunk(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist_sq: &mut [f32],
+    scratch: &mut AssignScratch,
+) {
+    assign_chunk_with(Path::detect(), x, centers, labels, dist_sq, scratch);
+}
+
+pub(crate) fn assign_chunk_with(
+    path: Path,
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist_sq: &mut [f32],
+    scratch: &mut AssignScratch,
+) {
+    let n = labels.len();
+    let d = centers.d();
+    assert_eq!(
+        x.len(),
+        n * d,
+        "assign_chunk: x holds {} values, not {n} rows × {d}",
+        x.len()
+    );
+    assert_eq!(
+        dist_sq.len(),
+        n,
+        "assign_chunk: dist_sq must hold one value per label"
+    );
+    if n == 0 {
+        return;
+    }
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
+        // detected at run time; the shapes were checked above.
+        Path::Avx512 => unsafe { avx512::assign(x, centers, labels, dist_sq, scratch) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx2` is only produced when AVX2 and FMA were detected;
+        // the shapes were checked above.
+        Path::Avx2 => unsafe { avx2::assign(x, centers, labels, dist_sq, scratch) },
+        Path::Scalar => scalar::assign(x, centers, labels, dist_sq),
+    }
+}
+
+/// Final step shared by the product kernels for one row: the winner among the
+/// lanes (lowest value, lowest index among equal values), or the exact scan
+/// when no centre had a finite fast value.
+#[inline]
+fn finish_row(lane_val: &[f32], lane_idx: &[u32], x: &[f32], centers: &PackedCenters) -> u32 {
+    let mut best = f32::INFINITY;
+    let mut idx = u32::MAX;
+    for (&v, &j) in lane_val.iter().zip(lane_idx) {
+        if v < best || (v == best && j < idx) {
+            best = v;
+            idx = j;
+        }
+    }
+    if !best.is_finite() {
+        idx = reference::nearest(x, centers.centers(), centers.k()).0;
+    }
+    idx
+}

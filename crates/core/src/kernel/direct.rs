@@ -1,0 +1,1 @@
+//! Direct kernels for small problems (placeholder).

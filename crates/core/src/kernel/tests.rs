@@ -1,0 +1,262 @@
+//! The fast paths against `reference::assign_chunk`, on every path this
+//! machine can run.
+//!
+//! Tolerances, stated once:
+//! * labels: equal to the reference's, except on near-ties, where the chosen
+//!   centre's exact distance is within `TIE_TOL · (‖x‖² + ‖c_ref‖² + ‖c_chosen‖²)`
+//!   of the best (the fast formula's rounding is relative to those norms);
+//! * distances: `dist_sq[i]` within `DIST_TOL` (relative) of the `f64` direct
+//!   distance to the chosen centre.
+
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+const TIE_TOL: f64 = 2e-5;
+const DIST_TOL: f64 = 2e-6;
+
+fn norm_sq(v: &[f32]) -> f64 {
+    v.iter().map(|&a| f64::from(a) * f64::from(a)).sum()
+}
+
+/// Checks `path`'s answer on `x` against the reference; `Err` says where not.
+fn check_path(path: Path, x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
+    let n = x.len() / d;
+    let packed = PackedCenters::new(centers, k, d).unwrap();
+    let mut labels = vec![u32::MAX; n];
+    let mut dist = vec![f32::NAN; n];
+    let mut scratch = AssignScratch::new();
+    assign_chunk_with(path, x, &packed, &mut labels, &mut dist, &mut scratch);
+    let mut ref_labels = vec![0u32; n];
+    let mut ref_dist = vec![0f32; n];
+    reference::assign_chunk(x, centers, k, d, &mut ref_labels, &mut ref_dist);
+    for i in 0..n {
+        let row = &x[i * d..(i + 1) * d];
+        let (got, want) = (labels[i] as usize, ref_labels[i] as usize);
+        if got >= k {
+            return Err(format!(
+                "{path:?} row {i}: label {got} out of range (k = {k})"
+            ));
+        }
+        let c = |j: usize| &centers[j * d..(j + 1) * d];
+        let exact_got = reference::dist_sq_f64(row, c(got));
+        let exact_want = reference::dist_sq_f64(row, c(want));
+        if got != want {
+            let slack = TIE_TOL * (norm_sq(row) + norm_sq(c(got)) + norm_sq(c(want)));
+            if exact_got > exact_want + slack {
+                return Err(format!(
+                    "{path:?} row {i}: label {got} (dist {exact_got}) but {want} is nearer \
+                     ({exact_want}), beyond the near-tie slack {slack}"
+                ));
+            }
+        }
+        let err = (f64::from(dist[i]) - exact_got).abs();
+        if err > DIST_TOL * exact_got + 1e-30 || dist[i] < 0.0 {
+            return Err(format!(
+                "{path:?} row {i}: dist_sq {} but the exact distance to centre {got} is {exact_got}",
+                dist[i]
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_all(x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
+    for path in Path::available() {
+        check_path(path, x, centers, k, d)?;
+    }
+    Ok(())
+}
+
+fn random(n: usize, d: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n * d)
+        .map(|_| offset + scale * rng.gen_range(-1.0f32..1.0))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_path_matches_the_reference(
+        n in 1usize..300,
+        d in 1usize..200,
+        k in 1usize..70,
+        scale_exp in -3i32..4,
+        offset in prop_oneof![Just(0.0f32), -50.0f32..50.0],
+        seed in any::<u64>(),
+    ) {
+        let scale = 10f32.powi(scale_exp);
+        let x = random(n, d, scale, offset, seed);
+        // Centres: some drawn near data rows, the others at random.
+        let mut centers = random(k, d, scale, offset, seed ^ 0x9e37_79b9);
+        for j in (0..k).step_by(3) {
+            let i = (j * 7919) % n;
+            for p in 0..d {
+                centers[j * d + p] = x[i * d + p] + 0.01 * scale * ((p % 5) as f32 - 2.0);
+            }
+        }
+        check_all(&x, &centers, k, d).map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
+fn duplicate_centres_pick_the_lowest_index() {
+    for &(k, d) in &[(3usize, 1usize), (40, 7), (70, 33), (100, 2)] {
+        let x = random(257, d, 1.0, 0.0, 7);
+        let base = random(k, d, 1.0, 0.0, 8);
+        // Centres j and j + k are identical: every label must be < k.
+        let mut centers = base.clone();
+        centers.extend_from_slice(&base);
+        let packed = PackedCenters::new(&centers, 2 * k, d).unwrap();
+        for path in Path::available() {
+            let mut labels = vec![0u32; 257];
+            let mut dist = vec![0f32; 257];
+            assign_chunk_with(
+                path,
+                &x,
+                &packed,
+                &mut labels,
+                &mut dist,
+                &mut AssignScratch::new(),
+            );
+            assert!(
+                labels.iter().all(|&j| (j as usize) < k),
+                "{path:?} k={k} d={d}: {labels:?}"
+            );
+        }
+        // All centres equal: label 0 everywhere.
+        let same: Vec<f32> = (0..k).flat_map(|_| base[..d].iter().copied()).collect();
+        let packed = PackedCenters::new(&same, k, d).unwrap();
+        for path in Path::available() {
+            let mut labels = vec![9u32; 257];
+            let mut dist = vec![0f32; 257];
+            assign_chunk_with(
+                path,
+                &x,
+                &packed,
+                &mut labels,
+                &mut dist,
+                &mut AssignScratch::new(),
+            );
+            assert!(labels.iter().all(|&j| j == 0), "{path:?} k={k} d={d}");
+        }
+    }
+}
+
+#[test]
+fn k_one_and_d_one() {
+    let x = random(301, 1, 3.0, 1.0, 1);
+    check_all(&x, &[0.25], 1, 1).unwrap();
+    let c = random(5, 1, 3.0, 1.0, 2);
+    check_all(&x, &c, 5, 1).unwrap();
+    let x = random(33, 64, 1.0, 0.0, 3);
+    check_all(&x, &random(1, 64, 1.0, 0.0, 4), 1, 64).unwrap();
+}
+
+#[test]
+fn far_from_origin_distances_are_exact() {
+    // Data around 1e4 with a spread of 1e-2: ‖x‖² ≈ 1e8·d, so the fast formula
+    // has no correct digit left in the distances (~1e-4). The recomputed
+    // distances must still be accurate; the labels may only differ on
+    // near-ties at the 1e-5·‖x‖² level, which check_path allows.
+    let (n, d, k) = (500, 24, 37);
+    let x = random(n, d, 1e-2, 1e4, 11);
+    let c = random(k, d, 1e-2, 1e4, 12);
+    check_all(&x, &c, k, d).unwrap();
+    let packed = PackedCenters::new(&c, k, d).unwrap();
+    let mut labels = vec![0u32; n];
+    let mut dist = vec![0f32; n];
+    assign_chunk(
+        &x,
+        &packed,
+        &mut labels,
+        &mut dist,
+        &mut AssignScratch::new(),
+    );
+    for i in 0..n {
+        let exact =
+            reference::dist_sq_f64(&x[i * d..(i + 1) * d], packed.center(labels[i] as usize));
+        assert!(dist[i] > 0.0);
+        assert!(
+            (f64::from(dist[i]) - exact).abs() <= 1e-6 * exact,
+            "row {i}"
+        );
+    }
+}
+
+#[test]
+fn overflowing_fast_values_fall_back_to_the_exact_scan() {
+    // ‖c‖² overflows f32 for these centres; the exact f64 scan still answers.
+    let d = 3;
+    let x = vec![1e19f32, 0.0, 0.0, -1e19, 0.0, 0.0];
+    let c = vec![3e19f32, 0.0, 0.0, -2e19, 1e19, 0.0];
+    for path in Path::available() {
+        let packed = PackedCenters::new(&c, 2, d).unwrap();
+        let mut labels = [7u32; 2];
+        let mut dist = [0f32; 2];
+        assign_chunk_with(
+            path,
+            &x,
+            &packed,
+            &mut labels,
+            &mut dist,
+            &mut AssignScratch::new(),
+        );
+        assert_eq!(labels, [0, 1], "{path:?}");
+    }
+}
+
+#[test]
+fn packed_centers_validate_and_expose() {
+    assert!(PackedCenters::new(&[], 0, 2).is_err());
+    assert!(PackedCenters::new(&[1.0], 1, 0).is_err());
+    assert!(PackedCenters::new(&[1.0, 2.0, 3.0], 2, 2).is_err());
+    let p = PackedCenters::new(&[3.0, 4.0, 1.0, 0.0], 2, 2).unwrap();
+    assert_eq!((p.k(), p.d()), (2, 2));
+    assert_eq!(p.norms_sq(), &[25.0, 1.0]);
+    assert_eq!(p.center(1), &[1.0, 0.0]);
+}
+
+#[test]
+fn row_norms_on_every_path() {
+    for d in [1usize, 7, 16, 31, 33, 200] {
+        let x = random(19, d, 2.0, 0.5, d as u64);
+        for path in Path::available() {
+            let mut out = vec![0f32; 19];
+            row_norms_sq_with(path, &x, d, &mut out);
+            for (i, &o) in out.iter().enumerate() {
+                let exact = norm_sq(&x[i * d..(i + 1) * d]);
+                assert!(
+                    (f64::from(o) - exact).abs() <= 1e-6 * exact,
+                    "{path:?} d={d} row {i}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn scratch_is_reused_across_shapes() {
+    let mut scratch = AssignScratch::new();
+    for &(n, d, k) in &[(1000usize, 3usize, 40usize), (10, 100, 5), (2000, 16, 70)] {
+        let x = random(n, d, 1.0, 0.0, n as u64);
+        let c = random(k, d, 1.0, 0.0, k as u64);
+        let packed = PackedCenters::new(&c, k, d).unwrap();
+        let mut labels = vec![0u32; n];
+        let mut dist = vec![0f32; n];
+        assign_chunk(&x, &packed, &mut labels, &mut dist, &mut scratch);
+        let mut ref_labels = vec![0u32; n];
+        let mut ref_dist = vec![0f32; n];
+        reference::assign_chunk(&x, &c, k, d, &mut ref_labels, &mut ref_dist);
+        let agree = labels
+            .iter()
+            .zip(&ref_labels)
+            .filter(|(a, b)| a == b)
+            .count();
+        assert!(agree >= n - 2, "{agree} of {n}");
+    }
+}
