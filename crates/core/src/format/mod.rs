@@ -6,6 +6,25 @@
 
 use std::path::PathBuf;
 
+mod csv;
+mod mapped;
+mod matrix;
+mod npy;
+mod npy_header;
+mod npy_writer;
+mod vecs;
+
+pub use csv::{CsvOptions, CsvReader};
+pub use matrix::{Matrix, open_matrix};
+pub use npy::{Dtype, NpyFile, read_npy_vector_f32, read_npy_vector_i32};
+pub use npy_writer::{NpyElement, NpyWriter, write_npy_f32};
+pub use vecs::{VecsFile, VecsKind};
+
+/// The largest `.npy` header accepted, in bytes (64 KiB).
+pub const MAX_NPY_HEADER_LEN: usize = npy_header::MAX_HEADER_LEN;
+/// The largest row dimension a `.fvecs`/`.bvecs` file may declare.
+pub const MAX_VECS_DIM: usize = vecs::MAX_DIM;
+
 /// What is wrong with a matrix file. Always carries the file's path.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {problem}")]
@@ -55,15 +74,51 @@ pub enum FormatProblem {
     #[error(
         "file is {actual} bytes but its header promises {expected}; {extra} trailing bytes follow the data"
     )]
-    TrailingBytes { expected: u64, actual: u64, extra: u64 },
+    TrailingBytes {
+        expected: u64,
+        actual: u64,
+        extra: u64,
+    },
     #[error(
         "row {row} declares dimension {found} but row 0 declares {expected}; every row of a vecs file must have the same dimension"
     )]
-    VecsDimensionMismatch { row: usize, expected: usize, found: i64 },
+    VecsDimensionMismatch {
+        row: usize,
+        expected: usize,
+        found: i64,
+    },
     #[error("{detail}")]
     VecsInvalid { detail: String },
     #[error("{detail}")]
     UnknownExtension { detail: String },
+    #[error("array has shape {shape}; a 1-D vector is required (save arr.ravel() if it is n×1)")]
+    NotOneD { shape: String },
+    #[error("unsupported dtype '{descr}' for this vector; expected {expected}")]
+    UnsupportedVectorDtype {
+        descr: String,
+        expected: &'static str,
+    },
+    #[error("value {value} at index {index} does not fit in a 32-bit integer")]
+    ValueOutOfRange { index: usize, value: i64 },
+    #[error(
+        "line {line}, column {column}: {} is not a number; write nan for a missing value",
+        if cell.is_empty() { "an empty cell".to_string() } else { format!("'{cell}'") }
+    )]
+    CsvBadCell {
+        line: u64,
+        column: usize,
+        cell: String,
+    },
+    #[error(
+        "line {line} has {found} cells but the first line has {expected}; every row needs the same number of columns"
+    )]
+    CsvRaggedRow {
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("line {line}: {detail}")]
+    CsvMalformed { line: u64, detail: String },
 }
 
 impl FormatError {

@@ -1,0 +1,167 @@
+//! Opening an input file and getting at its bytes: a read-only memory map, or,
+//! when mapping fails and the file is small, a copy read into memory.
+//!
+//! All `unsafe` of the readers that concerns the mapping lives in [`map_file`];
+//! see its `# Safety` section. The input checks (missing file, directory, empty
+//! file) happen here, before anything is mapped: a zero-length file cannot be
+//! mapped at all, and a clear "file is empty" beats an `EINVAL`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::error::{CoreError, Result};
+
+/// Files below this size are read into memory when mapping them fails (for
+/// instance on a filesystem that does not support `mmap`). Larger files return
+/// the mapping error instead of quietly using that much memory.
+pub(crate) const READ_FALLBACK_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Memory-maps `file` read-only.
+///
+/// # Safety
+///
+/// The returned map aliases the file's pages. Rust's guarantees for the
+/// returned `&[u8]` hold only while no one modifies or truncates the file:
+/// a concurrent writer changes bytes under a shared reference, and a
+/// truncation turns reads past the new end into `SIGBUS`. The caller must
+/// accept that risk for the files it maps. mmclust maps only its inputs, which
+/// it never writes (outputs go through [`crate::output::AtomicOutput`], which
+/// refuses an output path that is an input and replaces files by rename, so an
+/// existing mapping keeps the old inode); the remaining risk, another process
+/// rewriting an input in place during a run, is the same one ripgrep and every
+/// other mmap-based reader documents and accepts.
+unsafe fn map_file(file: &File) -> std::io::Result<Mmap> {
+    // SAFETY: forwarded to the caller, see `# Safety` above.
+    unsafe { Mmap::map(file) }
+}
+
+/// The bytes of an input file.
+#[derive(Debug)]
+pub(crate) enum FileBytes {
+    /// A read-only memory map of the whole file (page-aligned start).
+    Mapped(Mmap),
+    /// The whole file read into memory (mapping failed and the file is small).
+    /// Its start has no alignment guarantee beyond 1 byte.
+    Read(Vec<u8>),
+}
+
+impl FileBytes {
+    /// Opens `path` after checking it is an existing, non-empty regular file,
+    /// and maps it (or reads it, see [`READ_FALLBACK_LIMIT`]).
+    ///
+    /// # Errors
+    /// [`CoreError::InputFile`] for a missing path, a directory, something that
+    /// is not a regular file, or an empty file; [`CoreError::Io`] when opening,
+    /// mapping or reading fails.
+    pub(crate) fn open(path: &Path) -> Result<FileBytes> {
+        let file = open_input(path)?;
+        let len = file_len(path, &file)?;
+        // SAFETY: `path` is an input of this run; mmclust never writes its
+        // inputs (see `map_file`), and the length checks of every reader use
+        // `bytes.len()`, the length at mapping time, so no read goes past it.
+        match unsafe { map_file(&file) } {
+            Ok(map) => Ok(FileBytes::Mapped(map)),
+            // Mapping can fail where reading works (some network or FUSE
+            // filesystems); a small file is then simply read.
+            Err(_) if len < READ_FALLBACK_LIMIT => Self::read_all(path, file, len),
+            Err(map_err) => Err(CoreError::io(path, "memory-map", map_err)),
+        }
+    }
+
+    /// Reads `path` into memory without mapping it (the fallback path; also
+    /// used by tests to exercise unaligned buffers).
+    #[cfg(test)]
+    pub(crate) fn read(path: &Path) -> Result<FileBytes> {
+        let file = open_input(path)?;
+        let len = file_len(path, &file)?;
+        Self::read_all(path, file, len)
+    }
+
+    fn read_all(path: &Path, mut file: File, len: u64) -> Result<FileBytes> {
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut buf)
+            .map_err(|e| CoreError::io(path, "read", e))?;
+        Ok(FileBytes::Read(buf))
+    }
+
+    /// The file's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(map) => map,
+            FileBytes::Read(buf) => buf,
+        }
+    }
+
+    /// `madvise(MADV_SEQUENTIAL)`; errors are ignored (it is only a hint).
+    pub(crate) fn advise_sequential(&self) {
+        #[cfg(unix)]
+        if let FileBytes::Mapped(map) = self {
+            let _ = map.advise(memmap2::Advice::Sequential);
+        }
+    }
+
+    /// `madvise(MADV_RANDOM)`; errors are ignored (it is only a hint).
+    pub(crate) fn advise_random(&self) {
+        #[cfg(unix)]
+        if let FileBytes::Mapped(map) = self {
+            let _ = map.advise(memmap2::Advice::Random);
+        }
+    }
+}
+
+fn input_problem(path: &Path, problem: &str) -> CoreError {
+    CoreError::InputFile {
+        path: PathBuf::from(path),
+        problem: problem.to_string(),
+    }
+}
+
+/// Opens an input for reading after the checks every reader shares.
+///
+/// # Errors
+/// See [`FileBytes::open`].
+pub(crate) fn open_input(path: &Path) -> Result<File> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(input_problem(
+                path,
+                "no such file; check the path (relative paths start at the current folder)",
+            ));
+        }
+        Err(e) => return Err(CoreError::io(path, "read the metadata of", e)),
+    };
+    if meta.is_dir() {
+        return Err(input_problem(
+            path,
+            "is a directory; pass a matrix file (.npy, .fvecs, .bvecs or .csv)",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(input_problem(
+            path,
+            "is not a regular file (a pipe or device?); save the data to a file first",
+        ));
+    }
+    let file = File::open(path).map_err(|e| CoreError::io(path, "open", e))?;
+    file_len(path, &file)?;
+    Ok(file)
+}
+
+/// The length of an opened input, refusing an empty one.
+fn file_len(path: &Path, file: &File) -> Result<u64> {
+    let len = file
+        .metadata()
+        .map_err(|e| CoreError::io(path, "read the metadata of", e))?
+        .len();
+    if len == 0 {
+        return Err(input_problem(
+            path,
+            "file is empty (0 bytes); was it written completely?",
+        ));
+    }
+    Ok(len)
+}

@@ -1,0 +1,148 @@
+//! [`open_matrix`]: any supported matrix file, chosen by extension.
+
+use std::ops::Range;
+use std::path::Path;
+
+use super::csv::{CsvOptions, CsvReader};
+use super::npy::{NpyFile, check_range};
+use super::vecs::VecsFile;
+use super::{FormatError, FormatProblem};
+use crate::error::{CoreError, Result};
+use crate::source::DataSource;
+
+/// A matrix from a file of any supported format.
+#[derive(Debug)]
+pub enum Matrix {
+    /// A memory-mapped `.npy` file.
+    Npy(NpyFile),
+    /// A memory-mapped `.fvecs` or `.bvecs` file.
+    Vecs(VecsFile),
+    /// A matrix read into memory (a `.csv` file).
+    InMemory {
+        /// The source's name for messages (the file path).
+        name: String,
+        /// Row-major values, `n_rows * n_cols` of them.
+        data: Vec<f32>,
+        n_rows: usize,
+        n_cols: usize,
+    },
+}
+
+/// Rows read per batch when loading a CSV file.
+const CSV_BATCH_ROWS: usize = 4096;
+
+/// Opens a matrix by its extension (case-insensitive): `.npy`, `.fvecs`,
+/// `.bvecs` are memory-mapped; `.csv` is parsed into memory (small inputs
+/// only), its header detected as [`CsvOptions::default`] describes.
+///
+/// # Errors
+/// [`FormatProblem::UnknownExtension`] for other extensions; the errors of
+/// [`NpyFile::open`], [`VecsFile::open`] and [`CsvReader`];
+/// [`FormatProblem::Empty`] for a CSV file without data rows.
+pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
+    let path = path.as_ref();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "npy" => NpyFile::open(path).map(Matrix::Npy),
+        "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
+        "csv" => read_csv(path),
+        _ => Err(CoreError::Format(FormatError::new(
+            path,
+            FormatProblem::UnknownExtension {
+                detail: format!(
+                    "unknown matrix format {}; expected .npy, .fvecs, .bvecs or .csv",
+                    if ext.is_empty() {
+                        "(no extension)".to_string()
+                    } else {
+                        format!("'.{ext}'")
+                    }
+                ),
+            },
+        ))),
+    }
+}
+
+fn read_csv(path: &Path) -> Result<Matrix> {
+    let mut reader = CsvReader::open(path, CsvOptions::default())?;
+    let mut data = Vec::new();
+    while reader.next_rows(CSV_BATCH_ROWS, &mut data)? > 0 {}
+    let n_cols = reader.n_cols();
+    let n_rows = data.len() / n_cols.max(1);
+    if n_rows == 0 {
+        return Err(CoreError::Format(FormatError::new(
+            path,
+            FormatProblem::Empty {
+                rows: 0,
+                cols: n_cols,
+            },
+        )));
+    }
+    Ok(Matrix::InMemory {
+        name: path.display().to_string(),
+        data,
+        n_rows,
+        n_cols,
+    })
+}
+
+impl DataSource for Matrix {
+    fn n_rows(&self) -> usize {
+        match self {
+            Matrix::Npy(f) => f.n_rows(),
+            Matrix::Vecs(f) => f.n_rows(),
+            Matrix::InMemory { n_rows, .. } => *n_rows,
+        }
+    }
+
+    fn n_cols(&self) -> usize {
+        match self {
+            Matrix::Npy(f) => f.n_cols(),
+            Matrix::Vecs(f) => f.n_cols(),
+            Matrix::InMemory { n_cols, .. } => *n_cols,
+        }
+    }
+
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        match self {
+            Matrix::Npy(f) => f.rows(range, scratch),
+            Matrix::Vecs(f) => f.rows(range, scratch),
+            Matrix::InMemory {
+                name,
+                data,
+                n_rows,
+                n_cols,
+            } => {
+                check_range(&|| name.clone(), &range, *n_rows)?;
+                Ok(&data[range.start * n_cols..range.end * n_cols])
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Matrix::Npy(f) => f.name(),
+            Matrix::Vecs(f) => f.name(),
+            Matrix::InMemory { name, .. } => name.clone(),
+        }
+    }
+
+    fn advise_sequential(&self) {
+        match self {
+            Matrix::Npy(f) => f.advise_sequential(),
+            Matrix::Vecs(f) => f.advise_sequential(),
+            Matrix::InMemory { .. } => {}
+        }
+    }
+
+    fn advise_random(&self) {
+        match self {
+            Matrix::Npy(f) => f.advise_random(),
+            Matrix::Vecs(f) => f.advise_random(),
+            Matrix::InMemory { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Writing `.npy` files that `np.load` reads: [`NpyWriter`] streams rows of a
+//! matrix (or a vector) whose length is not known up front.
+//!
+//! The header is reserved at creation with room for the largest possible row
+//! count (20 digits), padded with spaces to a multiple of 64 bytes as numpy
+//! does, and rewritten with the real shape, padded to the same length, when the
+//! writer finishes. The file goes through [`AtomicOutput`]: a temporary name,
+//! `fsync`, rename; an unfinished writer leaves nothing under the final name.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::Path;
+
+use super::Dtype;
+use super::npy_header;
+use crate::error::{CoreError, Result};
+use crate::output::AtomicOutput;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+    impl Sealed for i32 {}
+    impl Sealed for u8 {}
+}
+
+/// An element type [`NpyWriter`] can write: `f32`, `f64`, `i32`, `u8`.
+pub trait NpyElement: Copy + sealed::Sealed {
+    /// The dtype written to the header.
+    const DTYPE: Dtype;
+    /// Appends the little-endian bytes of `values` to `out`.
+    fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>);
+}
+
+macro_rules! npy_element {
+    ($t:ty, $dtype:expr) => {
+        impl NpyElement for $t {
+            const DTYPE: Dtype = $dtype;
+            fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>) {
+                out.reserve(values.len() * std::mem::size_of::<$t>());
+                for v in values {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    };
+}
+
+npy_element!(f32, Dtype::F32);
+npy_element!(f64, Dtype::F64);
+npy_element!(i32, Dtype::I32);
+npy_element!(u8, Dtype::U8);
+
+/// Values converted per batch before they go to the 1 MiB output buffer.
+const BATCH: usize = 16 * 1024;
+
+/// A streaming `.npy` writer (format 1.0, C order, little-endian).
+#[derive(Debug)]
+pub struct NpyWriter<T: NpyElement> {
+    out: AtomicOutput,
+    cols: Option<usize>,
+    header_len: usize,
+    values: u64,
+    bytes: Vec<u8>,
+    _element: PhantomData<T>,
+}
+
+impl<T: NpyElement> NpyWriter<T> {
+    /// Starts a `.npy` file at `path`: an n × `d` matrix for `cols = Some(d)`,
+    /// a 1-D vector for `None`. The row count comes from what is written.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParameter`] for `Some(0)` columns; as
+    /// [`AtomicOutput::create`] (including refusing to overwrite an input).
+    pub fn create(path: impl AsRef<Path>, cols: Option<usize>, inputs: &[&Path]) -> Result<Self> {
+        if cols == Some(0) {
+            return Err(CoreError::param(
+                "cols",
+                "a matrix needs at least one column",
+            ));
+        }
+        let mut out = AtomicOutput::create(path, inputs)?;
+        let header_len = npy_header::header_total_len(T::DTYPE.descr(), &shape(u64::MAX, cols));
+        let placeholder =
+            npy_header::write_header(T::DTYPE.descr(), &shape(0, cols), header_len)
+                .ok_or_else(|| CoreError::param("cols", "shape too large for a .npy header"))?;
+        let result = out.file().write_all(&placeholder);
+        result.map_err(|e| out.write_error(e))?;
+        Ok(NpyWriter {
+            out,
+            cols,
+            header_len,
+            values: 0,
+            bytes: Vec::new(),
+            _element: PhantomData,
+        })
+    }
+
+    /// Appends whole rows (for a matrix, `values.len()` must be a multiple of
+    /// the column count). Buffered; memory stays bounded.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParameter`] for a partial row; [`CoreError::Io`].
+    pub fn write(&mut self, values: &[T]) -> Result<()> {
+        if let Some(d) = self.cols {
+            if values.len() % d != 0 {
+                return Err(CoreError::param(
+                    "values",
+                    format!(
+                        "{}: {} values are not whole rows of {d} columns",
+                        self.out.path().display(),
+                        values.len()
+                    ),
+                ));
+            }
+        }
+        for batch in values.chunks(BATCH) {
+            self.bytes.clear();
+            T::extend_le_bytes(batch, &mut self.bytes);
+            let result = self.out.file().write_all(&self.bytes);
+            result.map_err(|e| self.out.write_error(e))?;
+        }
+        self.values += values.len() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far (elements for a vector).
+    #[must_use]
+    pub fn rows_written(&self) -> u64 {
+        match self.cols {
+            Some(d) => self.values / d as u64,
+            None => self.values,
+        }
+    }
+
+    /// Writes the final header, flushes, `fsync`s and renames into place.
+    ///
+    /// # Errors
+    /// [`CoreError::Io`] naming the output; nothing is left under its name.
+    pub fn finish(mut self) -> Result<()> {
+        let header = npy_header::write_header(
+            T::DTYPE.descr(),
+            &shape(self.rows_written(), self.cols),
+            self.header_len,
+        )
+        .ok_or_else(|| CoreError::param("rows", "row count does not fit the reserved header"))?;
+        let file = self.out.file();
+        let result = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.write_all(&header))
+            .and_then(|()| file.seek(SeekFrom::End(0)).map(|_| ()));
+        result.map_err(|e| self.out.write_error(e))?;
+        self.out.commit()
+    }
+}
+
+fn shape(rows: u64, cols: Option<usize>) -> Vec<u64> {
+    match cols {
+        Some(d) => vec![rows, d as u64],
+        None => vec![rows],
+    }
+}
+
+/// Writes a small `rows × cols` `f32` matrix (centres, means) atomically.
+///
+/// # Errors
+/// [`CoreError::InvalidParameter`] when `data.len() != rows * cols`; as
+/// [`NpyWriter`].
+pub fn write_npy_f32(
+    path: impl AsRef<Path>,
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    inputs: &[&Path],
+) -> Result<()> {
+    if rows.checked_mul(cols) != Some(data.len()) {
+        return Err(CoreError::param(
+            "data",
+            format!("{} values are not {rows} rows × {cols} columns", data.len()),
+        ));
+    }
+    let mut writer = NpyWriter::<f32>::create(path, Some(cols), inputs)?;
+    writer.write(data)?;
+    writer.finish()
+}
