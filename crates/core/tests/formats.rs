@@ -849,6 +849,27 @@ fn atomic_output_folder_errors_name_the_folder() {
         "{err:?}"
     );
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        // Root ignores the mode bits; the check only means something otherwise.
+        match AtomicOutput::create(locked.join("out.npy"), &[]) {
+            Err(err) => {
+                assert!(
+                    matches!(&err, CoreError::Io { path, .. } if *path == locked),
+                    "{err:?}"
+                );
+                assert!(err.to_string().contains("writable"), "{err}");
+            }
+            Ok(out) => drop(out),
+        }
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::remove_dir(&locked).unwrap();
+    }
+
     let err = AtomicOutput::create(dir.path(), &[]).unwrap_err();
     assert!(matches!(err, CoreError::InvalidParameter { .. }), "{err:?}");
     assert!(AtomicOutput::create(dir.path().join(".."), &[]).is_err());
