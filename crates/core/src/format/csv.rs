@@ -13,7 +13,7 @@
 //! cannot span lines.
 //!
 //! The first line is a header when `has_header` says so, or, by default, when
-//! any of its cells is not a number.
+//! any of its non-empty cells is not a number.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -28,7 +28,7 @@ use crate::error::{CoreError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
     /// `Some(true)`: the first line is a header; `Some(false)`: it is data;
-    /// `None`: a header when any of its cells is not a number.
+    /// `None`: a header when any of its non-empty cells is not a number.
     pub has_header: Option<bool>,
     /// The cell separator (`b','` by default; `b'\t'` or `b';'` also work).
     pub delimiter: u8,
@@ -101,10 +101,12 @@ impl CsvReader {
         reader.n_cols = reader.cells.len();
         let is_header = match options.has_header {
             Some(h) => h,
-            None => reader
-                .cells
-                .iter()
-                .any(|r| parse_cell(&reader.cell_buf[r.clone()]).is_none()),
+            // A header has a non-empty cell that is not a number; an empty cell
+            // in a numeric first line is a data error, reported as such.
+            None => reader.cells.iter().any(|r| {
+                let cell = &reader.cell_buf[r.clone()];
+                !cell.is_empty() && parse_cell(cell).is_none()
+            }),
         };
         if is_header {
             reader.header = Some(

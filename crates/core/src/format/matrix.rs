@@ -41,6 +41,8 @@ const CSV_BATCH_ROWS: usize = 4096;
 /// [`FormatProblem::Empty`] for a CSV file without data rows.
 pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
     let path = path.as_ref();
+    // A missing file or a directory is reported as such, whatever its name.
+    drop(super::mapped::open_input(path)?);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())

@@ -1,8 +1,20 @@
-//! Matrix file formats: `.npy` (read and write), `.fvecs` and `.bvecs` (read).
+//! Matrix file formats: `.npy` (read and write), `.fvecs` and `.bvecs` (read),
+//! numeric `.csv` (read, small inputs), and [`open_matrix`], which picks one by
+//! extension.
 //!
 //! Readers memory-map the file, validate everything the header promises against
-//! the file's real length before any page is touched (so a short file is an
-//! error, never a SIGBUS), and implement [`crate::DataSource`].
+//! the file's real length before any data page is touched (so a short file is an
+//! error, never a SIGBUS), and implement [`crate::DataSource`]. Every error names
+//! the file and says what is wrong ([`FormatProblem`]); missing, directory and
+//! empty inputs are [`crate::CoreError::InputFile`].
+//!
+//! * `mapped`: the one place that maps a file (`# Safety` there), with a
+//!   `read()` fallback for small files where mapping fails.
+//! * `npy_header`: the `.npy` header, parsed as a Python literal dict (numpy's
+//!   versions 1.0, 2.0, 3.0), and written numpy's way (64-byte aligned).
+//! * `npy`: [`NpyFile`] and the 1-D label/weight readers. `npy_writer`:
+//!   [`NpyWriter`], streaming, through [`crate::output::AtomicOutput`].
+//! * `vecs`: [`VecsFile`]. `csv`: [`CsvReader`]. `matrix`: [`Matrix`].
 
 use std::path::PathBuf;
 

@@ -741,6 +741,34 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_written_header_parses_back(
+            rows in proptest::num::u64::ANY,
+            cols in proptest::option::of(1u64..=u64::MAX),
+            descr in proptest::sample::select(vec!["<f4", "<f8", "|u1", "<i4"]),
+        ) {
+            let shape: Vec<u64> = std::iter::once(rows).chain(cols).collect();
+            let reserved: Vec<u64> = std::iter::once(u64::MAX).chain(cols).collect();
+            let total = header_total_len(descr, &reserved);
+            let bytes = write_header(descr, &shape, total).unwrap();
+            proptest::prop_assert_eq!(bytes.len() % ALIGN, 0);
+            let h = parse_header(&bytes).unwrap();
+            let expect: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+            proptest::prop_assert_eq!(h.shape, expect);
+            proptest::prop_assert_eq!(h.descr, descr);
+            proptest::prop_assert_eq!(h.data_offset, total);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut with_magic = MAGIC.to_vec();
+            with_magic.extend_from_slice(&bytes);
+            let _ = parse_header(&bytes);
+            let _ = parse_header(&with_magic);
+        }
+    }
+
     #[test]
     fn written_header_is_aligned_and_parses_back() {
         let total = header_total_len("<f4", &[u64::MAX, 3]);
