@@ -2,7 +2,7 @@
 //!
 //! * [`source`]: the [`DataSource`] trait, one way to read rows whether they live
 //!   in a memory-mapped `.npy`/`.fvecs`/`.bvecs` file or in an ndarray.
-//! * [`format`]: the file formats themselves (readers with typed errors that name
+//! * [`mod@format`]: the file formats themselves (readers with typed errors that name
 //!   the file, a streaming `.npy` writer) and [`output`], atomic output files.
 //! * [`parallel`]: the one pattern of DESIGN.md — fixed-size chunks, a per-chunk
 //!   kernel on rayon workers, partials merged by a fixed tree over chunk indices —

@@ -179,7 +179,6 @@ pub(crate) fn plus_plus<S: DataSource + ?Sized>(
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<f32>, usize)> {
     let n = ctx.source.n_rows();
-    let d = ctx.source.n_cols();
     let n_trials = 2 + (k as f64).ln().floor() as usize;
     let mut d2 = RowBuffer::<f32>::new(n, f32::INFINITY, ctx.scratch)?;
     let first = ctx.weighted_row(rng);

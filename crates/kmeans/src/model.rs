@@ -255,46 +255,53 @@ impl KMeansModel {
     ///
     /// # Errors
     /// As [`KMeansModel::predict_each`].
-    pub fn transform_each<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    pub fn transform_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
     where
         S: DataSource + ?Sized,
         F: FnMut(&[f32]) -> Result<()>,
     {
         self.check_dim(source.n_cols(), source.name())?;
-        let (k, d) = (self.k, self.d);
-        let centers = &self.centers;
-        let run = |src: &dyn DataSource, sink: &mut F| -> Result<()> {
-            let mut failure: Option<KMeansError> = None;
-            let r = map_ordered(
-                src,
-                Chunking::for_dim(d),
-                options,
-                4 * rayon::current_num_threads(),
-                |chunk| {
-                    let mut out = Vec::with_capacity(chunk.n_rows * k);
-                    for x in chunk.rows() {
-                        for c in centers.chunks_exact(d) {
-                            out.push(crate::pass::sq_dist(x, c).sqrt());
-                        }
-                    }
-                    Ok(out)
-                },
-                |rows| {
-                    sink(&rows).map_err(|e| {
-                        failure = Some(e);
-                        mmclust_core::CoreError::param("sink", "output failed")
-                    })
-                },
-            );
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            r.map_err(KMeansError::from)
-        };
         match &self.standardizer {
-            Some(t) => run(&Standardized::new(source, t.clone())?, &mut sink),
-            None => run(source, &mut sink),
+            Some(t) => {
+                let std_source = Standardized::new(source, t.clone())?;
+                self.transform_each_raw(&std_source, options, sink)
+            }
+            None => self.transform_each_raw(source, options, sink),
         }
+    }
+
+    fn transform_each_raw<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[f32]) -> Result<()>,
+    {
+        let (k, d) = (self.k, self.d);
+        let mut failure: Option<KMeansError> = None;
+        let r = map_ordered(
+            source,
+            Chunking::for_dim(d),
+            options,
+            4 * rayon::current_num_threads(),
+            |chunk| {
+                let mut out = Vec::with_capacity(chunk.n_rows * k);
+                for x in chunk.rows() {
+                    for c in self.centers.chunks_exact(d) {
+                        out.push(crate::pass::sq_dist(x, c).sqrt());
+                    }
+                }
+                Ok(out)
+            },
+            |rows| {
+                sink(&rows).map_err(|e| {
+                    failure = Some(e);
+                    mmclust_core::CoreError::param("sink", "output failed")
+                })
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        r.map_err(KMeansError::from)
     }
 
     /// The model as a JSON value (`"kind": "kmeans"`); `input` is stored as the
