@@ -29,7 +29,13 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(core) = cause.downcast_ref::<CoreError>() {
             return if core.is_input_error() { 2 } else { 1 };
         }
-        if cause.downcast_ref::<mmclust_core::format::FormatError>().is_some() {
+        if let Some(km) = cause.downcast_ref::<mmclust_kmeans::KMeansError>() {
+            return if km.is_input_error() { 2 } else { 1 };
+        }
+        if cause
+            .downcast_ref::<mmclust_core::format::FormatError>()
+            .is_some()
+        {
             return 2;
         }
     }

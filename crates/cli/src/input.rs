@@ -29,7 +29,13 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let (format, dtype) = match m {
         Matrix::Npy(f) => ("npy", f.dtype().descr().to_string()),
-        Matrix::Vecs(v) => (match v.kind() { mmclust_core::format::VecsKind::Fvecs => "fvecs", mmclust_core::format::VecsKind::Bvecs => "bvecs" }, v.dtype().descr().to_string()),
+        Matrix::Vecs(v) => (
+            match v.kind() {
+                mmclust_core::format::VecsKind::Fvecs => "fvecs",
+                mmclust_core::format::VecsKind::Bvecs => "bvecs",
+            },
+            v.dtype().descr().to_string(),
+        ),
         Matrix::InMemory { .. } => ("csv", "<f4".to_string()),
     };
     Fingerprint {

@@ -67,6 +67,9 @@ enum Command {
     #[command(subcommand)]
     Generate(cmd::generate::Generate),
     Standardize(cmd::standardize::Args),
+    Kmeans(cmd::kmeans::Args),
+    Predict(cmd::predict::PredictArgs),
+    Score(cmd::predict::ScoreArgs),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -76,6 +79,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(a) => cmd::convert::run(g, a),
         Command::Generate(a) => cmd::generate::run(g, a),
         Command::Standardize(a) => cmd::standardize::run(g, a),
+        Command::Kmeans(a) => cmd::kmeans::run(g, a),
+        Command::Predict(a) => cmd::predict::predict(g, a),
+        Command::Score(a) => cmd::predict::score(g, a),
     }
 }
 

@@ -65,3 +65,48 @@ impl Drop for RowProgress {
         self.finish();
     }
 }
+
+/// A one-line status (e.g. the current iteration) on stderr, shown like
+/// [`RowProgress`]: terminal only, not with `--quiet`, after a second.
+#[derive(Debug)]
+pub(crate) struct StatusLine {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    shown: AtomicBool,
+}
+
+impl StatusLine {
+    pub(crate) fn new(g: &crate::Global) -> Self {
+        let enabled = !g.quiet && std::io::stderr().is_terminal();
+        let bar = enabled.then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+            bar.set_style(
+                ProgressStyle::with_template("{elapsed:>6} {msg}").expect("static template"),
+            );
+            bar
+        });
+        StatusLine {
+            bar,
+            started: Instant::now(),
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn set(&self, message: String) {
+        let Some(bar) = &self.bar else { return };
+        bar.set_message(message);
+        if !self.shown.load(Ordering::Relaxed)
+            && self.started.elapsed() > Duration::from_secs(1)
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        bar.tick();
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

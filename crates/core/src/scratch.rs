@@ -192,6 +192,9 @@ mod tests {
             dir: Some(PathBuf::from("/nonexistent/mmclust-scratch")),
         };
         let err = RowBuffer::<f32>::new(10, 0.0, &cfg).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/mmclust-scratch"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/mmclust-scratch"),
+            "{err}"
+        );
     }
 }

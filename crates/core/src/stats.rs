@@ -252,7 +252,10 @@ impl Standardizer {
         if let Some(j) = scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(CoreError::param(
                 "standardizer",
-                format!("scale of column {j} is {}; scales must be positive", scale[j]),
+                format!(
+                    "scale of column {j} is {}; scales must be positive",
+                    scale[j]
+                ),
             ));
         }
         Ok(Standardizer {
@@ -420,8 +423,12 @@ mod tests {
     fn non_finite_values_are_counted_and_located() {
         let data = [1.0, 2.0, f32::NAN, 4.0, 5.0, f32::INFINITY, 7.0, 8.0];
         let src = ArraySource::from_slice(&data, 4, 2).unwrap();
-        let s = ColumnStats::compute(&src, Chunking::with_rows(1).unwrap(), PassOptions::default())
-            .unwrap();
+        let s = ColumnStats::compute(
+            &src,
+            Chunking::with_rows(1).unwrap(),
+            PassOptions::default(),
+        )
+        .unwrap();
         assert_eq!(s.nan, vec![1, 0]);
         assert_eq!(s.inf, vec![0, 1]);
         assert_eq!(s.count, vec![3, 3]);

@@ -15,10 +15,7 @@ pub enum KMeansError {
 
     /// A parameter has a value that cannot work.
     #[error("invalid {name}: {message}")]
-    InvalidParameter {
-        name: &'static str,
-        message: String,
-    },
+    InvalidParameter { name: &'static str, message: String },
 
     /// The data's dimension differs from what the model or the given centres expect.
     #[error("{what} has {found} columns but {expected} are expected; {hint}")]

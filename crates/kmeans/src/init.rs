@@ -75,7 +75,9 @@ pub(crate) fn random<S: DataSource + ?Sized>(
             if positive < k {
                 return Err(KMeansError::param(
                     "weights",
-                    format!("only {positive} rows have a positive weight; k = {k} needs at least k"),
+                    format!(
+                        "only {positive} rows have a positive weight; k = {k} needs at least k"
+                    ),
                 ));
             }
             rand::seq::index::sample_weighted(rng, n, |i| f64::from(w[i]), k)

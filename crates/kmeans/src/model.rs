@@ -168,7 +168,12 @@ impl KMeansModel {
         }
     }
 
-    fn predict_each_raw<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    fn predict_each_raw<S, F>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        mut sink: F,
+    ) -> Result<()>
     where
         S: DataSource + ?Sized,
         F: FnMut(&[u32], &[f32]) -> Result<()>,
@@ -270,7 +275,12 @@ impl KMeansModel {
         }
     }
 
-    fn transform_each_raw<S, F>(&self, source: &S, options: PassOptions<'_>, mut sink: F) -> Result<()>
+    fn transform_each_raw<S, F>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        mut sink: F,
+    ) -> Result<()>
     where
         S: DataSource + ?Sized,
         F: FnMut(&[f32]) -> Result<()>,
@@ -313,7 +323,11 @@ impl KMeansModel {
             version: MODEL_VERSION,
             k: self.k,
             d: self.d,
-            centers: self.centers.chunks_exact(self.d).map(<[f32]>::to_vec).collect(),
+            centers: self
+                .centers
+                .chunks_exact(self.d)
+                .map(<[f32]>::to_vec)
+                .collect(),
             centers_original_units: self.standardizer.as_ref().map(|_| {
                 self.centers_original_units()
                     .chunks_exact(self.d)
@@ -381,7 +395,10 @@ impl KMeansModel {
                 f.version
             )));
         }
-        if f.k == 0 || f.d == 0 || f.centers.len() != f.k || f.centers.iter().any(|c| c.len() != f.d)
+        if f.k == 0
+            || f.d == 0
+            || f.centers.len() != f.k
+            || f.centers.iter().any(|c| c.len() != f.d)
         {
             return Err(bad(format!(
                 "\"centers\" must be k = {} rows of d = {} values",

@@ -15,7 +15,9 @@ use crate::progress::RowProgress;
 /// Shape, dtype and size of a matrix file; `--stats` adds per-column count,
 /// mean, std, min, max and NaN/inf counts from one streaming pass.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  mmclust info data/faithful.csv\n  mmclust info blobs.npy --stats --json")]
+#[command(
+    after_help = "Examples:\n  mmclust info data/faithful.csv\n  mmclust info blobs.npy --stats --json"
+)]
 pub(crate) struct Args {
     /// Matrix file: .npy, .fvecs, .bvecs or (small) .csv.
     file: PathBuf,

@@ -3,4 +3,6 @@
 pub(crate) mod convert;
 pub(crate) mod generate;
 pub(crate) mod info;
+pub(crate) mod kmeans;
+pub(crate) mod predict;
 pub(crate) mod standardize;

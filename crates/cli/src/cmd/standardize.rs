@@ -41,7 +41,9 @@ pub(crate) struct Args {
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let started = Instant::now();
     if a.stats_out.as_ref() == Some(&a.out) {
-        return Err(usage("--stats-out and -o name the same file; choose two paths"));
+        return Err(usage(
+            "--stats-out and -o name the same file; choose two paths",
+        ));
     }
     let m = open(&a.input)?;
     let fp = fingerprint(&a.input, &m);
@@ -134,7 +136,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
 }
 
 /// The JSON form of a transform (`--stats-out`, read back by `--apply`).
-pub(crate) fn transform_json(t: &Standardizer, fp: &crate::input::Fingerprint) -> serde_json::Value {
+pub(crate) fn transform_json(
+    t: &Standardizer,
+    fp: &crate::input::Fingerprint,
+) -> serde_json::Value {
     json!({
         "kind": "standardizer",
         "version": 1,

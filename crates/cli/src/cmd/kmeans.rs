@@ -1,0 +1,320 @@
+//! `mmclust kmeans FILE -k K`: fit K-means; `predict` and `score` use the model.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+use mmclust_core::DataSource;
+use mmclust_core::format::{NpyFile, NpyWriter, read_npy_vector_f32, write_npy_f32};
+use mmclust_core::parallel::PassOptions;
+use mmclust_kmeans::{FitEvent, FitHooks, Init, KMeansModel, KMeansParams};
+use serde_json::json;
+
+use crate::Global;
+use crate::fail::usage;
+use crate::input::{emit_json, fingerprint, open};
+use crate::progress::{RowProgress, StatusLine};
+
+/// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
+/// statistics (NaN/inf check, tolerance scale, optional standardisation), the
+/// initialisation, then Lloyd iterations over the memory-mapped data until no
+/// label changes, the centre shift falls under the tolerance, or --max-iter.
+///
+/// --init auto picks k-means++ for data up to 1 GiB (n·d·4 bytes) or k ≤ 8, and
+/// k-means-parallel (k-means‖: 5 passes sampling 2k candidates each) above,
+/// where the k passes of k-means++ would cost more.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  mmclust kmeans data/faithful.csv -k 2 --standardize --model-out faithful.json
+  mmclust kmeans blobs.npy -k 100 --init k-means-parallel --labels-out labels.npy --json
+  mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0")]
+pub(crate) struct Args {
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    file: PathBuf,
+    /// Number of clusters.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    k: usize,
+    /// Algorithm: lloyd (auto currently means lloyd).
+    #[arg(long, value_enum, default_value_t = Algorithm::Auto)]
+    algorithm: Algorithm,
+    /// Initialisation: auto, k-means++, k-means-parallel, random, or a .npy of k × d centres.
+    #[arg(long, default_value = "auto", value_name = "INIT")]
+    init: String,
+    /// Runs from different initialisations, the lowest inertia kept
+    /// (default: 10 for random, 1 otherwise; given centres run once).
+    #[arg(long, value_name = "N")]
+    n_init: Option<usize>,
+    /// Maximum Lloyd iterations per run.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    max_iter: usize,
+    /// Stop when the total squared centre shift ≤ tol × mean column variance
+    /// (0: run until no label changes or --max-iter).
+    #[arg(long, default_value_t = 1e-4, value_name = "T")]
+    tol: f64,
+    /// Per-row sample weights (.npy float vector of n values, ≥ 0).
+    #[arg(long, value_name = "PATH.npy")]
+    weights: Option<PathBuf>,
+    /// Z-score the columns before clustering (applied on the fly; stored in the model).
+    #[arg(long)]
+    standardize: bool,
+    /// With --standardize, write --centers-out in standardised units (default: original units).
+    #[arg(long, requires = "standardize")]
+    standardized_centers: bool,
+    /// k-means-parallel sampling rounds.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    init_rounds: usize,
+    /// Folder for per-row scratch files when labels do not fit in memory
+    /// (default: the system's temporary folder).
+    #[arg(long, value_name = "DIR")]
+    scratch_dir: Option<PathBuf>,
+    /// Write the model (JSON).
+    #[arg(long, value_name = "PATH.json")]
+    model_out: Option<PathBuf>,
+    /// Write the centres (.npy float32 k × d).
+    #[arg(long, value_name = "PATH.npy")]
+    centers_out: Option<PathBuf>,
+    /// Write each row's cluster (.npy int32; one more streaming pass).
+    #[arg(long, value_name = "PATH.npy")]
+    labels_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Algorithm {
+    Auto,
+    Lloyd,
+}
+
+/// Reads a `.npy` matrix of centres into memory (small: k × d).
+fn read_centers(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
+    let f = NpyFile::open(path)?;
+    let (k, d) = f.shape();
+    let mut scratch = Vec::new();
+    let v = f.rows(0..k, &mut scratch)?.to_vec();
+    Ok((v, k, d))
+}
+
+fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
+    Ok(match spec {
+        "auto" => Init::Auto,
+        "k-means++" | "kmeans++" => Init::KMeansPlusPlus,
+        "k-means-parallel" | "k-means||" | "kmeans-parallel" => Init::KMeansParallel {
+            rounds,
+            oversampling: 2.0,
+        },
+        "random" => Init::Random,
+        path if path.ends_with(".npy") => {
+            let (c, rows, cols) = read_centers(Path::new(path))?;
+            if rows != k || cols != d {
+                return Err(usage(format!(
+                    "--init {path}: holds {rows} × {cols} centres but -k {k} on {d}-column data needs {k} × {d}"
+                )));
+            }
+            Init::Given(c)
+        }
+        other => {
+            return Err(usage(format!(
+                "--init '{other}' is not one of auto, k-means++, k-means-parallel, random, or a path ending in .npy"
+            )));
+        }
+    })
+}
+
+/// Outputs must differ from each other and from the inputs.
+pub(crate) fn check_outputs(outputs: &[&PathBuf]) -> Result<()> {
+    for (i, p) in outputs.iter().enumerate() {
+        if outputs[..i].contains(p) {
+            return Err(usage(format!(
+                "{} is given as two different outputs; choose distinct paths",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
+    let started = Instant::now();
+    let outputs: Vec<&PathBuf> = [&a.model_out, &a.centers_out, &a.labels_out]
+        .into_iter()
+        .flatten()
+        .collect();
+    check_outputs(&outputs)?;
+    let m = open(&a.file)?;
+    let fp = fingerprint(&a.file, &m);
+    let (n, d) = (m.n_rows(), m.n_cols());
+    let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
+    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    inputs.extend(a.weights.as_deref());
+    if a.init.ends_with(".npy") {
+        inputs.push(Path::new(&a.init));
+    }
+    let weights = match &a.weights {
+        Some(p) => Some(read_npy_vector_f32(p)?),
+        None => None,
+    };
+    let mut params = KMeansParams::new(a.k)
+        .init(init)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .seed(g.seed)
+        .standardize(a.standardize);
+    params.n_init = a.n_init;
+    if let Some(dir) = &a.scratch_dir {
+        params = params.scratch_dir(dir);
+    }
+
+    let status = StatusLine::new(g);
+    let bar = RowProgress::new(g, "pass", 0);
+    let on_event = |e: &FitEvent| match e {
+        FitEvent::InitDone { run, seconds } => {
+            status.set(format!("run {run}: initialised in {seconds:.2} s"));
+        }
+        FitEvent::Iteration {
+            run,
+            iter,
+            inertia,
+            changed,
+            ..
+        } => status.set(format!(
+            "run {run}: iteration {} inertia {inertia:.6e}, {changed} labels changed",
+            iter + 1
+        )),
+        _ => {}
+    };
+    let tick = |r: usize| bar.tick(r);
+    let model = params.fit_with(
+        &m,
+        weights.as_deref(),
+        FitHooks {
+            on_event: Some(&on_event),
+            progress: Some(&tick),
+        },
+    )?;
+    status.finish();
+    bar.finish();
+
+    if model.distinct_centers < model.k || model.distinct_init < model.k {
+        g.warn(format_args!(
+            "only {} distinct clusters found for k = {}: the data has fewer distinct points than k",
+            model.distinct_centers.min(model.distinct_init),
+            model.k
+        ));
+    }
+    if !model.converged {
+        g.warn(format_args!(
+            "did not converge in {} iterations; raise --max-iter or --tol",
+            model.max_iter
+        ));
+    }
+
+    // Outputs: labels stream first (the longest), then the small files.
+    if let Some(p) = &a.labels_out {
+        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
+        let bar = RowProgress::new(g, "labels", n as u64);
+        let tick = |r: usize| bar.tick(r);
+        model.predict_each(
+            &m,
+            PassOptions {
+                progress: Some(&tick),
+            },
+            |labels, _| {
+                let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
+                Ok(w.write(&l)?)
+            },
+        )?;
+        w.finish()?;
+    }
+    if let Some(p) = &a.centers_out {
+        let c = if a.standardized_centers {
+            model.centers.clone()
+        } else {
+            model.centers_original_units()
+        };
+        write_npy_f32(p, &c, model.k, d, &inputs)?;
+    }
+    let fp_json = serde_json::to_value(&fp)?;
+    if let Some(p) = &a.model_out {
+        let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
+        mmclust_core::output::write_atomic(p, &inputs, text.as_bytes())?;
+    }
+
+    let summary = json!({
+        "command": "kmeans",
+        "algorithm": "lloyd",
+        "init": model.init,
+        "k": model.k,
+        "n": n,
+        "d": d,
+        "inertia": model.inertia,
+        "n_iter": model.n_iter,
+        "converged": model.converged,
+        "n_init": model.run_inertias.len(),
+        "best_run": model.best_run,
+        "run_inertias": model.run_inertias,
+        "relocated": model.relocated,
+        "distinct_centers": model.distinct_centers,
+        "distance_evals": model.distance_evals,
+        "standardized": model.standardizer.is_some(),
+        "seed": g.seed,
+        "threads": rayon::current_num_threads(),
+        "stats_seconds": model.stats_seconds,
+        "init_seconds": model.init_seconds,
+        "iter_seconds": model.iter_seconds,
+        "fit_seconds": model.fit_seconds,
+        "total_seconds": started.elapsed().as_secs_f64(),
+        "history": model.history,
+        "input": fp_json,
+        "model_out": a.model_out,
+        "centers_out": a.centers_out,
+        "labels_out": a.labels_out,
+    });
+    if g.json {
+        emit_json(&summary)?;
+    } else {
+        println!(
+            "k-means: k = {}, n = {n}, d = {d}, init = {}, {} run(s)",
+            model.k,
+            model.init,
+            model.run_inertias.len()
+        );
+        println!(
+            "inertia {:.9e} after {} iteration(s), {}",
+            model.inertia,
+            model.n_iter,
+            if model.converged {
+                "converged"
+            } else {
+                "not converged"
+            }
+        );
+        println!(
+            "fit {:.3} s (statistics {:.3} s, init {:.3} s, iterations {:.3} s = {:.4} s/iteration)",
+            model.fit_seconds,
+            model.stats_seconds,
+            model.init_seconds,
+            model.iter_seconds,
+            model.iter_seconds / model.n_iter.max(1) as f64
+        );
+        if model.k <= 20 {
+            let c = model.centers_original_units();
+            for (j, row) in c.chunks_exact(d).enumerate() {
+                let shown: Vec<String> = row.iter().take(8).map(|v| format!("{v:.4}")).collect();
+                let more = if d > 8 { ", …" } else { "" };
+                println!("centre {j}: [{}{more}]", shown.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a model file of either kind; only K-means is supported so far.
+pub(crate) fn load_model(path: &Path) -> Result<KMeansModel> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| mmclust_core::CoreError::io(path, "read the model", e))?;
+    KMeansModel::from_json(&text).map_err(|e| {
+        usage(format!(
+            "{}: {e}; expected a model written by `mmclust kmeans --model-out`",
+            path.display()
+        ))
+    })
+}
