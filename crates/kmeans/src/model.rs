@@ -118,6 +118,54 @@ impl KMeansModel {
         }
     }
 
+    /// A model with the given centres (row-major k × d) and nothing fitted:
+    /// for predicting with centres computed elsewhere.
+    ///
+    /// # Errors
+    /// [`KMeansError::InvalidModel`] when the shape is wrong or a value is not
+    /// finite.
+    pub fn from_centers(centers: Vec<f32>, k: usize, d: usize) -> Result<Self> {
+        if k == 0 || d == 0 || centers.len() != k * d {
+            return Err(KMeansError::InvalidModel {
+                message: format!(
+                    "{} centre values are not k = {k} rows of d = {d}",
+                    centers.len()
+                ),
+            });
+        }
+        if centers.iter().any(|v| !v.is_finite()) {
+            return Err(KMeansError::InvalidModel {
+                message: "a centre holds a non-finite value".into(),
+            });
+        }
+        Ok(KMeansModel {
+            k,
+            d,
+            distinct_centers: count_distinct(&centers, k, d),
+            centers,
+            standardizer: None,
+            inertia: f64::NAN,
+            n_iter: 0,
+            converged: false,
+            history: Vec::new(),
+            run_inertias: Vec::new(),
+            best_run: 0,
+            relocated: 0,
+            distinct_init: k,
+            distance_evals: 0,
+            init: "given".into(),
+            seed: 0,
+            max_iter: 0,
+            tol: 0.0,
+            tol_abs: 0.0,
+            n_rows: 0,
+            stats_seconds: 0.0,
+            init_seconds: 0.0,
+            iter_seconds: 0.0,
+            fit_seconds: 0.0,
+        })
+    }
+
     /// Centre `j` in the fit's space.
     #[must_use]
     pub fn center(&self, j: usize) -> &[f32] {
