@@ -70,10 +70,25 @@ fn pass(src: &ArraySource<'_>, centers: &PackedCenters, labels: &mut [u32]) -> f
 fn bench_assign(c: &mut Criterion) {
     let threads_all = std::thread::available_parallelism().map_or(1, usize::from);
     let pools = [
-        ("1t", rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap()),
-        ("all", rayon::ThreadPoolBuilder::new().num_threads(threads_all).build().unwrap()),
+        (
+            "1t",
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        ),
+        (
+            "all",
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads_all)
+                .build()
+                .unwrap(),
+        ),
     ];
-    eprintln!("assign bench: dispatch = {}, all = {threads_all} threads", dispatch_name());
+    eprintln!(
+        "assign bench: dispatch = {}, all = {threads_all} threads",
+        dispatch_name()
+    );
     let mut group = c.benchmark_group("assign");
     if quick() {
         group

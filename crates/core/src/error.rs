@@ -38,10 +38,7 @@ pub enum CoreError {
 
     /// A parameter has a value that cannot work.
     #[error("invalid {name}: {message}")]
-    InvalidParameter {
-        name: &'static str,
-        message: String,
-    },
+    InvalidParameter { name: &'static str, message: String },
 
     /// An output path is also one of the run's inputs.
     #[error("{path}: output would overwrite an input of this run; choose another output path")]

@@ -55,11 +55,19 @@ pub enum FormatProblem {
     #[error(
         "file is {actual} bytes but its header promises {expected}; {extra} trailing bytes follow the data"
     )]
-    TrailingBytes { expected: u64, actual: u64, extra: u64 },
+    TrailingBytes {
+        expected: u64,
+        actual: u64,
+        extra: u64,
+    },
     #[error(
         "row {row} declares dimension {found} but row 0 declares {expected}; every row of a vecs file must have the same dimension"
     )]
-    VecsDimensionMismatch { row: usize, expected: usize, found: i64 },
+    VecsDimensionMismatch {
+        row: usize,
+        expected: usize,
+        found: i64,
+    },
     #[error("{detail}")]
     VecsInvalid { detail: String },
     #[error("{detail}")]
