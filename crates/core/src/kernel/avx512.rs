@@ -11,7 +11,8 @@
 
 use std::arch::x86_64::*;
 
-use super::{AssignScratch, PANEL, PackedCenters, finish_row, row_block};
+use super::direct::{DIRECT_LANES_MAX_K, DIRECT_MAX_D, DIRECT_MAX_K};
+use super::{AssignScratch, PANEL, PackedCenters, row_block};
 
 /// Rows per tile.
 const MR: usize = 8;
@@ -72,8 +73,10 @@ pub(super) unsafe fn row_norms_sq(x: &[f32], d: usize, out: &mut [f32]) {
     }
 }
 
-/// `MR × 32` tile of `‖c‖² − 2·x·c` over the whole of `d`, folded into the rows'
-/// running lane-wise best.
+/// `MR × 16·NV` tile of `‖c‖² − 2·x·c` over the whole of `d`, folded into the
+/// rows' running lane-wise best. `NV = 2` for a full panel, `NV = 1` for a last
+/// panel with at most 16 live centres (`k = 100` would waste 28 of 128 columns
+/// otherwise).
 ///
 /// # Safety
 /// AVX-512F and FMA available; each `rows[i]` points to `d` readable values;
@@ -81,7 +84,7 @@ pub(super) unsafe fn row_norms_sq(x: &[f32], d: usize, out: &mut [f32]) {
 /// `MR · LANES` writable values each.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn tile(
+unsafe fn tile<const NV: usize>(
     rows: &[*const f32; MR],
     d: usize,
     panel: *const f32,
@@ -93,16 +96,16 @@ unsafe fn tile(
     // SAFETY: the pointers and extents are as the caller guarantees; every load
     // and store below stays within them.
     unsafe {
-        let c0 = _mm512_loadu_ps(cn);
-        let c1 = _mm512_loadu_ps(cn.add(16));
-        let mut acc = [[c0, c1]; MR];
+        let c: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(cn.add(16 * v)));
+        let mut acc = [c; MR];
         for p in 0..d {
-            let b0 = _mm512_loadu_ps(panel.add(p * PANEL));
-            let b1 = _mm512_loadu_ps(panel.add(p * PANEL + 16));
+            let b: [__m512; NV] =
+                std::array::from_fn(|v| _mm512_loadu_ps(panel.add(p * PANEL + 16 * v)));
             for i in 0..MR {
                 let xv = _mm512_set1_ps(*rows[i].add(p));
-                acc[i][0] = _mm512_fmadd_ps(xv, b0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(xv, b1, acc[i][1]);
+                for v in 0..NV {
+                    acc[i][v] = _mm512_fmadd_ps(xv, b[v], acc[i][v]);
+                }
             }
         }
         let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -112,9 +115,15 @@ unsafe fn tile(
             // Lane l holds centres j0+l and j0+16+l: the higher one wins only if
             // strictly smaller, and the stored best (from lower panels) is
             // replaced only if strictly beaten, so the lowest index wins ties.
-            let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[1], a[0]);
-            let v = _mm512_mask_blend_ps(m, a[0], a[1]);
-            let id = _mm512_mask_blend_epi32(m, idx0, idx1);
+            let (v, id) = if NV == 2 {
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[NV - 1], a[0]);
+                (
+                    _mm512_mask_blend_ps(m, a[0], a[NV - 1]),
+                    _mm512_mask_blend_epi32(m, idx0, idx1),
+                )
+            } else {
+                (a[0], idx0)
+            };
             let pv = bval.add(i * LANES);
             let pi = bidx.add(i * LANES).cast::<__m512i>();
             let bv = _mm512_loadu_ps(pv);
@@ -124,6 +133,29 @@ unsafe fn tile(
             _mm512_storeu_si512(pi, _mm512_mask_blend_epi32(m2, bi, id));
         }
     }
+}
+
+/// The winner among a row's 16 lanes: lowest value, lowest index among equal
+/// values; the exact scan when no fast value is finite.
+///
+/// # Safety
+/// AVX-512F must be available; `val` and `idx` hold 16 values.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn finish_row(val: &[f32], idx: &[u32], x: &[f32], centers: &PackedCenters) -> u32 {
+    // SAFETY: both slices hold 16 values (caller).
+    let (v, i) = unsafe {
+        (
+            _mm512_loadu_ps(val.as_ptr()),
+            _mm512_loadu_si512(idx.as_ptr().cast::<__m512i>()),
+        )
+    };
+    let best = _mm512_reduce_min_ps(v);
+    if !best.is_finite() {
+        return super::reference::nearest(x, centers.centers(), centers.k()).0;
+    }
+    let tied = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, _mm512_set1_ps(best));
+    _mm512_mask_reduce_min_epu32(tied, i)
 }
 
 /// # Safety
@@ -139,6 +171,36 @@ pub(super) unsafe fn assign(
 ) {
     let n = labels.len();
     let d = centers.d();
+    if d <= DIRECT_MAX_D && centers.k() <= DIRECT_LANES_MAX_K {
+        // SAFETY: AVX-512F is available (caller); shapes as the caller guarantees.
+        unsafe { direct_rows_in_lanes(x, centers, labels, dist) };
+        return;
+    }
+    if centers.k() <= DIRECT_MAX_K {
+        for ((row, label), out) in x
+            .chunks_exact(d)
+            .zip(labels.iter_mut())
+            .zip(dist.iter_mut())
+        {
+            let mut best = f32::INFINITY;
+            let mut idx = u32::MAX;
+            for j in 0..centers.k() {
+                // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
+                let v = unsafe { sum_sq(row, Some(centers.center(j))) };
+                if v < best {
+                    best = v;
+                    idx = j as u32;
+                }
+            }
+            if !best.is_finite() {
+                let (j, v) = super::reference::nearest(row, centers.centers(), centers.k());
+                (idx, best) = (j, v as f32);
+            }
+            *label = idx;
+            *out = best;
+        }
+        return;
+    }
     let mb = row_block(d, MR);
     let (bval, bidx) = scratch.lanes(mb * LANES);
     let mut r0 = 0;
@@ -150,6 +212,7 @@ pub(super) unsafe fn assign(
         for q in 0..centers.n_panels() {
             let panel = centers.panel(q).as_ptr();
             let cn = centers.panel_norms(q).as_ptr();
+            let narrow = centers.k() - q * PANEL <= 16;
             for g in 0..groups {
                 // Rows past the end repeat the last row; their lanes are ignored.
                 let rows_ptr: [*const f32; MR] = std::array::from_fn(|i| {
@@ -162,26 +225,95 @@ pub(super) unsafe fn assign(
                 // (g+1)·MR·LANES` lie within `bval`/`bidx` (`mb` is a multiple of
                 // `MR` and `g·MR < rows ≤ mb`).
                 unsafe {
-                    tile(
-                        &rows_ptr,
-                        d,
-                        panel,
-                        cn,
+                    let (bv, bi) = (
                         bval.as_mut_ptr().add(g * MR * LANES),
                         bidx.as_mut_ptr().add(g * MR * LANES),
-                        (q * PANEL) as u32,
                     );
+                    let j0 = (q * PANEL) as u32;
+                    if narrow {
+                        tile::<1>(&rows_ptr, d, panel, cn, bv, bi, j0);
+                    } else {
+                        tile::<2>(&rows_ptr, d, panel, cn, bv, bi, j0);
+                    }
                 }
             }
         }
         for i in 0..rows {
             let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
             let lanes = i * LANES..(i + 1) * LANES;
-            let j = finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers);
+            // SAFETY: AVX-512F is available (caller); `lanes` spans 16 values.
+            let j = unsafe { finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers) };
             labels[r0 + i] = j;
             // SAFETY: AVX-512F is available (caller).
             dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
         }
         r0 += rows;
+    }
+}
+
+/// Direct kernel for `d ≤ DIRECT_MAX_D`: 16 rows in the lanes of a vector,
+/// `Σ_p (x_p − c_p)²` for every centre, running best per lane.
+///
+/// # Safety
+/// AVX-512F must be available; `d = centers.d() ≤ DIRECT_MAX_D`,
+/// `x.len() == labels.len() * d`, `dist.len() == labels.len()`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn direct_rows_in_lanes(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let n = labels.len();
+    let d = centers.d();
+    let c = centers.centers();
+    let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let offsets = _mm512_mullo_epi32(lane, _mm512_set1_epi32(d as i32));
+    let mut r0 = 0;
+    while r0 < n {
+        let live = (n - r0).min(16);
+        let mask: __mmask16 = if live == 16 { !0 } else { (1u16 << live) - 1 };
+        let mut xt = [_mm512_setzero_ps(); DIRECT_MAX_D];
+        for (p, t) in xt.iter_mut().enumerate().take(d) {
+            // SAFETY: lane `l < live` reads `x[(r0 + l)·d + p]`, within `x`;
+            // masked-off lanes are not read.
+            *t = unsafe {
+                _mm512_mask_i32gather_ps::<4>(
+                    _mm512_setzero_ps(),
+                    mask,
+                    offsets,
+                    x.as_ptr().add(r0 * d + p),
+                )
+            };
+        }
+        let mut best = _mm512_set1_ps(f32::INFINITY);
+        let mut idx = _mm512_setzero_si512();
+        for (j, cj) in c.chunks_exact(d).enumerate() {
+            let mut acc = _mm512_setzero_ps();
+            for (t, &cp) in xt.iter().zip(cj) {
+                let diff = _mm512_sub_ps(*t, _mm512_set1_ps(cp));
+                acc = _mm512_fmadd_ps(diff, diff, acc);
+            }
+            // Strict: the lowest index wins exact ties.
+            let better = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(acc, best);
+            best = _mm512_mask_mov_ps(best, better, acc);
+            idx = _mm512_mask_mov_epi32(idx, better, _mm512_set1_epi32(j as i32));
+        }
+        // SAFETY: lanes `l < live` store to `labels[r0 + l]` / `dist[r0 + l]`,
+        // within the slices; masked-off lanes are not written.
+        unsafe {
+            _mm512_mask_storeu_epi32(labels.as_mut_ptr().add(r0).cast(), mask, idx);
+            _mm512_mask_storeu_ps(dist.as_mut_ptr().add(r0), mask, best);
+        }
+        let finite = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(best, _mm512_set1_ps(f32::INFINITY));
+        if finite & mask != mask {
+            for i in r0..r0 + live {
+                if !dist[i].is_finite() {
+                    let (j, v) = super::reference::nearest(&x[i * d..(i + 1) * d], c, centers.k());
+                    (labels[i], dist[i]) = (j, v as f32);
+                }
+            }
+        }
+        r0 += live;
     }
 }

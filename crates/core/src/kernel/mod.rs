@@ -34,9 +34,10 @@
 //! * If a row's fast values are all non-finite (overflow beyond ~1e19, NaN), the
 //!   row falls back to the exact direct scan of [`reference::assign_chunk`].
 //!
-//! Small problems use a direct kernel instead of the product where the product
-//! does not pay (see [`direct`] for the thresholds and the measurements behind
-//! them).
+//! Small problems (`d ≤ 4` with `k ≤ 256`, or `k ≤ 4`) use a direct kernel on
+//! the AVX-512 path instead of the product, where the product does not pay;
+//! `direct.rs` holds the thresholds and the measurements behind them. There the
+//! selection itself uses the exact direct distances.
 //!
 //! # Dispatch
 //!

@@ -1,0 +1,613 @@
+#!/usr/bin/env python3
+"""Benchmark mmclust K-means against scikit-learn, scikit-learn-intelex and faiss-cpu.
+
+Run it through ``scripts/bench_peers.sh`` (builds the pinned venv and the release
+binary). What it measures, for every configuration (n, d, k):
+
+* **time per Lloyd iteration**, from outside: every engine runs in its own subprocess
+  on the same .npy file from the same initial centres C0 with tol=0, once with 1
+  iteration and once with N+1; per-iteration time = (wall(N+1) - wall(1)) / N, so
+  interpreter start-up, imports and loading the data cancel;
+* **full fit** from k-means++ (faiss: its own random initialisation, it has no
+  k-means++) with each engine's default stopping rule; the time is the one measured
+  inside the process around the fit (mmclust: ``fit_seconds`` of its ``--json``);
+* **final inertia** of the full fit, recomputed here in float64 from the centres each
+  engine returns (engines report it differently: sklearn accumulates in float32 and
+  reports it against the final centres; faiss's ``obj`` is the SSE of the last
+  assignment step, i.e. against the centres *before* the last update);
+* **peak RSS** of each engine's subprocesses (``wait4`` rusage of that child);
+* each peer's time divided by mmclust's.
+
+Engines alternate in round-robin order across repetitions; the table shows medians.
+All engines get the same thread count (default 2). The data comes from
+``mmclust generate blobs`` (or, when the binary cannot, from NumPy with the same
+model: centres uniform in [-10, 10]^d, labels uniform, N(0, spread^2) noise).
+
+The script runs itself in ``_run`` mode as the per-engine subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BIN = REPO / "target" / "release" / "mmclust"
+ENGINES = ("mmclust", "sklearn", "sklearnex", "faiss")
+PEERS = ENGINES[1:]
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+              "RAYON_NUM_THREADS", "TBB_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+# =========================================================================== runner
+# Runs inside the engine subprocess. Imports stay inside the functions so the parent
+# never loads the engines (and each child loads only its own).
+
+
+def _load(path: str):
+    import numpy as np
+
+    return np.load(path, mmap_mode=None)
+
+
+def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
+    """Fit scikit-learn (flavour 'sklearn') or scikit-learn-intelex ('sklearnex')."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    if flavour == "sklearnex":
+        import daal4py
+
+        daal4py.daalinit(args.threads)
+        from sklearnex.cluster import KMeans
+    else:
+        from sklearn.cluster import KMeans
+
+    X = _load(args.data)
+    if args.init == "k-means++":
+        init, kw = "k-means++", {"random_state": args.seed}
+    else:
+        init, kw = np.load(args.init), {}
+    km = KMeans(n_clusters=args.k, init=init, n_init=1, algorithm="lloyd",
+                max_iter=args.max_iter, tol=args.tol, **kw)
+    with threadpool_limits(limits=args.threads):
+        t0 = time.perf_counter()
+        km.fit(X)
+        fit_s = time.perf_counter() - t0
+    return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
+            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+
+
+def run_faiss(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit faiss.Kmeans on every point (max_points_per_centroid huge: no sampling)."""
+    import faiss
+    import numpy as np
+
+    faiss.omp_set_num_threads(args.threads)
+    X = np.ascontiguousarray(_load(args.data), dtype=np.float32)
+    n, d = X.shape
+    kw: dict[str, Any] = {}
+    init = None
+    if args.init == "k-means++":
+        # faiss >= 1.14 has k-means++; older versions only sample random points.
+        if hasattr(faiss, "ClusteringInitMethod_KMEANS_PLUS_PLUS"):
+            kw["init_method"] = faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS
+    else:
+        init = np.ascontiguousarray(np.load(args.init), dtype=np.float32)
+    km = faiss.Kmeans(d, args.k, niter=args.max_iter, max_points_per_centroid=10**9,
+                      seed=args.seed, verbose=False, **kw)
+    t0 = time.perf_counter()
+    km.train(X, init_centroids=init)
+    fit_s = time.perf_counter() - t0
+    obj = list(km.obj)
+    return {"fit_seconds": fit_s, "n_iter": len(obj),
+            "reported_inertia": float(obj[-1]) if obj else float("nan"),
+            "init": "k-means++" if "init_method" in kw else
+                    ("random" if init is None else "given"),
+            "centers": km.centroids}
+
+
+def runner_main(args: argparse.Namespace) -> None:
+    """Entry point of the per-engine subprocess: fit, write a JSON result."""
+    import numpy as np
+
+    if args.engine == "faiss":
+        res = run_faiss(args)
+    else:
+        res = run_sklearn(args, args.engine)
+    centers = res.pop("centers")
+    if args.centers_out:
+        np.save(args.centers_out, np.ascontiguousarray(centers, dtype=np.float32))
+    Path(args.result).write_text(json.dumps(res))
+
+
+# =========================================================================== parent
+
+
+@dataclass
+class Run:
+    """One subprocess: its wall time, peak RSS and the engine's own summary."""
+
+    wall: float
+    rss_mib: float
+    summary: dict[str, Any]
+
+
+@dataclass
+class Cell:
+    """Everything measured for one engine in one configuration."""
+
+    iter_diffs: list[float] = field(default_factory=list)   # per-iteration, per rep
+    fit_seconds: list[float] = field(default_factory=list)
+    fit_walls: list[float] = field(default_factory=list)
+    inertia: list[float] = field(default_factory=list)
+    reported_inertia: list[float] = field(default_factory=list)
+    fit_iters: list[int] = field(default_factory=list)
+    rss_mib: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def child_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in THREAD_ENV:
+        env[var] = str(threads)
+    return env
+
+
+def timed(cmd: list[str], threads: int, timeout: float) -> tuple[float, float, int, str, str]:
+    """Run ``cmd``; return wall seconds, peak RSS (MiB), exit code, stdout, stderr."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env(threads))
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.002)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (wall, usage.ru_maxrss / 1024.0, proc.returncode,
+                out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+class Bench:
+    """Drives the engines on one data file."""
+
+    def __init__(self, opts: argparse.Namespace, workdir: Path):
+        self.o = opts
+        self.workdir = workdir
+
+    def mm_cmd(self, data: Path, k: int, init: str, max_iter: int | None, tol: float | None,
+               algorithm: str, centers_out: Path | None) -> list[str]:
+        cmd = [str(self.o.bin), "kmeans", str(data), "-k", str(k), "--init", init,
+               "--json", "--threads", str(self.o.threads), "--quiet",
+               "--seed", str(self.o.seed), "--algorithm", algorithm]
+        if max_iter is not None:
+            cmd += ["--max-iter", str(max_iter)]
+        if tol is not None:
+            cmd += ["--tol", repr(tol)]
+        if centers_out is not None:
+            cmd += ["--centers-out", str(centers_out)]
+        return cmd
+
+    def peer_cmd(self, engine: str, data: Path, k: int, init: str, max_iter: int, tol: float,
+                 result: Path, centers_out: Path | None) -> list[str]:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "_run", "--engine", engine,
+               "--data", str(data), "-k", str(k), "--init", init,
+               "--max-iter", str(max_iter), "--tol", repr(tol), "--threads",
+               str(self.o.threads), "--seed", str(self.o.seed), "--result", str(result)]
+        if centers_out is not None:
+            cmd += ["--centers-out", str(centers_out)]
+        return cmd
+
+    def run(self, engine: str, data: Path, k: int, init: str, max_iter: int | None,
+            tol: float | None, centers_out: Path | None = None,
+            algorithm: str = "lloyd") -> Run:
+        """Run one engine once; raise RuntimeError with its stderr on failure."""
+        result = self.workdir / f"result-{engine}.json"
+        result.unlink(missing_ok=True)
+        if engine == "mmclust":
+            cmd = self.mm_cmd(data, k, init, max_iter, tol, algorithm, centers_out)
+        else:
+            cmd = self.peer_cmd(engine, data, k, init, max_iter if max_iter else 300,
+                                1e-4 if tol is None else tol, result, centers_out)
+        wall, rss, rc, out, err = timed(cmd, self.o.threads, self.o.timeout)
+        if rc != 0:
+            raise RuntimeError(f"{engine} exited {rc}: {' '.join(cmd)}\n{err[-2000:]}")
+        if engine == "mmclust":
+            summary = json.loads(out)
+            summary["reported_inertia"] = summary.get("inertia")
+        else:
+            summary = json.loads(result.read_text())
+        return Run(wall, rss, summary)
+
+
+def mmclust_status(binary: Path) -> str | None:
+    """None when ``mmclust kmeans`` works, else why it is skipped."""
+    if not binary.exists():
+        return f"{binary} does not exist (cargo build failed or was not run)"
+    try:
+        r = subprocess.run([str(binary), "kmeans", "--help"], capture_output=True, timeout=30)
+    except OSError as e:
+        return f"{binary} cannot run: {e}"
+    if r.returncode != 0:
+        return "`mmclust kmeans --help` failed (the kmeans command is not there yet)"
+    return None
+
+
+def generate_data(opts: argparse.Namespace, n: int, d: int, k: int) -> tuple[Path, str]:
+    """The benchmark data file (cached under --workdir); returns (path, how made)."""
+    import numpy as np
+
+    stem = f"blobs_n{n}_d{d}_k{k}_s{opts.spread:g}_seed{opts.seed}"
+    mm_path = opts.workdir / f"{stem}.mmclust.npy"
+    np_path = opts.workdir / f"{stem}.numpy.npy"
+    if mm_path.exists():
+        return mm_path, "mmclust generate blobs (cached)"
+    if opts.bin.exists():
+        cmd = [str(opts.bin), "generate", "blobs", "-o", str(mm_path), "--n", str(n),
+               "--d", str(d), "--k", str(k), "--spread", f"{opts.spread:g}",
+               "--seed", str(opts.seed), "--threads", str(opts.threads), "--quiet"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode == 0 and mm_path.exists():
+            return mm_path, "mmclust generate blobs"
+        log(f"bench: `mmclust generate blobs` failed ({r.stderr.strip()[:300]}); using NumPy")
+    if np_path.exists():
+        return np_path, "NumPy fallback (cached)"
+    log(f"bench: generating {n}x{d} k={k} blobs with NumPy (mmclust generate unavailable)")
+    rng = np.random.default_rng(opts.seed)
+    centres = rng.uniform(-10.0, 10.0, size=(k, d))
+    tmp = np_path.with_suffix(".tmp")
+    X = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+    step = 65536
+    for start in range(0, n, step):
+        rows = min(step, n - start)
+        labels = rng.integers(0, k, size=rows)
+        X[start:start + rows] = centres[labels] + opts.spread * rng.standard_normal((rows, d))
+    X.flush()
+    del X
+    tmp.rename(np_path)
+    return np_path, "NumPy fallback (same model as mmclust generate blobs, different stream)"
+
+
+def initial_centres(opts: argparse.Namespace, data: Path, k: int) -> Path:
+    """C0: k distinct rows of the data chosen by a fixed NumPy Generator, saved .npy."""
+    import numpy as np
+
+    path = data.with_name(data.name.replace(".npy", f".C0_k{k}_seed{opts.seed}.npy"))
+    if not path.exists():
+        X = np.load(data, mmap_mode="r")
+        rows = np.sort(np.random.default_rng(opts.seed + 1).choice(len(X), k, replace=False))
+        np.save(path, np.ascontiguousarray(X[rows], dtype=np.float32))
+    return path
+
+
+def inertia_f64(data: Path, centers: Path, chunk: int = 32768) -> float:
+    """sum_i min_j ||x_i - c_j||^2 in float64, chunked (||x||^2 - 2 x.c + ||c||^2,
+    clamped at 0; float64 throughout, so the expansion loses nothing that matters)."""
+    import numpy as np
+
+    X = np.load(data, mmap_mode="r")
+    C = np.load(centers).astype(np.float64)
+    cc = (C * C).sum(axis=1)
+    total = 0.0
+    for start in range(0, len(X), chunk):
+        x = np.asarray(X[start:start + chunk], dtype=np.float64)
+        d2 = (x * x).sum(axis=1)[:, None] - 2.0 * (x @ C.T) + cc[None, :]
+        total += float(np.maximum(d2.min(axis=1), 0.0).sum())
+    return total
+
+
+def rotated(engines: list[str], rep: int) -> list[str]:
+    r = rep % len(engines)
+    return engines[r:] + engines[:r]
+
+
+def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
+                 engines: list[str]) -> dict[str, Any]:
+    """Per-iteration and full-fit measurements for one (n, d, k)."""
+    data, how = generate_data(opts, n, d, k)
+    c0 = initial_centres(opts, data, k)
+    log(f"bench: n={n} d={d} k={k}: data {data.name} ({how}), C0 {c0.name}")
+    cells = {e: Cell() for e in engines}
+    N = opts.iters
+
+    def record(e: str, run: Run) -> None:
+        cells[e].rss_mib = max(cells[e].rss_mib, run.rss_mib)
+
+    if not opts.no_iter:
+        for rep in range(opts.reps):
+            for e in rotated(engines, rep):
+                try:
+                    one = b.run(e, data, k, str(c0), 1, 0.0)
+                    many = b.run(e, data, k, str(c0), N + 1, 0.0)
+                except RuntimeError as err:
+                    log(f"bench: {err}")
+                    cells[e].notes.append("per-iteration run failed")
+                    continue
+                record(e, one)
+                record(e, many)
+                got = many.summary.get("n_iter")
+                if got is not None and got != N + 1:
+                    cells[e].notes.append(f"ran {got} iterations, not {N + 1}")
+                diff = (many.wall - one.wall) / N
+                cells[e].iter_diffs.append(diff)
+                log(f"  rep {rep} {e:9s} wall(1)={one.wall:7.3f}s wall({N + 1})="
+                    f"{many.wall:7.3f}s -> {diff * 1e3:8.2f} ms/iter  rss={many.rss_mib:.0f} MiB")
+
+    if not opts.no_full:
+        for rep in range(opts.reps):
+            for e in rotated(engines, rep):
+                cout = b.workdir / f"centers-{e}.npy"
+                cout.unlink(missing_ok=True)
+                try:
+                    if e == "faiss":
+                        run = b.run(e, data, k, "k-means++", opts.faiss_niter, 0.0, cout)
+                    elif e == "mmclust":
+                        run = b.run(e, data, k, "k-means++", None, None, cout,
+                                    algorithm=opts.mm_full_algorithm)
+                    else:
+                        run = b.run(e, data, k, "k-means++", 300, 1e-4, cout)
+                except (RuntimeError, json.JSONDecodeError) as err:
+                    log(f"bench: {err}")
+                    cells[e].notes.append("full fit failed")
+                    continue
+                record(e, run)
+                c = cells[e]
+                c.fit_seconds.append(float(run.summary["fit_seconds"]))
+                c.fit_walls.append(run.wall)
+                c.fit_iters.append(int(run.summary.get("n_iter", -1)))
+                rep_in = run.summary.get("reported_inertia")
+                c.reported_inertia.append(float("nan") if rep_in is None else float(rep_in))
+                c.inertia.append(inertia_f64(data, cout) if cout.exists() else float("nan"))
+                log(f"  fit {rep} {e:9s} fit={c.fit_seconds[-1]:8.3f}s wall={run.wall:8.3f}s "
+                    f"iters={c.fit_iters[-1]} inertia={c.inertia[-1]:.6g} rss={run.rss_mib:.0f} MiB")
+    return {"n": n, "d": d, "k": k, "data": str(data), "data_how": how, "cells": cells}
+
+
+# =========================================================================== report
+
+
+def med(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x: float | None, scale: float = 1.0, digits: int = 3) -> str:
+    """Significant-digit formatting; large values without exponent; None as a dash."""
+    if x is None:
+        return "—"
+    v = x * scale
+    return f"{v:.{digits}g}" if abs(v) < 10 ** digits else f"{v:.0f}"
+
+
+def ratio(peer: float | None, mine: float | None) -> str:
+    if peer is None or mine is None or mine <= 0:
+        return "—"
+    return f"{peer / mine:.2f}×"
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("numpy", "scikit-learn", "scikit-learn-intelex", "faiss-cpu", "threadpoolctl"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: str | None) -> str:
+    """The Markdown report: one table per configuration plus the method."""
+    v = versions()
+    lines = [
+        "# K-means: mmclust vs peers",
+        "",
+        f"Generated by `scripts/bench_peers.py` on {time.strftime('%Y-%m-%d %H:%M')} "
+        f"({platform.node()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical CPUs, Python {platform.python_version()}).",
+        f"Threads per engine: {opts.threads}. Repetitions: {opts.reps} (medians shown). "
+        f"N = {opts.iters}.",
+        "Peers: " + ", ".join(f"{p} {ver}" for p, ver in v.items()) + ".",
+    ]
+    if mm_note:
+        lines += ["", f"**mmclust skipped:** {mm_note}. Ratios need it."]
+    for res in results:
+        cells: dict[str, Cell] = res["cells"]
+        mm = cells.get("mmclust")
+        mm_iter = med(mm.iter_diffs) if mm else None
+        mm_fit = med(mm.fit_seconds) if mm else None
+        lines += [
+            "",
+            f"## n = {res['n']:,}, d = {res['d']}, k = {res['k']}, f32",
+            "",
+            f"Data: `{Path(res['data']).name}` ({res['data_how']}, spread {opts.spread:g}).",
+            "",
+            "| engine | ms / Lloyd iteration | ÷ mmclust | full fit (s) | ÷ mmclust "
+            "| full-fit wall (s) | fit iterations | final inertia (f64) | reported inertia "
+            "| peak RSS (MiB) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for e, c in cells.items():
+            it = med(c.iter_diffs)
+            fit = med(c.fit_seconds)
+            iters = med([float(i) for i in c.fit_iters])
+            lines.append(
+                f"| {e} | {fmt(it, 1e3)} | {'1' if e == 'mmclust' and it else ratio(it, mm_iter)} "
+                f"| {fmt(fit)} | {'1' if e == 'mmclust' and fit else ratio(fit, mm_fit)} "
+                f"| {fmt(med(c.fit_walls))} | {fmt(iters, digits=4)} "
+                f"| {fmt(med(c.inertia), digits=7)} | {fmt(med(c.reported_inertia), digits=7)} "
+                f"| {c.rss_mib:.0f} |"
+            )
+        notes = [f"{e}: {'; '.join(sorted(set(c.notes)))}" for e, c in cells.items() if c.notes]
+        if notes:
+            lines += ["", "Notes: " + " · ".join(notes)]
+    lines += [
+        "",
+        "## Method",
+        "",
+        "- Every run is a separate subprocess on the same .npy file (peers load it with "
+        "`np.load`, mmclust memory-maps it), with the same thread count "
+        "(`OMP_NUM_THREADS` etc., threadpoolctl for scikit-learn, `daal4py.daalinit` for "
+        "scikit-learn-intelex, `faiss.omp_set_num_threads` for faiss, `--threads` for "
+        "mmclust). Engines alternate in round-robin order across repetitions.",
+        f"- **ms / Lloyd iteration** = (wall(N+1 iterations) − wall(1 iteration)) / N with "
+        f"N = {opts.iters}, from the same initial centres C0 (k rows of the data picked by "
+        "a fixed NumPy generator) and tol = 0, so start-up, imports and loading cancel. "
+        "scikit-learn / -intelex: `KMeans(init=C0, n_init=1, algorithm='lloyd', "
+        "max_iter=N, tol=0)`; faiss: `faiss.Kmeans(d, k, niter=N, "
+        "max_points_per_centroid=10**9).train(X, init_centroids=C0)`; mmclust: "
+        f"`mmclust kmeans FILE -k K --init C0.npy --max-iter N --tol 0 --algorithm lloyd "
+        "--json`.",
+        "- **faiss samples** the training set down to k × max_points_per_centroid points "
+        "(default 256 per centroid) unless that parameter is large; here it is 10⁹, so "
+        "faiss uses every point, as the other engines do.",
+        "- **full fit** = time inside the process around the fit, initialisation included "
+        "(mmclust: `fit_seconds` of `--json`; mmclust uses `--init k-means++ --algorithm "
+        f"{opts.mm_full_algorithm}` and its default max-iter/tol). scikit-learn / -intelex: "
+        "`init='k-means++', n_init=1, max_iter=300, tol=1e-4`. faiss: "
+        "`init_method=ClusteringInitMethod_KMEANS_PLUS_PLUS` (faiss ≥ 1.14; older faiss "
+        f"samples random points), niter = {opts.faiss_niter}; faiss has no tol, it stops "
+        "early only when the objective is exactly unchanged from one iteration to the next "
+        "(`early_stop_threshold = 0`, its default).",
+        "- **final inertia (f64)** is recomputed by this script in float64 from each "
+        "engine's final centres (each point to its nearest centre), so all engines are "
+        "judged the same way. **reported inertia** is what the engine says: scikit-learn "
+        "and -intelex `inertia_` (against the final centres, float32 accumulation in "
+        "scikit-learn); faiss `obj[-1]`, the SSE of the last iteration's assignment step, "
+        "i.e. against the centres before the last update; mmclust's `inertia`.",
+        "- **peak RSS** = largest `ru_maxrss` of that engine's subprocesses (from "
+        "`wait4`), which includes the interpreter and the loaded data for the peers.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# =========================================================================== main
+
+
+def parse_configs(text: str) -> list[tuple[int, int]]:
+    out = []
+    for part in text.split(","):
+        d, k = part.lower().split("x")
+        out.append((int(d), int(k)))
+    return out
+
+
+def bench_main(opts: argparse.Namespace) -> None:
+    engines = [e.strip() for e in opts.engines.split(",") if e.strip()]
+    bad = [e for e in engines if e not in ENGINES]
+    if bad:
+        raise SystemExit(f"unknown engine(s) {bad}; choose from {', '.join(ENGINES)}")
+    n = opts.n if opts.n else (100_000 if opts.quick else 1_000_000)
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+
+    mm_note = mmclust_status(opts.bin) if "mmclust" in engines else None
+    if mm_note:
+        log(f"bench: skipping mmclust: {mm_note}")
+        engines.remove("mmclust")
+    for e in list(engines):
+        if e == "mmclust":
+            continue
+        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss"}[e]
+        probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True)
+        if probe.returncode != 0:
+            log(f"bench: skipping {e}: `import {mod}` failed")
+            engines.remove(e)
+    if not engines:
+        raise SystemExit("no engine to run")
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=opts.workdir) as tmp:
+        b = Bench(opts, Path(tmp))
+        for d, k in parse_configs(opts.configs):
+            results.append(bench_config(b, opts, n, d, k, engines))
+    text = markdown(results, opts, mm_note)
+    print(text)
+    if opts.out:
+        opts.out.parent.mkdir(parents=True, exist_ok=True)
+        opts.out.write_text(text)
+        log(f"bench: wrote {opts.out}")
+    if opts.json_out:
+        blob = [{**{k: v for k, v in r.items() if k != "cells"},
+                 "cells": {e: c.__dict__ for e, c in r["cells"].items()}} for r in results]
+        opts.json_out.write_text(json.dumps(blob, indent=2))
+        log(f"bench: wrote {opts.json_out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: n = 100,000")
+    p.add_argument("--n", type=int, default=0, help="rows (default 1,000,000; --quick 100,000)")
+    p.add_argument("--configs", default="32x100,128x1000",
+                   help="comma-separated DxK list (default 32x100,128x1000)")
+    p.add_argument("--spread", type=float, default=8.0,
+                   help="blob std per coordinate; 8 makes Lloyd need > 50 iterations "
+                        "for d=32, k=100 (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="data, C0 and init seed (default 0)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions, median shown (default 3)")
+    p.add_argument("--iters", type=int, default=20, help="N in (wall(N+1) - wall(1)) / N")
+    p.add_argument("--threads", type=int, default=2, help="threads per engine (default 2)")
+    p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
+    p.add_argument("--no-iter", action="store_true", help="skip the per-iteration runs")
+    p.add_argument("--no-full", action="store_true", help="skip the full k-means++ fits")
+    p.add_argument("--faiss-niter", type=int, default=300,
+                   help="faiss niter in the full fit (it has no tol; default 300)")
+    p.add_argument("--mm-full-algorithm", default="auto",
+                   help="mmclust --algorithm for the full fit (default auto)")
+    p.add_argument("--bin", type=Path, default=DEFAULT_BIN, help="the mmclust binary")
+    p.add_argument("--workdir", type=Path, default=REPO / "bench-out",
+                   help="data and scratch folder (default bench-out/, gitignored)")
+    p.add_argument("--out", type=Path, default=REPO / "docs" / "bench_kmeans.md",
+                   help="Markdown report (default docs/bench_kmeans.md)")
+    p.add_argument("--json-out", type=Path, default=None, help="also dump raw numbers")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per subprocess")
+    return p
+
+
+def build_runner_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench_peers.py _run",
+                                description="internal: one peer fit in this process")
+    p.add_argument("--engine", choices=PEERS, required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("-k", type=int, required=True)
+    p.add_argument("--init", required=True, help="C0.npy or k-means++")
+    p.add_argument("--max-iter", type=int, required=True)
+    p.add_argument("--tol", type=float, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--result", required=True)
+    p.add_argument("--centers-out", default=None)
+    return p
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
+        runner_main(build_runner_parser().parse_args(sys.argv[2:]))
+    else:
+        bench_main(build_parser().parse_args())
+
+
+if __name__ == "__main__":
+    main()
