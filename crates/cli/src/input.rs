@@ -56,3 +56,15 @@ pub(crate) fn emit_json(value: &serde_json::Value) -> Result<()> {
     writeln!(out)?;
     Ok(())
 }
+
+/// Reads a small text input (a model, a statistics file). A file that is not
+/// UTF-8 text is an input error naming the file and `expected`.
+pub(crate) fn read_text(path: &Path, expected: &str) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| mmclust_core::CoreError::io(path, "read it", e))?;
+    String::from_utf8(bytes).map_err(|_| {
+        crate::fail::usage(format!(
+            "{}: not valid JSON (not even text); expected {expected}",
+            path.display()
+        ))
+    })
+}

@@ -141,7 +141,10 @@ fn bad_parameters_and_data_are_named() {
     bad[13] = f32::NAN;
     bad[17] = f32::INFINITY;
     let msg = err(KMeansParams::new(2), &bad, 10, 2);
-    assert!(msg.contains("2 non-finite") && msg.contains("row 6, column 1"), "{msg}");
+    assert!(
+        msg.contains("2 non-finite") && msg.contains("row 6, column 1"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -171,7 +174,13 @@ fn bad_weights_are_named() {
     ];
     for (w, want) in cases {
         let e = p.fit_weighted(&src, &w).unwrap_err();
-        assert!(matches!(e, KMeansError::InvalidParameter { name: "weights", .. }));
+        assert!(matches!(
+            e,
+            KMeansError::InvalidParameter {
+                name: "weights",
+                ..
+            }
+        ));
         assert!(e.to_string().contains(want), "{e}");
     }
 }

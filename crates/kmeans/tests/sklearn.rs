@@ -61,8 +61,8 @@ struct Case {
 fn case(prefix: &'static str, data: &str) -> Case {
     let (x, n, d) = matrix(&format!("{data}_X.npy"));
     let (c0, k, _) = matrix(&format!("{prefix}_C0.npy"));
-    let weights = (prefix == "weighted")
-        .then(|| read_npy_vector_f32(fixture("weighted_w.npy")).unwrap());
+    let weights =
+        (prefix == "weighted").then(|| read_npy_vector_f32(fixture("weighted_w.npy")).unwrap());
     Case {
         x,
         n,
@@ -113,10 +113,17 @@ fn one_iteration_matches_scikit_learn_centres() {
     for c in cases() {
         let m = fit(&c, 1, 0.0);
         let (want, _, _) = matrix(&format!("{}_iter1_centers.npy", c.prefix));
-        assert_centers_close(&m.centers, &want, 1e-5, &format!("{}: iteration 1", c.prefix));
+        assert_centers_close(
+            &m.centers,
+            &want,
+            1e-5,
+            &format!("{}: iteration 1", c.prefix),
+        );
         assert_eq!(m.n_iter, 1);
         // Inertia after one iteration, against the updated centres (sklearn re-assigns).
-        let want_inertia = c.meta["iter1"]["inertia_vs_iter1_centers_f64"].as_f64().unwrap();
+        let want_inertia = c.meta["iter1"]["inertia_vs_iter1_centers_f64"]
+            .as_f64()
+            .unwrap();
         assert!(
             close(m.inertia, want_inertia, 1e-5),
             "{}: inertia {} vs {want_inertia}",
@@ -151,7 +158,8 @@ fn converged_run_matches_scikit_learn() {
         assert!(close(m.tol_abs, tol_abs, 1e-6), "{}: tol_abs", c.prefix);
         let src = ArraySource::from_slice(&c.x, c.n, c.d).unwrap();
         let labels: Vec<i32> = m.predict(&src).unwrap().iter().map(|&l| l as i32).collect();
-        let want_labels = read_npy_vector_i32(fixture(&format!("{}_labels.npy", c.prefix))).unwrap();
+        let want_labels =
+            read_npy_vector_i32(fixture(&format!("{}_labels.npy", c.prefix))).unwrap();
         assert_eq!(labels, want_labels, "{}: converged labels", c.prefix);
     }
 }
@@ -194,7 +202,11 @@ fn standardisation_matches_standard_scaler() {
         assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
     }
     // The bundled CSV gives the same data as the fixture's raw copy.
-    let csv = open_matrix(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv")).unwrap();
+    let csv = open_matrix(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/faithful.csv"
+    ))
+    .unwrap();
     let mut s2 = Vec::new();
     let mut s3 = Vec::new();
     assert_eq!(
@@ -205,7 +217,11 @@ fn standardisation_matches_standard_scaler() {
 
 #[test]
 fn standardize_flag_finds_the_two_eruption_types() {
-    let csv = open_matrix(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv")).unwrap();
+    let csv = open_matrix(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/faithful.csv"
+    ))
+    .unwrap();
     let (c0, _, _) = matrix("faithful_C0.npy");
     let m = KMeansParams::new(2)
         .init(Init::Given(c0))

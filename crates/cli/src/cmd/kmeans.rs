@@ -24,10 +24,13 @@ use crate::progress::{RowProgress, StatusLine};
 /// k-means-parallel (k-means‖: 5 passes sampling 2k candidates each) above,
 /// where the k passes of k-means++ would cost more.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Examples:
   mmclust kmeans data/faithful.csv -k 2 --standardize --model-out faithful.json
   mmclust kmeans blobs.npy -k 100 --init k-means-parallel --labels-out labels.npy --json
-  mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0")]
+  mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0"
+)]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv.
     file: PathBuf,
@@ -309,8 +312,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
 
 /// Reads a model file of either kind; only K-means is supported so far.
 pub(crate) fn load_model(path: &Path) -> Result<KMeansModel> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| mmclust_core::CoreError::io(path, "read the model", e))?;
+    let text = crate::input::read_text(path, "a model written by `mmclust kmeans --model-out`")?;
     KMeansModel::from_json(&text).map_err(|e| {
         usage(format!(
             "{}: {e}; expected a model written by `mmclust kmeans --model-out`",

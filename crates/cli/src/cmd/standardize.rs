@@ -153,8 +153,8 @@ pub(crate) fn transform_json(
 
 /// Reads a `--stats-out` file and checks it fits data with `d` columns.
 pub(crate) fn load_transform(path: &Path, d: usize) -> Result<Standardizer> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CoreError::io(path, "read the standardisation file", e))?;
+    let text =
+        crate::input::read_text(path, "a file written by `mmclust standardize --stats-out`")?;
     let bad = |what: &str| {
         usage(format!(
             "{}: {what}; expected a file written by `mmclust standardize --stats-out`",

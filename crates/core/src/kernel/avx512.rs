@@ -3,11 +3,8 @@
 //! Every function here requires AVX-512F, AVX2 and FMA at run time; `mod.rs`
 //! only calls them on `Path::Avx512`, which detection produces only then.
 //!
-//! The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's
-//! declared `rust-version` (1.85): building this crate needs 1.89, and the
-//! workspace `rust-version` should say so (left to the workspace owner; until
-//! then clippy's MSRV check is silenced here, and only here).
-#![allow(clippy::incompatible_msrv)]
+//! The AVX-512 intrinsics are stable since Rust 1.89, the workspace's
+//! `rust-version`.
 
 use std::arch::x86_64::*;
 
