@@ -106,12 +106,8 @@ impl ColumnStats {
                 }
             }
         }
-        for j in 0..d {
-            s.mean[j] = if s.count[j] > 0 {
-                sum[j] / s.count[j] as f64
-            } else {
-                0.0
-            };
+        for ((mean, &sum), &count) in s.mean.iter_mut().zip(&sum).zip(&s.count) {
+            *mean = if count > 0 { sum / count as f64 } else { 0.0 };
         }
         for row in data.chunks_exact(d) {
             for (j, &v) in row.iter().enumerate() {

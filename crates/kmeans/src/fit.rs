@@ -198,13 +198,12 @@ impl KMeansParams {
             rounds,
             oversampling,
         } = self.init
+            && (rounds == 0 || !(oversampling.is_finite() && oversampling > 0.0))
         {
-            if rounds == 0 || !(oversampling.is_finite() && oversampling > 0.0) {
-                return Err(KMeansError::param(
-                    "init",
-                    "k-means-parallel needs at least one round and an oversampling factor > 0",
-                ));
-            }
+            return Err(KMeansError::param(
+                "init",
+                "k-means-parallel needs at least one round and an oversampling factor > 0",
+            ));
         }
         if let Init::Given(c) = &self.init {
             init::given(c, self.k, d)?;

@@ -261,9 +261,9 @@ fn fold_candidates<S: DataSource + ?Sized>(
             Ok(with_workspace(|ws| {
                 assign(&chunk, candidates, ws);
                 let mut phi = 0.0;
-                for i in 0..chunk.n_rows {
-                    d2[i] = d2[i].min(ws.dist[i]);
-                    phi += ctx.weight(chunk.start_row + i) * f64::from(d2[i]);
+                for (i, (d2, &dist)) in d2.iter_mut().zip(&ws.dist).enumerate() {
+                    *d2 = d2.min(dist);
+                    phi += ctx.weight(chunk.start_row + i) * f64::from(*d2);
                 }
                 phi
             }))

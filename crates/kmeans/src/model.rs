@@ -280,17 +280,17 @@ impl KMeansModel {
         options: PassOptions<'_>,
     ) -> Result<f64> {
         self.check_dim(source.n_cols(), source.name())?;
-        if let Some(w) = weights {
-            if w.len() != source.n_rows() {
-                return Err(KMeansError::param(
-                    "weights",
-                    format!(
-                        "{} weights for {} rows; give exactly one weight per row",
-                        w.len(),
-                        source.n_rows()
-                    ),
-                ));
-            }
+        if let Some(w) = weights
+            && w.len() != source.n_rows()
+        {
+            return Err(KMeansError::param(
+                "weights",
+                format!(
+                    "{} weights for {} rows; give exactly one weight per row",
+                    w.len(),
+                    source.n_rows()
+                ),
+            ));
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);

@@ -102,17 +102,17 @@ impl<T: NpyElement> NpyWriter<T> {
     /// # Errors
     /// [`CoreError::InvalidParameter`] for a partial row; [`CoreError::Io`].
     pub fn write(&mut self, values: &[T]) -> Result<()> {
-        if let Some(d) = self.cols {
-            if values.len() % d != 0 {
-                return Err(CoreError::param(
-                    "values",
-                    format!(
-                        "{}: {} values are not whole rows of {d} columns",
-                        self.out.path().display(),
-                        values.len()
-                    ),
-                ));
-            }
+        if let Some(d) = self.cols
+            && !values.len().is_multiple_of(d)
+        {
+            return Err(CoreError::param(
+                "values",
+                format!(
+                    "{}: {} values are not whole rows of {d} columns",
+                    self.out.path().display(),
+                    values.len()
+                ),
+            ));
         }
         for batch in values.chunks(BATCH) {
             self.bytes.clear();
