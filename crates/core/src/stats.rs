@@ -80,11 +80,49 @@ impl ColumnStats {
 
     /// Statistics of one block of rows starting at `start_row`.
     fn of_block(data: &[f32], d: usize, start_row: usize) -> Self {
+        // The common case, every value finite, runs branch-free loops the
+        // compiler vectorises across columns; the general case checks each value.
+        let all_finite = data.iter().fold(true, |ok, v| ok & v.is_finite());
+        if all_finite {
+            Self::of_finite_block(data, d)
+        } else {
+            Self::of_block_with_non_finite(data, d, start_row)
+        }
+    }
+
+    fn of_finite_block(data: &[f32], d: usize) -> Self {
         let mut s = ColumnStats::empty(d);
         let rows = data.len() / d;
         s.n_rows = rows as u64;
+        s.count.fill(rows as u64);
         let mut sum = vec![0.0f64; d];
-        let mut clean = true;
+        let mut min = vec![f32::INFINITY; d];
+        let mut max = vec![f32::NEG_INFINITY; d];
+        for row in data.chunks_exact(d) {
+            for (((sum, min), max), &v) in sum.iter_mut().zip(&mut min).zip(&mut max).zip(row) {
+                *sum += f64::from(v);
+                *min = min.min(v);
+                *max = max.max(v);
+            }
+        }
+        for j in 0..d {
+            s.mean[j] = sum[j] / rows as f64;
+            s.min[j] = f64::from(min[j]);
+            s.max[j] = f64::from(max[j]);
+        }
+        for row in data.chunks_exact(d) {
+            for ((m2, &mean), &v) in s.m2.iter_mut().zip(&s.mean).zip(row) {
+                let dv = f64::from(v) - mean;
+                *m2 += dv * dv;
+            }
+        }
+        s
+    }
+
+    fn of_block_with_non_finite(data: &[f32], d: usize, start_row: usize) -> Self {
+        let mut s = ColumnStats::empty(d);
+        s.n_rows = (data.len() / d) as u64;
+        let mut sum = vec![0.0f64; d];
         for (i, row) in data.chunks_exact(d).enumerate() {
             for (j, &v) in row.iter().enumerate() {
                 if v.is_finite() {
@@ -94,7 +132,6 @@ impl ColumnStats {
                     s.max[j] = s.max[j].max(v);
                     s.count[j] += 1;
                 } else {
-                    clean = false;
                     if v.is_nan() {
                         s.nan[j] += 1;
                     } else {
@@ -111,7 +148,7 @@ impl ColumnStats {
         }
         for row in data.chunks_exact(d) {
             for (j, &v) in row.iter().enumerate() {
-                if clean || v.is_finite() {
+                if v.is_finite() {
                     let dv = f64::from(v) - s.mean[j];
                     s.m2[j] += dv * dv;
                 }
