@@ -12,7 +12,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{KMeansError, Result};
-use crate::pass::{assign, read_row, sq_dist, with_workspace};
+use crate::lanes::{LaneCenters, sq_dists};
+use crate::pass::{assign, read_row, with_workspace};
 
 /// What the initialisations need to read the data.
 pub(crate) struct Ctx<'a, S: ?Sized> {
@@ -98,6 +99,10 @@ fn plus_plus_pass<S: DataSource + ?Sized>(
     fold: &[f32],
     trials: &[Vec<f32>],
 ) -> Result<Vec<Vec<f64>>> {
+    let mut all: Vec<&[f32]> = vec![fold];
+    all.extend(trials.iter().map(Vec::as_slice));
+    let lanes = LaneCenters::new(&all, ctx.source.n_cols());
+    let m = lanes.len();
     let per_chunk = map_reduce_into(
         ctx.source,
         ctx.chunking,
@@ -105,17 +110,19 @@ fn plus_plus_pass<S: DataSource + ?Sized>(
         d2,
         1,
         |chunk, d2| {
-            let mut pots = vec![0.0f64; 1 + trials.len()];
+            let mut dist = vec![0.0f32; chunk.n_rows * m];
+            sq_dists(chunk.data, &lanes, &mut dist);
+            let mut pots = vec![0.0f64; m];
             let w = ctx
                 .weights
                 .map(|w| &w[chunk.start_row..chunk.start_row + chunk.n_rows]);
-            for (i, x) in chunk.rows().enumerate() {
+            for (i, (d2, dist)) in d2.iter_mut().zip(dist.chunks_exact(m)).enumerate() {
                 let wi = w.map_or(1.0, |w| f64::from(w[i]));
-                let best = d2[i].min(sq_dist(x, fold));
-                d2[i] = best;
+                let best = d2.min(dist[0]);
+                *d2 = best;
                 pots[0] += wi * f64::from(best);
-                for (t, c) in trials.iter().enumerate() {
-                    pots[1 + t] += wi * f64::from(best.min(sq_dist(x, c)));
+                for (pot, &dt) in pots[1..].iter_mut().zip(&dist[1..]) {
+                    *pot += wi * f64::from(best.min(dt));
                 }
             }
             Ok(vec![pots])
@@ -130,7 +137,8 @@ fn plus_plus_pass<S: DataSource + ?Sized>(
 
 /// Finds, for each of the sorted `targets` in [0, total potential), the row at
 /// which the running sum of w·min(d2, ‖x − fold‖²) first exceeds it. `chunk_pot`
-/// holds each chunk's total of that quantity.
+/// holds each chunk's total of that quantity, computed by [`plus_plus_pass`]
+/// with the same distance arithmetic.
 fn sample_rows<S: DataSource + ?Sized>(
     ctx: &Ctx<'_, S>,
     d2: &[f32],
@@ -139,23 +147,31 @@ fn sample_rows<S: DataSource + ?Sized>(
     targets: &[f64],
 ) -> Result<Vec<usize>> {
     let n = ctx.source.n_rows();
+    let lanes = LaneCenters::new(&[fold], ctx.source.n_cols());
     let mut rows = Vec::with_capacity(targets.len());
     let mut scratch = Vec::new();
+    let mut dist = Vec::new();
     let mut chunk = 0;
     let mut before = 0.0f64; // potential of chunks before `chunk`
+    let mut loaded = usize::MAX;
     for &target in targets {
         while chunk + 1 < chunk_pot.len() && before + chunk_pot[chunk] <= target {
             before += chunk_pot[chunk];
             chunk += 1;
         }
         let range = ctx.chunking.range(chunk, n);
-        let data = ctx.source.rows(range.clone(), &mut scratch)?;
+        if loaded != chunk {
+            let data = ctx.source.rows(range.clone(), &mut scratch)?;
+            dist.resize(range.len(), 0.0);
+            sq_dists(data, &lanes, &mut dist);
+            loaded = chunk;
+        }
         let mut acc = before;
         let mut pick = None;
         let mut last_positive = None;
-        for (i, x) in data.chunks_exact(ctx.source.n_cols()).enumerate() {
+        for (i, &dx) in dist.iter().enumerate() {
             let row = range.start + i;
-            let p = ctx.weight(row) * f64::from(d2[row].min(sq_dist(x, fold)));
+            let p = ctx.weight(row) * f64::from(d2[row].min(dx));
             if p > 0.0 {
                 last_positive = Some(row);
                 acc += p;

@@ -32,6 +32,7 @@
 mod error;
 mod fit;
 mod init;
+mod lanes;
 mod model;
 mod params;
 mod pass;
