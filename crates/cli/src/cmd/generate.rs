@@ -13,6 +13,7 @@ use anyhow::Result;
 use mmclust_core::format::NpyWriter;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde_json::json;
 
@@ -111,15 +112,6 @@ fn check(a: &BlobsArgs) -> Result<()> {
     Ok(())
 }
 
-/// Two independent standard normal values (Box–Muller).
-fn normal_pair(rng: &mut ChaCha8Rng) -> (f64, f64) {
-    let u1: f64 = 1.0 - rng.r#gen::<f64>(); // (0, 1]: ln never sees 0
-    let u2: f64 = rng.r#gen::<f64>();
-    let r = (-2.0 * u1.ln()).sqrt();
-    let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-    (r * c, r * s)
-}
-
 fn block(
     a: &BlobsArgs,
     seed: u64,
@@ -136,14 +128,9 @@ fn block(
     for _ in 0..rows {
         let label = rng.gen_range(0..a.k);
         let c = &centers[label * a.d..(label + 1) * a.d];
-        let mut j = 0;
-        while j < a.d {
-            let (z0, z1) = normal_pair(&mut rng);
-            data.push((c[j] + a.spread * z0) as f32);
-            if j + 1 < a.d {
-                data.push((c[j + 1] + a.spread * z1) as f32);
-            }
-            j += 2;
+        for &cj in c {
+            let z: f64 = rng.sample(StandardNormal);
+            data.push((cj + a.spread * z) as f32);
         }
         if with_labels {
             labels.push(label as i32);
