@@ -20,9 +20,25 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// A run stopped by Ctrl-C / SIGTERM after saving what it could (exit 130,
+/// the shell's convention for SIGINT).
+#[derive(Debug)]
+pub(crate) struct Interrupted(pub(crate) String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Exit code for an error chain.
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
+        if cause.downcast_ref::<Interrupted>().is_some() {
+            return 130;
+        }
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
         }

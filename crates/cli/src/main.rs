@@ -6,6 +6,7 @@ mod cmd;
 mod fail;
 mod input;
 mod progress;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -60,6 +61,8 @@ impl Global {
     }
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     Info(cmd::info::Args),

@@ -482,3 +482,85 @@ fn kmeans_checks_given_centres_and_weights() {
     ]);
     assert_input_error(&o, "overwrite an input");
 }
+
+#[test]
+fn minibatch_survives_ctrl_c_and_resumes_to_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = blobs(dir.path(), 200_000, 8, 6);
+    let base = |ck: &Path, centers: &Path| -> Vec<String> {
+        [
+            "kmeans",
+            s(&data),
+            "-k",
+            "6",
+            "--algorithm",
+            "minibatch",
+            "--batch-size",
+            "256",
+            "--block-rows",
+            "16",
+            "--max-no-improvement",
+            "0",
+            "--max-iter",
+            "4",
+            "--seed",
+            "9",
+            "--checkpoint",
+            s(ck),
+            "--checkpoint-every",
+            "1",
+            "--centers-out",
+            s(centers),
+            "--quiet",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let (ck_a, c_a) = (dir.path().join("a.ck"), dir.path().join("a.npy"));
+    let o = bin().args(base(&ck_a, &c_a)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let (ck_b, c_b) = (dir.path().join("b.ck"), dir.path().join("b.npy"));
+    let child = bin()
+        .args(base(&ck_b, &c_b))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !ck_b.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    match o.status.code() {
+        Some(130) => {
+            assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+            assert!(
+                !c_b.exists(),
+                "no centres under the final name after an interrupt"
+            );
+        }
+        Some(0) => eprintln!("note: the run finished before the signal arrived"),
+        other => panic!("exit {other:?}: {}", stderr(&o)),
+    }
+    let mut resume = base(&ck_b, &c_b);
+    resume.extend(["--resume".to_string(), s(&ck_b).to_string()]);
+    let o = bin().args(&resume).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&c_a).unwrap(), std::fs::read(&c_b).unwrap());
+
+    // A checkpoint of other options or other data is refused.
+    let mut other = resume.clone();
+    other[7] = "512".to_string(); // --batch-size
+    assert_input_error(&bin().args(&other).output().unwrap(), "batch_size");
+    let data2 = blobs(dir.path(), 1000, 8, 6);
+    let mut other = resume.clone();
+    other[1] = s(&data2).to_string();
+    assert_input_error(&bin().args(&other).output().unwrap(), "another input");
+    assert_input_error(
+        &run(&["kmeans", s(&data), "-k", "6", "--resume", s(&ck_b)]),
+        "minibatch",
+    );
+}

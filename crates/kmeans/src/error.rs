@@ -30,6 +30,11 @@ pub enum KMeansError {
     #[error("invalid model: {message}")]
     InvalidModel { message: String },
 
+    /// A mini-batch run was stopped (by the `stop` flag) after `step` steps,
+    /// having handed its state to the checkpoint hook.
+    #[error("interrupted after step {step}")]
+    Interrupted { step: u64 },
+
     /// The run produced a non-finite value (overflowing data).
     #[error("numerical failure: {message}")]
     Numerical { message: String },
@@ -41,7 +46,7 @@ impl KMeansError {
     pub fn is_input_error(&self) -> bool {
         match self {
             KMeansError::Data(e) => e.is_input_error(),
-            KMeansError::Numerical { .. } => false,
+            KMeansError::Numerical { .. } | KMeansError::Interrupted { .. } => false,
             _ => true,
         }
     }

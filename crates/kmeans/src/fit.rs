@@ -12,8 +12,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{KMeansError, Result};
 use crate::init::{self, Ctx};
+use crate::minibatch::MiniBatchState;
 use crate::model::KMeansModel;
-use crate::params::{Init, KMeansParams};
+use crate::params::{Algorithm, Init, KMeansParams};
 use crate::pass::{LloydPartial, farthest_points, inertia_pass, lloyd_pass, read_row};
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
@@ -32,6 +33,15 @@ pub enum FitEvent {
         changed: u64,
         shift: f64,
     },
+    /// One mini-batch step is done.
+    Step {
+        step: u64,
+        total_steps: u64,
+        epoch: f64,
+        batch_inertia: f64,
+        ewa_inertia: Option<f64>,
+        rows: usize,
+    },
     /// Run `run` is done.
     RunDone {
         run: usize,
@@ -41,6 +51,9 @@ pub enum FitEvent {
     },
 }
 
+/// Receives a mini-batch run's state to save it.
+pub type CheckpointHook<'a> = dyn Fn(&MiniBatchState) -> Result<()> + Sync + 'a;
+
 /// Observers of a fit.
 #[derive(Clone, Copy, Default)]
 pub struct FitHooks<'a> {
@@ -48,6 +61,12 @@ pub struct FitHooks<'a> {
     pub on_event: Option<&'a (dyn Fn(&FitEvent) + Sync)>,
     /// Called with row counts as passes progress (from worker threads).
     pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
+    /// When set (e.g. by a signal handler), a mini-batch run checkpoints and
+    /// stops with [`KMeansError::Interrupted`].
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Receives mini-batch checkpoints (every `checkpoint_every` steps, when
+    /// stopped, and at the end).
+    pub on_checkpoint: Option<&'a CheckpointHook<'a>>,
 }
 
 impl std::fmt::Debug for FitHooks<'_> {
@@ -55,17 +74,19 @@ impl std::fmt::Debug for FitHooks<'_> {
         f.debug_struct("FitHooks")
             .field("on_event", &self.on_event.is_some())
             .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
+            .field("on_checkpoint", &self.on_checkpoint.is_some())
             .finish()
     }
 }
 
 impl FitHooks<'_> {
-    fn emit(&self, e: FitEvent) {
+    pub(crate) fn emit(&self, e: FitEvent) {
         if let Some(f) = self.on_event {
             f(&e);
         }
     }
-    fn pass(&self) -> PassOptions<'_> {
+    pub(crate) fn pass(&self) -> PassOptions<'_> {
         PassOptions {
             progress: self.progress,
         }
@@ -128,35 +149,47 @@ impl KMeansParams {
         let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));
         // One pass validates the data (NaN/inf found here, before anything is
         // written), gives the tolerance's scale and the standardisation.
+        // Mini-batch skips it unless it needs it (standardisation, tol > 0): its
+        // point is not to read all the data; it checks each batch instead.
+        let minibatch = matches!(self.algorithm, Algorithm::MiniBatch(_));
         let t = Instant::now();
-        let stats = ColumnStats::compute(source, chunking, hooks.pass())?;
-        if let Some((row, col)) = stats.first_non_finite {
-            return Err(CoreError::NonFinite {
-                source_name: source.name(),
-                count: stats.non_finite(),
-                row,
-                col,
+        let stats = if minibatch && !self.standardize && self.tol == 0.0 {
+            None
+        } else {
+            let stats = ColumnStats::compute(source, chunking, hooks.pass())?;
+            if let Some((row, col)) = stats.first_non_finite {
+                return Err(CoreError::NonFinite {
+                    source_name: source.name(),
+                    count: stats.non_finite(),
+                    row,
+                    col,
+                }
+                .into());
             }
-            .into());
-        }
+            Some(stats)
+        };
         let stats_seconds = t.elapsed().as_secs_f64();
         hooks.emit(FitEvent::StatsDone {
             seconds: stats_seconds,
         });
-        let variance = stats.variance();
-        let mut model = if self.standardize {
-            let transform = Standardizer::from_stats(&stats, &source.name())?;
-            let fit_variance: Vec<f64> = variance
-                .iter()
-                .zip(&transform.scale)
-                .map(|(v, s)| v / (s * s))
-                .collect();
-            let std_source = Standardized::new(source, transform.clone())?;
-            let mut model = self.fit_runs(&std_source, weights, chunking, &fit_variance, hooks)?;
-            model.standardizer = Some(transform);
-            model
-        } else {
-            self.fit_runs(source, weights, chunking, &variance, hooks)?
+        let variance = stats
+            .as_ref()
+            .map_or_else(|| vec![0.0; d], ColumnStats::variance);
+        let mut model = match (&stats, self.standardize) {
+            (Some(stats), true) => {
+                let transform = Standardizer::from_stats(stats, &source.name())?;
+                let fit_variance: Vec<f64> = variance
+                    .iter()
+                    .zip(&transform.scale)
+                    .map(|(v, s)| v / (s * s))
+                    .collect();
+                let std_source = Standardized::new(source, transform.clone())?;
+                let mut model =
+                    self.fit_runs(&std_source, weights, chunking, &fit_variance, hooks)?;
+                model.standardizer = Some(transform);
+                model
+            }
+            _ => self.fit_runs(source, weights, chunking, &variance, hooks)?,
         };
         model.stats_seconds = stats_seconds;
         model.fit_seconds = started.elapsed().as_secs_f64();
@@ -222,6 +255,9 @@ impl KMeansParams {
         let (n, d) = (source.n_rows(), source.n_cols());
         let mean_variance = variance.iter().sum::<f64>() / d as f64;
         let tol_abs = self.tol * mean_variance;
+        if let Algorithm::MiniBatch(opts) = &self.algorithm {
+            return self.fit_minibatch(opts, source, weights, tol_abs, hooks);
+        }
         let init = self.init.resolve(n, d, self.k);
         // Every run's seed is drawn up front, so run r is the same whatever
         // happens in the others (and on any number of threads).

@@ -52,7 +52,8 @@ fn has_avx2_fma() -> bool {
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -110,12 +111,8 @@ fn sq_dists_body<const FMA: bool>(x: &[f32], centers: &LaneCenters, out: &mut [f
             let row = |r: usize| &x[(i + r.min(rows - 1)) * d..][..d];
             let (x0, x1, x2, x3) = (row(0), row(1), row(2), row(3));
             let mut acc = [[0.0f32; LANES]; ROWS];
-            for ((((c, &a), &b), &e), &f) in group
-                .chunks_exact(LANES)
-                .zip(x0)
-                .zip(x1)
-                .zip(x2)
-                .zip(x3)
+            for ((((c, &a), &b), &e), &f) in
+                group.chunks_exact(LANES).zip(x0).zip(x1).zip(x2).zip(x3)
             {
                 let c: &[f32; LANES] = c.try_into().expect("LANES values");
                 step::<FMA>(&mut acc[0], a, c);
@@ -139,9 +136,15 @@ mod tests {
     #[test]
     fn matches_direct_distances_and_lanes_agree() {
         let d = 13;
-        let x: Vec<f32> = (0..7 * d).map(|i| ((i * 31) % 17) as f32 * 0.5 - 4.0).collect();
+        let x: Vec<f32> = (0..7 * d)
+            .map(|i| ((i * 31) % 17) as f32 * 0.5 - 4.0)
+            .collect();
         let cs: Vec<Vec<f32>> = (0..11)
-            .map(|j| (0..d).map(|p| ((j * 7 + p * 3) % 11) as f32 - 5.0).collect())
+            .map(|j| {
+                (0..d)
+                    .map(|p| ((j * 7 + p * 3) % 11) as f32 - 5.0)
+                    .collect()
+            })
             .collect();
         let refs: Vec<&[f32]> = cs.iter().map(Vec::as_slice).collect();
         let lanes = LaneCenters::new(&refs, d);

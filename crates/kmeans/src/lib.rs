@@ -33,11 +33,13 @@ mod error;
 mod fit;
 mod init;
 mod lanes;
+mod minibatch;
 mod model;
 mod params;
 mod pass;
 
 pub use error::{KMeansError, Result};
-pub use fit::{FitEvent, FitHooks};
+pub use fit::{CheckpointHook, FitEvent, FitHooks};
+pub use minibatch::MiniBatchState;
 pub use model::{KMeansModel, MODEL_VERSION};
-pub use params::{AUTO_PARALLEL_BYTES, Init, KMeansParams};
+pub use params::{AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};

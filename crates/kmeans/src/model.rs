@@ -74,6 +74,12 @@ pub struct KMeansModel {
     pub iter_seconds: f64,
     /// Seconds of the whole fit.
     pub fit_seconds: f64,
+    /// "lloyd" or "minibatch".
+    pub algorithm: String,
+    /// Mini-batch: rows per batch.
+    pub batch_size: Option<usize>,
+    /// Mini-batch: epochs (rows seen / n).
+    pub epochs: Option<f64>,
 }
 
 impl KMeansModel {
@@ -115,6 +121,52 @@ impl KMeansModel {
             init_seconds: run.init_seconds,
             iter_seconds: run.iter_seconds,
             fit_seconds: 0.0,
+            algorithm: "lloyd".into(),
+            batch_size: None,
+            epochs: None,
+        }
+    }
+
+    pub(crate) fn from_minibatch(
+        params: &KMeansParams,
+        state: crate::minibatch::MiniBatchState,
+        inertia: f64,
+        batch_rows: usize,
+        tol_abs: f64,
+        n: usize,
+        d: usize,
+    ) -> Self {
+        let k = params.k;
+        let steps = state.step;
+        let final_evals = if inertia.is_nan() { 0 } else { (n * k) as u64 };
+        KMeansModel {
+            k,
+            d,
+            distinct_centers: count_distinct(&state.centers, k, d),
+            centers: state.centers,
+            standardizer: None,
+            inertia,
+            n_iter: steps as usize,
+            converged: state.converged,
+            history: state.history,
+            run_inertias: vec![inertia],
+            best_run: 0,
+            relocated: state.reassigned as usize,
+            distinct_init: k,
+            distance_evals: steps * (batch_rows * k) as u64 + final_evals,
+            init: params.init.resolve(n, d, k).name().to_string(),
+            seed: params.seed,
+            max_iter: params.max_iter,
+            tol: params.tol,
+            tol_abs,
+            n_rows: n,
+            stats_seconds: 0.0,
+            init_seconds: state.init_seconds,
+            iter_seconds: state.step_seconds,
+            fit_seconds: 0.0,
+            algorithm: "minibatch".into(),
+            batch_size: Some(batch_rows),
+            epochs: Some(steps as f64 * batch_rows as f64 / n as f64),
         }
     }
 
@@ -163,6 +215,9 @@ impl KMeansModel {
             init_seconds: 0.0,
             iter_seconds: 0.0,
             fit_seconds: 0.0,
+            algorithm: "given".into(),
+            batch_size: None,
+            epochs: None,
         })
     }
 
@@ -397,7 +452,9 @@ impl KMeansModel {
             distinct_centers: self.distinct_centers,
             distance_evals: self.distance_evals,
             parameters: Parameters {
-                algorithm: "lloyd".to_string(),
+                algorithm: self.algorithm.clone(),
+                batch_size: self.batch_size,
+                epochs: self.epochs,
                 init: self.init.clone(),
                 seed: self.seed,
                 max_iter: self.max_iter,
@@ -495,6 +552,9 @@ impl KMeansModel {
             init_seconds: f.seconds.init,
             iter_seconds: f.seconds.iter,
             fit_seconds: f.seconds.fit,
+            algorithm: f.parameters.algorithm,
+            batch_size: f.parameters.batch_size,
+            epochs: f.parameters.epochs,
         })
     }
 }
@@ -517,6 +577,10 @@ struct StandardizerFile {
 #[derive(Serialize, Deserialize)]
 struct Parameters {
     algorithm: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    batch_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epochs: Option<f64>,
     init: String,
     seed: u64,
     max_iter: usize,

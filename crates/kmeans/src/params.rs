@@ -71,6 +71,76 @@ impl Init {
     }
 }
 
+/// How mini-batches are drawn from the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampling {
+    /// Random runs of `rows` contiguous rows, drawn across the whole input, so a
+    /// memory-mapped file is read in page-sized runs (the default, 256 rows).
+    Blocks {
+        /// Rows per block.
+        rows: usize,
+    },
+    /// Uniformly random rows (with replacement), as scikit-learn does.
+    Rows,
+}
+
+/// Options of mini-batch K-means (Sculley 2010, with scikit-learn's refinements).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MiniBatchOptions {
+    /// Rows per batch (default 8192, rounded up to whole blocks). Fixed, not
+    /// derived from the thread count, so results do not depend on it; a batch
+    /// is assigned in 256-row chunks, enough to keep 32 cores busy.
+    pub batch_size: usize,
+    /// How batches are drawn.
+    pub sampling: Sampling,
+    /// Stop after this many steps without improvement of the smoothed batch
+    /// inertia (default 10; `None` disables).
+    pub max_no_improvement: Option<usize>,
+    /// Centres whose accumulated weight falls below this fraction of the
+    /// largest are moved to random points of the batch (default 0.01).
+    pub reassignment_ratio: f64,
+    /// Rows sampled for the initialisation (default 3 × batch size, at least
+    /// 3k, at most n).
+    pub init_size: Option<usize>,
+    /// Compute the exact inertia with one final full pass (default true).
+    pub final_pass: bool,
+    /// Steps between checkpoints handed to [`crate::FitHooks::on_checkpoint`]
+    /// (default 0: only when stopped and at the end).
+    pub checkpoint_every: u64,
+    /// Also checkpoint when this many seconds have passed since the last one
+    /// (default 0: off). Timing never changes the result: a checkpoint only
+    /// copies the state.
+    pub checkpoint_seconds: f64,
+    /// State to resume from (a checkpoint of a run with the same data and parameters).
+    pub resume: Option<crate::minibatch::MiniBatchState>,
+}
+
+impl Default for MiniBatchOptions {
+    fn default() -> Self {
+        MiniBatchOptions {
+            batch_size: 8192,
+            sampling: Sampling::Blocks { rows: 256 },
+            max_no_improvement: Some(10),
+            reassignment_ratio: 0.01,
+            init_size: None,
+            final_pass: true,
+            checkpoint_every: 0,
+            checkpoint_seconds: 0.0,
+            resume: None,
+        }
+    }
+}
+
+/// The K-means algorithm.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Algorithm {
+    /// Full Lloyd iterations: every point, every iteration.
+    #[default]
+    Lloyd,
+    /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
+    MiniBatch(Box<MiniBatchOptions>),
+}
+
 /// Parameters of a K-means fit.
 ///
 /// ```
@@ -84,6 +154,8 @@ pub struct KMeansParams {
     pub k: usize,
     /// Initialisation.
     pub init: Init,
+    /// Lloyd or mini-batch.
+    pub algorithm: Algorithm,
     /// Runs from different initialisations; the lowest inertia wins. `None`:
     /// 10 for [`Init::Random`], 1 otherwise (scikit-learn's `n_init="auto"`).
     /// Given centres always run once.
@@ -112,6 +184,7 @@ impl KMeansParams {
         KMeansParams {
             k,
             init: Init::Auto,
+            algorithm: Algorithm::Lloyd,
             n_init: None,
             max_iter: 300,
             tol: 1e-4,
@@ -126,6 +199,13 @@ impl KMeansParams {
     #[must_use]
     pub fn init(mut self, init: Init) -> Self {
         self.init = init;
+        self
+    }
+
+    /// Sets the algorithm.
+    #[must_use]
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
         self
     }
 

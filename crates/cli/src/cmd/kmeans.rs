@@ -7,13 +7,18 @@ use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{NpyFile, NpyWriter, read_npy_vector_f32, write_npy_f32};
 use mmclust_core::parallel::PassOptions;
-use mmclust_kmeans::{FitEvent, FitHooks, Init, KMeansModel, KMeansParams};
+use mmclust_kmeans::{
+    Algorithm as KMeansAlgorithm, FitEvent, FitHooks, Init, KMeansError, KMeansModel, KMeansParams,
+    MiniBatchOptions, MiniBatchState, Sampling,
+};
 use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
 use crate::input::{emit_json, fingerprint, open};
 use crate::progress::{RowProgress, StatusLine};
+
+mod checkpoint;
 
 /// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
 /// statistics (NaN/inf check, tolerance scale, optional standardisation), the
@@ -37,7 +42,8 @@ pub(crate) struct Args {
     /// Number of clusters.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
-    /// Algorithm: lloyd (auto currently means lloyd).
+    /// Algorithm: lloyd (full passes; auto currently means lloyd), or minibatch
+    /// (random batches, for data too large or too slow for full passes).
     #[arg(long, value_enum, default_value_t = Algorithm::Auto)]
     algorithm: Algorithm,
     /// Initialisation: auto, k-means++, k-means-parallel, random, or a .npy of k × d centres.
@@ -47,13 +53,15 @@ pub(crate) struct Args {
     /// (default: 10 for random, 1 otherwise; given centres run once).
     #[arg(long, value_name = "N")]
     n_init: Option<usize>,
-    /// Maximum Lloyd iterations per run.
+    /// Maximum Lloyd iterations per run (minibatch: epochs, n rows' worth of batches).
     #[arg(long, default_value_t = 300, value_name = "N")]
     max_iter: usize,
     /// Stop when the total squared centre shift ≤ tol × mean column variance
-    /// (0: run until no label changes or --max-iter).
-    #[arg(long, default_value_t = 1e-4, value_name = "T")]
-    tol: f64,
+    /// (0: run until no label changes or --max-iter). Default 1e-4 for lloyd,
+    /// 0 for minibatch (scikit-learn's defaults; minibatch then stops on
+    /// --max-no-improvement).
+    #[arg(long, value_name = "T")]
+    tol: Option<f64>,
     /// Per-row sample weights (.npy float vector of n values, ≥ 0).
     #[arg(long, value_name = "PATH.npy")]
     weights: Option<PathBuf>,
@@ -66,6 +74,39 @@ pub(crate) struct Args {
     /// k-means-parallel sampling rounds.
     #[arg(long, default_value_t = 5, value_name = "N")]
     init_rounds: usize,
+    /// Minibatch: rows per batch (rounded up to whole blocks). Fixed rather
+    /// than derived from the core count, so results do not depend on it; a batch
+    /// is assigned in 256-row chunks, enough for 32 cores.
+    #[arg(long, default_value_t = 8192, value_name = "B")]
+    batch_size: usize,
+    /// Minibatch: rows per contiguous block drawn from the file (pages are read
+    /// in runs); 0 draws single random rows, as scikit-learn does.
+    #[arg(long, default_value_t = 256, value_name = "R")]
+    block_rows: usize,
+    /// Minibatch: stop after this many steps without improvement of the smoothed
+    /// batch inertia (0: never).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    max_no_improvement: usize,
+    /// Minibatch: re-seed centres whose weight is below this fraction of the largest.
+    #[arg(long, default_value_t = 0.01, value_name = "R")]
+    reassignment_ratio: f64,
+    /// Minibatch: rows sampled for the initialisation (default 3 × batch size).
+    #[arg(long, value_name = "N")]
+    init_size: Option<usize>,
+    /// Minibatch: write the run's state here (atomically) every
+    /// --checkpoint-every steps or --checkpoint-seconds, on Ctrl-C, and at the end.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+    /// Minibatch: steps between checkpoints.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    checkpoint_every: u64,
+    /// Minibatch: seconds between checkpoints.
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    checkpoint_seconds: f64,
+    /// Minibatch: continue from a checkpoint (same data, k, seed and options);
+    /// the result is bit for bit that of an uninterrupted run.
+    #[arg(long, value_name = "PATH")]
+    resume: Option<PathBuf>,
     /// Folder for per-row scratch files when labels do not fit in memory
     /// (default: the system's temporary folder).
     #[arg(long, value_name = "DIR")]
@@ -81,10 +122,11 @@ pub(crate) struct Args {
     labels_out: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Algorithm {
     Auto,
     Lloyd,
+    Minibatch,
 }
 
 /// Reads a `.npy` matrix of centres into memory (small: k × d).
@@ -155,20 +197,76 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         Some(p) => Some(read_npy_vector_f32(p)?),
         None => None,
     };
+    let minibatch = a.algorithm == Algorithm::Minibatch;
+    if !minibatch {
+        for (flag, given) in [
+            ("--checkpoint", a.checkpoint.is_some()),
+            ("--resume", a.resume.is_some()),
+        ] {
+            if given {
+                return Err(usage(format!("{flag} needs --algorithm minibatch")));
+            }
+        }
+    }
+    let tol = a.tol.unwrap_or(if minibatch { 0.0 } else { 1e-4 });
     let mut params = KMeansParams::new(a.k)
         .init(init)
         .max_iter(a.max_iter)
-        .tol(a.tol)
+        .tol(tol)
         .seed(g.seed)
         .standardize(a.standardize);
     params.n_init = a.n_init;
     if let Some(dir) = &a.scratch_dir {
         params = params.scratch_dir(dir);
     }
+    let checkpoint_params = json!({
+        "k": a.k, "seed": g.seed, "init": a.init, "max_iter": a.max_iter, "tol": tol,
+        "batch_size": a.batch_size, "block_rows": a.block_rows,
+        "max_no_improvement": a.max_no_improvement, "reassignment_ratio": a.reassignment_ratio,
+        "init_size": a.init_size, "standardize": a.standardize,
+        "weights": a.weights.as_ref().map(|p| p.display().to_string()),
+    });
+    let fp_json = serde_json::to_value(&fp)?;
+    if minibatch {
+        let resume = match &a.resume {
+            Some(p) => Some(checkpoint::load(p, &fp_json, &checkpoint_params)?),
+            None => None,
+        };
+        params = params.algorithm(KMeansAlgorithm::MiniBatch(Box::new(MiniBatchOptions {
+            batch_size: a.batch_size,
+            sampling: if a.block_rows == 0 {
+                Sampling::Rows
+            } else {
+                Sampling::Blocks { rows: a.block_rows }
+            },
+            max_no_improvement: (a.max_no_improvement > 0).then_some(a.max_no_improvement),
+            reassignment_ratio: a.reassignment_ratio,
+            init_size: a.init_size,
+            // With --labels-out the labels pass measures the exact inertia.
+            final_pass: a.labels_out.is_none(),
+            checkpoint_every: if a.checkpoint.is_some() {
+                a.checkpoint_every
+            } else {
+                0
+            },
+            checkpoint_seconds: if a.checkpoint.is_some() {
+                a.checkpoint_seconds
+            } else {
+                0.0
+            },
+            resume,
+        })));
+        crate::signals::install();
+    }
+    if let Some(c) = &a.checkpoint {
+        inputs.push(c.as_path()); // outputs must not overwrite it
+    }
 
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "pass", 0);
-    let on_event = |e: &FitEvent| match e {
+    let started_steps = Instant::now();
+    let on_event = |e: &FitEvent| {
+        match e {
         FitEvent::InitDone { run, seconds } => {
             status.set(format!("run {run}: initialised in {seconds:.2} s"));
         }
@@ -182,19 +280,56 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "run {run}: iteration {} inertia {inertia:.6e}, {changed} labels changed",
             iter + 1
         )),
+        FitEvent::Step {
+            step,
+            total_steps,
+            epoch,
+            batch_inertia,
+            ewa_inertia,
+            rows,
+        } => status.set(format!(
+            "step {step}/{total_steps}, epoch {epoch:.2}, batch inertia {batch_inertia:.5e}, smoothed {}, {:.0} rows/s",
+            ewa_inertia.map_or("-".to_string(), |v| format!("{v:.5e}")),
+            *step as f64 * *rows as f64 / started_steps.elapsed().as_secs_f64().max(1e-9)
+        )),
         _ => {}
+    }
     };
     let tick = |r: usize| bar.tick(r);
-    let model = params.fit_with(
+    let save = |state: &MiniBatchState| -> mmclust_kmeans::Result<()> {
+        if let Some(p) = &a.checkpoint {
+            checkpoint::save(p, &fp_json, &checkpoint_params, state)?;
+        }
+        Ok(())
+    };
+    let fitted = params.fit_with(
         &m,
         weights.as_deref(),
         FitHooks {
             on_event: Some(&on_event),
             progress: Some(&tick),
+            stop: Some(&crate::signals::STOP),
+            on_checkpoint: Some(&save),
         },
-    )?;
+    );
     status.finish();
     bar.finish();
+    let mut model = match fitted {
+        Err(KMeansError::Interrupted { step }) => {
+            let message = match &a.checkpoint {
+                Some(p) => format!(
+                    "interrupted after step {step}; the state is in {}: continue with --resume {}",
+                    p.display(),
+                    p.display()
+                ),
+                None => format!(
+                    "interrupted after step {step}; no --checkpoint was given, so the run is lost"
+                ),
+            };
+            return Err(crate::fail::Interrupted(message).into());
+        }
+        other => other?,
+    };
 
     if model.distinct_centers < model.k || model.distinct_init < model.k {
         g.warn(format_args!(
@@ -215,17 +350,34 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
         let bar = RowProgress::new(g, "labels", n as u64);
         let tick = |r: usize| bar.tick(r);
+        let mut row = 0;
+        let mut inertia = 0.0f64;
         model.predict_each(
             &m,
             PassOptions {
                 progress: Some(&tick),
             },
-            |labels, _| {
+            |labels, dist| {
+                let ws = weights.as_deref().map(|w| &w[row..row + dist.len()]);
+                inertia += match ws {
+                    Some(ws) => dist
+                        .iter()
+                        .zip(ws)
+                        .map(|(&d, &w)| f64::from(d) * f64::from(w))
+                        .sum::<f64>(),
+                    None => dist.iter().map(|&d| f64::from(d)).sum::<f64>(),
+                };
+                row += dist.len();
                 let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
                 Ok(w.write(&l)?)
             },
         )?;
         w.finish()?;
+        if model.inertia.is_nan() {
+            // Mini-batch left the exact inertia to this pass.
+            model.inertia = inertia;
+            model.run_inertias = vec![inertia];
+        }
     }
     if let Some(p) = &a.centers_out {
         let c = if a.standardized_centers {
@@ -235,7 +387,6 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         };
         write_npy_f32(p, &c, model.k, d, &inputs)?;
     }
-    let fp_json = serde_json::to_value(&fp)?;
     if let Some(p) = &a.model_out {
         let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
         mmclust_core::output::write_atomic(p, &inputs, text.as_bytes())?;
@@ -243,7 +394,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
 
     let summary = json!({
         "command": "kmeans",
-        "algorithm": "lloyd",
+        "algorithm": model.algorithm,
+        "batch_size": model.batch_size,
+        "epochs": model.epochs,
         "init": model.init,
         "k": model.k,
         "n": n,

@@ -1,0 +1,553 @@
+//! Mini-batch K-means (Sculley 2010) with scikit-learn's refinements, built for
+//! data larger than RAM.
+//!
+//! * Batches are random runs of contiguous rows drawn across the whole input
+//!   (or uniformly random rows), so a memory-mapped file is read in page runs.
+//!   The rows of step s come from a random stream keyed by (seed, s) alone: a
+//!   run is the same whatever the thread count, and resuming from a checkpoint
+//!   at step s replays exactly the batches an uninterrupted run would see.
+//! * The next batch is read on a background thread while the current one is
+//!   assigned in parallel (fixed 256-row chunks, merged by the fixed tree).
+//! * Each centre moves to the running mean of the points it has been given
+//!   (learning rate weight/count); centres whose count falls below
+//!   `reassignment_ratio` × the largest are re-seeded from points of the batch;
+//!   the run stops when an exponentially weighted average of the batch inertia
+//!   has not improved for `max_no_improvement` steps, when the centres move less
+//!   than the tolerance, or after `max_iter` epochs.
+//!
+//! Memory: the batch being assigned, the one being read, the centres and the
+//! counts: independent of n.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use mmclust_core::kernel::PackedCenters;
+use mmclust_core::parallel::{Chunking, PassOptions, map_reduce};
+use mmclust_core::{ArraySource, CoreError, DataSource};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{KMeansError, Result};
+use crate::fit::{FitEvent, FitHooks};
+use crate::model::KMeansModel;
+use crate::params::{Init, KMeansParams, MiniBatchOptions, Sampling};
+use crate::pass::{assign, inertia_pass, with_workspace};
+
+/// Rows per chunk when a batch is assigned.
+const BATCH_CHUNK_ROWS: usize = 256;
+
+/// Entries kept in the history before it is thinned (every other entry
+/// dropped and the recording stride doubled), so it stays bounded.
+const HISTORY_CAP: usize = 4096;
+
+/// Everything a mini-batch run needs to continue: written to checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MiniBatchState {
+    /// Number of clusters.
+    pub k: usize,
+    /// Number of columns.
+    pub d: usize,
+    /// Steps done.
+    pub step: u64,
+    /// Steps the run will take at most.
+    pub total_steps: u64,
+    /// Current centres, k × d.
+    pub centers: Vec<f32>,
+    /// Accumulated weight per centre.
+    pub counts: Vec<f64>,
+    /// Smoothed batch inertia (per row), and its lowest value so far.
+    pub ewa: Option<f64>,
+    /// Lowest smoothed batch inertia so far.
+    pub ewa_min: Option<f64>,
+    /// Steps since the smoothed inertia last improved.
+    pub no_improvement: usize,
+    /// Rows seen since the last re-seeding check.
+    pub since_reassign: u64,
+    /// Centres re-seeded so far.
+    pub reassigned: u64,
+    /// Smoothed inertia, one entry every `history_stride` steps.
+    pub history: Vec<f64>,
+    /// Steps between history entries.
+    pub history_stride: u64,
+    /// Seconds spent on initialisation.
+    pub init_seconds: f64,
+    /// Seconds spent in steps before this state (over all earlier sessions).
+    pub step_seconds: f64,
+    /// Whether the run has stopped (converged or out of steps).
+    pub done: bool,
+    /// Whether it stopped by a convergence criterion.
+    pub converged: bool,
+}
+
+/// One batch: the rows of one step, read ahead.
+struct Batch {
+    step: u64,
+    first_row: Vec<usize>,
+    data: Vec<f32>,
+    weights: Option<Vec<f32>>,
+}
+
+/// The rows of step `step`, as (first row, length) runs sorted by position.
+fn batch_runs(seed: u64, step: u64, n: usize, opts: &MiniBatchOptions) -> Vec<(usize, usize)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5851_F42D_4C95_7F2D);
+    rng.set_stream(step);
+    let mut runs: Vec<(usize, usize)> = match opts.sampling {
+        Sampling::Blocks { rows } => {
+            let len = rows.clamp(1, n);
+            let blocks = opts.batch_size.div_ceil(len);
+            (0..blocks)
+                .map(|_| (rng.gen_range(0..=n - len), len))
+                .collect()
+        }
+        Sampling::Rows => (0..opts.batch_size)
+            .map(|_| (rng.gen_range(0..n), 1))
+            .collect(),
+    };
+    runs.sort_unstable();
+    runs
+}
+
+fn read_batch<S: DataSource + ?Sized>(
+    source: &S,
+    weights: Option<&[f32]>,
+    seed: u64,
+    step: u64,
+    opts: &MiniBatchOptions,
+) -> Result<Batch> {
+    let n = source.n_rows();
+    let runs = batch_runs(seed, step, n, opts);
+    let rows: usize = runs.iter().map(|r| r.1).sum();
+    let mut data = Vec::with_capacity(rows * source.n_cols());
+    let mut scratch = Vec::new();
+    let mut w = weights.map(|_| Vec::with_capacity(rows));
+    for &(start, len) in &runs {
+        data.extend_from_slice(source.rows(start..start + len, &mut scratch)?);
+        if let (Some(w), Some(all)) = (w.as_mut(), weights) {
+            w.extend_from_slice(&all[start..start + len]);
+        }
+    }
+    Ok(Batch {
+        step,
+        first_row: runs.iter().map(|r| r.0).collect(),
+        data,
+        weights: w,
+    })
+}
+
+/// Sums of one batch's assignment.
+struct BatchStats {
+    sums: Vec<f64>,
+    weight: Vec<f64>,
+    inertia: f64,
+    total_weight: f64,
+}
+
+fn assign_batch(batch: &Batch, centers: &PackedCenters) -> Result<BatchStats> {
+    let (k, d) = (centers.k(), centers.d());
+    let rows = batch.data.len() / d;
+    let src = ArraySource::from_slice(&batch.data, rows, d)?;
+    let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
+    let w = batch.weights.as_deref();
+    let stats = map_reduce(
+        &src,
+        chunking,
+        PassOptions::default(),
+        |chunk| {
+            let mut s = BatchStats {
+                sums: vec![0.0; k * d],
+                weight: vec![0.0; k],
+                inertia: 0.0,
+                total_weight: 0.0,
+            };
+            with_workspace(|ws| {
+                assign(&chunk, centers, ws);
+                for (i, x) in chunk.rows().enumerate() {
+                    let l = ws.labels[i] as usize;
+                    let wi = w.map_or(1.0, |w| f64::from(w[chunk.start_row + i]));
+                    s.weight[l] += wi;
+                    s.total_weight += wi;
+                    s.inertia += wi * f64::from(ws.dist[i]);
+                    for (sum, &v) in s.sums[l * d..(l + 1) * d].iter_mut().zip(x) {
+                        *sum += wi * f64::from(v);
+                    }
+                }
+            });
+            Ok(s)
+        },
+        |mut a, b| {
+            a.sums.iter_mut().zip(&b.sums).for_each(|(x, y)| *x += y);
+            a.weight
+                .iter_mut()
+                .zip(&b.weight)
+                .for_each(|(x, y)| *x += y);
+            a.inertia += b.inertia;
+            a.total_weight += b.total_weight;
+            a
+        },
+    )?;
+    Ok(stats.expect("a batch has rows"))
+}
+
+fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
+    if let Some(pos) = batch.data.iter().position(|v| !v.is_finite()) {
+        // Map the position back to a row of the source.
+        let mut row_in_batch = pos / d;
+        let mut row = 0;
+        let len = if batch.first_row.is_empty() {
+            1
+        } else {
+            batch.data.len() / d / batch.first_row.len()
+        };
+        for &start in &batch.first_row {
+            if row_in_batch < len {
+                row = start + row_in_batch;
+                break;
+            }
+            row_in_batch -= len;
+        }
+        return Err(CoreError::NonFinite {
+            source_name: name.to_string(),
+            count: batch.data.iter().filter(|v| !v.is_finite()).count() as u64,
+            row,
+            col: pos % d,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+impl MiniBatchState {
+    fn record(&mut self, value: f64) {
+        if self.step.is_multiple_of(self.history_stride) {
+            self.history.push(value);
+            if self.history.len() >= HISTORY_CAP {
+                let kept: Vec<f64> = self.history.iter().step_by(2).copied().collect();
+                self.history = kept;
+                self.history_stride *= 2;
+            }
+        }
+    }
+
+    /// scikit-learn's `_mini_batch_convergence`: returns true to stop.
+    fn converged(
+        &mut self,
+        batch_inertia: f64,
+        shift: f64,
+        tol_abs: f64,
+        n: usize,
+        batch_rows: usize,
+        opts: &MiniBatchOptions,
+    ) -> bool {
+        // The first step's inertia is measured against the initial centres.
+        if self.step == 1 {
+            return false;
+        }
+        self.ewa = Some(match self.ewa {
+            None => batch_inertia,
+            Some(ewa) => {
+                let alpha = (batch_rows as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
+                ewa * (1.0 - alpha) + batch_inertia * alpha
+            }
+        });
+        let ewa = self.ewa.expect("set above");
+        self.record(ewa);
+        if tol_abs > 0.0 && shift <= tol_abs {
+            return true;
+        }
+        if self.ewa_min.is_none_or(|m| ewa < m) {
+            self.no_improvement = 0;
+            self.ewa_min = Some(ewa);
+        } else {
+            self.no_improvement += 1;
+        }
+        opts.max_no_improvement
+            .is_some_and(|limit| self.no_improvement >= limit)
+    }
+}
+
+/// Re-seeds centres with little weight from random points of the batch
+/// (scikit-learn's `_random_reassign`).
+fn reassign(state: &mut MiniBatchState, batch: &Batch, ratio: f64, rng: &mut ChaCha8Rng) -> u64 {
+    let (k, d) = (state.k, state.d);
+    let rows = batch.data.len() / d;
+    let max = state.counts.iter().copied().fold(0.0, f64::max);
+    let mut to_reassign: Vec<usize> = (0..k).filter(|&j| state.counts[j] < ratio * max).collect();
+    if to_reassign.is_empty() {
+        return 0;
+    }
+    // At most half a batch per step: the lightest centres first.
+    let limit = (rows / 2).max(1);
+    if to_reassign.len() > limit {
+        to_reassign.sort_by(|&a, &b| state.counts[a].total_cmp(&state.counts[b]).then(a.cmp(&b)));
+        to_reassign.truncate(limit);
+        to_reassign.sort_unstable();
+    }
+    let picks: Vec<usize> = match &batch.weights {
+        None => rand::seq::index::sample(rng, rows, to_reassign.len().min(rows)).into_vec(),
+        Some(w) => rand::seq::index::sample_weighted(
+            rng,
+            rows,
+            |i| f64::from(w[i]),
+            to_reassign
+                .len()
+                .min(w.iter().filter(|&&v| v > 0.0).count()),
+        )
+        .map(|s| s.into_vec())
+        .unwrap_or_default(),
+    };
+    let kept_min = (0..k)
+        .filter(|j| !to_reassign.contains(j))
+        .map(|j| state.counts[j])
+        .fold(f64::INFINITY, f64::min);
+    let kept_min = if kept_min.is_finite() { kept_min } else { 0.0 };
+    for (&j, &row) in to_reassign.iter().zip(&picks) {
+        state.centers[j * d..(j + 1) * d].copy_from_slice(&batch.data[row * d..(row + 1) * d]);
+        state.counts[j] = kept_min;
+    }
+    picks.len() as u64
+}
+
+impl KMeansParams {
+    /// Mini-batch fit; called by [`KMeansParams::fit_with`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fit_minibatch<S: DataSource + ?Sized>(
+        &self,
+        opts: &MiniBatchOptions,
+        source: &S,
+        weights: Option<&[f32]>,
+        tol_abs: f64,
+        hooks: FitHooks<'_>,
+    ) -> Result<KMeansModel> {
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        if opts.batch_size == 0 {
+            return Err(KMeansError::param("batch_size", "must be at least 1"));
+        }
+        if let Sampling::Blocks { rows: 0 } = opts.sampling {
+            return Err(KMeansError::param("block_rows", "must be at least 1"));
+        }
+        if !(opts.reassignment_ratio.is_finite() && opts.reassignment_ratio >= 0.0) {
+            return Err(KMeansError::param(
+                "reassignment_ratio",
+                "must be a finite number ≥ 0",
+            ));
+        }
+        let batch_rows = match opts.sampling {
+            Sampling::Blocks { rows } => {
+                opts.batch_size.div_ceil(rows.clamp(1, n)) * rows.clamp(1, n)
+            }
+            Sampling::Rows => opts.batch_size,
+        };
+        let total_steps =
+            ((self.max_iter as u128 * n as u128).div_ceil(batch_rows as u128) as u64).max(1);
+        let seed = self.seed;
+        let mut state = match &opts.resume {
+            Some(s) => {
+                if s.k != k || s.d != d || s.centers.len() != k * d || s.counts.len() != k {
+                    return Err(KMeansError::param(
+                        "resume",
+                        format!(
+                            "the checkpoint is for k = {} on {} columns; this run has k = {k} on {d} columns",
+                            s.k, s.d
+                        ),
+                    ));
+                }
+                let mut s = s.clone();
+                s.total_steps = total_steps;
+                s
+            }
+            None => {
+                let t = Instant::now();
+                let centers = self.minibatch_init(opts, source, weights, batch_rows)?;
+                MiniBatchState {
+                    k,
+                    d,
+                    step: 0,
+                    total_steps,
+                    centers,
+                    counts: vec![0.0; k],
+                    ewa: None,
+                    ewa_min: None,
+                    no_improvement: 0,
+                    since_reassign: 0,
+                    reassigned: 0,
+                    history: Vec::new(),
+                    history_stride: 1,
+                    init_seconds: t.elapsed().as_secs_f64(),
+                    step_seconds: 0.0,
+                    done: false,
+                    converged: false,
+                }
+            }
+        };
+        hooks.emit(FitEvent::InitDone {
+            run: 0,
+            seconds: state.init_seconds,
+        });
+
+        let t_steps = Instant::now();
+        let step_seconds_before = state.step_seconds;
+        let name = source.name();
+        let first_step = state.step;
+        let mut last_checkpoint = Instant::now();
+        let (tx, rx) = crossbeam_channel::bounded::<Result<Batch>>(1);
+        let outcome = std::thread::scope(|scope| -> Result<()> {
+            // Owned here, so it is dropped when this closure returns, which
+            // unblocks a reader waiting to send before the scope joins it.
+            let rx = rx;
+            // The reader: batches of the coming steps, in order, one ahead.
+            scope.spawn(move || {
+                for step in first_step..total_steps {
+                    let batch = read_batch(source, weights, seed, step, opts);
+                    let failed = batch.is_err();
+                    if tx.send(batch).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            if state.done {
+                return Ok(());
+            }
+            for batch in rx.iter() {
+                let batch = batch?;
+                debug_assert_eq!(batch.step, state.step);
+                check_finite(&batch, d, &name)?;
+                let packed = PackedCenters::new(&state.centers, k, d)?;
+                let stats = assign_batch(&batch, &packed)?;
+                let mut shift = 0.0f64;
+                for j in 0..k {
+                    if stats.weight[j] <= 0.0 {
+                        continue;
+                    }
+                    let old = state.counts[j];
+                    let new = old + stats.weight[j];
+                    for (c, &s) in state.centers[j * d..(j + 1) * d]
+                        .iter_mut()
+                        .zip(&stats.sums[j * d..(j + 1) * d])
+                    {
+                        let v = ((f64::from(*c) * old + s) / new) as f32;
+                        let delta = f64::from(v) - f64::from(*c);
+                        shift += delta * delta;
+                        *c = v;
+                    }
+                    state.counts[j] = new;
+                }
+                let rows = batch.data.len() / d;
+                state.since_reassign += rows as u64;
+                if opts.reassignment_ratio > 0.0
+                    && (state.counts.contains(&0.0) || state.since_reassign >= 10 * k as u64)
+                {
+                    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
+                    rng.set_stream(state.step);
+                    state.reassigned +=
+                        reassign(&mut state, &batch, opts.reassignment_ratio, &mut rng);
+                    state.since_reassign = 0;
+                }
+                let batch_inertia = stats.inertia / stats.total_weight.max(f64::MIN_POSITIVE);
+                state.step += 1;
+                let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
+                hooks.emit(FitEvent::Step {
+                    step: state.step,
+                    total_steps,
+                    epoch: state.step as f64 * rows as f64 / n as f64,
+                    batch_inertia,
+                    ewa_inertia: state.ewa,
+                    rows,
+                });
+                if let Some(p) = hooks.progress {
+                    p(rows);
+                }
+                if stop || state.step >= total_steps {
+                    state.done = true;
+                    state.converged = stop;
+                    break;
+                }
+                let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+                let due = (opts.checkpoint_every > 0
+                    && state.step.is_multiple_of(opts.checkpoint_every))
+                    || (opts.checkpoint_seconds > 0.0
+                        && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
+                if interrupted || due {
+                    state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
+                    if let Some(save) = hooks.on_checkpoint {
+                        save(&state)?;
+                    }
+                    last_checkpoint = Instant::now();
+                    if interrupted {
+                        return Err(KMeansError::Interrupted { step: state.step });
+                    }
+                }
+            }
+            Ok(())
+        });
+        outcome?;
+        state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
+        if let Some(save) = hooks.on_checkpoint {
+            save(&state)?;
+        }
+        let packed = PackedCenters::new(&state.centers, k, d)?;
+        let inertia = if opts.final_pass {
+            inertia_pass(source, Chunking::for_dim(d), hooks.pass(), &packed, weights)?
+        } else {
+            f64::NAN
+        };
+        Ok(KMeansModel::from_minibatch(
+            self, state, inertia, batch_rows, tol_abs, n, d,
+        ))
+    }
+
+    /// Initial centres from a sample of `init_size` rows.
+    fn minibatch_init<S: DataSource + ?Sized>(
+        &self,
+        opts: &MiniBatchOptions,
+        source: &S,
+        weights: Option<&[f32]>,
+        batch_rows: usize,
+    ) -> Result<Vec<f32>> {
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        if let Init::Given(c) = &self.init {
+            return crate::init::given(c, k, d);
+        }
+        let size = opts.init_size.unwrap_or(3 * batch_rows).max(3 * k).min(n);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x9E37_79B9_7F4A_7C15);
+        let mut rows = rand::seq::index::sample(&mut rng, n, size).into_vec();
+        rows.sort_unstable();
+        let mut sample = Vec::with_capacity(size * d);
+        let mut sample_w = weights.map(|_| Vec::with_capacity(size));
+        let mut scratch = Vec::new();
+        for &r in &rows {
+            let row = source.rows(r..r + 1, &mut scratch)?;
+            if let Some(col) = row.iter().position(|v| !v.is_finite()) {
+                return Err(CoreError::NonFinite {
+                    source_name: source.name(),
+                    count: row.iter().filter(|v| !v.is_finite()).count() as u64,
+                    row: r,
+                    col,
+                }
+                .into());
+            }
+            sample.extend_from_slice(row);
+            if let (Some(sw), Some(w)) = (sample_w.as_mut(), weights) {
+                sw.push(w[r]);
+            }
+        }
+        let src = ArraySource::from_slice(&sample, size, d)?;
+        let init = match self.init.resolve(size, d, k) {
+            Init::Auto => Init::KMeansPlusPlus,
+            other => other,
+        };
+        // The initialisation plus one Lloyd step on the sample; the batches refine it.
+        let params = KMeansParams::new(k)
+            .init(init)
+            .seed(rng.r#gen())
+            .max_iter(1)
+            .n_init(1);
+        let m = match &sample_w {
+            Some(w) if w.iter().filter(|&&v| v > 0.0).count() >= k => {
+                params.fit_weighted(&src, w)?
+            }
+            _ => params.fit(&src)?,
+        };
+        Ok(m.centers)
+    }
+}
