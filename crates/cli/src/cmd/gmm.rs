@@ -144,7 +144,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "run {run}: iteration {} log-likelihood {lower_bound:.6} per row (change {change:.2e})",
             iter + 1
         )),
-        FitEvent::RunFailed { run, message } => g.warn(format_args!("run {run} failed: {message}")),
+        // With one run its error is the command's error: no second line.
+        FitEvent::RunFailed { run, message } if a.n_init > 1 => {
+            g.warn(format_args!("run {run} failed: {message}"));
+        }
         _ => {}
     };
     let tick = |r: usize| bar.tick(r);
