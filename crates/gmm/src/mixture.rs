@@ -335,6 +335,31 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
+/// Four [`dot`]s sharing the loads of `a` (bitwise equal to four calls:
+/// the same lanes, the same order).
+fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
+    let mut acc = [[0.0f64; 8]; 4];
+    let n8 = a.len() / 8 * 8;
+    for i in (0..n8).step_by(8) {
+        let x: &[f64; 8] = a[i..i + 8].try_into().expect("8 lanes");
+        for (o, bo) in acc.iter_mut().zip(&b) {
+            let y: &[f64; 8] = bo[i..i + 8].try_into().expect("8 lanes");
+            for l in 0..8 {
+                o[l] += x[l] * y[l];
+            }
+        }
+    }
+    let mut out = [0.0f64; 4];
+    for (j, (o, bo)) in acc.iter().zip(&b).enumerate() {
+        let mut tail = 0.0;
+        for i in n8..a.len() {
+            tail += a[i] * bo[i];
+        }
+        out[j] = ((o[0] + o[4]) + (o[1] + o[5])) + ((o[2] + o[6]) + (o[3] + o[7])) + tail;
+    }
+    out
+}
+
 fn sum(a: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let ca = a.chunks_exact(8);
@@ -433,8 +458,18 @@ impl Stats {
                 self.s1[c * d + p] += sum(rd);
                 if cov_type.is_matrix() {
                     let row = c * t + p * (p + 1) / 2;
-                    for q in 0..=p {
-                        self.s2[row + q] += dot(&ws.rd[..m], &ws.diff[q * m..(q + 1) * m]);
+                    let rd = &ws.rd[..m];
+                    let col = |q: usize| &ws.diff[q * m..(q + 1) * m];
+                    let mut q = 0;
+                    while q + 4 <= p + 1 {
+                        let v = dot4(rd, [col(q), col(q + 1), col(q + 2), col(q + 3)]);
+                        for (l, x) in v.iter().enumerate() {
+                            self.s2[row + q + l] += x;
+                        }
+                        q += 4;
+                    }
+                    for q in q..=p {
+                        self.s2[row + q] += dot(rd, col(q));
                     }
                 } else {
                     self.s2[c * d + p] += dot(&ws.rd[..m], dp);
@@ -565,6 +600,28 @@ mod tests {
                 "row {i}: {} vs {want}",
                 got[i]
             );
+        }
+    }
+
+    #[test]
+    fn dot4_equals_four_dots_bitwise() {
+        for n in [0, 5, 8, 37, 128] {
+            let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).cos()).collect();
+            let b: Vec<Vec<f64>> = (0..4)
+                .map(|j| {
+                    (0..n)
+                        .map(|i| ((i * (j + 2)) as f64 * 0.17).sin())
+                        .collect()
+                })
+                .collect();
+            let got = dot4(&a, [&b[0], &b[1], &b[2], &b[3]]);
+            for j in 0..4 {
+                assert_eq!(
+                    got[j].to_bits(),
+                    dot(&a, &b[j]).to_bits(),
+                    "n = {n}, j = {j}"
+                );
+            }
         }
     }
 
