@@ -116,7 +116,9 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
 /// K-means inertia (sum of squared distances to the nearest centre) of data
 /// under a fitted model; --per-sample-out writes each row's squared distance.
 /// For a Gaussian mixture: the mean per-row log-likelihood (scikit-learn's
-/// `score`); --per-sample-out writes each row's log-likelihood.
+/// `score`), BIC and AIC; --per-sample-out writes each row's log-likelihood.
+/// For a model fitted with --standardize, densities are those of the
+/// standardised data (as scikit-learn on standardised data reports them).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust score model.json data.npy
