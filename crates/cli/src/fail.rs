@@ -48,6 +48,9 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(km) = cause.downcast_ref::<mmclust_kmeans::KMeansError>() {
             return if km.is_input_error() { 2 } else { 1 };
         }
+        if let Some(gm) = cause.downcast_ref::<mmclust_gmm::GmmError>() {
+            return if gm.is_input_error() { 2 } else { 1 };
+        }
         if cause
             .downcast_ref::<mmclust_core::format::FormatError>()
             .is_some()

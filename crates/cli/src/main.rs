@@ -71,6 +71,8 @@ enum Command {
     Generate(cmd::generate::Generate),
     Standardize(cmd::standardize::Args),
     Kmeans(cmd::kmeans::Args),
+    Gmm(cmd::gmm::Args),
+    Sample(cmd::sample::Args),
     Predict(cmd::predict::PredictArgs),
     Score(cmd::predict::ScoreArgs),
 }
@@ -83,6 +85,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(a) => cmd::generate::run(g, a),
         Command::Standardize(a) => cmd::standardize::run(g, a),
         Command::Kmeans(a) => cmd::kmeans::run(g, a),
+        Command::Gmm(a) => cmd::gmm::run(g, a),
+        Command::Sample(a) => cmd::sample::run(g, a),
         Command::Predict(a) => cmd::predict::predict(g, a),
         Command::Score(a) => cmd::predict::score(g, a),
     }

@@ -2,7 +2,9 @@
 
 pub(crate) mod convert;
 pub(crate) mod generate;
+pub(crate) mod gmm;
 pub(crate) mod info;
 pub(crate) mod kmeans;
 pub(crate) mod predict;
+pub(crate) mod sample;
 pub(crate) mod standardize;

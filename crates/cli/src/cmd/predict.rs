@@ -9,20 +9,45 @@ use mmclust_core::parallel::PassOptions;
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::gmm::{argmax, load_gmm};
 use crate::cmd::kmeans::load_model;
 use crate::fail::usage;
-use crate::input::{emit_json, open};
+use crate::input::{emit_json, open, read_text};
 use crate::progress::RowProgress;
+
+/// A model file of either kind.
+enum Model {
+    KMeans(mmclust_kmeans::KMeansModel),
+    Gmm(mmclust_gmm::GaussianMixtureModel),
+}
+
+/// Reads a model file, dispatching on its `"kind"`; anything that is not a
+/// Gaussian mixture goes through the K-means reader (and its messages).
+fn load_any(path: &Path) -> Result<Model> {
+    let text = read_text(
+        path,
+        "a model written by `mmclust kmeans --model-out` or `mmclust gmm --model-out`",
+    )?;
+    let is_gmm = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some("gmm"));
+    if is_gmm {
+        Ok(Model::Gmm(load_gmm(path, &text)?))
+    } else {
+        Ok(Model::KMeans(load_model(path)?))
+    }
+}
 
 /// Labels for new data from a fitted model, streamed to a .npy int32 vector;
 /// --transform writes the Euclidean distance to every centre instead (n × k
-/// float32). The model's standardisation, if any, is applied first.
+/// float32, K-means); --proba the responsibilities (n × k float32, Gaussian
+/// mixtures). The model's standardisation, if any, is applied first.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust predict model.json new.npy -o labels.npy
   mmclust predict model.json new.npy -o distances.npy --transform")]
 pub(crate) struct PredictArgs {
-    /// Model written by `mmclust kmeans --model-out`.
+    /// Model written by `mmclust kmeans --model-out` or `mmclust gmm --model-out`.
     model: PathBuf,
     /// Data with the model's number of columns.
     file: PathBuf,
@@ -38,7 +63,10 @@ pub(crate) struct PredictArgs {
 }
 
 pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
+    let model = match load_any(&a.model)? {
+        Model::KMeans(m) => m,
+        Model::Gmm(m) => return predict_gmm(g, a, &m),
+    };
     if a.proba {
         return Err(usage(format!(
             "--proba: {} is a K-means model, which has no probabilities; use --transform for distances",
@@ -87,22 +115,30 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
 
 /// K-means inertia (sum of squared distances to the nearest centre) of data
 /// under a fitted model; --per-sample-out writes each row's squared distance.
+/// For a Gaussian mixture: the mean per-row log-likelihood (scikit-learn's
+/// `score`), BIC and AIC; --per-sample-out writes each row's log-likelihood.
+/// For a model fitted with --standardize, densities are those of the
+/// standardised data (as scikit-learn on standardised data reports them).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust score model.json data.npy
   mmclust score model.json data.npy --per-sample-out dist2.npy --json")]
 pub(crate) struct ScoreArgs {
-    /// Model written by `mmclust kmeans --model-out`.
+    /// Model written by `mmclust kmeans --model-out` or `mmclust gmm --model-out`.
     model: PathBuf,
     /// Data with the model's number of columns.
     file: PathBuf,
-    /// Write each row's squared distance to its nearest centre (.npy float32).
+    /// Write each row's squared distance to its nearest centre, or its
+    /// log-likelihood under a Gaussian mixture (.npy float32).
     #[arg(long, value_name = "PATH.npy")]
     per_sample_out: Option<PathBuf>,
 }
 
 pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
-    let model = load_model(&a.model)?;
+    let model = match load_any(&a.model)? {
+        Model::KMeans(m) => m,
+        Model::Gmm(m) => return score_gmm(g, a, &m),
+    };
     let m = open(&a.file)?;
     let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
     let bar = RowProgress::new(g, "score", m.n_rows() as u64);
@@ -141,6 +177,108 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
             "inertia {inertia:.9e} ({:.6e} per row, {n} rows)",
             inertia / n as f64
         );
+    }
+    Ok(())
+}
+
+fn predict_gmm(
+    g: &Global,
+    a: PredictArgs,
+    model: &mmclust_gmm::GaussianMixtureModel,
+) -> Result<()> {
+    if a.transform {
+        return Err(usage(format!(
+            "--transform: {} is a Gaussian mixture model; use --proba for responsibilities",
+            a.model.display()
+        )));
+    }
+    let m = open(&a.file)?;
+    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
+    let bar = RowProgress::new(g, "predict", m.n_rows() as u64);
+    let tick = |r: usize| bar.tick(r);
+    let options = PassOptions {
+        progress: Some(&tick),
+    };
+    let k = model.k();
+    if a.proba {
+        let mut w = NpyWriter::<f32>::create(&a.out, Some(k), &inputs)?;
+        model.predict_proba_each(&m, options, |r| Ok(w.write(r)?))?;
+        w.finish()?;
+    } else {
+        let mut w = NpyWriter::<i32>::create(&a.out, None, &inputs)?;
+        model.rows_each(&m, options, |resp, _| {
+            let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
+            Ok(w.write(&l)?)
+        })?;
+        w.finish()?;
+    }
+    bar.finish();
+    if g.json {
+        emit_json(&json!({
+            "command": "predict",
+            "kind": "gmm",
+            "model": a.model,
+            "input": a.file,
+            "out": a.out,
+            "n": m.n_rows(),
+            "k": k,
+            "output": if a.proba { "responsibilities" } else { "labels" },
+        }))?;
+    } else {
+        g.info(format_args!(
+            "wrote {} for {} rows",
+            a.out.display(),
+            m.n_rows()
+        ));
+    }
+    Ok(())
+}
+
+fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
+    let m = open(&a.file)?;
+    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
+    let bar = RowProgress::new(g, "score", m.n_rows() as u64);
+    let tick = |r: usize| bar.tick(r);
+    let options = PassOptions {
+        progress: Some(&tick),
+    };
+    let mut writer = match &a.per_sample_out {
+        Some(p) => Some(NpyWriter::<f32>::create(p, None, &inputs)?),
+        None => None,
+    };
+    let mut total = 0.0f64;
+    model.score_samples_each(&m, options, |ll| {
+        total += ll.iter().sum::<f64>();
+        if let Some(w) = writer.as_mut() {
+            let v: Vec<f32> = ll.iter().map(|&x| x as f32).collect();
+            w.write(&v)?;
+        }
+        Ok(())
+    })?;
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    bar.finish();
+    let n = m.n_rows();
+    let mean = total / n as f64;
+    let p = model.n_parameters() as f64;
+    let bic = -2.0 * total + p * (n as f64).ln();
+    let aic = -2.0 * total + 2.0 * p;
+    if g.json {
+        emit_json(&json!({
+            "command": "score",
+            "kind": "gmm",
+            "model": a.model,
+            "input": a.file,
+            "n": n,
+            "log_likelihood": mean,
+            "total_log_likelihood": total,
+            "bic": bic,
+            "aic": aic,
+            "per_sample_out": a.per_sample_out,
+        }))?;
+    } else {
+        println!("log-likelihood {mean:.9} per row ({n} rows); BIC {bic:.6e}, AIC {aic:.6e}");
     }
     Ok(())
 }

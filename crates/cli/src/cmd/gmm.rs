@@ -1,0 +1,325 @@
+//! `mmclust gmm FILE -k K`: fit a Gaussian mixture by streaming EM.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+use mmclust_core::DataSource;
+use mmclust_core::format::{NpyFile, NpyWriter};
+use mmclust_core::parallel::PassOptions;
+use mmclust_gmm::{CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init};
+use serde_json::json;
+
+use crate::Global;
+use crate::cmd::kmeans::check_outputs;
+use crate::fail::usage;
+use crate::input::{emit_json, fingerprint, open};
+use crate::progress::{RowProgress, StatusLine};
+
+/// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
+/// matrix file: one streaming pass of column statistics (NaN/inf check,
+/// optional standardisation), the initialisation, then EM iterations — each
+/// ONE pass over the memory-mapped data — until the mean per-sample
+/// log-likelihood changes by less than --tol, or --max-iter.
+///
+/// --init kmeans (default) runs K-means and assigns each row to its centre;
+/// k-means++ and random-from-data assign each row to the nearest of k seeds;
+/// random draws random responsibilities; a .npy gives the k × d initial means.
+#[derive(Debug, clap::Args)]
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Examples:
+  mmclust gmm data/faithful.csv -k 2 --standardize --model-out faithful_gmm.json
+  mmclust gmm blobs.npy -k 16 --covariance diag --n-init 3 --labels-out labels.npy --json
+  mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy"
+)]
+pub(crate) struct Args {
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    file: PathBuf,
+    /// Number of components.
+    #[arg(short = 'k', long = "k", value_name = "K")]
+    k: usize,
+    /// Covariance type: full, diag, spherical or tied.
+    #[arg(long, default_value = "full", value_name = "TYPE")]
+    covariance: String,
+    /// Initialisation: kmeans, k-means++, random, random-from-data, or a .npy of k × d means.
+    #[arg(long, default_value = "kmeans", value_name = "INIT")]
+    init: String,
+    /// Runs from different initialisations; the highest final lower bound wins.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    n_init: usize,
+    /// Z-score the columns before fitting (applied on the fly; stored in the model).
+    #[arg(long)]
+    standardize: bool,
+    /// Maximum EM iterations per run.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    max_iter: usize,
+    /// Stop when the mean per-sample log-likelihood changes by less than this.
+    #[arg(long, default_value_t = 1e-3, value_name = "T")]
+    tol: f64,
+    /// Added to every covariance diagonal.
+    #[arg(long, default_value_t = 1e-6, value_name = "R")]
+    reg_covar: f64,
+    /// Write the model (JSON).
+    #[arg(long, value_name = "PATH.json")]
+    model_out: Option<PathBuf>,
+    /// Write each row's most responsible component (.npy int32; one more pass).
+    #[arg(long, value_name = "PATH.npy")]
+    labels_out: Option<PathBuf>,
+    /// Write each row's responsibilities (.npy float32 n × k; one more pass).
+    #[arg(long, value_name = "PATH.npy")]
+    proba_out: Option<PathBuf>,
+}
+
+fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
+    Ok(match spec {
+        "kmeans" | "k-means" => Init::KMeans,
+        "k-means++" | "kmeans++" => Init::KMeansPlusPlus,
+        "random" => Init::Random,
+        "random-from-data" | "random_from_data" => Init::RandomFromData,
+        path if path.ends_with(".npy") => {
+            let f = NpyFile::open(path)?;
+            let (rows, cols) = f.shape();
+            if rows != k || cols != d {
+                return Err(usage(format!(
+                    "--init {path}: holds {rows} × {cols} means but -k {k} on {d}-column data needs {k} × {d}"
+                )));
+            }
+            let mut scratch = Vec::new();
+            let means = f.rows(0..rows, &mut scratch)?.to_vec();
+            if means.iter().any(|v| !v.is_finite()) {
+                return Err(usage(format!("--init {path}: holds a non-finite value")));
+            }
+            Init::Means(means)
+        }
+        other => {
+            return Err(usage(format!(
+                "--init '{other}' is not one of kmeans, k-means++, random, random-from-data, or a path ending in .npy"
+            )));
+        }
+    })
+}
+
+pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
+    let started = Instant::now();
+    let outputs: Vec<&PathBuf> = [&a.model_out, &a.labels_out, &a.proba_out]
+        .into_iter()
+        .flatten()
+        .collect();
+    check_outputs(&outputs)?;
+    let covariance: CovarianceType = a
+        .covariance
+        .parse()
+        .map_err(|e: String| usage(format!("--covariance: {e}")))?;
+    let m = open(&a.file)?;
+    let fp = fingerprint(&a.file, &m);
+    let (n, d) = (m.n_rows(), m.n_cols());
+    let init = parse_init(&a.init, a.k, d)?;
+    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    if a.init.ends_with(".npy") {
+        inputs.push(Path::new(&a.init));
+    }
+    let params = GmmParams::new(a.k)
+        .covariance(covariance)
+        .init(init)
+        .n_init(a.n_init)
+        .max_iter(a.max_iter)
+        .tol(a.tol)
+        .reg_covar(a.reg_covar)
+        .seed(g.seed)
+        .standardize(a.standardize);
+
+    let status = StatusLine::new(g);
+    let bar = RowProgress::new(g, "pass", 0);
+    let on_event = |e: &FitEvent| match e {
+        FitEvent::InitDone { run, seconds } => {
+            status.set(format!("run {run}: initialised in {seconds:.2} s"));
+        }
+        FitEvent::Iteration {
+            run,
+            iter,
+            lower_bound,
+            change,
+        } => status.set(format!(
+            "run {run}: iteration {} log-likelihood {lower_bound:.6} per row (change {change:.2e})",
+            iter + 1
+        )),
+        // With one run its error is the command's error: no second line.
+        FitEvent::RunFailed { run, message } if a.n_init > 1 => {
+            g.warn(format_args!("run {run} failed: {message}"));
+        }
+        _ => {}
+    };
+    let tick = |r: usize| bar.tick(r);
+    let model = params.fit_with(
+        &m,
+        FitHooks {
+            on_event: Some(&on_event),
+            progress: Some(&tick),
+        },
+    )?;
+    status.finish();
+    bar.finish();
+    if !model.converged {
+        g.warn(format_args!(
+            "did not converge in {} iterations; raise --max-iter or --tol",
+            model.max_iter
+        ));
+    }
+
+    write_rows(g, &model, &m, &a, &inputs)?;
+    let fp_json = serde_json::to_value(&fp)?;
+    if let Some(p) = &a.model_out {
+        let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
+        mmclust_core::output::write_atomic(p, &inputs, text.as_bytes())?;
+    }
+
+    let summary = json!({
+        "command": "gmm",
+        "covariance": covariance.name(),
+        "init": model.init,
+        "k": a.k,
+        "n": n,
+        "d": d,
+        "log_likelihood": model.log_likelihood,
+        "lower_bound": model.lower_bound,
+        "n_iter": model.n_iter,
+        "converged": model.converged,
+        "n_init": model.run_lower_bounds.len(),
+        "best_run": model.best_run,
+        "run_lower_bounds": model.run_lower_bounds.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
+        "bic": model.bic(),
+        "aic": model.aic(),
+        "n_parameters": model.n_parameters(),
+        "weights": model.weights(),
+        "standardized": model.standardizer.is_some(),
+        "seed": g.seed,
+        "threads": rayon::current_num_threads(),
+        "stats_seconds": model.stats_seconds,
+        "init_seconds": model.init_seconds,
+        "iter_seconds": model.iter_seconds,
+        "fit_seconds": model.fit_seconds,
+        "total_seconds": started.elapsed().as_secs_f64(),
+        "history": model.history,
+        "input": fp_json,
+        "model_out": a.model_out,
+        "labels_out": a.labels_out,
+        "proba_out": a.proba_out,
+    });
+    if g.json {
+        emit_json(&summary)?;
+    } else {
+        println!(
+            "gmm: k = {}, n = {n}, d = {d}, covariance = {}, init = {}, {} run(s)",
+            a.k,
+            covariance,
+            model.init,
+            model.run_lower_bounds.len()
+        );
+        println!(
+            "log-likelihood {:.9} per row after {} iteration(s), {}; BIC {:.6e}, AIC {:.6e}",
+            model.log_likelihood,
+            model.n_iter,
+            if model.converged {
+                "converged"
+            } else {
+                "not converged"
+            },
+            model.bic(),
+            model.aic()
+        );
+        println!(
+            "fit {:.3} s (statistics {:.3} s, init {:.3} s, iterations {:.3} s = {:.4} s/iteration)",
+            model.fit_seconds,
+            model.stats_seconds,
+            model.init_seconds,
+            model.iter_seconds,
+            model.iter_seconds / model.n_iter.max(1) as f64
+        );
+        if a.k <= 20 {
+            for (j, w) in model.weights().iter().enumerate() {
+                let mean: Vec<String> = model.means()[j * d..(j + 1) * d]
+                    .iter()
+                    .take(8)
+                    .map(|v| format!("{v:.4}"))
+                    .collect();
+                let more = if d > 8 { ", …" } else { "" };
+                println!(
+                    "component {j}: weight {w:.4}, mean [{}{more}]",
+                    mean.join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams --labels-out and --proba-out in one pass.
+fn write_rows<S: DataSource>(
+    g: &Global,
+    model: &GaussianMixtureModel,
+    m: &S,
+    a: &Args,
+    inputs: &[&Path],
+) -> Result<()> {
+    if a.labels_out.is_none() && a.proba_out.is_none() {
+        return Ok(());
+    }
+    let mut labels = match &a.labels_out {
+        Some(p) => Some(NpyWriter::<i32>::create(p, None, inputs)?),
+        None => None,
+    };
+    let mut proba = match &a.proba_out {
+        Some(p) => Some(NpyWriter::<f32>::create(p, Some(model.k()), inputs)?),
+        None => None,
+    };
+    let k = model.k();
+    let bar = RowProgress::new(g, "outputs", m.n_rows() as u64);
+    let tick = |r: usize| bar.tick(r);
+    model.rows_each(
+        m,
+        PassOptions {
+            progress: Some(&tick),
+        },
+        |resp, _| {
+            if let Some(w) = labels.as_mut() {
+                let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
+                w.write(&l)?;
+            }
+            if let Some(w) = proba.as_mut() {
+                let r: Vec<f32> = resp.iter().map(|&v| v as f32).collect();
+                w.write(&r)?;
+            }
+            Ok(())
+        },
+    )?;
+    bar.finish();
+    if let Some(w) = labels {
+        w.finish()?;
+    }
+    if let Some(w) = proba {
+        w.finish()?;
+    }
+    Ok(())
+}
+
+/// Index of the largest value (ties: lowest), as `predict` does.
+pub(crate) fn argmax(row: &[f64]) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// Reads a Gaussian-mixture model file.
+pub(crate) fn load_gmm(path: &Path, text: &str) -> Result<GaussianMixtureModel> {
+    GaussianMixtureModel::from_json(text).map_err(|e| {
+        usage(format!(
+            "{}: {e}; expected a model written by `mmclust gmm --model-out`",
+            path.display()
+        ))
+    })
+}

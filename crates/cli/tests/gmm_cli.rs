@@ -1,0 +1,380 @@
+//! `mmclust gmm`, `sample`, and GMM models in `predict` and `score`, on real
+//! files: outputs, exit codes, messages, determinism across thread counts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mmclust"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn faithful() -> PathBuf {
+    repo().join("data/faithful.csv")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("mmclust runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_error(o: &Output, code: i32, want: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr: {err}");
+    assert!(err.contains(want), "stderr should mention {want:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn blobs(dir: &Path, n: usize, d: usize, k: usize) -> PathBuf {
+    let p = dir.join(format!("blobs_{n}_{d}_{k}.npy"));
+    let o = run(&[
+        "generate",
+        "blobs",
+        "-o",
+        s(&p),
+        "--n",
+        &n.to_string(),
+        "--d",
+        &d.to_string(),
+        "--k",
+        &k.to_string(),
+        "--spread",
+        "2",
+        "--seed",
+        "7",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    p
+}
+
+fn info(p: &Path) -> serde_json::Value {
+    json(&run(&["info", s(p), "--json"]))
+}
+
+#[test]
+fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.json");
+    let labels = dir.path().join("l.npy");
+    let proba = dir.path().join("p.npy");
+    let sum = json(&run(&[
+        "gmm",
+        s(&faithful()),
+        "-k",
+        "2",
+        "--standardize",
+        "--model-out",
+        s(&model),
+        "--labels-out",
+        s(&labels),
+        "--proba-out",
+        s(&proba),
+        "--json",
+    ]));
+    for key in [
+        "covariance",
+        "k",
+        "n",
+        "d",
+        "log_likelihood",
+        "n_iter",
+        "converged",
+        "fit_seconds",
+        "iter_seconds",
+        "init_seconds",
+        "history",
+        "bic",
+        "aic",
+    ] {
+        assert!(sum.get(key).is_some(), "summary lacks {key}: {sum}");
+    }
+    assert_eq!(sum["covariance"], "full");
+    assert_eq!(sum["n"], 272);
+    assert_eq!(sum["converged"], true);
+    let ll = sum["log_likelihood"].as_f64().unwrap();
+    // Standardised Old Faithful, k = 2, full: about −1.417 per row.
+    assert!((ll + 1.4171).abs() < 1e-3, "{ll}");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    assert_eq!(m["kind"], "gmm");
+    assert_eq!(m["version"], 1);
+    assert_eq!(m["input"]["rows"], 272);
+    for key in [
+        "weights",
+        "means",
+        "covariances",
+        "precisions_cholesky",
+        "history",
+        "bic",
+        "aic",
+        "parameters",
+    ] {
+        assert!(m.get(key).is_some(), "model lacks {key}");
+    }
+    let l = mmclust_core::format::read_npy_vector_i32(&labels).unwrap();
+    assert_eq!(l.len(), 272);
+    assert!(l.iter().all(|&v| v == 0 || v == 1));
+    assert_eq!(info(&proba)["file"]["cols"], 2);
+    assert_eq!(info(&proba)["file"]["dtype"], "<f4");
+
+    // predict and predict --proba reproduce the fit's outputs.
+    let pred = dir.path().join("pred.npy");
+    assert!(
+        run(&["predict", s(&model), s(&faithful()), "-o", s(&pred)])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(&labels).unwrap(),
+        std::fs::read(&pred).unwrap()
+    );
+    let pp = dir.path().join("pp.npy");
+    assert!(
+        run(&[
+            "predict",
+            s(&model),
+            s(&faithful()),
+            "-o",
+            s(&pp),
+            "--proba"
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(std::fs::read(&proba).unwrap(), std::fs::read(&pp).unwrap());
+    let o = run(&[
+        "predict",
+        s(&model),
+        s(&faithful()),
+        "-o",
+        s(&pp),
+        "--transform",
+    ]);
+    assert_error(&o, 2, "--proba");
+
+    // score gives the fit's mean log-likelihood; per-sample values average to it.
+    let per = dir.path().join("ll.npy");
+    let sc = json(&run(&[
+        "score",
+        s(&model),
+        s(&faithful()),
+        "--per-sample-out",
+        s(&per),
+        "--json",
+    ]));
+    assert_eq!(sc["kind"], "gmm");
+    assert!((sc["log_likelihood"].as_f64().unwrap() - ll).abs() < 1e-9);
+    assert!((sc["bic"].as_f64().unwrap() - sum["bic"].as_f64().unwrap()).abs() < 1e-6);
+    let per = mmclust_core::format::read_npy_vector_f32(&per).unwrap();
+    assert_eq!(per.len(), 272);
+    let mean = per.iter().map(|&v| f64::from(v)).sum::<f64>() / 272.0;
+    assert!((mean - ll).abs() < 1e-5, "{mean} vs {ll}");
+
+    // sample: original units (eruptions 1.5–5.5 minutes), deterministic for a seed.
+    let a = dir.path().join("a.npy");
+    let b = dir.path().join("b.npy");
+    assert!(
+        run(&[
+            "sample",
+            s(&model),
+            "--n",
+            "9000",
+            "-o",
+            s(&a),
+            "--seed",
+            "4",
+            "--threads",
+            "1"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&[
+            "sample",
+            s(&model),
+            "--n",
+            "9000",
+            "-o",
+            s(&b),
+            "--seed",
+            "4",
+            "--threads",
+            "2"
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let st = json(&run(&["info", s(&a), "--stats", "--json"]));
+    let mean0 = st["stats"]["columns"][0]["mean"].as_f64().unwrap();
+    assert!((3.2..3.8).contains(&mean0), "{mean0}");
+    // A K-means model cannot be sampled.
+    let km = dir.path().join("km.json");
+    assert!(
+        run(&[
+            "kmeans",
+            s(&faithful()),
+            "-k",
+            "2",
+            "--model-out",
+            s(&km),
+            "--quiet"
+        ])
+        .status
+        .success()
+    );
+    assert_error(
+        &run(&["sample", s(&km), "--n", "5", "-o", s(&b)]),
+        2,
+        "K-means model",
+    );
+}
+
+#[test]
+fn every_covariance_type_and_init_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = blobs(dir.path(), 3000, 4, 3);
+    for cov in ["full", "diag", "spherical", "tied"] {
+        for init in ["kmeans", "k-means++", "random", "random-from-data"] {
+            let sum = json(&run(&[
+                "gmm",
+                s(&p),
+                "-k",
+                "3",
+                "--covariance",
+                cov,
+                "--init",
+                init,
+                "--n-init",
+                "2",
+                "--json",
+            ]));
+            assert_eq!(sum["covariance"], cov);
+            assert!(
+                sum["log_likelihood"].as_f64().unwrap().is_finite(),
+                "{cov} {init}"
+            );
+            assert_eq!(sum["run_lower_bounds"].as_array().unwrap().len(), 2);
+        }
+    }
+    // Given means (.npy k × d).
+    let c = dir.path().join("c.npy");
+    assert!(
+        run(&[
+            "kmeans",
+            s(&p),
+            "-k",
+            "3",
+            "--centers-out",
+            s(&c),
+            "--quiet"
+        ])
+        .status
+        .success()
+    );
+    let sum = json(&run(&["gmm", s(&p), "-k", "3", "--init", s(&c), "--json"]));
+    assert_eq!(sum["init"], "given-means");
+    assert_error(
+        &run(&["gmm", s(&p), "-k", "4", "--init", s(&c)]),
+        2,
+        "3 × 4 means",
+    );
+}
+
+#[test]
+fn gmm_gives_the_same_bits_on_1_and_2_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = blobs(dir.path(), 40_000, 5, 4);
+    let mut outs = Vec::new();
+    for t in ["1", "2"] {
+        let model = dir.path().join(format!("m{t}.json"));
+        let proba = dir.path().join(format!("p{t}.npy"));
+        let sum = json(&run(&[
+            "gmm",
+            s(&p),
+            "-k",
+            "4",
+            "--covariance",
+            "full",
+            "--threads",
+            t,
+            "--model-out",
+            s(&model),
+            "--proba-out",
+            s(&proba),
+            "--json",
+            "--seed",
+            "5",
+        ]));
+        let mut m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        m["seconds"] = serde_json::Value::Null;
+        outs.push((sum["history"].clone(), m, std::fs::read(&proba).unwrap()));
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn gmm_input_errors_are_one_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = faithful();
+    assert_error(&run(&["gmm", s(&f), "-k", "300"]), 2, "k = 300");
+    assert_error(
+        &run(&["gmm", s(&f), "-k", "2", "--covariance", "round"]),
+        2,
+        "--covariance",
+    );
+    assert_error(
+        &run(&["gmm", s(&f), "-k", "2", "--init", "magic"]),
+        2,
+        "--init 'magic'",
+    );
+    assert_error(&run(&["gmm", s(&f), "-k", "2", "--tol", "-1"]), 2, "tol");
+    assert_error(
+        &run(&["gmm", s(&f), "-k", "2", "--max-iter", "0"]),
+        2,
+        "max_iter",
+    );
+    // NaN in the data: count, row and column.
+    let csv = dir.path().join("nan.csv");
+    std::fs::write(&csv, "a,b\n1,2\n3,nan\n5,6\n7,8\n").unwrap();
+    assert_error(&run(&["gmm", s(&csv), "-k", "2"]), 2, "row 1, column 1");
+    // Outputs never overwrite inputs.
+    let o = run(&["gmm", s(&f), "-k", "2", "--model-out", s(&f)]);
+    assert_error(&o, 2, "overwrite an input");
+    assert!(
+        std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("eruptions")
+    );
+    // A collapsed component is a run failure (exit 1) naming it.
+    let dup = dir.path().join("dup.csv");
+    std::fs::write(&dup, "a,b\n1,2\n1,2\n1,2\n5,6\n5,6\n5,6\n").unwrap();
+    let o = run(&["gmm", s(&dup), "-k", "2", "--reg-covar", "0"]);
+    assert_error(&o, 1, "component");
+    assert!(stderr(&o).contains("--reg-covar"));
+    // With the default regularisation the same data fits.
+    assert!(
+        run(&["gmm", s(&dup), "-k", "2", "--quiet"])
+            .status
+            .success()
+    );
+}

@@ -1,0 +1,412 @@
+//! The fit: statistics pass, runs (initialisation + EM), best run kept.
+//!
+//! EM follows scikit-learn's order exactly: the initialisation gives a mixture
+//! (through one M-step from initial responsibilities, or as given), then each
+//! iteration is an E-step of the current mixture — whose mean log-likelihood
+//! is that iteration's lower bound — followed by an M-step. A run converges
+//! when the lower bound changes by less than `tol`. The lower bound of the last
+//! iteration is therefore that of the mixture *before* the last M-step; the
+//! model's [`GaussianMixtureModel::log_likelihood`] is measured by one more
+//! pass on the final mixture (scikit-learn's `score(X)`).
+
+use std::time::Instant;
+
+use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
+use mmclust_core::{CoreError, DataSource};
+use mmclust_kmeans::KMeansParams;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{GmmError, Result};
+use crate::mixture::Mixture;
+use crate::model::GaussianMixtureModel;
+use crate::params::{CovarianceType, GmmParams, Init};
+use crate::pass::{em_pass, hard_pass, loglik_pass, random_pass};
+
+/// What a fit reports while it runs (for progress displays; the library never prints).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FitEvent {
+    /// The statistics pass is done.
+    StatsDone { seconds: f64 },
+    /// Run `run` has its initial mixture.
+    InitDone { run: usize, seconds: f64 },
+    /// One EM iteration of run `run` is done; `lower_bound` is the mean
+    /// log-likelihood of its E-step.
+    Iteration {
+        run: usize,
+        iter: usize,
+        lower_bound: f64,
+        change: f64,
+    },
+    /// Run `run` is done.
+    RunDone {
+        run: usize,
+        lower_bound: f64,
+        n_iter: usize,
+        converged: bool,
+    },
+    /// Run `run` failed (a collapsed component); other runs go on.
+    RunFailed { run: usize, message: String },
+}
+
+/// Observers of a fit.
+#[derive(Clone, Copy, Default)]
+pub struct FitHooks<'a> {
+    /// Called after each phase and iteration.
+    pub on_event: Option<&'a (dyn Fn(&FitEvent) + Sync)>,
+    /// Called with row counts as passes progress (from worker threads).
+    pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
+}
+
+impl std::fmt::Debug for FitHooks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FitHooks")
+            .field("on_event", &self.on_event.is_some())
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl FitHooks<'_> {
+    fn emit(&self, e: FitEvent) {
+        if let Some(f) = self.on_event {
+            f(&e);
+        }
+    }
+    fn pass(&self) -> PassOptions<'_> {
+        PassOptions {
+            progress: self.progress,
+        }
+    }
+}
+
+/// The result of one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub(crate) mix: Mixture,
+    pub(crate) lower_bound: f64,
+    pub(crate) n_iter: usize,
+    pub(crate) converged: bool,
+    pub(crate) history: Vec<f64>,
+    pub(crate) init_seconds: f64,
+    pub(crate) iter_seconds: f64,
+}
+
+impl GmmParams {
+    /// Fits a Gaussian mixture to `source`.
+    ///
+    /// # Errors
+    /// Invalid parameters, unreadable or non-finite data, a collapsed
+    /// component: see [`GmmError`].
+    pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<GaussianMixtureModel> {
+        self.fit_with(source, FitHooks::default())
+    }
+
+    /// Fits with observers.
+    ///
+    /// # Errors
+    /// As [`GmmParams::fit`].
+    pub fn fit_with<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        hooks: FitHooks<'_>,
+    ) -> Result<GaussianMixtureModel> {
+        let started = Instant::now();
+        let (n, d) = (source.n_rows(), source.n_cols());
+        self.check(n, d)?;
+        let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));
+        let t = Instant::now();
+        let stats = ColumnStats::compute(source, chunking, hooks.pass())?;
+        if let Some((row, col)) = stats.first_non_finite {
+            return Err(CoreError::NonFinite {
+                source_name: source.name(),
+                count: stats.non_finite(),
+                row,
+                col,
+            }
+            .into());
+        }
+        let stats_seconds = t.elapsed().as_secs_f64();
+        hooks.emit(FitEvent::StatsDone {
+            seconds: stats_seconds,
+        });
+        let mut model = if self.standardize {
+            let transform = Standardizer::from_stats(&stats, &source.name())?;
+            let std_source = Standardized::new(source, transform.clone())?;
+            // Standardised columns have mean 0 (up to rounding).
+            let mut model = self.fit_runs(&std_source, chunking, &vec![0.0; d], hooks)?;
+            model.standardizer = Some(transform);
+            model
+        } else {
+            self.fit_runs(source, chunking, &stats.mean, hooks)?
+        };
+        model.stats_seconds = stats_seconds;
+        model.fit_seconds = started.elapsed().as_secs_f64();
+        Ok(model)
+    }
+
+    fn check(&self, n: usize, d: usize) -> Result<()> {
+        let k = self.k;
+        if n == 0 || d == 0 {
+            return Err(GmmError::param(
+                "data",
+                format!("the data has {n} rows and {d} columns; at least one of each is needed"),
+            ));
+        }
+        if k == 0 {
+            return Err(GmmError::param("k", "must be at least 1"));
+        }
+        if k > n {
+            return Err(GmmError::param(
+                "k",
+                format!("k = {k} is more than the {n} rows of the data; choose k ≤ {n}"),
+            ));
+        }
+        if self.covariance == CovarianceType::Full && d > n {
+            return Err(GmmError::param(
+                "covariance",
+                format!(
+                    "full covariances of {d} columns cannot be estimated from {n} rows (d > n); \
+                     use --covariance diag or spherical, or more rows"
+                ),
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err(GmmError::param("max_iter", "must be at least 1"));
+        }
+        if self.n_init == 0 {
+            return Err(GmmError::param("n_init", "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(GmmError::param(
+                "tol",
+                format!("{} must be a finite number ≥ 0", self.tol),
+            ));
+        }
+        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
+            return Err(GmmError::param(
+                "reg_covar",
+                format!("{} must be a finite number ≥ 0", self.reg_covar),
+            ));
+        }
+        match &self.init {
+            Init::Means(m) => check_len("init means", m.len(), k * d, k, d)?,
+            Init::Parameters {
+                weights,
+                means,
+                covariances,
+            } => {
+                check_len("init weights", weights.len(), k, k, d)?;
+                check_len("init means", means.len(), k * d, k, d)?;
+                check_len(
+                    "init covariances",
+                    covariances.len(),
+                    self.covariance.covariance_len(k, d),
+                    k,
+                    d,
+                )?;
+                if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                    || weights.iter().sum::<f64>() <= 0.0
+                {
+                    return Err(GmmError::param(
+                        "init weights",
+                        "weights must be finite, ≥ 0 and not all zero",
+                    ));
+                }
+                if means.iter().chain(covariances).any(|v| !v.is_finite()) {
+                    return Err(GmmError::param(
+                        "init",
+                        "the initial means and covariances must be finite",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn fit_runs<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        chunking: Chunking,
+        column_means: &[f64],
+        hooks: FitHooks<'_>,
+    ) -> Result<GaussianMixtureModel> {
+        let n = source.n_rows();
+        let mut master = ChaCha8Rng::seed_from_u64(self.seed);
+        let seeds: Vec<u64> = (0..self.runs()).map(|_| master.r#gen()).collect();
+        let mut best: Option<(usize, Run)> = None;
+        let mut bounds = Vec::with_capacity(seeds.len());
+        let mut first_error = None;
+        for (r, &seed) in seeds.iter().enumerate() {
+            let run = match self.run_once(source, chunking, column_means, seed, r, hooks) {
+                Ok(run) => run,
+                Err(e @ (GmmError::Degenerate { .. } | GmmError::Numerical { .. })) => {
+                    hooks.emit(FitEvent::RunFailed {
+                        run: r,
+                        message: e.to_string(),
+                    });
+                    bounds.push(f64::NAN);
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            hooks.emit(FitEvent::RunDone {
+                run: r,
+                lower_bound: run.lower_bound,
+                n_iter: run.n_iter,
+                converged: run.converged,
+            });
+            bounds.push(run.lower_bound);
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| run.lower_bound > b.lower_bound)
+            {
+                best = Some((r, run));
+            }
+        }
+        let Some((best_run, run)) = best else {
+            return Err(first_error.expect("every run failed with an error"));
+        };
+        let total = loglik_pass(source, chunking, hooks.pass(), &run.mix)?;
+        if !total.is_finite() {
+            return Err(GmmError::Numerical {
+                message: format!(
+                    "the final log-likelihood is {total}; standardise the data (--standardize) or raise --reg-covar"
+                ),
+            });
+        }
+        Ok(GaussianMixtureModel::from_run(
+            self,
+            run,
+            best_run,
+            bounds,
+            total / n as f64,
+            n,
+        ))
+    }
+
+    fn initial_mixture<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        chunking: Chunking,
+        column_means: &[f64],
+        seed: u64,
+        hooks: FitHooks<'_>,
+    ) -> Result<Mixture> {
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        let cov = self.covariance;
+        let hard = |centers: Vec<f64>, keep: bool| -> Result<Mixture> {
+            let st = hard_pass(source, chunking, hooks.pass(), cov, &centers, k)?;
+            st.m_step(cov, k, d, &centers, self.reg_covar, keep)
+        };
+        let widen = |c: &[f32]| c.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        match &self.init {
+            Init::KMeans | Init::KMeansPlusPlus => {
+                let mut p = KMeansParams::new(k).n_init(1).seed(seed);
+                p.chunking = Some(chunking);
+                if self.init == Init::KMeansPlusPlus {
+                    p = p.init(mmclust_kmeans::Init::KMeansPlusPlus).max_iter(1);
+                }
+                let km = p.fit(source)?;
+                hard(widen(&km.centers), false)
+            }
+            Init::RandomFromData => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let rows = rand::seq::index::sample(&mut rng, n, k).into_vec();
+                let mut centers = Vec::with_capacity(k * d);
+                let mut scratch = Vec::new();
+                for r in rows {
+                    centers.extend(widen(source.rows(r..r + 1, &mut scratch)?));
+                }
+                hard(centers, false)
+            }
+            Init::Random => {
+                let shifts: Vec<f64> = (0..k).flat_map(|_| column_means.iter().copied()).collect();
+                let st = random_pass(source, chunking, hooks.pass(), cov, &shifts, k, seed)?;
+                st.m_step(cov, k, d, &shifts, self.reg_covar, false)
+            }
+            Init::Means(m) => hard(widen(m), true),
+            Init::Parameters {
+                weights,
+                means,
+                covariances,
+            } => {
+                let s: f64 = weights.iter().sum();
+                let w = weights.iter().map(|v| v / s).collect();
+                Mixture::new(cov, k, d, w, means.clone(), covariances.clone(), None)
+            }
+        }
+    }
+
+    fn run_once<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        chunking: Chunking,
+        column_means: &[f64],
+        seed: u64,
+        run: usize,
+        hooks: FitHooks<'_>,
+    ) -> Result<Run> {
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        let t_init = Instant::now();
+        let mut mix = self.initial_mixture(source, chunking, column_means, seed, hooks)?;
+        let init_seconds = t_init.elapsed().as_secs_f64();
+        hooks.emit(FitEvent::InitDone {
+            run,
+            seconds: init_seconds,
+        });
+        let t_iter = Instant::now();
+        let mut history = Vec::new();
+        let mut lower_bound = f64::NEG_INFINITY;
+        let mut converged = false;
+        for iter in 0..self.max_iter {
+            let st = em_pass(source, chunking, hooks.pass(), &mix)?;
+            let ll = st.loglik / n as f64;
+            if !ll.is_finite() {
+                return Err(GmmError::Numerical {
+                    message: format!(
+                        "the log-likelihood of iteration {} is {ll}; standardise the data (--standardize) or raise --reg-covar",
+                        iter + 1
+                    ),
+                });
+            }
+            mix = st.m_step(self.covariance, k, d, &mix.means, self.reg_covar, false)?;
+            history.push(ll);
+            let change = ll - lower_bound;
+            lower_bound = ll;
+            hooks.emit(FitEvent::Iteration {
+                run,
+                iter,
+                lower_bound: ll,
+                change,
+            });
+            if change.abs() < self.tol {
+                converged = true;
+                break;
+            }
+        }
+        Ok(Run {
+            mix,
+            lower_bound,
+            n_iter: history.len(),
+            converged,
+            history,
+            init_seconds,
+            iter_seconds: t_iter.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+fn check_len(name: &'static str, found: usize, want: usize, k: usize, d: usize) -> Result<()> {
+    if found != want {
+        return Err(GmmError::param(
+            name,
+            format!("{found} values given; k = {k} components of d = {d} columns need {want}"),
+        ));
+    }
+    Ok(())
+}

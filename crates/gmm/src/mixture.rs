@@ -1,0 +1,637 @@
+//! The mixture's parameters in `f64`, the per-block log-density kernel, the
+//! sufficient statistics a pass accumulates, and the M-step that turns them
+//! into new parameters.
+//!
+//! Statistics are accumulated about a per-component shift `c` (the previous
+//! iteration's means): `N_k = Σ r`, `S1 = Σ r (x − c)`, `S2 = Σ r (x − c)(x − c)ᵀ`
+//! (its diagonal for diag/spherical). Far from the origin, `Σ r x xᵀ − N μ μᵀ`
+//! cancels catastrophically; about the previous means the correction term
+//! `δ δᵀ` is tiny and the covariance keeps its digits.
+//!
+//! Kernels work on blocks of [`BLOCK_ROWS`] rows transposed to column-major
+//! `f64` differences, so every inner loop runs over contiguous rows: the
+//! Mahalanobis term is `Y = (X − μ) U` as column axpys (a small triangular GEMM),
+//! the second moments are dot products of columns (a small SYRK).
+
+use crate::error::{GmmError, Result};
+use crate::linalg::{cholesky, precision_factor};
+use crate::params::CovarianceType;
+
+/// Rows per block inside a chunk.
+pub(crate) const BLOCK_ROWS: usize = 128;
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// scikit-learn adds `10 · eps` to every `N_k` so an empty component divides
+/// by a tiny number instead of zero (and gets a finite mean).
+const NK_FLOOR: f64 = 10.0 * f64::EPSILON;
+
+/// A mixture's parameters and what the E-step derives from them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mixture {
+    pub(crate) cov_type: CovarianceType,
+    pub(crate) k: usize,
+    pub(crate) d: usize,
+    pub(crate) weights: Vec<f64>,
+    /// Row-major k × d.
+    pub(crate) means: Vec<f64>,
+    /// Layout of [`CovarianceType::covariance_len`].
+    pub(crate) covariances: Vec<f64>,
+    /// Same layout; full/tied: upper-triangular `U` with precision `U Uᵀ`;
+    /// diag/spherical: `1/√variance`.
+    pub(crate) precisions_cholesky: Vec<f64>,
+    log_weights: Vec<f64>,
+    /// Per component: log det of the precision factor (sum of log diagonal).
+    log_det: Vec<f64>,
+}
+
+/// The positive-definiteness check failed for component `c` (or the tied
+/// covariance, reported on the smallest component).
+fn degenerate(c: usize, weights: &[f64], n_k: Option<&[f64]>, detail: String) -> GmmError {
+    GmmError::Degenerate {
+        component: c,
+        weight: weights.get(c).copied().unwrap_or(f64::NAN),
+        n_k: n_k.map_or(f64::NAN, |n| n[c]),
+        detail,
+    }
+}
+
+impl Mixture {
+    /// Builds a mixture, factoring the covariances.
+    ///
+    /// `n_k` (effective sizes) only serves the error message.
+    pub(crate) fn new(
+        cov_type: CovarianceType,
+        k: usize,
+        d: usize,
+        weights: Vec<f64>,
+        means: Vec<f64>,
+        covariances: Vec<f64>,
+        n_k: Option<&[f64]>,
+    ) -> Result<Mixture> {
+        debug_assert_eq!(covariances.len(), cov_type.covariance_len(k, d));
+        if let Some(j) = (0..k)
+            .find(|&j| !(weights[j].is_finite() && weights[j] >= 0.0))
+            .or_else(|| (0..k).find(|&j| means[j * d..(j + 1) * d].iter().any(|v| !v.is_finite())))
+        {
+            return Err(GmmError::Numerical {
+                message: format!(
+                    "component {j} has a non-finite weight or mean; the data's values may be too large: standardise them (--standardize)"
+                ),
+            });
+        }
+        let mut prec = vec![0.0f64; covariances.len()];
+        let mut log_det = vec![0.0f64; k];
+        match cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                let mats = if cov_type == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
+                for m in 0..mats {
+                    let cov = &covariances[m * d * d..(m + 1) * d * d];
+                    let l = cholesky(cov, d).map_err(|e| {
+                        let c = if cov_type == CovarianceType::Full {
+                            m
+                        } else {
+                            smallest(n_k.unwrap_or(&weights), k)
+                        };
+                        let what = if cov_type == CovarianceType::Tied {
+                            "the shared (tied) covariance"
+                        } else {
+                            "the covariance"
+                        };
+                        degenerate(
+                            c,
+                            &weights,
+                            n_k,
+                            format!("Cholesky pivot {} of {what} is {:.3e}", e.index, e.value),
+                        )
+                    })?;
+                    let u = precision_factor(&l, d);
+                    let ld: f64 = (0..d).map(|j| u[j * d + j].ln()).sum();
+                    prec[m * d * d..(m + 1) * d * d].copy_from_slice(&u);
+                    if cov_type == CovarianceType::Full {
+                        log_det[m] = ld;
+                    } else {
+                        log_det.iter_mut().for_each(|v| *v = ld);
+                    }
+                }
+            }
+            CovarianceType::Diag | CovarianceType::Spherical => {
+                let per = if cov_type == CovarianceType::Diag {
+                    d
+                } else {
+                    1
+                };
+                for c in 0..k {
+                    let mut ld = 0.0;
+                    for j in 0..per {
+                        let v = covariances[c * per + j];
+                        if !(v > 0.0 && v.is_finite()) {
+                            return Err(degenerate(
+                                c,
+                                &weights,
+                                n_k,
+                                format!("variance of column {j} is {v:.3e}"),
+                            ));
+                        }
+                        let p = 1.0 / v.sqrt();
+                        prec[c * per + j] = p;
+                        ld += p.ln();
+                    }
+                    log_det[c] = if per == 1 { d as f64 * ld } else { ld };
+                }
+            }
+        }
+        let log_weights = weights.iter().map(|w| w.ln()).collect();
+        Ok(Mixture {
+            cov_type,
+            k,
+            d,
+            weights,
+            means,
+            covariances,
+            precisions_cholesky: prec,
+            log_weights,
+            log_det,
+        })
+    }
+
+    /// Weighted log-densities `log w_c + log N(x | μ_c, Σ_c)` of the `m` rows
+    /// of `x` (row-major), into `out` (m × k, row-major).
+    pub(crate) fn log_prob_block(&self, x: &[f32], m: usize, ws: &mut Workspace, out: &mut [f64]) {
+        let (k, d) = (self.k, self.d);
+        let base = -0.5 * d as f64 * LN_2PI;
+        for c in 0..k {
+            ws.diff_about(x, m, d, &self.means[c * d..(c + 1) * d]);
+            let maha = &mut ws.maha[..m];
+            maha.fill(0.0);
+            match self.cov_type {
+                CovarianceType::Full | CovarianceType::Tied => {
+                    let off = if self.cov_type == CovarianceType::Full {
+                        c * d * d
+                    } else {
+                        0
+                    };
+                    let u = &self.precisions_cholesky[off..off + d * d];
+                    mahalanobis_triangular(&ws.diff[..d * m], m, d, u, maha);
+                }
+                CovarianceType::Diag => {
+                    let p = &self.precisions_cholesky[c * d..(c + 1) * d];
+                    for (&pj, col) in p.iter().zip(ws.diff.chunks_exact(m)) {
+                        let p2 = pj * pj;
+                        for (s, &v) in maha.iter_mut().zip(col) {
+                            *s += v * v * p2;
+                        }
+                    }
+                }
+                CovarianceType::Spherical => {
+                    for j in 0..d {
+                        for (s, &v) in maha.iter_mut().zip(&ws.diff[j * m..(j + 1) * m]) {
+                            *s += v * v;
+                        }
+                    }
+                    let p2 = self.precisions_cholesky[c] * self.precisions_cholesky[c];
+                    maha.iter_mut().for_each(|s| *s *= p2);
+                }
+            }
+            let constant = base + self.log_det[c] + self.log_weights[c];
+            for (i, &s) in maha.iter().enumerate() {
+                out[i * k + c] = constant - 0.5 * s;
+            }
+        }
+    }
+}
+
+/// Rows processed together by [`mahalanobis_triangular`]: two AVX2 vectors
+/// of `f64`, kept in registers while a column of `Y` is summed.
+const TILE: usize = 8;
+
+/// `maha[i] = ‖(x_i − μ) U‖²` for the m rows of the column-major differences
+/// `diff` (d × m) and the upper-triangular `U` (row-major d × d):
+/// `y_j = Σ_{p ≤ j} diff_p · U[p][j]`, a small triangular GEMM. Rows go in
+/// tiles of [`TILE`] whose accumulators stay in registers (one load per
+/// multiply-add); each `y_j` is summed over `p` in increasing order, so the
+/// tail rows get bit-identical results to the tiled ones.
+fn mahalanobis_triangular(diff: &[f64], m: usize, d: usize, u: &[f64], maha: &mut [f64]) {
+    let tiles = m / TILE;
+    for t in 0..tiles {
+        let i0 = t * TILE;
+        let mut total = [0.0f64; TILE];
+        for j in 0..d {
+            let mut acc = [0.0f64; TILE];
+            for p in 0..=j {
+                let upj = u[p * d + j];
+                let col: &[f64; TILE] = diff[p * m + i0..p * m + i0 + TILE]
+                    .try_into()
+                    .expect("tile within the block");
+                for l in 0..TILE {
+                    acc[l] += upj * col[l];
+                }
+            }
+            for l in 0..TILE {
+                total[l] += acc[l] * acc[l];
+            }
+        }
+        maha[i0..i0 + TILE].copy_from_slice(&total);
+    }
+    for i in tiles * TILE..m {
+        let mut total = 0.0;
+        for j in 0..d {
+            let mut acc = 0.0;
+            for p in 0..=j {
+                acc += u[p * d + j] * diff[p * m + i];
+            }
+            total += acc * acc;
+        }
+        maha[i] = total;
+    }
+}
+
+/// Index of the smallest value (first on ties).
+fn smallest(v: &[f64], k: usize) -> usize {
+    (0..k).min_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap_or(0)
+}
+
+/// Replaces each row of `lp` (m × k log-densities) by its responsibilities and
+/// returns the sum over rows of the per-row log-sum-exp (the log-likelihood).
+pub(crate) fn normalise_rows(lp: &mut [f64], k: usize, lse_out: Option<&mut Vec<f64>>) -> f64 {
+    let mut total = 0.0;
+    let mut lse_out = lse_out;
+    for row in lp.chunks_exact_mut(k) {
+        let lse = log_sum_exp(row);
+        total += lse;
+        if let Some(v) = lse_out.as_deref_mut() {
+            v.push(lse);
+        }
+        for v in row.iter_mut() {
+            *v = (*v - lse).exp();
+        }
+    }
+    total
+}
+
+/// `log Σ exp(v)`, shifted by the maximum; −∞ when every value is −∞.
+pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return max;
+    }
+    max + v.iter().map(|&x| (x - max).exp()).sum::<f64>().ln()
+}
+
+/// Scratch buffers of the block kernels, sized for [`BLOCK_ROWS`] rows.
+#[derive(Debug)]
+pub(crate) struct Workspace {
+    /// Column-major d × m differences `x − shift`.
+    diff: Vec<f64>,
+    maha: Vec<f64>,
+    r: Vec<f64>,
+    rd: Vec<f64>,
+    /// Per-block log-densities / responsibilities, m × k.
+    pub(crate) lp: Vec<f64>,
+}
+
+impl Workspace {
+    pub(crate) fn new(k: usize, d: usize) -> Self {
+        Workspace {
+            diff: vec![0.0; BLOCK_ROWS * d],
+            maha: vec![0.0; BLOCK_ROWS],
+            r: vec![0.0; BLOCK_ROWS],
+            rd: vec![0.0; BLOCK_ROWS],
+            lp: vec![0.0; BLOCK_ROWS * k],
+        }
+    }
+
+    fn diff_about(&mut self, x: &[f32], m: usize, d: usize, shift: &[f64]) {
+        for j in 0..d {
+            let col = &mut self.diff[j * m..(j + 1) * m];
+            let s = shift[j];
+            for (i, v) in col.iter_mut().enumerate() {
+                *v = f64::from(x[i * d + j]) - s;
+            }
+        }
+    }
+}
+
+/// Dot product with eight independent accumulators (vectorisable, and a fixed
+/// order: deterministic).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// Four [`dot`]s sharing the loads of `a` (bitwise equal to four calls:
+/// the same lanes, the same order).
+fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
+    let mut acc = [[0.0f64; 8]; 4];
+    let n8 = a.len() / 8 * 8;
+    for i in (0..n8).step_by(8) {
+        let x: &[f64; 8] = a[i..i + 8].try_into().expect("8 lanes");
+        for (o, bo) in acc.iter_mut().zip(&b) {
+            let y: &[f64; 8] = bo[i..i + 8].try_into().expect("8 lanes");
+            for l in 0..8 {
+                o[l] += x[l] * y[l];
+            }
+        }
+    }
+    let mut out = [0.0f64; 4];
+    for (j, (o, bo)) in acc.iter().zip(&b).enumerate() {
+        let mut tail = 0.0;
+        for i in n8..a.len() {
+            tail += a[i] * bo[i];
+        }
+        out[j] = ((o[0] + o[4]) + (o[1] + o[5])) + ((o[2] + o[6]) + (o[3] + o[7])) + tail;
+    }
+    out
+}
+
+fn sum(a: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let ca = a.chunks_exact(8);
+    let tail: f64 = ca.remainder().iter().sum();
+    for x in ca {
+        for l in 0..8 {
+            acc[l] += x[l];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+fn tri(d: usize) -> usize {
+    d * (d + 1) / 2
+}
+
+/// Sufficient statistics of one pass (or part of one), about per-component
+/// shifts.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Stats {
+    pub(crate) nk: Vec<f64>,
+    /// k × d: `Σ r (x − c)`.
+    pub(crate) s1: Vec<f64>,
+    /// full/tied: k packed lower triangles of `Σ r (x − c)(x − c)ᵀ`;
+    /// diag/spherical: k × d diagonals.
+    pub(crate) s2: Vec<f64>,
+    /// Sum over rows of the log-likelihood (EM passes).
+    pub(crate) loglik: f64,
+}
+
+impl Stats {
+    pub(crate) fn new(cov_type: CovarianceType, k: usize, d: usize) -> Self {
+        let s2 = if cov_type.is_matrix() {
+            k * tri(d)
+        } else {
+            k * d
+        };
+        Stats {
+            nk: vec![0.0; k],
+            s1: vec![0.0; k * d],
+            s2: vec![0.0; s2],
+            loglik: 0.0,
+        }
+    }
+
+    pub(crate) fn merge(mut self, other: Stats) -> Stats {
+        for (a, b) in self.nk.iter_mut().zip(&other.nk) {
+            *a += b;
+        }
+        for (a, b) in self.s1.iter_mut().zip(&other.s1) {
+            *a += b;
+        }
+        for (a, b) in self.s2.iter_mut().zip(&other.s2) {
+            *a += b;
+        }
+        self.loglik += other.loglik;
+        self
+    }
+
+    /// Adds the `m` rows of `x` with responsibilities `resp` (m × k) about
+    /// `shifts` (k × d). Components with no responsibility in the block
+    /// (exactly 0, e.g. underflowed) are skipped: exact, and fast for
+    /// well-separated data.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn accumulate_block(
+        &mut self,
+        cov_type: CovarianceType,
+        x: &[f32],
+        m: usize,
+        k: usize,
+        d: usize,
+        resp: &[f64],
+        shifts: &[f64],
+        ws: &mut Workspace,
+    ) {
+        let t = tri(d);
+        for c in 0..k {
+            let r = &mut ws.r[..m];
+            let mut any = false;
+            for (i, v) in r.iter_mut().enumerate() {
+                *v = resp[i * k + c];
+                any |= *v != 0.0;
+            }
+            if !any {
+                continue;
+            }
+            self.nk[c] += sum(&ws.r[..m]);
+            ws.diff_about(x, m, d, &shifts[c * d..(c + 1) * d]);
+            let r = &ws.r[..m];
+            for p in 0..d {
+                let dp = &ws.diff[p * m..(p + 1) * m];
+                let rd = &mut ws.rd[..m];
+                for ((o, &a), &b) in rd.iter_mut().zip(r).zip(dp) {
+                    *o = a * b;
+                }
+                self.s1[c * d + p] += sum(rd);
+                if cov_type.is_matrix() {
+                    let row = c * t + p * (p + 1) / 2;
+                    let rd = &ws.rd[..m];
+                    let col = |q: usize| &ws.diff[q * m..(q + 1) * m];
+                    let mut q = 0;
+                    while q + 4 <= p + 1 {
+                        let v = dot4(rd, [col(q), col(q + 1), col(q + 2), col(q + 3)]);
+                        for (l, x) in v.iter().enumerate() {
+                            self.s2[row + q + l] += x;
+                        }
+                        q += 4;
+                    }
+                    for q in q..=p {
+                        self.s2[row + q] += dot(rd, col(q));
+                    }
+                } else {
+                    self.s2[c * d + p] += dot(&ws.rd[..m], dp);
+                }
+            }
+        }
+    }
+
+    /// The M-step: new weights, means and covariances from these statistics
+    /// accumulated about `shifts`, with `reg_covar` on every covariance
+    /// diagonal (scikit-learn's `_estimate_gaussian_parameters`). With
+    /// `keep_shifts`, the shifts are the means (given initial means) and the
+    /// covariances are the scatter about them.
+    pub(crate) fn m_step(
+        &self,
+        cov_type: CovarianceType,
+        k: usize,
+        d: usize,
+        shifts: &[f64],
+        reg_covar: f64,
+        keep_shifts: bool,
+    ) -> Result<Mixture> {
+        let t = tri(d);
+        let n: Vec<f64> = self.nk.iter().map(|&v| v + NK_FLOOR).collect();
+        let total: f64 = n.iter().sum();
+        let weights: Vec<f64> = n.iter().map(|&v| v / total).collect();
+        let mut means = vec![0.0f64; k * d];
+        // δ = S1 / N and the factor of δ δᵀ in the scatter about the new mean:
+        // Σ r (x − m)(x − m)ᵀ = S2 − (2N − N₀) δ δᵀ.
+        let mut delta = vec![0.0f64; k * d];
+        let mut corr = vec![0.0f64; k];
+        for c in 0..k {
+            for j in 0..d {
+                let dl = if keep_shifts {
+                    0.0
+                } else {
+                    self.s1[c * d + j] / n[c]
+                };
+                delta[c * d + j] = dl;
+                means[c * d + j] = shifts[c * d + j] + dl;
+            }
+            corr[c] = 2.0 * n[c] - self.nk[c];
+        }
+        let mut cov = vec![0.0f64; cov_type.covariance_len(k, d)];
+        match cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                for c in 0..k {
+                    let (off, scale) = if cov_type == CovarianceType::Full {
+                        (c * d * d, 1.0 / n[c])
+                    } else {
+                        (0, 1.0 / total)
+                    };
+                    let dl = &delta[c * d..(c + 1) * d];
+                    for p in 0..d {
+                        for q in 0..=p {
+                            let s = self.s2[c * t + p * (p + 1) / 2 + q];
+                            let v = (s - corr[c] * dl[p] * dl[q]) * scale;
+                            cov[off + p * d + q] += v;
+                            if q != p {
+                                cov[off + q * d + p] += v;
+                            }
+                        }
+                    }
+                }
+                let mats = if cov_type == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
+                for m in 0..mats {
+                    for j in 0..d {
+                        cov[m * d * d + j * d + j] += reg_covar;
+                    }
+                }
+            }
+            CovarianceType::Diag | CovarianceType::Spherical => {
+                for c in 0..k {
+                    let mut acc = 0.0;
+                    for j in 0..d {
+                        let dl = delta[c * d + j];
+                        let v = (self.s2[c * d + j] - corr[c] * dl * dl) / n[c] + reg_covar;
+                        if cov_type == CovarianceType::Diag {
+                            cov[c * d + j] = v;
+                        } else {
+                            acc += v;
+                        }
+                    }
+                    if cov_type == CovarianceType::Spherical {
+                        cov[c] = acc / d as f64;
+                    }
+                }
+            }
+        }
+        Mixture::new(cov_type, k, d, weights, means, cov, Some(&self.nk))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiled_mahalanobis_matches_the_plain_triangular_product() {
+        let (m, d) = (21, 5); // two tiles and a tail of 5 rows
+        let diff: Vec<f64> = (0..d * m)
+            .map(|i| ((i as f64) * 0.731).sin() * 3.0)
+            .collect();
+        let mut u = vec![0.0f64; d * d];
+        for p in 0..d {
+            for j in p..d {
+                u[p * d + j] = if p == j {
+                    1.5 + p as f64 * 0.1
+                } else {
+                    0.3 - 0.05 * (j - p) as f64
+                };
+            }
+        }
+        let mut got = vec![0.0; m];
+        mahalanobis_triangular(&diff, m, d, &u, &mut got);
+        for i in 0..m {
+            let mut want = 0.0;
+            for j in 0..d {
+                let y: f64 = (0..d).map(|p| diff[p * m + i] * u[p * d + j]).sum();
+                want += y * y;
+            }
+            assert!(
+                (got[i] - want).abs() <= 1e-12 * want.max(1.0),
+                "row {i}: {} vs {want}",
+                got[i]
+            );
+        }
+    }
+
+    #[test]
+    fn dot4_equals_four_dots_bitwise() {
+        for n in [0, 5, 8, 37, 128] {
+            let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).cos()).collect();
+            let b: Vec<Vec<f64>> = (0..4)
+                .map(|j| {
+                    (0..n)
+                        .map(|i| ((i * (j + 2)) as f64 * 0.17).sin())
+                        .collect()
+                })
+                .collect();
+            let got = dot4(&a, [&b[0], &b[1], &b[2], &b[3]]);
+            for j in 0..4 {
+                assert_eq!(
+                    got[j].to_bits(),
+                    dot(&a, &b[j]).to_bits(),
+                    "n = {n}, j = {j}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn log_sum_exp_is_stable() {
+        assert_eq!(
+            log_sum_exp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]),
+            f64::NEG_INFINITY
+        );
+        let v = log_sum_exp(&[-1000.0, -1000.0]);
+        assert!((v - (-1000.0 + std::f64::consts::LN_2)).abs() < 1e-12);
+    }
+}

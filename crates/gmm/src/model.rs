@@ -1,0 +1,671 @@
+//! A fitted Gaussian mixture: parameters, prediction, scoring, sampling and
+//! model files.
+
+use mmclust_core::DataSource;
+use mmclust_core::parallel::PassOptions;
+use mmclust_core::stats::{Standardized, Standardizer};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use crate::error::{GmmError, Result};
+use crate::fit::Run;
+use crate::linalg::cholesky;
+use crate::mixture::Mixture;
+use crate::params::{CovarianceType, GmmParams};
+use crate::pass::rows_pass;
+
+/// Version of the model file format written by [`GaussianMixtureModel::to_json`].
+pub const MODEL_VERSION: u32 = 1;
+
+/// Rows per random stream of [`GaussianMixtureModel::sample_each`]. Part of
+/// the output's definition: changing it changes the rows a seed gives.
+pub const SAMPLE_BLOCK_ROWS: usize = 4096;
+
+/// A fitted Gaussian mixture.
+///
+/// Parameters live in the space the fit ran in: standardised units when the
+/// fit standardised ([`GaussianMixtureModel::standardizer`] holds the
+/// transform, applied to new data by every method), the data's own units
+/// otherwise. Log-likelihoods are densities in that space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixtureModel {
+    mix: Mixture,
+    /// The z-score transform applied before fitting, if any.
+    pub standardizer: Option<Standardizer>,
+    /// Whether the winning run converged before `max_iter`.
+    pub converged: bool,
+    /// EM iterations of the winning run.
+    pub n_iter: usize,
+    /// Mean log-likelihood of the winning run's last E-step (scikit-learn's
+    /// `lower_bound_`).
+    pub lower_bound: f64,
+    /// Mean per-sample log-likelihood of the fitted data under the final
+    /// parameters (scikit-learn's `score(X)`).
+    pub log_likelihood: f64,
+    /// Lower bound of every iteration of the winning run (`lower_bounds_`).
+    pub history: Vec<f64>,
+    /// Final lower bound of every run (NaN for a run that failed).
+    pub run_lower_bounds: Vec<f64>,
+    /// Index of the winning run.
+    pub best_run: usize,
+    /// Initialisation name.
+    pub init: String,
+    /// Seed, `max_iter`, `tol`, `reg_covar` of the fit.
+    pub seed: u64,
+    /// Iteration limit of the fit.
+    pub max_iter: usize,
+    /// Tolerance of the fit.
+    pub tol: f64,
+    /// Covariance regularisation of the fit.
+    pub reg_covar: f64,
+    /// Rows the model was fitted on.
+    pub n_rows: usize,
+    /// Seconds of the statistics pass.
+    pub stats_seconds: f64,
+    /// Seconds of the winning run's initialisation.
+    pub init_seconds: f64,
+    /// Seconds of the winning run's iterations.
+    pub iter_seconds: f64,
+    /// Seconds of the whole fit.
+    pub fit_seconds: f64,
+}
+
+impl GaussianMixtureModel {
+    pub(crate) fn from_run(
+        params: &GmmParams,
+        run: Run,
+        best_run: usize,
+        run_lower_bounds: Vec<f64>,
+        log_likelihood: f64,
+        n: usize,
+    ) -> Self {
+        GaussianMixtureModel {
+            mix: run.mix,
+            standardizer: None,
+            converged: run.converged,
+            n_iter: run.n_iter,
+            lower_bound: run.lower_bound,
+            log_likelihood,
+            history: run.history,
+            run_lower_bounds,
+            best_run,
+            init: params.init.name().to_string(),
+            seed: params.seed,
+            max_iter: params.max_iter,
+            tol: params.tol,
+            reg_covar: params.reg_covar,
+            n_rows: n,
+            stats_seconds: 0.0,
+            init_seconds: run.init_seconds,
+            iter_seconds: run.iter_seconds,
+            fit_seconds: 0.0,
+        }
+    }
+
+    /// A model with the given parameters (covariances in the layout of
+    /// [`CovarianceType::covariance_len`]) and nothing fitted.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidModel`] for wrong shapes or non-finite values;
+    /// [`GmmError::Degenerate`] for a covariance that is not positive definite.
+    pub fn from_parameters(
+        covariance_type: CovarianceType,
+        weights: Vec<f64>,
+        means: Vec<f64>,
+        covariances: Vec<f64>,
+    ) -> Result<Self> {
+        let k = weights.len();
+        let bad = |m: String| GmmError::InvalidModel { message: m };
+        if k == 0 || means.is_empty() || !means.len().is_multiple_of(k) {
+            return Err(bad(format!(
+                "{} mean values are not k = {k} rows",
+                means.len()
+            )));
+        }
+        let d = means.len() / k;
+        if covariances.len() != covariance_type.covariance_len(k, d) {
+            return Err(bad(format!(
+                "{} covariance values; {covariance_type} covariances of k = {k}, d = {d} need {}",
+                covariances.len(),
+                covariance_type.covariance_len(k, d)
+            )));
+        }
+        if weights
+            .iter()
+            .chain(&means)
+            .chain(&covariances)
+            .any(|v| !v.is_finite())
+            || weights.iter().any(|&w| w < 0.0)
+        {
+            return Err(bad(
+                "a weight, mean or covariance is not finite (or a weight is negative)".into(),
+            ));
+        }
+        let s: f64 = weights.iter().sum();
+        if s <= 0.0 {
+            return Err(bad("the weights sum to 0".into()));
+        }
+        let weights = weights.iter().map(|w| w / s).collect();
+        let mix = Mixture::new(covariance_type, k, d, weights, means, covariances, None)?;
+        Ok(GaussianMixtureModel {
+            mix,
+            standardizer: None,
+            converged: false,
+            n_iter: 0,
+            lower_bound: f64::NAN,
+            log_likelihood: f64::NAN,
+            history: Vec::new(),
+            run_lower_bounds: Vec::new(),
+            best_run: 0,
+            init: "given-parameters".into(),
+            seed: 0,
+            max_iter: 0,
+            tol: 0.0,
+            reg_covar: 0.0,
+            n_rows: 0,
+            stats_seconds: 0.0,
+            init_seconds: 0.0,
+            iter_seconds: 0.0,
+            fit_seconds: 0.0,
+        })
+    }
+
+    /// The covariance type.
+    #[must_use]
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.mix.cov_type
+    }
+    /// Number of components.
+    #[must_use]
+    pub fn k(&self) -> usize {
+        self.mix.k
+    }
+    /// Number of columns.
+    #[must_use]
+    pub fn d(&self) -> usize {
+        self.mix.d
+    }
+    /// Mixture weights (sum to 1).
+    #[must_use]
+    pub fn weights(&self) -> &[f64] {
+        &self.mix.weights
+    }
+    /// Means, row-major k × d.
+    #[must_use]
+    pub fn means(&self) -> &[f64] {
+        &self.mix.means
+    }
+    /// Covariances in the layout of [`CovarianceType::covariance_len`]
+    /// (scikit-learn's `covariances_`, flattened).
+    #[must_use]
+    pub fn covariances(&self) -> &[f64] {
+        &self.mix.covariances
+    }
+    /// Cholesky factors of the precisions, same layout (scikit-learn's
+    /// `precisions_cholesky_`: upper triangular for full and tied).
+    #[must_use]
+    pub fn precisions_cholesky(&self) -> &[f64] {
+        &self.mix.precisions_cholesky
+    }
+
+    /// Free parameters (scikit-learn's `_n_parameters`).
+    #[must_use]
+    pub fn n_parameters(&self) -> usize {
+        self.mix.cov_type.n_parameters(self.mix.k, self.mix.d)
+    }
+
+    /// BIC on the fitted data: `−2 · n · log_likelihood + p · ln n`.
+    #[must_use]
+    pub fn bic(&self) -> f64 {
+        let n = self.n_rows as f64;
+        -2.0 * self.log_likelihood * n + self.n_parameters() as f64 * n.ln()
+    }
+
+    /// AIC on the fitted data: `−2 · n · log_likelihood + 2p`.
+    #[must_use]
+    pub fn aic(&self) -> f64 {
+        let n = self.n_rows as f64;
+        -2.0 * self.log_likelihood * n + 2.0 * self.n_parameters() as f64
+    }
+
+    fn check_dim(&self, found: usize, what: String) -> Result<()> {
+        if found != self.mix.d {
+            return Err(GmmError::DimensionMismatch {
+                what,
+                expected: self.mix.d,
+                found,
+                hint: "use data shaped like the data the model was fitted on",
+            });
+        }
+        Ok(())
+    }
+
+    /// Streams, chunk by chunk in row order, each row's responsibilities
+    /// (m × k, f64, rows sum to 1) and log-likelihood (log Σ_c w_c N(x | c)).
+    ///
+    /// # Errors
+    /// Dimension mismatch, read errors, or an error returned by `sink`.
+    pub fn rows_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[f64], &[f64]) -> Result<()>,
+    {
+        self.check_dim(source.n_cols(), source.name())?;
+        match &self.standardizer {
+            Some(t) => {
+                let s = Standardized::new(source, t.clone())?;
+                rows_pass(&s, options, &self.mix, sink)
+            }
+            None => rows_pass(source, options, &self.mix, sink),
+        }
+    }
+
+    /// Streams each row's most responsible component (ties: lowest index).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn predict_each<S, F>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        mut sink: F,
+    ) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[u32]) -> Result<()>,
+    {
+        let k = self.mix.k;
+        self.rows_each(source, options, |resp, _| {
+            let labels: Vec<u32> = resp.chunks_exact(k).map(argmax).collect();
+            sink(&labels)
+        })
+    }
+
+    /// Streams each row's responsibilities as `f32` (m × k, row-major).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn predict_proba_each<S, F>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        mut sink: F,
+    ) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[f32]) -> Result<()>,
+    {
+        self.rows_each(source, options, |resp, _| {
+            let r: Vec<f32> = resp.iter().map(|&v| v as f32).collect();
+            sink(&r)
+        })
+    }
+
+    /// Streams each row's log-likelihood (scikit-learn's `score_samples`).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn score_samples_each<S, F>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        mut sink: F,
+    ) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        F: FnMut(&[f64]) -> Result<()>,
+    {
+        self.rows_each(source, options, |_, ll| sink(ll))
+    }
+
+    /// Labels of every row (in memory).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn predict<S: DataSource + ?Sized>(&self, source: &S) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(source.n_rows());
+        self.predict_each(source, PassOptions::default(), |l| {
+            out.extend_from_slice(l);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Responsibilities of every row, row-major n × k (in memory).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn predict_proba<S: DataSource + ?Sized>(&self, source: &S) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(source.n_rows() * self.mix.k);
+        self.rows_each(source, PassOptions::default(), |r, _| {
+            out.extend_from_slice(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Mean per-sample log-likelihood of `source` (scikit-learn's `score`).
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::rows_each`].
+    pub fn score<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+    ) -> Result<f64> {
+        let mut total = 0.0f64;
+        self.score_samples_each(source, options, |ll| {
+            total += ll.iter().sum::<f64>();
+            Ok(())
+        })?;
+        Ok(total / source.n_rows().max(1) as f64)
+    }
+
+    /// Draws `n` rows from the mixture, streamed to `sink` in blocks of
+    /// [`SAMPLE_BLOCK_ROWS`] rows (row-major `f32` values in the data's
+    /// original units, and each row's component). Block `b` draws from its own
+    /// ChaCha8 stream (seed, stream b + 1), so the rows are the same for a
+    /// seed whatever the thread count. Unlike scikit-learn (which draws the
+    /// component counts first and returns rows sorted by component), rows are
+    /// independent draws in random component order.
+    ///
+    /// # Errors
+    /// An error returned by `sink`; [`GmmError::Degenerate`] if a covariance
+    /// cannot be factored.
+    pub fn sample_each<F>(&self, n: usize, seed: u64, mut sink: F) -> Result<()>
+    where
+        F: FnMut(&[f32], &[u32]) -> Result<()>,
+    {
+        use rayon::prelude::*;
+        let (k, d) = (self.mix.k, self.mix.d);
+        let cov_type = self.mix.cov_type;
+        // Lower Cholesky factors of the covariances (sampling: x = μ + L z).
+        let factors: Vec<Vec<f64>> = match cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                let mats = if cov_type == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
+                (0..mats)
+                    .map(|m| {
+                        cholesky(&self.mix.covariances[m * d * d..(m + 1) * d * d], d).map_err(
+                            |e| GmmError::Degenerate {
+                                component: m,
+                                weight: self.mix.weights[m],
+                                n_k: f64::NAN,
+                                detail: format!("Cholesky pivot {} is {:.3e}", e.index, e.value),
+                            },
+                        )
+                    })
+                    .collect::<Result<_>>()?
+            }
+            _ => Vec::new(),
+        };
+        let mut cumulative = Vec::with_capacity(k);
+        let mut acc = 0.0;
+        for &w in &self.mix.weights {
+            acc += w;
+            cumulative.push(acc);
+        }
+        let draw_block = |b: usize| -> (Vec<f32>, Vec<u32>) {
+            let rows = SAMPLE_BLOCK_ROWS.min(n - b * SAMPLE_BLOCK_ROWS);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(b as u64 + 1);
+            let mut x = Vec::with_capacity(rows * d);
+            let mut labels = Vec::with_capacity(rows);
+            let mut z = vec![0.0f64; d];
+            for _ in 0..rows {
+                let u: f64 = rng.r#gen::<f64>() * acc;
+                let c = cumulative.iter().position(|&v| u < v).unwrap_or(k - 1);
+                for v in z.iter_mut() {
+                    *v = normal(&mut rng);
+                }
+                let mu = &self.mix.means[c * d..(c + 1) * d];
+                for j in 0..d {
+                    let v = match cov_type {
+                        CovarianceType::Full | CovarianceType::Tied => {
+                            let l = &factors[if cov_type == CovarianceType::Full {
+                                c
+                            } else {
+                                0
+                            }];
+                            (0..=j).map(|p| l[j * d + p] * z[p]).sum::<f64>()
+                        }
+                        CovarianceType::Diag => self.mix.covariances[c * d + j].sqrt() * z[j],
+                        CovarianceType::Spherical => self.mix.covariances[c].sqrt() * z[j],
+                    };
+                    x.push((mu[j] + v) as f32);
+                }
+                labels.push(c as u32);
+            }
+            if let Some(t) = &self.standardizer {
+                t.invert_in_place(&mut x);
+            }
+            (x, labels)
+        };
+        let n_blocks = n.div_ceil(SAMPLE_BLOCK_ROWS);
+        let batch = 4 * rayon::current_num_threads();
+        let mut first = 0;
+        while first < n_blocks {
+            let last = (first + batch).min(n_blocks);
+            let out: Vec<(Vec<f32>, Vec<u32>)> =
+                (first..last).into_par_iter().map(draw_block).collect();
+            for (x, l) in out {
+                sink(&x, &l)?;
+            }
+            first = last;
+        }
+        Ok(())
+    }
+
+    /// [`GaussianMixtureModel::sample_each`] into memory.
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::sample_each`].
+    pub fn sample(&self, n: usize, seed: u64) -> Result<(Vec<f32>, Vec<u32>)> {
+        let (mut x, mut l) = (Vec::new(), Vec::new());
+        self.sample_each(n, seed, |a, b| {
+            x.extend_from_slice(a);
+            l.extend_from_slice(b);
+            Ok(())
+        })?;
+        Ok((x, l))
+    }
+
+    fn nested(&self, v: &[f64]) -> Value {
+        let (k, d) = (self.mix.k, self.mix.d);
+        let rows = |v: &[f64], w: usize| -> Vec<Vec<f64>> {
+            v.chunks_exact(w).map(<[f64]>::to_vec).collect()
+        };
+        match self.mix.cov_type {
+            CovarianceType::Full => json!(
+                v.chunks_exact(d * d)
+                    .map(|m| rows(m, d))
+                    .collect::<Vec<_>>()
+            ),
+            CovarianceType::Tied => json!(rows(v, d)),
+            CovarianceType::Diag => json!(rows(v, d)),
+            CovarianceType::Spherical => {
+                debug_assert_eq!(v.len(), k);
+                json!(v)
+            }
+        }
+    }
+
+    /// The model as a JSON value (`"kind": "gmm"`); `input` is stored as the
+    /// input's fingerprint.
+    #[must_use]
+    pub fn to_json(&self, input: Option<Value>) -> Value {
+        let d = self.mix.d;
+        json!({
+            "kind": "gmm",
+            "version": MODEL_VERSION,
+            "covariance_type": self.mix.cov_type.name(),
+            "k": self.mix.k,
+            "d": d,
+            "weights": self.mix.weights,
+            "means": self.mix.means.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>(),
+            "covariances": self.nested(&self.mix.covariances),
+            "precisions_cholesky": self.nested(&self.mix.precisions_cholesky),
+            "standardizer": self.standardizer.as_ref().map(|t| json!({"mean": t.mean, "scale": t.scale})),
+            "converged": self.converged,
+            "n_iter": self.n_iter,
+            "lower_bound": finite_or_null(self.lower_bound),
+            "log_likelihood": finite_or_null(self.log_likelihood),
+            "history": self.history,
+            "run_lower_bounds": self.run_lower_bounds.iter().map(|&v| finite_or_null(v)).collect::<Vec<_>>(),
+            "best_run": self.best_run,
+            "n_parameters": self.n_parameters(),
+            "bic": finite_or_null(self.bic()),
+            "aic": finite_or_null(self.aic()),
+            "n_rows": self.n_rows,
+            "parameters": {
+                "covariance_type": self.mix.cov_type.name(),
+                "init": self.init,
+                "n_init": self.run_lower_bounds.len(),
+                "max_iter": self.max_iter,
+                "tol": self.tol,
+                "reg_covar": self.reg_covar,
+                "seed": self.seed,
+            },
+            "seconds": {
+                "stats": self.stats_seconds,
+                "init": self.init_seconds,
+                "iter": self.iter_seconds,
+                "fit": self.fit_seconds,
+            },
+            "input": input,
+        })
+    }
+
+    /// Reads a model written by [`GaussianMixtureModel::to_json`], checking
+    /// it (kind, version, shapes, finite values, positive-definite
+    /// covariances). The precision factors are recomputed from the
+    /// covariances.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidModel`] naming what is wrong.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let bad = |m: String| GmmError::InvalidModel { message: m };
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        match v.get("kind").and_then(Value::as_str) {
+            Some("gmm") => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "it is a \"{other}\" model, not a \"gmm\" model"
+                )));
+            }
+            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
+        }
+        let version = v.get("version").and_then(Value::as_u64);
+        if version != Some(u64::from(MODEL_VERSION)) {
+            return Err(bad(format!(
+                "model version {version:?} is not supported (this build reads version {MODEL_VERSION})"
+            )));
+        }
+        let cov_type: CovarianceType = v
+            .get("covariance_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no \"covariance_type\"".into()))?
+            .parse()
+            .map_err(bad)?;
+        let field = |name: &str| -> Result<Vec<f64>> {
+            let mut out = Vec::new();
+            flatten(
+                v.get(name)
+                    .ok_or_else(|| bad(format!("no \"{name}\" field")))?,
+                &mut out,
+            )
+            .map_err(|()| bad(format!("\"{name}\" must hold only numbers")))?;
+            Ok(out)
+        };
+        let (weights, means, covariances) =
+            (field("weights")?, field("means")?, field("covariances")?);
+        let mut model = Self::from_parameters(cov_type, weights, means, covariances)?;
+        let get_u = |name: &str| v.get(name).and_then(Value::as_u64).unwrap_or(0) as usize;
+        let get_f = |name: &str| v.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        if get_u("k") != model.k() || get_u("d") != model.d() {
+            return Err(bad(format!(
+                "\"k\"/\"d\" do not match the parameters ({} components of {} columns)",
+                model.k(),
+                model.d()
+            )));
+        }
+        if let Some(s) = v.get("standardizer").filter(|s| !s.is_null()) {
+            let (mut mean, mut scale) = (Vec::new(), Vec::new());
+            flatten(s.get("mean").unwrap_or(&Value::Null), &mut mean)
+                .and_then(|()| flatten(s.get("scale").unwrap_or(&Value::Null), &mut scale))
+                .map_err(
+                    |()| bad("\"standardizer\" needs numeric \"mean\" and \"scale\"".into()),
+                )?;
+            if mean.len() != model.d() {
+                return Err(bad(format!(
+                    "\"standardizer\" has {} columns, the means {}",
+                    mean.len(),
+                    model.d()
+                )));
+            }
+            model.standardizer =
+                Some(Standardizer::from_parts(mean, scale).map_err(|e| bad(e.to_string()))?);
+        }
+        model.converged = v.get("converged").and_then(Value::as_bool).unwrap_or(false);
+        model.n_iter = get_u("n_iter");
+        model.lower_bound = get_f("lower_bound");
+        model.log_likelihood = get_f("log_likelihood");
+        model.n_rows = get_u("n_rows");
+        model.best_run = get_u("best_run");
+        if let Some(h) = v.get("history") {
+            let _ = flatten(h, &mut model.history);
+        }
+        if let Some(p) = v.get("parameters") {
+            model.init = p
+                .get("init")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string();
+            model.seed = p.get("seed").and_then(Value::as_u64).unwrap_or(0);
+            model.max_iter = p.get("max_iter").and_then(Value::as_u64).unwrap_or(0) as usize;
+            model.tol = p.get("tol").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            model.reg_covar = p
+                .get("reg_covar")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN);
+        }
+        Ok(model)
+    }
+}
+
+fn finite_or_null(v: f64) -> Value {
+    if v.is_finite() { json!(v) } else { Value::Null }
+}
+
+fn flatten(v: &Value, out: &mut Vec<f64>) -> std::result::Result<(), ()> {
+    match v {
+        Value::Number(x) => {
+            out.push(x.as_f64().ok_or(())?);
+            Ok(())
+        }
+        Value::Array(a) => a.iter().try_for_each(|x| flatten(x, out)),
+        _ => Err(()),
+    }
+}
+
+fn argmax(row: &[f64]) -> u32 {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best as u32
+}
+
+/// A standard normal value (Box–Muller, one of the pair).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = 1.0 - rng.r#gen::<f64>();
+    let u2: f64 = rng.r#gen::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}

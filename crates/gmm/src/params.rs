@@ -1,0 +1,269 @@
+//! Parameters of a Gaussian-mixture fit, with scikit-learn's names and defaults.
+
+use std::fmt;
+use std::str::FromStr;
+
+use mmclust_core::parallel::Chunking;
+
+/// The shape of the components' covariances (scikit-learn's `covariance_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CovarianceType {
+    /// Each component has its own general covariance matrix (k × d × d).
+    Full,
+    /// All components share one general covariance matrix (d × d).
+    Tied,
+    /// Each component has its own diagonal covariance (k × d).
+    Diag,
+    /// Each component has its own single variance (k).
+    Spherical,
+}
+
+impl CovarianceType {
+    /// The name used in model files, summaries and on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            CovarianceType::Full => "full",
+            CovarianceType::Tied => "tied",
+            CovarianceType::Diag => "diag",
+            CovarianceType::Spherical => "spherical",
+        }
+    }
+
+    /// Number of covariance values stored for k components of dimension d
+    /// (full and tied matrices are stored whole, row-major).
+    #[must_use]
+    pub fn covariance_len(self, k: usize, d: usize) -> usize {
+        match self {
+            CovarianceType::Full => k * d * d,
+            CovarianceType::Tied => d * d,
+            CovarianceType::Diag => k * d,
+            CovarianceType::Spherical => k,
+        }
+    }
+
+    /// Free parameters of a mixture (scikit-learn's `_n_parameters`): the
+    /// covariances, k·d means and k − 1 weights.
+    #[must_use]
+    pub fn n_parameters(self, k: usize, d: usize) -> usize {
+        let cov = match self {
+            CovarianceType::Full => k * d * (d + 1) / 2,
+            CovarianceType::Tied => d * (d + 1) / 2,
+            CovarianceType::Diag => k * d,
+            CovarianceType::Spherical => k,
+        };
+        cov + k * d + k - 1
+    }
+
+    /// True for the types whose factor is a d × d matrix.
+    #[must_use]
+    pub(crate) fn is_matrix(self) -> bool {
+        matches!(self, CovarianceType::Full | CovarianceType::Tied)
+    }
+}
+
+impl fmt::Display for CovarianceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CovarianceType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(CovarianceType::Full),
+            "tied" => Ok(CovarianceType::Tied),
+            "diag" => Ok(CovarianceType::Diag),
+            "spherical" => Ok(CovarianceType::Spherical),
+            other => Err(format!(
+                "'{other}' is not a covariance type; use full, diag, spherical or tied"
+            )),
+        }
+    }
+}
+
+/// How a run's initial mixture is chosen.
+///
+/// Every initialisation except [`Init::Parameters`] ends with one pass that
+/// turns responsibilities into weights, means and covariances (an M-step), as
+/// scikit-learn's `_initialize` does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Init {
+    /// K-means (k-means++ seeding, one run) with the same seed; each row's
+    /// responsibility is 1 for its nearest K-means centre (scikit-learn's
+    /// `init_params="kmeans"`).
+    KMeans,
+    /// k-means++ seeding followed by one Lloyd step, then hard assignment to
+    /// the nearest centre. (scikit-learn puts responsibility 1 on the k seed
+    /// rows only, so its first covariances are `reg_covar · I` and its first
+    /// E-step is a hard nearest-centre assignment: the same mixture one
+    /// iteration later.)
+    KMeansPlusPlus,
+    /// Random responsibilities, uniform then normalised per row
+    /// (scikit-learn's `init_params="random"`), derived from a counter-based
+    /// hash of (seed, row, component): no n × k matrix is ever stored.
+    Random,
+    /// k distinct rows chosen at random as means, then hard assignment to the
+    /// nearest (same remark as [`Init::KMeansPlusPlus`]).
+    RandomFromData,
+    /// Given means, row-major k × d: hard assignment to the nearest, weights
+    /// and covariances from that assignment around the given means, which are
+    /// kept as they are.
+    Means(Vec<f32>),
+    /// A complete initial mixture (scikit-learn's `weights_init`, `means_init`
+    /// and `precisions_init` all given): no initial pass; the first E-step
+    /// uses exactly these. Covariances in [`CovarianceType::covariance_len`]
+    /// layout (full: k row-major d × d matrices).
+    Parameters {
+        /// k weights (normalised to sum 1).
+        weights: Vec<f64>,
+        /// Row-major k × d means.
+        means: Vec<f64>,
+        /// Covariances in the layout of the covariance type.
+        covariances: Vec<f64>,
+    },
+}
+
+impl Init {
+    /// The name used in model files and summaries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Init::KMeans => "kmeans",
+            Init::KMeansPlusPlus => "k-means++",
+            Init::Random => "random",
+            Init::RandomFromData => "random-from-data",
+            Init::Means(_) => "given-means",
+            Init::Parameters { .. } => "given-parameters",
+        }
+    }
+
+    /// Whether the initialisation is the same for every run (given values).
+    #[must_use]
+    pub fn is_given(&self) -> bool {
+        matches!(self, Init::Means(_) | Init::Parameters { .. })
+    }
+}
+
+/// Parameters of a Gaussian-mixture fit.
+///
+/// ```
+/// use mmclust_gmm::{CovarianceType, GmmParams, Init};
+/// let p = GmmParams::new(3).covariance(CovarianceType::Diag).init(Init::Random).n_init(4).seed(7);
+/// assert_eq!(p.k, 3);
+/// assert_eq!(p.max_iter, 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct GmmParams {
+    /// Number of components.
+    pub k: usize,
+    /// Covariance type (default full).
+    pub covariance: CovarianceType,
+    /// Initialisation (default [`Init::KMeans`]).
+    pub init: Init,
+    /// Runs from different initialisations; the highest final lower bound
+    /// (mean log-likelihood) wins. Given initialisations run once.
+    pub n_init: usize,
+    /// Maximum EM iterations per run (default 100).
+    pub max_iter: usize,
+    /// Convergence threshold on the change of the mean per-sample
+    /// log-likelihood between iterations (default 1e-3).
+    pub tol: f64,
+    /// Added to every covariance diagonal (default 1e-6).
+    pub reg_covar: f64,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Z-score the columns before fitting (on the fly; kept in the model).
+    pub standardize: bool,
+    /// Chunk length override (default: from d, see [`Chunking::for_dim`]).
+    pub chunking: Option<Chunking>,
+}
+
+impl GmmParams {
+    /// Defaults for `k` components.
+    #[must_use]
+    pub fn new(k: usize) -> Self {
+        GmmParams {
+            k,
+            covariance: CovarianceType::Full,
+            init: Init::KMeans,
+            n_init: 1,
+            max_iter: 100,
+            tol: 1e-3,
+            reg_covar: 1e-6,
+            seed: 0,
+            standardize: false,
+            chunking: None,
+        }
+    }
+
+    /// Sets the covariance type.
+    #[must_use]
+    pub fn covariance(mut self, c: CovarianceType) -> Self {
+        self.covariance = c;
+        self
+    }
+
+    /// Sets the initialisation.
+    #[must_use]
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Sets the number of runs.
+    #[must_use]
+    pub fn n_init(mut self, n: usize) -> Self {
+        self.n_init = n;
+        self
+    }
+
+    /// Sets the iteration limit.
+    #[must_use]
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self
+    }
+
+    /// Sets the tolerance.
+    #[must_use]
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Sets the covariance regularisation.
+    #[must_use]
+    pub fn reg_covar(mut self, r: f64) -> Self {
+        self.reg_covar = r;
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Standardises the columns first.
+    #[must_use]
+    pub fn standardize(mut self, on: bool) -> Self {
+        self.standardize = on;
+        self
+    }
+
+    /// Sets the chunk length.
+    #[must_use]
+    pub fn chunking(mut self, chunking: Chunking) -> Self {
+        self.chunking = Some(chunking);
+        self
+    }
+
+    /// The number of runs these parameters make.
+    #[must_use]
+    pub fn runs(&self) -> usize {
+        if self.init.is_given() { 1 } else { self.n_init }
+    }
+}

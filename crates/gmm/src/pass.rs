@@ -1,0 +1,232 @@
+//! The passes over the data: one EM iteration (E-step, log-likelihood and
+//! sufficient statistics in one pass), the initial passes (hard assignment to
+//! given centres, random responsibilities), and the per-row passes of a fitted
+//! model. Each is a `map_reduce` over fixed chunks merged by the fixed tree:
+//! bitwise identical on any thread count. No n × k matrix is ever stored.
+
+use mmclust_core::DataSource;
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce};
+
+use crate::error::{GmmError, Result};
+use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
+use crate::params::CovarianceType;
+
+fn blocks<'a>(chunk: &Chunk<'a>) -> impl Iterator<Item = (&'a [f32], usize)> + use<'a> {
+    let d = chunk.n_cols;
+    chunk
+        .data
+        .chunks(BLOCK_ROWS * d)
+        .map(move |b| (b, b.len() / d))
+}
+
+/// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
+/// statistics of its responsibilities about `mix`'s means.
+pub(crate) fn em_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    mix: &Mixture,
+) -> Result<Stats> {
+    let (k, d) = (mix.k, mix.d);
+    let stats = map_reduce(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            let mut ws = Workspace::new(k, d);
+            let mut st = Stats::new(mix.cov_type, k, d);
+            for (x, m) in blocks(&chunk) {
+                let mut lp = std::mem::take(&mut ws.lp);
+                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
+                st.loglik += normalise_rows(&mut lp[..m * k], k, None);
+                st.accumulate_block(mix.cov_type, x, m, k, d, &lp[..m * k], &mix.means, &mut ws);
+                ws.lp = lp;
+            }
+            Ok(st)
+        },
+        Stats::merge,
+    )?;
+    Ok(stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d)))
+}
+
+/// Statistics of the hard assignment of every row to its nearest centre
+/// (squared Euclidean in f64, ties to the lowest index), about the centres.
+pub(crate) fn hard_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    cov_type: CovarianceType,
+    centers: &[f64],
+    k: usize,
+) -> Result<Stats> {
+    let d = source.n_cols();
+    let stats = map_reduce(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            let mut ws = Workspace::new(k, d);
+            let mut st = Stats::new(cov_type, k, d);
+            let mut resp = vec![0.0f64; BLOCK_ROWS * k];
+            for (x, m) in blocks(&chunk) {
+                let resp = &mut resp[..m * k];
+                resp.fill(0.0);
+                for (i, row) in x.chunks_exact(d).enumerate() {
+                    resp[i * k + nearest(row, centers, d)] = 1.0;
+                }
+                st.accumulate_block(cov_type, x, m, k, d, resp, centers, &mut ws);
+            }
+            Ok(st)
+        },
+        Stats::merge,
+    )?;
+    Ok(stats.unwrap_or_else(|| Stats::new(cov_type, k, d)))
+}
+
+/// The nearest of the row-major centres to `row` (ties: lowest index).
+pub(crate) fn nearest(row: &[f32], centers: &[f64], d: usize) -> usize {
+    let mut best = (f64::INFINITY, 0);
+    for (j, c) in centers.chunks_exact(d).enumerate() {
+        let dist: f64 = row
+            .iter()
+            .zip(c)
+            .map(|(&x, &m)| {
+                let t = f64::from(x) - m;
+                t * t
+            })
+            .sum();
+        if dist < best.0 {
+            best = (dist, j);
+        }
+    }
+    best.1
+}
+
+/// SplitMix64's finaliser: a good 64-bit mixing function.
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A uniform value in (0, 1) from (seed, row, component): the random
+/// initial responsibilities, recomputable anywhere without shared state.
+pub(crate) fn uniform(seed: u64, row: u64, component: u64) -> f64 {
+    let h = mix64(mix64(seed ^ mix64(row)) ^ component.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    ((h >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Statistics of random responsibilities (uniform per (row, component),
+/// normalised per row), about `shifts` (the column means for every component).
+pub(crate) fn random_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    cov_type: CovarianceType,
+    shifts: &[f64],
+    k: usize,
+    seed: u64,
+) -> Result<Stats> {
+    let d = source.n_cols();
+    let stats = map_reduce(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            let mut ws = Workspace::new(k, d);
+            let mut st = Stats::new(cov_type, k, d);
+            let mut resp = vec![0.0f64; BLOCK_ROWS * k];
+            let mut row0 = chunk.start_row;
+            for (x, m) in blocks(&chunk) {
+                let resp = &mut resp[..m * k];
+                for (i, r) in resp.chunks_exact_mut(k).enumerate() {
+                    let row = (row0 + i) as u64;
+                    for (c, v) in r.iter_mut().enumerate() {
+                        *v = uniform(seed, row, c as u64);
+                    }
+                    let s: f64 = r.iter().sum();
+                    r.iter_mut().for_each(|v| *v /= s);
+                }
+                st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
+                row0 += m;
+            }
+            Ok(st)
+        },
+        Stats::merge,
+    )?;
+    Ok(stats.unwrap_or_else(|| Stats::new(cov_type, k, d)))
+}
+
+/// Total log-likelihood of the rows under `mix` (no statistics).
+pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    mix: &Mixture,
+) -> Result<f64> {
+    let k = mix.k;
+    let total = map_reduce(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            let mut ws = Workspace::new(k, mix.d);
+            let mut total = 0.0;
+            for (x, m) in blocks(&chunk) {
+                let mut lp = std::mem::take(&mut ws.lp);
+                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
+                total += normalise_rows(&mut lp[..m * k], k, None);
+                ws.lp = lp;
+            }
+            Ok(total)
+        },
+        |a, b| a + b,
+    )?;
+    Ok(total.unwrap_or(0.0))
+}
+
+/// Per-row results of a fitted mixture, streamed in row order: each chunk's
+/// responsibilities (m × k) and per-row log-likelihoods go to `sink`.
+pub(crate) fn rows_pass<S, F>(
+    source: &S,
+    options: PassOptions<'_>,
+    mix: &Mixture,
+    mut sink: F,
+) -> Result<()>
+where
+    S: DataSource + ?Sized,
+    F: FnMut(&[f64], &[f64]) -> Result<()>,
+{
+    let k = mix.k;
+    let mut failure: Option<GmmError> = None;
+    let r = map_ordered(
+        source,
+        Chunking::for_dim(mix.d),
+        options,
+        4 * rayon::current_num_threads(),
+        |chunk| {
+            let mut ws = Workspace::new(k, mix.d);
+            let mut resp = Vec::with_capacity(chunk.n_rows * k);
+            let mut lse = Vec::with_capacity(chunk.n_rows);
+            for (x, m) in blocks(&chunk) {
+                let mut lp = std::mem::take(&mut ws.lp);
+                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
+                normalise_rows(&mut lp[..m * k], k, Some(&mut lse));
+                resp.extend_from_slice(&lp[..m * k]);
+                ws.lp = lp;
+            }
+            Ok((resp, lse))
+        },
+        |(resp, lse)| {
+            sink(&resp, &lse).map_err(|e| {
+                failure = Some(e);
+                mmclust_core::CoreError::param("sink", "output failed")
+            })
+        },
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    r.map_err(GmmError::from)
+}
