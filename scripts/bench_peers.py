@@ -89,6 +89,22 @@ def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
             "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
 
 
+def run_sklearn_minibatch(args: argparse.Namespace) -> dict[str, Any]:
+    """scikit-learn MiniBatchKMeans with k-means++ and its defaults (max_no_improvement=10)."""
+    from sklearn.cluster import MiniBatchKMeans
+    from threadpoolctl import threadpool_limits
+
+    X = _load(args.data)
+    km = MiniBatchKMeans(n_clusters=args.k, init="k-means++", n_init=1,
+                         batch_size=args.batch_size, random_state=args.seed)
+    with threadpool_limits(limits=args.threads):
+        t0 = time.perf_counter()
+        km.fit(X)
+        fit_s = time.perf_counter() - t0
+    return {"fit_seconds": fit_s, "n_iter": int(km.n_steps_),
+            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+
+
 def run_faiss(args: argparse.Namespace) -> dict[str, Any]:
     """Fit faiss.Kmeans on every point (max_points_per_centroid huge: no sampling)."""
     import faiss
@@ -124,6 +140,8 @@ def runner_main(args: argparse.Namespace) -> None:
 
     if args.engine == "faiss":
         res = run_faiss(args)
+    elif args.engine == "sklearn-mb":
+        res = run_sklearn_minibatch(args)
     else:
         res = run_sklearn(args, args.engine)
     centers = res.pop("centers")
@@ -224,7 +242,7 @@ class Bench:
 
     def run(self, engine: str, data: Path, k: int, init: str, max_iter: int | None,
             tol: float | None, centers_out: Path | None = None,
-            algorithm: str = "lloyd") -> Run:
+            algorithm: str = "lloyd", batch_size: int | None = None) -> Run:
         """Run one engine once; raise RuntimeError with its stderr on failure."""
         result = self.workdir / f"result-{engine}.json"
         result.unlink(missing_ok=True)
@@ -233,6 +251,8 @@ class Bench:
         else:
             cmd = self.peer_cmd(engine, data, k, init, max_iter if max_iter else 300,
                                 1e-4 if tol is None else tol, result, centers_out)
+            if batch_size is not None:
+                cmd += ["--batch-size", str(batch_size)]
         wall, rss, rc, out, err = timed(cmd, self.o.threads, self.o.timeout)
         if rc != 0:
             raise RuntimeError(f"{engine} exited {rc}: {' '.join(cmd)}\n{err[-2000:]}")
@@ -384,7 +404,49 @@ def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
                 c.inertia.append(inertia_f64(data, cout) if cout.exists() else float("nan"))
                 log(f"  fit {rep} {e:9s} fit={c.fit_seconds[-1]:8.3f}s wall={run.wall:8.3f}s "
                     f"iters={c.fit_iters[-1]} inertia={c.inertia[-1]:.6g} rss={run.rss_mib:.0f} MiB")
-    return {"n": n, "d": d, "k": k, "data": str(data), "data_how": how, "cells": cells}
+    minibatch = bench_minibatch(b, opts, data, k, cells) if opts.minibatch else None
+    return {"n": n, "d": d, "k": k, "data": str(data), "data_how": how, "cells": cells,
+            "minibatch": minibatch}
+
+
+MB_SIZES = (1024, 4096, 16384)
+
+
+def bench_minibatch(b: Bench, opts: argparse.Namespace, data: Path, k: int,
+                    cells: dict[str, Cell]) -> dict[str, Any]:
+    """Mini-batch runs: mmclust (defaults) and scikit-learn MiniBatchKMeans at several
+    batch sizes, all from k-means++, judged against full Lloyd's converged inertia."""
+    ref = med(cells["mmclust"].inertia) if "mmclust" in cells else None
+    if ref is None:
+        cout = b.workdir / "centers-lloyd-ref.npy"
+        b.run("mmclust", data, k, "k-means++", None, None, cout)
+        ref = inertia_f64(data, cout)
+    rows: dict[str, Cell] = {"mmclust": Cell()}
+    rows.update({f"sklearn MiniBatchKMeans, batch {bs}": Cell() for bs in MB_SIZES})
+    for rep in range(opts.reps):
+        for name in rotated(list(rows), rep):
+            cout = b.workdir / "centers-mb.npy"
+            cout.unlink(missing_ok=True)
+            try:
+                if name == "mmclust":
+                    run = b.run("mmclust", data, k, "k-means++", None, None, cout,
+                                algorithm="minibatch")
+                else:
+                    bs = int(name.rsplit(" ", 1)[1])
+                    run = b.run("sklearn-mb", data, k, "k-means++", 100, 0.0, cout,
+                                batch_size=bs)
+            except (RuntimeError, json.JSONDecodeError) as err:
+                log(f"bench: {err}")
+                rows[name].notes.append("failed")
+                continue
+            c = rows[name]
+            c.rss_mib = max(c.rss_mib, run.rss_mib)
+            c.fit_seconds.append(float(run.summary["fit_seconds"]))
+            c.fit_iters.append(int(run.summary.get("n_iter", -1)))
+            c.inertia.append(inertia_f64(data, cout) if cout.exists() else float("nan"))
+            log(f"  mb {rep} {name:36s} fit={c.fit_seconds[-1]:7.3f}s steps={c.fit_iters[-1]} "
+                f"inertia={c.inertia[-1]:.6g} (x{c.inertia[-1] / ref:.4f} of Lloyd)")
+    return {"lloyd_inertia": ref, "rows": rows}
 
 
 # =========================================================================== report
@@ -463,6 +525,31 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
         notes = [f"{e}: {'; '.join(sorted(set(c.notes)))}" for e, c in cells.items() if c.notes]
         if notes:
             lines += ["", "Notes: " + " · ".join(notes)]
+        mb = res.get("minibatch")
+        if mb:
+            ref = mb["lloyd_inertia"]
+            mm_fit = med(mb["rows"]["mmclust"].fit_seconds)
+            lines += [
+                "",
+                f"### Mini-batch, n = {res['n']:,}, d = {res['d']}, k = {res['k']}",
+                "",
+                f"Reference: full Lloyd from k-means++ converges to inertia {ref:.7g} "
+                "(mmclust's full fit above, f64). Target: final inertia ≤ 1.02 × that.",
+                "",
+                "| engine | fit (s) | ÷ mmclust | steps | final inertia (f64) | ÷ Lloyd "
+                "| ≤ 1.02× Lloyd | peak RSS (MiB) |",
+                "|---|---:|---:|---:|---:|---:|:---:|---:|",
+            ]
+            for name, c in mb["rows"].items():
+                fit = med(c.fit_seconds)
+                inert = med(c.inertia)
+                ok = "—" if inert is None else ("yes" if inert <= 1.02 * ref else "no")
+                lines.append(
+                    f"| {name} | {fmt(fit)} | {'1' if name == 'mmclust' else ratio(fit, mm_fit)} "
+                    f"| {fmt(med([float(i) for i in c.fit_iters]), digits=5)} "
+                    f"| {fmt(inert, digits=7)} | {fmt(None if inert is None else inert / ref, digits=4)} "
+                    f"| {ok} | {c.rss_mib:.0f} |"
+                )
     lines += [
         "",
         "## Method",
@@ -499,6 +586,11 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
         "i.e. against the centres before the last update; mmclust's `inertia`.",
         "- **peak RSS** = largest `ru_maxrss` of that engine's subprocesses (from "
         "`wait4`), which includes the interpreter and the loaded data for the peers.",
+        "- **mini-batch** (with `--minibatch`): mmclust `--algorithm minibatch` with its "
+        "defaults (batch 8192 rows in 256-row blocks, max-no-improvement 10, k-means++ on "
+        "a 3-batch sample) against scikit-learn `MiniBatchKMeans(init='k-means++', n_init=1, "
+        "batch_size=B)` with its defaults otherwise; fit time inside the process (mmclust's "
+        "includes its final exact-inertia pass); inertia recomputed in f64 from the centres.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -549,7 +641,7 @@ def bench_main(opts: argparse.Namespace) -> None:
         opts.out.write_text(text)
         log(f"bench: wrote {opts.out}")
     if opts.json_out:
-        blob = [{**{k: v for k, v in r.items() if k != "cells"},
+        blob = [{**{k: v for k, v in r.items() if k not in ("cells", "minibatch")},
                  "cells": {e: c.__dict__ for e, c in r["cells"].items()}} for r in results]
         opts.json_out.write_text(json.dumps(blob, indent=2))
         log(f"bench: wrote {opts.json_out}")
@@ -573,6 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
     p.add_argument("--no-iter", action="store_true", help="skip the per-iteration runs")
     p.add_argument("--no-full", action="store_true", help="skip the full k-means++ fits")
+    p.add_argument("--minibatch", action="store_true",
+                   help="also compare mini-batch K-means (mmclust vs scikit-learn MiniBatchKMeans)")
     p.add_argument("--faiss-niter", type=int, default=300,
                    help="faiss niter in the full fit (it has no tol; default 300)")
     p.add_argument("--mm-full-algorithm", default="auto",
@@ -590,7 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
 def build_runner_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench_peers.py _run",
                                 description="internal: one peer fit in this process")
-    p.add_argument("--engine", choices=PEERS, required=True)
+    p.add_argument("--engine", choices=PEERS + ("sklearn-mb",), required=True)
+    p.add_argument("--batch-size", type=int, default=1024, help="sklearn-mb batch size")
     p.add_argument("--data", required=True)
     p.add_argument("-k", type=int, required=True)
     p.add_argument("--init", required=True, help="C0.npy or k-means++")

@@ -51,3 +51,10 @@ if limited "$bin" "${args[@]}" --centers-out "$work/limited.npy" > "$work/limite
     exit 1
   fi
 fi
+
+echo "== kmeans --algorithm minibatch under memlimit 1G (peak RSS)"
+if limited /usr/bin/time -f "%M" -o "$work/mbrss" "$bin" kmeans "$file" -k 100 --algorithm minibatch \
+    --seed 3 --quiet --json > "$work/mb.json"; then
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print('minibatch: steps', a['n_iter'], 'epochs', round(a['epochs'],3), 'inertia', a['inertia'], 'fit s', round(a['fit_seconds'],1))" "$work/mb.json"
+  echo "minibatch under 1 GiB: ok, peak RSS $(( $(cat "$work/mbrss") / 1024 )) MiB"
+fi
