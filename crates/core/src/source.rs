@@ -38,8 +38,14 @@ pub trait DataSource: Sync {
     /// (`madvise(MADV_SEQUENTIAL)` for memory-mapped files). Default: nothing.
     fn advise_sequential(&self) {}
 
-    /// Hints that upcoming reads are scattered (`madvise(MADV_RANDOM)`).
+    /// Hints that upcoming reads are scattered (`madvise(MADV_RANDOM)`): the
+    /// kernel then reads only the pages touched, not megabytes around each.
     fn advise_random(&self) {}
+
+    /// Hints that rows `range` will be read soon (`madvise(MADV_WILLNEED)`):
+    /// the kernel starts reading them in the background, so many scattered
+    /// runs of rows are fetched in parallel instead of one fault at a time.
+    fn will_need(&self, _range: Range<usize>) {}
 }
 
 impl<S: DataSource + ?Sized> DataSource for &S {
@@ -60,6 +66,9 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
     fn advise_random(&self) {
         (**self).advise_random();
+    }
+    fn will_need(&self, range: Range<usize>) {
+        (**self).will_need(range);
     }
 }
 

@@ -399,6 +399,9 @@ impl<S: DataSource> DataSource for Standardized<S> {
     fn advise_random(&self) {
         self.inner.advise_random();
     }
+    fn will_need(&self, range: Range<usize>) {
+        self.inner.will_need(range);
+    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,17 @@ impl FileBytes {
         }
     }
 
+    /// `madvise(MADV_WILLNEED)` on bytes `offset..offset + len`: starts reading
+    /// them in the background. Errors are ignored (it is only a hint).
+    pub(crate) fn advise_will_need(&self, offset: usize, len: usize) {
+        #[cfg(unix)]
+        if let FileBytes::Mapped(map) = self {
+            let _ = map.advise_range(memmap2::Advice::WillNeed, offset, len);
+        }
+        #[cfg(not(unix))]
+        let _ = (offset, len);
+    }
+
     /// `madvise(MADV_RANDOM)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_random(&self) {
         #[cfg(unix)]

@@ -147,4 +147,12 @@ impl DataSource for Matrix {
             Matrix::InMemory { .. } => {}
         }
     }
+
+    fn will_need(&self, range: Range<usize>) {
+        match self {
+            Matrix::Npy(f) => f.will_need(range),
+            Matrix::Vecs(f) => f.will_need(range),
+            Matrix::InMemory { .. } => {}
+        }
+    }
 }

@@ -301,6 +301,16 @@ impl DataSource for NpyFile {
     fn advise_random(&self) {
         self.bytes.advise_random();
     }
+
+    fn will_need(&self, range: Range<usize>) {
+        if range.end <= self.rows && range.start < range.end {
+            let row_bytes = self.cols * self.dtype.size();
+            self.bytes.advise_will_need(
+                self.data_offset + range.start * row_bytes,
+                range.len() * row_bytes,
+            );
+        }
+    }
 }
 
 /// Opens a 1-D `.npy` vector and returns its element type and data bytes.

@@ -240,4 +240,12 @@ impl DataSource for VecsFile {
     fn advise_random(&self) {
         self.bytes.advise_random();
     }
+
+    fn will_need(&self, range: Range<usize>) {
+        if range.end <= self.rows && range.start < range.end {
+            let row_bytes = self.row_bytes();
+            self.bytes
+                .advise_will_need(range.start * row_bytes, range.len() * row_bytes);
+        }
+    }
 }
