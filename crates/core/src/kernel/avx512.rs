@@ -9,7 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::direct::{DIRECT_LANES_MAX_K, DIRECT_MAX_D, DIRECT_MAX_K};
-use super::{AssignScratch, PANEL, PackedCenters, row_block};
+use super::{AssignScratch, Order, PANEL, PackedCenters, row_block};
 
 /// Rows per tile.
 const MR: usize = 8;
@@ -165,6 +165,7 @@ pub(super) unsafe fn assign(
     labels: &mut [u32],
     dist: &mut [f32],
     scratch: &mut AssignScratch,
+    order: Order,
 ) {
     let n = labels.len();
     let d = centers.d();
@@ -195,6 +196,21 @@ pub(super) unsafe fn assign(
             }
             *label = idx;
             *out = best;
+        }
+        return;
+    }
+    let resident = match order {
+        Order::Auto => centers.n_panels() * PANEL * d * 4 <= RESIDENT_MAX_BYTES,
+        Order::Streamed => false,
+        Order::Resident => true,
+    };
+    if resident {
+        let mut r0 = 0;
+        while r0 < n {
+            // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as the
+            // caller guarantees.
+            unsafe { resident_group::<RMR>(x, r0, centers, labels, dist) };
+            r0 += RMR;
         }
         return;
     }
@@ -245,6 +261,130 @@ pub(super) unsafe fn assign(
             dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
         }
         r0 += rows;
+    }
+}
+
+/// Largest packed panel set (`n_panels · 32 · d · 4` bytes) for which
+/// [`Order::Auto`] picks the resident order.
+const RESIDENT_MAX_BYTES: usize = 256 * 1024;
+/// Rows per group of the resident order.
+const RMR: usize = 6;
+
+/// Resident order, one group of up to `MR` rows starting at `r0`: every
+/// panel's `MR × 32` tile in turn, folded into the rows' lane-wise running best
+/// (value and panel offset, one `zmm` each per row) held in registers; then the
+/// rows' winners and their exact distances.
+///
+/// Lane `l` sees centres `l, 16 + l, 32 + l, …` in increasing order and keeps
+/// the first strictly smaller value, so within a lane the lowest index wins
+/// ties; across lanes the lowest index among equal values is taken. The
+/// result is bitwise that of the streamed order.
+///
+/// # Safety
+/// AVX-512F, AVX2 and FMA available; `r0 < labels.len()`,
+/// `x.len() == labels.len() · d`, `dist.len() == labels.len()`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn resident_group<const MR: usize>(
+    x: &[f32],
+    r0: usize,
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist: &mut [f32],
+) {
+    let n = labels.len();
+    let d = centers.d();
+    let k = centers.k();
+    let live = MR.min(n - r0);
+    // Rows past the end repeat the last live row; their results are dropped.
+    let rows: [*const f32; MR] =
+        std::array::from_fn(|i| x[(r0 + i.min(live - 1)) * d..].as_ptr());
+    let mut bv = [_mm512_set1_ps(f32::INFINITY); MR];
+    let mut bi = [_mm512_setzero_si512(); MR];
+    // Panels done 32 wide, and the width of a last partial panel: 16 (one
+    // `zmm`), 8 (one `ymm`), or 0 when it has more than 16 centres (then it
+    // is done 32 wide, its padding has `+inf` norms).
+    let rem = k % PANEL;
+    let (full, tail) = match rem {
+        0 => (k / PANEL, 0),
+        r if r > 16 => (k / PANEL + 1, 0),
+        r if r > 8 => (k / PANEL, 16),
+        _ => (k / PANEL, 8),
+    };
+    // SAFETY: every panel `q < n_panels` holds `d · PANEL` values and its
+    // norms `PANEL`; row pointers start full rows of `x`, read at `p < d`.
+    unsafe {
+        for q in 0..full {
+            let panel = centers.panel(q).as_ptr();
+            let cn = centers.panel_norms(q).as_ptr();
+            let mut a0 = [_mm512_loadu_ps(cn); MR];
+            let mut a1 = [_mm512_loadu_ps(cn.add(16)); MR];
+            for p in 0..d {
+                let b0 = _mm512_loadu_ps(panel.add(p * PANEL));
+                let b1 = _mm512_loadu_ps(panel.add(p * PANEL + 16));
+                for i in 0..MR {
+                    let xv = _mm512_set1_ps(*rows[i].add(p));
+                    a0[i] = _mm512_fmadd_ps(xv, b0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(xv, b1, a1[i]);
+                }
+            }
+            let j0 = _mm512_set1_epi32((q * PANEL) as i32);
+            let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
+            for i in 0..MR {
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+            }
+        }
+        let q = full;
+        let jq = _mm512_set1_epi32((q * PANEL) as i32);
+        if tail == 16 {
+            let panel = centers.panel(q).as_ptr();
+            let mut a = [_mm512_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
+            for p in 0..d {
+                let b = _mm512_loadu_ps(panel.add(p * PANEL));
+                for i in 0..MR {
+                    a[i] = _mm512_fmadd_ps(_mm512_set1_ps(*rows[i].add(p)), b, a[i]);
+                }
+            }
+            for i in 0..MR {
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
+            }
+        } else if tail == 8 {
+            let panel = centers.panel(q).as_ptr();
+            let mut a = [_mm256_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
+            for p in 0..d {
+                let b = _mm256_loadu_ps(panel.add(p * PANEL));
+                for i in 0..MR {
+                    a[i] = _mm256_fmadd_ps(_mm256_set1_ps(*rows[i].add(p)), b, a[i]);
+                }
+            }
+            for i in 0..MR {
+                let az = _mm512_castps256_ps512(a[i]);
+                let m = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(0xff, az, bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, az);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
+            }
+        }
+    }
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for i in 0..live {
+        let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
+        let best = _mm512_reduce_min_ps(bv[i]);
+        let j = if best.is_finite() {
+            let tied = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(bv[i], _mm512_set1_ps(best));
+            _mm512_mask_reduce_min_epu32(tied, _mm512_add_epi32(bi[i], iota))
+        } else {
+            super::reference::nearest(row, centers.centers(), k).0
+        };
+        labels[r0 + i] = j;
+        // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
+        dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
     }
 }
 

@@ -339,6 +339,34 @@ pub(crate) fn assign_chunk_with(
     dist_sq: &mut [f32],
     scratch: &mut AssignScratch,
 ) {
+    assign_chunk_order(path, Order::Auto, x, centers, labels, dist_sq, scratch);
+}
+
+/// Loop order of the AVX-512 product kernel (ignored by the other paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// [`Order::Resident`] when the packed panels fit in L2, else
+    /// [`Order::Streamed`].
+    Auto,
+    /// Row blocks outer, centre panels, then groups of rows: the running best
+    /// goes through [`AssignScratch`] after every panel.
+    #[cfg_attr(not(test), allow(dead_code))] // forced by the tests only
+    Streamed,
+    /// Groups of rows outer, every panel inner: the running best stays in
+    /// registers.
+    #[cfg_attr(not(test), allow(dead_code))] // forced by the tests only
+    Resident,
+}
+
+pub(crate) fn assign_chunk_order(
+    path: Path,
+    order: Order,
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist_sq: &mut [f32],
+    scratch: &mut AssignScratch,
+) {
     let n = labels.len();
     let d = centers.d();
     assert_eq!(
@@ -359,13 +387,14 @@ pub(crate) fn assign_chunk_with(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
         // detected at run time; the shapes were checked above.
-        Path::Avx512 => unsafe { avx512::assign(x, centers, labels, dist_sq, scratch) },
+        Path::Avx512 => unsafe { avx512::assign(x, centers, labels, dist_sq, scratch, order) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Path::Avx2` is only produced when AVX2 and FMA were detected;
         // the shapes were checked above.
         Path::Avx2 => unsafe { avx2::assign(x, centers, labels, dist_sq, scratch) },
         Path::Scalar => scalar::assign(x, centers, labels, dist_sq),
     }
+    let _ = order;
 }
 
 /// Final step shared by the product kernels for one row: the winner among the
