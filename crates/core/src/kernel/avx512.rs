@@ -205,11 +205,19 @@ pub(super) unsafe fn assign(
         Order::Resident => true,
     };
     if resident {
+        let exp = EXP.load(std::sync::atomic::Ordering::Relaxed);
         let mut r0 = 0;
         while r0 < n {
             // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as the
             // caller guarantees.
-            unsafe { resident_group::<RMR>(x, r0, centers, labels, dist) };
+            unsafe {
+                match exp {
+                    1 => resident_group::<RMR, 1>(x, r0, centers, labels, dist),
+                    2 => resident_group::<RMR, 2>(x, r0, centers, labels, dist),
+                    3 => resident_group::<RMR, 3>(x, r0, centers, labels, dist),
+                    _ => resident_group::<RMR, 0>(x, r0, centers, labels, dist),
+                }
+            };
             r0 += RMR;
         }
         return;
@@ -264,6 +272,9 @@ pub(super) unsafe fn assign(
     }
 }
 
+/// Temporary experiment switch (timing only).
+pub(crate) static EXP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Largest packed panel set (`n_panels · 32 · d · 4` bytes) for which
 /// [`Order::Auto`] picks the resident order.
 const RESIDENT_MAX_BYTES: usize = 256 * 1024;
@@ -285,7 +296,7 @@ const RMR: usize = 6;
 /// `x.len() == labels.len() · d`, `dist.len() == labels.len()`.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn resident_group<const MR: usize>(
+unsafe fn resident_group<const MR: usize, const EXP: usize>(
     x: &[f32],
     r0: usize,
     centers: &PackedCenters,
@@ -297,19 +308,19 @@ unsafe fn resident_group<const MR: usize>(
     let k = centers.k();
     let live = MR.min(n - r0);
     // Rows past the end repeat the last live row; their results are dropped.
-    let rows: [*const f32; MR] =
-        std::array::from_fn(|i| x[(r0 + i.min(live - 1)) * d..].as_ptr());
+    let rows: [*const f32; MR] = std::array::from_fn(|i| x[(r0 + i.min(live - 1)) * d..].as_ptr());
     let mut bv = [_mm512_set1_ps(f32::INFINITY); MR];
     let mut bi = [_mm512_setzero_si512(); MR];
-    // Panels done 32 wide, and the width of a last partial panel: 16 (one
-    // `zmm`), 8 (one `ymm`), or 0 when it has more than 16 centres (then it
-    // is done 32 wide, its padding has `+inf` norms).
+    // Panels done 32 wide, and whether a last partial panel of at most 16
+    // centres is done 16 wide (one `zmm`); one of more than 16 is done 32 wide
+    // (its padding has `+inf` norms). An 8-wide `ymm` tail measured slower
+    // than the 16-wide one: with `bv`/`bi` live it spills (AVX-512F alone has
+    // only 16 `ymm` registers) and its 6 chains are latency-bound.
     let rem = k % PANEL;
     let (full, tail) = match rem {
-        0 => (k / PANEL, 0),
-        r if r > 16 => (k / PANEL + 1, 0),
-        r if r > 8 => (k / PANEL, 16),
-        _ => (k / PANEL, 8),
+        0 => (k / PANEL, false),
+        r if r > 16 => (k / PANEL + 1, false),
+        _ => (k / PANEL, true),
     };
     // SAFETY: every panel `q < n_panels` holds `d · PANEL` values and its
     // norms `PANEL`; row pointers start full rows of `x`, read at `p < d`.
@@ -340,8 +351,8 @@ unsafe fn resident_group<const MR: usize>(
             }
         }
         let q = full;
-        let jq = _mm512_set1_epi32((q * PANEL) as i32);
-        if tail == 16 {
+        if tail && EXP != 3 {
+            let jq = _mm512_set1_epi32((q * PANEL) as i32);
             let panel = centers.panel(q).as_ptr();
             let mut a = [_mm512_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
             for p in 0..d {
@@ -355,24 +366,16 @@ unsafe fn resident_group<const MR: usize>(
                 bv[i] = _mm512_mask_mov_ps(bv[i], m, a[i]);
                 bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
             }
-        } else if tail == 8 {
-            let panel = centers.panel(q).as_ptr();
-            let mut a = [_mm256_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
-            for p in 0..d {
-                let b = _mm256_loadu_ps(panel.add(p * PANEL));
-                for i in 0..MR {
-                    a[i] = _mm256_fmadd_ps(_mm256_set1_ps(*rows[i].add(p)), b, a[i]);
-                }
-            }
-            for i in 0..MR {
-                let az = _mm512_castps256_ps512(a[i]);
-                let m = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(0xff, az, bv[i]);
-                bv[i] = _mm512_mask_mov_ps(bv[i], m, az);
-                bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
-            }
         }
     }
     let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    if EXP == 1 {
+        for i in 0..live {
+            labels[r0 + i] = _mm512_cvtsi512_si32(bi[i]) as u32;
+            dist[r0 + i] = _mm512_cvtss_f32(bv[i]);
+        }
+        return;
+    }
     for i in 0..live {
         let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
         let best = _mm512_reduce_min_ps(bv[i]);
@@ -383,6 +386,10 @@ unsafe fn resident_group<const MR: usize>(
             super::reference::nearest(row, centers.centers(), k).0
         };
         labels[r0 + i] = j;
+        if EXP == 2 {
+            dist[r0 + i] = best;
+            continue;
+        }
         // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
         dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
     }

@@ -171,7 +171,14 @@ proptest! {
 
 #[test]
 fn duplicate_centres_pick_the_lowest_index() {
-    for &(k, d) in &[(3usize, 1usize), (40, 7), (70, 33), (100, 2), (50, 32), (300, 20)] {
+    for &(k, d) in &[
+        (3usize, 1usize),
+        (40, 7),
+        (70, 33),
+        (100, 2),
+        (50, 32),
+        (300, 20),
+    ] {
         let x = random(257, d, 1.0, 0.0, 7);
         let base = random(k, d, 1.0, 0.0, 8);
         // Centres j and j + k are identical: every label must be < k.
@@ -342,14 +349,25 @@ fn timing_orders() {
             let n = (4e8 / (2 * k * d) as f64) as usize;
             let x = random(n, d, 1.0, 0.0, 1);
             let packed = PackedCenters::new(&random(k, d, 1.0, 0.0, 2), k, d).unwrap();
-            let chunk = crate::parallel::Chunking::for_dim(d).range(0, usize::MAX).len();
+            let chunk = crate::parallel::Chunking::for_dim(d)
+                .range(0, usize::MAX)
+                .len();
             let mut labels = vec![0u32; n];
             let mut dist = vec![0f32; n];
             let mut scratch = AssignScratch::new();
-            let orders = [Order::Streamed, Order::Resident];
+            let variants =
+                std::env::var("MMCLUST_TIMING_VARIANTS").unwrap_or_else(|_| "s,r0".into());
+            let orders: Vec<(Order, usize)> = variants
+                .split(',')
+                .map(|v| match v.split_at(1) {
+                    ("s", _) => (Order::Streamed, 0),
+                    (_, e) => (Order::Resident, e.parse().unwrap()),
+                })
+                .collect();
             let mut times = vec![Vec::new(); orders.len()];
             for _ in 0..reps {
-                for (o, &order) in orders.iter().enumerate() {
+                for (o, &(order, exp)) in orders.iter().enumerate() {
+                    super::avx512::EXP.store(exp, std::sync::atomic::Ordering::Relaxed);
                     let t = Instant::now();
                     for ((xc, lc), dc) in x
                         .chunks(chunk * d)
@@ -367,10 +385,18 @@ fn timing_orders() {
                 .zip(&mut times)
                 .map(|(order, t)| {
                     t.sort_by(f64::total_cmp);
-                    format!("{order:?} {:.1}", flop / t[t.len() / 2] / 1e9)
+                    format!(
+                        "{:?}/{} {:.1}",
+                        order.0,
+                        order.1,
+                        flop / t[t.len() / 2] / 1e9
+                    )
                 })
                 .collect();
-            println!("d={d} k={k} n={n}: GFLOP/s median of {reps}: {}", line.join(", "));
+            println!(
+                "d={d} k={k} n={n}: GFLOP/s median of {reps}: {}",
+                line.join(", ")
+            );
         }
     }
 }
