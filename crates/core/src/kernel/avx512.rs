@@ -206,19 +206,28 @@ pub(super) unsafe fn assign(
     };
     if resident {
         let exp = EXP.load(std::sync::atomic::Ordering::Relaxed);
-        let mut r0 = 0;
-        while r0 < n {
-            // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as the
-            // caller guarantees.
-            unsafe {
-                match exp {
-                    1 => resident_group::<RMR, 1>(x, r0, centers, labels, dist),
-                    2 => resident_group::<RMR, 2>(x, r0, centers, labels, dist),
-                    3 => resident_group::<RMR, 3>(x, r0, centers, labels, dist),
-                    _ => resident_group::<RMR, 0>(x, r0, centers, labels, dist),
-                }
-            };
-            r0 += RMR;
+        let mut b0 = 0;
+        while b0 < n {
+            let b1 = n.min(b0 + RESIDENT_BLOCK);
+            let mut r0 = b0;
+            while r0 < b1 {
+                // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as
+                // the caller guarantees.
+                unsafe {
+                    match exp {
+                        1 => resident_group::<RMR, 1>(x, r0, centers, labels, dist),
+                        2 => resident_group::<RMR, 2>(x, r0, centers, labels, dist),
+                        3 => resident_group::<RMR, 3>(x, r0, centers, labels, dist),
+                        _ => resident_group::<RMR, 0>(x, r0, centers, labels, dist),
+                    }
+                };
+                r0 += RMR;
+            }
+            if exp == 0 || exp == 3 {
+                // SAFETY: AVX-512F is available (caller); labels `b0..b1` are set.
+                unsafe { exact_dists(x, centers, labels, dist, b0, b1) };
+            }
+            b0 = b1;
         }
         return;
     }
@@ -263,11 +272,11 @@ pub(super) unsafe fn assign(
             let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
             let lanes = i * LANES..(i + 1) * LANES;
             // SAFETY: AVX-512F is available (caller); `lanes` spans 16 values.
-            let j = unsafe { finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers) };
-            labels[r0 + i] = j;
-            // SAFETY: AVX-512F is available (caller).
-            dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
+            labels[r0 + i] =
+                unsafe { finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers) };
         }
+        // SAFETY: AVX-512F is available (caller); labels `r0..r0 + rows` are set.
+        unsafe { exact_dists(x, centers, labels, dist, r0, r0 + rows) };
         r0 += rows;
     }
 }
@@ -280,6 +289,122 @@ pub(crate) static EXP: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomi
 const RESIDENT_MAX_BYTES: usize = 256 * 1024;
 /// Rows per group of the resident order.
 const RMR: usize = 6;
+
+/// `Σ_p (a_p − b_p)²` for up to 8 pairs of rows of `d` values at once: one
+/// 16-lane accumulator per pair, then a transposed reduction of the 8
+/// accumulators (about 3 shuffles and adds per pair instead of a full
+/// horizontal sum each). Pairs past `R` count as zero.
+///
+/// # Safety
+/// AVX-512F available; every `a[i]`, `b[i]` points to `d` readable values.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn sum_sq_rows<const R: usize>(
+    a: &[*const f32; R],
+    b: &[*const f32; R],
+    d: usize,
+) -> [f32; R] {
+    const { assert!(R <= 8) };
+    let mut acc = [_mm512_setzero_ps(); 8];
+    // SAFETY: lanes `p..p+16` selected by the masks lie within the rows
+    // (caller); masked-off lanes are not read.
+    unsafe {
+        let mut p = 0;
+        while p + 16 <= d {
+            for i in 0..R {
+                let t = _mm512_sub_ps(_mm512_loadu_ps(a[i].add(p)), _mm512_loadu_ps(b[i].add(p)));
+                acc[i] = _mm512_fmadd_ps(t, t, acc[i]);
+            }
+            p += 16;
+        }
+        if p < d {
+            let m: __mmask16 = (1u16 << (d - p)) - 1;
+            for i in 0..R {
+                let t = _mm512_sub_ps(
+                    _mm512_maskz_loadu_ps(m, a[i].add(p)),
+                    _mm512_maskz_loadu_ps(m, b[i].add(p)),
+                );
+                acc[i] = _mm512_fmadd_ps(t, t, acc[i]);
+            }
+        }
+    }
+    // Rows r, r+1: 256-bit halves added, the pair's 8-lane partial sums side
+    // by side.
+    let pair = |u: __m512, v: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(u, v),
+            _mm512_shuffle_f32x4::<0b11_10_11_10>(u, v),
+        )
+    };
+    // Four rows: 128-bit lane r holds row r's 4 partial sums.
+    let quad = |u: __m512, v: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b10_00_10_00>(u, v),
+            _mm512_shuffle_f32x4::<0b11_01_11_01>(u, v),
+        )
+    };
+    let lo = quad(pair(acc[0], acc[1]), pair(acc[2], acc[3]));
+    let hi = if R > 4 {
+        quad(pair(acc[4], acc[5]), pair(acc[6], acc[7]))
+    } else {
+        _mm512_setzero_ps()
+    };
+    // Per 128-bit lane r: [r0+r1, r2+r3, (r+4)0+(r+4)1, (r+4)2+(r+4)3].
+    let y = _mm512_add_ps(
+        _mm512_shuffle_ps::<0b10_00_10_00>(lo, hi),
+        _mm512_shuffle_ps::<0b11_01_11_01>(lo, hi),
+    );
+    // Element 0 of lane r: row r; element 2: row r + 4.
+    let z = _mm512_add_ps(y, _mm512_permute_ps::<0b10_11_00_01>(y));
+    let mut out = [0f32; 16];
+    // SAFETY: `out` holds 16 values.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), z) };
+    std::array::from_fn(|i| {
+        if i < 4 {
+            out[4 * i]
+        } else {
+            out[4 * (i - 4) + 2]
+        }
+    })
+}
+
+/// Rows per block of the resident order: the block's labels are chosen group
+/// by group, then its exact distances recomputed in one batch (after the
+/// block, so that the recompute does not wait on each group's winner).
+const RESIDENT_BLOCK: usize = 16 * RMR;
+
+/// `dist[i] = Σ_p (x_ip − c_p)²` for the chosen centre `c = labels[i]`, rows
+/// `i0..i1`, 8 at a time (both loop orders share this arithmetic, so their
+/// distances agree bit for bit).
+///
+/// # Safety
+/// AVX-512F available; `i0 < i1 ≤ labels.len()`, `labels[i0..i1]` valid
+/// centre indices, `x`/`dist` as in [`assign`].
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn exact_dists(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &[u32],
+    dist: &mut [f32],
+    i0: usize,
+    i1: usize,
+) {
+    const R: usize = 8;
+    let d = centers.d();
+    for r0 in (i0..i1).step_by(R) {
+        let live = R.min(i1 - r0);
+        // Rows past `i1` repeat the last one.
+        let at = |i: usize| r0 + i.min(live - 1);
+        let xr: [*const f32; R] = std::array::from_fn(|i| x[at(i) * d..].as_ptr());
+        let cr: [*const f32; R] =
+            std::array::from_fn(|i| centers.center(labels[at(i)] as usize).as_ptr());
+        // SAFETY: AVX-512F is available (caller); every pointer starts a row of
+        // `d` values.
+        let dd = unsafe { sum_sq_rows::<R>(&xr, &cr, d) };
+        dist[r0..r0 + live].copy_from_slice(&dd[..live]);
+    }
+}
 
 /// Resident order, one group of up to `MR` rows starting at `r0`: every
 /// panel's `MR × 32` tile in turn, folded into the rows' lane-wise running best
@@ -369,30 +494,36 @@ unsafe fn resident_group<const MR: usize, const EXP: usize>(
         }
     }
     let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    if EXP == 1 {
-        for i in 0..live {
-            labels[r0 + i] = _mm512_cvtsi512_si32(bi[i]) as u32;
-            dist[r0 + i] = _mm512_cvtss_f32(bv[i]);
-        }
-        return;
-    }
+    let mut chosen = [0u32; MR];
     for i in 0..live {
-        let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
         let best = _mm512_reduce_min_ps(bv[i]);
-        let j = if best.is_finite() {
+        chosen[i] = if best.is_finite() {
             let tied = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(bv[i], _mm512_set1_ps(best));
             _mm512_mask_reduce_min_epu32(tied, _mm512_add_epi32(bi[i], iota))
         } else {
+            let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
             super::reference::nearest(row, centers.centers(), k).0
         };
-        labels[r0 + i] = j;
-        if EXP == 2 {
-            dist[r0 + i] = best;
-            continue;
-        }
-        // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
-        dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
     }
+    labels[r0..r0 + live].copy_from_slice(&chosen[..live]);
+    if EXP != 1 {
+        return;
+    }
+    if EXP == 9 {
+        for i in 0..live {
+            let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
+            // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
+            dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(chosen[i] as usize))) };
+        }
+        return;
+    }
+    // Rows past `live` repeat the last live row and its centre.
+    let cents: [*const f32; MR] =
+        std::array::from_fn(|i| centers.center(chosen[i.min(live - 1)] as usize).as_ptr());
+    // SAFETY: AVX-512F is available (caller); every pointer starts a row of `d`
+    // values.
+    let dd = unsafe { sum_sq_rows::<MR>(&rows, &cents, d) };
+    dist[r0..r0 + live].copy_from_slice(&dd[..live]);
 }
 
 /// Direct kernel for `d ≤ DIRECT_MAX_D`: 16 rows in the lanes of a vector,
