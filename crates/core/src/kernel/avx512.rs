@@ -205,28 +205,16 @@ pub(super) unsafe fn assign(
         Order::Resident => true,
     };
     if resident {
-        let exp = EXP.load(std::sync::atomic::Ordering::Relaxed);
         let mut b0 = 0;
         while b0 < n {
             let b1 = n.min(b0 + RESIDENT_BLOCK);
-            let mut r0 = b0;
-            while r0 < b1 {
+            for r0 in (b0..b1).step_by(RMR) {
                 // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as
                 // the caller guarantees.
-                unsafe {
-                    match exp {
-                        1 => resident_group::<RMR, 1>(x, r0, centers, labels, dist),
-                        2 => resident_group::<RMR, 2>(x, r0, centers, labels, dist),
-                        3 => resident_group::<RMR, 3>(x, r0, centers, labels, dist),
-                        _ => resident_group::<RMR, 0>(x, r0, centers, labels, dist),
-                    }
-                };
-                r0 += RMR;
+                unsafe { resident_group::<RMR>(x, r0, centers, labels) };
             }
-            if exp == 0 || exp == 3 {
-                // SAFETY: AVX-512F is available (caller); labels `b0..b1` are set.
-                unsafe { exact_dists(x, centers, labels, dist, b0, b1) };
-            }
+            // SAFETY: AVX-512F is available (caller); labels `b0..b1` are set.
+            unsafe { exact_dists(x, centers, labels, dist, b0, b1) };
             b0 = b1;
         }
         return;
@@ -280,9 +268,6 @@ pub(super) unsafe fn assign(
         r0 += rows;
     }
 }
-
-/// Temporary experiment switch (timing only).
-pub(crate) static EXP: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Largest packed panel set (`n_panels · 32 · d · 4` bytes) for which
 /// [`Order::Auto`] picks the resident order.
@@ -421,12 +406,11 @@ unsafe fn exact_dists(
 /// `x.len() == labels.len() · d`, `dist.len() == labels.len()`.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn resident_group<const MR: usize, const EXP: usize>(
+unsafe fn resident_group<const MR: usize>(
     x: &[f32],
     r0: usize,
     centers: &PackedCenters,
     labels: &mut [u32],
-    dist: &mut [f32],
 ) {
     let n = labels.len();
     let d = centers.d();
@@ -476,7 +460,7 @@ unsafe fn resident_group<const MR: usize, const EXP: usize>(
             }
         }
         let q = full;
-        if tail && EXP != 3 {
+        if tail {
             let jq = _mm512_set1_epi32((q * PANEL) as i32);
             let panel = centers.panel(q).as_ptr();
             let mut a = [_mm512_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
@@ -506,24 +490,6 @@ unsafe fn resident_group<const MR: usize, const EXP: usize>(
         };
     }
     labels[r0..r0 + live].copy_from_slice(&chosen[..live]);
-    if EXP != 1 {
-        return;
-    }
-    if EXP == 9 {
-        for i in 0..live {
-            let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
-            // SAFETY: AVX-512F is available (caller); both rows hold `d` values.
-            dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(chosen[i] as usize))) };
-        }
-        return;
-    }
-    // Rows past `live` repeat the last live row and its centre.
-    let cents: [*const f32; MR] =
-        std::array::from_fn(|i| centers.center(chosen[i.min(live - 1)] as usize).as_ptr());
-    // SAFETY: AVX-512F is available (caller); every pointer starts a row of `d`
-    // values.
-    let dd = unsafe { sum_sq_rows::<MR>(&rows, &cents, d) };
-    dist[r0..r0 + live].copy_from_slice(&dd[..live]);
 }
 
 /// Direct kernel for `d ≤ DIRECT_MAX_D`: 16 rows in the lanes of a vector,

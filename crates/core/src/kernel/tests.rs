@@ -268,7 +268,7 @@ fn overflowing_fast_values_fall_back_to_the_exact_scan() {
     c[17 * d] = 2e19;
     let packed = PackedCenters::new(&c, 40, d).unwrap();
     let mut want = vec![0u32; 3];
-    reference::assign_chunk(&x, &c, 40, d, &mut want, &mut vec![0f32; 3]);
+    reference::assign_chunk(&x, &c, 40, d, &mut want, &mut [0f32; 3]);
     for variant in variants() {
         let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
         assert_eq!(labels, want, "{variant:?}");
@@ -355,19 +355,10 @@ fn timing_orders() {
             let mut labels = vec![0u32; n];
             let mut dist = vec![0f32; n];
             let mut scratch = AssignScratch::new();
-            let variants =
-                std::env::var("MMCLUST_TIMING_VARIANTS").unwrap_or_else(|_| "s,r0".into());
-            let orders: Vec<(Order, usize)> = variants
-                .split(',')
-                .map(|v| match v.split_at(1) {
-                    ("s", _) => (Order::Streamed, 0),
-                    (_, e) => (Order::Resident, e.parse().unwrap()),
-                })
-                .collect();
+            let orders = [Order::Streamed, Order::Resident];
             let mut times = vec![Vec::new(); orders.len()];
             for _ in 0..reps {
-                for (o, &(order, exp)) in orders.iter().enumerate() {
-                    super::avx512::EXP.store(exp, std::sync::atomic::Ordering::Relaxed);
+                for (o, &order) in orders.iter().enumerate() {
                     let t = Instant::now();
                     for ((xc, lc), dc) in x
                         .chunks(chunk * d)
@@ -385,12 +376,7 @@ fn timing_orders() {
                 .zip(&mut times)
                 .map(|(order, t)| {
                     t.sort_by(f64::total_cmp);
-                    format!(
-                        "{:?}/{} {:.1}",
-                        order.0,
-                        order.1,
-                        flop / t[t.len() / 2] / 1e9
-                    )
+                    format!("{order:?} {:.1}", flop / t[t.len() / 2] / 1e9)
                 })
                 .collect();
             println!(
