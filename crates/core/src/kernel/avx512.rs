@@ -271,7 +271,7 @@ pub(super) unsafe fn assign(
 
 /// Largest packed panel set (`n_panels · 32 · d · 4` bytes) for which
 /// [`Order::Auto`] picks the resident order.
-const RESIDENT_MAX_BYTES: usize = 256 * 1024;
+const RESIDENT_MAX_BYTES: usize = 512 * 1024;
 /// Rows per group of the resident order.
 const RMR: usize = 6;
 
