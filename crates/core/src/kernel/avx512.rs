@@ -1,4 +1,6 @@
-//! AVX-512F path: tiles of 8 rows × 32 centres (16 `zmm` accumulators).
+//! AVX-512F path: tiles of 8 rows × 32 centres (16 `zmm` accumulators) in the
+//! streamed order, 6 rows × 32 centres with the running best in registers in
+//! the resident order (see `mod.rs`).
 //!
 //! Every function here requires AVX-512F, AVX2 and FMA at run time; `mod.rs`
 //! only calls them on `Path::Avx512`, which detection produces only then.
@@ -422,9 +424,12 @@ unsafe fn resident_group<const MR: usize>(
     let mut bi = [_mm512_setzero_si512(); MR];
     // Panels done 32 wide, and whether a last partial panel of at most 16
     // centres is done 16 wide (one `zmm`); one of more than 16 is done 32 wide
-    // (its padding has `+inf` norms). An 8-wide `ymm` tail measured slower
-    // than the 16-wide one: with `bv`/`bi` live it spills (AVX-512F alone has
-    // only 16 `ymm` registers) and its 6 chains are latency-bound.
+    // (its padding has `+inf` norms). Three 8-wide `ymm` tails for `k % 32 ≤ 8`
+    // (`k = 100`: 104 columns instead of 112) all measured slower than this
+    // 16-wide one on Zen4: in the group (it spills with `bv`/`bi` live, as
+    // AVX-512F alone has 16 `ymm` registers; with AVX-512VL it does not, and is
+    // still slower: 6 chains, latency-bound), and as a separate 12-row pass
+    // per block whose values are folded in from memory.
     let rem = k % PANEL;
     let (full, tail) = match rem {
         0 => (k / PANEL, false),
