@@ -428,8 +428,9 @@ unsafe fn resident_group<const MR: usize>(
     // (`k = 100`: 104 columns instead of 112) all measured slower than this
     // 16-wide one on Zen4: in the group (it spills with `bv`/`bi` live, as
     // AVX-512F alone has 16 `ymm` registers; with AVX-512VL it does not, and is
-    // still slower: 6 chains, latency-bound), and as a separate 12-row pass
-    // per block whose values are folded in from memory.
+    // still slower: 6 chains, latency-bound), and as a separate pass per
+    // block whose values are folded in from memory (12-row tiles: slower;
+    // 8-row tiles: +0–3 %, within the noise, not worth the extra pass).
     let rem = k % PANEL;
     let (full, tail) = match rem {
         0 => (k / PANEL, false),

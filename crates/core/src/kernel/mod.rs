@@ -31,7 +31,8 @@
 //!   and distances bit for bit (tested). Measured on Zen4, 1 thread, the two
 //!   orders interleaved in one run (`timing_orders` in `tests.rs`): resident
 //!   ahead by 5–10 % at `k = 100` (`d` = 16, 32), 2–4 % at `k = 1000`, up to
-//!   30 % at `k = 16`, about even at `d = 128, k ≥ 1000` and beyond 512 KiB.
+//!   30 % at `k = 16`; about even at `d = 128` (its panels exceed L1 from
+//!   `k = 64` on and stream from L2) and beyond 512 KiB.
 //! * Then `dist_sq[i]` is recomputed directly as `Σ_p (x_p − c_p)²` for the chosen
 //!   centre (on the AVX-512 path 8 rows at a time, one transposed reduction for
 //!   the 8 sums, after each block of rows so that it does not wait on each
