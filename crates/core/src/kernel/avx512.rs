@@ -422,15 +422,17 @@ unsafe fn resident_group<const MR: usize>(
     let rows: [*const f32; MR] = std::array::from_fn(|i| x[(r0 + i.min(live - 1)) * d..].as_ptr());
     let mut bv = [_mm512_set1_ps(f32::INFINITY); MR];
     let mut bi = [_mm512_setzero_si512(); MR];
-    // Panels done 32 wide, and whether a last partial panel of at most 16
-    // centres is done 16 wide (one `zmm`); one of more than 16 is done 32 wide
-    // (its padding has `+inf` norms). Three 8-wide `ymm` tails for `k % 32 ≤ 8`
-    // (`k = 100`: 104 columns instead of 112) all measured slower than this
-    // 16-wide one on Zen4: in the group (it spills with `bv`/`bi` live, as
-    // AVX-512F alone has 16 `ymm` registers; with AVX-512VL it does not, and is
-    // still slower: 6 chains, latency-bound), and as a separate pass per
-    // block whose values are folded in from memory (12-row tiles: slower;
-    // 8-row tiles: +0–3 %, within the noise, not worth the extra pass).
+    // Panels done 32 wide, and a last partial panel: of more than 16 centres,
+    // 32 wide too (its padding has `+inf` norms); of 9–16, 16 wide (one `zmm`
+    // per row) in a loop of its own; of at most 8 (`k = 100`), 8 wide (one
+    // `ymm` per row) *fused* into the loop over `d` of the last full panel, so
+    // the 6 `ymm` chains interleave with the 12 `zmm` ones instead of running
+    // latency-bound on their own (`k = 100`: 104 columns instead of 112, +6–8 %
+    // measured at d = 16, 32, 128). `bv`/`bi` are not touched inside that loop,
+    // so the compiler may keep them on the stack there: 12 + 6 accumulators
+    // live, and the `ymm` ones fit AVX-512F's 16 `ymm` registers. (An 8-wide
+    // tail in its own loop measured slower than the 16-wide one, both in the
+    // group and as a separate pass per block.)
     let rem = k % PANEL;
     let (full, tail) = match rem {
         0 => (k / PANEL, false),
@@ -440,9 +442,45 @@ unsafe fn resident_group<const MR: usize>(
     // SAFETY: every panel `q < n_panels` holds `d · PANEL` values and its
     // norms `PANEL`; row pointers start full rows of `x`, read at `p < d`.
     unsafe {
+        let fused = tail && rem <= 8 && full >= 1;
+        let tail = tail && !fused;
         for q in 0..full {
             let panel = centers.panel(q).as_ptr();
             let cn = centers.panel_norms(q).as_ptr();
+            if fused && q + 1 == full {
+                let tpanel = centers.panel(q + 1).as_ptr();
+                let mut a0 = [_mm512_loadu_ps(cn); MR];
+                let mut a1 = [_mm512_loadu_ps(cn.add(16)); MR];
+                let mut a2 = [_mm256_loadu_ps(centers.panel_norms(q + 1).as_ptr()); MR];
+                for p in 0..d {
+                    let b0 = _mm512_loadu_ps(panel.add(p * PANEL));
+                    let b1 = _mm512_loadu_ps(panel.add(p * PANEL + 16));
+                    let b2 = _mm256_loadu_ps(tpanel.add(p * PANEL));
+                    for i in 0..MR {
+                        let xs = *rows[i].add(p);
+                        let xv = _mm512_set1_ps(xs);
+                        a0[i] = _mm512_fmadd_ps(xv, b0, a0[i]);
+                        a1[i] = _mm512_fmadd_ps(xv, b1, a1[i]);
+                        a2[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(xv), b2, a2[i]);
+                    }
+                }
+                let j0 = _mm512_set1_epi32((q * PANEL) as i32);
+                let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
+                let j2 = _mm512_set1_epi32(((q + 1) * PANEL) as i32);
+                for i in 0..MR {
+                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
+                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+                    let az = _mm512_castps256_ps512(a2[i]);
+                    let m = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(0xff, az, bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, az);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j2);
+                }
+                continue;
+            }
             let mut a0 = [_mm512_loadu_ps(cn); MR];
             let mut a1 = [_mm512_loadu_ps(cn.add(16)); MR];
             for p in 0..d {
