@@ -25,14 +25,15 @@
 //!   tile (12 accumulators) per panel folded into each row's lane-wise running
 //!   best (one `zmm` of values, one of indices per row, 24 registers in all)
 //!   that stays in registers from the first panel to the last: no scratch
-//!   traffic. A last partial panel of at most 16 centres is done 16 wide, as
-//!   in the streamed order (`k = 100`: 112 columns). It does the same
+//!   traffic. A last partial panel of at most 8 centres is done 8 wide, its
+//!   `ymm` FMAs fused into the last full panel's loop over `d` (`k = 100`: 104
+//!   columns; the streamed order does 112). It does the same
 //!   arithmetic per centre as the streamed order, so both give the same labels
 //!   and distances bit for bit (tested). Measured on Zen4, 1 thread, the two
 //!   orders interleaved in one run (`timing_orders` in `tests.rs`): resident
-//!   ahead by 5–10 % at `k = 100` (`d` = 16, 32), 2–4 % at `k = 1000`, up to
-//!   30 % at `k = 16`; about even at `d = 128` (its panels exceed L1 from
-//!   `k = 64` on and stream from L2) and beyond 512 KiB.
+//!   ahead by 10–15 % at `k = 100` (`d` = 16, 32), ~6 % at `d = 128, k = 100`
+//!   (whose 51 KiB of panels exceed L1 and stream from L2), 2–5 % at
+//!   `k = 1000`, up to 30 % at `k = 16`; about even beyond 512 KiB.
 //! * Then `dist_sq[i]` is recomputed directly as `Σ_p (x_p − c_p)²` for the chosen
 //!   centre (on the AVX-512 path 8 rows at a time, one transposed reduction for
 //!   the 8 sums, after each block of rows so that it does not wait on each
