@@ -1,4 +1,6 @@
-//! AVX-512F path: tiles of 8 rows × 32 centres (16 `zmm` accumulators).
+//! AVX-512F path: tiles of 8 rows × 32 centres (16 `zmm` accumulators) in the
+//! streamed order, 6 rows × 32 centres with the running best in registers in
+//! the resident order (see `mod.rs`).
 //!
 //! Every function here requires AVX-512F, AVX2 and FMA at run time; `mod.rs`
 //! only calls them on `Path::Avx512`, which detection produces only then.
@@ -9,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::direct::{DIRECT_LANES_MAX_K, DIRECT_MAX_D, DIRECT_MAX_K};
-use super::{AssignScratch, PANEL, PackedCenters, row_block};
+use super::{AssignScratch, Order, PANEL, PackedCenters, row_block};
 
 /// Rows per tile.
 const MR: usize = 8;
@@ -165,6 +167,7 @@ pub(super) unsafe fn assign(
     labels: &mut [u32],
     dist: &mut [f32],
     scratch: &mut AssignScratch,
+    order: Order,
 ) {
     let n = labels.len();
     let d = centers.d();
@@ -195,6 +198,26 @@ pub(super) unsafe fn assign(
             }
             *label = idx;
             *out = best;
+        }
+        return;
+    }
+    let resident = match order {
+        Order::Auto => centers.n_panels() * PANEL * d * 4 <= RESIDENT_MAX_BYTES,
+        Order::Streamed => false,
+        Order::Resident => true,
+    };
+    if resident {
+        let mut b0 = 0;
+        while b0 < n {
+            let b1 = n.min(b0 + RESIDENT_BLOCK);
+            for r0 in (b0..b1).step_by(RMR) {
+                // SAFETY: AVX-512F is available (caller); `r0 < n`, shapes as
+                // the caller guarantees.
+                unsafe { resident_group::<RMR>(x, r0, centers, labels) };
+            }
+            // SAFETY: AVX-512F is available (caller); labels `b0..b1` are set.
+            unsafe { exact_dists(x, centers, labels, dist, b0, b1) };
+            b0 = b1;
         }
         return;
     }
@@ -239,13 +262,278 @@ pub(super) unsafe fn assign(
             let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
             let lanes = i * LANES..(i + 1) * LANES;
             // SAFETY: AVX-512F is available (caller); `lanes` spans 16 values.
-            let j = unsafe { finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers) };
-            labels[r0 + i] = j;
-            // SAFETY: AVX-512F is available (caller).
-            dist[r0 + i] = unsafe { sum_sq(row, Some(centers.center(j as usize))) };
+            labels[r0 + i] =
+                unsafe { finish_row(&bval[lanes.clone()], &bidx[lanes], row, centers) };
         }
+        // SAFETY: AVX-512F is available (caller); labels `r0..r0 + rows` are set.
+        unsafe { exact_dists(x, centers, labels, dist, r0, r0 + rows) };
         r0 += rows;
     }
+}
+
+/// Largest packed panel set (`n_panels · 32 · d · 4` bytes) for which
+/// [`Order::Auto`] picks the resident order.
+const RESIDENT_MAX_BYTES: usize = 512 * 1024;
+/// Rows per group of the resident order.
+const RMR: usize = 6;
+
+/// `Σ_p (a_p − b_p)²` for up to 8 pairs of rows of `d` values at once: one
+/// 16-lane accumulator per pair, then a transposed reduction of the 8
+/// accumulators (about 3 shuffles and adds per pair instead of a full
+/// horizontal sum each). Pairs past `R` count as zero.
+///
+/// # Safety
+/// AVX-512F available; every `a[i]`, `b[i]` points to `d` readable values.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn sum_sq_rows<const R: usize>(
+    a: &[*const f32; R],
+    b: &[*const f32; R],
+    d: usize,
+) -> [f32; R] {
+    const { assert!(R <= 8) };
+    let mut acc = [_mm512_setzero_ps(); 8];
+    // SAFETY: lanes `p..p+16` selected by the masks lie within the rows
+    // (caller); masked-off lanes are not read.
+    unsafe {
+        let mut p = 0;
+        while p + 16 <= d {
+            for i in 0..R {
+                let t = _mm512_sub_ps(_mm512_loadu_ps(a[i].add(p)), _mm512_loadu_ps(b[i].add(p)));
+                acc[i] = _mm512_fmadd_ps(t, t, acc[i]);
+            }
+            p += 16;
+        }
+        if p < d {
+            let m: __mmask16 = (1u16 << (d - p)) - 1;
+            for i in 0..R {
+                let t = _mm512_sub_ps(
+                    _mm512_maskz_loadu_ps(m, a[i].add(p)),
+                    _mm512_maskz_loadu_ps(m, b[i].add(p)),
+                );
+                acc[i] = _mm512_fmadd_ps(t, t, acc[i]);
+            }
+        }
+    }
+    // Rows r, r+1: 256-bit halves added, the pair's 8-lane partial sums side
+    // by side.
+    let pair = |u: __m512, v: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(u, v),
+            _mm512_shuffle_f32x4::<0b11_10_11_10>(u, v),
+        )
+    };
+    // Four rows: 128-bit lane r holds row r's 4 partial sums.
+    let quad = |u: __m512, v: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b10_00_10_00>(u, v),
+            _mm512_shuffle_f32x4::<0b11_01_11_01>(u, v),
+        )
+    };
+    let lo = quad(pair(acc[0], acc[1]), pair(acc[2], acc[3]));
+    let hi = if R > 4 {
+        quad(pair(acc[4], acc[5]), pair(acc[6], acc[7]))
+    } else {
+        _mm512_setzero_ps()
+    };
+    // Per 128-bit lane r: [r0+r1, r2+r3, (r+4)0+(r+4)1, (r+4)2+(r+4)3].
+    let y = _mm512_add_ps(
+        _mm512_shuffle_ps::<0b10_00_10_00>(lo, hi),
+        _mm512_shuffle_ps::<0b11_01_11_01>(lo, hi),
+    );
+    // Element 0 of lane r: row r; element 2: row r + 4.
+    let z = _mm512_add_ps(y, _mm512_permute_ps::<0b10_11_00_01>(y));
+    let mut out = [0f32; 16];
+    // SAFETY: `out` holds 16 values.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), z) };
+    std::array::from_fn(|i| {
+        if i < 4 {
+            out[4 * i]
+        } else {
+            out[4 * (i - 4) + 2]
+        }
+    })
+}
+
+/// Rows per block of the resident order: the block's labels are chosen group
+/// by group, then its exact distances recomputed in one batch (after the
+/// block, so that the recompute does not wait on each group's winner).
+const RESIDENT_BLOCK: usize = 16 * RMR;
+
+/// `dist[i] = Σ_p (x_ip − c_p)²` for the chosen centre `c = labels[i]`, rows
+/// `i0..i1`, 8 at a time (both loop orders share this arithmetic, so their
+/// distances agree bit for bit).
+///
+/// # Safety
+/// AVX-512F available; `i0 < i1 ≤ labels.len()`, `labels[i0..i1]` valid
+/// centre indices, `x`/`dist` as in [`assign`].
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn exact_dists(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &[u32],
+    dist: &mut [f32],
+    i0: usize,
+    i1: usize,
+) {
+    const R: usize = 8;
+    let d = centers.d();
+    for r0 in (i0..i1).step_by(R) {
+        let live = R.min(i1 - r0);
+        // Rows past `i1` repeat the last one.
+        let at = |i: usize| r0 + i.min(live - 1);
+        let xr: [*const f32; R] = std::array::from_fn(|i| x[at(i) * d..].as_ptr());
+        let cr: [*const f32; R] =
+            std::array::from_fn(|i| centers.center(labels[at(i)] as usize).as_ptr());
+        // SAFETY: AVX-512F is available (caller); every pointer starts a row of
+        // `d` values.
+        let dd = unsafe { sum_sq_rows::<R>(&xr, &cr, d) };
+        dist[r0..r0 + live].copy_from_slice(&dd[..live]);
+    }
+}
+
+/// Resident order, one group of up to `MR` rows starting at `r0`: every
+/// panel's `MR × 32` tile in turn, folded into the rows' lane-wise running best
+/// (value and panel offset, one `zmm` each per row) held in registers; then the
+/// rows' winners and their exact distances.
+///
+/// Lane `l` sees centres `l, 16 + l, 32 + l, …` in increasing order and keeps
+/// the first strictly smaller value, so within a lane the lowest index wins
+/// ties; across lanes the lowest index among equal values is taken. The
+/// result is bitwise that of the streamed order.
+///
+/// # Safety
+/// AVX-512F, AVX2 and FMA available; `r0 < labels.len()`,
+/// `x.len() == labels.len() · d`, `dist.len() == labels.len()`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn resident_group<const MR: usize>(
+    x: &[f32],
+    r0: usize,
+    centers: &PackedCenters,
+    labels: &mut [u32],
+) {
+    let n = labels.len();
+    let d = centers.d();
+    let k = centers.k();
+    let live = MR.min(n - r0);
+    // Rows past the end repeat the last live row; their results are dropped.
+    let rows: [*const f32; MR] = std::array::from_fn(|i| x[(r0 + i.min(live - 1)) * d..].as_ptr());
+    let mut bv = [_mm512_set1_ps(f32::INFINITY); MR];
+    let mut bi = [_mm512_setzero_si512(); MR];
+    // Panels done 32 wide, and a last partial panel: of more than 16 centres,
+    // 32 wide too (its padding has `+inf` norms); of 9–16, 16 wide (one `zmm`
+    // per row) in a loop of its own; of at most 8 (`k = 100`), 8 wide (one
+    // `ymm` per row) *fused* into the loop over `d` of the last full panel, so
+    // the 6 `ymm` chains interleave with the 12 `zmm` ones instead of running
+    // latency-bound on their own (`k = 100`: 104 columns instead of 112, +6–8 %
+    // measured at d = 16, 32, 128). `bv`/`bi` are not touched inside that loop,
+    // so the compiler may keep them on the stack there: 12 + 6 accumulators
+    // live, and the `ymm` ones fit AVX-512F's 16 `ymm` registers. (An 8-wide
+    // tail in its own loop measured slower than the 16-wide one, both in the
+    // group and as a separate pass per block.)
+    let rem = k % PANEL;
+    let (full, tail) = match rem {
+        0 => (k / PANEL, false),
+        r if r > 16 => (k / PANEL + 1, false),
+        _ => (k / PANEL, true),
+    };
+    // SAFETY: every panel `q < n_panels` holds `d · PANEL` values and its
+    // norms `PANEL`; row pointers start full rows of `x`, read at `p < d`.
+    unsafe {
+        let fused = tail && rem <= 8 && full >= 1;
+        let tail = tail && !fused;
+        for q in 0..full {
+            let panel = centers.panel(q).as_ptr();
+            let cn = centers.panel_norms(q).as_ptr();
+            if fused && q + 1 == full {
+                let tpanel = centers.panel(q + 1).as_ptr();
+                let mut a0 = [_mm512_loadu_ps(cn); MR];
+                let mut a1 = [_mm512_loadu_ps(cn.add(16)); MR];
+                let mut a2 = [_mm256_loadu_ps(centers.panel_norms(q + 1).as_ptr()); MR];
+                for p in 0..d {
+                    let b0 = _mm512_loadu_ps(panel.add(p * PANEL));
+                    let b1 = _mm512_loadu_ps(panel.add(p * PANEL + 16));
+                    let b2 = _mm256_loadu_ps(tpanel.add(p * PANEL));
+                    for i in 0..MR {
+                        let xs = *rows[i].add(p);
+                        let xv = _mm512_set1_ps(xs);
+                        a0[i] = _mm512_fmadd_ps(xv, b0, a0[i]);
+                        a1[i] = _mm512_fmadd_ps(xv, b1, a1[i]);
+                        a2[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(xv), b2, a2[i]);
+                    }
+                }
+                let j0 = _mm512_set1_epi32((q * PANEL) as i32);
+                let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
+                let j2 = _mm512_set1_epi32(((q + 1) * PANEL) as i32);
+                for i in 0..MR {
+                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
+                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+                    let az = _mm512_castps256_ps512(a2[i]);
+                    let m = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(0xff, az, bv[i]);
+                    bv[i] = _mm512_mask_mov_ps(bv[i], m, az);
+                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j2);
+                }
+                continue;
+            }
+            let mut a0 = [_mm512_loadu_ps(cn); MR];
+            let mut a1 = [_mm512_loadu_ps(cn.add(16)); MR];
+            for p in 0..d {
+                let b0 = _mm512_loadu_ps(panel.add(p * PANEL));
+                let b1 = _mm512_loadu_ps(panel.add(p * PANEL + 16));
+                for i in 0..MR {
+                    let xv = _mm512_set1_ps(*rows[i].add(p));
+                    a0[i] = _mm512_fmadd_ps(xv, b0, a0[i]);
+                    a1[i] = _mm512_fmadd_ps(xv, b1, a1[i]);
+                }
+            }
+            let j0 = _mm512_set1_epi32((q * PANEL) as i32);
+            let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
+            for i in 0..MR {
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+            }
+        }
+        let q = full;
+        if tail {
+            let jq = _mm512_set1_epi32((q * PANEL) as i32);
+            let panel = centers.panel(q).as_ptr();
+            let mut a = [_mm512_loadu_ps(centers.panel_norms(q).as_ptr()); MR];
+            for p in 0..d {
+                let b = _mm512_loadu_ps(panel.add(p * PANEL));
+                for i in 0..MR {
+                    a[i] = _mm512_fmadd_ps(_mm512_set1_ps(*rows[i].add(p)), b, a[i]);
+                }
+            }
+            for i in 0..MR {
+                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[i], bv[i]);
+                bv[i] = _mm512_mask_mov_ps(bv[i], m, a[i]);
+                bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
+            }
+        }
+    }
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let mut chosen = [0u32; MR];
+    for i in 0..live {
+        let best = _mm512_reduce_min_ps(bv[i]);
+        chosen[i] = if best.is_finite() {
+            let tied = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(bv[i], _mm512_set1_ps(best));
+            _mm512_mask_reduce_min_epu32(tied, _mm512_add_epi32(bi[i], iota))
+        } else {
+            let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
+            super::reference::nearest(row, centers.centers(), k).0
+        };
+    }
+    labels[r0..r0 + live].copy_from_slice(&chosen[..live]);
 }
 
 /// Direct kernel for `d ≤ DIRECT_MAX_D`: 16 rows in the lanes of a vector,

@@ -21,14 +21,46 @@ fn norm_sq(v: &[f32]) -> f64 {
     v.iter().map(|&a| f64::from(a) * f64::from(a)).sum()
 }
 
-/// Checks `path`'s answer on `x` against the reference; `Err` says where not.
-fn check_path(path: Path, x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
-    let n = x.len() / d;
-    let packed = PackedCenters::new(centers, k, d).unwrap();
+/// Every path this machine can run, with each forced loop order on the paths
+/// that have several.
+fn variants() -> Vec<(Path, Order)> {
+    let mut out = Vec::new();
+    for path in Path::available() {
+        out.push((path, Order::Auto));
+        #[cfg(target_arch = "x86_64")]
+        if path == Path::Avx512 {
+            out.push((path, Order::Streamed));
+            out.push((path, Order::Resident));
+        }
+    }
+    out
+}
+
+fn run(
+    (path, order): (Path, Order),
+    x: &[f32],
+    packed: &PackedCenters,
+    scratch: &mut AssignScratch,
+) -> (Vec<u32>, Vec<f32>) {
+    let n = x.len() / packed.d();
     let mut labels = vec![u32::MAX; n];
     let mut dist = vec![f32::NAN; n];
-    let mut scratch = AssignScratch::new();
-    assign_chunk_with(path, x, &packed, &mut labels, &mut dist, &mut scratch);
+    assign_chunk_order(path, order, x, packed, &mut labels, &mut dist, scratch);
+    (labels, dist)
+}
+
+/// Checks `path`'s answer on `x` against the reference; `Err` says where not.
+fn check_path(
+    variant: (Path, Order),
+    x: &[f32],
+    centers: &[f32],
+    k: usize,
+    d: usize,
+) -> Result<(), String> {
+    let path = variant;
+    let n = x.len() / d;
+    let packed = PackedCenters::new(centers, k, d).unwrap();
+    let (labels, dist) = run(variant, x, &packed, &mut AssignScratch::new());
     let mut ref_labels = vec![0u32; n];
     let mut ref_dist = vec![0f32; n];
     reference::assign_chunk(x, centers, k, d, &mut ref_labels, &mut ref_dist);
@@ -64,8 +96,8 @@ fn check_path(path: Path, x: &[f32], centers: &[f32], k: usize, d: usize) -> Res
 }
 
 fn check_all(x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
-    for path in Path::available() {
-        check_path(path, x, centers, k, d)?;
+    for variant in variants() {
+        check_path(variant, x, centers, k, d)?;
     }
     Ok(())
 }
@@ -79,6 +111,40 @@ fn random(n: usize, d: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// Both AVX-512 loop orders do the same arithmetic per centre: same
+    /// labels, same distances, bit for bit (k up to 300 covers every kind of
+    /// last panel: full, 17–31, 9–16 and 1–8 centres).
+    #[test]
+    fn avx512_orders_agree_bitwise(
+        n in 1usize..100,
+        d in 5usize..80,
+        k in 5usize..300,
+        dup in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if Path::available().contains(&Path::Avx512) {
+            let x = random(n, d, 1.0, 0.0, seed);
+            let mut c = random(k, d, 1.0, 0.0, seed ^ 1);
+            if dup {
+                // Exact ties across panels and lanes: centre j repeats j % 7.
+                for j in 7..k {
+                    for p in 0..d {
+                        c[j * d + p] = c[(j % 7) * d + p];
+                    }
+                }
+            }
+            let packed = PackedCenters::new(&c, k, d).unwrap();
+            let mut s = AssignScratch::new();
+            let a = run((Path::Avx512, Order::Streamed), &x, &packed, &mut s);
+            let b = run((Path::Avx512, Order::Resident), &x, &packed, &mut s);
+            prop_assert_eq!(&a.0, &b.0);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&a.1), bits(&b.1));
+        }
+        let _ = (n, d, k, dup, seed);
+    }
 
     #[test]
     fn every_path_matches_the_reference(
@@ -105,44 +171,33 @@ proptest! {
 
 #[test]
 fn duplicate_centres_pick_the_lowest_index() {
-    for &(k, d) in &[(3usize, 1usize), (40, 7), (70, 33), (100, 2)] {
+    for &(k, d) in &[
+        (3usize, 1usize),
+        (40, 7),
+        (70, 33),
+        (100, 2),
+        (50, 32),
+        (300, 20),
+    ] {
         let x = random(257, d, 1.0, 0.0, 7);
         let base = random(k, d, 1.0, 0.0, 8);
         // Centres j and j + k are identical: every label must be < k.
         let mut centers = base.clone();
         centers.extend_from_slice(&base);
         let packed = PackedCenters::new(&centers, 2 * k, d).unwrap();
-        for path in Path::available() {
-            let mut labels = vec![0u32; 257];
-            let mut dist = vec![0f32; 257];
-            assign_chunk_with(
-                path,
-                &x,
-                &packed,
-                &mut labels,
-                &mut dist,
-                &mut AssignScratch::new(),
-            );
+        for variant in variants() {
+            let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
             assert!(
                 labels.iter().all(|&j| (j as usize) < k),
-                "{path:?} k={k} d={d}: {labels:?}"
+                "{variant:?} k={k} d={d}: {labels:?}"
             );
         }
         // All centres equal: label 0 everywhere.
         let same: Vec<f32> = (0..k).flat_map(|_| base[..d].iter().copied()).collect();
         let packed = PackedCenters::new(&same, k, d).unwrap();
-        for path in Path::available() {
-            let mut labels = vec![9u32; 257];
-            let mut dist = vec![0f32; 257];
-            assign_chunk_with(
-                path,
-                &x,
-                &packed,
-                &mut labels,
-                &mut dist,
-                &mut AssignScratch::new(),
-            );
-            assert!(labels.iter().all(|&j| j == 0), "{path:?} k={k} d={d}");
+        for variant in variants() {
+            let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
+            assert!(labels.iter().all(|&j| j == 0), "{variant:?} k={k} d={d}");
         }
     }
 }
@@ -194,19 +249,29 @@ fn overflowing_fast_values_fall_back_to_the_exact_scan() {
     let d = 3;
     let x = vec![1e19f32, 0.0, 0.0, -1e19, 0.0, 0.0];
     let c = vec![3e19f32, 0.0, 0.0, -2e19, 1e19, 0.0];
-    for path in Path::available() {
-        let packed = PackedCenters::new(&c, 2, d).unwrap();
-        let mut labels = [7u32; 2];
-        let mut dist = [0f32; 2];
-        assign_chunk_with(
-            path,
-            &x,
-            &packed,
-            &mut labels,
-            &mut dist,
-            &mut AssignScratch::new(),
-        );
-        assert_eq!(labels, [0, 1], "{path:?}");
+    let packed = PackedCenters::new(&c, 2, d).unwrap();
+    for variant in variants() {
+        let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
+        assert_eq!(labels, [0, 1], "{variant:?}");
+    }
+    // The same on the product kernels (d > 4, k > 4): 40 centres far out.
+    let d = 8;
+    let mut x = vec![0f32; 3 * d];
+    x[0] = 1e19;
+    x[d] = -1e19;
+    let mut c = vec![0f32; 40 * d];
+    for j in 0..40 {
+        c[j * d] = 3e19 - j as f32 * 1e18;
+        c[j * d + 1] = 2e19;
+    }
+    c[17 * d..18 * d].fill(0.0);
+    c[17 * d] = 2e19;
+    let packed = PackedCenters::new(&c, 40, d).unwrap();
+    let mut want = vec![0u32; 3];
+    reference::assign_chunk(&x, &c, 40, d, &mut want, &mut [0f32; 3]);
+    for variant in variants() {
+        let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
+        assert_eq!(labels, want, "{variant:?}");
     }
 }
 
@@ -258,5 +323,77 @@ fn scratch_is_reused_across_shapes() {
             .filter(|(a, b)| a == b)
             .count();
         assert!(agree >= n - 2, "{agree} of {n}");
+    }
+}
+
+/// A/B timing of the AVX-512 loop orders, interleaved so that machine load
+/// hits both alike: `cargo test -p mmclust-core --release timing_orders --
+/// --ignored --nocapture` (`MMCLUST_TIMING_CASES="32x100,128x100"` to choose
+/// `d×k` cases, `MMCLUST_TIMING_REPS` repetitions, `MMCLUST_TIMING_FLOP` the
+/// work per pass, 1e8 by default: `n = flop / (2·k·d)`). Prints the median
+/// and best GFLOP/s (`2·n·k·d` per pass) of each order, one thread, chunked as
+/// a Lloyd pass. On a shared machine the best of many short passes is the
+/// steadier figure.
+#[test]
+#[ignore = "timing, not a test"]
+fn timing_orders() {
+    use std::time::Instant;
+    #[cfg(target_arch = "x86_64")]
+    if Path::available().contains(&Path::Avx512) {
+        let cases = std::env::var("MMCLUST_TIMING_CASES")
+            .unwrap_or_else(|_| "16x100,32x100,32x1000,128x100,128x1000".into());
+        let reps: usize = std::env::var("MMCLUST_TIMING_REPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(15);
+        for case in cases.split(',') {
+            let (d, k) = case.split_once('x').unwrap();
+            let (d, k): (usize, usize) = (d.parse().unwrap(), k.parse().unwrap());
+            let flop: f64 = std::env::var("MMCLUST_TIMING_FLOP")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1e8);
+            let n = (flop / (2 * k * d) as f64) as usize;
+            let x = random(n, d, 1.0, 0.0, 1);
+            let packed = PackedCenters::new(&random(k, d, 1.0, 0.0, 2), k, d).unwrap();
+            let chunk = crate::parallel::Chunking::for_dim(d)
+                .range(0, usize::MAX)
+                .len();
+            let mut labels = vec![0u32; n];
+            let mut dist = vec![0f32; n];
+            let mut scratch = AssignScratch::new();
+            let orders = [Order::Streamed, Order::Resident];
+            let mut times = vec![Vec::new(); orders.len()];
+            for _ in 0..reps {
+                for (o, &order) in orders.iter().enumerate() {
+                    let t = Instant::now();
+                    for ((xc, lc), dc) in x
+                        .chunks(chunk * d)
+                        .zip(labels.chunks_mut(chunk))
+                        .zip(dist.chunks_mut(chunk))
+                    {
+                        assign_chunk_order(Path::Avx512, order, xc, &packed, lc, dc, &mut scratch);
+                    }
+                    times[o].push(t.elapsed().as_secs_f64());
+                }
+            }
+            let flop = (2 * n * k * d) as f64;
+            let line: Vec<String> = orders
+                .iter()
+                .zip(&mut times)
+                .map(|(order, t)| {
+                    t.sort_by(f64::total_cmp);
+                    format!(
+                        "{order:?} {:.1} (best {:.1})",
+                        flop / t[t.len() / 2] / 1e9,
+                        flop / t[0] / 1e9
+                    )
+                })
+                .collect();
+            println!(
+                "d={d} k={k} n={n}: GFLOP/s median of {reps}: {}",
+                line.join(", ")
+            );
+        }
     }
 }
