@@ -182,8 +182,14 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
     centers: &PackedCenters,
     want: usize,
 ) -> Result<Vec<(f32, usize, u32)>> {
+    let order =
+        |a: &(f32, usize, u32), b: &(f32, usize, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     let keep = |mut v: Vec<(f32, usize, u32)>| {
-        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        if v.len() > want && want > 0 {
+            v.select_nth_unstable_by(want - 1, order);
+            v.truncate(want);
+        }
+        v.sort_by(order);
         v.truncate(want);
         v
     };

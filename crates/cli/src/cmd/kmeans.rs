@@ -339,8 +339,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         ));
     }
     if !model.converged {
+        let unit = if minibatch { "epochs" } else { "iterations" };
         g.warn(format_args!(
-            "did not converge in {} iterations; raise --max-iter or --tol",
+            "did not converge in {} {unit}; raise --max-iter or --tol",
             model.max_iter
         ));
     }
