@@ -65,6 +65,7 @@ impl Global {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
+    Bench(cmd::bench::Args),
     Info(cmd::info::Args),
     Convert(cmd::convert::Args),
     #[command(subcommand)]
@@ -80,6 +81,7 @@ enum Command {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
+        Command::Bench(a) => cmd::bench::run(g, a),
         Command::Info(a) => cmd::info::run(g, a),
         Command::Convert(a) => cmd::convert::run(g, a),
         Command::Generate(a) => cmd::generate::run(g, a),

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod bench;
 pub(crate) mod convert;
 pub(crate) mod generate;
 pub(crate) mod gmm;
