@@ -22,13 +22,20 @@ impl RowProgress {
     pub(crate) fn new(g: &crate::Global, what: &str, total: u64) -> Self {
         let enabled = !g.quiet && std::io::stderr().is_terminal();
         let bar = enabled.then(|| {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-            bar.set_style(
-                ProgressStyle::with_template(
+            // A total of 0 means "many passes of unknown count": a row counter.
+            let (len, template) = if total == 0 {
+                (None, "{msg:>12} {human_pos} rows ({per_sec})")
+            } else {
+                (
+                    Some(total),
                     "{msg:>12} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
                 )
-                .expect("static template")
-                .progress_chars("=> "),
+            };
+            let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("static template")
+                    .progress_chars("=> "),
             );
             bar.set_message(what.to_string());
             bar

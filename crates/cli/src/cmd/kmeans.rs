@@ -263,7 +263,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
 
     let status = StatusLine::new(g);
-    let bar = RowProgress::new(g, "pass", 0);
+    let bar = RowProgress::new(g, "rows read", 0);
     let started_steps = Instant::now();
     let on_event = |e: &FitEvent| {
         match e {
