@@ -293,7 +293,7 @@ impl KMeansParams {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run_once<S: DataSource + ?Sized>(
+    pub(crate) fn run_once<S: DataSource + ?Sized>(
         &self,
         source: &S,
         weights: Option<&[f32]>,

@@ -494,6 +494,39 @@ impl KMeansParams {
         if let Some(save) = hooks.on_checkpoint {
             save(&state)?;
         }
+        if opts.refine > 0 {
+            // Lloyd from the mini-batch centres; its last pass gives the exact inertia.
+            let chunking = Chunking::for_dim(d);
+            let refined = KMeansParams {
+                max_iter: opts.refine,
+                ..self.clone()
+            }
+            .run_once(
+                source,
+                weights,
+                chunking,
+                &Init::Given(state.centers.clone()),
+                tol_abs,
+                seed,
+                0,
+                hooks,
+            )?;
+            let mut model = KMeansModel::from_minibatch(
+                self,
+                state,
+                refined.inertia,
+                batch_rows,
+                tol_abs,
+                n,
+                d,
+            );
+            model.distinct_centers = crate::model::count_distinct(&refined.centers, k, d);
+            model.centers = refined.centers;
+            model.distance_evals += refined.distance_evals;
+            model.iter_seconds += refined.iter_seconds;
+            model.refined = Some(refined.n_iter);
+            return Ok(model);
+        }
         let packed = PackedCenters::new(&state.centers, k, d)?;
         let inertia = if opts.final_pass {
             inertia_pass(source, Chunking::for_dim(d), hooks.pass(), &packed, weights)?

@@ -80,6 +80,8 @@ pub struct KMeansModel {
     pub batch_size: Option<usize>,
     /// Mini-batch: epochs (rows seen / n).
     pub epochs: Option<f64>,
+    /// Mini-batch: full Lloyd iterations run from its centres at the end.
+    pub refined: Option<usize>,
 }
 
 impl KMeansModel {
@@ -124,6 +126,7 @@ impl KMeansModel {
             algorithm: "lloyd".into(),
             batch_size: None,
             epochs: None,
+            refined: None,
         }
     }
 
@@ -167,6 +170,7 @@ impl KMeansModel {
             algorithm: "minibatch".into(),
             batch_size: Some(batch_rows),
             epochs: Some(steps as f64 * batch_rows as f64 / n as f64),
+            refined: None,
         }
     }
 
@@ -218,6 +222,7 @@ impl KMeansModel {
             algorithm: "given".into(),
             batch_size: None,
             epochs: None,
+            refined: None,
         })
     }
 
@@ -455,6 +460,7 @@ impl KMeansModel {
                 algorithm: self.algorithm.clone(),
                 batch_size: self.batch_size,
                 epochs: self.epochs,
+                refined: self.refined,
                 init: self.init.clone(),
                 seed: self.seed,
                 max_iter: self.max_iter,
@@ -555,11 +561,12 @@ impl KMeansModel {
             algorithm: f.parameters.algorithm,
             batch_size: f.parameters.batch_size,
             epochs: f.parameters.epochs,
+            refined: f.parameters.refined,
         })
     }
 }
 
-fn count_distinct(centers: &[f32], k: usize, d: usize) -> usize {
+pub(crate) fn count_distinct(centers: &[f32], k: usize, d: usize) -> usize {
     (0..k)
         .filter(|&j| {
             let c = &centers[j * d..(j + 1) * d];
@@ -581,6 +588,8 @@ struct Parameters {
     batch_size: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     epochs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refined: Option<usize>,
     init: String,
     seed: u64,
     max_iter: usize,

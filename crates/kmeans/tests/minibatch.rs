@@ -206,3 +206,42 @@ fn bad_data_and_options_are_named() {
     assert!(e.to_string().contains("k = 3"), "{e}");
     assert_eq!(other.k, 8);
 }
+
+#[test]
+fn refinement_runs_lloyd_from_the_minibatch_centres() {
+    let (n, d, k) = (30_000, 5, 8);
+    let x = blobs(n, d, k);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let opts = MiniBatchOptions {
+        batch_size: 1024,
+        ..MiniBatchOptions::default()
+    };
+    let plain = KMeansParams::new(k)
+        .seed(4)
+        .algorithm(Algorithm::MiniBatch(Box::new(opts.clone())))
+        .fit(&src)
+        .unwrap();
+    let refined = KMeansParams::new(k)
+        .seed(4)
+        .algorithm(Algorithm::MiniBatch(Box::new(MiniBatchOptions {
+            refine: 3,
+            ..opts
+        })))
+        .fit(&src)
+        .unwrap();
+    assert!(refined.refined.unwrap() >= 1 && refined.refined.unwrap() <= 3);
+    // Lloyd from the same centres never raises the inertia.
+    assert!(
+        refined.inertia <= plain.inertia * (1.0 + 1e-6),
+        "{} > {}",
+        refined.inertia,
+        plain.inertia
+    );
+    // And it is what Lloyd from those centres gives.
+    let lloyd = KMeansParams::new(k)
+        .init(mmclust_kmeans::Init::Given(plain.centers.clone()))
+        .max_iter(3)
+        .fit(&src)
+        .unwrap();
+    assert_eq!(lloyd.centers, refined.centers);
+}

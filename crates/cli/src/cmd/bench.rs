@@ -70,12 +70,15 @@ impl Machine {
                 .and_then(|l| l.split(':').nth(1))
                 .map(|v| v.trim().to_string())
         };
-        let max_khz = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok());
-        let ghz = max_khz
-            .map(|k| k / 1e6)
-            .or_else(|| field("cpu MHz").and_then(|m| m.parse::<f64>().ok()).map(|m| m / 1e3));
+        let max_khz =
+            std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok());
+        let ghz = max_khz.map(|k| k / 1e6).or_else(|| {
+            field("cpu MHz")
+                .and_then(|m| m.parse::<f64>().ok())
+                .map(|m| m / 1e3)
+        });
         let simd = dispatch_name();
         let lanes = match simd {
             "avx512" => 16,
@@ -96,7 +99,11 @@ impl Machine {
         // Two FMA pipes of `lanes` floats, 2 FLOP each; an AVX-512 zmm FMA
         // occupies both 256-bit pipes of a Zen 4 core, hence 32 FLOP/cycle
         // for both AVX2 and AVX-512 here.
-        let flop_per_cycle = if self.lanes == 16 { 32.0 } else { 4.0 * self.lanes as f64 };
+        let flop_per_cycle = if self.lanes == 16 {
+            32.0
+        } else {
+            4.0 * self.lanes as f64
+        };
         self.ghz.map(|g| g * flop_per_cycle * threads as f64)
     }
 }
@@ -132,7 +139,9 @@ fn assignment_pass(src: &ArraySource<'_>, packed: &PackedCenters) -> Result<f64>
 }
 
 fn pct(x: f64, peak: Option<f64>) -> Value {
-    peak.map_or(Value::Null, |p| json!((100.0 * x / p * 10.0).round() / 10.0))
+    peak.map_or(Value::Null, |p| {
+        json!((100.0 * x / p * 10.0).round() / 10.0)
+    })
 }
 
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
@@ -161,7 +170,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     ));
 
     // 1. Assignment kernel.
-    let (n, d, k) = if a.quick { (50_000, 32, 100) } else { (200_000, 32, 100) };
+    let (n, d, k) = if a.quick {
+        (50_000, 32, 100)
+    } else {
+        (200_000, 32, 100)
+    };
     let x = random_data(n, d, 1);
     let c = random_data(k, d, 2);
     let src = ArraySource::from_slice(&x, n, d)?;
@@ -188,7 +201,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     });
 
     // 2. A Lloyd iteration: (time of 6 iterations − time of 1) / 5, from the same centres.
-    let (n, d, k) = if a.quick { (100_000, 32, 100) } else { (1_000_000, 32, 100) };
+    let (n, d, k) = if a.quick {
+        (100_000, 32, 100)
+    } else {
+        (1_000_000, 32, 100)
+    };
     let x = random_data(n, d, 3);
     let src = ArraySource::from_slice(&x, n, d)?;
     let c0: Vec<f32> = x[..k * d].to_vec();
@@ -216,7 +233,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     });
 
     // 3. EM iterations, diagonal and full covariance.
-    let (n, d, k) = if a.quick { (50_000, 16, 16) } else { (200_000, 16, 16) };
+    let (n, d, k) = if a.quick {
+        (50_000, 16, 16)
+    } else {
+        (200_000, 16, 16)
+    };
     let x = random_data(n, d, 4);
     let src = ArraySource::from_slice(&x, n, d)?;
     let mut em = serde_json::Map::new();
@@ -239,7 +260,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             cov.name(),
             per_iter * 1e3
         ));
-        em.insert(cov.name().to_string(), json!({"n": n, "d": d, "k": k, "seconds": per_iter}));
+        em.insert(
+            cov.name().to_string(),
+            json!({"n": n, "d": d, "k": k, "seconds": per_iter}),
+        );
     }
     report["em_iteration"] = Value::Object(em);
 

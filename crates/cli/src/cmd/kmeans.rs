@@ -90,6 +90,11 @@ pub(crate) struct Args {
     /// Minibatch: re-seed centres whose weight is below this fraction of the largest.
     #[arg(long, default_value_t = 0.01, value_name = "R")]
     reassignment_ratio: f64,
+    /// Minibatch: full Lloyd iterations from the mini-batch centres at the end
+    /// (each one pass over all the data; 5 typically takes the inertia from 2–4 %
+    /// above a full Lloyd fit's to within 1–2 %).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    refine: usize,
     /// Minibatch: rows sampled for the initialisation (default 3 × batch size).
     #[arg(long, value_name = "N")]
     init_size: Option<usize>,
@@ -223,7 +228,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         "k": a.k, "seed": g.seed, "init": a.init, "max_iter": a.max_iter, "tol": tol,
         "batch_size": a.batch_size, "block_rows": a.block_rows,
         "max_no_improvement": a.max_no_improvement, "reassignment_ratio": a.reassignment_ratio,
-        "init_size": a.init_size, "standardize": a.standardize,
+        "init_size": a.init_size, "standardize": a.standardize, "refine": a.refine,
         "weights": a.weights.as_ref().map(|p| p.display().to_string()),
     });
     let fp_json = serde_json::to_value(&fp)?;
@@ -244,6 +249,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             init_size: a.init_size,
             // With --labels-out the labels pass measures the exact inertia.
             final_pass: a.labels_out.is_none(),
+            refine: a.refine,
             checkpoint_every: if a.checkpoint.is_some() {
                 a.checkpoint_every
             } else {
@@ -398,6 +404,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         "algorithm": model.algorithm,
         "batch_size": model.batch_size,
         "epochs": model.epochs,
+        "refined": model.refined,
         "init": model.init,
         "k": model.k,
         "n": n,
