@@ -15,7 +15,7 @@ binary). What it measures, for every configuration (n, d, k):
   engine returns (engines report it differently: sklearn accumulates in float32 and
   reports it against the final centres; faiss's ``obj`` is the SSE of the last
   assignment step, i.e. against the centres *before* the last update);
-* **peak RSS** of each engine's subprocesses (``wait4`` rusage of that child);
+* **peak RSS** of each engine's subprocesses (GNU time around each run);
 * each peer's time divided by mmclust's.
 
 Engines alternate in round-robin order across repetitions; the table shows medians.
@@ -187,8 +187,19 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def timed(cmd: list[str], threads: int, timeout: float) -> tuple[float, float, int, str, str]:
-    """Run ``cmd``; return wall seconds, peak RSS (MiB), exit code, stdout, stderr."""
+    """Run ``cmd``; return wall seconds, peak RSS (MiB), exit code, stdout, stderr.
+
+    Peak RSS comes from GNU time wrapped around the command where it exists: a child
+    forked from this (large) Python process would otherwise report this process's
+    own peak, which Linux carries across fork and exec into ``ru_maxrss``."""
+    rss_file = tempfile.NamedTemporaryFile(delete=False)
+    rss_file.close()
+    if GNU_TIME.exists():
+        cmd = [str(GNU_TIME), "-f", "%M", "-o", rss_file.name] + cmd
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env(threads))
@@ -206,7 +217,15 @@ def timed(cmd: list[str], threads: int, timeout: float) -> tuple[float, float, i
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return (wall, usage.ru_maxrss / 1024.0, proc.returncode,
+        rss_kib = float(usage.ru_maxrss)
+        try:
+            text = Path(rss_file.name).read_text().strip().splitlines()
+            if GNU_TIME.exists() and text:
+                rss_kib = float(text[-1])
+        except (OSError, ValueError):
+            pass
+        os.unlink(rss_file.name)
+        return (wall, rss_kib / 1024.0, proc.returncode,
                 out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
@@ -586,8 +605,10 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
         "and -intelex `inertia_` (against the final centres, float32 accumulation in "
         "scikit-learn); faiss `obj[-1]`, the SSE of the last iteration's assignment step, "
         "i.e. against the centres before the last update; mmclust's `inertia`.",
-        "- **peak RSS** = largest `ru_maxrss` of that engine's subprocesses (from "
-        "`wait4`), which includes the interpreter and the loaded data for the peers.",
+        "- **peak RSS** = largest maximum resident set of that engine's subprocesses, "
+        "measured by GNU time around each (a child forked from the benchmark's own Python "
+        "process would otherwise inherit its peak); it includes the interpreter and the "
+        "loaded data for the peers, and the touched pages of the memory-mapped file for mmclust.",
         "- **mini-batch** (with `--minibatch`): mmclust `--algorithm minibatch` with its "
         "defaults (batch 8192 rows in 256-row blocks, max-no-improvement 10, k-means++ on "
         "a 3-batch sample), and with `--refine 5` (five full Lloyd passes from the "
