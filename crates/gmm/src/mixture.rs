@@ -238,7 +238,9 @@ pub(crate) struct Workspace {
     xt: Vec<f64>,
     /// Column-major d × ms differences `x − μ`.
     diff: Vec<f64>,
+    /// Mahalanobis terms; also the diagonal statistics' block sums.
     maha: Vec<f64>,
+    nk_acc: f64,
     /// Compacted responsibilities of one component.
     r: Vec<f64>,
     /// Row-major compacted differences (row stride `dp`, zero-padded).
@@ -260,12 +262,22 @@ impl Workspace {
         Workspace {
             xt: vec![0.0; ms * d],
             diff: vec![0.0; ms * d],
-            maha: vec![0.0; ms],
+            maha: vec![0.0; ms.max(2 * d)],
+            nk_acc: 0.0,
             r: vec![0.0; BLOCK_ROWS],
             dr: vec![0.0; BLOCK_ROWS * padded(d)],
             wr: vec![0.0; BLOCK_ROWS * padded(d)],
             lp: vec![0.0; BLOCK_ROWS * k],
         }
+    }
+
+    /// Zeroed per-block sums of the diagonal statistics.
+    fn diag_acc(&mut self, d: usize) -> (&mut f64, &mut [f64], &mut [f64]) {
+        let (s1, s2) = self.maha[..2 * d].split_at_mut(d);
+        s1.fill(0.0);
+        s2.fill(0.0);
+        self.nk_acc = 0.0;
+        (&mut self.nk_acc, s1, s2)
     }
 
     /// `xt[j · ms + i] = x[i · d + j]`, rows m..ms zero.
@@ -347,6 +359,19 @@ impl Stats {
         let matrix = cov_type.is_matrix();
         for c in 0..k {
             let shift = &shifts[c * d..(c + 1) * d];
+            if !matrix {
+                // Accumulated straight into the (zeroed per block) scratch
+                // sums, then added: the same per-block partial sums as the
+                // full case.
+                let (nk, s1, s2) = ws.diag_acc(d);
+                simd::diag_stats(x, m, d, resp, k, c, shift, nk, s1, s2);
+                self.nk[c] += *nk;
+                for j in 0..d {
+                    self.s1[c * d + j] += s1[j];
+                    self.s2[c * d + j] += s2[j];
+                }
+                continue;
+            }
             let mm = simd::compact_rows(
                 x, m, d, dp, resp, k, c, shift, &mut ws.r, &mut ws.dr, &mut ws.wr,
             );

@@ -314,25 +314,31 @@ fn second_moments_body<const FMA: bool>(
     dp: usize,
     s2: &mut [f64],
 ) {
+    #[inline(always)]
+    fn axpy<const FMA: bool>(a: &mut [f64; LANES], w: f64, x: &[f64; LANES]) {
+        for l in 0..LANES {
+            a[l] = fmadd::<FMA>(w, x[l], a[l]);
+        }
+    }
     for p0 in (0..d).step_by(P_ROWS) {
         let pn = P_ROWS.min(d - p0);
         for q0 in (0..p0 + pn).step_by(LANES) {
-            let mut acc = [[0.0f64; LANES]; P_ROWS];
-            for i in 0..mm {
-                let x: &[f64; LANES] = dr[i * dp + q0..i * dp + q0 + LANES]
+            let (mut a0, mut a1, mut a2, mut a3) =
+                ([0.0f64; LANES], [0.0; LANES], [0.0; LANES], [0.0; LANES]);
+            for (xrow, wrow) in dr.chunks_exact(dp).zip(wr.chunks_exact(dp)).take(mm) {
+                let x: &[f64; LANES] = xrow[q0..q0 + LANES]
                     .try_into()
                     .expect("lanes within the row");
                 // p0 + P_ROWS ≤ dp: p0 is a multiple of P_ROWS, which divides dp.
-                let w: &[f64; P_ROWS] = wr[i * dp + p0..i * dp + p0 + P_ROWS]
+                let w: &[f64; P_ROWS] = wrow[p0..p0 + P_ROWS]
                     .try_into()
                     .expect("rows within the row");
-                for (a, &wp) in acc.iter_mut().zip(w) {
-                    for l in 0..LANES {
-                        a[l] = fmadd::<FMA>(wp, x[l], a[l]);
-                    }
-                }
+                axpy::<FMA>(&mut a0, w[0], x);
+                axpy::<FMA>(&mut a1, w[1], x);
+                axpy::<FMA>(&mut a2, w[2], x);
+                axpy::<FMA>(&mut a3, w[3], x);
             }
-            for (pp, a) in acc.iter().enumerate().take(pn) {
+            for (pp, a) in [a0, a1, a2, a3].iter().enumerate().take(pn) {
                 let p = p0 + pp;
                 let row = p * (p + 1) / 2;
                 for (l, &v) in a.iter().enumerate() {
@@ -342,6 +348,44 @@ fn second_moments_body<const FMA: bool>(
                     }
                 }
             }
+        }
+    }
+}
+
+dispatch! {
+    /// Diagonal statistics of component `c` over the block `x` (m × d,
+    /// row-major) with responsibilities `resp` (m × k): `nk += Σ r`,
+    /// `s1 += Σ r t`, `s2 += Σ r t²` with `t = x − shift`, summed over rows in
+    /// order. No compaction: a zero weight adds exactly nothing.
+    fn diag_stats / diag_stats_body(
+        x: &[f32], m: usize, d: usize, resp: &[f64], k: usize, c: usize, shift: &[f64],
+        nk: &mut f64, s1: &mut [f64], s2: &mut [f64],
+    )
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn diag_stats_body<const FMA: bool>(
+    x: &[f32],
+    m: usize,
+    d: usize,
+    resp: &[f64],
+    k: usize,
+    c: usize,
+    shift: &[f64],
+    nk: &mut f64,
+    s1: &mut [f64],
+    s2: &mut [f64],
+) {
+    let (s1, s2, shift) = (&mut s1[..d], &mut s2[..d], &shift[..d]);
+    for (i, row) in x.chunks_exact(d).take(m).enumerate() {
+        let ri = resp[i * k + c];
+        *nk += ri;
+        for (((a1, a2), &v), &s) in s1.iter_mut().zip(s2.iter_mut()).zip(row).zip(shift) {
+            let t = f64::from(v) - s;
+            let w = ri * t;
+            *a1 += w;
+            *a2 = fmadd::<FMA>(w, t, *a2);
         }
     }
 }
@@ -374,12 +418,12 @@ fn compact_rows_body<const FMA: bool>(
     dr: &mut [f64],
     wr: &mut [f64],
 ) -> usize {
+    // Branch-free: every row is written at `mm`, which only advances past
+    // rows with a nonzero weight (a mispredicted branch per row and
+    // component would cost more than the writes).
     let mut mm = 0;
     for i in 0..m {
         let ri = resp[i * k + c];
-        if ri == 0.0 {
-            continue;
-        }
         r[mm] = ri;
         let row = &x[i * d..(i + 1) * d];
         let out_d = &mut dr[mm * dp..mm * dp + d];
@@ -389,7 +433,7 @@ fn compact_rows_body<const FMA: bool>(
             *o = t;
             *w = ri * t;
         }
-        mm += 1;
+        mm += usize::from(ri != 0.0);
     }
     mm
 }
