@@ -378,15 +378,43 @@ fn diag_stats_body<const FMA: bool>(
     s2: &mut [f64],
 ) {
     let (s1, s2, shift) = (&mut s1[..d], &mut s2[..d], &shift[..d]);
-    for (i, row) in x.chunks_exact(d).take(m).enumerate() {
-        let ri = resp[i * k + c];
-        *nk += ri;
-        for (((a1, a2), &v), &s) in s1.iter_mut().zip(s2.iter_mut()).zip(row).zip(shift) {
-            let t = f64::from(v) - s;
-            let w = ri * t;
-            *a1 += w;
-            *a2 = fmadd::<FMA>(w, t, *a2);
+    let rows = || x.chunks_exact(d).take(m).enumerate();
+    for (i, _) in rows() {
+        *nk += resp[i * k + c];
+    }
+    // Whole groups of LANES columns with the sums in registers, rows in the
+    // inner loop; the remaining columns one by one. Each column's sums run
+    // over the rows in order either way (the same bits).
+    let full = d / LANES * LANES;
+    for j0 in (0..full).step_by(LANES) {
+        let sh: &[f64; LANES] = shift[j0..j0 + LANES].try_into().expect("lanes");
+        let (mut a1, mut a2) = ([0.0f64; LANES], [0.0f64; LANES]);
+        for (i, row) in rows() {
+            let ri = resp[i * k + c];
+            let v: &[f32; LANES] = row[j0..j0 + LANES].try_into().expect("lanes");
+            for l in 0..LANES {
+                let t = f64::from(v[l]) - sh[l];
+                let w = ri * t;
+                a1[l] += w;
+                a2[l] = fmadd::<FMA>(w, t, a2[l]);
+            }
         }
+        for l in 0..LANES {
+            s1[j0 + l] += a1[l];
+            s2[j0 + l] += a2[l];
+        }
+    }
+    for j in full..d {
+        let (mut a1, mut a2) = (0.0f64, 0.0f64);
+        for (i, row) in rows() {
+            let ri = resp[i * k + c];
+            let t = f64::from(row[j]) - shift[j];
+            let w = ri * t;
+            a1 += w;
+            a2 = fmadd::<FMA>(w, t, a2);
+        }
+        s1[j] += a1;
+        s2[j] += a2;
     }
 }
 
