@@ -178,18 +178,7 @@ impl Mixture {
                         0
                     };
                     let u = &self.precisions_cholesky[off..off + d * d];
-                    for (j, (dc, xc)) in ws
-                        .diff
-                        .chunks_exact_mut(ms)
-                        .zip(ws.xt.chunks_exact(ms))
-                        .take(d)
-                        .enumerate()
-                    {
-                        let s = mu[j];
-                        for (o, &v) in dc.iter_mut().zip(xc) {
-                            *o = v - s;
-                        }
-                    }
+                    simd::sub_columns(&ws.xt[..d * ms], ms, d, mu, &mut ws.diff[..d * ms]);
                     simd::mahalanobis_triangular(&ws.diff[..d * ms], ms, d, u, maha);
                 }
                 CovarianceType::Diag => {

@@ -14,9 +14,9 @@
 
 use std::sync::OnceLock;
 
-/// Rows per tile of the Mahalanobis kernels: two AVX-512 vectors of `f64`
-/// (two independent FMA chains).
-pub(crate) const TILE: usize = 16;
+/// Rows per tile of the Mahalanobis kernels: four AVX-512 vectors of `f64`
+/// (four independent FMA chains, enough to cover the FMA latency).
+pub(crate) const TILE: usize = 32;
 
 /// Lanes of the row-major statistics kernels (one AVX-512 vector of `f64`).
 pub(crate) const LANES: usize = 8;
@@ -209,6 +209,30 @@ fn mahalanobis_triangular_body<const FMA: bool>(
             }
         }
         maha[i0..i0 + TILE].copy_from_slice(&total);
+    }
+}
+
+dispatch! {
+    /// `diff[j · ms + i] = xt[j · ms + i] − mu[j]` for the d columns.
+    fn sub_columns / sub_columns_body(xt: &[f64], ms: usize, d: usize, mu: &[f64], diff: &mut [f64])
+}
+
+#[inline(always)]
+fn sub_columns_body<const FMA: bool>(
+    xt: &[f64],
+    ms: usize,
+    d: usize,
+    mu: &[f64],
+    diff: &mut [f64],
+) {
+    for ((dc, xc), &s) in diff
+        .chunks_exact_mut(ms)
+        .zip(xt.chunks_exact(ms))
+        .zip(&mu[..d])
+    {
+        for (o, &v) in dc.iter_mut().zip(xc) {
+            *o = v - s;
+        }
     }
 }
 
