@@ -44,6 +44,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BIN = REPO / "target" / "release" / "mmclust"
+DEFAULT_OUT = REPO / "docs" / "bench_kmeans.md"
 ENGINES = ("mmclust", "sklearn", "sklearnex", "faiss")
 PEERS = ENGINES[1:]
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -105,6 +106,27 @@ def run_sklearn_minibatch(args: argparse.Namespace) -> dict[str, Any]:
             "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
 
 
+def run_sklearn_gmm(args: argparse.Namespace) -> dict[str, Any]:
+    """scikit-learn GaussianMixture from the given initial parameters (an .npz with
+    weights, means, precisions), tol and max_iter as given, one init."""
+    import numpy as np
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    X = _load(args.data)
+    p = np.load(args.init)
+    gm = GaussianMixture(n_components=args.k, covariance_type=args.covariance, tol=args.tol,
+                         max_iter=args.max_iter, n_init=1, weights_init=p["weights"],
+                         means_init=p["means"], precisions_init=p["precisions"],
+                         random_state=args.seed)
+    with threadpool_limits(args.threads):
+        t0 = time.perf_counter()
+        gm.fit(X)
+        fit_seconds = time.perf_counter() - t0
+    return {"fit_seconds": fit_seconds, "n_iter": int(gm.n_iter_),
+            "lower_bound": float(gm.lower_bound_), "centers": gm.means_}
+
+
 def run_faiss(args: argparse.Namespace) -> dict[str, Any]:
     """Fit faiss.Kmeans on every point (max_points_per_centroid huge: no sampling)."""
     import faiss
@@ -138,7 +160,9 @@ def runner_main(args: argparse.Namespace) -> None:
     """Entry point of the per-engine subprocess: fit, write a JSON result."""
     import numpy as np
 
-    if args.engine == "faiss":
+    if args.engine == "sklearn-gmm":
+        res = run_sklearn_gmm(args)
+    elif args.engine == "faiss":
         res = run_faiss(args)
     elif args.engine == "sklearn-mb":
         res = run_sklearn_minibatch(args)
@@ -429,6 +453,160 @@ def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
             "minibatch": minibatch}
 
 
+def gmm_initial_params(data: Path, m0: Path, cov: str, reg: float = 1e-6,
+                       chunk: int = 65536) -> Path:
+    """The initial parameters mmclust derives from ``--init M0.npy``: every row assigned
+    to its nearest mean (float64, ties to the lowest index), means kept, weights
+    (N_k + 10 eps) / sum, covariances the scatter about M0 over N_k + 10 eps plus
+    reg_covar, as precisions (inverse covariances) for scikit-learn. Saved .npz."""
+    import numpy as np
+
+    path = m0.with_name(m0.name.replace(".npy", f".params_{cov}.npz"))
+    if path.exists():
+        return path
+    X = np.load(data, mmap_mode="r")
+    M = np.load(m0).astype(np.float64)
+    k, d = M.shape
+    nk = np.zeros(k)
+    s2 = np.zeros((k, d, d)) if cov == "full" else np.zeros((k, d))
+    mm = (M * M).sum(axis=1)
+    for start in range(0, len(X), chunk):
+        x = np.asarray(X[start:start + chunk], dtype=np.float64)
+        lab = (mm[None, :] - 2.0 * (x @ M.T)).argmin(axis=1)
+        for c in np.unique(lab):
+            t = x[lab == c] - M[c]
+            nk[c] += len(t)
+            s2[c] += t.T @ t if cov == "full" else (t * t).sum(axis=0)
+    n = nk + 10.0 * np.finfo(np.float64).eps
+    if cov == "full":
+        covs = s2 / n[:, None, None] + reg * np.eye(d)[None]
+        prec = np.linalg.inv(covs)
+    else:
+        prec = 1.0 / (s2 / n[:, None] + reg)
+    np.savez(path, weights=n / n.sum(), means=M, precisions=prec)
+    return path
+
+
+GMM_ENGINES = ("mmclust", "sklearn")
+
+
+def bench_gmm(opts: argparse.Namespace, workdir: Path, n: int, d: int, k: int,
+              cov: str) -> dict[str, Any]:
+    """Per-iteration time of one EM iteration, mmclust vs scikit-learn GaussianMixture,
+    from the same initial parameters; (wall(N+1) - wall(1)) / N as for K-means."""
+    data, how = generate_data(opts, n, d, k)
+    m0 = initial_centres(opts, data, k)
+    params = gmm_initial_params(data, m0, cov)
+    log(f"bench gmm: n={n} d={d} k={k} {cov}: data {data.name} ({how}), M0 {m0.name}")
+    engines = [e for e in GMM_ENGINES if e in opts.engines.split(",")]
+    cells = {e: Cell() for e in engines}
+    lower: dict[str, list[float]] = {e: [] for e in engines}
+    N = opts.iters
+    result = workdir / "result-gmm.json"
+
+    def run(e: str, iters: int) -> Run:
+        if e == "mmclust":
+            cmd = [str(opts.bin), "gmm", str(data), "-k", str(k), "--covariance", cov,
+                   "--init", str(m0), "--max-iter", str(iters), "--tol", "0", "--json",
+                   "--quiet", "--threads", str(opts.threads)]
+        else:
+            result.unlink(missing_ok=True)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "_run", "--engine",
+                   "sklearn-gmm", "--covariance", cov, "--data", str(data), "-k", str(k),
+                   "--init", str(params), "--max-iter", str(iters), "--tol", "0",
+                   "--threads", str(opts.threads), "--seed", str(opts.seed),
+                   "--result", str(result)]
+        wall, rss, rc, out, err = timed(cmd, opts.threads, opts.timeout)
+        if rc != 0:
+            raise RuntimeError(f"{e} exited {rc}: {' '.join(cmd)}\n{err[-2000:]}")
+        summary = json.loads(out) if e == "mmclust" else json.loads(result.read_text())
+        return Run(wall, rss, summary)
+
+    for rep in range(opts.reps):
+        for e in rotated(engines, rep):
+            try:
+                one = run(e, 1)
+                many = run(e, N + 1)
+            except (RuntimeError, json.JSONDecodeError) as err:
+                log(f"bench gmm: {err}")
+                cells[e].notes.append("run failed")
+                continue
+            c = cells[e]
+            c.rss_mib = max(c.rss_mib, one.rss_mib, many.rss_mib)
+            got = many.summary.get("n_iter")
+            if got is not None and got != N + 1:
+                c.notes.append(f"ran {got} iterations, not {N + 1}")
+            diff = (many.wall - one.wall) / N
+            c.iter_diffs.append(diff)
+            lower[e].append(float(many.summary.get("lower_bound", float("nan"))))
+            log(f"  rep {rep} {e:8s} wall(1)={one.wall:7.3f}s wall({N + 1})={many.wall:7.3f}s"
+                f" -> {diff * 1e3:8.2f} ms/iter  lower bound {lower[e][-1]:.10f}"
+                f"  rss={many.rss_mib:.0f} MiB")
+    return {"n": n, "d": d, "k": k, "covariance": cov, "data_how": how, "cells": cells,
+            "lower_bound": {e: med(v) for e, v in lower.items()}}
+
+
+def gmm_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> str:
+    load = os.getloadavg()
+    lines = [
+        "# GMM: mmclust vs scikit-learn GaussianMixture",
+        "",
+        f"Generated by `scripts/bench_peers.sh --gmm` on {platform.node()} "
+        f"({os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f} at the end), {opts.threads} threads per engine, "
+        f"median of {opts.reps}.",
+        "",
+        "One EM iteration (E-step, log-likelihood and M-step) timed from outside as "
+        f"(wall({opts.iters + 1}) - wall(1)) / {opts.iters}, both engines from the same "
+        "initial parameters (mmclust `--init M0.npy`: every row assigned to the nearest "
+        "of k rows M0, means kept; scikit-learn gets the same weights, means and "
+        "precisions), tol 0. Lower bound: mean per-sample log-likelihood after "
+        f"{opts.iters + 1} iterations. Peak RSS over both runs.",
+        "",
+        "| n | d | k | covariance | engine | ms / iteration | vs mmclust | lower bound "
+        "| peak RSS (MiB) | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        mine = med(r["cells"]["mmclust"].iter_diffs) if "mmclust" in r["cells"] else None
+        for e, c in r["cells"].items():
+            t = med(c.iter_diffs)
+            lb = r["lower_bound"].get(e)
+            lines.append(
+                f"| {r['n']:,} | {r['d']} | {r['k']} | {r['covariance']} | {e} | "
+                f"{fmt(t, 1e3)} | {ratio(t, mine) if e != 'mmclust' else '1'} | "
+                f"{'-' if lb is None else f'{lb:.8f}'} | {c.rss_mib:.0f} | "
+                f"{'; '.join(sorted(set(c.notes)))} |")
+    return "\n".join(lines) + "\n"
+
+
+def gmm_main(opts: argparse.Namespace) -> None:
+    covs = [c.strip() for c in opts.gmm_covariances.split(",") if c.strip()]
+    opts.workdir.mkdir(parents=True, exist_ok=True)
+    n_default = opts.n if opts.n else (100_000 if opts.quick else 1_000_000)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-", dir=opts.workdir) as tmp:
+        for n, d, k in parse_gmm_configs(opts.configs, n_default):
+            for cov in covs:
+                results.append(bench_gmm(opts, Path(tmp), n, d, k, cov))
+    text = gmm_markdown(results, opts)
+    print(text)
+    out = opts.out if opts.out != DEFAULT_OUT else REPO / "docs" / "bench_gmm.md"
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        log(f"bench: wrote {out}")
+
+
+def parse_gmm_configs(text: str, n_default: int) -> list[tuple[int, int, int]]:
+    """DxK or NxDxK items, comma-separated."""
+    out = []
+    for part in text.split(","):
+        f = [int(v) for v in part.lower().split("x")]
+        out.append((n_default, f[0], f[1]) if len(f) == 2 else (f[0], f[1], f[2]))
+    return out
+
+
 MB_SIZES = (1024, 4096, 16384)
 
 
@@ -698,8 +876,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bin", type=Path, default=DEFAULT_BIN, help="the mmclust binary")
     p.add_argument("--workdir", type=Path, default=REPO / "bench-out",
                    help="data and scratch folder (default bench-out/, gitignored)")
-    p.add_argument("--out", type=Path, default=REPO / "docs" / "bench_kmeans.md",
-                   help="Markdown report (default docs/bench_kmeans.md)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="Markdown report (default docs/bench_kmeans.md; --gmm: "
+                        "docs/bench_gmm.md)")
+    p.add_argument("--gmm", action="store_true",
+                   help="instead of K-means: one EM iteration of mmclust gmm vs scikit-learn "
+                        "GaussianMixture; --configs then takes DxK or NxDxK items "
+                        "(e.g. 200000x16x16,1000000x32x32)")
+    p.add_argument("--gmm-covariances", default="full,diag",
+                   help="covariance types for --gmm (default full,diag)")
     p.add_argument("--json-out", type=Path, default=None, help="also dump raw numbers")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per subprocess")
     return p
@@ -708,11 +893,13 @@ def build_parser() -> argparse.ArgumentParser:
 def build_runner_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench_peers.py _run",
                                 description="internal: one peer fit in this process")
-    p.add_argument("--engine", choices=PEERS + ("sklearn-mb",), required=True)
+    p.add_argument("--engine", choices=PEERS + ("sklearn-mb", "sklearn-gmm"), required=True)
+    p.add_argument("--covariance", default="full", help="sklearn-gmm covariance type")
     p.add_argument("--batch-size", type=int, default=1024, help="sklearn-mb batch size")
     p.add_argument("--data", required=True)
     p.add_argument("-k", type=int, required=True)
-    p.add_argument("--init", required=True, help="C0.npy or k-means++")
+    p.add_argument("--init", required=True,
+                   help="C0.npy or k-means++ (sklearn-gmm: an .npz of initial parameters)")
     p.add_argument("--max-iter", type=int, required=True)
     p.add_argument("--tol", type=float, required=True)
     p.add_argument("--threads", type=int, required=True)
@@ -726,7 +913,11 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_run":
         runner_main(build_runner_parser().parse_args(sys.argv[2:]))
     else:
-        bench_main(build_parser().parse_args())
+        opts = build_parser().parse_args()
+        if opts.gmm:
+            gmm_main(opts)
+        else:
+            bench_main(opts)
 
 
 if __name__ == "__main__":

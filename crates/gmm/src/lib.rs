@@ -48,6 +48,7 @@ mod mixture;
 mod model;
 mod params;
 mod pass;
+mod simd;
 
 pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};

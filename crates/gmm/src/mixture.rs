@@ -16,6 +16,7 @@
 use crate::error::{GmmError, Result};
 use crate::linalg::{cholesky, precision_factor};
 use crate::params::CovarianceType;
+use crate::simd::{self, LANES, TILE};
 
 /// Rows per block inside a chunk.
 pub(crate) const BLOCK_ROWS: usize = 128;
@@ -164,10 +165,11 @@ impl Mixture {
     pub(crate) fn log_prob_block(&self, x: &[f32], m: usize, ws: &mut Workspace, out: &mut [f64]) {
         let (k, d) = (self.k, self.d);
         let base = -0.5 * d as f64 * LN_2PI;
+        let ms = m.div_ceil(TILE) * TILE;
+        ws.transpose(x, m, ms, d);
         for c in 0..k {
-            ws.diff_about(x, m, d, &self.means[c * d..(c + 1) * d]);
-            let maha = &mut ws.maha[..m];
-            maha.fill(0.0);
+            let mu = &self.means[c * d..(c + 1) * d];
+            let maha = &mut ws.maha[..ms];
             match self.cov_type {
                 CovarianceType::Full | CovarianceType::Tied => {
                     let off = if self.cov_type == CovarianceType::Full {
@@ -176,77 +178,23 @@ impl Mixture {
                         0
                     };
                     let u = &self.precisions_cholesky[off..off + d * d];
-                    mahalanobis_triangular(&ws.diff[..d * m], m, d, u, maha);
+                    simd::sub_columns(&ws.xt[..d * ms], ms, d, mu, &mut ws.diff[..d * ms]);
+                    simd::mahalanobis_triangular(&ws.diff[..d * ms], ms, d, u, maha);
                 }
                 CovarianceType::Diag => {
                     let p = &self.precisions_cholesky[c * d..(c + 1) * d];
-                    for (&pj, col) in p.iter().zip(ws.diff.chunks_exact(m)) {
-                        let p2 = pj * pj;
-                        for (s, &v) in maha.iter_mut().zip(col) {
-                            *s += v * v * p2;
-                        }
-                    }
+                    simd::mahalanobis_diag(&ws.xt[..d * ms], ms, d, mu, p, maha);
                 }
                 CovarianceType::Spherical => {
-                    for j in 0..d {
-                        for (s, &v) in maha.iter_mut().zip(&ws.diff[j * m..(j + 1) * m]) {
-                            *s += v * v;
-                        }
-                    }
-                    let p2 = self.precisions_cholesky[c] * self.precisions_cholesky[c];
-                    maha.iter_mut().for_each(|s| *s *= p2);
+                    let p = &self.precisions_cholesky[c..c + 1];
+                    simd::mahalanobis_diag(&ws.xt[..d * ms], ms, d, mu, p, maha);
                 }
             }
             let constant = base + self.log_det[c] + self.log_weights[c];
-            for (i, &s) in maha.iter().enumerate() {
+            for (i, &s) in maha[..m].iter().enumerate() {
                 out[i * k + c] = constant - 0.5 * s;
             }
         }
-    }
-}
-
-/// Rows processed together by [`mahalanobis_triangular`]: two AVX2 vectors
-/// of `f64`, kept in registers while a column of `Y` is summed.
-const TILE: usize = 8;
-
-/// `maha[i] = ‖(x_i − μ) U‖²` for the m rows of the column-major differences
-/// `diff` (d × m) and the upper-triangular `U` (row-major d × d):
-/// `y_j = Σ_{p ≤ j} diff_p · U[p][j]`, a small triangular GEMM. Rows go in
-/// tiles of [`TILE`] whose accumulators stay in registers (one load per
-/// multiply-add); each `y_j` is summed over `p` in increasing order, so the
-/// tail rows get bit-identical results to the tiled ones.
-fn mahalanobis_triangular(diff: &[f64], m: usize, d: usize, u: &[f64], maha: &mut [f64]) {
-    let tiles = m / TILE;
-    for t in 0..tiles {
-        let i0 = t * TILE;
-        let mut total = [0.0f64; TILE];
-        for j in 0..d {
-            let mut acc = [0.0f64; TILE];
-            for p in 0..=j {
-                let upj = u[p * d + j];
-                let col: &[f64; TILE] = diff[p * m + i0..p * m + i0 + TILE]
-                    .try_into()
-                    .expect("tile within the block");
-                for l in 0..TILE {
-                    acc[l] += upj * col[l];
-                }
-            }
-            for l in 0..TILE {
-                total[l] += acc[l] * acc[l];
-            }
-        }
-        maha[i0..i0 + TILE].copy_from_slice(&total);
-    }
-    for i in tiles * TILE..m {
-        let mut total = 0.0;
-        for j in 0..d {
-            let mut acc = 0.0;
-            for p in 0..=j {
-                acc += u[p * d + j] * diff[p * m + i];
-            }
-            total += acc * acc;
-        }
-        maha[i] = total;
     }
 }
 
@@ -258,22 +206,11 @@ fn smallest(v: &[f64], k: usize) -> usize {
 /// Replaces each row of `lp` (m × k log-densities) by its responsibilities and
 /// returns the sum over rows of the per-row log-sum-exp (the log-likelihood).
 pub(crate) fn normalise_rows(lp: &mut [f64], k: usize, lse_out: Option<&mut Vec<f64>>) -> f64 {
-    let mut total = 0.0;
-    let mut lse_out = lse_out;
-    for row in lp.chunks_exact_mut(k) {
-        let lse = log_sum_exp(row);
-        total += lse;
-        if let Some(v) = lse_out.as_deref_mut() {
-            v.push(lse);
-        }
-        for v in row.iter_mut() {
-            *v = (*v - lse).exp();
-        }
-    }
-    total
+    simd::normalise_rows(lp, k, lse_out)
 }
 
 /// `log Σ exp(v)`, shifted by the maximum; −∞ when every value is −∞.
+#[cfg(test)]
 pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
@@ -285,91 +222,62 @@ pub(crate) fn log_sum_exp(v: &[f64]) -> f64 {
 /// Scratch buffers of the block kernels, sized for [`BLOCK_ROWS`] rows.
 #[derive(Debug)]
 pub(crate) struct Workspace {
-    /// Column-major d × m differences `x − shift`.
+    /// Column-major d × ms block (rows padded with zeros to a multiple of
+    /// [`TILE`]).
+    xt: Vec<f64>,
+    /// Column-major d × ms differences `x − μ`.
     diff: Vec<f64>,
+    /// Mahalanobis terms; also the diagonal statistics' block sums.
     maha: Vec<f64>,
+    nk_acc: f64,
+    /// Compacted responsibilities of one component.
     r: Vec<f64>,
-    rd: Vec<f64>,
+    /// Row-major compacted differences (row stride `dp`, zero-padded).
+    dr: Vec<f64>,
+    /// `r · dr`.
+    wr: Vec<f64>,
     /// Per-block log-densities / responsibilities, m × k.
     pub(crate) lp: Vec<f64>,
 }
 
+/// `d` rounded up to whole [`LANES`].
+fn padded(d: usize) -> usize {
+    d.div_ceil(LANES) * LANES
+}
+
 impl Workspace {
     pub(crate) fn new(k: usize, d: usize) -> Self {
+        let ms = BLOCK_ROWS.div_ceil(TILE) * TILE;
         Workspace {
-            diff: vec![0.0; BLOCK_ROWS * d],
-            maha: vec![0.0; BLOCK_ROWS],
+            xt: vec![0.0; ms * d],
+            diff: vec![0.0; ms * d],
+            maha: vec![0.0; ms.max(2 * d)],
+            nk_acc: 0.0,
             r: vec![0.0; BLOCK_ROWS],
-            rd: vec![0.0; BLOCK_ROWS],
+            dr: vec![0.0; BLOCK_ROWS * padded(d)],
+            wr: vec![0.0; BLOCK_ROWS * padded(d)],
             lp: vec![0.0; BLOCK_ROWS * k],
         }
     }
 
-    fn diff_about(&mut self, x: &[f32], m: usize, d: usize, shift: &[f64]) {
-        for j in 0..d {
-            let col = &mut self.diff[j * m..(j + 1) * m];
-            let s = shift[j];
-            for (i, v) in col.iter_mut().enumerate() {
-                *v = f64::from(x[i * d + j]) - s;
+    /// Zeroed per-block sums of the diagonal statistics.
+    fn diag_acc(&mut self, d: usize) -> (&mut f64, &mut [f64], &mut [f64]) {
+        let (s1, s2) = self.maha[..2 * d].split_at_mut(d);
+        s1.fill(0.0);
+        s2.fill(0.0);
+        self.nk_acc = 0.0;
+        (&mut self.nk_acc, s1, s2)
+    }
+
+    /// `xt[j · ms + i] = x[i · d + j]`, rows m..ms zero.
+    fn transpose(&mut self, x: &[f32], m: usize, ms: usize, d: usize) {
+        for (j, col) in self.xt.chunks_exact_mut(ms).take(d).enumerate() {
+            for (i, v) in col[..m].iter_mut().enumerate() {
+                *v = f64::from(x[i * d + j]);
             }
+            col[m..].fill(0.0);
         }
     }
-}
-
-/// Dot product with eight independent accumulators (vectorisable, and a fixed
-/// order: deterministic).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
-/// Four [`dot`]s sharing the loads of `a` (bitwise equal to four calls:
-/// the same lanes, the same order).
-fn dot4(a: &[f64], b: [&[f64]; 4]) -> [f64; 4] {
-    let mut acc = [[0.0f64; 8]; 4];
-    let n8 = a.len() / 8 * 8;
-    for i in (0..n8).step_by(8) {
-        let x: &[f64; 8] = a[i..i + 8].try_into().expect("8 lanes");
-        for (o, bo) in acc.iter_mut().zip(&b) {
-            let y: &[f64; 8] = bo[i..i + 8].try_into().expect("8 lanes");
-            for l in 0..8 {
-                o[l] += x[l] * y[l];
-            }
-        }
-    }
-    let mut out = [0.0f64; 4];
-    for (j, (o, bo)) in acc.iter().zip(&b).enumerate() {
-        let mut tail = 0.0;
-        for i in n8..a.len() {
-            tail += a[i] * bo[i];
-        }
-        out[j] = ((o[0] + o[4]) + (o[1] + o[5])) + ((o[2] + o[6]) + (o[3] + o[7])) + tail;
-    }
-    out
-}
-
-fn sum(a: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let ca = a.chunks_exact(8);
-    let tail: f64 = ca.remainder().iter().sum();
-    for x in ca {
-        for l in 0..8 {
-            acc[l] += x[l];
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 fn tri(d: usize) -> usize {
@@ -436,45 +344,46 @@ impl Stats {
         ws: &mut Workspace,
     ) {
         let t = tri(d);
+        let dp = padded(d);
+        let matrix = cov_type.is_matrix();
         for c in 0..k {
-            let r = &mut ws.r[..m];
-            let mut any = false;
-            for (i, v) in r.iter_mut().enumerate() {
-                *v = resp[i * k + c];
-                any |= *v != 0.0;
-            }
-            if !any {
+            let shift = &shifts[c * d..(c + 1) * d];
+            if !matrix {
+                // Accumulated straight into the (zeroed per block) scratch
+                // sums, then added: the same per-block partial sums as the
+                // full case.
+                let (nk, s1, s2) = ws.diag_acc(d);
+                simd::diag_stats(x, m, d, resp, k, c, shift, nk, s1, s2);
+                self.nk[c] += *nk;
+                for j in 0..d {
+                    self.s1[c * d + j] += s1[j];
+                    self.s2[c * d + j] += s2[j];
+                }
                 continue;
             }
-            self.nk[c] += sum(&ws.r[..m]);
-            ws.diff_about(x, m, d, &shifts[c * d..(c + 1) * d]);
-            let r = &ws.r[..m];
-            for p in 0..d {
-                let dp = &ws.diff[p * m..(p + 1) * m];
-                let rd = &mut ws.rd[..m];
-                for ((o, &a), &b) in rd.iter_mut().zip(r).zip(dp) {
-                    *o = a * b;
-                }
-                self.s1[c * d + p] += sum(rd);
-                if cov_type.is_matrix() {
-                    let row = c * t + p * (p + 1) / 2;
-                    let rd = &ws.rd[..m];
-                    let col = |q: usize| &ws.diff[q * m..(q + 1) * m];
-                    let mut q = 0;
-                    while q + 4 <= p + 1 {
-                        let v = dot4(rd, [col(q), col(q + 1), col(q + 2), col(q + 3)]);
-                        for (l, x) in v.iter().enumerate() {
-                            self.s2[row + q + l] += x;
-                        }
-                        q += 4;
-                    }
-                    for q in q..=p {
-                        self.s2[row + q] += dot(rd, col(q));
-                    }
-                } else {
-                    self.s2[c * d + p] += dot(&ws.rd[..m], dp);
-                }
+            let mm = simd::compact_rows(
+                x, m, d, dp, resp, k, c, shift, &mut ws.r, &mut ws.dr, &mut ws.wr,
+            );
+            if mm == 0 {
+                continue;
             }
+            let s2 = if matrix {
+                &mut self.s2[c * t..(c + 1) * t]
+            } else {
+                &mut self.s2[c * d..(c + 1) * d]
+            };
+            simd::component_stats(
+                &ws.r,
+                &ws.dr,
+                &ws.wr,
+                mm,
+                d,
+                dp,
+                matrix,
+                &mut self.nk[c],
+                &mut self.s1[c * d..(c + 1) * d],
+                s2,
+            );
         }
     }
 
@@ -573,7 +482,7 @@ mod tests {
 
     #[test]
     fn tiled_mahalanobis_matches_the_plain_triangular_product() {
-        let (m, d) = (21, 5); // two tiles and a tail of 5 rows
+        let (m, d) = (2 * TILE, 5); // two tiles
         let diff: Vec<f64> = (0..d * m)
             .map(|i| ((i as f64) * 0.731).sin() * 3.0)
             .collect();
@@ -588,7 +497,7 @@ mod tests {
             }
         }
         let mut got = vec![0.0; m];
-        mahalanobis_triangular(&diff, m, d, &u, &mut got);
+        simd::mahalanobis_triangular(&diff, m, d, &u, &mut got);
         for i in 0..m {
             let mut want = 0.0;
             for j in 0..d {
@@ -600,28 +509,6 @@ mod tests {
                 "row {i}: {} vs {want}",
                 got[i]
             );
-        }
-    }
-
-    #[test]
-    fn dot4_equals_four_dots_bitwise() {
-        for n in [0, 5, 8, 37, 128] {
-            let a: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).cos()).collect();
-            let b: Vec<Vec<f64>> = (0..4)
-                .map(|j| {
-                    (0..n)
-                        .map(|i| ((i * (j + 2)) as f64 * 0.17).sin())
-                        .collect()
-                })
-                .collect();
-            let got = dot4(&a, [&b[0], &b[1], &b[2], &b[3]]);
-            for j in 0..4 {
-                assert_eq!(
-                    got[j].to_bits(),
-                    dot(&a, &b[j]).to_bits(),
-                    "n = {n}, j = {j}"
-                );
-            }
         }
     }
 
