@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod convert;
+pub(crate) mod eval;
 pub(crate) mod generate;
 pub(crate) mod gmm;
 pub(crate) mod info;
