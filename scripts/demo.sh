@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the bundled Old Faithful data (272 eruptions × 2 columns):
-# standardise it, as one should before distance-based clustering, and describe
-# the result. Outputs land in report/ (override with OUT=dir).
+# The walk-through on the bundled Old Faithful data (272 eruptions × 2 columns):
+# standardise, elbow and silhouette over k, K-means at the chosen k, Gaussian
+# mixtures chosen by BIC; writes report/index.html (override with OUT=dir) with
+# the plots and a table of scores, and prints a summary. Same as
+# `cargo run --release -- demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-report}
-mkdir -p "$out"
 cargo build --release --quiet -p mmclust-cli
-bin=target/release/mmclust
-"$bin" info data/faithful.csv --stats
-"$bin" standardize data/faithful.csv -o "$out/faithful_z.npy" --stats-out "$out/faithful_z.json"
-"$bin" info "$out/faithful_z.npy" --stats
+target/release/mmclust demo --out "$out"
+echo "open $out/index.html in a browser (no network needed)"

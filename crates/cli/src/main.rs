@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     propagate_version = true,
-    after_help = "Examples:\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json"
+    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json"
 )]
 struct Cli {
     #[command(flatten)]
@@ -76,6 +76,11 @@ enum Command {
     Sample(cmd::sample::Args),
     Predict(cmd::predict::PredictArgs),
     Score(cmd::predict::ScoreArgs),
+    Elbow(cmd::eval::elbow::Args),
+    Silhouette(cmd::eval::silhouette::Args),
+    GmmSelect(cmd::eval::gmm_select::Args),
+    Scores(cmd::eval::scores::Args),
+    Demo(cmd::eval::demo::Args),
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -91,6 +96,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(a) => cmd::sample::run(g, a),
         Command::Predict(a) => cmd::predict::predict(g, a),
         Command::Score(a) => cmd::predict::score(g, a),
+        Command::Elbow(a) => cmd::eval::elbow::run(g, a),
+        Command::Silhouette(a) => cmd::eval::silhouette::run(g, a),
+        Command::GmmSelect(a) => cmd::eval::gmm_select::run(g, a),
+        Command::Scores(a) => cmd::eval::scores::run(g, a),
+        Command::Demo(a) => cmd::eval::demo::run(g, a),
     }
 }
 

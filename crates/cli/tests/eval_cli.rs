@@ -1,0 +1,306 @@
+//! The judging and choosing commands on real files: `demo`, `elbow`,
+//! `silhouette`, `gmm-select`, `scores`; their outputs and their input errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mmclust"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo().join("crates/eval/tests/fixtures").join(name)
+}
+
+fn faithful() -> PathBuf {
+    repo().join("data/faithful.csv")
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("mmclust runs")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
+}
+
+fn assert_input_error(o: &Output, want: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    assert!(err.contains(want), "stderr should mention {want:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("eval_fixtures.json")).unwrap()).unwrap()
+}
+
+fn close(got: f64, want: f64) {
+    assert!((got - want).abs() <= 1e-6 * want.abs(), "{got} vs {want}");
+}
+
+#[test]
+fn demo_writes_a_report_from_any_folder_and_picks_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--json", "--quiet"])
+        .output()
+        .unwrap();
+    let j = json(&o);
+    assert_eq!(j["chosen_k"], 2);
+    assert_eq!(j["elbow"]["knee"], 2);
+    let index = dir.path().join("report/index.html");
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("<svg") && html.contains("k = 2"));
+    // Self-contained: no scripts, styles or images fetched from the network.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    for f in [
+        "elbow.svg",
+        "silhouette.svg",
+        "silhouette_by_k.svg",
+        "bic.svg",
+        "kmeans.svg",
+        "gmm.svg",
+    ] {
+        let svg = std::fs::read_to_string(dir.path().join("report").join(f)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{f}");
+    }
+    // Plain text: a short summary naming the chosen k.
+    let o = bin()
+        .current_dir(dir.path())
+        .args(["demo", "--out", "r2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("chosen k = 2"));
+}
+
+#[test]
+fn elbow_finds_the_knee_and_checks_its_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("elbow.svg");
+    let o = run(&[
+        "elbow",
+        s(&faithful()),
+        "--k",
+        "1..=8",
+        "--standardize",
+        "--json",
+        "--plot-out",
+        s(&plot),
+    ]);
+    let j = json(&o);
+    assert_eq!(j["knee"], 2);
+    assert_eq!(j["sse"].as_array().unwrap().len(), 8);
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .contains("knee: k = 2")
+    );
+    assert_input_error(&run(&["elbow", s(&faithful()), "--k", "5..=2"]), "empty");
+    assert_input_error(&run(&["elbow", s(&faithful()), "--k", "0..=3"]), "k ≥ 1");
+    assert_input_error(
+        &run(&["elbow", s(&faithful()), "--k", "1..=300"]),
+        "272 rows",
+    );
+    assert_input_error(&run(&["elbow", s(&faithful()), "--k", "two"]), "--k");
+}
+
+#[test]
+fn silhouette_matches_sklearn_on_any_thread_count() {
+    let want = expected()["cases"]["blobs"]["silhouette_score"]
+        .as_f64()
+        .unwrap();
+    let x = fixture("blobs_x.npy");
+    let l = fixture("blobs_labels.npy");
+    let one = json(&run(&[
+        "silhouette",
+        s(&x),
+        s(&l),
+        "--json",
+        "--threads",
+        "1",
+    ]));
+    let two = json(&run(&[
+        "silhouette",
+        s(&x),
+        s(&l),
+        "--json",
+        "--threads",
+        "2",
+        "--working-memory",
+        "1",
+    ]));
+    close(one["silhouette"].as_f64().unwrap(), want);
+    assert_eq!(one["silhouette"], two["silhouette"]);
+    assert_eq!(one["clusters"], two["clusters"]);
+    let est = json(&run(&[
+        "silhouette",
+        s(&x),
+        s(&l),
+        "--json",
+        "--sample",
+        "200",
+    ]));
+    let se = est["std_error"].as_f64().unwrap();
+    assert!((est["silhouette"].as_f64().unwrap() - want).abs() < 5.0 * se);
+
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("s.svg");
+    let o = run(&["silhouette", s(&x), s(&l), "--plot-out", s(&plot)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .contains("mean 0.526")
+    );
+
+    let sweep = json(&run(&[
+        "silhouette",
+        s(&faithful()),
+        "--k",
+        "2..=4",
+        "--standardize",
+        "--json",
+    ]));
+    assert_eq!(sweep["best_k"], 2);
+}
+
+#[test]
+fn silhouette_input_errors_exit_2() {
+    let x = fixture("blobs_x.npy");
+    let short = fixture("faithful_labels.npy");
+    assert_input_error(
+        &run(&["silhouette", s(&x), s(&short)]),
+        "272 labels for the 600 rows",
+    );
+    assert_input_error(&run(&["silhouette", s(&x)]), "LABELS");
+    assert_input_error(
+        &run(&["silhouette", s(&faithful()), "--k", "1..=3"]),
+        "k ≥ 2",
+    );
+    assert_input_error(
+        &run(&[
+            "silhouette",
+            s(&x),
+            s(&fixture("blobs_labels.npy")),
+            "--sample",
+            "0",
+        ]),
+        "--sample",
+    );
+    assert_input_error(&run(&["silhouette", s(&x), s(&x)]), "1-D");
+}
+
+#[test]
+fn scores_match_sklearn_with_truth() {
+    let c = &expected()["cases"]["blobs"];
+    let j = json(&run(&[
+        "scores",
+        s(&fixture("blobs_x.npy")),
+        s(&fixture("blobs_labels.npy")),
+        "--truth",
+        s(&fixture("blobs_truth.npy")),
+        "--json",
+    ]));
+    for (ours, theirs) in [
+        ("silhouette", "silhouette_score"),
+        ("calinski_harabasz", "calinski_harabasz"),
+        ("davies_bouldin", "davies_bouldin"),
+        ("adjusted_rand", "adjusted_rand"),
+        ("nmi", "nmi"),
+    ] {
+        close(j[ours].as_f64().unwrap(), c[theirs].as_f64().unwrap());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.npy");
+    std::fs::write(&one, npy_i32(&[3; 600])).unwrap();
+    assert_input_error(
+        &run(&["scores", s(&fixture("blobs_x.npy")), s(&one)]),
+        "1 distinct label",
+    );
+    assert_input_error(
+        &run(&[
+            "scores",
+            s(&fixture("blobs_x.npy")),
+            s(&fixture("blobs_labels.npy")),
+            "--truth",
+            s(&fixture("odd_truth.npy")),
+        ]),
+        "300 labels for the 600 rows",
+    );
+}
+
+#[test]
+fn gmm_select_prefers_two_full_components_on_old_faithful() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("bic.svg");
+    let j = json(&run(&[
+        "gmm-select",
+        s(&faithful()),
+        "--k",
+        "1..=4",
+        "--covariance",
+        "full",
+        "--standardize",
+        "--json",
+        "--plot-out",
+        s(&plot),
+    ]));
+    assert_eq!(j["best"]["k"], 2);
+    assert_eq!(j["candidates"].as_array().unwrap().len(), 4);
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .contains("lowest BIC")
+    );
+    assert_input_error(
+        &run(&[
+            "gmm-select",
+            s(&faithful()),
+            "--k",
+            "1..=3",
+            "--covariance",
+            "full,round",
+        ]),
+        "round",
+    );
+    assert_input_error(
+        &run(&["gmm-select", s(&faithful()), "--k", "3..=1"]),
+        "empty",
+    );
+}
+
+/// A 1-D int32 .npy file.
+fn npy_i32(v: &[i32]) -> Vec<u8> {
+    let header = format!(
+        "{{'descr': '<i4', 'fortran_order': False, 'shape': ({},), }}",
+        v.len()
+    );
+    let mut h = header.into_bytes();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    out.extend_from_slice(&h);
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out
+}
