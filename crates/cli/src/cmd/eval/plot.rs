@@ -359,7 +359,7 @@ pub(crate) fn silhouette(
         title,
         "silhouette value",
         "rows, by cluster (sorted)",
-        (lo - 0.02, 1.0),
+        (lo - 0.1, 1.0),
         (0.0, total),
     );
     let mut y = gap;
@@ -384,7 +384,7 @@ pub(crate) fn silhouette(
         pts.push((v[m - 1], y + m as f64));
         pts.push((0.0, y + m as f64));
         c.polygon(&pts, colour(j), 0.75);
-        c.text(lo - 0.01, y + m as f64 / 2.0, &j.to_string(), "end");
+        c.text(lo - 0.05, y + m as f64 / 2.0, &j.to_string(), "middle");
         y += m as f64 + gap;
     }
     c.line(&[(mean, 0.0), (mean, total)], "#d62728", 1.5, true);
