@@ -4,4 +4,4 @@
 # scripts/make_*_fixtures.sh scripts, which build their own Python venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --release "$@"
+cargo test --workspace --profile ci "$@"
