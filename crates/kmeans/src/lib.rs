@@ -5,6 +5,8 @@
 //!   (a handful of passes instead of k, for large inputs), or given centres.
 //! * Lloyd iterations with the fused assignment kernel of `mmclust-core`: one
 //!   pass per iteration yields labels changed, inertia and per-cluster f64 sums.
+//! * Exact accelerated variants with the same answer as Lloyd and far fewer
+//!   distances: Hamerly's and Yinyang's triangle-inequality bounds.
 //! * Restarts (`n_init`) keeping the lowest inertia, sample weights, and
 //!   standardisation applied on the fly.
 //!
@@ -29,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod accel;
 mod error;
 mod fit;
 mod init;
@@ -42,4 +45,7 @@ pub use error::{KMeansError, Result};
 pub use fit::{CheckpointHook, FitEvent, FitHooks};
 pub use minibatch::MiniBatchState;
 pub use model::{KMeansModel, MODEL_VERSION};
-pub use params::{AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
+pub use params::{
+    AUTO_MAX_BOUND_BYTES_PER_ROW, AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams,
+    MiniBatchOptions, Sampling,
+};

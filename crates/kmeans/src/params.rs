@@ -137,8 +137,63 @@ pub enum Algorithm {
     /// Full Lloyd iterations: every point, every iteration.
     #[default]
     Lloyd,
+    /// Lloyd's answer with Hamerly's bounds (2010): one lower bound per point
+    /// (4 bytes), most points skip all but one distance once the centres
+    /// settle. Best for small k.
+    Hamerly,
+    /// Lloyd's answer with Yinyang's bounds (Ding et al. 2015): the centres
+    /// in about k/10 groups, one lower bound per point and group (4·k/10
+    /// bytes per point). Best for large k.
+    Yinyang,
+    /// Lloyd, Hamerly or Yinyang by [`Algorithm::resolve`].
+    Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
+}
+
+/// Bytes of bounds per point above which [`Algorithm::Auto`] prefers
+/// Hamerly over Yinyang (Yinyang keeps 4·⌊k/10⌋ bytes per point).
+pub const AUTO_MAX_BOUND_BYTES_PER_ROW: usize = 256;
+
+impl Algorithm {
+    /// The name used in model files and summaries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algorithm::Lloyd => "lloyd",
+            Algorithm::Hamerly => "hamerly",
+            Algorithm::Yinyang => "yinyang",
+            Algorithm::Auto => "auto",
+            Algorithm::MiniBatch(_) => "minibatch",
+        }
+    }
+
+    /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
+    /// (other algorithms stay as they are). The rule, from the measurements in
+    /// `docs/benchmarks.md` (n = 10⁶ blobs, time to convergence):
+    ///
+    /// * k < 8: Lloyd. The kernel's pass is already cheap; bounds save little.
+    /// * k < 64: Hamerly (one bound per point).
+    /// * k ≥ 64: Yinyang, unless its bounds (4·⌊k/10⌋ bytes per point) exceed
+    ///   [`AUTO_MAX_BOUND_BYTES_PER_ROW`]; then Hamerly.
+    #[must_use]
+    pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
+        let _ = d;
+        match self {
+            Algorithm::Auto => {
+                if k < 8 {
+                    Algorithm::Lloyd
+                } else if k < 64
+                    || 4 * crate::accel::yinyang_groups(k) > AUTO_MAX_BOUND_BYTES_PER_ROW
+                {
+                    Algorithm::Hamerly
+                } else {
+                    Algorithm::Yinyang
+                }
+            }
+            other => other.clone(),
+        }
+    }
 }
 
 /// Parameters of a K-means fit.
@@ -154,7 +209,7 @@ pub struct KMeansParams {
     pub k: usize,
     /// Initialisation.
     pub init: Init,
-    /// Lloyd or mini-batch.
+    /// Lloyd (plain or accelerated) or mini-batch.
     pub algorithm: Algorithm,
     /// Runs from different initialisations; the lowest inertia wins. `None`:
     /// 10 for [`Init::Random`], 1 otherwise (scikit-learn's `n_init="auto"`).
