@@ -599,9 +599,11 @@ fn top2(dists: &[f32]) -> (u32, f32, f32) {
     }
     let (mut j1, mut d1, mut d2) = (u32::MAX, f32::INFINITY, f32::INFINITY);
     let base = dists.len() - tail.len();
-    let candidates = (0..W)
-        .map(|l| (b1[l], i1[l], b2[l]))
-        .chain(tail.iter().enumerate().map(|(l, &v)| (v, (base + l) as u32, f32::INFINITY)));
+    let candidates = (0..W).map(|l| (b1[l], i1[l], b2[l])).chain(
+        tail.iter()
+            .enumerate()
+            .map(|(l, &v)| (v, (base + l) as u32, f32::INFINITY)),
+    );
     for (v, j, second) in candidates {
         if j == u32::MAX {
             continue;
