@@ -45,7 +45,4 @@ pub use error::{KMeansError, Result};
 pub use fit::{CheckpointHook, FitEvent, FitHooks};
 pub use minibatch::MiniBatchState;
 pub use model::{KMeansModel, MODEL_VERSION};
-pub use params::{
-    AUTO_MAX_BOUND_BYTES_PER_ROW, AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams,
-    MiniBatchOptions, Sampling,
-};
+pub use params::{AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};

@@ -145,15 +145,11 @@ pub enum Algorithm {
     /// in about k/10 groups, one lower bound per point and group (4·k/10
     /// bytes per point). Best for large k.
     Yinyang,
-    /// Lloyd, Hamerly or Yinyang by [`Algorithm::resolve`].
+    /// Lloyd, Hamerly or Yinyang by [`Algorithm::resolve`] (today: Lloyd).
     Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
 }
-
-/// Bytes of bounds per point above which [`Algorithm::Auto`] prefers
-/// Hamerly over Yinyang (Yinyang keeps 4·⌊k/10⌋ bytes per point).
-pub const AUTO_MAX_BOUND_BYTES_PER_ROW: usize = 256;
 
 impl Algorithm {
     /// The name used in model files and summaries.
@@ -169,28 +165,21 @@ impl Algorithm {
     }
 
     /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
-    /// (other algorithms stay as they are). The rule, from the measurements in
-    /// `docs/benchmarks.md` (n = 10⁶ blobs, time to convergence):
+    /// (other algorithms stay as they are).
     ///
-    /// * k < 8: Lloyd. The kernel's pass is already cheap; bounds save little.
-    /// * k < 64: Hamerly (one bound per point).
-    /// * k ≥ 64: Yinyang, unless its bounds (4·⌊k/10⌋ bytes per point) exceed
-    ///   [`AUTO_MAX_BOUND_BYTES_PER_ROW`]; then Hamerly.
+    /// Today: Lloyd for every shape. Measured with `scripts/bench_peers.py
+    /// --accel` (docs/benchmarks.md, n = 10⁶ overlapping blobs, d = 32,
+    /// k = 100, 2 threads): the bounds skip 44 % (Hamerly) and 70 % (Yinyang)
+    /// of the distances, but the distances they do compute go through a
+    /// gather and an 8-lane kernel about four times slower per distance than
+    /// Lloyd's fused AVX-512 product, so both take 3–7× longer than Lloyd.
+    /// The rule will pick them by k, d and the bounds' memory (Hamerly 8,
+    /// Yinyang 4·(1 + ⌊k/10⌋) bytes per point) once they win somewhere.
     #[must_use]
     pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
-        let _ = d;
+        let _ = (d, k);
         match self {
-            Algorithm::Auto => {
-                if k < 8 {
-                    Algorithm::Lloyd
-                } else if k < 64
-                    || 4 * crate::accel::yinyang_groups(k) > AUTO_MAX_BOUND_BYTES_PER_ROW
-                {
-                    Algorithm::Hamerly
-                } else {
-                    Algorithm::Yinyang
-                }
-            }
+            Algorithm::Auto => Algorithm::Lloyd,
             other => other.clone(),
         }
     }
