@@ -316,6 +316,9 @@ struct Best {
     /// Its group, and the lower bound for the others of that group.
     g: u32,
     lb2: f32,
+    /// Safe upper bound on its distance (`PassPlan::upper(sq)`), cached: the
+    /// group filter reads it once per group.
+    ub: f32,
 }
 
 thread_local! {
@@ -577,6 +580,23 @@ fn refine(
 #[inline]
 fn top2(dists: &[f32]) -> (u32, f32, f32) {
     const W: usize = 8;
+    if dists.len() < 4 * W {
+        // Few values (a Yinyang group): one branch-free scalar scan.
+        let (mut j1, mut d1, mut d2) = (0u32, f32::INFINITY, f32::INFINITY);
+        for (j, &v) in dists.iter().enumerate() {
+            let lt = v < d1;
+            d2 = if lt {
+                d1
+            } else if v < d2 {
+                v
+            } else {
+                d2
+            };
+            j1 = if lt { j as u32 } else { j1 };
+            d1 = if lt { v } else { d1 };
+        }
+        return (j1, d1, d2);
+    }
     let mut b1 = [f32::INFINITY; W];
     let mut b2 = [f32::INFINITY; W];
     let mut i1 = [u32::MAX; W];
@@ -653,6 +673,7 @@ fn yinyang_chunk(
                 j: u32::MAX,
                 g: u32::MAX,
                 lb2: f32::INFINITY,
+                ub: f32::INFINITY,
             });
             continue;
         }
@@ -677,6 +698,7 @@ fn yinyang_chunk(
             j: a as u32,
             g,
             lb2: f32::from_bits(st[1 + g as usize]),
+            ub: plan.upper(sq),
         });
     }
     for g in 0..t {
@@ -685,7 +707,7 @@ fn yinyang_chunk(
         ws.sel.clear();
         for (c, &i) in ws.fail.iter().enumerate() {
             let lb = f32::from_bits(state[i * per_row + 1 + g]);
-            if plan.first || lb < plan.upper(ws.best[c].sq) {
+            if plan.first || lb < ws.best[c].ub {
                 ws.sel.push(c);
             }
         }
@@ -735,6 +757,7 @@ fn yinyang_chunk(
                         j,
                         g: g as u32,
                         lb2: plan.lower(b2),
+                        ub: plan.upper(b1),
                     };
                 }
             }
