@@ -87,7 +87,7 @@ def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
         init, kw = "k-means++", {"random_state": args.seed}
     else:
         init, kw = np.load(args.init), {}
-    km = KMeans(n_clusters=args.k, init=init, n_init=1, algorithm="lloyd",
+    km = KMeans(n_clusters=args.k, init=init, n_init=1, algorithm=args.sk_algorithm,
                 max_iter=args.max_iter, tol=args.tol, **kw)
     with threadpool_limits(limits=args.threads):
         t0 = time.perf_counter()
@@ -308,7 +308,7 @@ class Bench:
     def run(self, engine: str, data: Path, k: int, init: str, max_iter: int | None,
             tol: float | None, centers_out: Path | None = None,
             algorithm: str = "lloyd", batch_size: int | None = None,
-            extra: list[str] | None = None) -> Run:
+            extra: list[str] | None = None, sk_algorithm: str | None = None) -> Run:
         """Run one engine once; raise RuntimeError with its stderr on failure."""
         result = self.workdir / f"result-{engine}.json"
         result.unlink(missing_ok=True)
@@ -319,6 +319,8 @@ class Bench:
                                 1e-4 if tol is None else tol, result, centers_out)
             if batch_size is not None:
                 cmd += ["--batch-size", str(batch_size)]
+            if sk_algorithm is not None:
+                cmd += ["--sk-algorithm", sk_algorithm]
         wall, rss, rc, out, err = timed(cmd, self.o.threads, self.o.timeout)
         if rc != 0:
             raise RuntimeError(f"{engine} exited {rc}: {' '.join(cmd)}\n{err[-2000:]}")
@@ -471,8 +473,89 @@ def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
                 log(f"  fit {rep} {e:9s} fit={c.fit_seconds[-1]:8.3f}s wall={run.wall:8.3f}s "
                     f"iters={c.fit_iters[-1]} inertia={c.inertia[-1]:.6g} rss={run.rss_mib:.0f} MiB")
     minibatch = bench_minibatch(b, opts, data, k, cells) if opts.minibatch else None
+    accel = bench_accel(b, opts, data, k, c0, engines) if opts.accel else None
     return {"n": n, "d": d, "k": k, "data": str(data), "data_how": how, "cells": cells,
-            "minibatch": minibatch}
+            "minibatch": minibatch, "accel": accel}
+
+
+ACCEL_VARIANTS = (("mmclust", "lloyd"), ("mmclust", "hamerly"), ("mmclust", "yinyang"),
+                  ("mmclust", "auto"), ("sklearn", "lloyd"), ("sklearn", "elkan"),
+                  ("sklearnex", "lloyd"))
+
+
+def bench_accel(b: Bench, opts: argparse.Namespace, data: Path, k: int, c0: Path,
+                engines: list[str]) -> dict[str, Any]:
+    """Time to convergence from the same C0 (tol 1e-4, max_iter 300): mmclust's exact
+    variants (lloyd, hamerly, yinyang, auto) against scikit-learn lloyd and elkan and
+    scikit-learn-intelex. Variants run interleaved, rotated each repetition; the
+    1-minute load average is recorded next to every run (the machine may be shared)."""
+    variants = [v for v in ACCEL_VARIANTS if v[0] in engines]
+    rows: dict[str, dict[str, list]] = {f"{e} {a}": {"seconds": [], "wall": [], "n_iter": [],
+                                                     "inertia": [], "evals": [], "skipped": [],
+                                                     "load": [], "resolved": []}
+                                        for e, a in variants}
+    for rep in range(opts.reps):
+        r = rep % len(variants)
+        for e, a in variants[r:] + variants[:r]:
+            key = f"{e} {a}"
+            cout = b.workdir / "centers-accel.npy"
+            cout.unlink(missing_ok=True)
+            load = os.getloadavg()[0]
+            try:
+                if e == "mmclust":
+                    run = b.run(e, data, k, str(c0), 300, 1e-4, cout, algorithm=a)
+                else:
+                    run = b.run(e, data, k, str(c0), 300, 1e-4, cout, sk_algorithm=a)
+            except (RuntimeError, json.JSONDecodeError) as err:
+                log(f"bench: {err}")
+                continue
+            sm = run.summary
+            # mmclust: the iterations alone (init is given; the statistics pass and
+            # the read are the same for every variant); peers: their fit().
+            secs = float(sm["iter_seconds"] if e == "mmclust" else sm["fit_seconds"])
+            row = rows[key]
+            row["seconds"].append(secs)
+            row["wall"].append(run.wall)
+            row["n_iter"].append(int(sm.get("n_iter", -1)))
+            row["inertia"].append(inertia_f64(data, cout) if cout.exists() else float("nan"))
+            row["evals"].append(sm.get("distance_evals"))
+            row["skipped"].append(sm.get("skipped_fraction"))
+            row["load"].append(load)
+            row["resolved"].append(sm.get("algorithm", a))
+            log(f"  accel {rep} {key:17s} {secs:8.3f}s wall={run.wall:8.3f}s "
+                f"iters={row['n_iter'][-1]} inertia={row['inertia'][-1]:.9g} "
+                f"skipped={sm.get('skipped_fraction')} load={load:.2f}")
+    return rows
+
+
+def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> str:
+    out = ["", "## Exact accelerated K-means: time to convergence from C0", "",
+           f"tol 1e-4, max_iter 300, {opts.threads} threads, {opts.reps} repetition(s), "
+           "median shown; mmclust: iteration seconds, peers: fit seconds. "
+           "`load` is the 1-minute load average when the run started.", ""]
+    for r in results:
+        rows = r.get("accel")
+        if not rows:
+            continue
+        out += [f"### n = {r['n']:,}, d = {r['d']}, k = {r['k']}", "",
+                "| engine | seconds | iterations | inertia (f64) | distances skipped | load |",
+                "|---|---:|---:|---:|---:|---:|"]
+        best_peer = min((med(v["seconds"]) for key, v in rows.items()
+                         if not key.startswith("mmclust") and v["seconds"]), default=None)
+        for key, v in rows.items():
+            if not v["seconds"]:
+                continue
+            name = key if key != "mmclust auto" else f"mmclust auto ({v['resolved'][0]})"
+            sk = v["skipped"][0] if v["skipped"] and v["skipped"][0] is not None else None
+            ratio_txt = ""
+            if best_peer and key.startswith("mmclust"):
+                ratio_txt = f" ({best_peer / med(v['seconds']):.1f}x vs fastest peer)"
+            out.append(f"| {name} | {fmt(med(v['seconds']))}{ratio_txt} | "
+                       f"{v['n_iter'][0]} | {v['inertia'][0]:.9g} | "
+                       f"{'' if sk is None else f'{sk:.1%}'} | "
+                       f"{', '.join(f'{x:.1f}' for x in v['load'])} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def gmm_initial_params(data: Path, m0: Path, cov: str, reg: float = 1e-6,
@@ -922,6 +1005,8 @@ def bench_main(opts: argparse.Namespace) -> None:
         for d, k in parse_configs(opts.configs):
             results.append(bench_config(b, opts, n, d, k, engines))
     text = markdown(results, opts, mm_note)
+    if opts.accel:
+        text += accel_markdown(results, opts)
     print(text)
     if opts.out:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
@@ -961,6 +1046,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sil-k", type=int, default=8, help="--silhouette clusters (default 8)")
     p.add_argument("--silhouette-out", type=Path, default=REPO / "docs" / "bench_silhouette.md",
                    help="--silhouette report (default docs/bench_silhouette.md)")
+    p.add_argument("--accel", action="store_true",
+                   help="also time exact K-means to convergence from C0: mmclust "
+                        "lloyd/hamerly/yinyang/auto vs scikit-learn lloyd/elkan, sklearnex")
     p.add_argument("--faiss-niter", type=int, default=300,
                    help="faiss niter in the full fit (it has no tol; default 300)")
     p.add_argument("--mm-full-algorithm", default="auto",
@@ -990,6 +1078,8 @@ def build_runner_parser() -> argparse.ArgumentParser:
     p.add_argument("--covariance", default="full", help="sklearn-gmm covariance type")
     p.add_argument("--labels", default=None, help="sklearn-sil labels .npy")
     p.add_argument("--batch-size", type=int, default=1024, help="sklearn-mb batch size")
+    p.add_argument("--sk-algorithm", default="lloyd", choices=("lloyd", "elkan"),
+                   help="scikit-learn KMeans algorithm")
     p.add_argument("--data", required=True)
     p.add_argument("-k", type=int, required=True)
     p.add_argument("--init", required=True,

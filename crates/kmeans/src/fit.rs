@@ -4,18 +4,18 @@ use std::time::Instant;
 
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{Chunking, PassOptions};
-use mmclust_core::scratch::RowBuffer;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 use mmclust_core::{ArraySource, CoreError, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::accel::{Assigner, Bounds};
 use crate::error::{KMeansError, Result};
 use crate::init::{self, Ctx};
 use crate::minibatch::MiniBatchState;
 use crate::model::KMeansModel;
 use crate::params::{Algorithm, Init, KMeansParams};
-use crate::pass::{LloydPartial, farthest_points, inertia_pass, lloyd_pass, read_row};
+use crate::pass::{LloydPartial, farthest_points, read_row};
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +106,8 @@ pub(crate) struct Run {
     pub(crate) init_seconds: f64,
     pub(crate) iter_seconds: f64,
     pub(crate) distance_evals: u64,
+    /// What plain Lloyd would have computed for the same iterations.
+    pub(crate) distance_evals_lloyd: u64,
 }
 
 impl KMeansParams {
@@ -259,6 +261,7 @@ impl KMeansParams {
             return self.fit_minibatch(opts, source, weights, tol_abs, hooks);
         }
         let init = self.init.resolve(n, d, self.k);
+        let algorithm = self.algorithm.resolve(d, self.k);
         // Every run's seed is drawn up front, so run r is the same whatever
         // happens in the others (and on any number of threads).
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);
@@ -266,7 +269,9 @@ impl KMeansParams {
         let mut best: Option<(usize, Run)> = None;
         let mut inertias = Vec::with_capacity(seeds.len());
         for (r, &seed) in seeds.iter().enumerate() {
-            let run = self.run_once(source, weights, chunking, &init, tol_abs, seed, r, hooks)?;
+            let run = self.run_once(
+                source, weights, chunking, &init, &algorithm, tol_abs, seed, r, hooks,
+            )?;
             hooks.emit(FitEvent::RunDone {
                 run: r,
                 inertia: run.inertia,
@@ -288,7 +293,7 @@ impl KMeansParams {
             });
         }
         Ok(KMeansModel::from_run(
-            self, &init, run, best_run, inertias, tol_abs, n, d,
+            self, &init, &algorithm, run, best_run, inertias, tol_abs, n, d,
         ))
     }
 
@@ -299,6 +304,7 @@ impl KMeansParams {
         weights: Option<&[f32]>,
         chunking: Chunking,
         init: &Init,
+        algorithm: &Algorithm,
         tol_abs: f64,
         seed: u64,
         run: usize,
@@ -352,24 +358,32 @@ impl KMeansParams {
         });
 
         let t_iter = Instant::now();
-        let mut labels = RowBuffer::<u32>::new(n, u32::MAX, &self.scratch)?;
+        // The assignment strategy is the only difference between Lloyd and its
+        // accelerated variants: the loop, the M-step, relocation and the
+        // convergence test below are shared.
+        let mut assigner = match algorithm {
+            Algorithm::Hamerly | Algorithm::Yinyang => {
+                let kind = if *algorithm == Algorithm::Hamerly {
+                    Bounds::Hamerly
+                } else {
+                    Bounds::Yinyang
+                };
+                Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch)?
+            }
+            _ => Assigner::lloyd(n, &self.scratch)?,
+        };
         let mut history = Vec::new();
         let mut relocated = 0;
         let mut converged = false;
         let mut strict = false;
         let mut n_iter = 0;
         let mut distance_evals = 0u64;
+        let mut distance_evals_lloyd = 0u64;
         for iter in 0..self.max_iter {
             let packed = PackedCenters::new(&centers, k, d)?;
-            let mut p = lloyd_pass(
-                source,
-                chunking,
-                hooks.pass(),
-                &packed,
-                weights,
-                labels.as_mut_slice(),
-            )?;
-            distance_evals += (n * k) as u64;
+            let (mut p, evals) = assigner.pass(source, chunking, hooks.pass(), &packed, weights)?;
+            distance_evals += evals;
+            distance_evals_lloyd += (n * k) as u64;
             history.push(p.inertia);
             if p.weight.iter().any(|&w| w <= 0.0) {
                 relocated += relocate_empty(source, chunking, &packed, weights, &mut p)?;
@@ -414,14 +428,16 @@ impl KMeansParams {
         let inertia = if strict && relocated == 0 {
             *history.last().expect("at least one iteration")
         } else {
-            distance_evals += (n * k) as u64;
-            inertia_pass(
+            let (inertia, evals) = assigner.final_inertia(
                 source,
                 chunking,
                 hooks.pass(),
                 &PackedCenters::new(&centers, k, d)?,
                 weights,
-            )?
+            )?;
+            distance_evals += evals;
+            distance_evals_lloyd += (n * k) as u64;
+            inertia
         };
         Ok(Run {
             centers,
@@ -434,6 +450,7 @@ impl KMeansParams {
             init_seconds,
             iter_seconds: t_iter.elapsed().as_secs_f64(),
             distance_evals,
+            distance_evals_lloyd,
         })
     }
 }

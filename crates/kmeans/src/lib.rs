@@ -5,6 +5,8 @@
 //!   (a handful of passes instead of k, for large inputs), or given centres.
 //! * Lloyd iterations with the fused assignment kernel of `mmclust-core`: one
 //!   pass per iteration yields labels changed, inertia and per-cluster f64 sums.
+//! * Exact accelerated variants with the same answer as Lloyd and far fewer
+//!   distances: Hamerly's and Yinyang's triangle-inequality bounds.
 //! * Restarts (`n_init`) keeping the lowest inertia, sample weights, and
 //!   standardisation applied on the fly.
 //!
@@ -29,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod accel;
 mod error;
 mod fit;
 mod init;

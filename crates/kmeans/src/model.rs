@@ -53,6 +53,10 @@ pub struct KMeansModel {
     pub distinct_centers: usize,
     /// Point–centre distances computed by the winning run.
     pub distance_evals: u64,
+    /// Point–centre distances plain Lloyd computes for the same iterations
+    /// (n·k per pass); `1 − distance_evals / distance_evals_lloyd` is the
+    /// fraction the bounds of Hamerly or Yinyang skipped.
+    pub distance_evals_lloyd: u64,
     /// The initialisation used (after resolving `auto`).
     pub init: String,
     /// Seed of the fit.
@@ -74,7 +78,7 @@ pub struct KMeansModel {
     pub iter_seconds: f64,
     /// Seconds of the whole fit.
     pub fit_seconds: f64,
-    /// "lloyd" or "minibatch".
+    /// "lloyd", "hamerly", "yinyang" or "minibatch".
     pub algorithm: String,
     /// Mini-batch: rows per batch.
     pub batch_size: Option<usize>,
@@ -89,6 +93,7 @@ impl KMeansModel {
     pub(crate) fn from_run(
         params: &KMeansParams,
         init: &Init,
+        algorithm: &crate::params::Algorithm,
         run: Run,
         best_run: usize,
         run_inertias: Vec<f64>,
@@ -113,6 +118,7 @@ impl KMeansModel {
             distinct_init: run.distinct_init,
             distinct_centers,
             distance_evals: run.distance_evals,
+            distance_evals_lloyd: run.distance_evals_lloyd,
             init: init.name().to_string(),
             seed: params.seed,
             max_iter: params.max_iter,
@@ -123,7 +129,7 @@ impl KMeansModel {
             init_seconds: run.init_seconds,
             iter_seconds: run.iter_seconds,
             fit_seconds: 0.0,
-            algorithm: "lloyd".into(),
+            algorithm: algorithm.name().into(),
             batch_size: None,
             epochs: None,
             refined: None,
@@ -157,6 +163,7 @@ impl KMeansModel {
             relocated: state.reassigned as usize,
             distinct_init: k,
             distance_evals: steps * (batch_rows * k) as u64 + final_evals,
+            distance_evals_lloyd: steps * (batch_rows * k) as u64 + final_evals,
             init: params.init.resolve(n, d, k).name().to_string(),
             seed: params.seed,
             max_iter: params.max_iter,
@@ -209,6 +216,7 @@ impl KMeansModel {
             relocated: 0,
             distinct_init: k,
             distance_evals: 0,
+            distance_evals_lloyd: 0,
             init: "given".into(),
             seed: 0,
             max_iter: 0,
@@ -456,6 +464,7 @@ impl KMeansModel {
             distinct_init: self.distinct_init,
             distinct_centers: self.distinct_centers,
             distance_evals: self.distance_evals,
+            distance_evals_lloyd: self.distance_evals_lloyd,
             parameters: Parameters {
                 algorithm: self.algorithm.clone(),
                 batch_size: self.batch_size,
@@ -548,6 +557,7 @@ impl KMeansModel {
             distinct_init: f.distinct_init,
             distinct_centers: f.distinct_centers,
             distance_evals: f.distance_evals,
+            distance_evals_lloyd: f.distance_evals_lloyd,
             init: f.parameters.init,
             seed: f.parameters.seed,
             max_iter: f.parameters.max_iter,
@@ -627,6 +637,9 @@ struct ModelFile {
     distinct_init: usize,
     distinct_centers: usize,
     distance_evals: u64,
+    /// Absent from files written before the accelerated variants.
+    #[serde(default)]
+    distance_evals_lloyd: u64,
     parameters: Parameters,
     n_rows: usize,
     seconds: Seconds,

@@ -143,8 +143,52 @@ pub enum Algorithm {
     /// Full Lloyd iterations: every point, every iteration.
     #[default]
     Lloyd,
+    /// Lloyd's answer with Hamerly's bounds (2010): one lower bound per point
+    /// (4 bytes), most points skip all but one distance once the centres
+    /// settle. Best for small k.
+    Hamerly,
+    /// Lloyd's answer with Yinyang's bounds (Ding et al. 2015): the centres
+    /// in about k/10 groups, one lower bound per point and group (4·k/10
+    /// bytes per point). Best for large k.
+    Yinyang,
+    /// Lloyd, Hamerly or Yinyang by [`Algorithm::resolve`] (today: Lloyd).
+    Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
+}
+
+impl Algorithm {
+    /// The name used in model files and summaries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Algorithm::Lloyd => "lloyd",
+            Algorithm::Hamerly => "hamerly",
+            Algorithm::Yinyang => "yinyang",
+            Algorithm::Auto => "auto",
+            Algorithm::MiniBatch(_) => "minibatch",
+        }
+    }
+
+    /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
+    /// (other algorithms stay as they are).
+    ///
+    /// Today: Lloyd for every shape. Measured with `scripts/bench_peers.py
+    /// --accel` (docs/benchmarks.md, n = 10⁶ overlapping blobs, d = 32,
+    /// k = 100, 2 threads): the bounds skip 44 % (Hamerly) and 70 % (Yinyang)
+    /// of the distances, but the distances they do compute go through a
+    /// gather and an 8-lane kernel about four times slower per distance than
+    /// Lloyd's fused AVX-512 product, so both take 3–7× longer than Lloyd.
+    /// The rule will pick them by k, d and the bounds' memory (Hamerly 8,
+    /// Yinyang 4·(1 + ⌊k/10⌋) bytes per point) once they win somewhere.
+    #[must_use]
+    pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
+        let _ = (d, k);
+        match self {
+            Algorithm::Auto => Algorithm::Lloyd,
+            other => other.clone(),
+        }
+    }
 }
 
 /// Parameters of a K-means fit.
@@ -160,7 +204,7 @@ pub struct KMeansParams {
     pub k: usize,
     /// Initialisation.
     pub init: Init,
-    /// Lloyd or mini-batch.
+    /// Lloyd (plain or accelerated) or mini-batch.
     pub algorithm: Algorithm,
     /// Runs from different initialisations; the lowest inertia wins. `None`:
     /// 10 for [`Init::Random`], 1 otherwise (scikit-learn's `n_init="auto"`).

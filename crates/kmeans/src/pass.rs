@@ -63,7 +63,7 @@ pub(crate) struct LloydPartial {
 }
 
 impl LloydPartial {
-    fn zeros(k: usize, d: usize) -> Self {
+    pub(crate) fn zeros(k: usize, d: usize) -> Self {
         LloydPartial {
             sums: vec![0.0; k * d],
             weight: vec![0.0; k],
@@ -73,7 +73,7 @@ impl LloydPartial {
         }
     }
 
-    fn merge(mut self, other: Self) -> Self {
+    pub(crate) fn merge(mut self, other: Self) -> Self {
         for (a, b) in self.sums.iter_mut().zip(&other.sums) {
             *a += b;
         }
@@ -110,37 +110,54 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
             let mut p = LloydPartial::zeros(k, d);
             with_workspace(|ws| {
                 assign(&chunk, centers, ws);
-                let w = weights.map(|w| &w[chunk.start_row..chunk.start_row + chunk.n_rows]);
-                let mut inertia = 0.0f64;
-                for (i, row) in chunk.rows().enumerate() {
-                    let l = ws.labels[i];
-                    let li = l as usize;
-                    if old[i] != l {
+                let n = chunk.n_rows;
+                for (o, &l) in old.iter_mut().zip(&ws.labels[..n]) {
+                    if *o != l {
                         p.changed += 1;
-                        old[i] = l;
-                    }
-                    let wi = w.map_or(1.0, |w| f64::from(w[i]));
-                    inertia += wi * f64::from(ws.dist[i]);
-                    p.weight[li] += wi;
-                    p.count[li] += 1;
-                    let sums = &mut p.sums[li * d..(li + 1) * d];
-                    if w.is_some() {
-                        for (s, &x) in sums.iter_mut().zip(row) {
-                            *s += wi * f64::from(x);
-                        }
-                    } else {
-                        for (s, &x) in sums.iter_mut().zip(row) {
-                            *s += f64::from(x);
-                        }
+                        *o = l;
                     }
                 }
-                p.inertia = inertia;
+                accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
             });
             Ok(p)
         },
         LloydPartial::merge,
     )?;
     Ok(partial.unwrap_or_else(|| LloydPartial::zeros(k, d)))
+}
+
+/// The M-step statistics of one chunk, given each row's label and squared
+/// distance: inertia, weights, counts and per-cluster sums, in row order.
+/// Every exact variant (Lloyd, Hamerly, Yinyang) goes through this one loop,
+/// so equal labels give bitwise equal sums, hence equal centres.
+pub(crate) fn accumulate(
+    chunk: &Chunk<'_>,
+    weights: Option<&[f32]>,
+    labels: &[u32],
+    dist: &[f32],
+    p: &mut LloydPartial,
+) {
+    let d = chunk.n_cols;
+    let w = weights.map(|w| &w[chunk.start_row..chunk.start_row + chunk.n_rows]);
+    let mut inertia = 0.0f64;
+    for (i, row) in chunk.rows().enumerate() {
+        let li = labels[i] as usize;
+        let wi = w.map_or(1.0, |w| f64::from(w[i]));
+        inertia += wi * f64::from(dist[i]);
+        p.weight[li] += wi;
+        p.count[li] += 1;
+        let sums = &mut p.sums[li * d..(li + 1) * d];
+        if w.is_some() {
+            for (s, &x) in sums.iter_mut().zip(row) {
+                *s += wi * f64::from(x);
+            }
+        } else {
+            for (s, &x) in sums.iter_mut().zip(row) {
+                *s += f64::from(x);
+            }
+        }
+    }
+    p.inertia = inertia;
 }
 
 /// Weighted inertia of `centers` over the source (an E-step without labels).

@@ -12,7 +12,7 @@ use mmclust_core::format::{NpyFile, open_matrix, read_npy_vector_f32, read_npy_v
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::stats::{ColumnStats, Standardizer};
 use mmclust_core::{ArraySource, DataSource};
-use mmclust_kmeans::{Init, KMeansModel, KMeansParams};
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -84,9 +84,13 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn fit(c: &Case, max_iter: usize, tol: f64) -> KMeansModel {
+/// Lloyd and its bounded variants: every fixture test runs for each.
+const ALGORITHMS: [Algorithm; 3] = [Algorithm::Lloyd, Algorithm::Hamerly, Algorithm::Yinyang];
+
+fn fit_with(c: &Case, max_iter: usize, tol: f64, algorithm: Algorithm) -> KMeansModel {
     let src = ArraySource::from_slice(&c.x, c.n, c.d).unwrap();
     let p = KMeansParams::new(c.k)
+        .algorithm(algorithm)
         .init(Init::Given(c.c0.clone()))
         .max_iter(max_iter)
         .tol(tol);
@@ -110,8 +114,8 @@ fn first_assignment_matches_scikit_learn_labels() {
 
 #[test]
 fn one_iteration_matches_scikit_learn_centres() {
-    for c in cases() {
-        let m = fit(&c, 1, 0.0);
+    for (c, a) in cases().iter().flat_map(|c| ALGORITHMS.map(|a| (c, a))) {
+        let m = fit_with(c, 1, 0.0, a);
         let (want, _, _) = matrix(&format!("{}_iter1_centers.npy", c.prefix));
         assert_centers_close(
             &m.centers,
@@ -135,8 +139,8 @@ fn one_iteration_matches_scikit_learn_centres() {
 
 #[test]
 fn converged_run_matches_scikit_learn() {
-    for c in cases() {
-        let m = fit(&c, 300, 1e-4);
+    for (c, a) in cases().iter().flat_map(|c| ALGORITHMS.map(|a| (c, a))) {
+        let m = fit_with(c, 300, 1e-4, a);
         let (want, _, _) = matrix(&format!("{}_centers.npy", c.prefix));
         assert_centers_close(&m.centers, &want, 1e-5, &format!("{}: converged", c.prefix));
         let conv = &c.meta["converged"];
@@ -167,18 +171,20 @@ fn converged_run_matches_scikit_learn() {
 #[test]
 fn inertia_path_matches_scikit_learn_iteration_by_iteration() {
     let c = case("overlap", "overlap");
-    let m = fit(&c, 300, 0.0);
-    let path: Vec<f64> = c.meta["path"]["inertia_at_centres_f64"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
-    // history[t] is the inertia against the centres iteration t assigned with.
-    for (t, (&got, &want)) in m.history.iter().zip(&path).enumerate() {
-        assert!(close(got, want, 1e-5), "iteration {t}: {got} vs {want}");
+    for a in ALGORITHMS {
+        let m = fit_with(&c, 300, 0.0, a);
+        let path: Vec<f64> = c.meta["path"]["inertia_at_centres_f64"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        // history[t] is the inertia against the centres iteration t assigned with.
+        for (t, (&got, &want)) in m.history.iter().zip(&path).enumerate() {
+            assert!(close(got, want, 1e-5), "iteration {t}: {got} vs {want}");
+        }
+        assert!(m.history.len() >= path.len() - 1);
     }
-    assert!(m.history.len() >= path.len() - 1);
 }
 
 #[test]

@@ -1,0 +1,201 @@
+//! Hamerly and Yinyang against Lloyd: from the same initial centres, the same
+//! labels every iteration (up to ties within float32 rounding, which Lloyd's
+//! fast formula and the bounded variants may break differently), hence the same
+//! history, iteration count and centres.
+
+use mmclust_core::ArraySource;
+use mmclust_core::parallel::{Chunking, with_threads};
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
+use proptest::prelude::*;
+
+const ACCEL: [Algorithm; 2] = [Algorithm::Hamerly, Algorithm::Yinyang];
+
+fn data_strategy() -> impl Strategy<Value = (Vec<f32>, usize, usize, usize)> {
+    (20usize..400, 1usize..12, 1usize..30).prop_flat_map(|(n, d, k)| {
+        (
+            proptest::collection::vec(-100.0f32..100.0, n * d),
+            Just(n),
+            Just(d),
+            Just(k.min(n)),
+        )
+    })
+}
+
+fn fit(x: &[f32], n: usize, d: usize, c0: &[f32], k: usize, a: Algorithm, tol: f64) -> KMeansModel {
+    let src = ArraySource::from_slice(x, n, d).unwrap();
+    KMeansParams::new(k)
+        .init(Init::Given(c0.to_vec()))
+        .algorithm(a.clone())
+        .tol(tol)
+        .chunking(Chunking::with_rows(7).unwrap())
+        .fit(&src)
+        .unwrap()
+}
+
+/// Smallest relative gap between a point's two nearest centres (f64).
+fn min_gap(x: &[f32], d: usize, c: &[f32]) -> f64 {
+    x.chunks_exact(d)
+        .map(|x| {
+            let mut ds: Vec<f64> = c
+                .chunks_exact(d)
+                .map(|c| {
+                    x.iter()
+                        .zip(c)
+                        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                        .sum()
+                })
+                .collect();
+            ds.sort_by(f64::total_cmp);
+            if ds.len() < 2 {
+                f64::INFINITY
+            } else {
+                (ds[1] - ds[0]) / ds[1].max(1e-30)
+            }
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-6)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn bounded_variants_follow_lloyd((x, n, d, k) in data_strategy(), pick in 0usize..1000) {
+        // Initial centres: k rows (with repeats when they collide).
+        let c0: Vec<f32> = (0..k).flat_map(|j| {
+            let r = (pick + j * 7919) % n;
+            x[r * d..(r + 1) * d].to_vec()
+        }).collect();
+        let lloyd = fit(&x, n, d, &c0, k, Algorithm::Lloyd, 0.0);
+        let ham = fit(&x, n, d, &c0, k, Algorithm::Hamerly, 0.0);
+        let yy = fit(&x, n, d, &c0, k, Algorithm::Yinyang, 0.0);
+        // The two bounded variants decide exactly the same way: same bits.
+        prop_assert_eq!(&ham.centers, &yy.centers);
+        prop_assert_eq!(ham.n_iter, yy.n_iter);
+        prop_assert_eq!(ham.inertia.to_bits(), yy.inertia.to_bits());
+        prop_assert!(ham.distance_evals <= ham.distance_evals_lloyd + n as u64 * ham.n_iter as u64);
+        // Against Lloyd: equal, unless a near tie split them.
+        let diverged = lloyd.n_iter != ham.n_iter
+            || lloyd.history.iter().zip(&ham.history).any(|(&a, &b)| !close(a, b, 1e-5))
+            || lloyd.centers.iter().zip(&ham.centers)
+                .any(|(&a, &b)| !close(f64::from(a), f64::from(b), 1e-4));
+        if diverged {
+            let t = lloyd.history.iter().zip(&ham.history)
+                .position(|(&a, &b)| !close(a, b, 1e-5))
+                .unwrap_or(lloyd.n_iter.min(ham.n_iter));
+            // The centres iteration t assigned with: Lloyd's after t iterations.
+            let c_t = if t == 0 {
+                c0.clone()
+            } else {
+                let src = ArraySource::from_slice(&x, n, d).unwrap();
+                KMeansParams::new(k)
+                    .init(Init::Given(c0.clone()))
+                    .max_iter(t)
+                    .tol(0.0)
+                    .chunking(Chunking::with_rows(7).unwrap())
+                    .fit(&src)
+                    .unwrap()
+                    .centers
+            };
+            let gap = min_gap(&x, d, &c_t);
+            prop_assert!(gap < 1e-5 || lloyd.relocated > 0,
+                "diverged at iteration {} without a near tie (gap {}): {:?} vs {:?}",
+                t, gap, lloyd.history, ham.history);
+        }
+    }
+
+    #[test]
+    fn bounded_variants_give_the_same_bits_on_1_and_2_threads((x, n, d, k) in data_strategy(), seed in 0u64..1000) {
+        let src = ArraySource::from_slice(&x, n, d).unwrap();
+        for a in ACCEL {
+            let params = KMeansParams::new(k).seed(seed).algorithm(a.clone())
+                .chunking(Chunking::with_rows(16).unwrap());
+            let one = with_threads(Some(1), || params.fit(&src)).unwrap().unwrap();
+            let two = with_threads(Some(2), || params.fit(&src)).unwrap().unwrap();
+            prop_assert_eq!(&one.centers, &two.centers);
+            prop_assert_eq!(one.inertia.to_bits(), two.inertia.to_bits());
+            prop_assert_eq!(one.distance_evals, two.distance_evals);
+        }
+    }
+}
+
+#[test]
+fn degenerate_inputs_match_lloyd() {
+    // Duplicate points, k = n, d = 1, all points equal.
+    let dup: Vec<f32> = (0..60).map(|i| (i % 3) as f32).collect();
+    let kn: Vec<f32> = (0..40).map(|i| (i * i) as f32).collect();
+    let same = vec![2.5f32; 30];
+    let cases: Vec<(Vec<f32>, usize, usize, usize)> = vec![
+        (dup.clone(), 60, 1, 5),
+        (dup, 30, 2, 4),
+        (kn, 20, 2, 20),
+        (same, 30, 1, 3),
+    ];
+    for (x, n, d, k) in cases {
+        let src = ArraySource::from_slice(&x, n, d).unwrap();
+        let lloyd = KMeansParams::new(k).seed(1).fit(&src).unwrap();
+        for a in ACCEL {
+            let m = KMeansParams::new(k)
+                .seed(1)
+                .algorithm(a.clone())
+                .fit(&src)
+                .unwrap();
+            assert_eq!(m.n_iter, lloyd.n_iter, "{a:?} n={n} d={d} k={k}");
+            assert_eq!(m.centers, lloyd.centers, "{a:?} n={n} d={d} k={k}");
+            assert!((m.inertia - lloyd.inertia).abs() <= 1e-6 * lloyd.inertia.max(1.0));
+            assert_eq!(m.algorithm, a.name());
+        }
+    }
+}
+
+#[test]
+fn empty_cluster_relocation_mid_run_matches_lloyd() {
+    // As in properties.rs: the third centre is far from everything, its
+    // cluster empties at once and is re-seeded at the outlier.
+    let mut x = Vec::new();
+    for i in 0..50 {
+        x.extend([i as f32 * 0.01, 0.0]);
+        x.extend([10.0 + i as f32 * 0.01, 0.0]);
+    }
+    x.extend([5.0, 40.0]);
+    let n = x.len() / 2;
+    let c0 = vec![0.0, 0.0, 10.0, 0.0, 1000.0, 1000.0];
+    let lloyd = fit(&x, n, 2, &c0, 3, Algorithm::Lloyd, 0.0);
+    assert!(lloyd.relocated >= 1);
+    for a in ACCEL {
+        let m = fit(&x, n, 2, &c0, 3, a.clone(), 0.0);
+        assert_eq!(m.relocated, lloyd.relocated);
+        assert_eq!(m.centers, lloyd.centers, "{a:?}");
+        assert_eq!(m.n_iter, lloyd.n_iter);
+    }
+}
+
+#[test]
+fn bounds_spill_to_a_scratch_file_and_still_agree() {
+    let n = 3000;
+    let d = 4;
+    let x: Vec<f32> = (0..n * d)
+        .map(|i| ((i as f32) * 0.618).sin() * 50.0)
+        .collect();
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let base = KMeansParams::new(40).seed(2).algorithm(Algorithm::Yinyang);
+    let mut spilled = base.clone();
+    spilled.scratch.in_memory_limit = 0;
+    let a = base.fit(&src).unwrap();
+    let b = spilled.fit(&src).unwrap();
+    assert_eq!(a.centers, b.centers);
+    assert_eq!(a.distance_evals, b.distance_evals);
+    assert!(a.distance_evals < a.distance_evals_lloyd);
+}
+
+#[test]
+fn auto_resolves_to_the_measured_fastest() {
+    // Lloyd everywhere measured so far (docs/benchmarks.md).
+    for (d, k) in [(2, 16), (32, 4), (32, 100), (16, 1000), (384, 100)] {
+        assert_eq!(Algorithm::Auto.resolve(d, k), Algorithm::Lloyd);
+    }
+    assert_eq!(Algorithm::Hamerly.resolve(32, 100), Algorithm::Hamerly);
+}
