@@ -506,6 +506,7 @@ impl KMeansParams {
                 weights,
                 chunking,
                 &Init::Given(state.centers.clone()),
+                &crate::params::Algorithm::Lloyd,
                 tol_abs,
                 seed,
                 0,
