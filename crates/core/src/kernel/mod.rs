@@ -30,7 +30,7 @@
 //!   columns; the streamed order does 112). It does the same
 //!   arithmetic per centre as the streamed order, so both give the same labels
 //!   and distances bit for bit (tested). Measured on Zen4, 1 thread, the two
-//!   orders interleaved in one run (`timing_orders` in `tests.rs`): resident
+//!   orders interleaved in one run (a throwaway harness, removed; see docs/benchmarks.md): resident
 //!   ahead by 10–15 % at `k = 100` (`d` = 16, 32), ~6 % at `d = 128, k = 100`
 //!   (whose 51 KiB of panels exceed L1 and stream from L2), 2–5 % at
 //!   `k = 1000`, up to 30 % at `k = 16`; about even beyond 512 KiB.
