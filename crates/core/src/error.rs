@@ -59,6 +59,18 @@ pub enum CoreError {
         row: usize,
         col: usize,
     },
+
+    /// A non-finite value met while reading rows (see
+    /// [`crate::source::FiniteSource`]): the pass stops at the first one read.
+    #[error(
+        "{source_name}: non-finite value (NaN or ±inf) at row {row}, column {col} (0-based); \
+         remove or impute such values first"
+    )]
+    NonFiniteValue {
+        source_name: String,
+        row: usize,
+        col: usize,
+    },
 }
 
 impl CoreError {

@@ -22,4 +22,4 @@ pub mod source;
 pub mod stats;
 
 pub use error::{CoreError, Result};
-pub use source::{ArraySource, DataSource};
+pub use source::{ArraySource, DataSource, FiniteSource};

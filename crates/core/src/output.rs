@@ -215,6 +215,30 @@ fn same_inode(_out: Option<&std::fs::Metadata>, _input: &Path) -> bool {
     false
 }
 
+/// Refuses `path` as an output when it is one of `inputs` (the check
+/// [`AtomicOutput::create`] makes), for outputs written later in a run, such
+/// as checkpoints, so the mistake is reported before any work is done.
+///
+/// # Errors
+/// [`CoreError::OutputIsInput`].
+pub fn check_not_input(path: impl AsRef<Path>, inputs: &[&Path]) -> Result<()> {
+    let path = path.as_ref();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let canonical = match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    };
+    if is_one_of_inputs(path, &canonical, inputs) {
+        return Err(CoreError::OutputIsInput {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes a small output (JSON, text) atomically.
 ///
 /// # Errors

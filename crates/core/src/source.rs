@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use ndarray::ArrayView2;
 
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 
 /// A row-major matrix of `f32` values readable in row ranges.
 ///
@@ -132,6 +132,72 @@ impl DataSource for ArraySource<'_> {
     }
 }
 
+/// A [`DataSource`] that refuses non-finite values: every read of the wrapped
+/// source is scanned, and the first NaN or ±inf in a read fails it with
+/// [`CoreError::NonFiniteValue`] naming the row and column.
+///
+/// For passes that have no statistics pass of their own to catch such values
+/// (prediction, scoring, silhouette): the scan is a linear pass over rows the
+/// kernel is about to read anyway, so it costs no extra I/O. Where several
+/// chunks hold bad values, which one is reported depends on scheduling; the
+/// exit code and the kind of error do not.
+#[derive(Debug)]
+pub struct FiniteSource<S> {
+    inner: S,
+}
+
+impl<S: DataSource> FiniteSource<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        FiniteSource { inner }
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: DataSource> DataSource for FiniteSource<S> {
+    fn n_rows(&self) -> usize {
+        self.inner.n_rows()
+    }
+
+    fn n_cols(&self) -> usize {
+        self.inner.n_cols()
+    }
+
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        let start = range.start;
+        let rows = self.inner.rows(range, scratch)?;
+        if let Some(pos) = rows.iter().position(|v| !v.is_finite()) {
+            let d = self.inner.n_cols().max(1);
+            return Err(CoreError::NonFiniteValue {
+                source_name: self.inner.name(),
+                row: start + pos / d,
+                col: pos % d,
+            });
+        }
+        Ok(rows)
+    }
+
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn advise_sequential(&self) {
+        self.inner.advise_sequential();
+    }
+
+    fn advise_random(&self) {
+        self.inner.advise_random();
+    }
+
+    fn will_need(&self, range: Range<usize>) {
+        self.inner.will_need(range);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +217,21 @@ mod tests {
         let src = ArraySource::new(tt);
         let rows = src.rows(3..5, &mut scratch).unwrap().to_vec();
         assert_eq!(rows, vec![30.0, 31.0, 32.0, 40.0, 41.0, 42.0]);
+    }
+
+    #[test]
+    fn finite_source_names_the_first_bad_value_of_a_read() {
+        let mut data = vec![1.0f32; 12];
+        data[7] = f32::NEG_INFINITY;
+        let src = FiniteSource::new(ArraySource::from_slice(&data, 4, 3).unwrap());
+        let mut scratch = Vec::new();
+        assert_eq!(src.rows(0..2, &mut scratch).unwrap().len(), 6);
+        let err = src.rows(1..4, &mut scratch).unwrap_err();
+        assert!(
+            matches!(err, CoreError::NonFiniteValue { row: 2, col: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("row 2, column 1"), "{err}");
     }
 
     #[test]

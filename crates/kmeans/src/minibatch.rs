@@ -222,6 +222,68 @@ fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
 }
 
 impl MiniBatchState {
+    /// Checks that the state is one a run could have written: shapes agree,
+    /// every number is finite (weights and times ≥ 0), the history stride is
+    /// a power of two (it starts at 1 and doubles) and the step is within the
+    /// run. A checkpoint is read from a file; this is what turns a corrupt one
+    /// into an error instead of a strange run.
+    ///
+    /// # Errors
+    /// [`KMeansError::InvalidParameter`] (`"resume"`) naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(KMeansError::param("resume", m));
+        if self.k == 0 || self.d == 0 {
+            return bad(format!(
+                "k = {} and d = {} must be at least 1",
+                self.k, self.d
+            ));
+        }
+        if self.k.checked_mul(self.d) != Some(self.centers.len()) || self.counts.len() != self.k {
+            return bad(format!(
+                "{} centre values and {} counts do not fit k = {}, d = {}",
+                self.centers.len(),
+                self.counts.len(),
+                self.k,
+                self.d
+            ));
+        }
+        if self.centers.iter().any(|c| !c.is_finite()) {
+            return bad("a centre holds a non-finite value".into());
+        }
+        if self.counts.iter().any(|c| !(c.is_finite() && *c >= 0.0)) {
+            return bad("a count is negative or not finite".into());
+        }
+        let finite = |v: &f64| v.is_finite();
+        if !(self.ewa.iter().all(finite)
+            && self.ewa_min.iter().all(finite)
+            && self.history.iter().all(finite))
+        {
+            return bad("the smoothed inertia or its history holds a non-finite value".into());
+        }
+        if !self.history_stride.is_power_of_two() || self.history.len() >= HISTORY_CAP {
+            return bad(format!(
+                "history_stride {} (a power of two) or history length {} (below {HISTORY_CAP}) is wrong",
+                self.history_stride,
+                self.history.len()
+            ));
+        }
+        if self.step > self.total_steps {
+            return bad(format!(
+                "step {} is past the run's {} steps",
+                self.step, self.total_steps
+            ));
+        }
+        for (name, v) in [
+            ("init_seconds", self.init_seconds),
+            ("step_seconds", self.step_seconds),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} = {v} is not a time"));
+            }
+        }
+        Ok(())
+    }
+
     fn record(&mut self, value: f64) {
         if self.step.is_multiple_of(self.history_stride) {
             self.history.push(value);
@@ -361,6 +423,7 @@ impl KMeansParams {
                         ),
                     ));
                 }
+                s.validate()?;
                 let mut s = s.clone();
                 s.total_steps = total_steps;
                 s

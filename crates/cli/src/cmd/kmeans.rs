@@ -203,7 +203,7 @@ pub(crate) fn check_outputs(outputs: &[&PathBuf]) -> Result<()> {
 
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let started = Instant::now();
-    let outputs: Vec<&PathBuf> = [&a.model_out, &a.centers_out, &a.labels_out]
+    let outputs: Vec<&PathBuf> = [&a.model_out, &a.centers_out, &a.labels_out, &a.checkpoint]
         .into_iter()
         .flatten()
         .collect();
@@ -291,7 +291,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         })));
         crate::signals::install();
     }
+    // The checkpoint is written during the run: refuse one that would replace
+    // an input now, not at the first checkpoint.
+    let data_inputs = inputs.clone();
     if let Some(c) = &a.checkpoint {
+        mmclust_core::output::check_not_input(c, &data_inputs)?;
         inputs.push(c.as_path()); // outputs must not overwrite it
     }
 
@@ -331,7 +335,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let tick = |r: usize| bar.tick(r);
     let save = |state: &MiniBatchState| -> mmclust_kmeans::Result<()> {
         if let Some(p) = &a.checkpoint {
-            checkpoint::save(p, &fp_json, &checkpoint_params, state)?;
+            checkpoint::save(p, &data_inputs, &fp_json, &checkpoint_params, state)?;
         }
         Ok(())
     };
@@ -360,6 +364,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
                 ),
             };
             return Err(crate::fail::Interrupted(message).into());
+        }
+        // The library does not know the weights' file: name it.
+        Err(
+            e @ KMeansError::InvalidParameter {
+                name: "weights", ..
+            },
+        ) => {
+            let path = a.weights.as_deref().unwrap_or(Path::new("--weights"));
+            return Err(anyhow::Error::new(e).context(path.display().to_string()));
         }
         other => other?,
     };

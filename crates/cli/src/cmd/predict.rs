@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use mmclust_core::DataSource;
 use mmclust_core::format::NpyWriter;
 use mmclust_core::parallel::PassOptions;
+use mmclust_core::{DataSource, FiniteSource};
 use serde_json::json;
 
 use crate::Global;
@@ -73,7 +73,7 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
             a.model.display()
         )));
     }
-    let m = open(&a.file)?;
+    let m = FiniteSource::new(open(&a.file)?);
     let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
     let bar = RowProgress::new(g, "predict", m.n_rows() as u64);
     let tick = |r: usize| bar.tick(r);
@@ -139,7 +139,7 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
         Model::KMeans(m) => m,
         Model::Gmm(m) => return score_gmm(g, a, &m),
     };
-    let m = open(&a.file)?;
+    let m = FiniteSource::new(open(&a.file)?);
     let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
     let bar = RowProgress::new(g, "score", m.n_rows() as u64);
     let tick = |r: usize| bar.tick(r);
@@ -192,7 +192,7 @@ fn predict_gmm(
             a.model.display()
         )));
     }
-    let m = open(&a.file)?;
+    let m = FiniteSource::new(open(&a.file)?);
     let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
     let bar = RowProgress::new(g, "predict", m.n_rows() as u64);
     let tick = |r: usize| bar.tick(r);
@@ -235,7 +235,7 @@ fn predict_gmm(
 }
 
 fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
-    let m = open(&a.file)?;
+    let m = FiniteSource::new(open(&a.file)?);
     let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
     let bar = RowProgress::new(g, "score", m.n_rows() as u64);
     let tick = |r: usize| bar.tick(r);

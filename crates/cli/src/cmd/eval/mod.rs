@@ -12,10 +12,10 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 
 use anyhow::Result;
-use mmclust_core::DataSource;
 use mmclust_core::format::{CsvOptions, CsvReader, Matrix};
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
+use mmclust_core::{DataSource, FiniteSource};
 use mmclust_eval::{EvalError, principal_axes, sample_rows};
 
 use crate::fail::usage;
@@ -70,7 +70,10 @@ pub(crate) fn with_source<R>(
     f: impl FnOnce(&dyn DataSource) -> Result<R>,
 ) -> Result<R> {
     if !standardize {
-        return f(m);
+        // The standardising path's statistics refuse NaN and ±inf; without
+        // it, every read is checked instead (no command here gives a
+        // meaningful answer on such values).
+        return f(&FiniteSource::new(m));
     }
     let stats = ColumnStats::compute(m, Chunking::for_dim(m.n_cols()), PassOptions::default())?;
     let t = Standardizer::from_stats(&stats, &m.name())?;

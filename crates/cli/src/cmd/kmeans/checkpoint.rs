@@ -16,6 +16,7 @@ const VERSION: u64 = 1;
 /// Writes a checkpoint atomically (temporary name, then rename).
 pub(super) fn save(
     path: &Path,
+    inputs: &[&Path],
     input: &Value,
     params: &Value,
     state: &MiniBatchState,
@@ -28,7 +29,7 @@ pub(super) fn save(
         "state": state,
     });
     let text = serde_json::to_string(&v).expect("checkpoint serialises") + "\n";
-    mmclust_core::output::write_atomic(path, &[], text.as_bytes()).map_err(KMeansError::from)
+    mmclust_core::output::write_atomic(path, inputs, text.as_bytes()).map_err(KMeansError::from)
 }
 
 /// Reads a checkpoint and checks it belongs to this input and these options.
@@ -74,10 +75,8 @@ pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBat
     }
     let state: MiniBatchState = serde_json::from_value(v["state"].clone())
         .map_err(|e| bad(format!("malformed state ({e})")))?;
-    if state.centers.iter().any(|c| !c.is_finite()) || state.counts.iter().any(|c| !c.is_finite()) {
-        return Err(bad(
-            "the state holds non-finite values; the checkpoint is corrupt".into(),
-        ));
+    if let Err(e) = state.validate() {
+        return Err(bad(format!("the checkpoint is corrupt: {e}")));
     }
     Ok(state)
 }
