@@ -19,7 +19,13 @@ fuzz_target!(|data: &[u8]| {
     let has_header = [None, Some(true), Some(false)][usize::from(opt >> 3) % 3];
     let path = common::write_input("input.csv", text);
     let out = path.with_file_name("converted.npy");
-    let Ok(mut reader) = CsvReader::open(&path, CsvOptions { delimiter, has_header }) else {
+    let Ok(mut reader) = CsvReader::open(
+        &path,
+        CsvOptions {
+            delimiter,
+            has_header,
+        },
+    ) else {
         return;
     };
     let d = reader.n_cols();
@@ -47,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(back.shape(), (all.len() / d, d));
     let mut scratch = Vec::new();
     let got = back.rows(0..all.len() / d, &mut scratch).expect("rows");
-    assert!(got.iter().zip(&all).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(
+        got.iter()
+            .zip(&all)
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
     // The in-memory path `open_matrix` takes for a .csv argument.
     if delimiter == b',' && has_header.is_none() {
         if let Ok(m) = open_matrix(&path) {

@@ -9,7 +9,10 @@ use libfuzzer_sys::fuzz_target;
 use mmclust_core::format::{VecsFile, VecsKind};
 
 fuzz_target!(|data: &[u8]| {
-    for (name, kind) in [("input.fvecs", VecsKind::Fvecs), ("input.bvecs", VecsKind::Bvecs)] {
+    for (name, kind) in [
+        ("input.fvecs", VecsKind::Fvecs),
+        ("input.bvecs", VecsKind::Bvecs),
+    ] {
         let path = common::write_input(name, data);
         if let Ok(f) = VecsFile::open_as(&path, kind) {
             let (n, d) = f.shape();

@@ -26,3 +26,19 @@ pub(crate) fn install() {
         }
     }
 }
+
+/// Signals that would otherwise kill the process without a word:
+///
+/// * `SIGBUS` from an input truncated while mapped: a handler that names the
+///   file and exits 1 ([`mmclust_core::sigbus`]);
+/// * `SIGXFSZ` from a write past a file-size limit (`ulimit -f`): ignored, so
+///   the write fails with `EFBIG` and the run reports it like a full disk
+///   (exit 1, the temporary removed).
+pub(crate) fn install_fault_handlers() {
+    mmclust_core::sigbus::install();
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_IGN is always sound.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}

@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod output;
 pub mod parallel;
 pub mod scratch;
+pub mod sigbus;
 pub mod source;
 pub mod stats;
 

@@ -132,7 +132,7 @@ impl AtomicOutput {
 
     /// Wraps an I/O error on the temporary file, naming the final path.
     pub(crate) fn write_error(&self, e: std::io::Error) -> CoreError {
-        CoreError::io(&self.path, "write", e)
+        CoreError::io(&self.path, write_action(&e), e)
     }
 
     /// Flushes, `fsync`s and renames the temporary file into place, then syncs
@@ -145,12 +145,14 @@ impl AtomicOutput {
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
-        let file = writer
-            .into_inner()
-            .map_err(|e| CoreError::io(&self.path, "write", e.into_error()))?;
+        let file = writer.into_inner().map_err(|e| {
+            let e = e.into_error();
+            CoreError::io(&self.path, write_action(&e), e)
+        })?;
         file.sync_all()
-            .map_err(|e| CoreError::io(&self.path, "sync", e))?;
+            .map_err(|e| CoreError::io(&self.path, write_action(&e), e))?;
         drop(file);
+        pause_before_rename();
         std::fs::rename(&self.temp_path, &self.path).map_err(|e| {
             CoreError::io(
                 &self.path,
@@ -180,6 +182,40 @@ impl Drop for AtomicOutput {
         if !self.temp_path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.temp_path);
         }
+    }
+}
+
+/// Environment variable naming a pause, in milliseconds, between a complete,
+/// synced temporary and its rename. For fault-injection tests only
+/// (`crates/cli/tests/faults.rs` kills the process in that window to show an
+/// earlier file under the final name survives); unset, nothing happens.
+pub const PAUSE_BEFORE_RENAME_ENV: &str = "MMCLUST_TEST_PAUSE_BEFORE_RENAME_MS";
+
+fn pause_before_rename() {
+    static PAUSE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let pause = PAUSE.get_or_init(|| {
+        std::env::var(PAUSE_BEFORE_RENAME_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(ms) = *pause {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// The verb phrase of a write error: a full disk or a file-size limit says
+/// so and what to do (the temporary is removed when the output is dropped).
+fn write_action(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+            "write (the disk is full or over quota; the partial file was removed: free space and rerun)"
+        }
+        #[cfg(unix)]
+        Some(libc::EFBIG) => {
+            "write (the file-size limit was reached, see `ulimit -f`; the partial file was removed)"
+        }
+        _ => "write",
     }
 }
 

@@ -41,8 +41,10 @@ unsafe fn map_file(file: &File) -> std::io::Result<Mmap> {
 /// The bytes of an input file.
 #[derive(Debug)]
 pub(crate) enum FileBytes {
-    /// A read-only memory map of the whole file (page-aligned start).
-    Mapped(Mmap),
+    /// A read-only memory map of the whole file (page-aligned start), and
+    /// its entry in the `SIGBUS` table (see [`crate::sigbus`]); the entry is
+    /// dropped after the map (field order), never before.
+    Mapped(Mmap, #[allow(dead_code)] crate::sigbus::Registration),
     /// The whole file read into memory (mapping failed and the file is small).
     /// Its start has no alignment guarantee beyond 1 byte.
     Read(Vec<u8>),
@@ -63,7 +65,10 @@ impl FileBytes {
         // inputs (see `map_file`), and the length checks of every reader use
         // `bytes.len()`, the length at mapping time, so no read goes past it.
         match unsafe { map_file(&file) } {
-            Ok(map) => Ok(FileBytes::Mapped(map)),
+            Ok(map) => {
+                let entry = crate::sigbus::register(map.as_ptr(), map.len(), path);
+                Ok(FileBytes::Mapped(map, entry))
+            }
             // Mapping can fail where reading works (some network or FUSE
             // filesystems); a small file is then simply read.
             Err(_) if len < READ_FALLBACK_LIMIT => Self::read_all(path, file, len),
@@ -90,7 +95,7 @@ impl FileBytes {
     /// The file's bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
-            FileBytes::Mapped(map) => map,
+            FileBytes::Mapped(map, _) => map,
             FileBytes::Read(buf) => buf,
         }
     }
@@ -98,7 +103,7 @@ impl FileBytes {
     /// `madvise(MADV_SEQUENTIAL)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_sequential(&self) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map) = self {
+        if let FileBytes::Mapped(map, _) = self {
             let _ = map.advise(memmap2::Advice::Sequential);
         }
     }
@@ -107,7 +112,7 @@ impl FileBytes {
     /// them in the background. Errors are ignored (it is only a hint).
     pub(crate) fn advise_will_need(&self, offset: usize, len: usize) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map) = self {
+        if let FileBytes::Mapped(map, _) = self {
             let _ = map.advise_range(memmap2::Advice::WillNeed, offset, len);
         }
         #[cfg(not(unix))]
@@ -117,7 +122,7 @@ impl FileBytes {
     /// `madvise(MADV_RANDOM)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_random(&self) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map) = self {
+        if let FileBytes::Mapped(map, _) = self {
             let _ = map.advise(memmap2::Advice::Random);
         }
     }
