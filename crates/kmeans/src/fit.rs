@@ -217,6 +217,13 @@ impl KMeansParams {
                 ),
             ));
         }
+        // Labels are 32-bit (int32 in label files, u32 in the kernels).
+        if self.k > i32::MAX as usize {
+            return Err(KMeansError::param(
+                "k",
+                format!("k = {} is over the limit of {} clusters", self.k, i32::MAX),
+            ));
+        }
         if self.max_iter == 0 {
             return Err(KMeansError::param("max_iter", "must be at least 1"));
         }
