@@ -156,10 +156,11 @@ pub fn csv(data: &[u8]) {
             .all(|(a, b)| a.to_bits() == b.to_bits())
     );
     // The in-memory path `open_matrix` takes for a .csv argument.
-    if delimiter == b',' && has_header.is_none() {
-        if let Ok(m) = open_matrix(&path) {
-            read_all(&m);
-        }
+    if delimiter == b','
+        && has_header.is_none()
+        && let Ok(m) = open_matrix(&path)
+    {
+        read_all(&m);
     }
 }
 
@@ -175,16 +176,16 @@ pub fn model_json(bytes: &[u8]) {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return;
     };
-    if let Ok(m) = KMeansModel::from_json(text) {
-        if m.k * m.d <= 1 << 16 {
-            let x = sample_rows(m.d);
-            let src = ArraySource::from_slice(&x, 8, m.d).unwrap();
-            if let Ok(labels) = m.predict(&src) {
-                assert!(labels.iter().all(|&l| (l as usize) < m.k));
-            }
-            let _ = m.inertia_of(&src, None, PassOptions::default());
-            let _ = m.to_json(None);
+    if let Ok(m) = KMeansModel::from_json(text)
+        && m.k * m.d <= 1 << 16
+    {
+        let x = sample_rows(m.d);
+        let src = ArraySource::from_slice(&x, 8, m.d).unwrap();
+        if let Ok(labels) = m.predict(&src) {
+            assert!(labels.iter().all(|&l| (l as usize) < m.k));
         }
+        let _ = m.inertia_of(&src, None, PassOptions::default());
+        let _ = m.to_json(None);
     }
     if let Ok(m) = GaussianMixtureModel::from_json(text) {
         let (k, d) = (m.k(), m.d());

@@ -53,7 +53,7 @@ fn good_values(d: usize) -> Vec<f32> {
     (0..20 * d)
         .map(|i| {
             let row = i / d;
-            (if row % 2 == 0 { 0.0 } else { 10.0 }) + (i % 7) as f32 * 0.1
+            (if row.is_multiple_of(2) { 0.0 } else { 10.0 }) + (i % 7) as f32 * 0.1
         })
         .collect()
 }

@@ -22,6 +22,9 @@ fn s(p: &Path) -> String {
 
 const THREADS: [&str; 4] = ["1", "2", "3", "8"];
 
+/// An output file's name and the bytes compared.
+type OutputFile = (String, Vec<u8>);
+
 /// Removes wall-clock fields (any key containing "seconds"), output paths
 /// (keys ending in "_out", which name the per-run files) and the thread count
 /// itself from a JSON value.
@@ -41,7 +44,7 @@ fn strip(v: &mut serde_json::Value) {
 /// Runs `args` (OUT_x placeholders become per-run output files) on each
 /// thread count and asserts every output and the summary are identical.
 fn assert_thread_independent(name: &str, dir: &Path, args: &[&str]) {
-    let mut first: Option<(String, Vec<(String, Vec<u8>)>)> = None;
+    let mut first: Option<(String, Vec<OutputFile>)> = None;
     for t in THREADS {
         let run_dir = dir.join(format!("{name}-t{t}"));
         std::fs::create_dir_all(&run_dir).unwrap();
@@ -69,7 +72,7 @@ fn assert_thread_independent(name: &str, dir: &Path, args: &[&str]) {
         );
         let mut summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         strip(&mut summary);
-        let files: Vec<(String, Vec<u8>)> = outputs
+        let files: Vec<OutputFile> = outputs
             .iter()
             .map(|(file, p)| {
                 let bytes = std::fs::read(p).unwrap();
