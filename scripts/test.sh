@@ -5,3 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --profile ci "$@"
+# Every criterion benchmark compiles and runs, in quick mode (tiny problems, few
+# samples: this checks that they work, it measures nothing worth keeping).
+MMCLUST_BENCH_QUICK=1 cargo bench --profile ci -p mmclust
