@@ -42,9 +42,10 @@ case "$mode" in
     kmeans) run --configs 32x100,128x1000 --minibatch "${rest[@]}" ;;
     all)
         q=${#quick[@]}
-        run --configs 32x100,128x1000 --minibatch "${rest[@]}"
+        if [ "$q" -gt 0 ]; then configs=32x100; else configs=32x100,128x1000; fi
+        run --configs "$configs" --minibatch "${rest[@]}"
         run --real "${rest[@]}"
-        run --accel --no-iter --no-full --engines mmclust,sklearn,sklearnex "${rest[@]}"
+        run --accel --no-iter --no-full --configs "$configs" --engines mmclust,sklearn,sklearnex "${rest[@]}"
         if [ "$q" -gt 0 ]; then
             run --gmm --configs 50000x16x16 "${rest[@]}"
             run --silhouette --sil-n 5000 "${rest[@]}"
