@@ -4,7 +4,7 @@
 use mmclust_core::parallel::PassOptions;
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmError, GmmParams, Init};
 use numpy::ndarray::{Array2, ArrayD, IxDyn};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyReadonlyArrayDyn};
+use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -219,7 +219,7 @@ fn gmm_sample<'py>(
     weights: PyReadonlyArrayDyn<'py, f64>,
     means: PyReadonlyArrayDyn<'py, f64>,
     covariances: PyReadonlyArrayDyn<'py, f64>,
-) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<i32>>)> {
+) -> PyResult<crate::RowsAndInts<'py>> {
     let model = mixture(covariance_type, &weights, &means, &covariances)?;
     let d = model.d();
     let (x, labels) = py.detach(|| model.sample(n, seed)).map_err(err)?;

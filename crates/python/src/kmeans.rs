@@ -153,6 +153,7 @@ fn model_of(centers: &PyReadonlyArray2<'_, f32>) -> PyResult<KMeansModel> {
 
 /// Nearest centre (int32) and squared distance (float32) of every row.
 #[pyfunction]
+#[allow(clippy::type_complexity)]
 fn kmeans_predict<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,

@@ -27,6 +27,12 @@ mod kmeans;
 mod source;
 
 pub(crate) use source::Input;
+
+/// Rows (float32, n × d) and one int32 per row: samples and their components.
+pub(crate) type RowsAndInts<'py> = (
+    Bound<'py, numpy::PyArray2<f32>>,
+    Bound<'py, numpy::PyArray1<i32>>,
+);
 use source::Interruptible;
 
 /// How often the waiting thread checks for signals.
@@ -71,17 +77,12 @@ where
                 r
             });
             let mut signal: Option<PyErr> = None;
-            loop {
-                match done_rx.recv_timeout(SIGNAL_POLL) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        if signal.is_none()
-                            && let Err(e) = Python::attach(|py| py.check_signals())
-                        {
-                            stop.store(true, Ordering::Relaxed);
-                            signal = Some(e);
-                        }
-                    }
-                    _ => break,
+            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(SIGNAL_POLL) {
+                if signal.is_none()
+                    && let Err(e) = Python::attach(|py| py.check_signals())
+                {
+                    stop.store(true, Ordering::Relaxed);
+                    signal = Some(e);
                 }
             }
             (worker.join(), signal)
