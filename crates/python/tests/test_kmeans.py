@@ -16,9 +16,12 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-# As the K-means fixture tests of crates/kmeans/tests/sklearn.rs: float32
-# data, relative tolerance on centres and inertia, labels equal.
-RTOL = 1e-5
+# Float32 data; relative tolerance on centres and inertia (1e-6, the K-means
+# issue's; crates/kmeans/tests/sklearn.rs allows 1e-5), labels equal. The
+# distances of `transform` are float32 values computed in different orders:
+# 1e-5.
+RTOL = 1e-6
+RTOL_DISTANCES = 1e-5
 
 
 def initial_centres(X, k, seed):
@@ -50,7 +53,7 @@ def test_same_answer_as_scikit_learn_from_the_same_centres(request, data, algori
         assert ours.n_iter_ == theirs.n_iter_ or max_iter > 1
         np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
         assert close(ours.score(X), theirs.score(X), RTOL)
-        assert close(ours.transform(X[:50]), theirs.transform(X[:50]), RTOL)
+        assert close(ours.transform(X[:50]), theirs.transform(X[:50]), RTOL_DISTANCES)
 
 
 def test_sample_weight_matches_scikit_learn(blobs):
