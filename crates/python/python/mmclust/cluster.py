@@ -194,6 +194,9 @@ class MiniBatchKMeans(_KMeansBase):
     * `refine` (default 0): full Lloyd iterations from the mini-batch centres
       at the end.
 
+    `n_init` is accepted for compatibility, but `fit` makes one run (one
+    initialisation on `init_size` rows), as the command line does.
+
     `fit` equals `mmclust kmeans --algorithm minibatch` for the same
     parameters and seed. `partial_fit` updates the centres with one batch (the
     given rows), scikit-learn's incremental update, for data that arrives in
