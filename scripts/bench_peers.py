@@ -1013,7 +1013,8 @@ def bench_main(opts: argparse.Namespace) -> None:
     for e in list(engines):
         if e == "mmclust":
             continue
-        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss"}[e]
+        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss",
+               "mmclust-py": "mmclust"}[e]
         probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True)
         if probe.returncode != 0:
             log(f"bench: skipping {e}: `import {mod}` failed")

@@ -118,7 +118,7 @@ def main() -> None:
     lines = [
         "# K-means through Python vs through the CLI",
         "",
-        f"Written by `scripts/bench_python.sh` on {time.strftime('%Y-%m-%d')}: "
+        f"Written by `scripts/bench_python.py` on {time.strftime('%Y-%m-%d')}: "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"{o.threads} threads (RAYON_NUM_THREADS), load average before the report "
         f"{load[0]:.2f}. Data: `mmclust generate blobs`, n = {o.n:,}, d = {o.d}, "
