@@ -128,12 +128,16 @@ macro_rules! inputs {
         /// borrow of a NumPy array (so nobody writes to it meanwhile), or an
         /// opened matrix file.
         pub(crate) enum Input<'py> {
+            F32(PyReadonlyArray2<'py, f32>),
             $($variant(PyReadonlyArray2<'py, $t>),)*
             File(Matrix),
         }
 
         impl<'py> Input<'py> {
             fn from_array(x: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+                if let Ok(a) = x.cast::<numpy::PyArray2<f32>>() {
+                    return Ok(Some(Input::F32(a.try_readonly()?)));
+                }
                 $(
                     if let Ok(a) = x.cast::<numpy::PyArray2<$t>>() {
                         return Ok(Some(Input::$variant(a.try_readonly()?)));
@@ -157,7 +161,7 @@ macro_rules! inputs {
                         }
                         None => Box::new(Converted { view: a.as_array() }),
                     },
-                    $(#[allow(unreachable_patterns)] Input::$variant(a) => Box::new(Converted { view: a.as_array() }),)*
+                    $(Input::$variant(a) => Box::new(Converted { view: a.as_array() }),)*
                     Input::File(m) => Box::new(m),
                 }
             }
@@ -166,7 +170,6 @@ macro_rules! inputs {
 }
 
 inputs! {
-    F32 => f32,
     F64 => f64,
     I8 => i8,
     I16 => i16,
