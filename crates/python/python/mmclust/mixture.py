@@ -45,7 +45,8 @@ class GaussianMixture(BaseEstimator):
       initial values: `means_init` alone, or `weights_init`, `means_init` and
       `precisions_init` together.
     * `sample` returns rows in random component order (scikit-learn sorts
-      them by component).
+      them by component), drawn from the seed of `random_state`: two calls
+      give the same rows (scikit-learn's generator moves on).
     * `verbose` and `verbose_interval` are accepted and ignored.
     """
 
