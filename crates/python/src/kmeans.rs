@@ -151,29 +151,34 @@ fn model_of(centers: &PyReadonlyArray2<'_, f32>) -> PyResult<KMeansModel> {
     KMeansModel::from_centers(centers.as_array().iter().copied().collect(), k, d).map_err(err)
 }
 
-/// Nearest centre (int32) and squared distance (float32) of every row.
+/// Nearest centre (int32) of every row, and with `with_distances` its squared
+/// distance (float32); without, only the labels are kept (4 bytes per row).
 #[pyfunction]
+#[pyo3(signature = (x, centers, with_distances = true))]
 #[allow(clippy::type_complexity)]
 fn kmeans_predict<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
-) -> PyResult<(Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<f32>>)> {
+    with_distances: bool,
+) -> PyResult<(Bound<'py, PyArray1<i32>>, Option<Bound<'py, PyArray1<f32>>>)> {
     let input = Input::extract(x)?;
     let model = model_of(&centers)?;
     let (labels, dist) = run_detached(py, &input, |src| {
         let mut labels = Vec::with_capacity(src.n_rows());
-        let mut dist = Vec::with_capacity(src.n_rows());
+        let mut dist = Vec::with_capacity(if with_distances { src.n_rows() } else { 0 });
         model
             .predict_each(src, PassOptions::default(), |l, dd| {
                 labels.extend(l.iter().map(|&v| v as i32));
-                dist.extend_from_slice(dd);
+                if with_distances {
+                    dist.extend_from_slice(dd);
+                }
                 Ok(())
             })
             .map_err(err)?;
-        Ok((labels, dist))
+        Ok((labels, with_distances.then_some(dist)))
     })?;
-    Ok((labels.into_pyarray(py), dist.into_pyarray(py)))
+    Ok((labels.into_pyarray(py), dist.map(|d| d.into_pyarray(py))))
 }
 
 /// Euclidean distance of every row to every centre (n × k float32).

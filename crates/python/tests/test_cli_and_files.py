@@ -150,13 +150,13 @@ def test_arrays_are_never_copied_whole():
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "mmclust.KMeans(4, init='random', n_init=1, max_iter=2).fit(X).labels_\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print((after - before) / 1024, X.nbytes / 2**20, len(X) * 8 / 2**20)\n"
+        "print((after - before) / 1024, X.nbytes / 2**20, len(X) * 4 / 2**20)\n"
     )
     for dtype in ["float32", "float64"]:
         r = subprocess.run([sys.executable, "-c", script, dtype], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         grew_mib, size_mib, per_row_mib = map(float, r.stdout.split())
         assert size_mib == 256
-        # Labels (4 bytes per row) and squared distances (4) are the only O(n)
-        # state; a float32 copy of the data would be 256 (128 from float64) MiB.
+        # The labels (4 bytes per row) are the only O(n) state; a float32 copy
+        # of the data would be 256 (128 from float64) MiB.
         assert grew_mib < per_row_mib + 32, (dtype, grew_mib, per_row_mib)

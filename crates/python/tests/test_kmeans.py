@@ -216,3 +216,17 @@ def test_elbow_is_kmeans_over_k():
         assert inertia == KMeans(k, n_init=3, random_state=0).fit(X).inertia_
     with pytest.raises(ValueError, match="contiguous"):
         mmclust.elbow(X, [2, 4])
+
+
+def test_minibatch_reaches_scikit_learns_quality(blobs):
+    # Mini-batch is not exact: both land within a few per cent of Lloyd.
+    from sklearn.cluster import MiniBatchKMeans as SkMiniBatchKMeans
+
+    full = KMeans(4, random_state=0).fit(blobs).inertia_
+    ours = MiniBatchKMeans(4, batch_size=256, random_state=0).fit(blobs)
+    theirs = SkMiniBatchKMeans(4, batch_size=256, random_state=0, n_init=1).fit(blobs)
+    assert ours.inertia_ <= 1.02 * full and theirs.inertia_ <= 1.02 * full
+    assert ours.inertia_ == pytest.approx(-ours.score(blobs), rel=1e-6)
+    # Same attributes, same meanings.
+    for name in ["cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_", "n_features_in_"]:
+        assert hasattr(ours, name) and hasattr(theirs, name), name

@@ -70,7 +70,9 @@ class _KMeansBase(BaseEstimator):
         if "_labels" not in self.__dict__:
             if "_fit_input" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} has no labels_: fit it first")
-            self._labels = _native.kmeans_predict(self._fit_input, self.cluster_centers_)[0]
+            self._labels = _native.kmeans_predict(
+                self._fit_input, self.cluster_centers_, with_distances=False
+            )[0]
             del self._fit_input
         return self._labels
 
@@ -89,7 +91,7 @@ class _KMeansBase(BaseEstimator):
     def predict(self, X, sample_weight="deprecated"):
         """Index of the nearest centre of each row (int32)."""
         self._check_fitted("cluster_centers_")
-        return _native.kmeans_predict(as_input(X), self.cluster_centers_)[0]
+        return _native.kmeans_predict(as_input(X), self.cluster_centers_, with_distances=False)[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fits and returns the training labels."""
@@ -318,7 +320,7 @@ class MiniBatchKMeans(_KMeansBase):
             self._n_since_last_reassign = 0
             self.n_steps_ = 0
         centers = self.cluster_centers_.astype(np.float64)
-        labels = _native.kmeans_predict(X32, self.cluster_centers_)[0]
+        labels = _native.kmeans_predict(X32, self.cluster_centers_, with_distances=False)[0]
         weight = np.bincount(labels, weights=w64, minlength=k)
         sums = np.empty((k, d))
         for j in range(d):
