@@ -108,8 +108,11 @@ def test_fit_from_a_npy_file_larger_than_the_memory_limit(tmp_path):
         "assert km.cluster_centers_.shape == (8, 32) and km.inertia_ > 0\n"
         "print('ok', km.n_iter_)\n"
     )
-    r = subprocess.run([tool, "1G", sys.executable, "-c", script, str(path)],
-                       capture_output=True, text=True, timeout=300)
+    try:
+        r = subprocess.run([tool, "1G", sys.executable, "-c", script, str(path)],
+                           capture_output=True, text=True, timeout=300)
+    finally:
+        path.unlink()  # pytest keeps the last runs' folders: do not keep 1.5 GiB each
     if r.returncode == 3:
         pytest.skip("memlimit: no writable memory cgroup here")
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
