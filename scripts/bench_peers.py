@@ -52,7 +52,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BIN = REPO / "target" / "release" / "mmclust"
 DEFAULT_OUT = None  # bench-out/section-<mode>.md, then spliced into docs/benchmarks.md
-ENGINES = ("mmclust", "sklearn", "sklearnex", "faiss")
+ENGINES = ("mmclust", "mmclust-py", "sklearn", "sklearnex", "faiss")
 PEERS = ENGINES[1:]
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "RAYON_NUM_THREADS", "TBB_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -93,6 +93,26 @@ def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         km.fit(X)
         fit_s = time.perf_counter() - t0
+    return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
+            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+
+
+def run_mmclust_py(args: argparse.Namespace) -> dict[str, Any]:
+    """The Python package (``mmclust.KMeans``, crates/python) on the array in memory,
+    as a scikit-learn user would call it; threads from RAYON_NUM_THREADS."""
+    import numpy as np
+    from mmclust import KMeans
+
+    X = _load(args.data)
+    if args.init == "k-means++":
+        init, kw = "k-means++", {"random_state": args.seed}
+    else:
+        init, kw = np.load(args.init), {}
+    km = KMeans(n_clusters=args.k, init=init, n_init=1, max_iter=args.max_iter, tol=args.tol,
+                **kw)
+    t0 = time.perf_counter()
+    km.fit(X)
+    fit_s = time.perf_counter() - t0
     return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
             "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
 
@@ -188,6 +208,8 @@ def runner_main(args: argparse.Namespace) -> None:
         res = run_faiss(args)
     elif args.engine == "sklearn-mb":
         res = run_sklearn_minibatch(args)
+    elif args.engine == "mmclust-py":
+        res = run_mmclust_py(args)
     else:
         res = run_sklearn(args, args.engine)
     centers = res.pop("centers")
@@ -1035,7 +1057,8 @@ def bench_main(opts: argparse.Namespace) -> None:
     for e in list(engines):
         if e == "mmclust":
             continue
-        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss"}[e]
+        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss",
+               "mmclust-py": "mmclust"}[e]
         probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True)
         if probe.returncode != 0:
             log(f"bench: skipping {e}: `import {mod}` failed")

@@ -23,6 +23,10 @@ PY=$(scripts/pyenv.sh | tail -n 1)
 if ! cargo build --release -p mmclust-cli >&2; then
     echo "bench_peers.sh: cargo build failed; mmclust will be skipped if no binary is usable" >&2
 fi
+# The Python package, for the engine mmclust-py (mmclust.KMeans beside sklearn's).
+if ! "$PY" -m pip install --quiet ./crates/python >&2; then
+    echo "bench_peers.sh: pip install ./crates/python failed; mmclust-py will fail" >&2
+fi
 
 mode=""; quick=(); write_quick=0; rest=()
 for a in "$@"; do

@@ -46,6 +46,7 @@ SECTIONS = {
     "accel": "scripts/bench_peers.sh --accel",
     "gmm": "scripts/bench_peers.sh --gmm",
     "silhouette": "scripts/bench_peers.sh --silhouette",
+    "python": "scripts/bench_python.sh",
     "scaling": "scripts/scaling.sh",
     "kernel": "scripts/bench_kernel.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
