@@ -1,0 +1,697 @@
+//! AVX-512 block kernels of the EM pass: one call per block of
+//! [`BLOCK_ROWS`] rows does the E-step (log-densities of every component,
+//! log-sum-exp, responsibilities) and, for EM passes, the statistics of the
+//! M-step, with the whole block resident in L1/L2.
+//!
+//! Layout, chosen so every inner loop is a fixed-trip run of FMAs with no
+//! horizontal work in it:
+//!
+//! * the block is converted once to `f64` and centred on `shift` (the mean of
+//!   the component means): `xr` row-major (rows padded to `dp`, a multiple of
+//!   8, with zeros) and, for diag/spherical, `xt` column-major;
+//! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
+//!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
+//!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
+//!   summed per row by one 8 × 8 transpose-reduction;
+//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns;
+//! * log-densities are component-major (k × ms, rows in lanes), so the
+//!   normalisation is lane-parallel over rows with a vector `exp` that
+//!   performs the same operations as [`crate::simd`]'s scalar one;
+//! * second moments about each component's mean: differences `D` and weighted
+//!   differences `W = r D` of the rows with nonzero responsibility are
+//!   compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles over the lower
+//!   triangle (a small SYRK).
+//!
+//! Sums over rows run in row order inside a block, as in the portable kernels;
+//! results are deterministic for a given chunk length (and independent of the
+//! thread count), but not bitwise equal to the portable path's.
+//!
+//! Every `unsafe fn` here requires AVX-512F (checked by [`available`]) and
+//! slices of the lengths [`Prepared`] and [`Scratch`] set up; the safe entry
+//! points check the CPU and the lengths.
+
+use std::arch::x86_64::*;
+
+use crate::mixture::{BLOCK_ROWS, Mixture, Stats};
+use crate::params::CovarianceType;
+use crate::simd::{Isa, isa};
+
+/// Rows per register tile and lanes per vector.
+const L: usize = 8;
+
+/// Whether these kernels can run on this CPU.
+pub(crate) fn available() -> bool {
+    isa() == Isa::Avx512
+}
+
+/// A mixture's parameters laid out for the kernels: padded, centred on
+/// `shift`, with the per-component constants folded in.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    cov_type: CovarianceType,
+    k: usize,
+    d: usize,
+    /// `d` rounded up to a multiple of [`L`].
+    dp: usize,
+    /// Subtracted from every row (the mean of the means), length `dp`.
+    shift: Vec<f64>,
+    /// k × dp: `μ_c − shift`.
+    mu: Vec<f64>,
+    /// Full/tied: per matrix, `U` as d rows of `dp` (zero-padded);
+    /// diag/spherical: k × dp precision scales `1/σ`.
+    prec: Vec<f64>,
+    /// k × dp: `μ̃_c U_c` (full/tied) or `μ̃_c ∘ p_c` (diag/spherical).
+    bias: Vec<f64>,
+    /// `log w_c − d/2 log 2π + log det U_c`.
+    constant: Vec<f64>,
+}
+
+impl Prepared {
+    pub(crate) fn new(mix: &Mixture) -> Self {
+        let (k, d) = (mix.k, mix.d);
+        let dp = d.div_ceil(L) * L;
+        let mut shift = vec![0.0f64; dp];
+        for c in 0..k {
+            for j in 0..d {
+                shift[j] += mix.means[c * d + j];
+            }
+        }
+        shift.iter_mut().for_each(|v| *v /= k as f64);
+        let mut mu = vec![0.0f64; k * dp];
+        for c in 0..k {
+            for j in 0..d {
+                mu[c * dp + j] = mix.means[c * d + j] - shift[j];
+            }
+        }
+        let mut bias = vec![0.0f64; k * dp];
+        let pc = &mix.precisions_cholesky;
+        let prec = match mix.cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                let mats = if mix.cov_type == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
+                let mut u = vec![0.0f64; mats * d * dp];
+                for m in 0..mats {
+                    for p in 0..d {
+                        for j in p..d {
+                            u[m * d * dp + p * dp + j] = pc[m * d * d + p * d + j];
+                        }
+                    }
+                }
+                for c in 0..k {
+                    let m = if mats == 1 { 0 } else { c };
+                    for j in 0..d {
+                        bias[c * dp + j] = (0..=j)
+                            .map(|p| mu[c * dp + p] * u[m * d * dp + p * dp + j])
+                            .sum();
+                    }
+                }
+                u
+            }
+            CovarianceType::Diag | CovarianceType::Spherical => {
+                let mut p = vec![0.0f64; k * dp];
+                for c in 0..k {
+                    for j in 0..d {
+                        let s = if mix.cov_type == CovarianceType::Diag {
+                            pc[c * d + j]
+                        } else {
+                            pc[c]
+                        };
+                        p[c * dp + j] = s;
+                        bias[c * dp + j] = mu[c * dp + j] * s;
+                    }
+                }
+                p
+            }
+        };
+        Prepared {
+            cov_type: mix.cov_type,
+            k,
+            d,
+            dp,
+            shift,
+            mu,
+            prec,
+            bias,
+            constant: mix.log_constants(),
+        }
+    }
+
+    fn matrix(&self) -> bool {
+        self.cov_type.is_matrix()
+    }
+
+    /// `U` of component `c`: d rows of `dp`.
+    fn u(&self, c: usize) -> &[f64] {
+        let m = if self.cov_type == CovarianceType::Full {
+            c
+        } else {
+            0
+        };
+        let n = self.d * self.dp;
+        &self.prec[m * n..(m + 1) * n]
+    }
+}
+
+/// Rows of a block padded for the 32-row tiles of the diagonal kernel.
+fn padded_rows(m: usize) -> usize {
+    m.div_ceil(4 * L) * 4 * L
+}
+
+/// Scratch space of the kernels for blocks of up to [`BLOCK_ROWS`] rows,
+/// allocated once per chunk.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    /// ms × dp, row-major centred rows.
+    xr: Vec<f64>,
+    /// dp × ms, column-major centred rows (diag/spherical).
+    xt: Vec<f64>,
+    /// k × ms: log-densities, then responsibilities.
+    pub(crate) lp: Vec<f64>,
+    /// Per-row log-sum-exp.
+    pub(crate) lse: Vec<f64>,
+    /// Full/tied: the chunk's sums about the shift (k, k × dp, k × dp × dp),
+    /// see [`finish_chunk`].
+    nk: Vec<f64>,
+    b: Vec<f64>,
+    a: Vec<f64>,
+    /// Diag/spherical: one vector of per-block sums.
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+}
+
+impl Scratch {
+    pub(crate) fn new(prep: &Prepared) -> Self {
+        let ms = padded_rows(BLOCK_ROWS);
+        let (k, dp) = (prep.k, prep.dp);
+        let full = prep.matrix();
+        Scratch {
+            xr: vec![0.0; ms * dp],
+            xt: if full { Vec::new() } else { vec![0.0; ms * dp] },
+            lp: vec![0.0; k * ms],
+            lse: vec![0.0; ms],
+            nk: vec![0.0; k],
+            b: if full { vec![0.0; k * dp] } else { Vec::new() },
+            a: if full {
+                vec![0.0; k * dp * dp]
+            } else {
+                Vec::new()
+            },
+            s1: vec![0.0; L],
+            s2: vec![0.0; L],
+        }
+    }
+
+    /// The row stride of [`Scratch::lp`] for a block of `m` rows.
+    pub(crate) fn stride(m: usize) -> usize {
+        padded_rows(m)
+    }
+}
+
+/// E-step of the `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns):
+/// afterwards `ws.lp[c · ms + i]` (`ms = Scratch::stride(m)`) holds the
+/// responsibility of component `c` for row `i` (0 for the padding rows) and
+/// `ws.lse[i]` the row's log-likelihood. Returns their sum over the rows, in
+/// row order.
+pub(crate) fn e_step(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+    assert!(available() && m <= BLOCK_ROWS && x.len() >= m * prep.d);
+    // SAFETY: AVX-512F is available (checked above); the scratch was sized
+    // for `prep` and BLOCK_ROWS rows, and `x` holds m rows.
+    unsafe { e_step_impl(prep, x, m, ws) }
+}
+
+/// [`e_step`], then adds the block's statistics to `st` (diag/spherical) or
+/// to the chunk's sums in `ws` (full/tied; [`finish_chunk`] adds those to
+/// `st`). `st` ends up about the means of the mixture `prep` was made from.
+pub(crate) fn em_block(
+    prep: &Prepared,
+    x: &[f32],
+    m: usize,
+    ws: &mut Scratch,
+    st: &mut Stats,
+) -> f64 {
+    assert!(available() && m <= BLOCK_ROWS && x.len() >= m * prep.d);
+    // SAFETY: as in `e_step`.
+    unsafe {
+        let ll = e_step_impl(prep, x, m, ws);
+        if prep.matrix() {
+            matrix_stats(prep, m, ws);
+        } else {
+            diag_stats(prep, m, ws, st);
+        }
+        ll
+    }
+}
+
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let ms = padded_rows(m);
+    // Centred rows, row-major and (diagonal kinds) column-major; padding zero.
+    for i in 0..ms {
+        let row = &mut ws.xr[i * dp..(i + 1) * dp];
+        if i < m {
+            for j in 0..d {
+                row[j] = f64::from(x[i * d + j]) - prep.shift[j];
+            }
+            row[d..].fill(0.0);
+        } else {
+            row.fill(0.0);
+        }
+    }
+    if !prep.matrix() {
+        for j in 0..dp {
+            for i in 0..ms {
+                ws.xt[j * ms + i] = ws.xr[i * dp + j];
+            }
+        }
+    }
+    for c in 0..k {
+        let lp = &mut ws.lp[c * ms..(c + 1) * ms];
+        // SAFETY: AVX-512F (this function's contract); lengths as set up.
+        unsafe {
+            if prep.matrix() {
+                log_prob_full(prep, c, &ws.xr, ms, lp);
+            } else {
+                log_prob_diag(prep, c, &ws.xt, ms, lp);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { normalise(&mut ws.lp, &mut ws.lse, k, m, ms) }
+}
+
+/// Lane `r` = sum of the lanes of `a[r]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn transpose_sum(a: &[__m512d; L]) -> __m512d {
+    let pair =
+        |x: __m512d, y: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(x, y), _mm512_unpackhi_pd(x, y));
+    let quad = |x: __m512d, y: __m512d| {
+        _mm512_add_pd(
+            _mm512_shuffle_f64x2::<0x88>(x, y),
+            _mm512_shuffle_f64x2::<0xDD>(x, y),
+        )
+    };
+    let b01 = pair(a[0], a[1]);
+    let b23 = pair(a[2], a[3]);
+    let b45 = pair(a[4], a[5]);
+    let b67 = pair(a[6], a[7]);
+    quad(quad(b01, b23), quad(b45, b67))
+}
+
+/// `lp[i] = constant_c − ½ ‖x̃_i U − μ̃ U‖²` for the ms rows of `xr`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn log_prob_full(prep: &Prepared, c: usize, xr: &[f64], ms: usize, lp: &mut [f64]) {
+    let (d, dp) = (prep.d, prep.dp);
+    let nv = dp / L;
+    let u = prep.u(c);
+    let bias = &prep.bias[c * dp..(c + 1) * dp];
+    let up = u.as_ptr();
+    let constant = _mm512_set1_pd(prep.constant[c]);
+    let half = _mm512_set1_pd(-0.5);
+    for i0 in (0..ms).step_by(L) {
+        let xp = xr[i0 * dp..(i0 + L) * dp].as_ptr();
+        let mut sq = [_mm512_setzero_pd(); L];
+        let mut v0 = 0;
+        while v0 < nv {
+            // SAFETY (all loads below): `u` has d rows of dp, `bias` dp,
+            // rows i0..i0+L of `xr` exist (ms is a multiple of L); lanes
+            // v0·L..(v0+2)·L ≤ dp.
+            unsafe {
+                if v0 + 1 < nv {
+                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
+                    let b1 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L + L));
+                    let z = _mm512_setzero_pd();
+                    let mut a0 = [_mm512_sub_pd(z, b0); L];
+                    let mut a1 = [_mm512_sub_pd(z, b1); L];
+                    // U is upper triangular: rows p < (v0+1)·L meet both
+                    // column vectors, rows up to (v0+2)·L only the second.
+                    let p_both = ((v0 + 1) * L).min(d);
+                    let p_end = ((v0 + 2) * L).min(d);
+                    for p in 0..p_both {
+                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
+                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
+                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
+                        }
+                    }
+                    for p in p_both..p_end {
+                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
+                        }
+                    }
+                    for r in 0..L {
+                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
+                        sq[r] = _mm512_fmadd_pd(a1[r], a1[r], sq[r]);
+                    }
+                } else {
+                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
+                    let mut a0 = [_mm512_sub_pd(_mm512_setzero_pd(), b0); L];
+                    let p_end = ((v0 + 1) * L).min(d);
+                    for p in 0..p_end {
+                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
+                        }
+                    }
+                    for r in 0..L {
+                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
+                    }
+                }
+            }
+            v0 += 2;
+        }
+        let maha = transpose_sum(&sq);
+        // SAFETY: i0 + L ≤ ms = lp.len().
+        unsafe {
+            _mm512_storeu_pd(
+                lp.as_mut_ptr().add(i0),
+                _mm512_fmadd_pd(half, maha, constant),
+            );
+        }
+    }
+}
+
+/// `lp[i] = constant_c − ½ Σ_j (x̃_ij p_j − μ̃_j p_j)²` for the ms rows of the
+/// column-major `xt` (ms a multiple of 32).
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn log_prob_diag(prep: &Prepared, c: usize, xt: &[f64], ms: usize, lp: &mut [f64]) {
+    let (d, dp) = (prep.d, prep.dp);
+    let p = &prep.prec[c * dp..(c + 1) * dp];
+    let b = &prep.bias[c * dp..(c + 1) * dp];
+    let constant = _mm512_set1_pd(prep.constant[c]);
+    let half = _mm512_set1_pd(-0.5);
+    for i0 in (0..ms).step_by(4 * L) {
+        let mut acc = [_mm512_setzero_pd(); 4];
+        for j in 0..d {
+            let pj = _mm512_set1_pd(p[j]);
+            let bj = _mm512_set1_pd(-b[j]);
+            for (t, a) in acc.iter_mut().enumerate() {
+                // SAFETY: column j has ms entries; i0 + 4L ≤ ms.
+                let xv = unsafe { _mm512_loadu_pd(xt.as_ptr().add(j * ms + i0 + t * L)) };
+                let y = _mm512_fmadd_pd(xv, pj, bj);
+                *a = _mm512_fmadd_pd(y, y, *a);
+            }
+        }
+        for (t, a) in acc.iter().enumerate() {
+            // SAFETY: i0 + 4L ≤ ms = lp.len().
+            unsafe {
+                _mm512_storeu_pd(
+                    lp.as_mut_ptr().add(i0 + t * L),
+                    _mm512_fmadd_pd(half, *a, constant),
+                );
+            }
+        }
+    }
+}
+
+/// `exp(x)` for `x ≤ 0`: the operations of `simd::exp_nonpositive::<true>`
+/// lane by lane (same bits for finite and −∞ inputs).
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn exp_nonpositive(x: __m512d) -> __m512d {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const FLOOR: f64 = -708.0;
+    const C: [f64; 12] = [
+        1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
+    let floor = _mm512_set1_pd(FLOOR);
+    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, floor);
+    let xc = _mm512_mask_blend_pd(below, x, floor);
+    let shift = _mm512_set1_pd(SHIFT);
+    let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(LOG2E), shift);
+    let n = _mm512_sub_pd(t, shift);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_HI), xc);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_LO), r);
+    let mut p = _mm512_set1_pd(C[0]);
+    for &c in &C[1..] {
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
+    }
+    let one = _mm512_set1_pd(1.0);
+    p = _mm512_fmadd_pd(p, r, one);
+    p = _mm512_fmadd_pd(p, r, one);
+    let e = _mm512_add_epi64(
+        _mm512_sub_epi64(
+            _mm512_castpd_si512(t),
+            _mm512_set1_epi64(SHIFT.to_bits() as i64),
+        ),
+        _mm512_set1_epi64(1023),
+    );
+    let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e));
+    let v = _mm512_mul_pd(p, scale);
+    _mm512_mask_blend_pd(below, v, _mm512_setzero_pd())
+}
+
+/// Turns the k × ms log-densities into responsibilities (rows in lanes),
+/// writes each row's log-sum-exp to `lse` and returns their sum over the m
+/// live rows in row order. Padding rows get responsibility 0. A group of rows
+/// whose maximum is not finite goes through the scalar code.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn normalise(lp: &mut [f64], lse: &mut [f64], k: usize, m: usize, ms: usize) -> f64 {
+    let mut total = 0.0;
+    let base = lp.as_mut_ptr();
+    for i0 in (0..ms).step_by(L) {
+        let live = m.saturating_sub(i0).min(L);
+        if live == 0 {
+            for c in 0..k {
+                lp[c * ms + i0..c * ms + i0 + L].fill(0.0);
+            }
+            continue;
+        }
+        // SAFETY (pointer accesses): c · ms + i0 + L ≤ k · ms = lp.len().
+        let at = |c: usize| unsafe { base.add(c * ms + i0) };
+        let mut mx = unsafe { _mm512_loadu_pd(at(0)) };
+        for c in 1..k {
+            mx = _mm512_max_pd(mx, unsafe { _mm512_loadu_pd(at(c)) });
+        }
+        // Finite lanes: mx − mx == 0 (false for ±∞ and NaN).
+        let finite = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(_mm512_sub_pd(mx, mx), _mm512_setzero_pd());
+        let live_mask: u8 = if live == L { 0xff } else { (1u8 << live) - 1 };
+        if finite & live_mask != live_mask {
+            let mut row = vec![0.0f64; k];
+            for l in 0..live {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = lp[c * ms + i0 + l];
+                }
+                let s = crate::simd::normalise_rows(&mut row, k, None);
+                lse[i0 + l] = s;
+                total += s;
+                for (c, v) in row.iter().enumerate() {
+                    lp[c * ms + i0 + l] = *v;
+                }
+            }
+            for c in 0..k {
+                lp[c * ms + i0 + live..c * ms + i0 + L].fill(0.0);
+            }
+            continue;
+        }
+        let mut s = _mm512_setzero_pd();
+        for c in 0..k {
+            // SAFETY: as above.
+            unsafe {
+                let e = exp_nonpositive(_mm512_sub_pd(_mm512_loadu_pd(at(c)), mx));
+                _mm512_storeu_pd(at(c), e);
+                s = _mm512_add_pd(s, e);
+            }
+        }
+        let inv = _mm512_div_pd(_mm512_set1_pd(1.0), s);
+        // Padding rows: responsibility 0.
+        let inv = _mm512_maskz_mov_pd(live_mask, inv);
+        for c in 0..k {
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_pd(at(c), _mm512_mul_pd(_mm512_loadu_pd(at(c)), inv)) };
+        }
+        let (mut mxa, mut sa) = ([0.0f64; L], [0.0f64; L]);
+        // SAFETY: stores of one vector into arrays of L f64.
+        unsafe {
+            _mm512_storeu_pd(mxa.as_mut_ptr(), mx);
+            _mm512_storeu_pd(sa.as_mut_ptr(), s);
+        }
+        for l in 0..live {
+            let v = mxa[l] + sa[l].ln();
+            lse[i0 + l] = v;
+            total += v;
+        }
+    }
+    total
+}
+
+/// Full/tied statistics of the block about the common shift, added to the
+/// chunk's sums in `ws`: `N += Σ r`, `B += Σ r x̃`, `A += Σ r x̃ x̃ᵀ` (lower
+/// triangle by tiles of 8 rows `p` × 16 lanes `q`; entries above the diagonal
+/// inside a tile are summed too and ignored). Rows with `r = 0` add exactly
+/// nothing and are skipped. [`finish_chunk`] moves the sums to each
+/// component's mean.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let nb = d.div_ceil(L);
+    let ms = padded_rows(m);
+    let xp = ws.xr.as_ptr();
+    for c in 0..k {
+        let r = &ws.lp[c * ms..c * ms + m];
+        ws.nk[c] += r.iter().sum::<f64>();
+        let a_c = ws.a[c * dp * dp..(c + 1) * dp * dp].as_mut_ptr();
+        let b_c = ws.b[c * dp..(c + 1) * dp].as_mut_ptr();
+        for b in 0..nb {
+            let last = b + 1 == nb;
+            let mut v0 = 0;
+            while v0 <= b {
+                let two = v0 < b;
+                let mut a0 = [_mm512_setzero_pd(); L];
+                let mut a1 = [_mm512_setzero_pd(); L];
+                let (mut s0, mut s1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+                // SAFETY (pointer accesses): rows i < m of xr have dp
+                // entries; lanes v0·L..(v0+2)·L ≤ dp when `two`; columns
+                // b·L + rr < dp; a_c is dp × dp and b_c dp.
+                unsafe {
+                    for (i, &ri) in r.iter().enumerate() {
+                        if ri == 0.0 {
+                            continue;
+                        }
+                        let rb = _mm512_set1_pd(ri);
+                        let row = xp.add(i * dp);
+                        let w0 = _mm512_mul_pd(rb, _mm512_loadu_pd(row.add(v0 * L)));
+                        let w1 = if two {
+                            _mm512_mul_pd(rb, _mm512_loadu_pd(row.add(v0 * L + L)))
+                        } else {
+                            _mm512_setzero_pd()
+                        };
+                        if last {
+                            s0 = _mm512_add_pd(s0, w0);
+                            s1 = _mm512_add_pd(s1, w1);
+                        }
+                        for rr in 0..L {
+                            let xb = _mm512_set1_pd(*row.add(b * L + rr));
+                            a0[rr] = _mm512_fmadd_pd(xb, w0, a0[rr]);
+                            if two {
+                                a1[rr] = _mm512_fmadd_pd(xb, w1, a1[rr]);
+                            }
+                        }
+                    }
+                    for rr in 0..L {
+                        let out = a_c.add((b * L + rr) * dp + v0 * L);
+                        _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), a0[rr]));
+                        if two {
+                            let out = out.add(L);
+                            _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), a1[rr]));
+                        }
+                    }
+                    if last {
+                        let out = b_c.add(v0 * L);
+                        _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), s0));
+                        if two {
+                            let out = out.add(L);
+                            _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), s1));
+                        }
+                    }
+                }
+                v0 += 2;
+            }
+        }
+    }
+}
+
+/// Adds a chunk's full/tied sums (about the common shift, in `ws`) to `st`
+/// about each component's mean `μ̃`: `S1 = B − N μ̃`,
+/// `S2 = A − B μ̃ᵀ − μ̃ Bᵀ + N μ̃ μ̃ᵀ`. The shift is the mean of the means, so
+/// `|μ̃|` is of the order of the spread of the means and the correction keeps
+/// the digits that accumulating `Σ r x xᵀ` about the origin would lose.
+/// Resets the sums. Nothing to do for diag/spherical.
+pub(crate) fn finish_chunk(prep: &Prepared, ws: &mut Scratch, st: &mut Stats) {
+    if !prep.matrix() {
+        return;
+    }
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let t = d * (d + 1) / 2;
+    for c in 0..k {
+        let n = ws.nk[c];
+        let mu = &prep.mu[c * dp..(c + 1) * dp];
+        let b = &ws.b[c * dp..(c + 1) * dp];
+        let a = &ws.a[c * dp * dp..(c + 1) * dp * dp];
+        st.nk[c] += n;
+        for p in 0..d {
+            st.s1[c * d + p] += b[p] - n * mu[p];
+            for q in 0..=p {
+                st.s2[c * t + p * (p + 1) / 2 + q] +=
+                    a[p * dp + q] - b[p] * mu[q] - mu[p] * b[q] + n * mu[p] * mu[q];
+            }
+        }
+    }
+    ws.nk.fill(0.0);
+    ws.a.fill(0.0);
+    ws.b.fill(0.0);
+}
+
+/// Diagonal statistics of the block: per component, `N += Σ r`,
+/// `S1 += Σ r t`, `S2 += Σ r t²` with `t = x̃ − μ̃`, rows in order.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn diag_stats(prep: &Prepared, m: usize, ws: &mut Scratch, st: &mut Stats) {
+    const G: usize = 4;
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let nv = dp / L;
+    let ms = padded_rows(m);
+    let xp = ws.xr.as_ptr();
+    for c in 0..k {
+        let r = &ws.lp[c * ms..c * ms + m];
+        let mu = &prep.mu[c * dp..(c + 1) * dp];
+        st.nk[c] += r.iter().sum::<f64>();
+        for v0 in (0..nv).step_by(G) {
+            let g = G.min(nv - v0);
+            let mut a1 = [_mm512_setzero_pd(); G];
+            let mut a2 = [_mm512_setzero_pd(); G];
+            let mut mv = [_mm512_setzero_pd(); G];
+            for (t, v) in mv.iter_mut().enumerate().take(g) {
+                // SAFETY: (v0 + t)·L + L ≤ dp.
+                *v = unsafe { _mm512_loadu_pd(mu.as_ptr().add((v0 + t) * L)) };
+            }
+            for (i, &ri) in r.iter().enumerate() {
+                let rb = _mm512_set1_pd(ri);
+                for t in 0..g {
+                    // SAFETY: row i < ms of xr has dp entries.
+                    let xv = unsafe { _mm512_loadu_pd(xp.add(i * dp + (v0 + t) * L)) };
+                    let tv = _mm512_sub_pd(xv, mv[t]);
+                    let w = _mm512_mul_pd(rb, tv);
+                    a1[t] = _mm512_add_pd(a1[t], w);
+                    a2[t] = _mm512_fmadd_pd(w, tv, a2[t]);
+                }
+            }
+            for t in 0..g {
+                // SAFETY: stores of one vector into scratch of dp ≥ L.
+                unsafe {
+                    _mm512_storeu_pd(ws.s1.as_mut_ptr(), a1[t]);
+                    _mm512_storeu_pd(ws.s2.as_mut_ptr(), a2[t]);
+                }
+                for l in 0..L {
+                    let j = (v0 + t) * L + l;
+                    if j < d {
+                        st.s1[c * d + j] += ws.s1[l];
+                        st.s2[c * d + j] += ws.s2[l];
+                    }
+                }
+            }
+        }
+    }
+}
