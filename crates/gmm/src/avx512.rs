@@ -30,6 +30,10 @@
 //! slices of the lengths [`Prepared`] and [`Scratch`] set up; the safe entry
 //! points check the CPU and the lengths.
 
+// Register tiles are indexed in lockstep (`a0[r]`, `a1[r]`, row `r`); index
+// loops say that more plainly than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 use std::arch::x86_64::*;
 
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats};
@@ -172,14 +176,13 @@ pub(crate) struct Scratch {
     pub(crate) lp: Vec<f64>,
     /// Per-row log-sum-exp.
     pub(crate) lse: Vec<f64>,
-    /// Full/tied: the chunk's sums about the shift (k, k × dp, k × dp × dp),
-    /// see [`finish_chunk`].
+    /// The chunk's sums about the shift, see [`finish_chunk`]: k, k × dp and
+    /// k × dp × dp (full/tied) or k × dp (diag/spherical).
     nk: Vec<f64>,
     b: Vec<f64>,
     a: Vec<f64>,
-    /// Diag/spherical: one vector of per-block sums.
-    s1: Vec<f64>,
-    s2: Vec<f64>,
+    /// Diag/spherical: the squares of `xr`.
+    xsq: Vec<f64>,
 }
 
 impl Scratch {
@@ -193,14 +196,9 @@ impl Scratch {
             lp: vec![0.0; k * ms],
             lse: vec![0.0; ms],
             nk: vec![0.0; k],
-            b: if full { vec![0.0; k * dp] } else { Vec::new() },
-            a: if full {
-                vec![0.0; k * dp * dp]
-            } else {
-                Vec::new()
-            },
-            s1: vec![0.0; L],
-            s2: vec![0.0; L],
+            b: vec![0.0; k * dp],
+            a: vec![0.0; if full { k * dp * dp } else { k * dp }],
+            xsq: if full { Vec::new() } else { vec![0.0; ms * dp] },
         }
     }
 
@@ -222,16 +220,10 @@ pub(crate) fn e_step(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> 
     unsafe { e_step_impl(prep, x, m, ws) }
 }
 
-/// [`e_step`], then adds the block's statistics to `st` (diag/spherical) or
-/// to the chunk's sums in `ws` (full/tied; [`finish_chunk`] adds those to
-/// `st`). `st` ends up about the means of the mixture `prep` was made from.
-pub(crate) fn em_block(
-    prep: &Prepared,
-    x: &[f32],
-    m: usize,
-    ws: &mut Scratch,
-    st: &mut Stats,
-) -> f64 {
+/// [`e_step`], then adds the block's statistics to the chunk's sums in `ws`
+/// ([`finish_chunk`] adds those to the chunk's [`Stats`], about the means of
+/// the mixture `prep` was made from).
+pub(crate) fn em_block(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
     assert!(available() && m <= BLOCK_ROWS && x.len() >= m * prep.d);
     // SAFETY: as in `e_step`.
     unsafe {
@@ -239,7 +231,7 @@ pub(crate) fn em_block(
         if prep.matrix() {
             matrix_stats(prep, m, ws);
         } else {
-            diag_stats(prep, m, ws, st);
+            diag_stats(prep, m, ws);
         }
         ll
     }
@@ -560,7 +552,8 @@ unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
     let xp = ws.xr.as_ptr();
     for c in 0..k {
         let r = &ws.lp[c * ms..c * ms + m];
-        ws.nk[c] += r.iter().sum::<f64>();
+        // SAFETY: AVX-512F (this function's contract).
+        ws.nk[c] += unsafe { sum(r) };
         let a_c = ws.a[c * dp * dp..(c + 1) * dp * dp].as_mut_ptr();
         let b_c = ws.b[c * dp..(c + 1) * dp].as_mut_ptr();
         for b in 0..nb {
@@ -627,12 +620,25 @@ unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
 /// `S2 = A − B μ̃ᵀ − μ̃ Bᵀ + N μ̃ μ̃ᵀ`. The shift is the mean of the means, so
 /// `|μ̃|` is of the order of the spread of the means and the correction keeps
 /// the digits that accumulating `Σ r x xᵀ` about the origin would lose.
-/// Resets the sums. Nothing to do for diag/spherical.
+/// Resets the sums. Diag/spherical: the same on the diagonal.
 pub(crate) fn finish_chunk(prep: &Prepared, ws: &mut Scratch, st: &mut Stats) {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
     if !prep.matrix() {
+        // Diagonal: `S2_j = A_j − 2 μ̃_j B_j + N μ̃_j²`.
+        for c in 0..k {
+            let n = ws.nk[c];
+            st.nk[c] += n;
+            for j in 0..d {
+                let (mu, b, a) = (prep.mu[c * dp + j], ws.b[c * dp + j], ws.a[c * dp + j]);
+                st.s1[c * d + j] += b - n * mu;
+                st.s2[c * d + j] += a - 2.0 * mu * b + n * mu * mu;
+            }
+        }
+        ws.nk.fill(0.0);
+        ws.a.fill(0.0);
+        ws.b.fill(0.0);
         return;
     }
-    let (k, d, dp) = (prep.k, prep.d, prep.dp);
     let t = d * (d + 1) / 2;
     for c in 0..k {
         let n = ws.nk[c];
@@ -653,51 +659,83 @@ pub(crate) fn finish_chunk(prep: &Prepared, ws: &mut Scratch, st: &mut Stats) {
     ws.b.fill(0.0);
 }
 
-/// Diagonal statistics of the block: per component, `N += Σ r`,
-/// `S1 += Σ r t`, `S2 += Σ r t²` with `t = x̃ − μ̃`, rows in order.
+/// `Σ v` by 8 lanes (then the lanes in a tree, then the tail in order).
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn diag_stats(prep: &Prepared, m: usize, ws: &mut Scratch, st: &mut Stats) {
+unsafe fn sum(v: &[f64]) -> f64 {
+    let mut acc = _mm512_setzero_pd();
+    let mut chunks = v.chunks_exact(L);
+    for c in &mut chunks {
+        // SAFETY: `c` has L entries.
+        acc = _mm512_add_pd(acc, unsafe { _mm512_loadu_pd(c.as_ptr()) });
+    }
+    _mm512_reduce_add_pd(acc) + chunks.remainder().iter().sum::<f64>()
+}
+
+/// Diagonal statistics of the block about the common shift, added to the
+/// chunk's sums in `ws`: per component `N += Σ r`, `B += Σ r x̃`,
+/// `A += Σ r x̃²` (`x̃²` computed once for all components), rows in order.
+/// [`finish_chunk`] moves the sums to each component's mean.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn diag_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
     const G: usize = 4;
-    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let (k, dp) = (prep.k, prep.dp);
     let nv = dp / L;
     let ms = padded_rows(m);
-    let xp = ws.xr.as_ptr();
+    for (q, &v) in ws.xsq[..m * dp].iter_mut().zip(&ws.xr[..m * dp]) {
+        *q = v * v;
+    }
+    let (xp, qp) = (ws.xr.as_ptr(), ws.xsq.as_ptr());
     for c in 0..k {
         let r = &ws.lp[c * ms..c * ms + m];
-        let mu = &prep.mu[c * dp..(c + 1) * dp];
-        st.nk[c] += r.iter().sum::<f64>();
+        // SAFETY: AVX-512F (this function's contract).
+        ws.nk[c] += unsafe { sum(r) };
         for v0 in (0..nv).step_by(G) {
             let g = G.min(nv - v0);
+            // Two rows at a time into separate sums (twice the independent
+            // FMA chains), added at the end.
             let mut a1 = [_mm512_setzero_pd(); G];
             let mut a2 = [_mm512_setzero_pd(); G];
-            let mut mv = [_mm512_setzero_pd(); G];
-            for (t, v) in mv.iter_mut().enumerate().take(g) {
-                // SAFETY: (v0 + t)·L + L ≤ dp.
-                *v = unsafe { _mm512_loadu_pd(mu.as_ptr().add((v0 + t) * L)) };
-            }
-            for (i, &ri) in r.iter().enumerate() {
-                let rb = _mm512_set1_pd(ri);
+            let mut b1 = [_mm512_setzero_pd(); G];
+            let mut b2 = [_mm512_setzero_pd(); G];
+            let pairs = m / 2;
+            for h in 0..pairs {
+                let (i, j) = (2 * h, 2 * h + 1);
+                let (ri, rj) = (_mm512_set1_pd(r[i]), _mm512_set1_pd(r[j]));
                 for t in 0..g {
-                    // SAFETY: row i < ms of xr has dp entries.
-                    let xv = unsafe { _mm512_loadu_pd(xp.add(i * dp + (v0 + t) * L)) };
-                    let tv = _mm512_sub_pd(xv, mv[t]);
-                    let w = _mm512_mul_pd(rb, tv);
-                    a1[t] = _mm512_add_pd(a1[t], w);
-                    a2[t] = _mm512_fmadd_pd(w, tv, a2[t]);
+                    let (oi, oj) = (i * dp + (v0 + t) * L, j * dp + (v0 + t) * L);
+                    // SAFETY: rows i, j < m of xr and xsq have dp entries.
+                    unsafe {
+                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
+                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
+                        b1[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(xp.add(oj)), b1[t]);
+                        b2[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(qp.add(oj)), b2[t]);
+                    }
+                }
+            }
+            if m % 2 == 1 {
+                let i = m - 1;
+                let ri = _mm512_set1_pd(r[i]);
+                for t in 0..g {
+                    let oi = i * dp + (v0 + t) * L;
+                    // SAFETY: as above.
+                    unsafe {
+                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
+                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
+                    }
                 }
             }
             for t in 0..g {
-                // SAFETY: stores of one vector into scratch of dp ≥ L.
+                a1[t] = _mm512_add_pd(a1[t], b1[t]);
+                a2[t] = _mm512_add_pd(a2[t], b2[t]);
+            }
+            for t in 0..g {
+                let off = c * dp + (v0 + t) * L;
+                // SAFETY: `b` and `a` are k × dp; off + L ≤ (c + 1)·dp.
                 unsafe {
-                    _mm512_storeu_pd(ws.s1.as_mut_ptr(), a1[t]);
-                    _mm512_storeu_pd(ws.s2.as_mut_ptr(), a2[t]);
-                }
-                for l in 0..L {
-                    let j = (v0 + t) * L + l;
-                    if j < d {
-                        st.s1[c * d + j] += ws.s1[l];
-                        st.s2[c * d + j] += ws.s2[l];
-                    }
+                    let b = ws.b.as_mut_ptr().add(off);
+                    _mm512_storeu_pd(b, _mm512_add_pd(_mm512_loadu_pd(b), a1[t]));
+                    let a = ws.a.as_mut_ptr().add(off);
+                    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), a2[t]));
                 }
             }
         }
@@ -780,7 +818,7 @@ mod tests {
                 let prep = Prepared::new(&mix);
                 let mut ws = Scratch::new(&prep);
                 let mut st = Stats::new(cov_type, k, d);
-                let ll = em_block(&prep, &x, m, &mut ws, &mut st);
+                let ll = em_block(&prep, &x, m, &mut ws);
                 finish_chunk(&prep, &mut ws, &mut st);
                 let ms = Scratch::stride(m);
 

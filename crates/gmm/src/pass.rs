@@ -41,7 +41,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
                 let mut ws = avx512::Scratch::new(&prep);
                 let mut st = Stats::new(mix.cov_type, k, d);
                 for (x, m) in blocks(&chunk) {
-                    let ll = avx512::em_block(&prep, x, m, &mut ws, &mut st);
+                    let ll = avx512::em_block(&prep, x, m, &mut ws);
                     st.loglik += ll;
                 }
                 avx512::finish_chunk(&prep, &mut ws, &mut st);
