@@ -12,6 +12,7 @@ use std::ops::Range;
 use ndarray::ArrayView2;
 
 use crate::error::Result;
+use crate::parallel::AllReduce;
 
 /// A row-major matrix of `f32` values readable in row ranges.
 ///
@@ -46,6 +47,14 @@ pub trait DataSource: Sync {
     /// the kernel starts reading them in the background, so many scattered
     /// runs of rows are fetched in parallel instead of one fault at a time.
     fn will_need(&self, _range: Range<usize>) {}
+
+    /// The processes this source is shared between, in a distributed (MPI) run:
+    /// passes over the global chunk grid ([`crate::parallel::map_reduce_global`])
+    /// then compute only this process's chunks and combine partials through it.
+    /// Default: `None`, a single process. Wrappers forward their inner source's.
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        None
+    }
 }
 
 impl<S: DataSource + ?Sized> DataSource for &S {
@@ -69,6 +78,57 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
     fn will_need(&self, range: Range<usize>) {
         (**self).will_need(range);
+    }
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        (**self).comm()
+    }
+}
+
+/// A source shared by the processes of a distributed run: every process sees
+/// all `n` rows (a memory map of one file on a shared filesystem, or of every
+/// shard), and passes over the global chunk grid split the chunks between them.
+#[derive(Debug)]
+pub struct Distributed<'c, S> {
+    inner: S,
+    comm: &'c dyn AllReduce,
+}
+
+impl<'c, S: DataSource> Distributed<'c, S> {
+    /// Shares `inner` between the processes of `comm`.
+    pub fn new(inner: S, comm: &'c dyn AllReduce) -> Self {
+        Distributed { inner, comm }
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: DataSource> DataSource for Distributed<'_, S> {
+    fn n_rows(&self) -> usize {
+        self.inner.n_rows()
+    }
+    fn n_cols(&self) -> usize {
+        self.inner.n_cols()
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        self.inner.rows(range, scratch)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn advise_sequential(&self) {
+        self.inner.advise_sequential();
+    }
+    fn advise_random(&self) {
+        self.inner.advise_random();
+    }
+    fn will_need(&self, range: Range<usize>) {
+        self.inner.will_need(range);
+    }
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        Some(self.comm)
     }
 }
 
