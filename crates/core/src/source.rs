@@ -84,6 +84,56 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
 }
 
+/// Rows `range` of another source, numbered from 0: the part of a file one
+/// process of a distributed run predicts or writes. Not itself distributed.
+#[derive(Debug)]
+pub struct RowRange<S> {
+    inner: S,
+    range: Range<usize>,
+}
+
+impl<S: DataSource> RowRange<S> {
+    /// Rows `range` of `inner`.
+    ///
+    /// # Errors
+    /// [`crate::CoreError::InvalidParameter`] when `range` is not within the source.
+    pub fn new(inner: S, range: Range<usize>) -> Result<Self> {
+        if range.start > range.end || range.end > inner.n_rows() {
+            return Err(crate::CoreError::param(
+                "range",
+                format!("rows {range:?} are not within the {} rows of {}", inner.n_rows(), inner.name()),
+            ));
+        }
+        Ok(RowRange { inner, range })
+    }
+}
+
+impl<S: DataSource> DataSource for RowRange<S> {
+    fn n_rows(&self) -> usize {
+        self.range.len()
+    }
+    fn n_cols(&self) -> usize {
+        self.inner.n_cols()
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        let start = self.range.start;
+        self.inner.rows(start + range.start..start + range.end, scratch)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn advise_sequential(&self) {
+        self.inner.advise_sequential();
+    }
+    fn advise_random(&self) {
+        self.inner.advise_random();
+    }
+    fn will_need(&self, range: Range<usize>) {
+        let start = self.range.start;
+        self.inner.will_need(start + range.start..start + range.end);
+    }
+}
+
 /// A source shared by the processes of a distributed run: every process sees
 /// all `n` rows (a memory map of one file on a shared filesystem, or of every
 /// shard), and passes over the global chunk grid split the chunks between them.

@@ -5,7 +5,7 @@
 //! bitwise identical on any thread count. No n × k matrix is ever stored.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce_global};
 
 use crate::error::{GmmError, Result};
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
@@ -28,7 +28,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
     mix: &Mixture,
 ) -> Result<Stats> {
     let (k, d) = (mix.k, mix.d);
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -60,7 +60,7 @@ pub(crate) fn hard_pass<S: DataSource + ?Sized>(
     k: usize,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -129,7 +129,7 @@ pub(crate) fn random_pass<S: DataSource + ?Sized>(
     seed: u64,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -166,7 +166,7 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
     mix: &Mixture,
 ) -> Result<f64> {
     let k = mix.k;
-    let total = map_reduce(
+    let total = map_reduce_global(
         source,
         chunking,
         options,

@@ -50,8 +50,8 @@ pub struct Mpi {
     world: Mutex<World>,
     rank: usize,
     size: usize,
-    // Dropped last: MPI_Finalize.
-    _universe: Universe,
+    /// Taken by [`Mpi::finalize`] (dropping it calls `MPI_Finalize`).
+    universe: Mutex<Option<Universe>>,
 }
 
 /// The communicator, made sendable so the [`Mutex`] can be shared.
@@ -92,7 +92,7 @@ impl Mpi {
             world: Mutex::new(World(world)),
             rank,
             size,
-            _universe: universe,
+            universe: Mutex::new(Some(universe)),
         })
     }
 
@@ -106,6 +106,16 @@ impl Mpi {
             eprintln!("mmclust: rank {rank} panicked; aborting every rank of the job");
             abort_world(1);
         }));
+    }
+
+    /// Ends MPI cleanly (`MPI_Finalize`, after a barrier): call once, at the
+    /// end of a successful run, after the last collective.
+    pub fn finalize(&self) {
+        let universe = self.universe.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if universe.is_some() {
+            self.world().0.barrier();
+        }
+        drop(universe);
     }
 
     /// Ends every rank of the job with `code` (`MPI_Abort`).
