@@ -7,7 +7,7 @@ use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{Matrix, NpyFile, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
-use mmclust_core::source::{Distributed, RowRange};
+use mmclust_core::source::{Concat, Distributed, RowRange};
 use mmclust_gmm::{CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init};
 use serde_json::json;
 
@@ -15,7 +15,7 @@ use crate::Global;
 use crate::cmd::kmeans::check_outputs;
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_json, open_data};
 use crate::progress::{RowProgress, StatusLine};
 
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
@@ -36,8 +36,12 @@ use crate::progress::{RowProgress, StatusLine};
   mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy"
 )]
 pub(crate) struct Args {
-    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
     file: PathBuf,
+    /// FILE is a pattern ('part-*.npy', quoted) of shards read as one matrix,
+    /// in name order; they must agree in columns and dtype.
+    #[arg(long)]
+    shards: bool,
     /// Number of components.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
@@ -113,11 +117,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .covariance
         .parse()
         .map_err(|e: String| usage(format!("--covariance: {e}")))?;
-    let m = open(&a.file)?;
-    let fp = fingerprint(&a.file, &m);
+    let data = open_data(&a.file, a.shards)?;
+    let m = &data.source;
+    let fp = data.fingerprint.clone();
     let (n, d) = (m.n_rows(), m.n_cols());
     let init = parse_init(&a.init, a.k, d)?;
-    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
     if a.init.ends_with(".npy") {
         inputs.push(Path::new(&a.init));
     }
@@ -324,7 +329,7 @@ fn write_rows<S: DataSource>(
 fn write_rows_shared(
     comm: &dyn AllReduce,
     model: &GaussianMixtureModel,
-    m: &Matrix,
+    m: &Concat<Matrix>,
     a: &Args,
     inputs: &[&Path],
 ) -> Result<()> {

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::Global;
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_json, open_data};
 use crate::progress::{RowProgress, StatusLine};
 
 mod checkpoint;
@@ -39,8 +39,12 @@ mod checkpoint;
   mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0"
 )]
 pub(crate) struct Args {
-    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
     file: PathBuf,
+    /// FILE is a pattern ('part-*.npy', quoted) of shards read as one matrix,
+    /// in name order; they must agree in columns and dtype.
+    #[arg(long)]
+    shards: bool,
     /// Number of clusters.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
@@ -210,11 +214,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .flatten()
         .collect();
     check_outputs(&outputs)?;
-    let m = open(&a.file)?;
-    let fp = fingerprint(&a.file, &m);
+    let data = open_data(&a.file, a.shards)?;
+    let m = &data.source;
+    let fp = data.fingerprint.clone();
     let (n, d) = (m.n_rows(), m.n_cols());
     let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
-    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
     inputs.extend(a.weights.as_deref());
     if a.init.ends_with(".npy") {
         inputs.push(Path::new(&a.init));
