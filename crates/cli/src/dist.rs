@@ -45,7 +45,10 @@ pub(crate) fn start() -> Result<()> {
         // For the fault tests (scripts/test_mpi.sh): this rank panics after
         // MPI is up, as a bug would; the job must still end within seconds.
         if std::env::var("MMCLUST_TEST_PANIC_RANK").ok() == Some(mpi.rank().to_string()) {
-            panic!("MMCLUST_TEST_PANIC_RANK: rank {} panics on purpose", mpi.rank());
+            panic!(
+                "MMCLUST_TEST_PANIC_RANK: rank {} panics on purpose",
+                mpi.rank()
+            );
         }
     }
     Ok(())

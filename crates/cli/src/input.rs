@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::source::Concat;
 use mmclust_core::format::{Matrix, open_matrix};
+use mmclust_core::source::Concat;
 use serde::Serialize;
 
 /// What identifies an input file: path, shape, dtype, bytes.
@@ -130,20 +130,6 @@ fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::wildcard_match;
-
-    #[test]
-    fn wildcards_match_like_the_shell() {
-        assert!(wildcard_match(b"part-*.npy", b"part-00.npy"));
-        assert!(wildcard_match(b"part-??.npy", b"part-07.npy"));
-        assert!(!wildcard_match(b"part-??.npy", b"part-7.npy"));
-        assert!(!wildcard_match(b"part-*.npy", b"part-1.npy.tmp"));
-        assert!(wildcard_match(b"*", b"x"));
-    }
-}
-
 /// Describes an opened matrix.
 pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -187,4 +173,18 @@ pub(crate) fn read_text(path: &Path, expected: &str) -> Result<String> {
             path.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards_match_like_the_shell() {
+        assert!(wildcard_match(b"part-*.npy", b"part-00.npy"));
+        assert!(wildcard_match(b"part-??.npy", b"part-07.npy"));
+        assert!(!wildcard_match(b"part-??.npy", b"part-7.npy"));
+        assert!(!wildcard_match(b"part-*.npy", b"part-1.npy.tmp"));
+        assert!(wildcard_match(b"*", b"x"));
+    }
 }

@@ -366,7 +366,10 @@ where
     if all.len() != size {
         return Err(CoreError::param(
             "comm",
-            format!("all-gather returned {} buffers for {size} processes", all.len()),
+            format!(
+                "all-gather returned {} buffers for {size} processes",
+                all.len()
+            ),
         ));
     }
     let owners: Vec<Range<usize>> = (0..size).map(|r| owned_chunks(n_chunks, r, size)).collect();
@@ -789,7 +792,10 @@ mod tests {
             for r in 0..size {
                 let len = owned_chunks(c, r, size).len() as f64;
                 let ideal = c as f64 / size as f64;
-                assert!((len - ideal).abs() <= ideal / 4.0 + 2.0, "size={size} r={r} len={len}");
+                assert!(
+                    (len - ideal).abs() <= ideal / 4.0 + 2.0,
+                    "size={size} r={r} len={len}"
+                );
             }
         }
     }

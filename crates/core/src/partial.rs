@@ -192,7 +192,11 @@ mod tests {
     #[test]
     fn values_survive_the_trip_bitwise() {
         round_trip(vec![(1.5f32, 7usize, 3u32), (-0.0, 0, u32::MAX)]);
-        round_trip((Some((4usize, 2usize)), 9u64, vec![f64::INFINITY, -0.0, 1e-300]));
+        round_trip((
+            Some((4usize, 2usize)),
+            9u64,
+            vec![f64::INFINITY, -0.0, 1e-300],
+        ));
         round_trip(Option::<u64>::None);
         let mut buf = Vec::new();
         f64::NAN.encode(&mut buf);

@@ -208,7 +208,11 @@ impl<S: DataSource> RowRange<S> {
         if range.start > range.end || range.end > inner.n_rows() {
             return Err(crate::CoreError::param(
                 "range",
-                format!("rows {range:?} are not within the {} rows of {}", inner.n_rows(), inner.name()),
+                format!(
+                    "rows {range:?} are not within the {} rows of {}",
+                    inner.n_rows(),
+                    inner.name()
+                ),
             ));
         }
         Ok(RowRange { inner, range })
@@ -224,7 +228,8 @@ impl<S: DataSource> DataSource for RowRange<S> {
     }
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         let start = self.range.start;
-        self.inner.rows(start + range.start..start + range.end, scratch)
+        self.inner
+            .rows(start + range.start..start + range.end, scratch)
     }
     fn name(&self) -> String {
         self.inner.name()
@@ -385,7 +390,11 @@ mod tests {
         let mut scratch = Vec::new();
         let all: Vec<f32> = (0..30).map(|v| v as f32).collect();
         for (s, e) in [(0, 15), (4, 9), (5, 8), (6, 7), (14, 15), (3, 3)] {
-            assert_eq!(cat.rows(s..e, &mut scratch).unwrap(), &all[2 * s..2 * e], "{s}..{e}");
+            assert_eq!(
+                cat.rows(s..e, &mut scratch).unwrap(),
+                &all[2 * s..2 * e],
+                "{s}..{e}"
+            );
         }
         let odd = [0.0f32; 3];
         let bad = Concat::new(vec![

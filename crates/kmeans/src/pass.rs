@@ -5,7 +5,9 @@ use std::cell::Cell;
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::{AssignScratch, PackedCenters, assign_chunk};
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_global, map_reduce_into_global};
+use mmclust_core::parallel::{
+    Chunk, Chunking, PassOptions, map_reduce_global, map_reduce_into_global,
+};
 use mmclust_core::partial::{Partial, PartialReader};
 
 use crate::error::Result;

@@ -37,8 +37,8 @@ const LAUNCHER_VARS: [&str; 4] = [
 pub fn launched_by_mpi() -> bool {
     // SLURM_NTASKS alone is also set inside `sbatch` scripts, outside `srun`;
     // SLURM_STEP_ID marks a job step, which is what `srun` starts.
-    let slurm_step = std::env::var_os("SLURM_NTASKS").is_some()
-        && std::env::var_os("SLURM_STEP_ID").is_some();
+    let slurm_step =
+        std::env::var_os("SLURM_NTASKS").is_some() && std::env::var_os("SLURM_STEP_ID").is_some();
     LAUNCHER_VARS[..3]
         .iter()
         .any(|v| std::env::var_os(v).is_some())
@@ -111,7 +111,11 @@ impl Mpi {
     /// Ends MPI cleanly (`MPI_Finalize`, after a barrier): call once, at the
     /// end of a successful run, after the last collective.
     pub fn finalize(&self) {
-        let universe = self.universe.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let universe = self
+            .universe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if universe.is_some() {
             self.world().0.barrier();
         }
@@ -142,7 +146,9 @@ fn count(n: usize) -> mmclust_core::Result<i32> {
     i32::try_from(n).map_err(|_| {
         CoreError::param(
             "mpi",
-            format!("a message of {n} values is over MPI's 2^31 limit; use fewer clusters or columns"),
+            format!(
+                "a message of {n} values is over MPI's 2^31 limit; use fewer clusters or columns"
+            ),
         )
     })
 }

@@ -181,7 +181,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
 
     match crate::dist::comm() {
-        Some(comm) => write_rows_shared(comm, &model, &m, &a, &inputs)?,
+        Some(comm) => write_rows_shared(comm, &model, m, &a, &inputs)?,
         None => write_rows(g, &model, &m, &a, &inputs)?,
     }
     if !crate::dist::is_root() {
