@@ -349,7 +349,18 @@ fn maximal_nodes(range: Range<usize>, owned: &Range<usize>, out: &mut Vec<Range<
 /// every other's (one all-gather), and every process merges the nodes that
 /// straddle processes itself, in the single-process tree's order. The result
 /// is the single-process tree's, bit for bit, on every process.
-fn global_tree<P, L, R>(n_chunks: usize, comm: &dyn AllReduce, mut local: L, merge: &R) -> Result<P>
+///
+/// Public so the cost of this step can be measured alone
+/// (`crates/cli/examples/allreduce_cost.rs`); passes use [`map_reduce_global`].
+///
+/// # Errors
+/// Errors of `local`; communication failures; a mangled message.
+pub fn global_tree<P, L, R>(
+    n_chunks: usize,
+    comm: &dyn AllReduce,
+    mut local: L,
+    merge: &R,
+) -> Result<P>
 where
     P: Partial,
     L: FnMut(Range<usize>) -> Result<P>,
