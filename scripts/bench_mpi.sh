@@ -16,23 +16,30 @@ work=${BENCH_DIR:-$(mktemp -d)}
 cd "$work"
 [ -f lloyd.npy ] || "$BIN" generate blobs -o lloyd.npy --n 1000000 --d 32 --k 100 --seed 1 -q
 args=(kmeans lloyd.npy -k 100 --init random --n-init 1 --max-iter 15 --tol 0 --seed 3 -q --json)
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 per_iter() { python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["iter_seconds"]/s["n_iter"], s["inertia"])'; }
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), cores: $(nproc)"
-: > threads.txt; : > ranks.txt
+: > threads.txt; : > ranks.txt; : > yield.txt
 for i in $(seq "$reps"); do
-    "$BIN" --threads 2 "${args[@]}" | per_iter >> threads.txt
-    mpirun -n 2 --bind-to none "$BIN" --threads 1 "${args[@]}" | per_iter >> ranks.txt
+    "$BIN" --threads 2 "${args[@]}" 2>/dev/null | per_iter >> threads.txt
+    mpirun -n 2 --bind-to none "$BIN" --threads 1 "${args[@]}" 2>/dev/null | per_iter >> ranks.txt
+    # Waiting ranks yield the core instead of polling (what Open MPI does by
+    # itself when it knows it is oversubscribed).
+    mpirun -n 2 --bind-to none --mca mpi_yield_when_idle 1 "$BIN" --threads 1 "${args[@]}" 2>/dev/null | per_iter >> yield.txt
 done
 python3 - <<'PY'
 import statistics
 t = [l.split() for l in open("threads.txt")]
 r = [l.split() for l in open("ranks.txt")]
-assert {x[1] for x in t} == {x[1] for x in r}, "inertia differs between the runs"
+y = [l.split() for l in open("yield.txt")]
+assert {x[1] for x in t} == {x[1] for x in r} == {x[1] for x in y}, "inertia differs between the runs"
 mt = statistics.median(float(x[0]) for x in t)
 mr = statistics.median(float(x[0]) for x in r)
+my = statistics.median(float(x[0]) for x in y)
 print(f"Lloyd n=1e6 d=32 k=100, seconds per iteration (median of {len(t)}):")
 print(f"  1 process x 2 threads: {mt:.4f}   all: {' '.join(x[0][:6] for x in t)}")
 print(f"  2 ranks x 1 thread:    {mr:.4f}   all: {' '.join(x[0][:6] for x in r)}")
-print(f"  ratio ranks/threads: {mr/mt:.3f}; same inertia: {t[0][1]}")
+print(f"  2 ranks x 1 thread, mpi_yield_when_idle: {my:.4f}   all: {' '.join(x[0][:6] for x in y)}")
+print(f"  ratio ranks/threads: {mr/mt:.3f}, with yield: {my/mt:.3f}; same inertia: {t[0][1]}")
 PY
 mpirun -n 2 --bind-to none "$COST"

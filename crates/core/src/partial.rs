@@ -19,6 +19,22 @@ pub trait Partial: Sized {
     /// [`CoreError::InvalidParameter`] when the buffer ends early or holds a
     /// value out of range (a message mangled in transit, or mismatched code).
     fn decode(r: &mut PartialReader<'_>) -> Result<Self>;
+
+    /// Appends `values` (a `Vec`'s elements); types that are one `f64` each
+    /// copy the slice at once.
+    fn encode_slice(values: &[Self], out: &mut Vec<f64>) {
+        for v in values {
+            v.encode(out);
+        }
+    }
+
+    /// Reads `n` values written by [`Partial::encode_slice`].
+    ///
+    /// # Errors
+    /// As [`Partial::decode`].
+    fn decode_vec(r: &mut PartialReader<'_>, n: usize) -> Result<Vec<Self>> {
+        (0..n).map(|_| Self::decode(r)).collect()
+    }
 }
 
 /// Reads values written by [`Partial::encode`] from the front of a buffer.
@@ -89,6 +105,12 @@ impl Partial for f64 {
     fn decode(r: &mut PartialReader<'_>) -> Result<Self> {
         r.next_f64()
     }
+    fn encode_slice(values: &[Self], out: &mut Vec<f64>) {
+        out.extend_from_slice(values);
+    }
+    fn decode_vec(r: &mut PartialReader<'_>, n: usize) -> Result<Vec<Self>> {
+        Ok(r.take(n)?.to_vec())
+    }
 }
 
 impl Partial for f32 {
@@ -128,16 +150,14 @@ impl Partial for () {
 impl<T: Partial> Partial for Vec<T> {
     fn encode(&self, out: &mut Vec<f64>) {
         self.len().encode(out);
-        for v in self {
-            v.encode(out);
-        }
+        T::encode_slice(self, out);
     }
     fn decode(r: &mut PartialReader<'_>) -> Result<Self> {
         let n = usize::decode(r)?;
         if n > r.remaining() {
             return Err(truncated());
         }
-        (0..n).map(|_| T::decode(r)).collect()
+        T::decode_vec(r, n)
     }
 }
 
