@@ -42,4 +42,4 @@ print(f"  2 ranks x 1 thread:    {mr:.4f}   all: {' '.join(x[0][:6] for x in r)}
 print(f"  2 ranks x 1 thread, mpi_yield_when_idle: {my:.4f}   all: {' '.join(x[0][:6] for x in y)}")
 print(f"  ratio ranks/threads: {mr/mt:.3f}, with yield: {my/mt:.3f}; same inertia: {t[0][1]}")
 PY
-mpirun -n 2 --bind-to none "$COST"
+mpirun -n 2 --bind-to none --mca mpi_yield_when_idle 1 "$COST"
