@@ -49,6 +49,7 @@ mod linalg;
 mod mixture;
 mod model;
 mod params;
+mod partial;
 mod pass;
 mod simd;
 

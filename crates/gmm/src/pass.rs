@@ -5,7 +5,7 @@
 //! bitwise identical on any thread count. No n × k matrix is ever stored.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce_global};
 
 #[cfg(target_arch = "x86_64")]
 use crate::avx512;
@@ -33,7 +33,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         let prep = avx512::Prepared::new(mix);
-        let stats = map_reduce(
+        let stats = map_reduce_global(
             source,
             chunking,
             options,
@@ -51,7 +51,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
         )?;
         return Ok(stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d)));
     }
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -83,7 +83,7 @@ pub(crate) fn hard_pass<S: DataSource + ?Sized>(
     k: usize,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -152,7 +152,7 @@ pub(crate) fn random_pass<S: DataSource + ?Sized>(
     seed: u64,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -192,7 +192,7 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         let prep = avx512::Prepared::new(mix);
-        let total = map_reduce(
+        let total = map_reduce_global(
             source,
             chunking,
             options,
@@ -206,7 +206,7 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
         )?;
         return Ok(total.unwrap_or(0.0));
     }
-    let total = map_reduce(
+    let total = map_reduce_global(
         source,
         chunking,
         options,
