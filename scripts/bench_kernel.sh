@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench_kernel.sh [--quick] [--write]
 #   --quick  MMCLUST_BENCH_QUICK=1 (small n, few samples: a smoke run)
-#   --write  replace the table in docs/benchmarks.md (section "Assignment kernel")
+#   --write  replace the table in docs/benchmarks.md (the kernel section)
 # Needs python3 (a venv with numpy is created in .venv-bench/) and cargo.
 set -euo pipefail
 cd "$(dirname "$0")/.."

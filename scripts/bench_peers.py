@@ -28,7 +28,7 @@ against ``sklearn.metrics.silhouette_score`` on the same .npy data and labels fi
 (default n = 50,000, d = 16, k = 8 blobs with spread 4, from ``mmclust generate blobs
 --labels-out``), each in its own subprocess with the same thread count: wall time (sklearn:
 also the time inside the process around the call), peak RSS, and the two scores' relative
-difference. Report: ``docs/bench_silhouette.md``.
+difference. Report: the silhouette section of ``docs/benchmarks.md``.
 
 The script runs itself in ``_run`` mode as the per-engine subprocess.
 """
@@ -51,8 +51,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BIN = REPO / "target" / "release" / "mmclust"
-DEFAULT_OUT = REPO / "docs" / "bench_kmeans.md"
-ENGINES = ("mmclust", "sklearn", "sklearnex", "faiss")
+DEFAULT_OUT = None  # bench-out/section-<mode>.md, then spliced into docs/benchmarks.md
+ENGINES = ("mmclust", "mmclust-py", "sklearn", "sklearnex", "faiss")
 PEERS = ENGINES[1:]
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "RAYON_NUM_THREADS", "TBB_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -93,6 +93,26 @@ def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         km.fit(X)
         fit_s = time.perf_counter() - t0
+    return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
+            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+
+
+def run_mmclust_py(args: argparse.Namespace) -> dict[str, Any]:
+    """The Python package (``mmclust.KMeans``, crates/python) on the array in memory,
+    as a scikit-learn user would call it; threads from RAYON_NUM_THREADS."""
+    import numpy as np
+    from mmclust import KMeans
+
+    X = _load(args.data)
+    if args.init == "k-means++":
+        init, kw = "k-means++", {"random_state": args.seed}
+    else:
+        init, kw = np.load(args.init), {}
+    km = KMeans(n_clusters=args.k, init=init, n_init=1, max_iter=args.max_iter, tol=args.tol,
+                **kw)
+    t0 = time.perf_counter()
+    km.fit(X)
+    fit_s = time.perf_counter() - t0
     return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
             "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
 
@@ -188,6 +208,8 @@ def runner_main(args: argparse.Namespace) -> None:
         res = run_faiss(args)
     elif args.engine == "sklearn-mb":
         res = run_sklearn_minibatch(args)
+    elif args.engine == "mmclust-py":
+        res = run_mmclust_py(args)
     else:
         res = run_sklearn(args, args.engine)
     centers = res.pop("centers")
@@ -413,10 +435,37 @@ def rotated(engines: list[str], rep: int) -> list[str]:
     return engines[r:] + engines[:r]
 
 
+def real_datasets(opts: argparse.Namespace) -> list[tuple[str, Path, int, str]]:
+    """--real: (title, .npy path, k, how made) of the real data sets, float32 .npy files
+    written once under --workdir from what scikit-learn ships."""
+    import numpy as np
+    from sklearn.datasets import load_digits, load_sample_images
+
+    out = []
+    digits = opts.workdir / "real_digits.npy"
+    if not digits.exists():
+        np.save(digits, np.ascontiguousarray(load_digits().data, dtype=np.float32))
+    out.append(("scikit-learn digits", digits, 10,
+                "`sklearn.datasets.load_digits().data`: 8×8 grey images of handwritten digits, "
+                "float32"))
+    images = load_sample_images()
+    for name, img in zip(images.filenames, images.images):
+        stem = Path(name).stem
+        path = opts.workdir / f"real_{stem}_pixels.npy"
+        if not path.exists():
+            np.save(path, np.ascontiguousarray(img.reshape(-1, 3) / 255.0, dtype=np.float32))
+        out.append((f"{stem}.jpg pixels, colour quantisation", path, 64,
+                    f"`sklearn.datasets.load_sample_images()`, `{stem}.jpg`: every pixel's RGB "
+                    "scaled to [0, 1], float32 (the scikit-learn colour-quantisation example)"))
+    return out
+
+
 def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
-                 engines: list[str]) -> dict[str, Any]:
-    """Per-iteration and full-fit measurements for one (n, d, k)."""
-    data, how = generate_data(opts, n, d, k)
+                 engines: list[str], given: tuple[Path, str] | None = None,
+                 title: str | None = None) -> dict[str, Any]:
+    """Per-iteration and full-fit measurements for one (n, d, k), on generated blobs or
+    on the ``given`` (path, description) data."""
+    data, how = given if given else generate_data(opts, n, d, k)
     c0 = initial_centres(opts, data, k)
     log(f"bench: n={n} d={d} k={k}: data {data.name} ({how}), C0 {c0.name}")
     cells = {e: Cell() for e in engines}
@@ -425,7 +474,14 @@ def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
     def record(e: str, run: Run) -> None:
         cells[e].rss_mib = max(cells[e].rss_mib, run.rss_mib)
 
-    if not opts.no_iter:
+    # The real data sets are small (an iteration takes microseconds to ~10 ms): the
+    # difference of two process walls would be noise, so only the in-process full
+    # fit is timed there.
+    tiny = given is not None
+    if tiny:
+        for c in cells.values():
+            c.notes.append("per-iteration not timed on real data (too short to time from outside)")
+    if not opts.no_iter and not tiny:
         for rep in range(opts.reps):
             for e in rotated(engines, rep):
                 try:
@@ -474,8 +530,10 @@ def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,
                     f"iters={c.fit_iters[-1]} inertia={c.inertia[-1]:.6g} rss={run.rss_mib:.0f} MiB")
     minibatch = bench_minibatch(b, opts, data, k, cells) if opts.minibatch else None
     accel = bench_accel(b, opts, data, k, c0, engines) if opts.accel else None
+    if not given:
+        how += f", spread {opts.spread:g}"
     return {"n": n, "d": d, "k": k, "data": str(data), "data_how": how, "cells": cells,
-            "minibatch": minibatch, "accel": accel}
+            "minibatch": minibatch, "accel": accel, "title": title}
 
 
 ACCEL_VARIANTS = (("mmclust", "lloyd"), ("mmclust", "hamerly"), ("mmclust", "yinyang"),
@@ -696,11 +754,7 @@ def gmm_main(opts: argparse.Namespace) -> None:
                 results.append(bench_gmm(opts, Path(tmp), n, d, k, cov))
     text = gmm_markdown(results, opts)
     print(text)
-    out = opts.out if opts.out != DEFAULT_OUT else REPO / "docs" / "bench_gmm.md"
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        log(f"bench: wrote {out}")
+    write_section(opts, "gmm", text)
 
 
 def parse_gmm_configs(text: str, n_default: int) -> list[tuple[int, int, int]]:
@@ -788,7 +842,7 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
     """The Markdown report: one table per configuration plus the method."""
     v = versions()
     lines = [
-        "# K-means: mmclust vs peers",
+        "# K-means on real data: mmclust vs peers" if opts.real else "# K-means: mmclust vs peers",
         "",
         f"Generated by `scripts/bench_peers.py` on {time.strftime('%Y-%m-%d %H:%M')} "
         f"({platform.node()}, {platform.processor() or platform.machine()}, "
@@ -800,15 +854,18 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
     if mm_note:
         lines += ["", f"**mmclust skipped:** {mm_note}. Ratios need it."]
     for res in results:
+        if opts.no_iter and opts.no_full and not res.get("minibatch"):
+            continue  # nothing of this table was measured (e.g. --accel alone)
         cells: dict[str, Cell] = res["cells"]
         mm = cells.get("mmclust")
         mm_iter = med(mm.iter_diffs) if mm else None
         mm_fit = med(mm.fit_seconds) if mm else None
         lines += [
             "",
-            f"## n = {res['n']:,}, d = {res['d']}, k = {res['k']}, f32",
+            f"## {res['title'] + ': ' if res.get('title') else ''}"
+            f"n = {res['n']:,}, d = {res['d']}, k = {res['k']}, f32",
             "",
-            f"Data: `{Path(res['data']).name}` ({res['data_how']}, spread {opts.spread:g}).",
+            f"Data: `{Path(res['data']).name}` ({res['data_how']}).",
             "",
             "| engine | ms / Lloyd iteration | ÷ mmclust | full fit (s) | ÷ mmclust "
             "| full-fit wall (s) | fit iterations | final inertia (f64) | reported inertia "
@@ -967,10 +1024,19 @@ def bench_silhouette(opts: argparse.Namespace) -> None:
         "",
     ])
     print(text)
-    out = opts.silhouette_out
+    write_section(opts, "silhouette", text)
+
+
+def write_section(opts: argparse.Namespace, section: str, text: str) -> None:
+    """Write the report to --out (default bench-out/section-SECTION.md) and, unless
+    --no-report, splice it into docs/benchmarks.md as block SECTION."""
+    out = opts.out or opts.workdir / f"section-{section}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     log(f"bench: wrote {out}")
+    if not opts.no_report:
+        subprocess.run([sys.executable, str(REPO / "scripts" / "bench_report.py"),
+                        "--section", section, str(out)], check=True)
 
 
 def bench_main(opts: argparse.Namespace) -> None:
@@ -991,7 +1057,8 @@ def bench_main(opts: argparse.Namespace) -> None:
     for e in list(engines):
         if e == "mmclust":
             continue
-        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss"}[e]
+        mod = {"sklearn": "sklearn", "sklearnex": "sklearnex", "faiss": "faiss",
+               "mmclust-py": "mmclust"}[e]
         probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True)
         if probe.returncode != 0:
             log(f"bench: skipping {e}: `import {mod}` failed")
@@ -1002,16 +1069,37 @@ def bench_main(opts: argparse.Namespace) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-", dir=opts.workdir) as tmp:
         b = Bench(opts, Path(tmp))
-        for d, k in parse_configs(opts.configs):
-            results.append(bench_config(b, opts, n, d, k, engines))
-    text = markdown(results, opts, mm_note)
+        if opts.real:
+            import numpy as np
+
+            for title, path, k, how in real_datasets(opts):
+                rows, d = np.load(path, mmap_mode="r").shape
+                results.append(bench_config(b, opts, rows, d, k, engines, (path, how), title))
+        else:
+            for d, k in parse_configs(opts.configs):
+                results.append(bench_config(b, opts, n, d, k, engines))
+    if opts.real:
+        section = "real"
+    elif opts.accel and opts.no_iter and opts.no_full:
+        section = "accel"
+    else:
+        section = "kmeans"
+    if section == "accel":
+        load = os.getloadavg()
+        text = "\n".join([
+            "# Exact K-means to convergence: Lloyd, Hamerly, Yinyang vs peers",
+            "",
+            f"Generated by `scripts/bench_peers.sh --accel` on {time.strftime('%Y-%m-%d %H:%M')} "
+            f"({platform.node()}, {os.cpu_count()} logical CPUs, load average "
+            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end).",
+            "",
+        ])
+    else:
+        text = markdown(results, opts, mm_note)
     if opts.accel:
         text += accel_markdown(results, opts)
     print(text)
-    if opts.out:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        opts.out.write_text(text)
-        log(f"bench: wrote {opts.out}")
+    write_section(opts, section, text)
     if opts.json_out:
         blob = [{**{k: v for k, v in r.items() if k not in ("cells", "minibatch")},
                  "cells": {e: c.__dict__ for e, c in r["cells"].items()}} for r in results]
@@ -1044,8 +1132,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sil-n", type=int, default=50_000, help="--silhouette rows (default 50,000)")
     p.add_argument("--sil-d", type=int, default=16, help="--silhouette columns (default 16)")
     p.add_argument("--sil-k", type=int, default=8, help="--silhouette clusters (default 8)")
-    p.add_argument("--silhouette-out", type=Path, default=REPO / "docs" / "bench_silhouette.md",
-                   help="--silhouette report (default docs/bench_silhouette.md)")
     p.add_argument("--accel", action="store_true",
                    help="also time exact K-means to convergence from C0: mmclust "
                         "lloyd/hamerly/yinyang/auto vs scikit-learn lloyd/elkan, sklearnex")
@@ -1057,8 +1143,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", type=Path, default=REPO / "bench-out",
                    help="data and scratch folder (default bench-out/, gitignored)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help="Markdown report (default docs/bench_kmeans.md; --gmm: "
-                        "docs/bench_gmm.md)")
+                   help="Markdown report (default bench-out/section-MODE.md, MODE one of "
+                        "kmeans, real, accel, gmm, silhouette), then spliced into "
+                        "docs/benchmarks.md by scripts/bench_report.py")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not splice the report into docs/benchmarks.md")
+    p.add_argument("--real", action="store_true",
+                   help="instead of blobs: real data sets from scikit-learn (digits, k = 10; "
+                        "the pixels of its sample images for colour quantisation, k = 64); "
+                        "full fits from k-means++ and Lloyd iterations from C0")
     p.add_argument("--gmm", action="store_true",
                    help="instead of K-means: one EM iteration of mmclust gmm vs scikit-learn "
                         "GaussianMixture; --configs then takes DxK or NxDxK items "

@@ -5,3 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --profile ci "$@"
+# Every criterion benchmark compiles and runs, in quick mode (tiny problems, few
+# samples: this checks that they work, it measures nothing worth keeping).
+MMCLUST_BENCH_QUICK=1 cargo bench --profile ci -p mmclust
+# The Python package: wheel built into a venv, pytest (scripts/test_python.sh).
+scripts/test_python.sh

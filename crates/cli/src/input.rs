@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{Matrix, open_matrix};
+use mmclust_core::source::Concat;
 use serde::Serialize;
 
 /// What identifies an input file: path, shape, dtype, bytes.
@@ -22,6 +23,111 @@ pub(crate) struct Fingerprint {
 /// Opens a matrix file of any supported format.
 pub(crate) fn open(path: &Path) -> Result<Matrix> {
     Ok(open_matrix(path)?)
+}
+
+/// The data of a clustering command: one file, or (`--shards`) the files a
+/// pattern matches, in name order, read as one matrix.
+pub(crate) struct Data {
+    pub(crate) source: Concat<Matrix>,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+/// Opens `file`, or with `shards` every file matching the pattern `file`
+/// (`*` and `?` in the file name; the folder is literal). Shards must agree
+/// in columns and dtype: checked here, before any pass.
+pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
+    if !shards {
+        let m = open(file)?;
+        let fingerprint = fingerprint(file, &m);
+        return Ok(Data {
+            source: Concat::new(vec![m])?,
+            fingerprint,
+            paths: vec![file.to_path_buf()],
+        });
+    }
+    let paths = expand_pattern(file)?;
+    let mut parts = Vec::with_capacity(paths.len());
+    let mut first: Option<Fingerprint> = None;
+    let (mut rows, mut bytes) = (0usize, 0u64);
+    for p in &paths {
+        let m = open(p)?;
+        let fp = fingerprint(p, &m);
+        if let Some(f) = &first
+            && (f.cols != fp.cols || f.dtype != fp.dtype || f.format != fp.format)
+        {
+            return Err(crate::fail::usage(format!(
+                "--shards: {} is {} × {} {} ({}) but {} is {} × {} {} ({}); every shard needs the same columns, dtype and format",
+                p.display(),
+                fp.rows,
+                fp.cols,
+                fp.dtype,
+                fp.format,
+                f.path.display(),
+                f.rows,
+                f.cols,
+                f.dtype,
+                f.format
+            )));
+        }
+        rows += fp.rows;
+        bytes += fp.bytes;
+        first.get_or_insert(fp);
+        parts.push(m);
+    }
+    let first = first.expect("at least one shard");
+    Ok(Data {
+        source: Concat::new(parts)?,
+        fingerprint: Fingerprint {
+            path: file.to_path_buf(),
+            format: first.format,
+            rows,
+            cols: first.cols,
+            dtype: first.dtype,
+            bytes,
+        },
+        paths,
+    })
+}
+
+/// The files matching `pattern` (`*`, `?` in the last component), sorted.
+fn expand_pattern(pattern: &Path) -> Result<Vec<PathBuf>> {
+    let name = pattern
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = match pattern.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| mmclust_core::CoreError::io(&dir, "list the shards' folder", e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| wildcard_match(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
+        .map(|e| dir.join(e.file_name()))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(crate::fail::usage(format!(
+            "--shards: no file matches {}; quote the pattern so the shell does not expand it",
+            pattern.display()
+        )));
+    }
+    Ok(paths)
+}
+
+/// Shell-style match of `*` (any run) and `?` (one byte).
+fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.split_first(), name.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => {
+            wildcard_match(rest, name) || (!name.is_empty() && wildcard_match(pattern, &name[1..]))
+        }
+        (Some((b'?', rest)), Some((_, tail))) => wildcard_match(rest, tail),
+        (Some((p, rest)), Some((c, tail))) if p == c => wildcard_match(rest, tail),
+        _ => false,
+    }
 }
 
 /// Describes an opened matrix.
@@ -67,4 +173,18 @@ pub(crate) fn read_text(path: &Path, expected: &str) -> Result<String> {
             path.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards_match_like_the_shell() {
+        assert!(wildcard_match(b"part-*.npy", b"part-00.npy"));
+        assert!(wildcard_match(b"part-??.npy", b"part-07.npy"));
+        assert!(!wildcard_match(b"part-??.npy", b"part-7.npy"));
+        assert!(!wildcard_match(b"part-*.npy", b"part-1.npy.tmp"));
+        assert!(wildcard_match(b"*", b"x"));
+    }
 }

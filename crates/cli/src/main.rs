@@ -3,6 +3,7 @@
 //! input error), atomic outputs, one JSON object on stdout with `--json`.
 
 mod cmd;
+mod dist;
 mod fail;
 mod input;
 mod progress;
@@ -57,7 +58,9 @@ impl Global {
 
     /// Prints a warning on stderr (also under `--quiet`: warnings matter).
     pub(crate) fn warn(&self, line: impl std::fmt::Display) {
-        eprintln!("warning: {line}");
+        if dist::is_root() {
+            eprintln!("warning: {line}");
+        }
     }
 }
 
@@ -106,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     signals::install_fault_handlers();
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -114,15 +117,23 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    if let Err(e) = configure_threads(cli.global.threads) {
+    if let Err(e) = dist::start() {
         return fail::report(&e);
     }
-    match run(cli) {
+    // One voice per job: only rank 0 of a distributed run shows progress.
+    cli.global.quiet |= !dist::is_root();
+    let result = configure_threads(cli.global.threads).and_then(|()| run(cli));
+    match result {
         Ok(()) => {
             let _ = std::io::stdout().flush();
+            dist::finish();
             ExitCode::SUCCESS
         }
-        Err(e) => fail::report(&e),
+        Err(e) => {
+            let code = fail::report(&e);
+            dist::abort_if_distributed(fail::exit_code(&e));
+            code
+        }
     }
 }
 

@@ -14,9 +14,11 @@
 
 pub mod error;
 pub mod format;
+pub mod group;
 pub mod kernel;
 pub mod output;
 pub mod parallel;
+pub mod partial;
 pub mod scratch;
 pub mod sigbus;
 pub mod source;

@@ -19,6 +19,7 @@ use std::cell::Cell;
 use std::ops::Range;
 
 use crate::error::{CoreError, Result};
+use crate::partial::{Partial, PartialReader};
 use crate::source::DataSource;
 
 /// Bytes of `f32` data a chunk aims for: a quarter of a typical L2 cache, so a
@@ -275,6 +276,238 @@ where
     Ok(merge(left?, right?))
 }
 
+/// The chunks that process `rank` of `size` computes in a distributed pass
+/// over `n_chunks` chunks: a contiguous range, the ranges of ranks 0, 1, …
+/// tiling `0..n_chunks` in order.
+///
+/// Boundaries are the split points of the merge tree nearest to an even
+/// split (within an eighth of a rank's share, or at depth ⌈log₂ size⌉ + 3),
+/// so each process owns few whole subtrees: with 2 or 4 ranks usually one.
+#[must_use]
+pub fn owned_chunks(n_chunks: usize, rank: usize, size: usize) -> Range<usize> {
+    boundary(n_chunks, rank, size)..boundary(n_chunks, rank + 1, size)
+}
+
+/// The rows of [`owned_chunks`] out of `n` rows.
+#[must_use]
+pub fn owned_rows(n: usize, chunking: Chunking, rank: usize, size: usize) -> Range<usize> {
+    let chunks = owned_chunks(chunking.n_chunks(n), rank, size);
+    (chunks.start * chunking.chunk_rows).min(n)..(chunks.end * chunking.chunk_rows).min(n)
+}
+
+fn boundary(n_chunks: usize, rank: usize, size: usize) -> usize {
+    if rank == 0 || size <= 1 {
+        return if rank == 0 { 0 } else { n_chunks };
+    }
+    if rank >= size {
+        return n_chunks;
+    }
+    // Target rank·C/size, compared in integers scaled by `size`.
+    let (c, size) = (n_chunks as u128, size as u128);
+    let target = rank as u128 * c;
+    let off = |b: usize| (b as u128 * size).abs_diff(target);
+    let max_depth = (usize::BITS - (size as usize - 1).leading_zeros()) as usize + 3;
+    let mut range = 0..n_chunks;
+    for _ in 0..max_depth {
+        if range.len() <= 1 {
+            break;
+        }
+        let mid = range.start + range.len() / 2;
+        if off(mid) * 8 <= c {
+            return mid;
+        }
+        if (mid as u128) * size > target {
+            range = range.start..mid;
+        } else {
+            range = mid..range.end;
+        }
+    }
+    if off(range.end) < off(range.start) {
+        range.end
+    } else {
+        range.start
+    }
+}
+
+/// The maximal nodes of the merge tree over `range` that lie inside `owned`,
+/// left to right.
+fn maximal_nodes(range: Range<usize>, owned: &Range<usize>, out: &mut Vec<Range<usize>>) {
+    if range.is_empty() || range.end <= owned.start || range.start >= owned.end {
+        return;
+    }
+    if owned.start <= range.start && range.end <= owned.end {
+        out.push(range);
+        return;
+    }
+    let mid = range.start + range.len() / 2;
+    maximal_nodes(range.start..mid, owned, out);
+    maximal_nodes(mid..range.end, owned, out);
+}
+
+/// Completes the merge tree over `0..n_chunks` across processes: this process
+/// computes its maximal owned subtrees with `local`, every process receives
+/// every other's (one all-gather), and every process merges the nodes that
+/// straddle processes itself, in the single-process tree's order. The result
+/// is the single-process tree's, bit for bit, on every process.
+///
+/// Public so the cost of this step can be measured alone
+/// (`crates/cli/examples/allreduce_cost.rs`); passes use [`map_reduce_global`].
+///
+/// # Errors
+/// Errors of `local`; communication failures; a mangled message.
+pub fn global_tree<P, L, R>(
+    n_chunks: usize,
+    comm: &dyn AllReduce,
+    mut local: L,
+    merge: &R,
+) -> Result<P>
+where
+    P: Partial,
+    L: FnMut(Range<usize>) -> Result<P>,
+    R: Fn(P, P) -> P,
+{
+    let (rank, size) = (comm.rank(), comm.size());
+    let mut nodes = Vec::new();
+    maximal_nodes(0..n_chunks, &owned_chunks(n_chunks, rank, size), &mut nodes);
+    let mut buf = Vec::new();
+    for node in nodes {
+        local(node)?.encode(&mut buf);
+    }
+    let all = comm.all_gather_f64(&buf)?;
+    if all.len() != size {
+        return Err(CoreError::param(
+            "comm",
+            format!(
+                "all-gather returned {} buffers for {size} processes",
+                all.len()
+            ),
+        ));
+    }
+    let owners: Vec<Range<usize>> = (0..size).map(|r| owned_chunks(n_chunks, r, size)).collect();
+    let mut readers: Vec<PartialReader<'_>> = all.iter().map(|b| PartialReader::new(b)).collect();
+    fn fold<P: Partial, R: Fn(P, P) -> P>(
+        range: Range<usize>,
+        owners: &[Range<usize>],
+        readers: &mut [PartialReader<'_>],
+        merge: &R,
+    ) -> Result<P> {
+        // Visited left to right, so each process's nodes come in the order it
+        // encoded them.
+        if let Some(r) = owners
+            .iter()
+            .position(|o| o.start <= range.start && range.end <= o.end)
+        {
+            return P::decode(&mut readers[r]);
+        }
+        let mid = range.start + range.len() / 2;
+        let left = fold(range.start..mid, owners, readers, merge)?;
+        let right = fold(mid..range.end, owners, readers, merge)?;
+        Ok(merge(left, right))
+    }
+    fold(0..n_chunks, &owners, &mut readers, merge)
+}
+
+/// [`map_reduce`] over the global chunk grid of a source that may be shared
+/// between processes ([`DataSource::comm`]): each process maps only its
+/// [`owned_chunks`], and the partials are merged by the same tree as in one
+/// process, so every process gets the single-process result bit for bit,
+/// whatever the number of processes. For a source without a communicator (or
+/// one process) this is exactly [`map_reduce`].
+///
+/// # Errors
+/// As [`map_reduce`]; communication failures.
+pub fn map_reduce_global<S, P, M, R>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    map: M,
+    merge: R,
+) -> Result<Option<P>>
+where
+    S: DataSource + ?Sized,
+    P: Partial + Send,
+    M: Fn(Chunk<'_>) -> Result<P> + Sync,
+    R: Fn(P, P) -> P + Sync,
+{
+    let Some(comm) = source.comm().filter(|c| c.size() > 1) else {
+        return map_reduce(source, chunking, options, map, merge);
+    };
+    let n_chunks = chunking.n_chunks(source.n_rows());
+    if n_chunks == 0 {
+        return Ok(None);
+    }
+    source.advise_sequential();
+    let leaf = |index: usize| -> Result<P> {
+        let partial = with_chunk(source, chunking, index, &map)?;
+        if let Some(progress) = options.progress {
+            progress(chunking.range(index, source.n_rows()).len());
+        }
+        Ok(partial)
+    };
+    global_tree(n_chunks, comm, |node| tree(node, &leaf, &merge), &merge).map(Some)
+}
+
+/// [`map_reduce_into`] over the global chunk grid ([`map_reduce_global`]).
+/// In a distributed run each process writes only the rows of its
+/// [`owned_rows`] in `out`; the others are left as they were.
+///
+/// # Errors
+/// As [`map_reduce_into`]; communication failures.
+pub fn map_reduce_into_global<S, T, P, M, R>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    out: &mut [T],
+    per_row: usize,
+    map: M,
+    merge: R,
+) -> Result<Option<P>>
+where
+    S: DataSource + ?Sized,
+    T: Send,
+    P: Partial + Send,
+    M: Fn(Chunk<'_>, &mut [T]) -> Result<P> + Sync,
+    R: Fn(P, P) -> P + Sync,
+{
+    let Some(comm) = source.comm().filter(|c| c.size() > 1) else {
+        return map_reduce_into(source, chunking, options, out, per_row, map, merge);
+    };
+    let n = source.n_rows();
+    if out.len() != n * per_row {
+        return Err(CoreError::param(
+            "out",
+            format!(
+                "output buffer holds {} values, the pass needs {n} rows × {per_row}",
+                out.len()
+            ),
+        ));
+    }
+    let n_chunks = chunking.n_chunks(n);
+    if n_chunks == 0 {
+        return Ok(None);
+    }
+    source.advise_sequential();
+    let leaf = |index: usize, out: &mut [T]| -> Result<P> {
+        let partial = with_chunk(source, chunking, index, |chunk| map(chunk, out))?;
+        if let Some(progress) = options.progress {
+            progress(chunking.range(index, n).len());
+        }
+        Ok(partial)
+    };
+    global_tree(
+        n_chunks,
+        comm,
+        |node| {
+            let first = chunking.range(node.start, n).start;
+            let last = chunking.range(node.end - 1, n).end;
+            let out = &mut out[first * per_row..last * per_row];
+            tree_into(node, out, chunking, per_row, &leaf, &merge)
+        },
+        &merge,
+    )
+    .map(Some)
+}
+
 /// Maps chunks in parallel and hands the results to `sink` in chunk order:
 /// for passes that write an output file (standardised rows, labels).
 ///
@@ -345,6 +578,17 @@ pub trait AllReduce: Sync + std::fmt::Debug {
     /// # Errors
     /// A communication failure.
     fn broadcast_f64(&self, buf: &mut [f64]) -> Result<()>;
+    /// Gathers every process's `local` buffer (of any length) on every
+    /// process: element `r` of the result is rank `r`'s buffer.
+    ///
+    /// # Errors
+    /// A communication failure.
+    fn all_gather_f64(&self, local: &[f64]) -> Result<Vec<Vec<f64>>>;
+    /// Waits until every process has reached this call.
+    ///
+    /// # Errors
+    /// A communication failure.
+    fn barrier(&self) -> Result<()>;
 }
 
 /// The single-process [`AllReduce`]: every operation is a no-op.
@@ -362,6 +606,12 @@ impl AllReduce for SingleProcess {
         Ok(())
     }
     fn broadcast_f64(&self, _buf: &mut [f64]) -> Result<()> {
+        Ok(())
+    }
+    fn all_gather_f64(&self, local: &[f64]) -> Result<Vec<Vec<f64>>> {
+        Ok(vec![local.to_vec()])
+    }
+    fn barrier(&self) -> Result<()> {
         Ok(())
     }
 }
@@ -527,6 +777,93 @@ mod tests {
         )
         .unwrap();
         assert_eq!(seen, (0..143).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn ownership_tiles_the_chunks_and_follows_the_tree() {
+        for c in [0usize, 1, 2, 3, 5, 7, 64, 100, 489, 1000] {
+            for size in 1..=9 {
+                let mut next = 0;
+                for r in 0..size {
+                    let o = owned_chunks(c, r, size);
+                    assert_eq!(o.start, next, "c={c} size={size} r={r}");
+                    assert!(o.end >= o.start);
+                    next = o.end;
+                }
+                assert_eq!(next, c);
+            }
+            if c >= 2 {
+                // Two ranks split at the root.
+                assert_eq!(owned_chunks(c, 1, 2).start, c / 2);
+            }
+        }
+        for size in 2..=16 {
+            // Balanced within an eighth of a share, plus a chunk of rounding.
+            let c = 1000;
+            for r in 0..size {
+                let len = owned_chunks(c, r, size).len() as f64;
+                let ideal = c as f64 / size as f64;
+                assert!(
+                    (len - ideal).abs() <= ideal / 4.0 + 2.0,
+                    "size={size} r={r} len={len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn global_pass_is_bitwise_the_single_process_pass_on_any_rank_count() {
+        use crate::group::ThreadGroup;
+        use crate::source::Distributed;
+        let (n, d) = (10_007, 3);
+        let v = data(n, d);
+        let src = ArraySource::from_slice(&v, n, d).unwrap();
+        let chunking = Chunking::with_rows(97).unwrap();
+        let one = sum_pass(&src, chunking).to_bits();
+        let one_labels: Vec<u32> = (0..n as u32).map(|i| i * 3 % 7).collect();
+        for ranks in 1..=5 {
+            let results = ThreadGroup::run(ranks, |comm| {
+                let dist = Distributed::new(&src, comm);
+                let total = map_reduce_global(
+                    &dist,
+                    chunking,
+                    PassOptions::default(),
+                    |c| Ok(c.data.iter().map(|&v| f64::from(v)).sum::<f64>()),
+                    |a, b| a + b,
+                )
+                .unwrap()
+                .unwrap();
+                let mut labels = vec![u32::MAX; n];
+                let (rows, count) = map_reduce_into_global(
+                    &dist,
+                    chunking,
+                    PassOptions::default(),
+                    &mut labels,
+                    1,
+                    |c, out| {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            *o = (c.start_row + i) as u32 * 3 % 7;
+                        }
+                        Ok((c.n_rows as u64, vec![c.index]))
+                    },
+                    |a, b| (a.0 + b.0, [a.1, b.1].concat()),
+                )
+                .unwrap()
+                .unwrap();
+                assert_eq!(rows, n as u64);
+                assert_eq!(count, (0..chunking.n_chunks(n)).collect::<Vec<_>>());
+                let mine = owned_rows(n, chunking, comm.rank(), comm.size());
+                for (i, &l) in labels.iter().enumerate() {
+                    if mine.contains(&i) {
+                        assert_eq!(l, one_labels[i]);
+                    } else {
+                        assert_eq!(l, u32::MAX, "row {i} is another rank's");
+                    }
+                }
+                total.to_bits()
+            });
+            assert!(results.iter().all(|&b| b == one), "{ranks} ranks");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::ops::Range;
 use ndarray::ArrayView2;
 
 use crate::error::{CoreError, Result};
+use crate::parallel::AllReduce;
 
 /// A row-major matrix of `f32` values readable in row ranges.
 ///
@@ -46,6 +47,14 @@ pub trait DataSource: Sync {
     /// the kernel starts reading them in the background, so many scattered
     /// runs of rows are fetched in parallel instead of one fault at a time.
     fn will_need(&self, _range: Range<usize>) {}
+
+    /// The processes this source is shared between, in a distributed (MPI) run:
+    /// passes over the global chunk grid ([`crate::parallel::map_reduce_global`])
+    /// then compute only this process's chunks and combine partials through it.
+    /// Default: `None`, a single process. Wrappers forward their inner source's.
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        None
+    }
 }
 
 impl<S: DataSource + ?Sized> DataSource for &S {
@@ -69,6 +78,219 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
     fn will_need(&self, range: Range<usize>) {
         (**self).will_need(range);
+    }
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        (**self).comm()
+    }
+}
+
+/// Several sources with the same columns, one after another: the shards of a
+/// data set (`part-0.npy`, `part-1.npy`, …) read as one matrix.
+#[derive(Debug)]
+pub struct Concat<S> {
+    parts: Vec<S>,
+    /// First global row of each part, and the total at the end.
+    starts: Vec<usize>,
+}
+
+impl<S: DataSource> Concat<S> {
+    /// Joins `parts` in order.
+    ///
+    /// # Errors
+    /// [`crate::CoreError::InvalidParameter`] naming the first part whose column
+    /// count differs from the first part's, or when there are no parts.
+    pub fn new(parts: Vec<S>) -> Result<Self> {
+        let Some(first) = parts.first() else {
+            return Err(crate::CoreError::param("shards", "no shards given"));
+        };
+        let d = first.n_cols();
+        let mut starts = Vec::with_capacity(parts.len() + 1);
+        let mut total = 0usize;
+        for p in &parts {
+            if p.n_cols() != d {
+                return Err(crate::CoreError::param(
+                    "shards",
+                    format!(
+                        "{} has {} columns but {} has {d}; every shard needs the same columns",
+                        p.name(),
+                        p.n_cols(),
+                        first.name()
+                    ),
+                ));
+            }
+            starts.push(total);
+            total += p.n_rows();
+        }
+        starts.push(total);
+        Ok(Concat { parts, starts })
+    }
+
+    /// The parts.
+    pub fn parts(&self) -> &[S] {
+        &self.parts
+    }
+
+    /// The part holding global `row` and the row's index within it.
+    fn locate(&self, row: usize) -> (usize, usize) {
+        let p = self.starts.partition_point(|&s| s <= row) - 1;
+        (p, row - self.starts[p])
+    }
+}
+
+impl<S: DataSource> DataSource for Concat<S> {
+    fn n_rows(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+    fn n_cols(&self) -> usize {
+        self.parts.first().map_or(0, DataSource::n_cols)
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        if range.is_empty() {
+            scratch.clear();
+            return Ok(&scratch[..]);
+        }
+        let (first, local) = self.locate(range.start);
+        let end_local = local + range.len();
+        if end_local <= self.parts[first].n_rows() {
+            return self.parts[first].rows(local..end_local, scratch);
+        }
+        // Straddles parts: copy each piece.
+        let mut out = std::mem::take(scratch);
+        out.clear();
+        let mut piece = Vec::new();
+        let mut row = range.start;
+        while row < range.end {
+            let (p, local) = self.locate(row);
+            let take = (self.parts[p].n_rows() - local).min(range.end - row);
+            out.extend_from_slice(self.parts[p].rows(local..local + take, &mut piece)?);
+            row += take;
+        }
+        *scratch = out;
+        Ok(&scratch[..])
+    }
+    fn name(&self) -> String {
+        match self.parts.len() {
+            1 => self.parts[0].name(),
+            n => format!("{} (+{} more shards)", self.parts[0].name(), n - 1),
+        }
+    }
+    fn advise_sequential(&self) {
+        self.parts.iter().for_each(DataSource::advise_sequential);
+    }
+    fn advise_random(&self) {
+        self.parts.iter().for_each(DataSource::advise_random);
+    }
+    fn will_need(&self, range: Range<usize>) {
+        let mut row = range.start;
+        while row < range.end {
+            let (p, local) = self.locate(row);
+            let take = (self.parts[p].n_rows() - local).min(range.end - row);
+            self.parts[p].will_need(local..local + take);
+            row += take;
+        }
+    }
+}
+
+/// Rows `range` of another source, numbered from 0: the part of a file one
+/// process of a distributed run predicts or writes. Not itself distributed.
+#[derive(Debug)]
+pub struct RowRange<S> {
+    inner: S,
+    range: Range<usize>,
+}
+
+impl<S: DataSource> RowRange<S> {
+    /// Rows `range` of `inner`.
+    ///
+    /// # Errors
+    /// [`crate::CoreError::InvalidParameter`] when `range` is not within the source.
+    pub fn new(inner: S, range: Range<usize>) -> Result<Self> {
+        if range.start > range.end || range.end > inner.n_rows() {
+            return Err(crate::CoreError::param(
+                "range",
+                format!(
+                    "rows {range:?} are not within the {} rows of {}",
+                    inner.n_rows(),
+                    inner.name()
+                ),
+            ));
+        }
+        Ok(RowRange { inner, range })
+    }
+}
+
+impl<S: DataSource> DataSource for RowRange<S> {
+    fn n_rows(&self) -> usize {
+        self.range.len()
+    }
+    fn n_cols(&self) -> usize {
+        self.inner.n_cols()
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        let start = self.range.start;
+        self.inner
+            .rows(start + range.start..start + range.end, scratch)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn advise_sequential(&self) {
+        self.inner.advise_sequential();
+    }
+    fn advise_random(&self) {
+        self.inner.advise_random();
+    }
+    fn will_need(&self, range: Range<usize>) {
+        let start = self.range.start;
+        self.inner.will_need(start + range.start..start + range.end);
+    }
+}
+
+/// A source shared by the processes of a distributed run: every process sees
+/// all `n` rows (a memory map of one file on a shared filesystem, or of every
+/// shard), and passes over the global chunk grid split the chunks between them.
+#[derive(Debug)]
+pub struct Distributed<'c, S> {
+    inner: S,
+    comm: &'c dyn AllReduce,
+}
+
+impl<'c, S: DataSource> Distributed<'c, S> {
+    /// Shares `inner` between the processes of `comm`.
+    pub fn new(inner: S, comm: &'c dyn AllReduce) -> Self {
+        Distributed { inner, comm }
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: DataSource> DataSource for Distributed<'_, S> {
+    fn n_rows(&self) -> usize {
+        self.inner.n_rows()
+    }
+    fn n_cols(&self) -> usize {
+        self.inner.n_cols()
+    }
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        self.inner.rows(range, scratch)
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn advise_sequential(&self) {
+        self.inner.advise_sequential();
+    }
+    fn advise_random(&self) {
+        self.inner.advise_random();
+    }
+    fn will_need(&self, range: Range<usize>) {
+        self.inner.will_need(range);
+    }
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        Some(self.comm)
     }
 }
 
@@ -196,6 +418,10 @@ impl<S: DataSource> DataSource for FiniteSource<S> {
     fn will_need(&self, range: Range<usize>) {
         self.inner.will_need(range);
     }
+
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        self.inner.comm()
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +458,35 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("row 2, column 1"), "{err}");
+    }
+
+    #[test]
+    fn concatenated_parts_read_as_one_matrix() {
+        let a: Vec<f32> = (0..10).map(|v| v as f32).collect();
+        let b: Vec<f32> = (10..16).map(|v| v as f32).collect();
+        let c: Vec<f32> = (16..30).map(|v| v as f32).collect();
+        let parts = vec![
+            ArraySource::from_slice(&a, 5, 2).unwrap(),
+            ArraySource::from_slice(&b, 3, 2).unwrap(),
+            ArraySource::from_slice(&c, 7, 2).unwrap(),
+        ];
+        let cat = Concat::new(parts).unwrap();
+        assert_eq!((cat.n_rows(), cat.n_cols()), (15, 2));
+        let mut scratch = Vec::new();
+        let all: Vec<f32> = (0..30).map(|v| v as f32).collect();
+        for (s, e) in [(0, 15), (4, 9), (5, 8), (6, 7), (14, 15), (3, 3)] {
+            assert_eq!(
+                cat.rows(s..e, &mut scratch).unwrap(),
+                &all[2 * s..2 * e],
+                "{s}..{e}"
+            );
+        }
+        let odd = [0.0f32; 3];
+        let bad = Concat::new(vec![
+            ArraySource::from_slice(&a, 5, 2).unwrap(),
+            ArraySource::from_slice(&odd, 1, 3).unwrap(),
+        ]);
+        assert!(bad.unwrap_err().to_string().contains("3 columns"));
     }
 
     #[test]

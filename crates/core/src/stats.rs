@@ -9,7 +9,8 @@
 use std::ops::Range;
 
 use crate::error::{CoreError, Result};
-use crate::parallel::{Chunking, PassOptions, map_reduce};
+use crate::parallel::{Chunking, PassOptions, map_reduce_global};
+use crate::partial::{Partial, PartialReader};
 use crate::source::DataSource;
 
 /// Per-column statistics of a matrix.
@@ -195,7 +196,7 @@ impl ColumnStats {
                 format!("{} has no rows or no columns", source.name()),
             ));
         }
-        let mut stats = map_reduce(
+        let mut stats = map_reduce_global(
             source,
             chunking,
             options,
@@ -209,6 +210,32 @@ impl ColumnStats {
             }
         }
         Ok(stats)
+    }
+}
+
+impl Partial for ColumnStats {
+    fn encode(&self, out: &mut Vec<f64>) {
+        self.n_rows.encode(out);
+        for v in [&self.count, &self.nan, &self.inf] {
+            v.encode(out);
+        }
+        for v in [&self.mean, &self.m2, &self.min, &self.max] {
+            v.encode(out);
+        }
+        self.first_non_finite.encode(out);
+    }
+    fn decode(r: &mut PartialReader<'_>) -> Result<Self> {
+        Ok(ColumnStats {
+            n_rows: Partial::decode(r)?,
+            count: Partial::decode(r)?,
+            nan: Partial::decode(r)?,
+            inf: Partial::decode(r)?,
+            mean: Partial::decode(r)?,
+            m2: Partial::decode(r)?,
+            min: Partial::decode(r)?,
+            max: Partial::decode(r)?,
+            first_non_finite: Partial::decode(r)?,
+        })
     }
 }
 
@@ -401,6 +428,9 @@ impl<S: DataSource> DataSource for Standardized<S> {
     }
     fn will_need(&self, range: Range<usize>) {
         self.inner.will_need(range);
+    }
+    fn comm(&self) -> Option<&dyn crate::parallel::AllReduce> {
+        self.inner.comm()
     }
 }
 

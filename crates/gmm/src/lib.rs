@@ -41,12 +41,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod error;
 mod fit;
 mod linalg;
 mod mixture;
 mod model;
 mod params;
+mod partial;
 mod pass;
 mod simd;
 

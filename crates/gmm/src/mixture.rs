@@ -160,6 +160,16 @@ impl Mixture {
         })
     }
 
+    /// Per component, `log w_c − d/2 log 2π + log det U_c`: the log-density
+    /// at the mean.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn log_constants(&self) -> Vec<f64> {
+        let base = -0.5 * self.d as f64 * LN_2PI;
+        (0..self.k)
+            .map(|c| base + self.log_det[c] + self.log_weights[c])
+            .collect()
+    }
+
     /// Weighted log-densities `log w_c + log N(x | μ_c, Σ_c)` of the `m` rows
     /// of `x` (row-major), into `out` (m × k, row-major).
     pub(crate) fn log_prob_block(&self, x: &[f32], m: usize, ws: &mut Workspace, out: &mut [f64]) {

@@ -5,8 +5,10 @@
 //! bitwise identical on any thread count. No n × k matrix is ever stored.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce_global};
 
+#[cfg(target_arch = "x86_64")]
+use crate::avx512;
 use crate::error::{GmmError, Result};
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
 use crate::params::CovarianceType;
@@ -28,7 +30,28 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
     mix: &Mixture,
 ) -> Result<Stats> {
     let (k, d) = (mix.k, mix.d);
-    let stats = map_reduce(
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        let prep = avx512::Prepared::new(mix);
+        let stats = map_reduce_global(
+            source,
+            chunking,
+            options,
+            |chunk| {
+                let mut ws = avx512::Scratch::new(&prep);
+                let mut st = Stats::new(mix.cov_type, k, d);
+                for (x, m) in blocks(&chunk) {
+                    let ll = avx512::em_block(&prep, x, m, &mut ws);
+                    st.loglik += ll;
+                }
+                avx512::finish_chunk(&prep, &mut ws, &mut st);
+                Ok(st)
+            },
+            Stats::merge,
+        )?;
+        return Ok(stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d)));
+    }
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -60,7 +83,7 @@ pub(crate) fn hard_pass<S: DataSource + ?Sized>(
     k: usize,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -129,7 +152,7 @@ pub(crate) fn random_pass<S: DataSource + ?Sized>(
     seed: u64,
 ) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce(
+    let stats = map_reduce_global(
         source,
         chunking,
         options,
@@ -166,7 +189,24 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
     mix: &Mixture,
 ) -> Result<f64> {
     let k = mix.k;
-    let total = map_reduce(
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        let prep = avx512::Prepared::new(mix);
+        let total = map_reduce_global(
+            source,
+            chunking,
+            options,
+            |chunk| {
+                let mut ws = avx512::Scratch::new(&prep);
+                Ok(blocks(&chunk)
+                    .map(|(x, m)| avx512::e_step(&prep, x, m, &mut ws))
+                    .sum::<f64>())
+            },
+            |a, b| a + b,
+        )?;
+        return Ok(total.unwrap_or(0.0));
+    }
+    let total = map_reduce_global(
         source,
         chunking,
         options,
@@ -199,6 +239,8 @@ where
     F: FnMut(&[f64], &[f64]) -> Result<()>,
 {
     let k = mix.k;
+    #[cfg(target_arch = "x86_64")]
+    let prep = avx512::available().then(|| avx512::Prepared::new(mix));
     let mut failure: Option<GmmError> = None;
     let r = map_ordered(
         source,
@@ -206,9 +248,22 @@ where
         options,
         4 * rayon::current_num_threads(),
         |chunk| {
-            let mut ws = Workspace::new(k, mix.d);
             let mut resp = Vec::with_capacity(chunk.n_rows * k);
             let mut lse = Vec::with_capacity(chunk.n_rows);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(prep) = &prep {
+                let mut ws = avx512::Scratch::new(prep);
+                for (x, m) in blocks(&chunk) {
+                    avx512::e_step(prep, x, m, &mut ws);
+                    let ms = avx512::Scratch::stride(m);
+                    for i in 0..m {
+                        resp.extend((0..k).map(|c| ws.lp[c * ms + i]));
+                    }
+                    lse.extend_from_slice(&ws.lse[..m]);
+                }
+                return Ok((resp, lse));
+            }
+            let mut ws = Workspace::new(k, mix.d);
             for (x, m) in blocks(&chunk) {
                 let mut lp = std::mem::take(&mut ws.lp);
                 mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);

@@ -134,6 +134,12 @@ fn exp_nonpositive<const FMA: bool>(x: f64) -> f64 {
     if x < FLOOR { 0.0 } else { v }
 }
 
+/// The FMA build of the scalar `exp` (the vector kernels' reference).
+#[cfg(test)]
+pub(crate) fn exp_nonpositive_for_tests(x: f64) -> f64 {
+    exp_nonpositive::<true>(x)
+}
+
 dispatch! {
     /// Replaces each row of `lp` (rows of `k` log-densities) by its
     /// responsibilities and returns the sum of the per-row log-sum-exps (also

@@ -269,6 +269,19 @@ impl KMeansParams {
         }
         let init = self.init.resolve(n, d, self.k);
         let algorithm = self.algorithm.resolve(d, self.k);
+        if source.comm().is_some_and(|c| c.size() > 1)
+            && matches!(algorithm, Algorithm::Hamerly | Algorithm::Yinyang)
+        {
+            // Their per-point bounds live with the points and their passes
+            // are not on the global chunk grid yet.
+            return Err(KMeansError::param(
+                "algorithm",
+                format!(
+                    "{} is not available in a distributed (MPI) run; use --algorithm lloyd (the same answer) or auto",
+                    algorithm.name()
+                ),
+            ));
+        }
         // Every run's seed is drawn up front, so run r is the same whatever
         // happens in the others (and on any number of threads).
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);

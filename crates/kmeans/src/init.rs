@@ -6,7 +6,9 @@
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce, map_reduce_into};
+use mmclust_core::parallel::{
+    Chunking, PassOptions, map_reduce_global, map_reduce_into_global, owned_chunks,
+};
 use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -103,7 +105,7 @@ fn plus_plus_pass<S: DataSource + ?Sized>(
     all.extend(trials.iter().map(Vec::as_slice));
     let lanes = LaneCenters::new(&all, ctx.source.n_cols());
     let m = lanes.len();
-    let per_chunk = map_reduce_into(
+    let per_chunk = map_reduce_into_global(
         ctx.source,
         ctx.chunking,
         PassOptions::default(),
@@ -148,6 +150,13 @@ fn sample_rows<S: DataSource + ?Sized>(
 ) -> Result<Vec<usize>> {
     let n = ctx.source.n_rows();
     let lanes = LaneCenters::new(&[fold], ctx.source.n_cols());
+    // In a distributed run `d2` holds only this process's rows: the process
+    // that owns a target's chunk finds its row, and the picks are summed (each
+    // target has exactly one non-zero contribution, so the sum is exact).
+    let comm = ctx.source.comm();
+    let mine = comm.map_or(0..chunk_pot.len(), |c| {
+        owned_chunks(chunk_pot.len(), c.rank(), c.size())
+    });
     let mut rows = Vec::with_capacity(targets.len());
     let mut scratch = Vec::new();
     let mut dist = Vec::new();
@@ -160,6 +169,10 @@ fn sample_rows<S: DataSource + ?Sized>(
             chunk += 1;
         }
         let range = ctx.chunking.range(chunk, n);
+        if !mine.contains(&chunk) {
+            rows.push(0);
+            continue;
+        }
         if loaded != chunk {
             let data = ctx.source.rows(range.clone(), &mut scratch)?;
             dist.resize(range.len(), 0.0);
@@ -183,6 +196,11 @@ fn sample_rows<S: DataSource + ?Sized>(
         }
         // Rounding can leave the target just past the chunk's last point.
         rows.push(pick.or(last_positive).unwrap_or(range.start));
+    }
+    if let Some(comm) = comm.filter(|c| c.size() > 1) {
+        let mut buf: Vec<f64> = rows.iter().map(|&r| r as f64).collect();
+        comm.sum_f64(&mut buf)?;
+        rows = buf.iter().map(|&r| r as usize).collect();
     }
     Ok(rows)
 }
@@ -267,7 +285,7 @@ fn fold_candidates<S: DataSource + ?Sized>(
     d2: &mut [f32],
     candidates: &PackedCenters,
 ) -> Result<f64> {
-    let phi = map_reduce_into(
+    let phi = map_reduce_into_global(
         ctx.source,
         ctx.chunking,
         PassOptions::default(),
@@ -323,7 +341,7 @@ where
             break;
         }
         let store = d2.as_slice();
-        let picked = map_reduce(
+        let picked = map_reduce_global(
             ctx.source,
             ctx.chunking,
             PassOptions::default(),
@@ -369,7 +387,7 @@ where
     }
     // Weight of each candidate: the total weight of the points nearest to it.
     let packed = PackedCenters::new(&candidates, m, d)?;
-    let cand_weight = map_reduce(
+    let cand_weight = map_reduce_global(
         ctx.source,
         ctx.chunking,
         PassOptions::default(),

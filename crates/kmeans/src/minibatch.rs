@@ -22,7 +22,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce};
+use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
+use mmclust_core::partial::{Partial, PartialReader};
+use mmclust_core::source::Distributed;
 use mmclust_core::{ArraySource, CoreError, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -147,14 +149,53 @@ struct BatchStats {
     total_weight: f64,
 }
 
-fn assign_batch(batch: &Batch, centers: &PackedCenters) -> Result<BatchStats> {
-    let (k, d) = (centers.k(), centers.d());
+impl Partial for BatchStats {
+    fn encode(&self, out: &mut Vec<f64>) {
+        self.sums.encode(out);
+        self.weight.encode(out);
+        self.inertia.encode(out);
+        self.total_weight.encode(out);
+    }
+    fn decode(r: &mut PartialReader<'_>) -> mmclust_core::Result<Self> {
+        Ok(BatchStats {
+            sums: Partial::decode(r)?,
+            weight: Partial::decode(r)?,
+            inertia: Partial::decode(r)?,
+            total_weight: Partial::decode(r)?,
+        })
+    }
+}
+
+/// Assigns a batch. In a distributed run every process holds the whole batch
+/// (the same rows, drawn from the same seed) and assigns only its share of the
+/// batch's chunks; the sums are combined by the batch's merge tree, so they
+/// are bitwise those of one process.
+fn assign_batch(
+    batch: &Batch,
+    centers: &PackedCenters,
+    comm: Option<&dyn AllReduce>,
+) -> Result<BatchStats> {
+    let d = centers.d();
     let rows = batch.data.len() / d;
-    let src = ArraySource::from_slice(&batch.data, rows, d)?;
+    let array = ArraySource::from_slice(&batch.data, rows, d)?;
     let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
     let w = batch.weights.as_deref();
-    let stats = map_reduce(
-        &src,
+    let stats = match comm {
+        Some(comm) => batch_pass(&Distributed::new(&array, comm), chunking, centers, w)?,
+        None => batch_pass(&array, chunking, centers, w)?,
+    };
+    Ok(stats.expect("a batch has rows"))
+}
+
+fn batch_pass<S: DataSource + ?Sized>(
+    src: &S,
+    chunking: Chunking,
+    centers: &PackedCenters,
+    w: Option<&[f32]>,
+) -> Result<Option<BatchStats>> {
+    let (k, d) = (centers.k(), centers.d());
+    Ok(map_reduce_global(
+        src,
         chunking,
         PassOptions::default(),
         |chunk| {
@@ -189,8 +230,7 @@ fn assign_batch(batch: &Batch, centers: &PackedCenters) -> Result<BatchStats> {
             a.total_weight += b.total_weight;
             a
         },
-    )?;
-    Ok(stats.expect("a batch has rows"))
+    )?)
 }
 
 fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
@@ -485,7 +525,7 @@ impl KMeansParams {
                 debug_assert_eq!(batch.step, state.step);
                 check_finite(&batch, d, &name)?;
                 let packed = PackedCenters::new(&state.centers, k, d)?;
-                let stats = assign_batch(&batch, &packed)?;
+                let stats = assign_batch(&batch, &packed, source.comm())?;
                 let mut shift = 0.0f64;
                 for j in 0..k {
                     if stats.weight[j] <= 0.0 {

@@ -5,7 +5,10 @@ use std::cell::Cell;
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::{AssignScratch, PackedCenters, assign_chunk};
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce, map_reduce_into};
+use mmclust_core::parallel::{
+    Chunk, Chunking, PassOptions, map_reduce_global, map_reduce_into_global,
+};
+use mmclust_core::partial::{Partial, PartialReader};
 
 use crate::error::Result;
 
@@ -89,8 +92,29 @@ impl LloydPartial {
     }
 }
 
+impl Partial for LloydPartial {
+    fn encode(&self, out: &mut Vec<f64>) {
+        self.sums.encode(out);
+        self.weight.encode(out);
+        self.count.encode(out);
+        self.inertia.encode(out);
+        self.changed.encode(out);
+    }
+    fn decode(r: &mut PartialReader<'_>) -> mmclust_core::Result<Self> {
+        Ok(LloydPartial {
+            sums: Partial::decode(r)?,
+            weight: Partial::decode(r)?,
+            count: Partial::decode(r)?,
+            inertia: Partial::decode(r)?,
+            changed: Partial::decode(r)?,
+        })
+    }
+}
+
 /// One Lloyd pass: assigns every point, updates `labels` (one per row) and
-/// returns the statistics of the new partition.
+/// returns the statistics of the new partition. In a distributed run (a source
+/// with a communicator) this process assigns and labels only its own chunks,
+/// and the statistics are those of all rows, bitwise as in one process.
 pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -100,7 +124,7 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     labels: &mut [u32],
 ) -> Result<LloydPartial> {
     let (k, d) = (centers.k(), centers.d());
-    let partial = map_reduce_into(
+    let partial = map_reduce_into_global(
         source,
         chunking,
         options,
@@ -168,7 +192,7 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
     centers: &PackedCenters,
     weights: Option<&[f32]>,
 ) -> Result<f64> {
-    let total = map_reduce(
+    let total = map_reduce_global(
         source,
         chunking,
         options,
@@ -210,7 +234,7 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
         v.truncate(want);
         v
     };
-    let top = map_reduce(
+    let top = map_reduce_global(
         source,
         chunking,
         PassOptions::default(),

@@ -5,15 +5,17 @@ use std::time::Instant;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{NpyFile, NpyWriter};
-use mmclust_core::parallel::PassOptions;
+use mmclust_core::format::{Matrix, NpyFile, NpyWriter};
+use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
+use mmclust_core::source::{Concat, Distributed, RowRange};
 use mmclust_gmm::{CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init};
 use serde_json::json;
 
 use crate::Global;
 use crate::cmd::kmeans::check_outputs;
+use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_json, open_data};
 use crate::progress::{RowProgress, StatusLine};
 
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
@@ -34,8 +36,12 @@ use crate::progress::{RowProgress, StatusLine};
   mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy"
 )]
 pub(crate) struct Args {
-    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
     file: PathBuf,
+    /// FILE is a pattern ('part-*.npy', quoted) of shards read as one matrix,
+    /// in name order; they must agree in columns and dtype.
+    #[arg(long)]
+    shards: bool,
     /// Number of components.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
@@ -111,11 +117,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .covariance
         .parse()
         .map_err(|e: String| usage(format!("--covariance: {e}")))?;
-    let m = open(&a.file)?;
-    let fp = fingerprint(&a.file, &m);
+    let data = open_data(&a.file, a.shards)?;
+    let m = &data.source;
+    let fp = data.fingerprint.clone();
     let (n, d) = (m.n_rows(), m.n_cols());
     let init = parse_init(&a.init, a.k, d)?;
-    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
     if a.init.ends_with(".npy") {
         inputs.push(Path::new(&a.init));
     }
@@ -151,8 +158,14 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         _ => {}
     };
     let tick = |r: usize| bar.tick(r);
+    // Distributed runs: every rank maps the file, passes split the chunks.
+    let shared = crate::dist::comm().map(|c| Distributed::new(&m, c));
+    let source: &dyn DataSource = match &shared {
+        Some(s) => s,
+        None => &m,
+    };
     let model = params.fit_with(
-        &m,
+        source,
         FitHooks {
             on_event: Some(&on_event),
             progress: Some(&tick),
@@ -167,7 +180,14 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         ));
     }
 
-    write_rows(g, &model, &m, &a, &inputs)?;
+    match crate::dist::comm() {
+        Some(comm) => write_rows_shared(comm, &model, m, &a, &inputs)?,
+        None => write_rows(g, &model, &m, &a, &inputs)?,
+    }
+    if !crate::dist::is_root() {
+        // Rank 0 writes the model and prints the summary.
+        return Ok(());
+    }
     let fp_json = serde_json::to_value(&fp)?;
     if let Some(p) = &a.model_out {
         let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
@@ -195,6 +215,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         "standardized": model.standardizer.is_some(),
         "seed": g.seed,
         "threads": rayon::current_num_threads(),
+        "ranks": crate::dist::rank_size().1,
         "stats_seconds": model.stats_seconds,
         "init_seconds": model.init_seconds,
         "iter_seconds": model.iter_seconds,
@@ -299,6 +320,37 @@ fn write_rows<S: DataSource>(
     }
     if let Some(w) = proba {
         w.finish()?;
+    }
+    Ok(())
+}
+
+/// --labels-out and --proba-out in a distributed run: each rank computes its
+/// own rows and writes them at their offsets (one pass per output).
+fn write_rows_shared(
+    comm: &dyn AllReduce,
+    model: &GaussianMixtureModel,
+    m: &Concat<Matrix>,
+    a: &Args,
+    inputs: &[&Path],
+) -> Result<()> {
+    let (n, k) = (m.n_rows(), model.k());
+    let rows = owned_rows(n, Chunking::for_dim(m.n_cols()), comm.rank(), comm.size());
+    let part = RowRange::new(m, rows.clone())?;
+    if let Some(p) = &a.labels_out {
+        let mut out = SharedNpy::<i32>::create(comm, p, inputs, n, None, rows.clone())?;
+        model.rows_each(&part, PassOptions::default(), |resp, _| {
+            let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
+            Ok(out.write(&l)?)
+        })?;
+        out.finish(comm)?;
+    }
+    if let Some(p) = &a.proba_out {
+        let mut out = SharedNpy::<f32>::create(comm, p, inputs, n, Some(k), rows)?;
+        model.rows_each(&part, PassOptions::default(), |resp, _| {
+            let r: Vec<f32> = resp.iter().map(|&v| v as f32).collect();
+            Ok(out.write(&r)?)
+        })?;
+        out.finish(comm)?;
     }
     Ok(())
 }

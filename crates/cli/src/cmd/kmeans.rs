@@ -6,7 +6,8 @@ use std::time::Instant;
 use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{NpyFile, NpyWriter, read_npy_vector_f32, write_npy_f32};
-use mmclust_core::parallel::PassOptions;
+use mmclust_core::parallel::{Chunking, PassOptions, owned_rows};
+use mmclust_core::source::{Distributed, RowRange};
 use mmclust_kmeans::{
     Algorithm as KMeansAlgorithm, FitEvent, FitHooks, Init, KMeansError, KMeansModel, KMeansParams,
     MiniBatchOptions, MiniBatchState, Sampling,
@@ -14,8 +15,9 @@ use mmclust_kmeans::{
 use serde_json::json;
 
 use crate::Global;
+use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_json, open_data};
 use crate::progress::{RowProgress, StatusLine};
 
 mod checkpoint;
@@ -37,8 +39,12 @@ mod checkpoint;
   mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0"
 )]
 pub(crate) struct Args {
-    /// Data: .npy, .fvecs, .bvecs or (small) .csv.
+    /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
     file: PathBuf,
+    /// FILE is a pattern ('part-*.npy', quoted) of shards read as one matrix,
+    /// in name order; they must agree in columns and dtype.
+    #[arg(long)]
+    shards: bool,
     /// Number of clusters.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
@@ -208,11 +214,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .flatten()
         .collect();
     check_outputs(&outputs)?;
-    let m = open(&a.file)?;
-    let fp = fingerprint(&a.file, &m);
+    let data = open_data(&a.file, a.shards)?;
+    let m = &data.source;
+    let fp = data.fingerprint.clone();
     let (n, d) = (m.n_rows(), m.n_cols());
     let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
-    let mut inputs: Vec<&Path> = vec![a.file.as_path()];
+    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
     inputs.extend(a.weights.as_deref());
     if a.init.ends_with(".npy") {
         inputs.push(Path::new(&a.init));
@@ -334,13 +341,21 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     };
     let tick = |r: usize| bar.tick(r);
     let save = |state: &MiniBatchState| -> mmclust_kmeans::Result<()> {
-        if let Some(p) = &a.checkpoint {
+        // Every rank holds the same state; rank 0 writes it.
+        if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
             checkpoint::save(p, &data_inputs, &fp_json, &checkpoint_params, state)?;
         }
         Ok(())
     };
+    // In a distributed run every rank maps the whole file and passes split the
+    // chunk grid between ranks (crate::dist).
+    let shared = crate::dist::comm().map(|c| Distributed::new(&m, c));
+    let source: &dyn DataSource = match &shared {
+        Some(s) => s,
+        None => &m,
+    };
     let fitted = params.fit_with(
-        &m,
+        source,
         weights.as_deref(),
         FitHooks {
             on_event: Some(&on_event),
@@ -393,7 +408,35 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
 
     // Outputs: labels stream first (the longest), then the small files.
-    if let Some(p) = &a.labels_out {
+    if let (Some(p), Some(comm)) = (&a.labels_out, crate::dist::comm()) {
+        // Each rank labels its own rows, written at their offsets of one file;
+        // the inertia is summed chunk by chunk in row order, as below.
+        let rows = owned_rows(n, Chunking::for_dim(d), comm.rank(), comm.size());
+        let part = RowRange::new(&m, rows.clone())?;
+        let mut chunk_inertia = Vec::new();
+        let mut row = rows.start;
+        let mut out = SharedNpy::<i32>::create(comm, p, &inputs, n, None, rows)?;
+        model.predict_each(&part, PassOptions::default(), |labels, dist| {
+            let ws = weights.as_deref().map(|w| &w[row..row + dist.len()]);
+            chunk_inertia.push(match ws {
+                Some(ws) => dist
+                    .iter()
+                    .zip(ws)
+                    .map(|(&d, &w)| f64::from(d) * f64::from(w))
+                    .sum::<f64>(),
+                None => dist.iter().map(|&d| f64::from(d)).sum::<f64>(),
+            });
+            row += dist.len();
+            let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
+            Ok(out.write(&l)?)
+        })?;
+        out.finish(comm)?;
+        let inertia = crate::dist::ordered_sum(comm, &chunk_inertia)?;
+        if model.inertia.is_nan() {
+            model.inertia = inertia;
+            model.run_inertias = vec![inertia];
+        }
+    } else if let Some(p) = &a.labels_out {
         let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
         let bar = RowProgress::new(g, "labels", n as u64);
         let tick = |r: usize| bar.tick(r);
@@ -425,6 +468,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             model.inertia = inertia;
             model.run_inertias = vec![inertia];
         }
+    }
+    if !crate::dist::is_root() {
+        // Rank 0 writes the model and prints the summary.
+        return Ok(());
     }
     if let Some(p) = &a.centers_out {
         let c = if a.standardized_centers {
@@ -463,6 +510,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         "standardized": model.standardizer.is_some(),
         "seed": g.seed,
         "threads": rayon::current_num_threads(),
+        "ranks": crate::dist::rank_size().1,
         "stats_seconds": model.stats_seconds,
         "init_seconds": model.init_seconds,
         "iter_seconds": model.iter_seconds,

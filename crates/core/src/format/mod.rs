@@ -29,7 +29,7 @@ mod vecs;
 pub use csv::{CsvOptions, CsvReader};
 pub use matrix::{Matrix, open_matrix};
 pub use npy::{Dtype, NpyFile, read_npy_vector_f32, read_npy_vector_i32};
-pub use npy_writer::{NpyElement, NpyWriter, write_npy_f32};
+pub use npy_writer::{NpyElement, NpyWriter, npy_header_bytes, write_npy_f32};
 pub use vecs::{VecsFile, VecsKind};
 
 /// The largest `.npy` header accepted, in bytes (64 KiB).

@@ -154,6 +154,20 @@ impl<T: NpyElement> NpyWriter<T> {
     }
 }
 
+/// The header [`NpyWriter`] writes for a finished `.npy` of `rows` rows (`cols`
+/// as in [`NpyWriter::create`]), padded to the same reserved length: for a file
+/// written in parts at known offsets (several processes, each writing its own
+/// rows), byte for byte what the streaming writer produces. The data starts
+/// right after it.
+///
+/// # Errors
+/// [`CoreError::InvalidParameter`] when the shape does not fit a header.
+pub fn npy_header_bytes<T: NpyElement>(rows: u64, cols: Option<usize>) -> Result<Vec<u8>> {
+    let header_len = npy_header::header_total_len(T::DTYPE.descr(), &shape(u64::MAX, cols));
+    npy_header::write_header(T::DTYPE.descr(), &shape(rows, cols), header_len)
+        .ok_or_else(|| CoreError::param("rows", "shape too large for a .npy header"))
+}
+
 fn shape(rows: u64, cols: Option<usize>) -> Vec<u64> {
     match cols {
         Some(d) => vec![rows, d as u64],

@@ -1,0 +1,895 @@
+//! AVX-512 block kernels of the EM pass: one call per block of
+//! [`BLOCK_ROWS`] rows does the E-step (log-densities of every component,
+//! log-sum-exp, responsibilities) and, for EM passes, the statistics of the
+//! M-step, with the whole block resident in L1/L2.
+//!
+//! Layout, chosen so every inner loop is a fixed-trip run of FMAs with no
+//! horizontal work in it:
+//!
+//! * the block is converted once to `f64` and centred on `shift` (the mean of
+//!   the component means): `xr` row-major (rows padded to `dp`, a multiple of
+//!   8, with zeros) and, for diag/spherical, `xt` column-major;
+//! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
+//!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
+//!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
+//!   summed per row by one 8 × 8 transpose-reduction;
+//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns;
+//! * log-densities are component-major (k × ms, rows in lanes), so the
+//!   normalisation is lane-parallel over rows with a vector `exp` that
+//!   performs the same operations as [`crate::simd`]'s scalar one;
+//! * second moments about each component's mean: differences `D` and weighted
+//!   differences `W = r D` of the rows with nonzero responsibility are
+//!   compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles over the lower
+//!   triangle (a small SYRK).
+//!
+//! Sums over rows run in row order inside a block, as in the portable kernels;
+//! results are deterministic for a given chunk length (and independent of the
+//! thread count), but not bitwise equal to the portable path's.
+//!
+//! Every `unsafe fn` here requires AVX-512F (checked by [`available`]) and
+//! slices of the lengths [`Prepared`] and [`Scratch`] set up; the safe entry
+//! points check the CPU and the lengths.
+
+// Register tiles are indexed in lockstep (`a0[r]`, `a1[r]`, row `r`); index
+// loops say that more plainly than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
+use std::arch::x86_64::*;
+
+use crate::mixture::{BLOCK_ROWS, Mixture, Stats};
+use crate::params::CovarianceType;
+use crate::simd::{Isa, isa};
+
+/// Rows per register tile and lanes per vector.
+const L: usize = 8;
+
+/// Whether these kernels can run on this CPU.
+pub(crate) fn available() -> bool {
+    isa() == Isa::Avx512
+}
+
+/// A mixture's parameters laid out for the kernels: padded, centred on
+/// `shift`, with the per-component constants folded in.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    cov_type: CovarianceType,
+    k: usize,
+    d: usize,
+    /// `d` rounded up to a multiple of [`L`].
+    dp: usize,
+    /// Subtracted from every row (the mean of the means), length `dp`.
+    shift: Vec<f64>,
+    /// k × dp: `μ_c − shift`.
+    mu: Vec<f64>,
+    /// Full/tied: per matrix, `U` as d rows of `dp` (zero-padded);
+    /// diag/spherical: k × dp precision scales `1/σ`.
+    prec: Vec<f64>,
+    /// k × dp: `μ̃_c U_c` (full/tied) or `μ̃_c ∘ p_c` (diag/spherical).
+    bias: Vec<f64>,
+    /// `log w_c − d/2 log 2π + log det U_c`.
+    constant: Vec<f64>,
+}
+
+impl Prepared {
+    pub(crate) fn new(mix: &Mixture) -> Self {
+        let (k, d) = (mix.k, mix.d);
+        let dp = d.div_ceil(L) * L;
+        let mut shift = vec![0.0f64; dp];
+        for c in 0..k {
+            for j in 0..d {
+                shift[j] += mix.means[c * d + j];
+            }
+        }
+        shift.iter_mut().for_each(|v| *v /= k as f64);
+        let mut mu = vec![0.0f64; k * dp];
+        for c in 0..k {
+            for j in 0..d {
+                mu[c * dp + j] = mix.means[c * d + j] - shift[j];
+            }
+        }
+        let mut bias = vec![0.0f64; k * dp];
+        let pc = &mix.precisions_cholesky;
+        let prec = match mix.cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                let mats = if mix.cov_type == CovarianceType::Full {
+                    k
+                } else {
+                    1
+                };
+                let mut u = vec![0.0f64; mats * d * dp];
+                for m in 0..mats {
+                    for p in 0..d {
+                        for j in p..d {
+                            u[m * d * dp + p * dp + j] = pc[m * d * d + p * d + j];
+                        }
+                    }
+                }
+                for c in 0..k {
+                    let m = if mats == 1 { 0 } else { c };
+                    for j in 0..d {
+                        bias[c * dp + j] = (0..=j)
+                            .map(|p| mu[c * dp + p] * u[m * d * dp + p * dp + j])
+                            .sum();
+                    }
+                }
+                u
+            }
+            CovarianceType::Diag | CovarianceType::Spherical => {
+                let mut p = vec![0.0f64; k * dp];
+                for c in 0..k {
+                    for j in 0..d {
+                        let s = if mix.cov_type == CovarianceType::Diag {
+                            pc[c * d + j]
+                        } else {
+                            pc[c]
+                        };
+                        p[c * dp + j] = s;
+                        bias[c * dp + j] = mu[c * dp + j] * s;
+                    }
+                }
+                p
+            }
+        };
+        Prepared {
+            cov_type: mix.cov_type,
+            k,
+            d,
+            dp,
+            shift,
+            mu,
+            prec,
+            bias,
+            constant: mix.log_constants(),
+        }
+    }
+
+    fn matrix(&self) -> bool {
+        self.cov_type.is_matrix()
+    }
+
+    /// `U` of component `c`: d rows of `dp`.
+    fn u(&self, c: usize) -> &[f64] {
+        let m = if self.cov_type == CovarianceType::Full {
+            c
+        } else {
+            0
+        };
+        let n = self.d * self.dp;
+        &self.prec[m * n..(m + 1) * n]
+    }
+}
+
+/// Rows of a block padded for the 32-row tiles of the diagonal kernel.
+fn padded_rows(m: usize) -> usize {
+    m.div_ceil(4 * L) * 4 * L
+}
+
+/// Scratch space of the kernels for blocks of up to [`BLOCK_ROWS`] rows,
+/// allocated once per chunk.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    /// ms × dp, row-major centred rows.
+    xr: Vec<f64>,
+    /// dp × ms, column-major centred rows (diag/spherical).
+    xt: Vec<f64>,
+    /// k × ms: log-densities, then responsibilities.
+    pub(crate) lp: Vec<f64>,
+    /// Per-row log-sum-exp.
+    pub(crate) lse: Vec<f64>,
+    /// The chunk's sums about the shift, see [`finish_chunk`]: k, k × dp and
+    /// k × dp × dp (full/tied) or k × dp (diag/spherical).
+    nk: Vec<f64>,
+    b: Vec<f64>,
+    a: Vec<f64>,
+    /// Diag/spherical: the squares of `xr`.
+    xsq: Vec<f64>,
+}
+
+impl Scratch {
+    pub(crate) fn new(prep: &Prepared) -> Self {
+        let ms = padded_rows(BLOCK_ROWS);
+        let (k, dp) = (prep.k, prep.dp);
+        let full = prep.matrix();
+        Scratch {
+            xr: vec![0.0; ms * dp],
+            xt: if full { Vec::new() } else { vec![0.0; ms * dp] },
+            lp: vec![0.0; k * ms],
+            lse: vec![0.0; ms],
+            nk: vec![0.0; k],
+            b: vec![0.0; k * dp],
+            a: vec![0.0; if full { k * dp * dp } else { k * dp }],
+            xsq: if full { Vec::new() } else { vec![0.0; ms * dp] },
+        }
+    }
+
+    /// The row stride of [`Scratch::lp`] for a block of `m` rows.
+    pub(crate) fn stride(m: usize) -> usize {
+        padded_rows(m)
+    }
+}
+
+/// E-step of the `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns):
+/// afterwards `ws.lp[c · ms + i]` (`ms = Scratch::stride(m)`) holds the
+/// responsibility of component `c` for row `i` (0 for the padding rows) and
+/// `ws.lse[i]` the row's log-likelihood. Returns their sum over the rows, in
+/// row order.
+pub(crate) fn e_step(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+    assert!(available() && m <= BLOCK_ROWS && x.len() >= m * prep.d);
+    // SAFETY: AVX-512F is available (checked above); the scratch was sized
+    // for `prep` and BLOCK_ROWS rows, and `x` holds m rows.
+    unsafe { e_step_impl(prep, x, m, ws) }
+}
+
+/// [`e_step`], then adds the block's statistics to the chunk's sums in `ws`
+/// ([`finish_chunk`] adds those to the chunk's [`Stats`], about the means of
+/// the mixture `prep` was made from).
+pub(crate) fn em_block(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+    assert!(available() && m <= BLOCK_ROWS && x.len() >= m * prep.d);
+    // SAFETY: as in `e_step`.
+    unsafe {
+        let ll = e_step_impl(prep, x, m, ws);
+        if prep.matrix() {
+            matrix_stats(prep, m, ws);
+        } else {
+            diag_stats(prep, m, ws);
+        }
+        ll
+    }
+}
+
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let ms = padded_rows(m);
+    // Centred rows, row-major and (diagonal kinds) column-major; padding zero.
+    let nv = dp / L;
+    for i in 0..m {
+        for v in 0..nv {
+            let live = (d - v * L).min(L);
+            let mask: __mmask8 = if live == L { 0xff } else { (1u8 << live) - 1 };
+            // SAFETY: lanes v·L..v·L + live of row i lie within `x` (m rows
+            // of d); masked-off lanes are not read; row i of xr and `shift`
+            // have dp ≥ v·L + L entries. Padding lanes: 0 − 0.
+            unsafe {
+                let xs =
+                    _mm512_maskz_loadu_ps(__mmask16::from(mask), x.as_ptr().add(i * d + v * L));
+                let xv = _mm512_cvtps_pd(_mm512_castps512_ps256(xs));
+                let sh = _mm512_loadu_pd(prep.shift.as_ptr().add(v * L));
+                let out = _mm512_maskz_sub_pd(mask, xv, sh);
+                _mm512_storeu_pd(ws.xr.as_mut_ptr().add(i * dp + v * L), out);
+            }
+        }
+    }
+    ws.xr[m * dp..ms * dp].fill(0.0);
+    if !prep.matrix() {
+        for j in 0..dp {
+            for i in 0..ms {
+                ws.xt[j * ms + i] = ws.xr[i * dp + j];
+            }
+        }
+    }
+    for c in 0..k {
+        let lp = &mut ws.lp[c * ms..(c + 1) * ms];
+        // SAFETY: AVX-512F (this function's contract); lengths as set up.
+        unsafe {
+            if prep.matrix() {
+                log_prob_full(prep, c, &ws.xr, ms, lp);
+            } else {
+                log_prob_diag(prep, c, &ws.xt, ms, lp);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { normalise(&mut ws.lp, &mut ws.lse, k, m, ms) }
+}
+
+/// Lane `r` = sum of the lanes of `a[r]`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn transpose_sum(a: &[__m512d; L]) -> __m512d {
+    let pair =
+        |x: __m512d, y: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(x, y), _mm512_unpackhi_pd(x, y));
+    let quad = |x: __m512d, y: __m512d| {
+        _mm512_add_pd(
+            _mm512_shuffle_f64x2::<0x88>(x, y),
+            _mm512_shuffle_f64x2::<0xDD>(x, y),
+        )
+    };
+    let b01 = pair(a[0], a[1]);
+    let b23 = pair(a[2], a[3]);
+    let b45 = pair(a[4], a[5]);
+    let b67 = pair(a[6], a[7]);
+    quad(quad(b01, b23), quad(b45, b67))
+}
+
+/// `lp[i] = constant_c − ½ ‖x̃_i U − μ̃ U‖²` for the ms rows of `xr`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn log_prob_full(prep: &Prepared, c: usize, xr: &[f64], ms: usize, lp: &mut [f64]) {
+    let (d, dp) = (prep.d, prep.dp);
+    let nv = dp / L;
+    let u = prep.u(c);
+    let bias = &prep.bias[c * dp..(c + 1) * dp];
+    let up = u.as_ptr();
+    let constant = _mm512_set1_pd(prep.constant[c]);
+    let half = _mm512_set1_pd(-0.5);
+    for i0 in (0..ms).step_by(L) {
+        let xp = xr[i0 * dp..(i0 + L) * dp].as_ptr();
+        let mut sq = [_mm512_setzero_pd(); L];
+        let mut v0 = 0;
+        while v0 < nv {
+            // SAFETY (all loads below): `u` has d rows of dp, `bias` dp,
+            // rows i0..i0+L of `xr` exist (ms is a multiple of L); lanes
+            // v0·L..(v0+2)·L ≤ dp.
+            unsafe {
+                if v0 + 1 < nv {
+                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
+                    let b1 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L + L));
+                    let z = _mm512_setzero_pd();
+                    let mut a0 = [_mm512_sub_pd(z, b0); L];
+                    let mut a1 = [_mm512_sub_pd(z, b1); L];
+                    // U is upper triangular: rows p < (v0+1)·L meet both
+                    // column vectors, rows up to (v0+2)·L only the second.
+                    let p_both = ((v0 + 1) * L).min(d);
+                    let p_end = ((v0 + 2) * L).min(d);
+                    for p in 0..p_both {
+                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
+                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
+                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
+                        }
+                    }
+                    for p in p_both..p_end {
+                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
+                        }
+                    }
+                    for r in 0..L {
+                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
+                        sq[r] = _mm512_fmadd_pd(a1[r], a1[r], sq[r]);
+                    }
+                } else {
+                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
+                    let mut a0 = [_mm512_sub_pd(_mm512_setzero_pd(), b0); L];
+                    let p_end = ((v0 + 1) * L).min(d);
+                    for p in 0..p_end {
+                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
+                        for r in 0..L {
+                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
+                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
+                        }
+                    }
+                    for r in 0..L {
+                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
+                    }
+                }
+            }
+            v0 += 2;
+        }
+        let maha = transpose_sum(&sq);
+        // SAFETY: i0 + L ≤ ms = lp.len().
+        unsafe {
+            _mm512_storeu_pd(
+                lp.as_mut_ptr().add(i0),
+                _mm512_fmadd_pd(half, maha, constant),
+            );
+        }
+    }
+}
+
+/// `lp[i] = constant_c − ½ Σ_j (x̃_ij p_j − μ̃_j p_j)²` for the ms rows of the
+/// column-major `xt` (ms a multiple of 32).
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn log_prob_diag(prep: &Prepared, c: usize, xt: &[f64], ms: usize, lp: &mut [f64]) {
+    let (d, dp) = (prep.d, prep.dp);
+    let p = &prep.prec[c * dp..(c + 1) * dp];
+    let b = &prep.bias[c * dp..(c + 1) * dp];
+    let constant = _mm512_set1_pd(prep.constant[c]);
+    let half = _mm512_set1_pd(-0.5);
+    for i0 in (0..ms).step_by(4 * L) {
+        let mut acc = [_mm512_setzero_pd(); 4];
+        for j in 0..d {
+            let pj = _mm512_set1_pd(p[j]);
+            let bj = _mm512_set1_pd(-b[j]);
+            for (t, a) in acc.iter_mut().enumerate() {
+                // SAFETY: column j has ms entries; i0 + 4L ≤ ms.
+                let xv = unsafe { _mm512_loadu_pd(xt.as_ptr().add(j * ms + i0 + t * L)) };
+                let y = _mm512_fmadd_pd(xv, pj, bj);
+                *a = _mm512_fmadd_pd(y, y, *a);
+            }
+        }
+        for (t, a) in acc.iter().enumerate() {
+            // SAFETY: i0 + 4L ≤ ms = lp.len().
+            unsafe {
+                _mm512_storeu_pd(
+                    lp.as_mut_ptr().add(i0 + t * L),
+                    _mm512_fmadd_pd(half, *a, constant),
+                );
+            }
+        }
+    }
+}
+
+/// `exp(x)` for `x ≤ 0`: the operations of `simd::exp_nonpositive::<true>`
+/// lane by lane (same bits for finite and −∞ inputs).
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn exp_nonpositive(x: __m512d) -> __m512d {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    const SHIFT: f64 = 6_755_399_441_055_744.0;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const FLOOR: f64 = -708.0;
+    const C: [f64; 12] = [
+        1.0 / 6_227_020_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 39_916_800.0,
+        1.0 / 3_628_800.0,
+        1.0 / 362_880.0,
+        1.0 / 40_320.0,
+        1.0 / 5_040.0,
+        1.0 / 720.0,
+        1.0 / 120.0,
+        1.0 / 24.0,
+        1.0 / 6.0,
+        0.5,
+    ];
+    let floor = _mm512_set1_pd(FLOOR);
+    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, floor);
+    let xc = _mm512_mask_blend_pd(below, x, floor);
+    let shift = _mm512_set1_pd(SHIFT);
+    let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(LOG2E), shift);
+    let n = _mm512_sub_pd(t, shift);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_HI), xc);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_LO), r);
+    let mut p = _mm512_set1_pd(C[0]);
+    for &c in &C[1..] {
+        p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
+    }
+    let one = _mm512_set1_pd(1.0);
+    p = _mm512_fmadd_pd(p, r, one);
+    p = _mm512_fmadd_pd(p, r, one);
+    let e = _mm512_add_epi64(
+        _mm512_sub_epi64(
+            _mm512_castpd_si512(t),
+            _mm512_set1_epi64(SHIFT.to_bits() as i64),
+        ),
+        _mm512_set1_epi64(1023),
+    );
+    let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e));
+    let v = _mm512_mul_pd(p, scale);
+    _mm512_mask_blend_pd(below, v, _mm512_setzero_pd())
+}
+
+/// Turns the k × ms log-densities into responsibilities (rows in lanes),
+/// writes each row's log-sum-exp to `lse` and returns their sum over the m
+/// live rows in row order. Padding rows get responsibility 0. A group of rows
+/// whose maximum is not finite goes through the scalar code.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn normalise(lp: &mut [f64], lse: &mut [f64], k: usize, m: usize, ms: usize) -> f64 {
+    let mut total = 0.0;
+    let base = lp.as_mut_ptr();
+    for i0 in (0..ms).step_by(L) {
+        let live = m.saturating_sub(i0).min(L);
+        if live == 0 {
+            for c in 0..k {
+                lp[c * ms + i0..c * ms + i0 + L].fill(0.0);
+            }
+            continue;
+        }
+        // SAFETY (pointer accesses): c · ms + i0 + L ≤ k · ms = lp.len().
+        let at = |c: usize| unsafe { base.add(c * ms + i0) };
+        let mut mx = unsafe { _mm512_loadu_pd(at(0)) };
+        for c in 1..k {
+            mx = _mm512_max_pd(mx, unsafe { _mm512_loadu_pd(at(c)) });
+        }
+        // Finite lanes: mx − mx == 0 (false for ±∞ and NaN).
+        let finite = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(_mm512_sub_pd(mx, mx), _mm512_setzero_pd());
+        let live_mask: u8 = if live == L { 0xff } else { (1u8 << live) - 1 };
+        if finite & live_mask != live_mask {
+            let mut row = vec![0.0f64; k];
+            for l in 0..live {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = lp[c * ms + i0 + l];
+                }
+                let s = crate::simd::normalise_rows(&mut row, k, None);
+                lse[i0 + l] = s;
+                total += s;
+                for (c, v) in row.iter().enumerate() {
+                    lp[c * ms + i0 + l] = *v;
+                }
+            }
+            for c in 0..k {
+                lp[c * ms + i0 + live..c * ms + i0 + L].fill(0.0);
+            }
+            continue;
+        }
+        let mut s = _mm512_setzero_pd();
+        for c in 0..k {
+            // SAFETY: as above.
+            unsafe {
+                let e = exp_nonpositive(_mm512_sub_pd(_mm512_loadu_pd(at(c)), mx));
+                _mm512_storeu_pd(at(c), e);
+                s = _mm512_add_pd(s, e);
+            }
+        }
+        let inv = _mm512_div_pd(_mm512_set1_pd(1.0), s);
+        // Padding rows: responsibility 0.
+        let inv = _mm512_maskz_mov_pd(live_mask, inv);
+        for c in 0..k {
+            // SAFETY: as above.
+            unsafe { _mm512_storeu_pd(at(c), _mm512_mul_pd(_mm512_loadu_pd(at(c)), inv)) };
+        }
+        let (mut mxa, mut sa) = ([0.0f64; L], [0.0f64; L]);
+        // SAFETY: stores of one vector into arrays of L f64.
+        unsafe {
+            _mm512_storeu_pd(mxa.as_mut_ptr(), mx);
+            _mm512_storeu_pd(sa.as_mut_ptr(), s);
+        }
+        for l in 0..live {
+            let v = mxa[l] + sa[l].ln();
+            lse[i0 + l] = v;
+            total += v;
+        }
+    }
+    total
+}
+
+/// Full/tied statistics of the block about the common shift, added to the
+/// chunk's sums in `ws`: `N += Σ r`, `B += Σ r x̃`, `A += Σ r x̃ x̃ᵀ` (lower
+/// triangle by tiles of 8 rows `p` × 16 lanes `q`; entries above the diagonal
+/// inside a tile are summed too and ignored). Rows with `r = 0` add exactly
+/// nothing and are skipped. [`finish_chunk`] moves the sums to each
+/// component's mean.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    let nb = d.div_ceil(L);
+    let ms = padded_rows(m);
+    let xp = ws.xr.as_ptr();
+    for c in 0..k {
+        let r = &ws.lp[c * ms..c * ms + m];
+        // SAFETY: AVX-512F (this function's contract).
+        ws.nk[c] += unsafe { sum(r) };
+        let a_c = ws.a[c * dp * dp..(c + 1) * dp * dp].as_mut_ptr();
+        let b_c = ws.b[c * dp..(c + 1) * dp].as_mut_ptr();
+        for b in 0..nb {
+            let last = b + 1 == nb;
+            let mut v0 = 0;
+            while v0 <= b {
+                let two = v0 < b;
+                let mut a0 = [_mm512_setzero_pd(); L];
+                let mut a1 = [_mm512_setzero_pd(); L];
+                let (mut s0, mut s1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+                // SAFETY (pointer accesses): rows i < m of xr have dp
+                // entries; lanes v0·L..(v0+2)·L ≤ dp when `two`; columns
+                // b·L + rr < dp; a_c is dp × dp and b_c dp.
+                unsafe {
+                    for (i, &ri) in r.iter().enumerate() {
+                        if ri == 0.0 {
+                            continue;
+                        }
+                        let rb = _mm512_set1_pd(ri);
+                        let row = xp.add(i * dp);
+                        let w0 = _mm512_mul_pd(rb, _mm512_loadu_pd(row.add(v0 * L)));
+                        let w1 = if two {
+                            _mm512_mul_pd(rb, _mm512_loadu_pd(row.add(v0 * L + L)))
+                        } else {
+                            _mm512_setzero_pd()
+                        };
+                        if last {
+                            s0 = _mm512_add_pd(s0, w0);
+                            s1 = _mm512_add_pd(s1, w1);
+                        }
+                        for rr in 0..L {
+                            let xb = _mm512_set1_pd(*row.add(b * L + rr));
+                            a0[rr] = _mm512_fmadd_pd(xb, w0, a0[rr]);
+                            if two {
+                                a1[rr] = _mm512_fmadd_pd(xb, w1, a1[rr]);
+                            }
+                        }
+                    }
+                    for rr in 0..L {
+                        let out = a_c.add((b * L + rr) * dp + v0 * L);
+                        _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), a0[rr]));
+                        if two {
+                            let out = out.add(L);
+                            _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), a1[rr]));
+                        }
+                    }
+                    if last {
+                        let out = b_c.add(v0 * L);
+                        _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), s0));
+                        if two {
+                            let out = out.add(L);
+                            _mm512_storeu_pd(out, _mm512_add_pd(_mm512_loadu_pd(out), s1));
+                        }
+                    }
+                }
+                v0 += 2;
+            }
+        }
+    }
+}
+
+/// Adds a chunk's full/tied sums (about the common shift, in `ws`) to `st`
+/// about each component's mean `μ̃`: `S1 = B − N μ̃`,
+/// `S2 = A − B μ̃ᵀ − μ̃ Bᵀ + N μ̃ μ̃ᵀ`. The shift is the mean of the means, so
+/// `|μ̃|` is of the order of the spread of the means and the correction keeps
+/// the digits that accumulating `Σ r x xᵀ` about the origin would lose.
+/// Resets the sums. Diag/spherical: the same on the diagonal.
+pub(crate) fn finish_chunk(prep: &Prepared, ws: &mut Scratch, st: &mut Stats) {
+    let (k, d, dp) = (prep.k, prep.d, prep.dp);
+    if !prep.matrix() {
+        // Diagonal: `S2_j = A_j − 2 μ̃_j B_j + N μ̃_j²`.
+        for c in 0..k {
+            let n = ws.nk[c];
+            st.nk[c] += n;
+            for j in 0..d {
+                let (mu, b, a) = (prep.mu[c * dp + j], ws.b[c * dp + j], ws.a[c * dp + j]);
+                st.s1[c * d + j] += b - n * mu;
+                st.s2[c * d + j] += a - 2.0 * mu * b + n * mu * mu;
+            }
+        }
+        ws.nk.fill(0.0);
+        ws.a.fill(0.0);
+        ws.b.fill(0.0);
+        return;
+    }
+    let t = d * (d + 1) / 2;
+    for c in 0..k {
+        let n = ws.nk[c];
+        let mu = &prep.mu[c * dp..(c + 1) * dp];
+        let b = &ws.b[c * dp..(c + 1) * dp];
+        let a = &ws.a[c * dp * dp..(c + 1) * dp * dp];
+        st.nk[c] += n;
+        for p in 0..d {
+            st.s1[c * d + p] += b[p] - n * mu[p];
+            for q in 0..=p {
+                st.s2[c * t + p * (p + 1) / 2 + q] +=
+                    a[p * dp + q] - b[p] * mu[q] - mu[p] * b[q] + n * mu[p] * mu[q];
+            }
+        }
+    }
+    ws.nk.fill(0.0);
+    ws.a.fill(0.0);
+    ws.b.fill(0.0);
+}
+
+/// `Σ v` by 8 lanes (then the lanes in a tree, then the tail in order).
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn sum(v: &[f64]) -> f64 {
+    let mut acc = _mm512_setzero_pd();
+    let mut chunks = v.chunks_exact(L);
+    for c in &mut chunks {
+        // SAFETY: `c` has L entries.
+        acc = _mm512_add_pd(acc, unsafe { _mm512_loadu_pd(c.as_ptr()) });
+    }
+    _mm512_reduce_add_pd(acc) + chunks.remainder().iter().sum::<f64>()
+}
+
+/// Diagonal statistics of the block about the common shift, added to the
+/// chunk's sums in `ws`: per component `N += Σ r`, `B += Σ r x̃`,
+/// `A += Σ r x̃²` (`x̃²` computed once for all components), rows in order.
+/// [`finish_chunk`] moves the sums to each component's mean.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn diag_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
+    const G: usize = 4;
+    let (k, dp) = (prep.k, prep.dp);
+    let nv = dp / L;
+    let ms = padded_rows(m);
+    for (q, &v) in ws.xsq[..m * dp].iter_mut().zip(&ws.xr[..m * dp]) {
+        *q = v * v;
+    }
+    let (xp, qp) = (ws.xr.as_ptr(), ws.xsq.as_ptr());
+    for c in 0..k {
+        let r = &ws.lp[c * ms..c * ms + m];
+        // SAFETY: AVX-512F (this function's contract).
+        ws.nk[c] += unsafe { sum(r) };
+        for v0 in (0..nv).step_by(G) {
+            let g = G.min(nv - v0);
+            // Two rows at a time into separate sums (twice the independent
+            // FMA chains), added at the end.
+            let mut a1 = [_mm512_setzero_pd(); G];
+            let mut a2 = [_mm512_setzero_pd(); G];
+            let mut b1 = [_mm512_setzero_pd(); G];
+            let mut b2 = [_mm512_setzero_pd(); G];
+            let pairs = m / 2;
+            for h in 0..pairs {
+                let (i, j) = (2 * h, 2 * h + 1);
+                let (ri, rj) = (_mm512_set1_pd(r[i]), _mm512_set1_pd(r[j]));
+                for t in 0..g {
+                    let (oi, oj) = (i * dp + (v0 + t) * L, j * dp + (v0 + t) * L);
+                    // SAFETY: rows i, j < m of xr and xsq have dp entries.
+                    unsafe {
+                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
+                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
+                        b1[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(xp.add(oj)), b1[t]);
+                        b2[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(qp.add(oj)), b2[t]);
+                    }
+                }
+            }
+            if m % 2 == 1 {
+                let i = m - 1;
+                let ri = _mm512_set1_pd(r[i]);
+                for t in 0..g {
+                    let oi = i * dp + (v0 + t) * L;
+                    // SAFETY: as above.
+                    unsafe {
+                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
+                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
+                    }
+                }
+            }
+            for t in 0..g {
+                a1[t] = _mm512_add_pd(a1[t], b1[t]);
+                a2[t] = _mm512_add_pd(a2[t], b2[t]);
+            }
+            for t in 0..g {
+                let off = c * dp + (v0 + t) * L;
+                // SAFETY: `b` and `a` are k × dp; off + L ≤ (c + 1)·dp.
+                unsafe {
+                    let b = ws.b.as_mut_ptr().add(off);
+                    _mm512_storeu_pd(b, _mm512_add_pd(_mm512_loadu_pd(b), a1[t]));
+                    let a = ws.a.as_mut_ptr().add(off);
+                    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), a2[t]));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mixture::{Workspace, normalise_rows};
+    use proptest::prelude::*;
+
+    const TYPES: [CovarianceType; 4] = [
+        CovarianceType::Full,
+        CovarianceType::Tied,
+        CovarianceType::Diag,
+        CovarianceType::Spherical,
+    ];
+
+    /// A valid mixture: means around `offset`, covariances `A Aᵀ + s I`.
+    fn mixture(cov_type: CovarianceType, k: usize, d: usize, offset: f64, seed: u64) -> Mixture {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        let weights: Vec<f64> = (0..k).map(|_| 0.2 + next().abs()).collect();
+        let total: f64 = weights.iter().sum();
+        let weights = weights.iter().map(|w| w / total).collect();
+        let means = (0..k * d).map(|_| offset + 5.0 * next()).collect();
+        let mut cov = vec![0.0f64; cov_type.covariance_len(k, d)];
+        match cov_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                for m in 0..cov.len() / (d * d) {
+                    let a: Vec<f64> = (0..d * d).map(|_| next()).collect();
+                    for p in 0..d {
+                        for q in 0..d {
+                            let s: f64 = (0..d).map(|t| a[p * d + t] * a[q * d + t]).sum();
+                            cov[m * d * d + p * d + q] = s + if p == q { 0.5 } else { 0.0 };
+                        }
+                    }
+                }
+            }
+            _ => cov.iter_mut().for_each(|v| *v = 0.3 + 2.0 * next().abs()),
+        }
+        Mixture::new(cov_type, k, d, weights, means, cov, None).unwrap()
+    }
+
+    fn close(got: f64, want: f64, scale: f64, tol: f64) -> bool {
+        (got - want).abs() <= tol * scale.max(want.abs()).max(1e-300)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The block kernels against the portable path (`log_prob_block`,
+        /// `normalise_rows`, `accumulate_block` about the means), on random
+        /// shapes (d across 8-lane boundaries, partial blocks) and on data far
+        /// from the origin.
+        #[test]
+        fn block_kernels_match_the_portable_path(
+            k in 1usize..7, d in 1usize..27, m in 1usize..=BLOCK_ROWS,
+            far in any::<bool>(), seed in 0u64..10_000,
+        ) {
+            prop_assume!(available());
+            let offset = if far { 1e4 } else { 0.0 };
+            for (t, cov_type) in TYPES.into_iter().enumerate() {
+                let mix = mixture(cov_type, k, d, offset, seed * 4 + t as u64);
+                // Rows near the means (several components matter per row).
+                let x: Vec<f32> = (0..m * d)
+                    .map(|i| {
+                        let (r, j) = (i / d, i % d);
+                        let c = (r * 7 + seed as usize) % k;
+                        let noise = ((i as f64 * 0.618 + seed as f64).sin()) * 4.0;
+                        (mix.means[c * d + j] + noise) as f32
+                    })
+                    .collect();
+                let prep = Prepared::new(&mix);
+                let mut ws = Scratch::new(&prep);
+                let mut st = Stats::new(cov_type, k, d);
+                let ll = em_block(&prep, &x, m, &mut ws);
+                finish_chunk(&prep, &mut ws, &mut st);
+                let ms = Scratch::stride(m);
+
+                let mut rws = Workspace::new(k, d);
+                let mut lp = vec![0.0f64; m * k];
+                mix.log_prob_block(&x, m, &mut rws, &mut lp);
+                let mut lse = Vec::new();
+                let want_ll = normalise_rows(&mut lp, k, Some(&mut lse));
+                let mut want = Stats::new(cov_type, k, d);
+                want.accumulate_block(cov_type, &x, m, k, d, &lp, &mix.means, &mut rws);
+
+                let scale = lse.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                prop_assert!(close(ll, want_ll, m as f64 * scale, 1e-12), "{cov_type} ll {ll} vs {want_ll}");
+                for i in 0..m {
+                    prop_assert!(close(ws.lse[i], lse[i], scale, 1e-12), "{cov_type} lse row {i}");
+                    for c in 0..k {
+                        let (g, w) = (ws.lp[c * ms + i], lp[i * k + c]);
+                        prop_assert!((g - w).abs() <= 1e-10, "{cov_type} resp ({i}, {c}): {g} vs {w}");
+                    }
+                }
+                for i in m..ms {
+                    for c in 0..k {
+                        prop_assert_eq!(ws.lp[c * ms + i], 0.0);
+                    }
+                }
+                for c in 0..k {
+                    prop_assert!(close(st.nk[c], want.nk[c], m as f64, 1e-10), "{cov_type} nk {c}");
+                }
+                // Scales: the sums of |r·t| and r·t² of the reference.
+                let s2max = want.s2.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+                for (j, (&g, &w)) in st.s1.iter().zip(&want.s1).enumerate() {
+                    prop_assert!(close(g, w, s2max.sqrt() * m as f64, 1e-9), "{cov_type} s1[{j}] {g} vs {w}");
+                }
+                for (j, (&g, &w)) in st.s2.iter().zip(&want.s2).enumerate() {
+                    prop_assert!(close(g, w, s2max, 1e-9), "{cov_type} s2[{j}] {g} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vector_exp_has_the_scalar_bits() {
+        if !available() {
+            return;
+        }
+        let xs: Vec<f64> = (0..4096)
+            .map(|i| -(i as f64) * 0.191)
+            .chain([0.0, -707.9, -708.0, -708.1, -1e300, f64::NEG_INFINITY])
+            .collect();
+        for chunk in xs.chunks(L) {
+            let mut v = [f64::NEG_INFINITY; L];
+            v[..chunk.len()].copy_from_slice(chunk);
+            let mut out = [0.0f64; L];
+            // SAFETY: AVX-512F is available (checked above); L lanes.
+            unsafe {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn run(v: &[f64; L], out: &mut [f64; L]) {
+                    // SAFETY: arrays of L f64.
+                    unsafe {
+                        _mm512_storeu_pd(
+                            out.as_mut_ptr(),
+                            exp_nonpositive(_mm512_loadu_pd(v.as_ptr())),
+                        )
+                    };
+                }
+                run(&v, &mut out);
+            }
+            for l in 0..chunk.len() {
+                let want = crate::simd::exp_nonpositive_for_tests(v[l]);
+                assert_eq!(out[l].to_bits(), want.to_bits(), "exp({})", v[l]);
+            }
+        }
+    }
+}

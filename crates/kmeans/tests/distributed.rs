@@ -1,0 +1,99 @@
+//! Distributed fits (several processes sharing one source, simulated by
+//! threads with `ThreadGroup`) give the single-process result bit for bit,
+//! whatever the number of processes: the MPI build's guarantee, tested
+//! without MPI. scripts/test_mpi.sh checks the same through `mpirun`.
+
+use mmclust_core::ArraySource;
+use mmclust_core::group::ThreadGroup;
+use mmclust_core::parallel::Chunking;
+use mmclust_core::source::Distributed;
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, MiniBatchOptions, Sampling};
+
+fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
+    let mut s = 99u64;
+    let mut next = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    (0..n * d)
+        .map(|i| ((i / d) * 31 % k) as f32 * 3.0 + 2.0 * next())
+        .collect()
+}
+
+fn same(a: &KMeansModel, b: &KMeansModel, what: &str) {
+    let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.centers), bits(&b.centers), "{what}: centres");
+    assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "{what}: inertia");
+    assert_eq!(a.n_iter, b.n_iter, "{what}: iterations");
+    let h = |m: &KMeansModel| m.history.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(h(a), h(b), "{what}: history");
+}
+
+#[test]
+fn every_init_and_algorithm_matches_one_process_on_2_to_5_ranks() {
+    let (n, d) = (6_000, 5);
+    let x = blobs(n, d, 6);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let base = |k| {
+        let mut p = KMeansParams::new(k).seed(7).max_iter(30);
+        // 53 chunks: ownership boundaries fall inside the merge tree.
+        p.chunking = Some(Chunking::with_rows(113).unwrap());
+        p
+    };
+    let cases = [
+        ("k-means++", base(6).init(Init::KMeansPlusPlus)),
+        ("k-means||", base(6).init(Init::k_means_parallel())),
+        (
+            "random, standardised",
+            base(9).init(Init::Random).n_init(2).standardize(true),
+        ),
+        (
+            "empty clusters",
+            base(60).init(Init::Random).n_init(1).max_iter(4),
+        ),
+        (
+            "mini-batch",
+            base(6)
+                .tol(0.0)
+                .max_iter(3)
+                .algorithm(Algorithm::MiniBatch(Box::new(MiniBatchOptions {
+                    batch_size: 700,
+                    sampling: Sampling::Blocks { rows: 50 },
+                    max_no_improvement: None,
+                    refine: 1,
+                    ..MiniBatchOptions::default()
+                }))),
+        ),
+    ];
+    for (what, params) in &cases {
+        let one = params.fit(&src).unwrap();
+        for ranks in 2..=5 {
+            let models = ThreadGroup::run(ranks, |comm| {
+                params.fit(&Distributed::new(&src, comm)).unwrap()
+            });
+            for m in &models {
+                same(&one, m, &format!("{what}, {ranks} ranks"));
+            }
+        }
+    }
+}
+
+#[test]
+fn bounded_algorithms_are_refused_when_distributed() {
+    let x = blobs(500, 3, 3);
+    let src = ArraySource::from_slice(&x, 500, 3).unwrap();
+    let errs = ThreadGroup::run(2, |comm| {
+        KMeansParams::new(3)
+            .algorithm(Algorithm::Hamerly)
+            .fit(&Distributed::new(&src, comm))
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(
+        errs[0].contains("not available in a distributed"),
+        "{}",
+        errs[0]
+    );
+}

@@ -1,0 +1,186 @@
+"""Gaussian mixtures with scikit-learn's names, defaults and attributes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _native
+from ._base import BaseEstimator, as_input, feature_names_of, n_features_of, seed_of
+
+__all__ = ["GaussianMixture"]
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _precisions(prec_chol, covariance_type):
+    """Precision matrices from their Cholesky factors (scikit-learn's `precisions_`)."""
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+def _covariances_of_precisions(precisions, covariance_type):
+    p = np.asarray(precisions, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        return np.linalg.inv(p)
+    return 1.0 / p
+
+
+class GaussianMixture(BaseEstimator):
+    """Gaussian mixture fitted by EM (scikit-learn's `sklearn.mixture.GaussianMixture`).
+
+    Parameters keep scikit-learn's names, defaults and meanings, and the fitted
+    attributes their names and shapes (`weights_`, `means_`, `covariances_`,
+    `precisions_cholesky_`, `precisions_`, `converged_`, `n_iter_`,
+    `lower_bound_`). Differences:
+
+    * X may be a path to a `.npy` file (memory-mapped by the engine); EM
+      streams over the data, never storing an n x k responsibility matrix.
+    * Data are read as float32; statistics and parameters are float64.
+    * `random_state=None` means seed 0 (reproducible); same answer as
+      `mmclust gmm` for the same seed.
+    * `init_params` also accepts 'k-means++' and 'random_from_data'. Given
+      initial values: `means_init` alone, or `weights_init`, `means_init` and
+      `precisions_init` together.
+    * `sample` returns rows in random component order (scikit-learn sorts
+      them by component), drawn from the seed of `random_state`: two calls
+      give the same rows (scikit-learn's generator moves on).
+    * `verbose` and `verbose_interval` are accepted and ignored.
+    """
+
+    _estimator_type = "density_estimator"
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    def _initial(self):
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
+                f"use one of {_COVARIANCE_TYPES}"
+            )
+        if self.warm_start and "means_" in self.__dict__:
+            return dict(
+                weights_init=self.weights_,
+                means_init=self.means_,
+                covariances_init=self.covariances_,
+            )
+        out = {}
+        if self.weights_init is not None:
+            out["weights_init"] = np.asarray(self.weights_init, dtype=np.float64)
+        if self.means_init is not None:
+            out["means_init"] = np.asarray(self.means_init, dtype=np.float64)
+        if self.precisions_init is not None:
+            out["covariances_init"] = _covariances_of_precisions(
+                self.precisions_init, self.covariance_type
+            )
+        return out
+
+    def fit(self, X, y=None):
+        """Estimates the mixture's parameters by EM."""
+        inp = as_input(X)
+        r = _native.gmm_fit(
+            inp,
+            int(self.n_components),
+            covariance_type=self.covariance_type,
+            tol=float(self.tol),
+            reg_covar=float(self.reg_covar),
+            max_iter=int(self.max_iter),
+            n_init=int(self.n_init),
+            init_params=self.init_params,
+            seed=seed_of(self.random_state),
+            **self._initial(),
+        )
+        self.weights_ = r["weights"]
+        self.means_ = r["means"]
+        self.covariances_ = r["covariances"]
+        self.precisions_cholesky_ = r["precisions_cholesky"]
+        self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
+        self.converged_ = bool(r["converged"])
+        self.n_iter_ = int(r["n_iter"])
+        self.lower_bound_ = float(r["lower_bound"])
+        self.n_features_in_ = self.means_.shape[1]
+        self._n_parameters = int(r["n_parameters"])
+        names = feature_names_of(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        return self
+
+    def _params(self):
+        self._check_fitted("means_")
+        return (self.covariance_type, self.weights_, self.means_, self.covariances_)
+
+    def fit_predict(self, X, y=None):
+        """Fits and returns the component of each training row."""
+        return self.fit(X).predict(X)
+
+    def predict(self, X):
+        """Most probable component of each row (int32)."""
+        return _native.gmm_rows(as_input(X), "predict", *self._params())
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, (n_samples, n_components)."""
+        return _native.gmm_rows(as_input(X), "proba", *self._params())
+
+    def score_samples(self, X):
+        """Log-likelihood of each row."""
+        return _native.gmm_rows(as_input(X), "score_samples", *self._params())
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per row."""
+        return _native.gmm_score(as_input(X), *self._params())
+
+    def sample(self, n_samples=1):
+        """Draws (X, y): `n_samples` rows (float32) and their components."""
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        params = self._params()
+        return _native.gmm_sample(int(n_samples), seed_of(self.random_state), *params)
+
+    def _n_parameters_(self):
+        self._check_fitted("means_")
+        return self._n_parameters
+
+    def bic(self, X):
+        """Bayesian information criterion of X (lower is better)."""
+        inp = as_input(X)
+        n = n_features_of(inp, _native)[0]
+        return -2 * self.score(inp) * n + self._n_parameters_() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion of X (lower is better)."""
+        inp = as_input(X)
+        n = n_features_of(inp, _native)[0]
+        return -2 * self.score(inp) * n + 2 * self._n_parameters_()

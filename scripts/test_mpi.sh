@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# MPI tests: builds the binary with `--features mpi` and checks that runs under
+# `mpirun -n 1, 2, 3` give byte-identical outputs to the single-process run
+# (centres, labels, models minus timings, GMM parameters, responsibilities),
+# that shards read as one file give the same answer, and that faults end the
+# whole job quickly with a non-zero status. Needs Open MPI; installs it (and
+# libclang for the bindings) from Debian's packages when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(openmpi-bin libopenmpi-dev libclang-dev clang pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# crates/mpi is outside the workspace (it needs MPI to build): lint and format
+# it here, with the CLI that uses it.
+cargo clippy --profile ci -p mmclust-cli --features mpi --all-targets -- -D warnings
+rustfmt --edition 2024 --check crates/mpi/src/*.rs
+cargo build --profile ci -p mmclust-cli --features mpi
+BIN="$PWD/target/ci/mmclust"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI's shared-memory transport warns in some containers; quiet and safe.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+MPIRUN=(mpirun --oversubscribe --bind-to none)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail=0
+note() { echo "$*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+
+# Models without their timings (the only field that may differ).
+strip_model() {
+    python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m.pop("seconds",None); print(json.dumps(m,sort_keys=True))' "$1"
+}
+
+# d = 40 gives 1632-row chunks: 30,000 rows are 19 chunks, split unevenly
+# over 2 and 3 ranks.
+"$BIN" generate blobs -o data.npy --n 30000 --d 40 --k 6 --seed 5 -q
+"$BIN" generate blobs -o small.npy --n 5000 --d 40 --k 4 --seed 6 -q
+
+# compare NAME OUTPUT-FLAGS... -- ARGS...: runs single-process, then under
+# mpirun -n 1, 2, 3, and byte-compares every output.
+compare() {
+    local name=$1; shift
+    local outs=()
+    while [ "$1" != "--" ]; do outs+=("$1"); shift; done
+    shift
+    run_one() {
+        local tag=$1; shift
+        local args=()
+        for o in "${outs[@]}"; do
+            case $o in
+                labels) args+=(--labels-out "$name.$tag.labels.npy") ;;
+                centers) args+=(--centers-out "$name.$tag.centers.npy") ;;
+                proba) args+=(--proba-out "$name.$tag.proba.npy") ;;
+                model) args+=(--model-out "$name.$tag.model.json") ;;
+            esac
+        done
+        "$@" "${args[@]}" -q --json > "$name.$tag.json" 2> "$name.$tag.err" \
+            || { bad "$name ($tag) exited $?: $(tail -3 "$name.$tag.err")"; return 1; }
+    }
+    run_one single "$BIN" "$@" || return 0
+    for r in 1 2 3; do
+        run_one "n$r" timeout 120 "${MPIRUN[@]}" -n "$r" "$BIN" "$@" || continue
+        local same=1
+        for o in "${outs[@]}"; do
+            case $o in
+                model) cmp -s <(strip_model "$name.single.model.json") <(strip_model "$name.n$r.model.json") || { same=0; bad "$name: model differs with $r ranks"; } ;;
+                *) cmp -s "$name.single.$o.npy" "$name.n$r.$o.npy" || { same=0; bad "$name: $o differ with $r ranks"; } ;;
+            esac
+        done
+        [ $same = 1 ] && note "ok   $name: mpirun -n $r identical (${outs[*]})"
+    done
+}
+
+compare kmeans-pp labels centers model -- kmeans data.npy -k 9 --seed 1 --init k-means++ --tol 0
+compare kmeans-par labels centers model -- kmeans data.npy -k 9 --seed 2 --init k-means-parallel
+compare kmeans-random-std labels centers model -- kmeans data.npy -k 7 --seed 3 --init random --n-init 2 --standardize
+compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --init random --n-init 1 --max-iter 5
+compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
+compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
+compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
+compare gmm-tied labels model -- gmm small.npy -k 3 --seed 3 --covariance tied --init k-means++
+compare gmm-spherical labels model -- gmm small.npy -k 3 --seed 4 --covariance spherical --standardize
+
+# Shards (uneven: 7,000 + 15,000 + 8,000 rows) give the answer of the whole file.
+python3 "$OLDPWD/scripts/npy_split.py" data.npy part 7000,15000
+"$BIN" kmeans data.npy -k 9 --seed 1 --labels-out whole.labels.npy --centers-out whole.centers.npy -q > /dev/null
+for r in 1 3; do
+    timeout 120 "${MPIRUN[@]}" -n $r "$BIN" kmeans --shards 'part-*.npy' -k 9 --seed 1 \
+        --labels-out shards$r.labels.npy --centers-out shards$r.centers.npy -q > /dev/null \
+        && cmp -s whole.labels.npy shards$r.labels.npy && cmp -s whole.centers.npy shards$r.centers.npy \
+        && note "ok   shards: mpirun -n $r identical to the whole file" || bad "shards with $r ranks"
+done
+
+# Faults: each must end the whole job, non-zero, within seconds.
+expect_fail() {
+    local name=$1 want=$2; shift 2
+    local t0=$SECONDS
+    set +e
+    timeout 60 "$@" > "$name.out" 2> "$name.err"
+    local rc=$?
+    set -e
+    local took=$((SECONDS - t0))
+    if [ "$rc" = 124 ]; then bad "$name: hung (killed after 60 s)"
+    elif [ "$want" != any ] && [ "$rc" != "$want" ]; then bad "$name: exit $rc, expected $want: $(tail -2 "$name.err")"
+    elif [ "$rc" = 0 ]; then bad "$name: exit 0"
+    elif [ "$took" -gt 15 ]; then bad "$name: took $took s"
+    else note "ok   $name: exit $rc after ${took} s"
+    fi
+}
+python3 - <<'PY'
+import struct
+h = repr({"descr": "<f4", "fortran_order": False, "shape": (10, 3)})
+h = h + " " * (64 - (10 + len(h) + 1) % 64) + "\n"
+open("part-x.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + bytes(120))
+PY
+expect_fail mismatched-shards 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans --shards 'part-*.npy' -k 3 -q
+grep -q "same columns" mismatched-shards.err || bad "mismatched shards: message does not say why"
+rm part-x.npy
+expect_fail bounded-algorithm 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans data.npy -k 5 --algorithm hamerly -q
+MMCLUST_TEST_PANIC_RANK=1 expect_fail panic-rank-1 any "${MPIRUN[@]}" -n 3 "$BIN" kmeans data.npy -k 5 -q
+# A rank killed in the middle of a long run.
+"$BIN" generate blobs -o big.npy --n 400000 --d 32 --k 50 --seed 7 -q
+"${MPIRUN[@]}" -n 2 "$BIN" kmeans big.npy -k 200 --max-iter 300 --tol 0 --init random -q > kill.out 2> kill.err &
+launcher=$!
+sleep 4
+# The ranks are the launcher's children; kill the last one.
+victim=$(pgrep -P "$launcher" | tail -1 || true)
+if [ -n "$victim" ]; then
+    t0=$SECONDS
+    kill -9 "$victim"
+    set +e
+    wait "$launcher"
+    rc=$?
+    set -e
+    took=$((SECONDS - t0))
+    if [ "$rc" != 0 ] && [ $took -le 15 ]; then note "ok   killed rank: job exit $rc after ${took} s"
+    else bad "killed rank: exit $rc after $took s"; fi
+else
+    wait "$launcher" || true
+    bad "killed rank: the run ended before a rank could be killed"
+fi
+ls -a | grep -q mmclust-tmp && bad "temporary outputs left behind: $(ls -a | grep mmclust-tmp)"
+
+if [ $fail = 0 ]; then echo "MPI tests passed"; else echo "MPI tests FAILED"; exit 1; fi
