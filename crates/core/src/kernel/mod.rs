@@ -74,6 +74,7 @@ mod avx512;
 mod direct;
 pub mod reference;
 mod scalar;
+pub mod top2;
 
 #[cfg(test)]
 mod tests;
