@@ -175,6 +175,25 @@ def run_sklearn_silhouette(args: argparse.Namespace) -> dict[str, Any]:
     return {"silhouette": score, "seconds": time.perf_counter() - t0}
 
 
+def run_mlpack(args: argparse.Namespace) -> dict[str, Any]:
+    """mlpack's kmeans (PyPI ``mlpack``) from the given C0 with ``--sk-algorithm``
+    (hamerly, elkan or naive). mlpack computes in float64: the float32 data is
+    converted before the clock starts. It has no tolerance: it stops when the
+    centroids moved less than 1e-5 (norm of all shifts) or after ``--max-iter``
+    iterations; its Python binding reports no iteration count."""
+    import mlpack
+    import numpy as np
+
+    X = np.asarray(_load(args.data), dtype=np.float64)
+    C0 = np.load(args.init).astype(np.float64)
+    t0 = time.perf_counter()
+    out = mlpack.kmeans(input_=X, clusters=args.k, initial_centroids=C0,
+                        algorithm=args.sk_algorithm, max_iterations=args.max_iter,
+                        allow_empty_clusters=True)
+    secs = time.perf_counter() - t0
+    return {"fit_seconds": secs, "n_iter": None, "centers": np.asarray(out["centroid"])}
+
+
 def runner_main(args: argparse.Namespace) -> None:
     """Entry point of the per-engine subprocess: fit, write a JSON result."""
     import numpy as np
@@ -188,6 +207,8 @@ def runner_main(args: argparse.Namespace) -> None:
         res = run_faiss(args)
     elif args.engine == "sklearn-mb":
         res = run_sklearn_minibatch(args)
+    elif args.engine == "mlpack":
+        res = run_mlpack(args)
     else:
         res = run_sklearn(args, args.engine)
     centers = res.pop("centers")
@@ -525,7 +546,46 @@ def bench_accel(b: Bench, opts: argparse.Namespace, data: Path, k: int, c0: Path
             log(f"  accel {rep} {key:17s} {secs:8.3f}s wall={run.wall:8.3f}s "
                 f"iters={row['n_iter'][-1]} inertia={row['inertia'][-1]:.9g} "
                 f"skipped={sm.get('skipped_fraction')} load={load:.2f}")
+    if not opts.no_mlpack and "mmclust" in engines and mlpack_status() is None:
+        # mlpack has no tolerance (it stops when the centroids move less than 1e-5):
+        # it gets as many iterations as mmclust's Lloyd needed to converge under
+        # tol 1e-4, so that every engine does the same work.
+        cap = rows.get("mmclust lloyd", {}).get("n_iter") or [300]
+        cap_iter = int(statistics.median(cap))
+        for rep in range(opts.reps):
+            for a in ("hamerly", "elkan"):
+                key = f"mlpack {a}"
+                row = rows.setdefault(key, {"seconds": [], "wall": [], "n_iter": [],
+                                            "inertia": [], "evals": [], "skipped": [],
+                                            "load": [], "resolved": []})
+                cout = b.workdir / "centers-accel.npy"
+                cout.unlink(missing_ok=True)
+                load = os.getloadavg()[0]
+                try:
+                    run = b.run("mlpack", data, k, str(c0), cap_iter, 1e-4, cout,
+                                sk_algorithm=a)
+                except (RuntimeError, json.JSONDecodeError) as err:
+                    log(f"bench: {err}")
+                    continue
+                row["seconds"].append(float(run.summary["fit_seconds"]))
+                row["wall"].append(run.wall)
+                row["n_iter"].append(f"≤ {cap_iter}")
+                row["inertia"].append(inertia_f64(data, cout) if cout.exists()
+                                      else float("nan"))
+                row["evals"].append(None)
+                row["skipped"].append(None)
+                row["load"].append(load)
+                row["resolved"].append(a)
+                log(f"  accel {rep} {key:17s} {row['seconds'][-1]:8.3f}s "
+                    f"iters<={cap_iter} inertia={row['inertia'][-1]:.9g} load={load:.2f}")
     return rows
+
+
+def mlpack_status() -> str | None:
+    """None when this interpreter can import mlpack, else why not."""
+    r = subprocess.run([sys.executable, "-c", "import mlpack"], capture_output=True,
+                       text=True, check=False)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
 def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> str:
@@ -538,8 +598,10 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
         if not rows:
             continue
         out += [f"### n = {r['n']:,}, d = {r['d']}, k = {r['k']}", "",
-                "| engine | seconds | iterations | inertia (f64) | distances skipped | load |",
-                "|---|---:|---:|---:|---:|---:|"]
+                "| engine | seconds | iterations | inertia (f64) | vs mmclust lloyd "
+                "| distances skipped | load |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        ref = rows.get("mmclust lloyd", {}).get("inertia") or [float("nan")]
         best_peer = min((med(v["seconds"]) for key, v in rows.items()
                          if not key.startswith("mmclust") and v["seconds"]), default=None)
         for key, v in rows.items():
@@ -550,8 +612,9 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
             ratio_txt = ""
             if best_peer and key.startswith("mmclust"):
                 ratio_txt = f" ({best_peer / med(v['seconds']):.1f}x vs fastest peer)"
+            rel = (v["inertia"][0] - ref[0]) / ref[0]
             out.append(f"| {name} | {fmt(med(v['seconds']))}{ratio_txt} | "
-                       f"{v['n_iter'][0]} | {v['inertia'][0]:.9g} | "
+                       f"{v['n_iter'][0]} | {v['inertia'][0]:.9g} | {rel:+.1e} | "
                        f"{'' if sk is None else f'{sk:.1%}'} | "
                        f"{', '.join(f'{x:.1f}' for x in v['load'])} |")
         out.append("")
@@ -800,6 +863,8 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
     if mm_note:
         lines += ["", f"**mmclust skipped:** {mm_note}. Ratios need it."]
     for res in results:
+        if opts.no_iter and opts.no_full:
+            break  # nothing measured for these tables (e.g. --accel alone)
         cells: dict[str, Cell] = res["cells"]
         mm = cells.get("mmclust")
         mm_iter = med(mm.iter_diffs) if mm else None
@@ -905,11 +970,17 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
 # =========================================================================== main
 
 
-def parse_configs(text: str) -> list[tuple[int, int]]:
-    out = []
+def parse_configs(text: str) -> list[tuple[int | None, int, int]]:
+    """``DxK`` items (n from --n) or ``NxDxK`` items, comma-separated."""
+    out: list[tuple[int | None, int, int]] = []
     for part in text.split(","):
-        d, k = part.lower().split("x")
-        out.append((int(d), int(k)))
+        nums = [int(v) for v in part.lower().split("x")]
+        if len(nums) == 2:
+            out.append((None, nums[0], nums[1]))
+        elif len(nums) == 3:
+            out.append((nums[0], nums[1], nums[2]))
+        else:
+            raise SystemExit(f"--configs: {part!r} is neither DxK nor NxDxK")
     return out
 
 
@@ -1002,8 +1073,8 @@ def bench_main(opts: argparse.Namespace) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-", dir=opts.workdir) as tmp:
         b = Bench(opts, Path(tmp))
-        for d, k in parse_configs(opts.configs):
-            results.append(bench_config(b, opts, n, d, k, engines))
+        for n_cfg, d, k in parse_configs(opts.configs):
+            results.append(bench_config(b, opts, n_cfg or n, d, k, engines))
     text = markdown(results, opts, mm_note)
     if opts.accel:
         text += accel_markdown(results, opts)
@@ -1049,6 +1120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accel", action="store_true",
                    help="also time exact K-means to convergence from C0: mmclust "
                         "lloyd/hamerly/yinyang/auto vs scikit-learn lloyd/elkan, sklearnex")
+    p.add_argument("--no-mlpack", action="store_true",
+                   help="--accel without mlpack's hamerly/elkan (run when `import mlpack` "
+                        "works)")
     p.add_argument("--faiss-niter", type=int, default=300,
                    help="faiss niter in the full fit (it has no tol; default 300)")
     p.add_argument("--mm-full-algorithm", default="auto",
@@ -1073,13 +1147,16 @@ def build_parser() -> argparse.ArgumentParser:
 def build_runner_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench_peers.py _run",
                                 description="internal: one peer fit in this process")
-    p.add_argument("--engine", choices=PEERS + ("sklearn-mb", "sklearn-gmm", "sklearn-sil"),
+    p.add_argument("--engine",
+                   choices=PEERS + ("sklearn-mb", "sklearn-gmm", "sklearn-sil", "mlpack"),
                    required=True)
     p.add_argument("--covariance", default="full", help="sklearn-gmm covariance type")
     p.add_argument("--labels", default=None, help="sklearn-sil labels .npy")
     p.add_argument("--batch-size", type=int, default=1024, help="sklearn-mb batch size")
-    p.add_argument("--sk-algorithm", default="lloyd", choices=("lloyd", "elkan"),
-                   help="scikit-learn KMeans algorithm")
+    p.add_argument("--sk-algorithm", default="lloyd",
+                   choices=("lloyd", "elkan", "hamerly", "naive"),
+                   help="scikit-learn KMeans algorithm (lloyd, elkan); mlpack's (hamerly, "
+                        "elkan, naive)")
     p.add_argument("--data", required=True)
     p.add_argument("-k", type=int, required=True)
     p.add_argument("--init", required=True,

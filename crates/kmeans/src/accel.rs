@@ -41,8 +41,8 @@
 
 use std::cell::Cell;
 
-use mmclust_core::kernel::PackedCenters;
-use mmclust_core::kernel::top2::{SubPanels, Top2, nearest_two};
+use mmclust_core::kernel::top2::{SubPanels, Top2, nearest_two, translate_rows};
+use mmclust_core::kernel::{PackedCenters, dist_sq_to_labels};
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_into};
 use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 use mmclust_core::{ArraySource, DataSource};
@@ -50,7 +50,7 @@ use mmclust_core::{ArraySource, DataSource};
 use crate::error::Result;
 use crate::lanes::{LaneCenters, sq_dists};
 use crate::params::{Init, KMeansParams};
-use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass, sq_dist};
+use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass};
 
 /// Absolute slack of every bound (sqrt space): covers squares that underflow.
 const ABS_EPS: f64 = 1e-18;
@@ -251,6 +251,7 @@ struct PassPlan<'a> {
     t: usize,
     first: bool,
     centers: &'a [f32],
+    packed: &'a PackedCenters,
     d: usize,
     k: usize,
     rel: f64,
@@ -277,8 +278,9 @@ const U32: f64 = f32::EPSILON as f64 / 2.0;
 /// What the fast values of one translated row say about its distances.
 #[derive(Clone, Copy)]
 struct RowErr {
-    /// `‖x̃‖²` in `f64` (exact but for `f64` rounding).
-    nx: f64,
+    /// Bounds on `‖x̃‖²`.
+    nx_lo: f64,
+    nx_hi: f64,
     /// Bound on the error of a fast value (squared space).
     e: f64,
     /// Bound on the effect of the translation's rounding (sqrt space).
@@ -299,7 +301,8 @@ impl PassPlan<'_> {
         down(f64::from(sq).sqrt() * (1.0 - self.rel) - ABS_EPS)
     }
 
-    /// The error terms of a translated row with squared norm `nx`.
+    /// The error terms of a translated row whose squared norm, computed in
+    /// `f32`, is `nx` (within `γ_d ≤ rel` relative: the terms are positive).
     ///
     /// A fast value `v` (see [`mmclust_core::kernel::top2`]) is within
     /// `γ_{d+1}(‖c̃‖² + 2‖x̃‖‖c̃‖) ≤ rel·(C² + 2‖x̃‖C)` of `‖c̃‖² − 2x̃·c̃`
@@ -307,10 +310,13 @@ impl PassPlan<'_> {
     /// `‖x̃ − c̃‖² ∈ nx + v ± e`. The translation rounded each coordinate of
     /// `x − mu` and `c − mu` once: `‖x − c‖ ∈ ‖x̃ − c̃‖ ± u(1 + 2u)(‖x̃‖ + C)`
     /// (`tau`, with room to spare).
-    fn row_err(&self, nx: f64) -> RowErr {
-        let nxs = nx.sqrt() * (1.0 + 1e-12);
+    fn row_err(&self, nx: f32) -> RowErr {
+        let nx = f64::from(nx);
+        let nx_hi = nx * (1.0 + self.rel);
+        let nxs = nx_hi.sqrt() * (1.0 + 1e-12);
         RowErr {
-            nx,
+            nx_lo: nx * (1.0 - self.rel),
+            nx_hi,
             e: self.rel * (self.cmax * self.cmax + 2.0 * nxs * self.cmax) * (1.0 + 1e-12),
             tau: 1.01 * U32 * (nxs + self.cmax),
         }
@@ -318,7 +324,7 @@ impl PassPlan<'_> {
 
     /// A safe lower bound on the distance to a centre whose fast value is `v`.
     fn lower_fast(&self, r: RowErr, v: f32) -> f32 {
-        let sq = (r.nx + f64::from(v) - r.e).max(0.0);
+        let sq = (r.nx_lo + f64::from(v) - r.e).max(0.0);
         if sq.is_nan() {
             return 0.0;
         }
@@ -328,12 +334,7 @@ impl PassPlan<'_> {
     /// A safe upper bound on the distance to a centre whose fast value is `v`
     /// (NaN when `v` is).
     fn upper_fast(&self, r: RowErr, v: f32) -> f32 {
-        up((r.nx + f64::from(v) + r.e).max(0.0).sqrt() * (1.0 + 1e-12) + r.tau + ABS_EPS)
-    }
-
-    /// Centre `j`.
-    fn center(&self, j: usize) -> &[f32] {
-        &self.centers[j * self.d..(j + 1) * self.d]
+        up((r.nx_hi + f64::from(v) + r.e).max(0.0).sqrt() * (1.0 + 1e-12) + r.tau + ABS_EPS)
     }
 }
 
@@ -342,14 +343,15 @@ impl PassPlan<'_> {
 struct AccelScratch {
     labels: Vec<u32>,
     dist: Vec<f32>,
-    /// Rows (within the chunk) whose filters failed.
-    fail: Vec<usize>,
     /// Yinyang: running best of each failing row.
     best: Vec<Best>,
     /// Rows of `xs` to run the kernel on.
     sel: Vec<u32>,
-    /// Translated failing rows, their error terms and kernel results.
+    /// Rows (within the chunk) whose filters failed.
+    fail32: Vec<u32>,
+    /// Translated failing rows, their norms, error terms and kernel results.
     xs: Vec<f32>,
+    nx: Vec<f32>,
     err: Vec<RowErr>,
     top: Vec<Top2>,
     /// Exact `f64` distances of a row that needs the exact scan.
@@ -402,7 +404,7 @@ impl BoundState {
     ) -> Result<(LloydPartial, u64)> {
         let (k, d) = (packed.k(), packed.d());
         let centers = packed.centers();
-        let plan = self.groups.plan(centers, k, d);
+        let plan = self.groups.plan(packed, k, d);
         let per_row = 1 + self.groups.t;
         let merged = map_reduce_into(
             source,
@@ -440,7 +442,8 @@ impl BoundState {
 impl Groups {
     /// The per-pass quantities: drifts since the last pass, centre separations,
     /// translated and packed centres.
-    fn plan<'a>(&'a self, centers: &'a [f32], k: usize, d: usize) -> PassPlan<'a> {
+    fn plan<'a>(&'a self, packed: &'a PackedCenters, k: usize, d: usize) -> PassPlan<'a> {
+        let centers = packed.centers();
         let drift: Vec<f64> = match &self.prev {
             Some(prev) => (0..k)
                 .map(|j| {
@@ -508,6 +511,7 @@ impl Groups {
             t: self.t,
             first: self.prev.is_none(),
             centers,
+            packed,
             d,
             k,
             rel,
@@ -549,15 +553,15 @@ fn half_separations(centers: &[f32], k: usize, d: usize, all: &LaneCenters, rel:
     half
 }
 
-/// Appends `x − mu` to `xs` and returns its error terms.
-fn push_translated(plan: &PassPlan<'_>, x: &[f32], xs: &mut Vec<f32>) -> RowErr {
-    let mut nx = 0.0f64;
-    for (&a, &m) in x.iter().zip(&plan.mu) {
-        let v = a - m;
-        nx += f64::from(v) * f64::from(v);
-        xs.push(v);
-    }
-    plan.row_err(nx)
+/// Gathers the chunk's rows `rows`, translated by the plan's `mu`, into
+/// `ws.xs`, with their error terms in `ws.err`.
+fn gather(plan: &PassPlan<'_>, chunk: &Chunk<'_>, rows: &[u32], ws: &mut AccelScratch) {
+    let (m, d) = (rows.len(), plan.d);
+    ws.xs.resize(m * d, 0.0);
+    ws.nx.resize(m, 0.0);
+    translate_rows(chunk.data, d, rows, &plan.mu, &mut ws.xs, &mut ws.nx);
+    ws.err.clear();
+    ws.err.extend(ws.nx.iter().map(|&nx| plan.row_err(nx)));
 }
 
 /// Exact `f64` squared distances of `x` to every centre, into `out`; returns
@@ -600,29 +604,33 @@ fn hamerly_chunk(
     state: &mut [u32],
     ws: &mut AccelScratch,
 ) -> u64 {
-    let (n, d, k) = (chunk.n_rows, plan.d, plan.k);
+    let (n, k) = (chunk.n_rows, plan.k);
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
-    ws.fail.clear();
+    ws.fail32.clear();
     let mut evals = 0u64;
-    let (m1, j1, m2) = plan.max_drift;
-    for (i, (x, st)) in chunk.rows().zip(state.chunks_exact_mut(2)).enumerate() {
-        if plan.first {
-            ws.fail.push(i);
-            continue;
+    if plan.first {
+        ws.fail32.extend(0..n as u32);
+    } else {
+        for (l, st) in ws.labels.iter_mut().zip(state.chunks_exact(2)) {
+            *l = st[0];
         }
-        let a = st[0] as usize;
-        let drift = if a == j1 { m2 } else { m1 };
-        let lb = down(f64::from(f32::from_bits(st[1])) - drift);
-        st[1] = lb.to_bits();
-        let sq = sq_dist(x, plan.center(a));
-        evals += 1;
-        if plan.upper(sq) < lb.max(plan.half_sep[a]) {
-            ws.labels[i] = a as u32;
-            ws.dist[i] = sq;
-        } else {
-            ws.fail.push(i);
+        // Every row's exact distance to its own centre: the upper bound.
+        dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
+        evals += n as u64;
+        let (m1, j1, m2) = plan.max_drift;
+        for (i, st) in state.chunks_exact_mut(2).enumerate() {
+            let a = st[0] as usize;
+            let drift = if a == j1 { m2 } else { m1 };
+            let lb = down(f64::from(f32::from_bits(st[1])) - drift);
+            st[1] = lb.to_bits();
+            if plan.upper(ws.dist[i]) >= lb.max(plan.half_sep[a]) {
+                ws.fail32.push(i as u32);
+            }
         }
+    }
+    if ws.fail32.is_empty() {
+        return evals;
     }
     let panels = &plan.panels[0];
     ws.sel.clear();
@@ -635,24 +643,20 @@ fn hamerly_chunk(
             v2: 0.0,
         },
     );
-    for rows in ws.fail.chunks(HAMERLY_BLOCK) {
-        ws.xs.clear();
-        ws.err.clear();
-        for &i in rows {
-            let e = push_translated(plan, chunk.row(i), &mut ws.xs);
-            ws.err.push(e);
-        }
+    let fail = std::mem::take(&mut ws.fail32);
+    for rows in fail.chunks(HAMERLY_BLOCK) {
+        gather(plan, chunk, rows, ws);
         let m = rows.len();
         nearest_two(&ws.xs, &ws.sel[..m], panels, &mut ws.top[..m]);
         evals += (m * k) as u64;
         for ((&i, t), &e) in rows.iter().zip(&ws.top[..m]).zip(&ws.err) {
-            let x = chunk.row(i);
+            let i = i as usize;
             let lb2 = plan.lower_fast(e, t.v2);
             let (label, lb) = if t.v1.is_finite() && plan.upper_fast(e, t.v1) < lb2 {
                 (t.j, lb2)
             } else {
                 // Too close to call (or not finite): the exact scan.
-                let j = exact_scan(plan, x, &mut ws.exact);
+                let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
                 evals += k as u64;
                 let second = ws
                     .exact
@@ -665,9 +669,11 @@ fn hamerly_chunk(
             };
             state[2 * i + 1] = lb.to_bits();
             ws.labels[i] = label;
-            ws.dist[i] = sq_dist(x, &plan.centers[label as usize * d..][..d]);
         }
     }
+    ws.fail32 = fail;
+    // The inertia's shares, with the arithmetic of Lloyd's kernel.
+    dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
     evals
 }
 
@@ -699,32 +705,34 @@ fn yinyang_chunk(
     state: &mut [u32],
     ws: &mut AccelScratch,
 ) -> u64 {
-    let (n, d, t) = (chunk.n_rows, plan.d, plan.t);
+    let (n, t) = (chunk.n_rows, plan.t);
     let per_row = 1 + t;
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
-    ws.fail.clear();
+    ws.fail32.clear();
     ws.best.clear();
-    ws.xs.clear();
-    ws.err.clear();
     let mut evals = 0u64;
-    for (i, (x, st)) in chunk
-        .rows()
-        .zip(state.chunks_exact_mut(per_row))
-        .enumerate()
-    {
-        let best = if plan.first {
-            Best {
-                sq: f64::INFINITY,
-                j: u32::MAX,
-                g: u32::MAX,
-                lb: f32::INFINITY,
-                ub: f32::INFINITY,
-                lb2: f32::NAN,
-                others: f32::INFINITY,
-                bad: false,
-            }
-        } else {
+    let none = Best {
+        sq: f64::INFINITY,
+        j: u32::MAX,
+        g: u32::MAX,
+        lb: f32::INFINITY,
+        ub: f32::INFINITY,
+        lb2: f32::NAN,
+        others: f32::INFINITY,
+        bad: false,
+    };
+    if plan.first {
+        ws.fail32.extend(0..n as u32);
+        ws.best.resize(n, none);
+    } else {
+        for (l, st) in ws.labels.iter_mut().zip(state.chunks_exact(per_row)) {
+            *l = st[0];
+        }
+        // Every row's exact distance to its own centre: the upper bound.
+        dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
+        evals += n as u64;
+        for (i, st) in state.chunks_exact_mut(per_row).enumerate() {
             let a = st[0] as usize;
             let mut least = f32::INFINITY;
             for (b, &drift) in st[1..].iter_mut().zip(&plan.group_drift) {
@@ -732,70 +740,73 @@ fn yinyang_chunk(
                 *b = lb.to_bits();
                 least = least.min(lb);
             }
-            let sq = sq_dist(x, plan.center(a));
-            evals += 1;
-            ws.labels[i] = a as u32;
-            ws.dist[i] = sq;
-            if plan.upper(sq) < least.max(plan.half_sep[a]) {
+            let sq = ws.dist[i];
+            let ub = plan.upper(sq);
+            if ub < least.max(plan.half_sep[a]) {
                 continue;
             }
-            Best {
+            ws.fail32.push(i as u32);
+            ws.best.push(Best {
                 sq: f64::from(sq),
                 j: a as u32,
                 g: plan.group_of[a],
                 lb: plan.lower(sq),
-                ub: plan.upper(sq),
-                lb2: f32::NAN,
-                others: f32::INFINITY,
-                bad: false,
-            }
-        };
-        ws.fail.push(i);
-        ws.best.push(best);
-        let e = push_translated(plan, x, &mut ws.xs);
-        ws.err.push(e);
+                ub,
+                ..none
+            });
+        }
     }
+    if ws.fail32.is_empty() {
+        return evals;
+    }
+    let fail = std::mem::take(&mut ws.fail32);
+    gather(plan, chunk, &fail, ws);
     for g in 0..t {
         // Group filter: the rows whose bound for this group is below their
         // running best's upper bound.
         ws.sel.clear();
-        for (c, &i) in ws.fail.iter().enumerate() {
-            let lb = f32::from_bits(state[i * per_row + 1 + g]);
+        for (c, &i) in fail.iter().enumerate() {
+            let lb = f32::from_bits(state[i as usize * per_row + 1 + g]);
             if plan.first || lb < ws.best[c].ub {
                 ws.sel.push(c as u32);
             }
         }
         let members = &plan.members[g];
         let s = ws.sel.len();
-        ws.top.resize(
-            s.max(ws.top.len()),
-            Top2 {
-                j: 0,
-                v1: 0.0,
-                v2: 0.0,
-            },
-        );
+        if s == 0 {
+            continue;
+        }
+        if ws.top.len() < s {
+            ws.top.resize(
+                s,
+                Top2 {
+                    j: 0,
+                    v1: 0.0,
+                    v2: 0.0,
+                },
+            );
+        }
         nearest_two(&ws.xs, &ws.sel, &plan.panels[g], &mut ws.top[..s]);
         evals += (s * members.len()) as u64;
         for (&c, top) in ws.sel.iter().zip(&ws.top[..s]) {
             let c = c as usize;
-            let i = ws.fail[c];
             let e = ws.err[c];
-            let row = &mut state[i * per_row..][..per_row];
+            let row = &mut state[fail[c] as usize * per_row..][..per_row];
             let best = &mut ws.best[c];
             if !top.v1.is_finite() {
                 best.bad = true;
                 continue;
             }
             let j = members[top.j as usize];
-            let (l1, l2) = (plan.lower_fast(e, top.v1), plan.lower_fast(e, top.v2));
+            let l1 = plan.lower_fast(e, top.v1);
             // Provisionally the whole group's bound; the winner's group gets
             // its second nearest at the end.
             row[1 + g] = l1.to_bits();
-            let sq = e.nx + f64::from(top.v1);
+            let sq = f64::from(ws.nx[c]) + f64::from(top.v1);
             if j == best.j {
                 // The running best (the row's own centre) again: the rest of
                 // its group lies beyond the second nearest.
+                let l2 = plan.lower_fast(e, top.v2);
                 best.lb2 = l2;
                 best.others = best.others.min(l2);
             } else if sq < best.sq {
@@ -807,6 +818,7 @@ fn yinyang_chunk(
                         *slot = f32::from_bits(*slot).min(best.lb).to_bits();
                     }
                 }
+                let l2 = plan.lower_fast(e, top.v2);
                 *best = Best {
                     sq,
                     j,
@@ -822,8 +834,8 @@ fn yinyang_chunk(
             }
         }
     }
-    for (&i, best) in ws.fail.iter().zip(&ws.best) {
-        let x = chunk.row(i);
+    for (&i, best) in fail.iter().zip(&ws.best) {
+        let i = i as usize;
         let row = &mut state[i * per_row..][..per_row];
         let label = if !best.bad && best.j != u32::MAX && best.ub < best.others {
             if !best.lb2.is_nan() {
@@ -833,7 +845,7 @@ fn yinyang_chunk(
         } else {
             // Too close to call: the exact scan, and every group's bound
             // from it.
-            let j = exact_scan(plan, x, &mut ws.exact);
+            let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
             evals += plan.k as u64;
             for (g, members) in plan.members.iter().enumerate() {
                 let least = members
@@ -846,10 +858,11 @@ fn yinyang_chunk(
             j
         };
         ws.labels[i] = label;
-        // The inertia's share with the same arithmetic as the kept rows (and
-        // as Hamerly), so equal labels give equal inertia.
-        ws.dist[i] = sq_dist(x, &plan.centers[label as usize * d..][..d]);
     }
+    ws.fail32 = fail;
+    // The inertia's shares, with the arithmetic of Lloyd's kernel (and of
+    // Hamerly: equal labels give equal inertia).
+    dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
     evals
 }
 

@@ -152,6 +152,56 @@ pub(crate) fn nearest_two_with(
     }
 }
 
+/// Gathers rows `rows[r]` of `x` (rows of `d` values), translated by `mu`:
+/// `out[r·d + p] = fl(x[rows[r]·d + p] − mu[p])`, and their squared norms in
+/// `f32` (`norms[r]`, within `γ_d` relative of the exact norm of the rounded
+/// row: all terms are positive).
+///
+/// # Panics
+/// When `mu.len() != d`, `out.len() != rows.len() · d`, `norms.len() !=
+/// rows.len()`, or a row index is out of range.
+pub fn translate_rows(
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    mu: &[f32],
+    out: &mut [f32],
+    norms: &mut [f32],
+) {
+    assert_eq!(mu.len(), d, "translate_rows: mu must hold d values");
+    assert_eq!(
+        out.len(),
+        rows.len() * d,
+        "translate_rows: out is not rows × d"
+    );
+    assert_eq!(norms.len(), rows.len(), "translate_rows: one norm per row");
+    let n = x.len() / d.max(1);
+    assert!(
+        rows.iter().all(|&r| (r as usize) < n),
+        "translate_rows: row index out of range"
+    );
+    match Path::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA
+        // were detected; the shapes were checked above.
+        Path::Avx512 => unsafe { avx512::translate_rows(x, d, rows, mu, out, norms) },
+        _ => {
+            for ((&r, o), nr) in rows
+                .iter()
+                .zip(out.chunks_exact_mut(d))
+                .zip(norms.iter_mut())
+            {
+                let mut acc = 0.0f32;
+                for ((v, &a), &m) in o.iter_mut().zip(&x[r as usize * d..][..d]).zip(mu) {
+                    *v = a - m;
+                    acc += *v * *v;
+                }
+                *nr = acc;
+            }
+        }
+    }
+}
+
 /// The portable body compiled with FMA: `mul_add` becomes one instruction.
 ///
 /// # Safety
@@ -199,6 +249,48 @@ mod avx512 {
 
     /// Rows per group.
     const R: usize = 4;
+
+    /// # Safety
+    /// AVX-512F, AVX2 and FMA available; shapes as `super::translate_rows`
+    /// checks them.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn translate_rows(
+        x: &[f32],
+        d: usize,
+        rows: &[u32],
+        mu: &[f32],
+        out: &mut [f32],
+        norms: &mut [f32],
+    ) {
+        for ((&r, o), nr) in rows
+            .iter()
+            .zip(out.chunks_exact_mut(d))
+            .zip(norms.iter_mut())
+        {
+            let src = x[r as usize * d..][..d].as_ptr();
+            let mut acc = _mm512_setzero_ps();
+            let mut p = 0;
+            // SAFETY: lanes `p..p + 16` selected by the mask lie within the row,
+            // `mu` and `o` (all `d` long); masked-off lanes are not touched.
+            unsafe {
+                while p < d {
+                    let m: __mmask16 = if d - p >= 16 {
+                        !0
+                    } else {
+                        (1u16 << (d - p)) - 1
+                    };
+                    let v = _mm512_sub_ps(
+                        _mm512_maskz_loadu_ps(m, src.add(p)),
+                        _mm512_maskz_loadu_ps(m, mu.as_ptr().add(p)),
+                    );
+                    _mm512_mask_storeu_ps(o.as_mut_ptr().add(p), m, v);
+                    acc = _mm512_fmadd_ps(v, v, acc);
+                    p += 16;
+                }
+            }
+            *nr = _mm512_reduce_add_ps(acc);
+        }
+    }
 
     /// # Safety
     /// AVX-512F, AVX2 and FMA available; every `rows[r]` indexes a full row of
