@@ -255,6 +255,8 @@ struct PassPlan<'a> {
     d: usize,
     k: usize,
     rel: f64,
+    /// `(1 + rel)²·(1 + 1e-12)`.
+    rel_sq: f64,
     /// Per centre: half the distance to its nearest other centre, deflated.
     half_sep: Vec<f32>,
     /// Hamerly: the largest drift and its centre, and the second largest.
@@ -293,6 +295,15 @@ impl PassPlan<'_> {
         up(f64::from(sq).sqrt() * (1.0 + self.rel) + ABS_EPS)
     }
 
+    /// Whether `upper(sq) < b` may be taken as proved, without the square
+    /// root: `sqrt(sq)·(1 + rel) + ABS_EPS < b` follows from
+    /// `sq·(1 + rel)²·(1 + 1e-12) < (b − ABS_EPS)²` with `b − ABS_EPS > 0`
+    /// (the `f64` products round far below the `1e-12`).
+    fn below(&self, sq: f32, b: f32) -> bool {
+        let bm = f64::from(b) - ABS_EPS;
+        bm > 0.0 && f64::from(sq) * self.rel_sq < bm * bm
+    }
+
     /// A safe lower bound on the distance whose computed square is `sq`.
     fn lower(&self, sq: f32) -> f32 {
         if sq == f32::INFINITY {
@@ -329,6 +340,14 @@ impl PassPlan<'_> {
             return 0.0;
         }
         down(sq.sqrt() * (1.0 - 1e-12) - r.tau - ABS_EPS).max(0.0)
+    }
+
+    /// Whether `upper_fast(r, v) < b` may be taken as proved, without the
+    /// square root (as [`PassPlan::below`]); false when `v` is not finite.
+    fn upper_fast_below(&self, r: RowErr, v: f32, b: f32) -> bool {
+        let bm = f64::from(b) - r.tau - ABS_EPS;
+        let sq = (r.nx_hi + f64::from(v) + r.e).max(0.0);
+        v.is_finite() && bm > 0.0 && sq * (1.0 + 1e-11) < bm * bm
     }
 
     /// A safe upper bound on the distance to a centre whose fast value is `v`
@@ -515,6 +534,7 @@ impl Groups {
             d,
             k,
             rel,
+            rel_sq: (1.0 + rel) * (1.0 + rel) * (1.0 + 1e-12),
             half_sep,
             max_drift,
             group_drift,
@@ -624,7 +644,7 @@ fn hamerly_chunk(
             let drift = if a == j1 { m2 } else { m1 };
             let lb = down(f64::from(f32::from_bits(st[1])) - drift);
             st[1] = lb.to_bits();
-            if plan.upper(ws.dist[i]) >= lb.max(plan.half_sep[a]) {
+            if !plan.below(ws.dist[i], lb.max(plan.half_sep[a])) {
                 ws.fail32.push(i as u32);
             }
         }
@@ -652,7 +672,7 @@ fn hamerly_chunk(
         for ((&i, t), &e) in rows.iter().zip(&ws.top[..m]).zip(&ws.err) {
             let i = i as usize;
             let lb2 = plan.lower_fast(e, t.v2);
-            let (label, lb) = if t.v1.is_finite() && plan.upper_fast(e, t.v1) < lb2 {
+            let (label, lb) = if plan.upper_fast_below(e, t.v1, lb2) {
                 (t.j, lb2)
             } else {
                 // Too close to call (or not finite): the exact scan.
@@ -741,8 +761,7 @@ fn yinyang_chunk(
                 least = least.min(lb);
             }
             let sq = ws.dist[i];
-            let ub = plan.upper(sq);
-            if ub < least.max(plan.half_sep[a]) {
+            if plan.below(sq, least.max(plan.half_sep[a])) {
                 continue;
             }
             ws.fail32.push(i as u32);
@@ -751,7 +770,7 @@ fn yinyang_chunk(
                 j: a as u32,
                 g: plan.group_of[a],
                 lb: plan.lower(sq),
-                ub,
+                ub: plan.upper(sq),
                 ..none
             });
         }
