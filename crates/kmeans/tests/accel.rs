@@ -195,9 +195,23 @@ fn bounds_spill_to_a_scratch_file_and_still_agree() {
 
 #[test]
 fn auto_resolves_to_the_measured_fastest() {
-    // Lloyd everywhere measured so far (docs/benchmarks.md).
-    for (d, k) in [(2, 16), (32, 4), (32, 100), (16, 1000), (384, 100)] {
-        assert_eq!(Algorithm::Auto.resolve(d, k), Algorithm::Lloyd);
+    // docs/bench_accel.md: Lloyd at d = 2, k = 16 and d = 32, k = 100;
+    // Hamerly at d = 16, k = 1000.
+    for (d, k) in [(2, 16), (32, 4), (32, 100), (384, 100), (4, 2000)] {
+        assert_eq!(
+            Algorithm::Auto.resolve(d, k),
+            Algorithm::Lloyd,
+            "d={d} k={k}"
+        );
     }
+    for (d, k) in [(16, 1000), (8, 500), (128, 4000)] {
+        assert_eq!(
+            Algorithm::Auto.resolve(d, k),
+            Algorithm::Hamerly,
+            "d={d} k={k}"
+        );
+    }
+    // Explicit choices stay.
+    assert_eq!(Algorithm::Yinyang.resolve(16, 1000), Algorithm::Yinyang);
     assert_eq!(Algorithm::Hamerly.resolve(32, 100), Algorithm::Hamerly);
 }
