@@ -592,7 +592,27 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
     out = ["", "## Exact accelerated K-means: time to convergence from C0", "",
            f"tol 1e-4, max_iter 300, {opts.threads} threads, {opts.reps} repetition(s), "
            "median shown; mmclust: iteration seconds, peers: fit seconds. "
-           "`load` is the 1-minute load average when the run started.", ""]
+           "`load` is the 1-minute load average when the run started. "
+           "`vs mmclust lloyd` is the relative difference of the final inertia (f64, "
+           "recomputed from each engine's centres) from mmclust lloyd's.", "",
+           "- mmclust lloyd / hamerly / yinyang: `--algorithm NAME --init C0.npy --tol 1e-4 "
+           "--max-iter 300`; auto shows what it resolved to. Hamerly and Yinyang give "
+           "Lloyd's answer up to exact distance ties, which Lloyd's fast formula and the "
+           "bounded variants (exact nearest centre) may break differently, so iteration "
+           "counts can differ by a few on long runs.",
+           "- scikit-learn `KMeans(init=C0, n_init=1, algorithm='lloyd'|'elkan', tol=1e-4, "
+           "max_iter=300)`; scikit-learn-intelex the same with lloyd.",
+           "- mlpack (PyPI `mlpack`, float64, `mlpack.kmeans(algorithm='hamerly'|'elkan', "
+           "initial_centroids=C0, allow_empty_clusters=True)`): it has no tolerance (it "
+           "stops when the centroids move less than 1e-5 in all), so it is given "
+           "`max_iterations` = mmclust lloyd's iteration count (`≤ N`): the same number "
+           "of iterations, not fewer. Its data is converted to float64 before the clock "
+           "starts. Its Hamerly and Elkan steps run on one thread.",
+           "- **auto** (`Algorithm::resolve`, `mmclust kmeans --help`): Hamerly when "
+           "k ≥ 500 and d ≥ 8, Lloyd otherwise, never Yinyang; derived from these tables. "
+           "Memory does not enter the rule: Hamerly keeps 8 bytes per point (label and "
+           "bound) against Lloyd's 4, in a memory-mapped scratch file beyond the in-memory "
+           "limit, small next to a pass over the data (4·d bytes per point).", ""]
     for r in results:
         rows = r.get("accel")
         if not rows:
