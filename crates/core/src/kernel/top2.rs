@@ -491,6 +491,27 @@ mod tests {
     }
 
     #[test]
+    fn translate_rows_matches_a_plain_loop() {
+        for d in [1usize, 5, 16, 17, 33, 70] {
+            let x: Vec<f32> = (0..9 * d)
+                .map(|i| ((i * 37) % 23) as f32 * 0.75 - 8.0)
+                .collect();
+            let mu: Vec<f32> = (0..d).map(|p| p as f32 * 0.5 - 3.0).collect();
+            let rows = [8u32, 0, 3, 3];
+            let mut out = vec![f32::NAN; rows.len() * d];
+            let mut norms = vec![f32::NAN; rows.len()];
+            translate_rows(&x, d, &rows, &mu, &mut out, &mut norms);
+            for (r, &i) in rows.iter().enumerate() {
+                let want: Vec<f32> = (0..d).map(|p| x[i as usize * d + p] - mu[p]).collect();
+                assert_eq!(&out[r * d..(r + 1) * d], &want[..], "d={d}");
+                let exact: f64 = want.iter().map(|&v| f64::from(v).powi(2)).sum();
+                let tol = (d as f64 + 2.0) * f64::from(f32::EPSILON) * exact;
+                assert!((f64::from(norms[r]) - exact).abs() <= tol, "d={d}");
+            }
+        }
+    }
+
+    #[test]
     fn ties_pick_the_lowest_index_and_report_an_equal_second() {
         let d = 3;
         let c = [1.0, 2.0, 3.0, 5.0, 5.0, 5.0, 1.0, 2.0, 3.0];
