@@ -859,7 +859,8 @@ def ratio(peer: float | None, mine: float | None) -> str:
 
 def versions() -> dict[str, str]:
     out = {}
-    for pkg in ("numpy", "scikit-learn", "scikit-learn-intelex", "faiss-cpu", "threadpoolctl"):
+    for pkg in ("numpy", "scikit-learn", "scikit-learn-intelex", "faiss-cpu", "threadpoolctl",
+                "mlpack"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -1095,14 +1096,16 @@ def bench_main(opts: argparse.Namespace) -> None:
         b = Bench(opts, Path(tmp))
         for n_cfg, d, k in parse_configs(opts.configs):
             results.append(bench_config(b, opts, n_cfg or n, d, k, engines))
-    text = markdown(results, opts, mm_note)
-    if opts.accel:
-        text += accel_markdown(results, opts)
+            # The report so far, after every configuration: a long run cut short
+            # still leaves the finished tables.
+            text = markdown(results, opts, mm_note)
+            if opts.accel:
+                text += accel_markdown(results, opts)
+            if opts.out:
+                opts.out.parent.mkdir(parents=True, exist_ok=True)
+                opts.out.write_text(text)
+                log(f"bench: wrote {opts.out} ({len(results)} configuration(s))")
     print(text)
-    if opts.out:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        opts.out.write_text(text)
-        log(f"bench: wrote {opts.out}")
     if opts.json_out:
         blob = [{**{k: v for k, v in r.items() if k not in ("cells", "minibatch")},
                  "cells": {e: c.__dict__ for e, c in r["cells"].items()}} for r in results]

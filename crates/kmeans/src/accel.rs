@@ -31,9 +31,29 @@
 //! tiny absolute term, every one used as a lower bound deflated by the same,
 //! and every `f64 → f32` conversion of a bound rounds the safe way
 //! ([`up`], [`down`]). Centre drifts are computed in `f64` from the `f32`
-//! centres and inflated. A filter keeps a label only on a strict `<`; a point
-//! whose bounds fail gets its distances recomputed exactly (to every centre
-//! for Hamerly, to the centres of each candidate group for Yinyang).
+//! centres and inflated. A filter keeps a label only on a strict `<`.
+//!
+//! # Rows whose bounds fail
+//!
+//! They are gathered, translated by the mean of the centres (`fl(x − mu)`,
+//! [`translate_rows`]), and run through the fused AVX-512 top-2 kernel
+//! ([`nearest_two`]: `‖c̃‖² − 2x̃·c̃` per centre, the nearest and the second
+//! nearest) against all centres (Hamerly) or each candidate group's
+//! (Yinyang). The translation keeps the norms, hence the fast formula's
+//! error, small next to the distances for data far from the origin; the
+//! error bound of every fast value (`PassPlan::row_err`) turns them into safe
+//! bounds. A row's nearest centre is *certified* when its upper bound is
+//! below the lower bound of every other centre examined; otherwise (a near
+//! tie, duplicate centres, a non-finite value) the exact `f64` scan over all
+//! centres decides, lowest index among exact ties. So both variants return
+//! the exact nearest centre and agree with each other bit for bit; against
+//! Lloyd, whose fast formula may break near ties differently, they agree up
+//! to those ties. Distances to the chosen centres (the inertia's shares and
+//! the next pass's upper bounds) come from Lloyd's own direct kernel
+//! ([`dist_sq_to_labels`]): with equal labels, Lloyd's inertia bit for bit on
+//! its AVX-512 product path.
+//! `distance_evals` counts every distance computed: own centre, kernel
+//! (16-lane groups count their real centres) and exact scans.
 //!
 //! Empty clusters re-seeded by Lloyd's relocation need nothing special: the
 //! relocated centre's drift is the full jump, so every bound that involves it
