@@ -195,6 +195,25 @@ def run_sklearn_silhouette(args: argparse.Namespace) -> dict[str, Any]:
     return {"silhouette": score, "seconds": time.perf_counter() - t0}
 
 
+def run_mlpack(args: argparse.Namespace) -> dict[str, Any]:
+    """mlpack's kmeans (PyPI ``mlpack``) from the given C0 with ``--sk-algorithm``
+    (hamerly, elkan or naive). mlpack computes in float64: the float32 data is
+    converted before the clock starts. It has no tolerance: it stops when the
+    centroids moved less than 1e-5 (norm of all shifts) or after ``--max-iter``
+    iterations; its Python binding reports no iteration count."""
+    import mlpack
+    import numpy as np
+
+    X = np.asarray(_load(args.data), dtype=np.float64)
+    C0 = np.load(args.init).astype(np.float64)
+    t0 = time.perf_counter()
+    out = mlpack.kmeans(input_=X, clusters=args.k, initial_centroids=C0,
+                        algorithm=args.sk_algorithm, max_iterations=args.max_iter,
+                        allow_empty_clusters=True)
+    secs = time.perf_counter() - t0
+    return {"fit_seconds": secs, "n_iter": None, "centers": np.asarray(out["centroid"])}
+
+
 def runner_main(args: argparse.Namespace) -> None:
     """Entry point of the per-engine subprocess: fit, write a JSON result."""
     import numpy as np
@@ -210,6 +229,8 @@ def runner_main(args: argparse.Namespace) -> None:
         res = run_sklearn_minibatch(args)
     elif args.engine == "mmclust-py":
         res = run_mmclust_py(args)
+    elif args.engine == "mlpack":
+        res = run_mlpack(args)
     else:
         res = run_sklearn(args, args.engine)
     centers = res.pop("centers")
@@ -583,21 +604,82 @@ def bench_accel(b: Bench, opts: argparse.Namespace, data: Path, k: int, c0: Path
             log(f"  accel {rep} {key:17s} {secs:8.3f}s wall={run.wall:8.3f}s "
                 f"iters={row['n_iter'][-1]} inertia={row['inertia'][-1]:.9g} "
                 f"skipped={sm.get('skipped_fraction')} load={load:.2f}")
+    if not opts.no_mlpack and "mmclust" in engines and mlpack_status() is None:
+        # mlpack has no tolerance (it stops when the centroids move less than 1e-5):
+        # it gets as many iterations as mmclust's Lloyd needed to converge under
+        # tol 1e-4, so that every engine does the same work.
+        cap = rows.get("mmclust lloyd", {}).get("n_iter") or [300]
+        cap_iter = int(statistics.median(cap))
+        for rep in range(opts.reps):
+            for a in ("hamerly", "elkan"):
+                key = f"mlpack {a}"
+                row = rows.setdefault(key, {"seconds": [], "wall": [], "n_iter": [],
+                                            "inertia": [], "evals": [], "skipped": [],
+                                            "load": [], "resolved": []})
+                cout = b.workdir / "centers-accel.npy"
+                cout.unlink(missing_ok=True)
+                load = os.getloadavg()[0]
+                try:
+                    run = b.run("mlpack", data, k, str(c0), cap_iter, 1e-4, cout,
+                                sk_algorithm=a)
+                except (RuntimeError, json.JSONDecodeError) as err:
+                    log(f"bench: {err}")
+                    continue
+                row["seconds"].append(float(run.summary["fit_seconds"]))
+                row["wall"].append(run.wall)
+                row["n_iter"].append(f"≤ {cap_iter}")
+                row["inertia"].append(inertia_f64(data, cout) if cout.exists()
+                                      else float("nan"))
+                row["evals"].append(None)
+                row["skipped"].append(None)
+                row["load"].append(load)
+                row["resolved"].append(a)
+                log(f"  accel {rep} {key:17s} {row['seconds'][-1]:8.3f}s "
+                    f"iters<={cap_iter} inertia={row['inertia'][-1]:.9g} load={load:.2f}")
     return rows
+
+
+def mlpack_status() -> str | None:
+    """None when this interpreter can import mlpack, else why not."""
+    r = subprocess.run([sys.executable, "-c", "import mlpack"], capture_output=True,
+                       text=True, check=False)
+    return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
 def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> str:
     out = ["", "## Exact accelerated K-means: time to convergence from C0", "",
            f"tol 1e-4, max_iter 300, {opts.threads} threads, {opts.reps} repetition(s), "
            "median shown; mmclust: iteration seconds, peers: fit seconds. "
-           "`load` is the 1-minute load average when the run started.", ""]
+           "`load` is the 1-minute load average when the run started. "
+           "`vs mmclust lloyd` is the relative difference of the final inertia (f64, "
+           "recomputed from each engine's centres) from mmclust lloyd's.", "",
+           "- mmclust lloyd / hamerly / yinyang: `--algorithm NAME --init C0.npy --tol 1e-4 "
+           "--max-iter 300`; auto shows what it resolved to. Hamerly and Yinyang give "
+           "Lloyd's answer up to exact distance ties, which Lloyd's fast formula and the "
+           "bounded variants (exact nearest centre) may break differently, so iteration "
+           "counts can differ by a few on long runs.",
+           "- scikit-learn `KMeans(init=C0, n_init=1, algorithm='lloyd'|'elkan', tol=1e-4, "
+           "max_iter=300)`; scikit-learn-intelex the same with lloyd.",
+           "- mlpack (PyPI `mlpack`, float64, `mlpack.kmeans(algorithm='hamerly'|'elkan', "
+           "initial_centroids=C0, allow_empty_clusters=True)`): it has no tolerance (it "
+           "stops when the centroids move less than 1e-5 in all), so it is given "
+           "`max_iterations` = mmclust lloyd's iteration count (`≤ N`): the same number "
+           "of iterations, not fewer. Its data is converted to float64 before the clock "
+           "starts. Its Hamerly and Elkan steps run on one thread.",
+           "- **auto** (`Algorithm::resolve`, `mmclust kmeans --help`): Hamerly when "
+           "k ≥ 500 and d ≥ 8, Lloyd otherwise, never Yinyang; derived from these tables. "
+           "Memory does not enter the rule: Hamerly keeps 8 bytes per point (label and "
+           "bound) against Lloyd's 4, in a memory-mapped scratch file beyond the in-memory "
+           "limit, small next to a pass over the data (4·d bytes per point).", ""]
     for r in results:
         rows = r.get("accel")
         if not rows:
             continue
         out += [f"### n = {r['n']:,}, d = {r['d']}, k = {r['k']}", "",
-                "| engine | seconds | iterations | inertia (f64) | distances skipped | load |",
-                "|---|---:|---:|---:|---:|---:|"]
+                "| engine | seconds | iterations | inertia (f64) | vs mmclust lloyd "
+                "| distances skipped | load |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+        ref = rows.get("mmclust lloyd", {}).get("inertia") or [float("nan")]
         best_peer = min((med(v["seconds"]) for key, v in rows.items()
                          if not key.startswith("mmclust") and v["seconds"]), default=None)
         for key, v in rows.items():
@@ -608,8 +690,9 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
             ratio_txt = ""
             if best_peer and key.startswith("mmclust"):
                 ratio_txt = f" ({best_peer / med(v['seconds']):.1f}x vs fastest peer)"
+            rel = (v["inertia"][0] - ref[0]) / ref[0]
             out.append(f"| {name} | {fmt(med(v['seconds']))}{ratio_txt} | "
-                       f"{v['n_iter'][0]} | {v['inertia'][0]:.9g} | "
+                       f"{v['n_iter'][0]} | {v['inertia'][0]:.9g} | {rel:+.1e} | "
                        f"{'' if sk is None else f'{sk:.1%}'} | "
                        f"{', '.join(f'{x:.1f}' for x in v['load'])} |")
         out.append("")
@@ -830,7 +913,8 @@ def ratio(peer: float | None, mine: float | None) -> str:
 
 def versions() -> dict[str, str]:
     out = {}
-    for pkg in ("numpy", "scikit-learn", "scikit-learn-intelex", "faiss-cpu", "threadpoolctl"):
+    for pkg in ("numpy", "scikit-learn", "scikit-learn-intelex", "faiss-cpu", "threadpoolctl",
+                "mlpack"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -962,11 +1046,17 @@ def markdown(results: list[dict[str, Any]], opts: argparse.Namespace, mm_note: s
 # =========================================================================== main
 
 
-def parse_configs(text: str) -> list[tuple[int, int]]:
-    out = []
+def parse_configs(text: str) -> list[tuple[int | None, int, int]]:
+    """``DxK`` items (n from --n) or ``NxDxK`` items, comma-separated."""
+    out: list[tuple[int | None, int, int]] = []
     for part in text.split(","):
-        d, k = part.lower().split("x")
-        out.append((int(d), int(k)))
+        nums = [int(v) for v in part.lower().split("x")]
+        if len(nums) == 2:
+            out.append((None, nums[0], nums[1]))
+        elif len(nums) == 3:
+            out.append((nums[0], nums[1], nums[2]))
+        else:
+            raise SystemExit(f"--configs: {part!r} is neither DxK nor NxDxK")
     return out
 
 
@@ -1039,6 +1129,34 @@ def write_section(opts: argparse.Namespace, section: str, text: str) -> None:
                         "--section", section, str(out)], check=True)
 
 
+def section_of(opts: argparse.Namespace) -> str:
+    """The docs/benchmarks.md section a K-means run of these options writes."""
+    if opts.real:
+        return "real"
+    if opts.accel and opts.no_iter and opts.no_full:
+        return "accel"
+    return "kmeans"
+
+
+def report_text(results: list[dict[str, Any]], opts: argparse.Namespace,
+                mm_note: str | None) -> str:
+    if section_of(opts) == "accel":
+        load = os.getloadavg()
+        text = "\n".join([
+            "# Exact K-means to convergence: Lloyd, Hamerly, Yinyang vs peers",
+            "",
+            f"Generated by `scripts/bench_peers.sh --accel` on {time.strftime('%Y-%m-%d %H:%M')} "
+            f"({platform.node()}, {os.cpu_count()} logical CPUs, load average "
+            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end).",
+            "",
+        ])
+    else:
+        text = markdown(results, opts, mm_note)
+    if opts.accel:
+        text += accel_markdown(results, opts)
+    return text
+
+
 def bench_main(opts: argparse.Namespace) -> None:
     if opts.silhouette:
         bench_silhouette(opts)
@@ -1076,30 +1194,16 @@ def bench_main(opts: argparse.Namespace) -> None:
                 rows, d = np.load(path, mmap_mode="r").shape
                 results.append(bench_config(b, opts, rows, d, k, engines, (path, how), title))
         else:
-            for d, k in parse_configs(opts.configs):
-                results.append(bench_config(b, opts, n, d, k, engines))
-    if opts.real:
-        section = "real"
-    elif opts.accel and opts.no_iter and opts.no_full:
-        section = "accel"
-    else:
-        section = "kmeans"
-    if section == "accel":
-        load = os.getloadavg()
-        text = "\n".join([
-            "# Exact K-means to convergence: Lloyd, Hamerly, Yinyang vs peers",
-            "",
-            f"Generated by `scripts/bench_peers.sh --accel` on {time.strftime('%Y-%m-%d %H:%M')} "
-            f"({platform.node()}, {os.cpu_count()} logical CPUs, load average "
-            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end).",
-            "",
-        ])
-    else:
-        text = markdown(results, opts, mm_note)
-    if opts.accel:
-        text += accel_markdown(results, opts)
+            for n_cfg, d, k in parse_configs(opts.configs):
+                results.append(bench_config(b, opts, n_cfg or n, d, k, engines))
+                # The report so far, after every configuration: a long run cut short
+                # still leaves the finished tables (spliced into the docs only at the end).
+                partial = opts.out or opts.workdir / f"section-{section_of(opts)}.md"
+                partial.write_text(report_text(results, opts, mm_note))
+                log(f"bench: wrote {partial} ({len(results)} configuration(s))")
+    text = report_text(results, opts, mm_note)
     print(text)
-    write_section(opts, section, text)
+    write_section(opts, section_of(opts), text)
     if opts.json_out:
         blob = [{**{k: v for k, v in r.items() if k not in ("cells", "minibatch")},
                  "cells": {e: c.__dict__ for e, c in r["cells"].items()}} for r in results]
@@ -1135,6 +1239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accel", action="store_true",
                    help="also time exact K-means to convergence from C0: mmclust "
                         "lloyd/hamerly/yinyang/auto vs scikit-learn lloyd/elkan, sklearnex")
+    p.add_argument("--no-mlpack", action="store_true",
+                   help="--accel without mlpack's hamerly/elkan (run when `import mlpack` "
+                        "works)")
     p.add_argument("--faiss-niter", type=int, default=300,
                    help="faiss niter in the full fit (it has no tol; default 300)")
     p.add_argument("--mm-full-algorithm", default="auto",
@@ -1166,13 +1273,16 @@ def build_parser() -> argparse.ArgumentParser:
 def build_runner_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench_peers.py _run",
                                 description="internal: one peer fit in this process")
-    p.add_argument("--engine", choices=PEERS + ("sklearn-mb", "sklearn-gmm", "sklearn-sil"),
+    p.add_argument("--engine",
+                   choices=PEERS + ("sklearn-mb", "sklearn-gmm", "sklearn-sil", "mlpack"),
                    required=True)
     p.add_argument("--covariance", default="full", help="sklearn-gmm covariance type")
     p.add_argument("--labels", default=None, help="sklearn-sil labels .npy")
     p.add_argument("--batch-size", type=int, default=1024, help="sklearn-mb batch size")
-    p.add_argument("--sk-algorithm", default="lloyd", choices=("lloyd", "elkan"),
-                   help="scikit-learn KMeans algorithm")
+    p.add_argument("--sk-algorithm", default="lloyd",
+                   choices=("lloyd", "elkan", "hamerly", "naive"),
+                   help="scikit-learn KMeans algorithm (lloyd, elkan); mlpack's (hamerly, "
+                        "elkan, naive)")
     p.add_argument("--data", required=True)
     p.add_argument("-k", type=int, required=True)
     p.add_argument("--init", required=True,

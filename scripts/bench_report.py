@@ -117,7 +117,7 @@ def headline_rows(name: str, body: str, link: str) -> list[str]:
         if "engine" not in head:
             continue
         e = head.index("engine")
-        ratio_cols = [i for i, h in enumerate(head) if "mmclust" in h and i > 0]
+        ratio_cols = [i for i, h in enumerate(head) if re.fullmatch(r"(÷|vs) mmclust", h) and i > 0]
         metrics = [i - 1 for i in ratio_cols] or [i for i, h in enumerate(head) if TIMED.search(h)][:1]
         rss = next((i for i, h in enumerate(head) if "RSS" in h), None)
         groups: dict[tuple, list[list[str]]] = {}

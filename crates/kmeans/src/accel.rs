@@ -31,9 +31,29 @@
 //! tiny absolute term, every one used as a lower bound deflated by the same,
 //! and every `f64 → f32` conversion of a bound rounds the safe way
 //! ([`up`], [`down`]). Centre drifts are computed in `f64` from the `f32`
-//! centres and inflated. A filter keeps a label only on a strict `<`; a point
-//! whose bounds fail gets its distances recomputed exactly (to every centre
-//! for Hamerly, to the centres of each candidate group for Yinyang).
+//! centres and inflated. A filter keeps a label only on a strict `<`.
+//!
+//! # Rows whose bounds fail
+//!
+//! They are gathered, translated by the mean of the centres (`fl(x − mu)`,
+//! [`translate_rows`]), and run through the fused AVX-512 top-2 kernel
+//! ([`nearest_two`]: `‖c̃‖² − 2x̃·c̃` per centre, the nearest and the second
+//! nearest) against all centres (Hamerly) or each candidate group's
+//! (Yinyang). The translation keeps the norms, hence the fast formula's
+//! error, small next to the distances for data far from the origin; the
+//! error bound of every fast value (`PassPlan::row_err`) turns them into safe
+//! bounds. A row's nearest centre is *certified* when its upper bound is
+//! below the lower bound of every other centre examined; otherwise (a near
+//! tie, duplicate centres, a non-finite value) the exact `f64` scan over all
+//! centres decides, lowest index among exact ties. So both variants return
+//! the exact nearest centre and agree with each other bit for bit; against
+//! Lloyd, whose fast formula may break near ties differently, they agree up
+//! to those ties. Distances to the chosen centres (the inertia's shares and
+//! the next pass's upper bounds) come from Lloyd's own direct kernel
+//! ([`dist_sq_to_labels`]): with equal labels, Lloyd's inertia bit for bit on
+//! its AVX-512 product path.
+//! `distance_evals` counts every distance computed: own centre, kernel
+//! (16-lane groups count their real centres) and exact scans.
 //!
 //! Empty clusters re-seeded by Lloyd's relocation need nothing special: the
 //! relocated centre's drift is the full jump, so every bound that involves it
@@ -41,7 +61,8 @@
 
 use std::cell::Cell;
 
-use mmclust_core::kernel::PackedCenters;
+use mmclust_core::kernel::top2::{SubPanels, Top2, nearest_two, translate_rows};
+use mmclust_core::kernel::{PackedCenters, dist_sq_to_labels};
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_into};
 use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 use mmclust_core::{ArraySource, DataSource};
@@ -49,7 +70,7 @@ use mmclust_core::{ArraySource, DataSource};
 use crate::error::Result;
 use crate::lanes::{LaneCenters, sq_dists};
 use crate::params::{Init, KMeansParams};
-use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass, sq_dist};
+use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass};
 
 /// Absolute slack of every bound (sqrt space): covers squares that underflow.
 const ABS_EPS: f64 = 1e-18;
@@ -250,9 +271,12 @@ struct PassPlan<'a> {
     t: usize,
     first: bool,
     centers: &'a [f32],
+    packed: &'a PackedCenters,
     d: usize,
     k: usize,
     rel: f64,
+    /// `(1 + rel)²·(1 + 1e-12)`.
+    rel_sq: f64,
     /// Per centre: half the distance to its nearest other centre, deflated.
     half_sep: Vec<f32>,
     /// Hamerly: the largest drift and its centre, and the second largest.
@@ -261,8 +285,28 @@ struct PassPlan<'a> {
     group_drift: Vec<f64>,
     group_of: &'a [u32],
     members: &'a [Vec<u32>],
-    /// All centres (Hamerly) or each group's (Yinyang), lane-packed.
-    lanes: Vec<LaneCenters>,
+    /// The translation point: the mean of the centres (`f32`).
+    mu: Vec<f32>,
+    /// An upper bound on the norm of every translated centre `fl(c − mu)`.
+    cmax: f64,
+    /// Translated centres, all of them (Hamerly) or each group's (Yinyang),
+    /// packed for [`nearest_two`].
+    panels: Vec<SubPanels>,
+}
+
+/// Unit roundoff of `f32`.
+const U32: f64 = f32::EPSILON as f64 / 2.0;
+
+/// What the fast values of one translated row say about its distances.
+#[derive(Clone, Copy)]
+struct RowErr {
+    /// Bounds on `‖x̃‖²`.
+    nx_lo: f64,
+    nx_hi: f64,
+    /// Bound on the error of a fast value (squared space).
+    e: f64,
+    /// Bound on the effect of the translation's rounding (sqrt space).
+    tau: f64,
 }
 
 impl PassPlan<'_> {
@@ -271,15 +315,13 @@ impl PassPlan<'_> {
         up(f64::from(sq).sqrt() * (1.0 + self.rel) + ABS_EPS)
     }
 
-    /// Factor within which two computed squared distances may be in either
-    /// order (twice the slack of each).
-    fn tie(&self) -> f32 {
-        (1.0 + 4.0 * self.rel) as f32
-    }
-
-    /// Centre `j`.
-    fn center(&self, j: usize) -> &[f32] {
-        &self.centers[j * self.d..(j + 1) * self.d]
+    /// Whether `upper(sq) < b` may be taken as proved, without the square
+    /// root: `sqrt(sq)·(1 + rel) + ABS_EPS < b` follows from
+    /// `sq·(1 + rel)²·(1 + 1e-12) < (b − ABS_EPS)²` with `b − ABS_EPS > 0`
+    /// (the `f64` products round far below the `1e-12`).
+    fn below(&self, sq: f32, b: f32) -> bool {
+        let bm = f64::from(b) - ABS_EPS;
+        bm > 0.0 && f64::from(sq) * self.rel_sq < bm * bm
     }
 
     /// A safe lower bound on the distance whose computed square is `sq`.
@@ -289,6 +331,50 @@ impl PassPlan<'_> {
         }
         down(f64::from(sq).sqrt() * (1.0 - self.rel) - ABS_EPS)
     }
+
+    /// The error terms of a translated row whose squared norm, computed in
+    /// `f32`, is `nx` (within `γ_d ≤ rel` relative: the terms are positive).
+    ///
+    /// A fast value `v` (see [`mmclust_core::kernel::top2`]) is within
+    /// `γ_{d+1}(‖c̃‖² + 2‖x̃‖‖c̃‖) ≤ rel·(C² + 2‖x̃‖C)` of `‖c̃‖² − 2x̃·c̃`
+    /// (`C` bounds every `‖c̃‖`; `rel = 2(d + 8)u` exceeds `γ_{d+1}`), so
+    /// `‖x̃ − c̃‖² ∈ nx + v ± e`. The translation rounded each coordinate of
+    /// `x − mu` and `c − mu` once: `‖x − c‖ ∈ ‖x̃ − c̃‖ ± u(1 + 2u)(‖x̃‖ + C)`
+    /// (`tau`, with room to spare).
+    fn row_err(&self, nx: f32) -> RowErr {
+        let nx = f64::from(nx);
+        let nx_hi = nx * (1.0 + self.rel);
+        let nxs = nx_hi.sqrt() * (1.0 + 1e-12);
+        RowErr {
+            nx_lo: nx * (1.0 - self.rel),
+            nx_hi,
+            e: self.rel * (self.cmax * self.cmax + 2.0 * nxs * self.cmax) * (1.0 + 1e-12),
+            tau: 1.01 * U32 * (nxs + self.cmax),
+        }
+    }
+
+    /// A safe lower bound on the distance to a centre whose fast value is `v`.
+    fn lower_fast(&self, r: RowErr, v: f32) -> f32 {
+        let sq = (r.nx_lo + f64::from(v) - r.e).max(0.0);
+        if sq.is_nan() {
+            return 0.0;
+        }
+        down(sq.sqrt() * (1.0 - 1e-12) - r.tau - ABS_EPS).max(0.0)
+    }
+
+    /// Whether `upper_fast(r, v) < b` may be taken as proved, without the
+    /// square root (as [`PassPlan::below`]); false when `v` is not finite.
+    fn upper_fast_below(&self, r: RowErr, v: f32, b: f32) -> bool {
+        let bm = f64::from(b) - r.tau - ABS_EPS;
+        let sq = (r.nx_hi + f64::from(v) + r.e).max(0.0);
+        v.is_finite() && bm > 0.0 && sq * (1.0 + 1e-11) < bm * bm
+    }
+
+    /// A safe upper bound on the distance to a centre whose fast value is `v`
+    /// (NaN when `v` is).
+    fn upper_fast(&self, r: RowErr, v: f32) -> f32 {
+        up((r.nx_hi + f64::from(v) + r.e).max(0.0).sqrt() * (1.0 + 1e-12) + r.tau + ABS_EPS)
+    }
 }
 
 /// Per-worker buffers of a bounded pass.
@@ -296,29 +382,40 @@ impl PassPlan<'_> {
 struct AccelScratch {
     labels: Vec<u32>,
     dist: Vec<f32>,
-    /// Rows (within the chunk) whose filters failed.
-    fail: Vec<usize>,
     /// Yinyang: running best of each failing row.
     best: Vec<Best>,
-    /// Failing rows of a group, as indices into `fail`.
-    sel: Vec<usize>,
-    /// Gathered rows and their distances.
+    /// Rows of `xs` to run the kernel on.
+    sel: Vec<u32>,
+    /// Rows (within the chunk) whose filters failed.
+    fail32: Vec<u32>,
+    /// Translated failing rows, their norms, error terms and kernel results.
     xs: Vec<f32>,
-    out: Vec<f32>,
+    nx: Vec<f32>,
+    err: Vec<RowErr>,
+    top: Vec<Top2>,
+    /// Exact `f64` distances of a row that needs the exact scan.
+    exact: Vec<f64>,
 }
 
-/// Yinyang's running best of a row whose global filter failed.
+/// Yinyang's running best of a row whose global filter failed, and what is
+/// known of the other centres examined so far.
 #[derive(Debug, Clone, Copy)]
 struct Best {
-    /// Squared distance and index of the nearest centre seen.
-    sq: f32,
+    /// Estimated squared distance and index of the nearest centre seen.
+    sq: f64,
     j: u32,
-    /// Its group, and the lower bound for the others of that group.
+    /// Its group (`u32::MAX` before any).
     g: u32,
-    lb2: f32,
-    /// Safe upper bound on its distance (`PassPlan::upper(sq)`), cached: the
-    /// group filter reads it once per group.
+    /// Safe bounds on its distance.
+    lb: f32,
     ub: f32,
+    /// The lower bound for the other centres of its group, once its group
+    /// was scanned (`NaN`: not scanned, the stored bound stands).
+    lb2: f32,
+    /// The least lower bound on the other centres examined.
+    others: f32,
+    /// A fast value was not finite: decide by the exact scan.
+    bad: bool,
 }
 
 thread_local! {
@@ -332,10 +429,8 @@ fn with_scratch<R>(f: impl FnOnce(&mut AccelScratch) -> R) -> R {
     r
 }
 
-/// Rows gathered per distance batch: about 16 K distances of scratch.
-fn batch_rows(m: usize) -> usize {
-    (16_384 / m.max(1)).clamp(4, 256)
-}
+/// Rows gathered per kernel call of Hamerly.
+const HAMERLY_BLOCK: usize = 64;
 
 impl BoundState {
     fn pass<S: DataSource + ?Sized>(
@@ -348,7 +443,7 @@ impl BoundState {
     ) -> Result<(LloydPartial, u64)> {
         let (k, d) = (packed.k(), packed.d());
         let centers = packed.centers();
-        let plan = self.groups.plan(centers, k, d);
+        let plan = self.groups.plan(packed, k, d);
         let per_row = 1 + self.groups.t;
         let merged = map_reduce_into(
             source,
@@ -385,8 +480,9 @@ impl BoundState {
 
 impl Groups {
     /// The per-pass quantities: drifts since the last pass, centre separations,
-    /// lane-packed centres.
-    fn plan<'a>(&'a self, centers: &'a [f32], k: usize, d: usize) -> PassPlan<'a> {
+    /// translated and packed centres.
+    fn plan<'a>(&'a self, packed: &'a PackedCenters, k: usize, d: usize) -> PassPlan<'a> {
+        let centers = packed.centers();
         let drift: Vec<f64> = match &self.prev {
             Some(prev) => (0..k)
                 .map(|j| {
@@ -420,14 +516,32 @@ impl Groups {
         let all = LaneCenters::new(&rows, d);
         let rel = self.rel;
         let half_sep = half_separations(centers, k, d, &all, rel);
-        let lanes = match self.kind {
-            Bounds::Hamerly => vec![all],
+        // Translate by the centres' mean, so that the fast values' error,
+        // relative to the norms, stays small next to the distances even for
+        // data far from the origin.
+        let mu: Vec<f32> = (0..d)
+            .map(|p| (rows.iter().map(|c| f64::from(c[p])).sum::<f64>() / k as f64) as f32)
+            .collect();
+        let shifted: Vec<f32> = rows
+            .iter()
+            .flat_map(|c| c.iter().zip(&mu).map(|(&a, &m)| a - m))
+            .collect();
+        let cmax = shifted
+            .chunks_exact(d)
+            .map(|c| c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
+            .fold(0.0f64, f64::max)
+            * (1.0 + 1e-12);
+        let panels = match self.kind {
+            Bounds::Hamerly => vec![SubPanels::new(shifted.chunks_exact(d), d)],
             Bounds::Yinyang => self
                 .members
                 .iter()
                 .map(|m| {
-                    let rows: Vec<&[f32]> = m.iter().map(|&j| rows[j as usize]).collect();
-                    LaneCenters::new(&rows, d)
+                    SubPanels::new(
+                        m.iter()
+                            .map(|&j| &shifted[j as usize * d..(j as usize + 1) * d]),
+                        d,
+                    )
                 })
                 .collect(),
         };
@@ -436,15 +550,19 @@ impl Groups {
             t: self.t,
             first: self.prev.is_none(),
             centers,
+            packed,
             d,
             k,
             rel,
+            rel_sq: (1.0 + rel) * (1.0 + rel) * (1.0 + 1e-12),
             half_sep,
             max_drift,
             group_drift,
             group_of: &self.group_of,
             members: &self.members,
-            lanes,
+            mu,
+            cmax,
+            panels,
         }
     }
 }
@@ -453,7 +571,7 @@ impl Groups {
 /// lower bound (Hamerly's `s`): a point nearer than that to its own centre
 /// cannot be nearer to another.
 fn half_separations(centers: &[f32], k: usize, d: usize, all: &LaneCenters, rel: f64) -> Vec<f32> {
-    let block = batch_rows(k);
+    let block = (16_384 / k.max(1)).clamp(4, 256);
     let mut out = vec![0.0f32; block * k];
     let mut half = vec![f32::INFINITY; k];
     for (b, xs) in centers.chunks(block * d).enumerate() {
@@ -475,67 +593,127 @@ fn half_separations(centers: &[f32], k: usize, d: usize, all: &LaneCenters, rel:
     half
 }
 
+/// Gathers the chunk's rows `rows`, translated by the plan's `mu`, into
+/// `ws.xs`, with their error terms in `ws.err`.
+fn gather(plan: &PassPlan<'_>, chunk: &Chunk<'_>, rows: &[u32], ws: &mut AccelScratch) {
+    let (m, d) = (rows.len(), plan.d);
+    ws.xs.resize(m * d, 0.0);
+    ws.nx.resize(m, 0.0);
+    translate_rows(chunk.data, d, rows, &plan.mu, &mut ws.xs, &mut ws.nx);
+    ws.err.clear();
+    ws.err.extend(ws.nx.iter().map(|&nx| plan.row_err(nx)));
+}
+
+/// Exact `f64` squared distances of `x` to every centre, into `out`; returns
+/// the nearest (lowest index among exact ties).
+fn exact_scan(plan: &PassPlan<'_>, x: &[f32], out: &mut Vec<f64>) -> u32 {
+    out.clear();
+    out.extend(plan.centers.chunks_exact(plan.d).map(|c| sq_dist_f64(x, c)));
+    let mut best = (f64::INFINITY, 0u32);
+    for (j, &e) in out.iter().enumerate() {
+        if e < best.0 {
+            best = (e, j as u32);
+        }
+    }
+    best.1
+}
+
+/// A safe lower bound on the distance whose exact `f64` square is `e` (a sum
+/// of `d` squares of `f32` differences: relative error far below `1e-9`).
+fn lower_f64(e: f64) -> f32 {
+    if e == f64::INFINITY {
+        return f32::INFINITY;
+    }
+    if e.is_nan() {
+        return 0.0;
+    }
+    down(e.sqrt() * (1.0 - 1e-9) - ABS_EPS).max(0.0)
+}
+
 /// Hamerly on one chunk: labels and squared distances into `ws`, the lower
 /// bounds updated in `state` (label, bound per row; the labels are updated by
 /// the caller). Returns the distances computed.
+///
+/// The rows whose bounds fail are translated and gathered into blocks, and
+/// their nearest and second-nearest centres come from [`nearest_two`]; a row
+/// whose two nearest are too close for the fast values' error to separate
+/// them is decided by the exact `f64` scan.
 fn hamerly_chunk(
     plan: &PassPlan<'_>,
     chunk: &Chunk<'_>,
     state: &mut [u32],
     ws: &mut AccelScratch,
 ) -> u64 {
-    let (n, d, k) = (chunk.n_rows, plan.d, plan.k);
+    let (n, k) = (chunk.n_rows, plan.k);
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
-    ws.fail.clear();
+    ws.fail32.clear();
     let mut evals = 0u64;
-    for (i, (x, st)) in chunk.rows().zip(state.chunks_exact_mut(2)).enumerate() {
-        if plan.first {
-            ws.fail.push(i);
-            continue;
+    if plan.first {
+        ws.fail32.extend(0..n as u32);
+    } else {
+        for (l, st) in ws.labels.iter_mut().zip(state.chunks_exact(2)) {
+            *l = st[0];
         }
-        let a = st[0] as usize;
+        // Every row's exact distance to its own centre: the upper bound.
+        dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
+        evals += n as u64;
         let (m1, j1, m2) = plan.max_drift;
-        let drift = if a == j1 { m2 } else { m1 };
-        let lb = down(f64::from(f32::from_bits(st[1])) - drift);
-        st[1] = lb.to_bits();
-        let sq = sq_dist(x, &plan.centers[a * d..(a + 1) * d]);
-        evals += 1;
-        if plan.upper(sq) < lb.max(plan.half_sep[a]) {
-            ws.labels[i] = a as u32;
-            ws.dist[i] = sq;
-        } else {
-            ws.fail.push(i);
-        }
-    }
-    // The rows whose bounds failed: every distance, nearest and second nearest.
-    let lanes = &plan.lanes[0];
-    let block = batch_rows(k);
-    ws.out.resize(block * k, 0.0);
-    for rows in ws.fail.chunks(block) {
-        ws.xs.clear();
-        for &i in rows {
-            ws.xs.extend_from_slice(chunk.row(i));
-        }
-        let out = &mut ws.out[..rows.len() * k];
-        sq_dists(&ws.xs, lanes, out);
-        evals += out.len() as u64;
-        for (&i, dists) in rows.iter().zip(out.chunks_exact(k)) {
-            let x = chunk.row(i);
-            let (mut j1, d1, d2) = top2(dists);
-            let mut lb = d2;
-            if d2 <= d1 * plan.tie() {
-                // A near tie within f32 rounding: decide in f64 among the
-                // centres within the tie band (safe bound: the least of all).
-                j1 = refine(x, plan.centers, d, dists, d1 * plan.tie(), |l| l as u32);
-                lb = d1;
+        for (i, st) in state.chunks_exact_mut(2).enumerate() {
+            let a = st[0] as usize;
+            let drift = if a == j1 { m2 } else { m1 };
+            let lb = down(f64::from(f32::from_bits(st[1])) - drift);
+            st[1] = lb.to_bits();
+            if !plan.below(ws.dist[i], lb.max(plan.half_sep[a])) {
+                ws.fail32.push(i as u32);
             }
-            state[2 * i + 1] = plan.lower(lb).to_bits();
-            ws.labels[i] = j1;
-            let j = j1 as usize;
-            ws.dist[i] = sq_dist(x, &plan.centers[j * d..(j + 1) * d]);
         }
     }
+    if ws.fail32.is_empty() {
+        return evals;
+    }
+    let panels = &plan.panels[0];
+    ws.sel.clear();
+    ws.sel.extend(0..HAMERLY_BLOCK as u32);
+    ws.top.resize(
+        HAMERLY_BLOCK,
+        Top2 {
+            j: 0,
+            v1: 0.0,
+            v2: 0.0,
+        },
+    );
+    let fail = std::mem::take(&mut ws.fail32);
+    for rows in fail.chunks(HAMERLY_BLOCK) {
+        gather(plan, chunk, rows, ws);
+        let m = rows.len();
+        nearest_two(&ws.xs, &ws.sel[..m], panels, &mut ws.top[..m]);
+        evals += (m * k) as u64;
+        for ((&i, t), &e) in rows.iter().zip(&ws.top[..m]).zip(&ws.err) {
+            let i = i as usize;
+            let lb2 = plan.lower_fast(e, t.v2);
+            let (label, lb) = if plan.upper_fast_below(e, t.v1, lb2) {
+                (t.j, lb2)
+            } else {
+                // Too close to call (or not finite): the exact scan.
+                let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
+                evals += k as u64;
+                let second = ws
+                    .exact
+                    .iter()
+                    .enumerate()
+                    .filter(|&(l, _)| l != j as usize)
+                    .map(|(_, &v)| v)
+                    .fold(f64::INFINITY, f64::min);
+                (j, lower_f64(second))
+            };
+            state[2 * i + 1] = lb.to_bits();
+            ws.labels[i] = label;
+        }
+    }
+    ws.fail32 = fail;
+    // The inertia's shares, with the arithmetic of Lloyd's kernel.
+    dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
     evals
 }
 
@@ -547,230 +725,183 @@ fn sq_dist_f64(x: &[f32], c: &[f32]) -> f64 {
         .sum()
 }
 
-/// Among the centres whose computed squared distance (`dists`, indexed
-/// locally; `global` maps to centre indices) is at most `band`, the nearest
-/// in `f64` (lowest index among exact ties).
-fn refine(
-    x: &[f32],
-    centers: &[f32],
-    d: usize,
-    dists: &[f32],
-    band: f32,
-    global: impl Fn(usize) -> u32,
-) -> u32 {
-    let mut best = (f64::INFINITY, u32::MAX);
-    for (l, &v) in dists.iter().enumerate() {
-        if v <= band {
-            let j = global(l);
-            let e = sq_dist_f64(x, &centers[j as usize * d..(j as usize + 1) * d]);
-            if e < best.0 || (e == best.0 && j < best.1) {
-                best = (e, j);
-            }
-        }
-    }
-    best.1
-}
-
-/// Nearest (index, squared distance; lowest index among ties) and the
-/// second-nearest squared distance (`inf` when there is one centre).
-///
-/// Eight independent lanes with branch-free selects (a branchy scan
-/// mispredicts on every new minimum and cost half of Hamerly's time), then the
-/// lanes combined.
-#[inline]
-fn top2(dists: &[f32]) -> (u32, f32, f32) {
-    const W: usize = 8;
-    if dists.len() < 4 * W {
-        // Few values (a Yinyang group): one branch-free scalar scan.
-        let (mut j1, mut d1, mut d2) = (0u32, f32::INFINITY, f32::INFINITY);
-        for (j, &v) in dists.iter().enumerate() {
-            let lt = v < d1;
-            d2 = if lt {
-                d1
-            } else if v < d2 {
-                v
-            } else {
-                d2
-            };
-            j1 = if lt { j as u32 } else { j1 };
-            d1 = if lt { v } else { d1 };
-        }
-        return (j1, d1, d2);
-    }
-    let mut b1 = [f32::INFINITY; W];
-    let mut b2 = [f32::INFINITY; W];
-    let mut i1 = [u32::MAX; W];
-    let blocks = dists.chunks_exact(W);
-    let tail = blocks.remainder();
-    for (c, block) in blocks.enumerate() {
-        for l in 0..W {
-            let v = block[l];
-            let lt = v < b1[l];
-            b2[l] = if lt {
-                b1[l]
-            } else if v < b2[l] {
-                v
-            } else {
-                b2[l]
-            };
-            i1[l] = if lt { (c * W + l) as u32 } else { i1[l] };
-            b1[l] = if lt { v } else { b1[l] };
-        }
-    }
-    let (mut j1, mut d1, mut d2) = (u32::MAX, f32::INFINITY, f32::INFINITY);
-    let base = dists.len() - tail.len();
-    let candidates = (0..W).map(|l| (b1[l], i1[l], b2[l])).chain(
-        tail.iter()
-            .enumerate()
-            .map(|(l, &v)| (v, (base + l) as u32, f32::INFINITY)),
-    );
-    for (v, j, second) in candidates {
-        if j == u32::MAX {
-            continue;
-        }
-        if v < d1 || (v == d1 && j < j1) {
-            d2 = d2.min(d1);
-            d1 = v;
-            j1 = j;
-        } else {
-            d2 = d2.min(v);
-        }
-        d2 = d2.min(second);
-    }
-    if j1 == u32::MAX {
-        // All distances infinite (or NaN): keep the first centre.
-        j1 = 0;
-    }
-    (j1, d1, d2)
-}
-
 /// Yinyang on one chunk: the global filter (own distance against the least
 /// group bound and the centre separation), then, group by group, the group
-/// filter against the row's running best, and the group's distances for the
-/// rows that pass it. State per row: label, then one bound per group.
+/// filter against the row's running best, and the group's nearest two
+/// centres for the rows that pass it. State per row: label, then one bound
+/// per group.
+///
+/// No local filter (skipping single centres of a scanned group): a group's
+/// centres sit in the lanes of one or two vector registers, so a skipped
+/// centre saves no work.
+///
+/// The label is the running best when its upper bound is below the lower
+/// bounds of every other centre examined (the groups skipped had bounds above
+/// an examined centre's upper bound, so they hold no nearer centre either);
+/// otherwise the exact `f64` scan decides.
 fn yinyang_chunk(
     plan: &PassPlan<'_>,
     chunk: &Chunk<'_>,
     state: &mut [u32],
     ws: &mut AccelScratch,
 ) -> u64 {
-    let (n, d, t) = (chunk.n_rows, plan.d, plan.t);
+    let (n, t) = (chunk.n_rows, plan.t);
     let per_row = 1 + t;
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
-    ws.fail.clear();
+    ws.fail32.clear();
     ws.best.clear();
     let mut evals = 0u64;
-    for (i, (x, st)) in chunk
-        .rows()
-        .zip(state.chunks_exact_mut(per_row))
-        .enumerate()
-    {
-        if plan.first {
-            ws.fail.push(i);
+    let none = Best {
+        sq: f64::INFINITY,
+        j: u32::MAX,
+        g: u32::MAX,
+        lb: f32::INFINITY,
+        ub: f32::INFINITY,
+        lb2: f32::NAN,
+        others: f32::INFINITY,
+        bad: false,
+    };
+    if plan.first {
+        ws.fail32.extend(0..n as u32);
+        ws.best.resize(n, none);
+    } else {
+        for (l, st) in ws.labels.iter_mut().zip(state.chunks_exact(per_row)) {
+            *l = st[0];
+        }
+        // Every row's exact distance to its own centre: the upper bound.
+        dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
+        evals += n as u64;
+        for (i, st) in state.chunks_exact_mut(per_row).enumerate() {
+            let a = st[0] as usize;
+            let mut least = f32::INFINITY;
+            for (b, &drift) in st[1..].iter_mut().zip(&plan.group_drift) {
+                let lb = down(f64::from(f32::from_bits(*b)) - drift);
+                *b = lb.to_bits();
+                least = least.min(lb);
+            }
+            let sq = ws.dist[i];
+            if plan.below(sq, least.max(plan.half_sep[a])) {
+                continue;
+            }
+            ws.fail32.push(i as u32);
             ws.best.push(Best {
-                sq: f32::INFINITY,
-                j: u32::MAX,
-                g: u32::MAX,
-                lb2: f32::INFINITY,
-                ub: f32::INFINITY,
+                sq: f64::from(sq),
+                j: a as u32,
+                g: plan.group_of[a],
+                lb: plan.lower(sq),
+                ub: plan.upper(sq),
+                ..none
             });
-            continue;
         }
-        let a = st[0] as usize;
-        let mut least = f32::INFINITY;
-        for (b, &drift) in st[1..].iter_mut().zip(&plan.group_drift) {
-            let lb = down(f64::from(f32::from_bits(*b)) - drift);
-            *b = lb.to_bits();
-            least = least.min(lb);
-        }
-        let sq = sq_dist(x, &plan.centers[a * d..(a + 1) * d]);
-        evals += 1;
-        ws.labels[i] = a as u32;
-        ws.dist[i] = sq;
-        if plan.upper(sq) < least.max(plan.half_sep[a]) {
-            continue;
-        }
-        let g = plan.group_of[a];
-        ws.fail.push(i);
-        ws.best.push(Best {
-            sq,
-            j: a as u32,
-            g,
-            lb2: f32::from_bits(st[1 + g as usize]),
-            ub: plan.upper(sq),
-        });
     }
+    if ws.fail32.is_empty() {
+        return evals;
+    }
+    let fail = std::mem::take(&mut ws.fail32);
+    gather(plan, chunk, &fail, ws);
     for g in 0..t {
         // Group filter: the rows whose bound for this group is below their
-        // current best (the best found in the groups before this one).
+        // running best's upper bound.
         ws.sel.clear();
-        for (c, &i) in ws.fail.iter().enumerate() {
-            let lb = f32::from_bits(state[i * per_row + 1 + g]);
+        for (c, &i) in fail.iter().enumerate() {
+            let lb = f32::from_bits(state[i as usize * per_row + 1 + g]);
             if plan.first || lb < ws.best[c].ub {
-                ws.sel.push(c);
+                ws.sel.push(c as u32);
             }
         }
         let members = &plan.members[g];
-        let m = members.len();
-        let block = batch_rows(m);
-        ws.out.resize(block * m, 0.0);
-        for sel in ws.sel.chunks(block) {
-            ws.xs.clear();
-            for &c in sel {
-                ws.xs.extend_from_slice(chunk.row(ws.fail[c]));
+        let s = ws.sel.len();
+        if s == 0 {
+            continue;
+        }
+        if ws.top.len() < s {
+            ws.top.resize(
+                s,
+                Top2 {
+                    j: 0,
+                    v1: 0.0,
+                    v2: 0.0,
+                },
+            );
+        }
+        nearest_two(&ws.xs, &ws.sel, &plan.panels[g], &mut ws.top[..s]);
+        evals += (s * members.len()) as u64;
+        for (&c, top) in ws.sel.iter().zip(&ws.top[..s]) {
+            let c = c as usize;
+            let e = ws.err[c];
+            let row = &mut state[fail[c] as usize * per_row..][..per_row];
+            let best = &mut ws.best[c];
+            if !top.v1.is_finite() {
+                best.bad = true;
+                continue;
             }
-            let out = &mut ws.out[..sel.len() * m];
-            sq_dists(&ws.xs, &plan.lanes[g], out);
-            evals += out.len() as u64;
-            for (&c, dists) in sel.iter().zip(out.chunks_exact(m)) {
-                let x = chunk.row(ws.fail[c]);
-                let (l1, b1, mut b2) = top2(dists);
-                let mut j = members[l1 as usize];
-                if b2 <= b1 * plan.tie() {
-                    j = refine(x, plan.centers, d, dists, b1 * plan.tie(), |l| members[l]);
-                    b2 = b1;
-                }
-                let row = &mut state[ws.fail[c] * per_row..][..per_row];
-                // Provisionally the whole group's minimum; the winner's group
-                // gets its second nearest at the end.
-                row[1 + g] = plan.lower(b1).to_bits();
-                let best = &mut ws.best[c];
-                let better = if b1.max(best.sq) <= b1.min(best.sq) * plan.tie() {
-                    // Within f32 rounding of each other: decide in f64.
-                    let (e1, e0) = (
-                        sq_dist_f64(x, plan.center(j as usize)),
-                        sq_dist_f64(x, plan.center(best.j as usize)),
-                    );
-                    e1 < e0 || (e1 == e0 && j < best.j)
-                } else {
-                    b1 < best.sq
-                };
-                if better {
-                    if best.g != u32::MAX {
+            let j = members[top.j as usize];
+            let l1 = plan.lower_fast(e, top.v1);
+            // Provisionally the whole group's bound; the winner's group gets
+            // its second nearest at the end.
+            row[1 + g] = l1.to_bits();
+            let sq = f64::from(ws.nx[c]) + f64::from(top.v1);
+            if j == best.j {
+                // The running best (the row's own centre) again: the rest of
+                // its group lies beyond the second nearest.
+                let l2 = plan.lower_fast(e, top.v2);
+                best.lb2 = l2;
+                best.others = best.others.min(l2);
+            } else if sq < best.sq {
+                if best.g != u32::MAX {
+                    best.others = best.others.min(best.lb);
+                    if best.g as usize != g && best.lb2.is_nan() {
                         // The old best now counts in its group's bound.
                         let slot = &mut row[1 + best.g as usize];
-                        *slot = f32::from_bits(*slot).min(plan.lower(best.sq)).to_bits();
+                        *slot = f32::from_bits(*slot).min(best.lb).to_bits();
                     }
-                    *best = Best {
-                        sq: b1,
-                        j,
-                        g: g as u32,
-                        lb2: plan.lower(b2),
-                        ub: plan.upper(b1),
-                    };
                 }
+                let l2 = plan.lower_fast(e, top.v2);
+                *best = Best {
+                    sq,
+                    j,
+                    g: g as u32,
+                    lb: l1,
+                    ub: plan.upper_fast(e, top.v1),
+                    lb2: l2,
+                    others: best.others.min(l2),
+                    bad: false,
+                };
+            } else {
+                best.others = best.others.min(l1);
             }
         }
     }
-    for (&i, best) in ws.fail.iter().zip(&ws.best) {
-        state[i * per_row + 1 + best.g as usize] = best.lb2.to_bits();
-        ws.labels[i] = best.j;
-        // The inertia's share with the same arithmetic as the kept rows (and
-        // as Hamerly), so equal labels give equal inertia.
-        let j = best.j as usize;
-        ws.dist[i] = sq_dist(chunk.row(i), &plan.centers[j * d..(j + 1) * d]);
+    for (&i, best) in fail.iter().zip(&ws.best) {
+        let i = i as usize;
+        let row = &mut state[i * per_row..][..per_row];
+        let label = if !best.bad && best.j != u32::MAX && best.ub < best.others {
+            if !best.lb2.is_nan() {
+                row[1 + best.g as usize] = best.lb2.to_bits();
+            }
+            best.j
+        } else {
+            // Too close to call: the exact scan, and every group's bound
+            // from it.
+            let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
+            evals += plan.k as u64;
+            for (g, members) in plan.members.iter().enumerate() {
+                let least = members
+                    .iter()
+                    .filter(|&&l| l != j)
+                    .map(|&l| ws.exact[l as usize])
+                    .fold(f64::INFINITY, f64::min);
+                row[1 + g] = lower_f64(least).to_bits();
+            }
+            j
+        };
+        ws.labels[i] = label;
     }
+    ws.fail32 = fail;
+    // The inertia's shares, with the arithmetic of Lloyd's kernel (and of
+    // Hamerly: equal labels give equal inertia).
+    dist_sq_to_labels(chunk.data, plan.packed, &ws.labels[..n], &mut ws.dist[..n]);
     evals
 }
 
@@ -778,21 +909,6 @@ fn yinyang_chunk(
 mod tests {
     use super::*;
 
-    #[test]
-    fn top2_matches_a_plain_scan() {
-        let mut rng = ChaCha8Rng::seed_from_u64(9);
-        for len in 1..60 {
-            for _ in 0..50 {
-                let v: Vec<f32> = (0..len).map(|_| rng.gen_range(0..6) as f32).collect();
-                let (j, d1, d2) = top2(&v);
-                let mut s = v.clone();
-                s.sort_by(f32::total_cmp);
-                assert_eq!(d1, s[0]);
-                assert_eq!(d2, if len > 1 { s[1] } else { f32::INFINITY });
-                assert_eq!(j as usize, v.iter().position(|&x| x == s[0]).unwrap());
-            }
-        }
-    }
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -844,7 +960,13 @@ mod tests {
                     let (p, evals) = a
                         .pass(&src, chunking, PassOptions::default(), &packed, None)
                         .unwrap();
-                    assert!(evals <= (n * k + n) as u64);
+                    // Every row at most once through the kernel and its own
+                    // centre, and rarely (near ties) once through the exact scan.
+                    let most = n * k + n + n * k / 100;
+                    assert!(
+                        evals <= most as u64,
+                        "{kind:?} n={n} d={d} k={k} iter {it}: {evals} > {most}"
+                    );
                     let Assigner::Bounded(s) = &a else {
                         unreachable!()
                     };

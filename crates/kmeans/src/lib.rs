@@ -45,4 +45,7 @@ pub use error::{KMeansError, Result};
 pub use fit::{CheckpointHook, FitEvent, FitHooks};
 pub use minibatch::MiniBatchState;
 pub use model::{KMeansModel, MODEL_VERSION};
-pub use params::{AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
+pub use params::{
+    AUTO_HAMERLY_MIN_D, AUTO_HAMERLY_MIN_K, AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams,
+    MiniBatchOptions, Sampling,
+};

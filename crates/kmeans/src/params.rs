@@ -151,7 +151,7 @@ pub enum Algorithm {
     /// in about k/10 groups, one lower bound per point and group (4·k/10
     /// bytes per point). Best for large k.
     Yinyang,
-    /// Lloyd, Hamerly or Yinyang by [`Algorithm::resolve`] (today: Lloyd).
+    /// Lloyd or Hamerly by [`Algorithm::resolve`] (Hamerly for k ≥ 500, d ≥ 8).
     Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
@@ -173,23 +173,37 @@ impl Algorithm {
     /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
     /// (other algorithms stay as they are).
     ///
-    /// Today: Lloyd for every shape. Measured with `scripts/bench_peers.py
-    /// --accel` (docs/benchmarks.md, n = 10⁶ overlapping blobs, d = 32,
-    /// k = 100, 2 threads): the bounds skip 44 % (Hamerly) and 70 % (Yinyang)
-    /// of the distances, but the distances they do compute go through a
-    /// gather and an 8-lane kernel about four times slower per distance than
-    /// Lloyd's fused AVX-512 product, so both take 3–7× longer than Lloyd.
-    /// The rule will pick them by k, d and the bounds' memory (Hamerly 8,
-    /// Yinyang 4·(1 + ⌊k/10⌋) bytes per point) once they win somewhere.
+    /// Hamerly when `k ≥ 500` and `d ≥ 8`, Lloyd otherwise; never Yinyang.
+    /// Measured with `scripts/bench_peers.py --accel` (docs/bench_accel.md,
+    /// overlapping blobs, 2 threads, time to convergence from the same
+    /// centres): at `d = 16, k = 1000` Hamerly skips 60 % of the distances and
+    /// converges about twice as fast as Lloyd; at `d = 32, k = 100` it skips
+    /// 44 % and is about 1.2× slower (the rows it recomputes cost more per
+    /// distance than Lloyd's fused pass); at `d = 2, k = 16` Lloyd's direct
+    /// kernel is about 3× faster. Yinyang skips more (66–95 %) but was the
+    /// slowest variant on every shape: per row and group it pays a filter, a
+    /// kernel call on one 16-lane register and a reduction, which cost more
+    /// than the distances saved. Memory does not enter: Hamerly keeps 8 bytes
+    /// per point (label and bound) against Lloyd's 4, both in a memory-mapped
+    /// scratch file beyond the in-memory limit, a small fraction of a pass
+    /// over the data (`4·d` bytes per point).
     #[must_use]
     pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
-        let _ = (d, k);
         match self {
+            Algorithm::Auto if k >= AUTO_HAMERLY_MIN_K && d >= AUTO_HAMERLY_MIN_D => {
+                Algorithm::Hamerly
+            }
             Algorithm::Auto => Algorithm::Lloyd,
             other => other.clone(),
         }
     }
 }
+
+/// [`Algorithm::Auto`] picks Hamerly from this many clusters on.
+pub const AUTO_HAMERLY_MIN_K: usize = 500;
+/// [`Algorithm::Auto`] picks Hamerly from this many columns on (below, Lloyd's
+/// direct kernel wins).
+pub const AUTO_HAMERLY_MIN_D: usize = 8;
 
 /// Parameters of a K-means fit.
 ///

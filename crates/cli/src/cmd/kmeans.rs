@@ -52,10 +52,11 @@ pub(crate) struct Args {
     /// answer (same labels up to exact distance ties, same centres) with
     /// triangle-inequality bounds that skip most distances; Hamerly keeps one
     /// bound per point (4 bytes), Yinyang one per group of about 10 centres
-    /// (4·⌊k/10⌋ bytes); both spill to --scratch-dir when large. auto: lloyd
-    /// (measured fastest on every shape benchmarked so far: the bounded
-    /// variants skip 44–70 % of the distances at d = 32, k = 100 but run 3–7×
-    /// slower than Lloyd's fused kernel; see docs/benchmarks.md). minibatch:
+    /// (4·⌊k/10⌋ bytes); both spill to --scratch-dir when large. auto:
+    /// hamerly when k ≥ 500 and d ≥ 8, else lloyd (measured, 2 threads,
+    /// overlapping blobs: hamerly ~2× faster than lloyd at d = 16, k = 1000,
+    /// ~1.2× slower at d = 32, k = 100; lloyd ~3× faster at d = 2, k = 16;
+    /// yinyang slowest on every shape; see docs/bench_accel.md). minibatch:
     /// random batches, for data too large or too slow for full passes (not
     /// exact).
     #[arg(long, value_enum, default_value_t = Algorithm::Auto)]

@@ -369,7 +369,7 @@ const RESIDENT_BLOCK: usize = 16 * RMR;
 /// centre indices, `x`/`dist` as in [`assign`].
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn exact_dists(
+pub(super) unsafe fn exact_dists(
     x: &[f32],
     centers: &PackedCenters,
     labels: &[u32],

@@ -74,6 +74,7 @@ mod avx512;
 mod direct;
 pub mod reference;
 mod scalar;
+pub mod top2;
 
 #[cfg(test)]
 mod tests;
@@ -412,6 +413,43 @@ pub(crate) fn assign_chunk_order(
         Path::Scalar => scalar::assign(x, centers, labels, dist_sq),
     }
     let _ = order;
+}
+
+/// `dist_sq[i] = Σ_p (x_ip − c_p)²` for the centre `c = labels[i]` of each row
+/// of `x` (`labels.len()` rows of `centers.d()` values), computed directly as
+/// [`assign_chunk`] does after its selection (on the AVX-512 path, 8 rows at a
+/// time with the same arithmetic): for labels chosen elsewhere, e.g. by the
+/// bounds of the accelerated K-means variants.
+///
+/// # Panics
+/// When the slices' lengths disagree or a label is not below `centers.k()`.
+pub fn dist_sq_to_labels(x: &[f32], centers: &PackedCenters, labels: &[u32], dist_sq: &mut [f32]) {
+    let n = labels.len();
+    let d = centers.d();
+    assert_eq!(x.len(), n * d, "dist_sq_to_labels: x is not {n} rows × {d}");
+    assert_eq!(
+        dist_sq.len(),
+        n,
+        "dist_sq_to_labels: one distance per label"
+    );
+    assert!(
+        labels.iter().all(|&j| (j as usize) < centers.k()),
+        "dist_sq_to_labels: label out of range"
+    );
+    if n == 0 {
+        return;
+    }
+    match Path::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
+        // detected; shapes and labels were checked above.
+        Path::Avx512 => unsafe { avx512::exact_dists(x, centers, labels, dist_sq, 0, n) },
+        _ => {
+            for ((row, &j), o) in x.chunks_exact(d).zip(labels).zip(dist_sq.iter_mut()) {
+                *o = scalar::dist_sq(row, centers.center(j as usize));
+            }
+        }
+    }
 }
 
 /// Final step shared by the product kernels for one row: the winner among the

@@ -325,3 +325,31 @@ fn scratch_is_reused_across_shapes() {
         assert!(agree >= n - 2, "{agree} of {n}");
     }
 }
+
+#[test]
+fn dist_sq_to_labels_matches_the_reference_distances() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    for &(n, d, k) in &[
+        (1usize, 1usize, 1usize),
+        (13, 7, 5),
+        (64, 33, 40),
+        (9, 100, 3),
+    ] {
+        let x: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-20.0..20.0)).collect();
+        let c: Vec<f32> = (0..k * d).map(|_| rng.gen_range(-20.0..20.0)).collect();
+        let packed = PackedCenters::new(&c, k, d).unwrap();
+        let labels: Vec<u32> = (0..n).map(|_| rng.gen_range(0..k as u32)).collect();
+        let mut dist = vec![f32::NAN; n];
+        dist_sq_to_labels(&x, &packed, &labels, &mut dist);
+        for i in 0..n {
+            let j = labels[i] as usize;
+            let want = reference::dist_sq_f64(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
+            assert!(
+                (f64::from(dist[i]) - want).abs()
+                    <= (d as f64 + 2.0) * f64::from(f32::EPSILON) * want.max(1e-30),
+                "n={n} d={d} k={k} row {i}: {} vs {want}",
+                dist[i]
+            );
+        }
+    }
+}
