@@ -43,6 +43,9 @@ use crate::simd::{Isa, isa};
 /// Rows per register tile and lanes per vector.
 const L: usize = 8;
 
+/// How far ahead of the rows being transposed the input is prefetched.
+const PREFETCH_ROWS: usize = 64;
+
 /// Whether these kernels can run on this CPU.
 pub(crate) fn available() -> bool {
     isa() == Isa::Avx512
@@ -207,7 +210,8 @@ impl Scratch {
     }
 }
 
-/// E-step of the `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns):
+/// E-step of the first `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns;
+/// rows after them, such as the rest of the chunk, are only prefetched):
 /// afterwards `ws.lp[c · ms + i]` (`ms = Scratch::stride(m)`) holds the
 /// responsibility of component `c` for row `i` (0 for the padding rows) and
 /// `ws.lse[i]` the row's log-likelihood. Returns their sum over the rows, in
@@ -305,7 +309,17 @@ unsafe fn transpose_centred(
 ) {
     debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms % L == 0);
     let xo = xt.as_mut_ptr();
+    // Rows past the block that the caller passed (the rest of its chunk) are
+    // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
+    let (bytes, base) = (std::mem::size_of_val(x), x.as_ptr().cast::<i8>());
+    let row_bytes = 4 * d;
     for i0 in (0..ms).step_by(L) {
+        let from = (i0 + PREFETCH_ROWS) * row_bytes;
+        let to = ((i0 + PREFETCH_ROWS + L) * row_bytes).min(bytes);
+        for o in (from..to).step_by(64) {
+            // SAFETY: o < bytes: within `x`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(o)) };
+        }
         let rows = m.saturating_sub(i0).min(L);
         let row_mask: __mmask8 = if rows == L { 0xff } else { (1u8 << rows) - 1 };
         for j0 in (0..d).step_by(L) {
