@@ -6,25 +6,34 @@
 //! Layout, chosen so every inner loop is a fixed-trip run of FMAs with no
 //! horizontal work in it:
 //!
-//! * the block is converted once to `f64` and centred on `shift` (the mean of
-//!   the component means): `xr` row-major (rows padded to `dp`, a multiple of
-//!   8, with zeros) and, for diag/spherical, `xt` column-major;
+//! * full/tied: the block is converted once to `f64` and centred on `shift`
+//!   (the mean of the component means) into `xr`, row-major (rows padded to
+//!   `dp`, a multiple of 8, with zeros); diag/spherical: into `xt`,
+//!   column-major, by 8 × 8 tiles of `f32` transposed in registers, widened
+//!   and centred (the input 64 rows ahead is prefetched);
 //! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
 //!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
 //!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
 //!   summed per row by one 8 × 8 transpose-reduction;
-//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns;
+//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns
+//!   by tiles of 4 components × 32 rows;
 //! * log-densities are component-major (k × ms, rows in lanes), so the
 //!   normalisation is lane-parallel over rows with a vector `exp` that
-//!   performs the same operations as [`crate::simd`]'s scalar one;
-//! * second moments about each component's mean: differences `D` and weighted
-//!   differences `W = r D` of the rows with nonzero responsibility are
-//!   compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles over the lower
-//!   triangle (a small SYRK).
+//!   performs the same operations as [`crate::simd`]'s scalar one, and a
+//!   vector `ln` of the per-row sums;
+//! * full/tied second moments about each component's mean: differences `D`
+//!   and weighted differences `W = r D` of the rows with nonzero
+//!   responsibility are compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles
+//!   over the lower triangle (a small SYRK);
+//! * diag/spherical statistics: `Rᵀ [1, x̃, x̃²]` with rows in lanes on both
+//!   sides, by tiles of 4 components × 2 columns, into per-lane sums that
+//!   [`finish_chunk`] adds up once per chunk.
 //!
-//! Sums over rows run in row order inside a block, as in the portable kernels;
-//! results are deterministic for a given chunk length (and independent of the
-//! thread count), but not bitwise equal to the portable path's.
+//! Sums over rows run in row order inside a block (diag/spherical: in row
+//! order within each of the 8 lanes, rows `i ≡ l mod 8` in lane `l`, the
+//! lanes added in a fixed tree per chunk); results are deterministic for a
+//! given chunk length (and independent of the thread count), but not bitwise
+//! equal to the portable path's.
 //!
 //! Every `unsafe fn` here requires AVX-512F (checked by [`available`]) and
 //! slices of the lengths [`Prepared`] and [`Scratch`] set up; the safe entry
