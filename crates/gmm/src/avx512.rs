@@ -316,7 +316,7 @@ unsafe fn transpose_centred(
     shift: &[f64],
     xt: &mut [f64],
 ) {
-    debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms % L == 0);
+    debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms.is_multiple_of(L));
     let xo = xt.as_mut_ptr();
     // Rows past the block that the caller passed (the rest of its chunk) are
     // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
@@ -500,7 +500,10 @@ unsafe fn log_prob_diag<const CT: usize>(
     const RT: usize = 4;
     let (d, dp) = (prep.d, prep.dp);
     assert!(
-        c0 + CT <= prep.k && xt.len() >= d * ms && lp.len() >= prep.k * ms && ms % (RT * L) == 0
+        c0 + CT <= prep.k
+            && xt.len() >= d * ms
+            && lp.len() >= prep.k * ms
+            && ms.is_multiple_of(RT * L)
     );
     let (p, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
     let xp = xt.as_ptr();
