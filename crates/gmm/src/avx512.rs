@@ -6,25 +6,34 @@
 //! Layout, chosen so every inner loop is a fixed-trip run of FMAs with no
 //! horizontal work in it:
 //!
-//! * the block is converted once to `f64` and centred on `shift` (the mean of
-//!   the component means): `xr` row-major (rows padded to `dp`, a multiple of
-//!   8, with zeros) and, for diag/spherical, `xt` column-major;
+//! * full/tied: the block is converted once to `f64` and centred on `shift`
+//!   (the mean of the component means) into `xr`, row-major (rows padded to
+//!   `dp`, a multiple of 8, with zeros); diag/spherical: into `xt`,
+//!   column-major, by 8 × 8 tiles of `f32` transposed in registers, widened
+//!   and centred (the input 64 rows ahead is prefetched);
 //! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
 //!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
 //!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
 //!   summed per row by one 8 × 8 transpose-reduction;
-//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns;
+//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns
+//!   by tiles of 4 components × 32 rows;
 //! * log-densities are component-major (k × ms, rows in lanes), so the
 //!   normalisation is lane-parallel over rows with a vector `exp` that
-//!   performs the same operations as [`crate::simd`]'s scalar one;
-//! * second moments about each component's mean: differences `D` and weighted
-//!   differences `W = r D` of the rows with nonzero responsibility are
-//!   compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles over the lower
-//!   triangle (a small SYRK).
+//!   performs the same operations as [`crate::simd`]'s scalar one, and a
+//!   vector `ln` of the per-row sums;
+//! * full/tied second moments about each component's mean: differences `D`
+//!   and weighted differences `W = r D` of the rows with nonzero
+//!   responsibility are compacted, then `S2 += Wᵀ D` by 8 × 16 register tiles
+//!   over the lower triangle (a small SYRK);
+//! * diag/spherical statistics: `Rᵀ [1, x̃, x̃²]` with rows in lanes on both
+//!   sides, by tiles of 4 components × 2 columns, into per-lane sums that
+//!   [`finish_chunk`] adds up once per chunk.
 //!
-//! Sums over rows run in row order inside a block, as in the portable kernels;
-//! results are deterministic for a given chunk length (and independent of the
-//! thread count), but not bitwise equal to the portable path's.
+//! Sums over rows run in row order inside a block (diag/spherical: in row
+//! order within each of the 8 lanes, rows `i ≡ l mod 8` in lane `l`, the
+//! lanes added in a fixed tree per chunk); results are deterministic for a
+//! given chunk length (and independent of the thread count), but not bitwise
+//! equal to the portable path's.
 //!
 //! Every `unsafe fn` here requires AVX-512F (checked by [`available`]) and
 //! slices of the lengths [`Prepared`] and [`Scratch`] set up; the safe entry
@@ -42,6 +51,9 @@ use crate::simd::{Isa, isa};
 
 /// Rows per register tile and lanes per vector.
 const L: usize = 8;
+
+/// How far ahead of the rows being transposed the input is prefetched.
+const PREFETCH_ROWS: usize = 64;
 
 /// Whether these kernels can run on this CPU.
 pub(crate) fn available() -> bool {
@@ -168,37 +180,36 @@ fn padded_rows(m: usize) -> usize {
 /// allocated once per chunk.
 #[derive(Debug)]
 pub(crate) struct Scratch {
-    /// ms × dp, row-major centred rows.
+    /// ms × dp, row-major centred rows (full/tied).
     xr: Vec<f64>,
-    /// dp × ms, column-major centred rows (diag/spherical).
+    /// d × ms, column-major centred rows (diag/spherical).
     xt: Vec<f64>,
     /// k × ms: log-densities, then responsibilities.
     pub(crate) lp: Vec<f64>,
     /// Per-row log-sum-exp.
     pub(crate) lse: Vec<f64>,
-    /// The chunk's sums about the shift, see [`finish_chunk`]: k, k × dp and
-    /// k × dp × dp (full/tied) or k × dp (diag/spherical).
+    /// The chunk's sums about the shift, see [`finish_chunk`]. Full/tied: k,
+    /// k × dp and k × dp × dp. Diag/spherical: the same sums per lane (rows
+    /// `i ≡ l mod 8` go to lane `l`), k × L, k × d × L and k × d × L, whose
+    /// lanes [`finish_chunk`] adds up.
     nk: Vec<f64>,
     b: Vec<f64>,
     a: Vec<f64>,
-    /// Diag/spherical: the squares of `xr`.
-    xsq: Vec<f64>,
 }
 
 impl Scratch {
     pub(crate) fn new(prep: &Prepared) -> Self {
         let ms = padded_rows(BLOCK_ROWS);
-        let (k, dp) = (prep.k, prep.dp);
+        let (k, d, dp) = (prep.k, prep.d, prep.dp);
         let full = prep.matrix();
         Scratch {
-            xr: vec![0.0; ms * dp],
-            xt: if full { Vec::new() } else { vec![0.0; ms * dp] },
+            xr: if full { vec![0.0; ms * dp] } else { Vec::new() },
+            xt: if full { Vec::new() } else { vec![0.0; d * ms] },
             lp: vec![0.0; k * ms],
             lse: vec![0.0; ms],
-            nk: vec![0.0; k],
-            b: vec![0.0; k * dp],
-            a: vec![0.0; if full { k * dp * dp } else { k * dp }],
-            xsq: if full { Vec::new() } else { vec![0.0; ms * dp] },
+            nk: vec![0.0; if full { k } else { k * L }],
+            b: vec![0.0; if full { k * dp } else { k * d * L }],
+            a: vec![0.0; if full { k * dp * dp } else { k * d * L }],
         }
     }
 
@@ -208,7 +219,8 @@ impl Scratch {
     }
 }
 
-/// E-step of the `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns):
+/// E-step of the first `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns;
+/// rows after them, such as the rest of the chunk, are only prefetched):
 /// afterwards `ws.lp[c · ms + i]` (`ms = Scratch::stride(m)`) holds the
 /// responsibility of component `c` for row `i` (0 for the padding rows) and
 /// `ws.lse[i]` the row's log-likelihood. Returns their sum over the rows, in
@@ -241,46 +253,139 @@ pub(crate) fn em_block(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -
 unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
     let (k, d, dp) = (prep.k, prep.d, prep.dp);
     let ms = padded_rows(m);
-    // Centred rows, row-major and (diagonal kinds) column-major; padding zero.
-    let nv = dp / L;
-    for i in 0..m {
-        for v in 0..nv {
-            let live = (d - v * L).min(L);
-            let mask: __mmask8 = if live == L { 0xff } else { (1u8 << live) - 1 };
-            // SAFETY: lanes v·L..v·L + live of row i lie within `x` (m rows
-            // of d); masked-off lanes are not read; row i of xr and `shift`
-            // have dp ≥ v·L + L entries. Padding lanes: 0 − 0.
+    if prep.matrix() {
+        // Centred rows, row-major; padding zero.
+        let nv = dp / L;
+        for i in 0..m {
+            for v in 0..nv {
+                let live = (d - v * L).min(L);
+                let mask: __mmask8 = if live == L { 0xff } else { (1u8 << live) - 1 };
+                // SAFETY: lanes v·L..v·L + live of row i lie within `x` (m
+                // rows of d); masked-off lanes are not read; row i of xr and
+                // `shift` have dp ≥ v·L + L entries. Padding lanes: 0 − 0.
+                unsafe {
+                    let xs =
+                        _mm512_maskz_loadu_ps(__mmask16::from(mask), x.as_ptr().add(i * d + v * L));
+                    let xv = _mm512_cvtps_pd(_mm512_castps512_ps256(xs));
+                    let sh = _mm512_loadu_pd(prep.shift.as_ptr().add(v * L));
+                    let out = _mm512_maskz_sub_pd(mask, xv, sh);
+                    _mm512_storeu_pd(ws.xr.as_mut_ptr().add(i * dp + v * L), out);
+                }
+            }
+        }
+        ws.xr[m * dp..ms * dp].fill(0.0);
+    } else {
+        // SAFETY: AVX-512F (this function's contract); `x` holds m rows of
+        // d and `xt` d columns of ms ≥ m.
+        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt) };
+    }
+    if prep.matrix() {
+        for c in 0..k {
+            let lp = &mut ws.lp[c * ms..(c + 1) * ms];
+            // SAFETY: AVX-512F (this function's contract); lengths as set up.
+            unsafe { log_prob_full(prep, c, &ws.xr, ms, lp) };
+        }
+    } else {
+        let mut c0 = 0;
+        while c0 < k {
+            // SAFETY: AVX-512F (this function's contract); lengths as set up.
             unsafe {
-                let xs =
-                    _mm512_maskz_loadu_ps(__mmask16::from(mask), x.as_ptr().add(i * d + v * L));
-                let xv = _mm512_cvtps_pd(_mm512_castps512_ps256(xs));
-                let sh = _mm512_loadu_pd(prep.shift.as_ptr().add(v * L));
-                let out = _mm512_maskz_sub_pd(mask, xv, sh);
-                _mm512_storeu_pd(ws.xr.as_mut_ptr().add(i * dp + v * L), out);
+                match k - c0 {
+                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                }
             }
-        }
-    }
-    ws.xr[m * dp..ms * dp].fill(0.0);
-    if !prep.matrix() {
-        for j in 0..dp {
-            for i in 0..ms {
-                ws.xt[j * ms + i] = ws.xr[i * dp + j];
-            }
-        }
-    }
-    for c in 0..k {
-        let lp = &mut ws.lp[c * ms..(c + 1) * ms];
-        // SAFETY: AVX-512F (this function's contract); lengths as set up.
-        unsafe {
-            if prep.matrix() {
-                log_prob_full(prep, c, &ws.xr, ms, lp);
-            } else {
-                log_prob_diag(prep, c, &ws.xt, ms, lp);
-            }
+            c0 += 4;
         }
     }
     // SAFETY: as above.
     unsafe { normalise(&mut ws.lp, &mut ws.lse, k, m, ms) }
+}
+
+/// `xt[j · ms + i] = x[i · d + j] − shift[j]` for rows `i < m` and 0 for the
+/// padding rows `m ≤ i < ms` (ms a multiple of [`L`]): 8 × 8 tiles of `f32`
+/// transposed in registers, then widened to `f64` and centred.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn transpose_centred(
+    x: &[f32],
+    m: usize,
+    d: usize,
+    ms: usize,
+    shift: &[f64],
+    xt: &mut [f64],
+) {
+    debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms.is_multiple_of(L));
+    let xo = xt.as_mut_ptr();
+    // Rows past the block that the caller passed (the rest of its chunk) are
+    // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
+    let (bytes, base) = (std::mem::size_of_val(x), x.as_ptr().cast::<i8>());
+    let row_bytes = 4 * d;
+    for i0 in (0..ms).step_by(L) {
+        let from = (i0 + PREFETCH_ROWS) * row_bytes;
+        let to = ((i0 + PREFETCH_ROWS + L) * row_bytes).min(bytes);
+        for o in (from..to).step_by(64) {
+            // SAFETY: o < bytes: within `x`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(o)) };
+        }
+        let rows = m.saturating_sub(i0).min(L);
+        let row_mask: __mmask8 = if rows == L { 0xff } else { (1u8 << rows) - 1 };
+        for j0 in (0..d).step_by(L) {
+            let cols = (d - j0).min(L);
+            let mut r = [_mm256_setzero_ps(); L];
+            if rows == L && cols == L {
+                for (t, v) in r.iter_mut().enumerate() {
+                    // SAFETY: row i0 + t < m has columns j0..j0 + 8 ≤ d.
+                    *v = unsafe { _mm256_loadu_ps(x.as_ptr().add((i0 + t) * d + j0)) };
+                }
+            } else {
+                // Edge tile: through a zero-padded copy.
+                let mut tmp = [0.0f32; L * L];
+                for t in 0..rows {
+                    let row = &x[(i0 + t) * d + j0..(i0 + t) * d + j0 + cols];
+                    tmp[t * L..t * L + cols].copy_from_slice(row);
+                }
+                for (t, v) in r.iter_mut().enumerate() {
+                    // SAFETY: tmp has L rows of L.
+                    *v = unsafe { _mm256_loadu_ps(tmp.as_ptr().add(t * L)) };
+                }
+            }
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let cols_v = [
+                _mm256_permute2f128_ps::<0x20>(u0, u4),
+                _mm256_permute2f128_ps::<0x20>(u1, u5),
+                _mm256_permute2f128_ps::<0x20>(u2, u6),
+                _mm256_permute2f128_ps::<0x20>(u3, u7),
+                _mm256_permute2f128_ps::<0x31>(u0, u4),
+                _mm256_permute2f128_ps::<0x31>(u1, u5),
+                _mm256_permute2f128_ps::<0x31>(u2, u6),
+                _mm256_permute2f128_ps::<0x31>(u3, u7),
+            ];
+            for (t, &col) in cols_v.iter().enumerate().take(cols) {
+                let j = j0 + t;
+                let v =
+                    _mm512_maskz_sub_pd(row_mask, _mm512_cvtps_pd(col), _mm512_set1_pd(shift[j]));
+                // SAFETY: column j < d of xt has ms ≥ i0 + L entries.
+                unsafe { _mm512_storeu_pd(xo.add(j * ms + i0), v) };
+            }
+        }
+    }
 }
 
 /// Lane `r` = sum of the lanes of `a[r]`.
@@ -380,34 +485,63 @@ unsafe fn log_prob_full(prep: &Prepared, c: usize, xr: &[f64], ms: usize, lp: &m
     }
 }
 
-/// `lp[i] = constant_c − ½ Σ_j (x̃_ij p_j − μ̃_j p_j)²` for the ms rows of the
-/// column-major `xt` (ms a multiple of 32).
+/// `lp[c · ms + i] = constant_c − ½ Σ_j (x̃_ij p_cj − μ̃_cj p_cj)²` for the
+/// `CT` components `c0..c0 + CT` and the ms rows of the column-major `xt`
+/// (ms a multiple of 32): tiles of CT components × 32 rows, so each loaded
+/// column serves CT components and each broadcast scale 32 rows.
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn log_prob_diag(prep: &Prepared, c: usize, xt: &[f64], ms: usize, lp: &mut [f64]) {
+unsafe fn log_prob_diag<const CT: usize>(
+    prep: &Prepared,
+    c0: usize,
+    xt: &[f64],
+    ms: usize,
+    lp: &mut [f64],
+) {
+    const RT: usize = 4;
     let (d, dp) = (prep.d, prep.dp);
-    let p = &prep.prec[c * dp..(c + 1) * dp];
-    let b = &prep.bias[c * dp..(c + 1) * dp];
-    let constant = _mm512_set1_pd(prep.constant[c]);
+    assert!(
+        c0 + CT <= prep.k
+            && xt.len() >= d * ms
+            && lp.len() >= prep.k * ms
+            && ms.is_multiple_of(RT * L)
+    );
+    let (p, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
+    let xp = xt.as_ptr();
     let half = _mm512_set1_pd(-0.5);
-    for i0 in (0..ms).step_by(4 * L) {
-        let mut acc = [_mm512_setzero_pd(); 4];
+    for i0 in (0..ms).step_by(RT * L) {
+        let mut acc = [[_mm512_setzero_pd(); RT]; CT];
         for j in 0..d {
-            let pj = _mm512_set1_pd(p[j]);
-            let bj = _mm512_set1_pd(-b[j]);
-            for (t, a) in acc.iter_mut().enumerate() {
-                // SAFETY: column j has ms entries; i0 + 4L ≤ ms.
-                let xv = unsafe { _mm512_loadu_pd(xt.as_ptr().add(j * ms + i0 + t * L)) };
-                let y = _mm512_fmadd_pd(xv, pj, bj);
-                *a = _mm512_fmadd_pd(y, y, *a);
+            let mut xv = [_mm512_setzero_pd(); RT];
+            for (t, v) in xv.iter_mut().enumerate() {
+                // SAFETY: column j < d has ms ≥ i0 + RT·L entries.
+                *v = unsafe { _mm512_loadu_pd(xp.add(j * ms + i0 + t * L)) };
+            }
+            for (u, a) in acc.iter_mut().enumerate() {
+                let c = c0 + u;
+                // SAFETY: `prec` and `bias` are k × dp; c < k, j < d ≤ dp.
+                let (pj, bj) = unsafe {
+                    (
+                        _mm512_set1_pd(*p.add(c * dp + j)),
+                        _mm512_set1_pd(-*b.add(c * dp + j)),
+                    )
+                };
+                for t in 0..RT {
+                    let y = _mm512_fmadd_pd(xv[t], pj, bj);
+                    a[t] = _mm512_fmadd_pd(y, y, a[t]);
+                }
             }
         }
-        for (t, a) in acc.iter().enumerate() {
-            // SAFETY: i0 + 4L ≤ ms = lp.len().
-            unsafe {
-                _mm512_storeu_pd(
-                    lp.as_mut_ptr().add(i0 + t * L),
-                    _mm512_fmadd_pd(half, *a, constant),
-                );
+        for (u, a) in acc.iter().enumerate() {
+            let c = c0 + u;
+            let constant = _mm512_set1_pd(prep.constant[c]);
+            for (t, &v) in a.iter().enumerate() {
+                // SAFETY: c·ms + i0 + RT·L ≤ k·ms ≤ lp.len().
+                unsafe {
+                    _mm512_storeu_pd(
+                        lp.as_mut_ptr().add(c * ms + i0 + t * L),
+                        _mm512_fmadd_pd(half, v, constant),
+                    );
+                }
             }
         }
     }
@@ -462,6 +596,47 @@ fn exp_nonpositive(x: __m512d) -> __m512d {
     let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e));
     let v = _mm512_mul_pd(p, scale);
     _mm512_mask_blend_pd(below, v, _mm512_setzero_pd())
+}
+
+/// `ln(x)` for positive normal `x` (here the sums of a log-sum-exp, in
+/// `[1, k]`): `x = 2^e m` with `m ∈ [√½, √2)`, `ln m = 2 atanh(f)`,
+/// `f = (m − 1)/(m + 1)`, by its series in `f²` (|f| ≤ 0.172, eleven terms
+/// past the first reach 2^-53), plus `e ln 2` in two parts. Within 2 ulp
+/// of the correctly rounded value (tested against `f64::ln`).
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn ln_positive(x: __m512d) -> __m512d {
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const MANTISSA: i64 = 0x000f_ffff_ffff_ffff;
+    const ONE: i64 = 0x3ff0_0000_0000_0000;
+    const TWO52: i64 = 0x4330_0000_0000_0000;
+    let bits = _mm512_castpd_si512(x);
+    // The biased exponent as a double: 2^52 + e_b − 2^52.
+    let eb = _mm512_castsi512_pd(_mm512_or_si512(
+        _mm512_srli_epi64::<52>(bits),
+        _mm512_set1_epi64(TWO52),
+    ));
+    let mut e = _mm512_sub_pd(eb, _mm512_set1_pd(4_503_599_627_370_496.0 + 1023.0));
+    let mut m = _mm512_castsi512_pd(_mm512_or_si512(
+        _mm512_and_si512(bits, _mm512_set1_epi64(MANTISSA)),
+        _mm512_set1_epi64(ONE),
+    ));
+    let big = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(m, _mm512_set1_pd(std::f64::consts::SQRT_2));
+    m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
+    e = _mm512_mask_add_pd(e, big, e, _mm512_set1_pd(1.0));
+    let one = _mm512_set1_pd(1.0);
+    let f = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
+    let s = _mm512_mul_pd(f, f);
+    let mut p = _mm512_set1_pd(1.0 / 23.0);
+    for n in (1..11).rev() {
+        p = _mm512_fmadd_pd(p, s, _mm512_set1_pd(1.0 / (2 * n + 1) as f64));
+    }
+    // ln m = 2f + 2f·s·p.
+    let f2 = _mm512_add_pd(f, f);
+    let lnm = _mm512_fmadd_pd(_mm512_mul_pd(f2, s), p, f2);
+    let lo = _mm512_fmadd_pd(e, _mm512_set1_pd(LN2_LO), lnm);
+    _mm512_fmadd_pd(e, _mm512_set1_pd(LN2_HI), lo)
 }
 
 /// Turns the k × ms log-densities into responsibilities (rows in lanes),
@@ -523,15 +698,11 @@ unsafe fn normalise(lp: &mut [f64], lse: &mut [f64], k: usize, m: usize, ms: usi
             // SAFETY: as above.
             unsafe { _mm512_storeu_pd(at(c), _mm512_mul_pd(_mm512_loadu_pd(at(c)), inv)) };
         }
-        let (mut mxa, mut sa) = ([0.0f64; L], [0.0f64; L]);
-        // SAFETY: stores of one vector into arrays of L f64.
-        unsafe {
-            _mm512_storeu_pd(mxa.as_mut_ptr(), mx);
-            _mm512_storeu_pd(sa.as_mut_ptr(), s);
-        }
-        for l in 0..live {
-            let v = mxa[l] + sa[l].ln();
-            lse[i0 + l] = v;
+        // s ≥ 1 (the maximum contributes exp(0)); padding rows' lse: 0.
+        let v = _mm512_maskz_add_pd(live_mask, mx, ln_positive(s));
+        // SAFETY: i0 + L ≤ ms ≤ lse.len().
+        unsafe { _mm512_storeu_pd(lse.as_mut_ptr().add(i0), v) };
+        for &v in &lse[i0..i0 + live] {
             total += v;
         }
     }
@@ -624,12 +795,16 @@ unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
 pub(crate) fn finish_chunk(prep: &Prepared, ws: &mut Scratch, st: &mut Stats) {
     let (k, d, dp) = (prep.k, prep.d, prep.dp);
     if !prep.matrix() {
-        // Diagonal: `S2_j = A_j − 2 μ̃_j B_j + N μ̃_j²`.
+        // Diagonal: the lanes added (in a fixed tree), then
+        // `S2_j = A_j − 2 μ̃_j B_j + N μ̃_j²`.
+        let lanes = |v: &[f64]| ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
         for c in 0..k {
-            let n = ws.nk[c];
+            let n = lanes(&ws.nk[c * L..(c + 1) * L]);
             st.nk[c] += n;
             for j in 0..d {
-                let (mu, b, a) = (prep.mu[c * dp + j], ws.b[c * dp + j], ws.a[c * dp + j]);
+                let o = (c * d + j) * L;
+                let (b, a) = (lanes(&ws.b[o..o + L]), lanes(&ws.a[o..o + L]));
+                let mu = prep.mu[c * dp + j];
                 st.s1[c * d + j] += b - n * mu;
                 st.s2[c * d + j] += a - 2.0 * mu * b + n * mu * mu;
             }
@@ -672,71 +847,96 @@ unsafe fn sum(v: &[f64]) -> f64 {
 }
 
 /// Diagonal statistics of the block about the common shift, added to the
-/// chunk's sums in `ws`: per component `N += Σ r`, `B += Σ r x̃`,
-/// `A += Σ r x̃²` (`x̃²` computed once for all components), rows in order.
-/// [`finish_chunk`] moves the sums to each component's mean.
+/// chunk's per-lane sums in `ws`: per component `N += Σ r`, `B += Σ r x̃`,
+/// `A += Σ r x̃²`, rows in lanes (row `i` to lane `i mod 8`, rows in order
+/// within a lane). Responsibilities and columns are both rows-in-lanes, so
+/// this is `Rᵀ [x̃, x̃²]` by register tiles of 4 components × 2 columns with
+/// no horizontal work; [`finish_chunk`] adds the lanes and moves the sums to
+/// each component's mean. Padding rows add 0 (`r = 0`, `x̃ = 0`).
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn diag_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
-    const G: usize = 4;
-    let (k, dp) = (prep.k, prep.dp);
-    let nv = dp / L;
+    let (k, d) = (prep.k, prep.d);
     let ms = padded_rows(m);
-    for (q, &v) in ws.xsq[..m * dp].iter_mut().zip(&ws.xr[..m * dp]) {
-        *q = v * v;
+    let mut c0 = 0;
+    while c0 < k {
+        let mut j0 = 0;
+        while j0 < d {
+            // SAFETY: AVX-512F (this function's contract); c0 + CT ≤ k and
+            // j0 + JT ≤ d in every call below.
+            unsafe {
+                match (k - c0, d - j0) {
+                    (1, 1) => diag_stats_tile::<1, 1>(prep, c0, j0, ms, ws),
+                    (1, _) => diag_stats_tile::<1, 2>(prep, c0, j0, ms, ws),
+                    (2, 1) => diag_stats_tile::<2, 1>(prep, c0, j0, ms, ws),
+                    (2, _) => diag_stats_tile::<2, 2>(prep, c0, j0, ms, ws),
+                    (3, 1) => diag_stats_tile::<3, 1>(prep, c0, j0, ms, ws),
+                    (3, _) => diag_stats_tile::<3, 2>(prep, c0, j0, ms, ws),
+                    (_, 1) => diag_stats_tile::<4, 1>(prep, c0, j0, ms, ws),
+                    (_, _) => diag_stats_tile::<4, 2>(prep, c0, j0, ms, ws),
+                }
+            }
+            j0 += 2;
+        }
+        c0 += 4;
     }
-    let (xp, qp) = (ws.xr.as_ptr(), ws.xsq.as_ptr());
-    for c in 0..k {
-        let r = &ws.lp[c * ms..c * ms + m];
-        // SAFETY: AVX-512F (this function's contract).
-        ws.nk[c] += unsafe { sum(r) };
-        for v0 in (0..nv).step_by(G) {
-            let g = G.min(nv - v0);
-            // Two rows at a time into separate sums (twice the independent
-            // FMA chains), added at the end.
-            let mut a1 = [_mm512_setzero_pd(); G];
-            let mut a2 = [_mm512_setzero_pd(); G];
-            let mut b1 = [_mm512_setzero_pd(); G];
-            let mut b2 = [_mm512_setzero_pd(); G];
-            let pairs = m / 2;
-            for h in 0..pairs {
-                let (i, j) = (2 * h, 2 * h + 1);
-                let (ri, rj) = (_mm512_set1_pd(r[i]), _mm512_set1_pd(r[j]));
-                for t in 0..g {
-                    let (oi, oj) = (i * dp + (v0 + t) * L, j * dp + (v0 + t) * L);
-                    // SAFETY: rows i, j < m of xr and xsq have dp entries.
-                    unsafe {
-                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
-                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
-                        b1[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(xp.add(oj)), b1[t]);
-                        b2[t] = _mm512_fmadd_pd(rj, _mm512_loadu_pd(qp.add(oj)), b2[t]);
-                    }
-                }
+}
+
+/// One tile of [`diag_stats`]: components `c0..c0 + CT`, columns
+/// `j0..j0 + JT`, all ms rows; `N` with the first column tile.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn diag_stats_tile<const CT: usize, const JT: usize>(
+    prep: &Prepared,
+    c0: usize,
+    j0: usize,
+    ms: usize,
+    ws: &mut Scratch,
+) {
+    let (k, d) = (prep.k, prep.d);
+    assert!(c0 + CT <= k && j0 + JT <= d && ws.lp.len() >= k * ms && ws.xt.len() >= d * ms);
+    assert!(ws.b.len() == k * d * L && ws.a.len() == k * d * L && ws.nk.len() == k * L);
+    let (rp, xp) = (ws.lp.as_ptr(), ws.xt.as_ptr());
+    let mut sb = [[_mm512_setzero_pd(); JT]; CT];
+    let mut sa = [[_mm512_setzero_pd(); JT]; CT];
+    let mut sn = [_mm512_setzero_pd(); CT];
+    let first = j0 == 0;
+    for i0 in (0..ms).step_by(L) {
+        let mut r = [_mm512_setzero_pd(); CT];
+        for (u, v) in r.iter_mut().enumerate() {
+            // SAFETY: row block i0 + L ≤ ms of component c0 + u < k.
+            *v = unsafe { _mm512_loadu_pd(rp.add((c0 + u) * ms + i0)) };
+        }
+        let mut xv = [_mm512_setzero_pd(); JT];
+        let mut xq = [_mm512_setzero_pd(); JT];
+        for t in 0..JT {
+            // SAFETY: column j0 + t < d has ms ≥ i0 + L entries.
+            xv[t] = unsafe { _mm512_loadu_pd(xp.add((j0 + t) * ms + i0)) };
+            xq[t] = _mm512_mul_pd(xv[t], xv[t]);
+        }
+        for u in 0..CT {
+            if first {
+                sn[u] = _mm512_add_pd(sn[u], r[u]);
             }
-            if m % 2 == 1 {
-                let i = m - 1;
-                let ri = _mm512_set1_pd(r[i]);
-                for t in 0..g {
-                    let oi = i * dp + (v0 + t) * L;
-                    // SAFETY: as above.
-                    unsafe {
-                        a1[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(xp.add(oi)), a1[t]);
-                        a2[t] = _mm512_fmadd_pd(ri, _mm512_loadu_pd(qp.add(oi)), a2[t]);
-                    }
-                }
+            for t in 0..JT {
+                sb[u][t] = _mm512_fmadd_pd(r[u], xv[t], sb[u][t]);
+                sa[u][t] = _mm512_fmadd_pd(r[u], xq[t], sa[u][t]);
             }
-            for t in 0..g {
-                a1[t] = _mm512_add_pd(a1[t], b1[t]);
-                a2[t] = _mm512_add_pd(a2[t], b2[t]);
+        }
+    }
+    let (bp, ap, np) = (ws.b.as_mut_ptr(), ws.a.as_mut_ptr(), ws.nk.as_mut_ptr());
+    for u in 0..CT {
+        let c = c0 + u;
+        // SAFETY: `b` and `a` are k × d × L, `nk` k × L; c < k, j < d.
+        unsafe {
+            if first {
+                let o = np.add(c * L);
+                _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), sn[u]));
             }
-            for t in 0..g {
-                let off = c * dp + (v0 + t) * L;
-                // SAFETY: `b` and `a` are k × dp; off + L ≤ (c + 1)·dp.
-                unsafe {
-                    let b = ws.b.as_mut_ptr().add(off);
-                    _mm512_storeu_pd(b, _mm512_add_pd(_mm512_loadu_pd(b), a1[t]));
-                    let a = ws.a.as_mut_ptr().add(off);
-                    _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), a2[t]));
-                }
+            for t in 0..JT {
+                let off = (c * d + j0 + t) * L;
+                let o = bp.add(off);
+                _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), sb[u][t]));
+                let o = ap.add(off);
+                _mm512_storeu_pd(o, _mm512_add_pd(_mm512_loadu_pd(o), sa[u][t]));
             }
         }
     }
@@ -799,8 +999,8 @@ mod tests {
         /// from the origin.
         #[test]
         fn block_kernels_match_the_portable_path(
-            k in 1usize..7, d in 1usize..27, m in 1usize..=BLOCK_ROWS,
-            far in any::<bool>(), seed in 0u64..10_000,
+            k in 1usize..8, d in 1usize..27, m in 1usize..=BLOCK_ROWS,
+            far in any::<bool>(), seed in 0u64..10_000, extra in 0usize..200,
         ) {
             prop_assume!(available());
             let offset = if far { 1e4 } else { 0.0 };
@@ -818,7 +1018,11 @@ mod tests {
                 let prep = Prepared::new(&mix);
                 let mut ws = Scratch::new(&prep);
                 let mut st = Stats::new(cov_type, k, d);
-                let ll = em_block(&prep, &x, m, &mut ws);
+                // Rows after the block (the rest of a chunk) are only
+                // prefetched: NaN there must not reach any result.
+                let mut tail = x.clone();
+                tail.extend(std::iter::repeat_n(f32::NAN, extra * d));
+                let ll = em_block(&prep, &tail, m, &mut ws);
                 finish_chunk(&prep, &mut ws, &mut st);
                 let ms = Scratch::stride(m);
 
@@ -855,6 +1059,52 @@ mod tests {
                 for (j, (&g, &w)) in st.s2.iter().zip(&want.s2).enumerate() {
                     prop_assert!(close(g, w, s2max, 1e-9), "{cov_type} s2[{j}] {g} vs {w}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn vector_ln_is_within_two_ulp() {
+        if !available() {
+            return;
+        }
+        let xs: Vec<f64> = (0..20_000)
+            .map(|i| 1.0 + i as f64 * 0.003_1)
+            .chain((0..2_000).map(|i| 1e-300 * 1.37f64.powi(i)))
+            .chain([
+                1.0,
+                std::f64::consts::SQRT_2,
+                2.0,
+                0.5,
+                16.0,
+                f64::MAX,
+                f64::MIN_POSITIVE,
+            ])
+            .collect();
+        for chunk in xs.chunks(L) {
+            let mut v = [1.0f64; L];
+            v[..chunk.len()].copy_from_slice(chunk);
+            let mut out = [0.0f64; L];
+            // SAFETY: AVX-512F is available (checked above); L lanes.
+            unsafe {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn run(v: &[f64; L], out: &mut [f64; L]) {
+                    // SAFETY: arrays of L f64.
+                    unsafe {
+                        _mm512_storeu_pd(out.as_mut_ptr(), ln_positive(_mm512_loadu_pd(v.as_ptr())))
+                    };
+                }
+                run(&v, &mut out);
+            }
+            for l in 0..chunk.len() {
+                let want = v[l].ln();
+                let ulp = f64::EPSILON * want.abs().max(f64::MIN_POSITIVE);
+                assert!(
+                    (out[l] - want).abs() <= 2.0 * ulp,
+                    "ln({}) = {} vs {want}",
+                    v[l],
+                    out[l]
+                );
             }
         }
     }

@@ -40,9 +40,13 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
             |chunk| {
                 let mut ws = avx512::Scratch::new(&prep);
                 let mut st = Stats::new(mix.cov_type, k, d);
-                for (x, m) in blocks(&chunk) {
-                    let ll = avx512::em_block(&prep, x, m, &mut ws);
+                // Each block with the rest of the chunk after it, which the
+                // kernel prefetches.
+                let mut row = 0;
+                for (_, m) in blocks(&chunk) {
+                    let ll = avx512::em_block(&prep, &chunk.data[row * d..], m, &mut ws);
                     st.loglik += ll;
+                    row += m;
                 }
                 avx512::finish_chunk(&prep, &mut ws, &mut st);
                 Ok(st)
