@@ -4,7 +4,9 @@
 #   1. `generate blobs` peak RSS (target: under 200 MiB, memory independent of n);
 #   2. `info --stats` under a 1 GiB memory cgroup (../shared/tools/memlimit);
 #   3. `kmeans` under the same 1 GiB limit gives the same centres, bit for bit,
-#      as the same run without the limit.
+#      as the same run without the limit;
+#   4. mini-batch K-means under 1 GiB (peak RSS);
+#   5. a diagonal-covariance GMM fit (3 EM iterations, labels written) under 1 GiB.
 # Skips the limited runs (without failing) where memlimit has no cgroup (exit 3).
 # Usage: scripts/check_memory.sh [WORKDIR]   (default: a temporary folder, removed after)
 set -euo pipefail
@@ -57,4 +59,11 @@ if limited /usr/bin/time -f "%M" -o "$work/mbrss" "$bin" kmeans "$file" -k 100 -
     --seed 3 --quiet --json > "$work/mb.json"; then
   python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print('minibatch: steps', a['n_iter'], 'epochs', round(a['epochs'],3), 'inertia', a['inertia'], 'fit s', round(a['fit_seconds'],1))" "$work/mb.json"
   echo "minibatch under 1 GiB: ok, peak RSS $(( $(cat "$work/mbrss") / 1024 )) MiB"
+fi
+
+echo "== gmm --covariance diag -k 16 --max-iter 3 under memlimit 1G (peak RSS)"
+if limited /usr/bin/time -f "%M" -o "$work/gmmrss" "$bin" gmm "$file" -k 16 --covariance diag \
+    --max-iter 3 --seed 3 --quiet --json --labels-out "$work/gmm-labels.npy" > "$work/gmm.json"; then
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print('gmm diag: iterations', a['n_iter'], 'mean log-likelihood', a['log_likelihood'], 'fit s', round(a['fit_seconds'],1))" "$work/gmm.json"
+  echo "gmm diag under 1 GiB: ok, peak RSS $(( $(cat "$work/gmmrss") / 1024 )) MiB"
 fi
