@@ -61,9 +61,9 @@ if limited /usr/bin/time -f "%M" -o "$work/mbrss" "$bin" kmeans "$file" -k 100 -
   echo "minibatch under 1 GiB: ok, peak RSS $(( $(cat "$work/mbrss") / 1024 )) MiB"
 fi
 
-echo "== gmm --covariance diag -k 16 --max-iter 3 under memlimit 1G (peak RSS)"
+echo "== gmm --covariance diag -k 16 --max-iter 3 --init random-from-data under memlimit 1G (peak RSS)"
 if limited /usr/bin/time -f "%M" -o "$work/gmmrss" "$bin" gmm "$file" -k 16 --covariance diag \
-    --max-iter 3 --seed 3 --quiet --json --labels-out "$work/gmm-labels.npy" > "$work/gmm.json"; then
+    --max-iter 3 --init random-from-data --seed 3 --quiet --json --labels-out "$work/gmm-labels.npy" > "$work/gmm.json"; then
   python3 -c "import json,sys; a=json.load(open(sys.argv[1])); print('gmm diag: iterations', a['n_iter'], 'mean log-likelihood', a['log_likelihood'], 'fit s', round(a['fit_seconds'],1))" "$work/gmm.json"
   echo "gmm diag under 1 GiB: ok, peak RSS $(( $(cat "$work/gmmrss") / 1024 )) MiB"
 fi
