@@ -225,15 +225,7 @@ where
     R: Fn(P, P) -> P + Sync,
 {
     let n = source.n_rows();
-    if out.len() != n * per_row {
-        return Err(CoreError::param(
-            "out",
-            format!(
-                "output buffer holds {} values, the pass needs {n} rows × {per_row}",
-                out.len()
-            ),
-        ));
-    }
+    check_out_len(out.len(), n, per_row)?;
     let n_chunks = chunking.n_chunks(n);
     if n_chunks == 0 {
         return Ok(None);
@@ -473,15 +465,7 @@ where
         return map_reduce_into(source, chunking, options, out, per_row, map, merge);
     };
     let n = source.n_rows();
-    if out.len() != n * per_row {
-        return Err(CoreError::param(
-            "out",
-            format!(
-                "output buffer holds {} values, the pass needs {n} rows × {per_row}",
-                out.len()
-            ),
-        ));
-    }
+    check_out_len(out.len(), n, per_row)?;
     let n_chunks = chunking.n_chunks(n);
     if n_chunks == 0 {
         return Ok(None);
@@ -553,6 +537,18 @@ where
             sink(r?)?;
         }
         first = last;
+    }
+    Ok(())
+}
+
+/// An error unless a per-row output buffer of `len` values holds `n` rows of
+/// `per_row` values.
+fn check_out_len(len: usize, n: usize, per_row: usize) -> Result<()> {
+    if len != n * per_row {
+        return Err(CoreError::param(
+            "out",
+            format!("output buffer holds {len} values, the pass needs {n} rows × {per_row}"),
+        ));
     }
     Ok(())
 }

@@ -51,6 +51,27 @@ class _KMeansBase(BaseEstimator):
             raise ValueError(f"n_init must be 'auto' or an int >= 1, got {n_init!r}")
         return int(n_init)
 
+    def _fit(self, X, sample_weight, algorithm, **extra):
+        """One engine fit of X with this estimator's common parameters (and
+        `extra` keyword arguments); sets the fitted attributes and returns the
+        engine's result."""
+        inp = as_input(X)
+        n_rows = n_features_of(inp, _native)[0]
+        result = _native.kmeans_fit(
+            inp,
+            int(self.n_clusters),
+            init=self._init_arg(inp),
+            n_init=self._n_init(),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            seed=seed_of(self.random_state),
+            algorithm=algorithm,
+            sample_weight=weights_of(sample_weight, n_rows),
+            **extra,
+        )
+        self._set_fitted(X, inp, result)
+        return result
+
     def _set_fitted(self, X, inp, result):
         self.cluster_centers_ = result["cluster_centers"]
         self.inertia_ = float(result["inertia"])
@@ -165,20 +186,7 @@ class KMeans(_KMeansBase):
 
     def fit(self, X, y=None, sample_weight=None):
         """Computes the clustering of X (an array or a `.npy` path)."""
-        inp = as_input(X)
-        n_rows = n_features_of(inp, _native)[0]
-        result = _native.kmeans_fit(
-            inp,
-            int(self.n_clusters),
-            init=self._init_arg(inp),
-            n_init=self._n_init(),
-            max_iter=int(self.max_iter),
-            tol=float(self.tol),
-            seed=seed_of(self.random_state),
-            algorithm=self.algorithm,
-            sample_weight=weights_of(sample_weight, n_rows),
-        )
-        self._set_fitted(X, inp, result)
+        self._fit(X, sample_weight, self.algorithm)
         return self
 
 
@@ -240,18 +248,10 @@ class MiniBatchKMeans(_KMeansBase):
 
     def fit(self, X, y=None, sample_weight=None):
         """Computes the clustering of X by mini-batches."""
-        inp = as_input(X)
-        n_rows = n_features_of(inp, _native)[0]
-        result = _native.kmeans_fit(
-            inp,
-            int(self.n_clusters),
-            init=self._init_arg(inp),
-            n_init=self._n_init(),
-            max_iter=int(self.max_iter),
-            tol=float(self.tol),
-            seed=seed_of(self.random_state),
-            algorithm="lloyd",
-            sample_weight=weights_of(sample_weight, n_rows),
+        result = self._fit(
+            X,
+            sample_weight,
+            "lloyd",
             minibatch=True,
             batch_size=int(self.batch_size),
             block_rows=int(self.block_rows),
@@ -260,7 +260,6 @@ class MiniBatchKMeans(_KMeansBase):
             init_size=None if self.init_size is None else int(self.init_size),
             refine=int(self.refine),
         )
-        self._set_fitted(X, inp, result)
         # The engine counts steps; scikit-learn's n_iter_ counts epochs.
         self.n_steps_ = self.n_iter_
         self.n_iter_ = int(np.ceil(result["epochs"] - 1e-9)) if result["epochs"] else 0
