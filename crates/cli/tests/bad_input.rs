@@ -1252,14 +1252,23 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
     };
     let mut cases = Vec::new();
     for (i, (name, list)) in output_options(&env).into_iter().enumerate() {
-        let other_dir = env.path(&format!("other-{i}"));
-        std::fs::create_dir_all(&other_dir).unwrap();
-        let other = other_dir.join("other.npy");
-        for (folder_class, folder) in [
+        // Each case its own folder for the other output: cases run four at a
+        // time, and one case's temporary there, alive until that process
+        // fails, must not be taken for another case's leftover.
+        let other_in = |tag: &str| {
+            let dir = env.path(&format!("other-{i}-{tag}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            (dir.join("other.npy"), dir)
+        };
+        for (j, (folder_class, folder)) in [
             ("missing folder", &missing),
             ("file as folder", &file_as_dir),
             ("read-only folder", &read_only),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (other, other_dir) = other_in(&j.to_string());
             let out = folder.join("out-file.npy");
             let a: Vec<String> = list
                 .iter()
@@ -1285,6 +1294,7 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
             .find(|x| x.ends_with(".npy") || x.ends_with(".json"))
             .cloned();
         if let Some(input) = input {
+            let (other, _) = other_in("input");
             std::fs::copy(&input, &input_copy).unwrap();
             let a: Vec<String> = list
                 .iter()

@@ -47,6 +47,23 @@ impl Chunking {
         Chunking { chunk_rows: rows }
     }
 
+    /// The default for a pass over `n` rows of `d` columns whose chunks each
+    /// yield a partial of `partial_len` `f64`s (e.g. K-means' k × d sums): as
+    /// [`Chunking::for_dim`], but each chunk's data at least twice the
+    /// partial's bytes, so that zeroing and merging partials stays small next
+    /// to the chunk's work, while there are still at least 64 chunks when `n`
+    /// allows. A function of `n`, `d` and `partial_len` only (the global `n`
+    /// in a distributed run), never of the thread count.
+    #[must_use]
+    pub fn for_partial(n: usize, d: usize, partial_len: usize) -> Self {
+        let base = Self::for_dim(d).chunk_rows;
+        let want = (2 * 8 * partial_len).div_ceil(4 * d.max(1)).div_ceil(16) * 16;
+        let most = (n / 64).div_ceil(16) * 16;
+        Chunking {
+            chunk_rows: want.min(most).clamp(base, 65_536.max(base)),
+        }
+    }
+
     /// An explicit chunk length.
     ///
     /// # Errors

@@ -148,7 +148,9 @@ impl KMeansParams {
         if let Some(w) = weights {
             check_weights(w, n, self.k)?;
         }
-        let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));
+        let chunking = self
+            .chunking
+            .unwrap_or_else(|| Chunking::for_partial(n, d, self.k.saturating_mul(d)));
         // One pass validates the data (NaN/inf found here, before anything is
         // written), gives the tolerance's scale and the standardisation.
         // Mini-batch skips it unless it needs it (standardisation, tol > 0): its
