@@ -548,54 +548,32 @@ unsafe fn log_prob_diag<const CT: usize>(
 }
 
 /// `exp(x)` for `x ≤ 0`: the operations of `simd::exp_nonpositive::<true>`
-/// lane by lane (same bits for finite and −∞ inputs).
+/// lane by lane (same bits for finite and −∞ inputs): the table lookup by
+/// `vpermt2pd` on the low 4 bits of `t`, `2^e` added to the exponent field.
+/// Lanes below the floor are not clamped but masked to 0 at the end.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn exp_nonpositive(x: __m512d) -> __m512d {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const FLOOR: f64 = -708.0;
-    const C: [f64; 12] = [
-        1.0 / 6_227_020_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-    ];
-    let floor = _mm512_set1_pd(FLOOR);
-    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, floor);
-    let xc = _mm512_mask_blend_pd(below, x, floor);
+    use crate::simd::EXP2_SIXTEENTHS as T;
+    use crate::simd::exp_consts::*;
+    let keep = !_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(FLOOR));
     let shift = _mm512_set1_pd(SHIFT);
-    let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(LOG2E), shift);
+    let t = _mm512_fmadd_pd(x, _mm512_set1_pd(SIXTEEN_LOG2E), shift);
     let n = _mm512_sub_pd(t, shift);
-    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_HI), xc);
-    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_LO), r);
-    let mut p = _mm512_set1_pd(C[0]);
-    for &c in &C[1..] {
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_16_HI), x);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_16_LO), r);
+    let mut p = _mm512_set1_pd(Q[5]);
+    for &c in Q[..5].iter().rev() {
         p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
     }
-    let one = _mm512_set1_pd(1.0);
-    p = _mm512_fmadd_pd(p, r, one);
-    p = _mm512_fmadd_pd(p, r, one);
-    let e = _mm512_add_epi64(
-        _mm512_sub_epi64(
-            _mm512_castpd_si512(t),
-            _mm512_set1_epi64(SHIFT.to_bits() as i64),
-        ),
-        _mm512_set1_epi64(1023),
-    );
-    let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e));
-    let v = _mm512_mul_pd(p, scale);
-    _mm512_mask_blend_pd(below, v, _mm512_setzero_pd())
+    let q = _mm512_mul_pd(p, r);
+    let tb = _mm512_castpd_si512(t);
+    let lo = _mm512_setr_pd(T[0], T[1], T[2], T[3], T[4], T[5], T[6], T[7]);
+    let hi = _mm512_setr_pd(T[8], T[9], T[10], T[11], T[12], T[13], T[14], T[15]);
+    let tj = _mm512_permutex2var_pd(lo, tb, hi);
+    let v = _mm512_fmadd_pd(tj, q, tj);
+    let e = _mm512_slli_epi64::<52>(_mm512_srli_epi64::<4>(tb));
+    _mm512_castsi512_pd(_mm512_maskz_add_epi64(keep, _mm512_castpd_si512(v), e))
 }
 
 /// `ln(x)` for positive normal `x` (here the sums of a log-sum-exp, in
