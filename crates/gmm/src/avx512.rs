@@ -74,11 +74,13 @@ pub(crate) struct Prepared {
     /// k × dp: `μ_c − shift`.
     mu: Vec<f64>,
     /// Full/tied: per matrix, `U` as d rows of `dp` (zero-padded);
-    /// diag/spherical: k × dp precision scales `1/σ`.
+    /// diag/spherical: k × dp quadratic coefficients `−½ p²` (`p = 1/σ`).
     prec: Vec<f64>,
-    /// k × dp: `μ̃_c U_c` (full/tied) or `μ̃_c ∘ p_c` (diag/spherical).
+    /// k × dp: `μ̃_c U_c` (full/tied) or the linear coefficients `p² μ̃`
+    /// (diag/spherical).
     bias: Vec<f64>,
-    /// `log w_c − d/2 log 2π + log det U_c`.
+    /// `log w_c − d/2 log 2π + log det U_c`; diag/spherical: minus
+    /// `½ Σ_j p_j² μ̃_j²` too (the log-density at `x̃ = 0`).
     constant: Vec<f64>,
 }
 
@@ -100,6 +102,7 @@ impl Prepared {
             }
         }
         let mut bias = vec![0.0f64; k * dp];
+        let mut constant = mix.log_constants();
         let pc = &mix.precisions_cholesky;
         let prec = match mix.cov_type {
             CovarianceType::Full | CovarianceType::Tied => {
@@ -129,15 +132,19 @@ impl Prepared {
             CovarianceType::Diag | CovarianceType::Spherical => {
                 let mut p = vec![0.0f64; k * dp];
                 for c in 0..k {
+                    let mut at_zero = 0.0;
                     for j in 0..d {
                         let s = if mix.cov_type == CovarianceType::Diag {
                             pc[c * d + j]
                         } else {
                             pc[c]
                         };
-                        p[c * dp + j] = s;
-                        bias[c * dp + j] = mu[c * dp + j] * s;
+                        let (s2, m) = (s * s, mu[c * dp + j]);
+                        p[c * dp + j] = -0.5 * s2;
+                        bias[c * dp + j] = s2 * m;
+                        at_zero += s2 * m * m;
                     }
+                    constant[c] -= 0.5 * at_zero;
                 }
                 p
             }
@@ -151,7 +158,7 @@ impl Prepared {
             mu,
             prec,
             bias,
-            constant: mix.log_constants(),
+            constant,
         }
     }
 
@@ -184,6 +191,10 @@ pub(crate) struct Scratch {
     xr: Vec<f64>,
     /// d × ms, column-major centred rows (diag/spherical).
     xt: Vec<f64>,
+    /// d × ms, their squares (diag/spherical): computed once per block for
+    /// the log-density and statistics tiles, which would otherwise each
+    /// square their columns again.
+    xq: Vec<f64>,
     /// k × ms: log-densities, then responsibilities.
     pub(crate) lp: Vec<f64>,
     /// Per-row log-sum-exp.
@@ -205,6 +216,7 @@ impl Scratch {
         Scratch {
             xr: if full { vec![0.0; ms * dp] } else { Vec::new() },
             xt: if full { Vec::new() } else { vec![0.0; d * ms] },
+            xq: if full { Vec::new() } else { vec![0.0; d * ms] },
             lp: vec![0.0; k * ms],
             lse: vec![0.0; ms],
             nk: vec![0.0; if full { k } else { k * L }],
@@ -276,8 +288,8 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
         ws.xr[m * dp..ms * dp].fill(0.0);
     } else {
         // SAFETY: AVX-512F (this function's contract); `x` holds m rows of
-        // d and `xt` d columns of ms ≥ m.
-        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt) };
+        // d, `xt` and `xq` d columns of ms ≥ m.
+        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt, &mut ws.xq) };
     }
     if prep.matrix() {
         for c in 0..k {
@@ -291,10 +303,10 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
             // SAFETY: AVX-512F (this function's contract); lengths as set up.
             unsafe {
                 match k - c0 {
-                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
                 }
             }
             c0 += 4;
@@ -306,7 +318,8 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
 
 /// `xt[j · ms + i] = x[i · d + j] − shift[j]` for rows `i < m` and 0 for the
 /// padding rows `m ≤ i < ms` (ms a multiple of [`L`]): 8 × 8 tiles of `f32`
-/// transposed in registers, then widened to `f64` and centred.
+/// transposed in registers, then widened to `f64` and centred; their squares
+/// to `xq` (same layout).
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn transpose_centred(
     x: &[f32],
@@ -315,8 +328,11 @@ unsafe fn transpose_centred(
     ms: usize,
     shift: &[f64],
     xt: &mut [f64],
+    xq: &mut [f64],
 ) {
     debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms.is_multiple_of(L));
+    debug_assert!(xq.len() >= d * ms);
+    let qo = xq.as_mut_ptr();
     let xo = xt.as_mut_ptr();
     // Rows past the block that the caller passed (the rest of its chunk) are
     // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
@@ -381,8 +397,12 @@ unsafe fn transpose_centred(
                 let j = j0 + t;
                 let v =
                     _mm512_maskz_sub_pd(row_mask, _mm512_cvtps_pd(col), _mm512_set1_pd(shift[j]));
-                // SAFETY: column j < d of xt has ms ≥ i0 + L entries.
-                unsafe { _mm512_storeu_pd(xo.add(j * ms + i0), v) };
+                // SAFETY: column j < d of xt (and of xq) has ms ≥ i0 + L
+                // entries.
+                unsafe {
+                    _mm512_storeu_pd(xo.add(j * ms + i0), v);
+                    _mm512_storeu_pd(qo.add(j * ms + i0), _mm512_mul_pd(v, v));
+                }
             }
         }
     }
@@ -485,15 +505,21 @@ unsafe fn log_prob_full(prep: &Prepared, c: usize, xr: &[f64], ms: usize, lp: &m
     }
 }
 
-/// `lp[c · ms + i] = constant_c − ½ Σ_j (x̃_ij p_cj − μ̃_cj p_cj)²` for the
-/// `CT` components `c0..c0 + CT` and the ms rows of the column-major `xt`
-/// (ms a multiple of 32): tiles of CT components × 32 rows, so each loaded
-/// column serves CT components and each broadcast scale 32 rows.
+/// `lp[c · ms + i] = constant_c − ½ Σ_j p_cj² (x̃_ij − μ̃_cj)²` for the `CT`
+/// components `c0..c0 + CT` and the ms rows of the column-major `xt` (and
+/// its squares `xq`; ms a multiple of 32), as the quadratic form
+/// `K_c + Σ_j (−½ p_cj²) x̃_ij² + (p_cj² μ̃_cj) x̃_ij`: two FMAs per term into
+/// the accumulator, no temporaries. The rows are centred on the mean of the
+/// means, so the terms are of the order of the spread of the means and the
+/// cancellation stays small (scikit-learn expands the same way about the
+/// origin). Tiles of CT components × 32 rows: each loaded column serves CT
+/// components and each broadcast coefficient 32 rows.
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn log_prob_diag<const CT: usize>(
     prep: &Prepared,
     c0: usize,
     xt: &[f64],
+    xq: &[f64],
     ms: usize,
     lp: &mut [f64],
 ) {
@@ -502,46 +528,46 @@ unsafe fn log_prob_diag<const CT: usize>(
     assert!(
         c0 + CT <= prep.k
             && xt.len() >= d * ms
+            && xq.len() >= d * ms
             && lp.len() >= prep.k * ms
             && ms.is_multiple_of(RT * L)
     );
-    let (p, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
-    let xp = xt.as_ptr();
-    let half = _mm512_set1_pd(-0.5);
+    let (a, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
+    let (xp, qp) = (xt.as_ptr(), xq.as_ptr());
     for i0 in (0..ms).step_by(RT * L) {
-        let mut acc = [[_mm512_setzero_pd(); RT]; CT];
+        let mut acc: [[__m512d; RT]; CT] =
+            std::array::from_fn(|u| [_mm512_set1_pd(prep.constant[c0 + u]); RT]);
         for j in 0..d {
             let mut xv = [_mm512_setzero_pd(); RT];
-            for (t, v) in xv.iter_mut().enumerate() {
-                // SAFETY: column j < d has ms ≥ i0 + RT·L entries.
-                *v = unsafe { _mm512_loadu_pd(xp.add(j * ms + i0 + t * L)) };
+            let mut xs = [_mm512_setzero_pd(); RT];
+            for t in 0..RT {
+                // SAFETY: column j < d of xt and xq has ms ≥ i0 + RT·L
+                // entries.
+                unsafe {
+                    xv[t] = _mm512_loadu_pd(xp.add(j * ms + i0 + t * L));
+                    xs[t] = _mm512_loadu_pd(qp.add(j * ms + i0 + t * L));
+                }
             }
-            for (u, a) in acc.iter_mut().enumerate() {
+            for (u, acc) in acc.iter_mut().enumerate() {
                 let c = c0 + u;
                 // SAFETY: `prec` and `bias` are k × dp; c < k, j < d ≤ dp.
-                let (pj, bj) = unsafe {
+                let (aj, bj) = unsafe {
                     (
-                        _mm512_set1_pd(*p.add(c * dp + j)),
-                        _mm512_set1_pd(-*b.add(c * dp + j)),
+                        _mm512_set1_pd(*a.add(c * dp + j)),
+                        _mm512_set1_pd(*b.add(c * dp + j)),
                     )
                 };
                 for t in 0..RT {
-                    let y = _mm512_fmadd_pd(xv[t], pj, bj);
-                    a[t] = _mm512_fmadd_pd(y, y, a[t]);
+                    acc[t] = _mm512_fmadd_pd(xs[t], aj, acc[t]);
+                    acc[t] = _mm512_fmadd_pd(xv[t], bj, acc[t]);
                 }
             }
         }
-        for (u, a) in acc.iter().enumerate() {
+        for (u, acc) in acc.iter().enumerate() {
             let c = c0 + u;
-            let constant = _mm512_set1_pd(prep.constant[c]);
-            for (t, &v) in a.iter().enumerate() {
+            for (t, &v) in acc.iter().enumerate() {
                 // SAFETY: c·ms + i0 + RT·L ≤ k·ms ≤ lp.len().
-                unsafe {
-                    _mm512_storeu_pd(
-                        lp.as_mut_ptr().add(c * ms + i0 + t * L),
-                        _mm512_fmadd_pd(half, v, constant),
-                    );
-                }
+                unsafe { _mm512_storeu_pd(lp.as_mut_ptr().add(c * ms + i0 + t * L), v) };
             }
         }
     }
@@ -872,7 +898,8 @@ unsafe fn diag_stats_tile<const CT: usize, const JT: usize>(
     let (k, d) = (prep.k, prep.d);
     assert!(c0 + CT <= k && j0 + JT <= d && ws.lp.len() >= k * ms && ws.xt.len() >= d * ms);
     assert!(ws.b.len() == k * d * L && ws.a.len() == k * d * L && ws.nk.len() == k * L);
-    let (rp, xp) = (ws.lp.as_ptr(), ws.xt.as_ptr());
+    assert!(ws.xq.len() >= d * ms);
+    let (rp, xp, qp) = (ws.lp.as_ptr(), ws.xt.as_ptr(), ws.xq.as_ptr());
     let mut sb = [[_mm512_setzero_pd(); JT]; CT];
     let mut sa = [[_mm512_setzero_pd(); JT]; CT];
     let mut sn = [_mm512_setzero_pd(); CT];
@@ -886,9 +913,12 @@ unsafe fn diag_stats_tile<const CT: usize, const JT: usize>(
         let mut xv = [_mm512_setzero_pd(); JT];
         let mut xq = [_mm512_setzero_pd(); JT];
         for t in 0..JT {
-            // SAFETY: column j0 + t < d has ms ≥ i0 + L entries.
-            xv[t] = unsafe { _mm512_loadu_pd(xp.add((j0 + t) * ms + i0)) };
-            xq[t] = _mm512_mul_pd(xv[t], xv[t]);
+            // SAFETY: column j0 + t < d of xt and xq has ms ≥ i0 + L
+            // entries.
+            unsafe {
+                xv[t] = _mm512_loadu_pd(xp.add((j0 + t) * ms + i0));
+                xq[t] = _mm512_loadu_pd(qp.add((j0 + t) * ms + i0));
+            }
         }
         for u in 0..CT {
             if first {
