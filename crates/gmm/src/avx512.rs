@@ -1071,6 +1071,95 @@ mod tests {
         }
     }
 
+    /// The diagonal log-density is a quadratic form about the mean of the
+    /// means: its rounding error is about `u Σ_j p_j² (|x̃_j| + |μ̃_j|)²`, not
+    /// `u Σ_j p_j² (x̃_j − μ̃_j)²`. Components 400 σ apart (the expansion's
+    /// worst case: every term large, the result small) stay within that
+    /// bound of the portable difference form, responsibilities too.
+    #[test]
+    fn diag_quadratic_form_error_follows_its_bound() {
+        if !available() {
+            return;
+        }
+        let (k, d, m) = (4, 8, BLOCK_ROWS);
+        for cov_type in [CovarianceType::Diag, CovarianceType::Spherical] {
+            let means: Vec<f64> = (0..k * d)
+                .map(|i| 1e3 + 400.0 * ((i / d) as f64) * if i % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            let cov: Vec<f64> = (0..cov_type.covariance_len(k, d))
+                .map(|i| 0.8 + 0.1 * (i % 5) as f64)
+                .collect();
+            let weights = vec![0.25; k];
+            let mix = Mixture::new(cov_type, k, d, weights, means.clone(), cov, None).unwrap();
+            // Rows near one mean, and a few halfway between two.
+            let x: Vec<f32> = (0..m * d)
+                .map(|i| {
+                    let (r, j) = (i / d, i % d);
+                    let (a, b) = (r % k, (r + 1) % k);
+                    let t = if r % 9 == 0 { 0.5 } else { 0.0 };
+                    let noise = ((i as f64 * 0.731).sin()) * 1.5;
+                    ((1.0 - t) * means[a * d + j] + t * means[b * d + j] + noise) as f32
+                })
+                .collect();
+            let prep = Prepared::new(&mix);
+            let mut ws = Scratch::new(&prep);
+            e_step(&prep, &x, m, &mut ws);
+            let ms = Scratch::stride(m);
+            let mut rws = Workspace::new(k, d);
+            let mut lp = vec![0.0f64; m * k];
+            mix.log_prob_block(&x, m, &mut rws, &mut lp);
+            let mut lse = Vec::new();
+            normalise_rows(&mut lp, k, Some(&mut lse));
+            let shift: Vec<f64> = (0..d)
+                .map(|j| (0..k).map(|c| means[c * d + j]).sum::<f64>() / k as f64)
+                .collect();
+            for i in 0..m {
+                // The bound's scale per component.
+                let scale: Vec<f64> = (0..k)
+                    .map(|c| {
+                        (0..d)
+                            .map(|j| {
+                                let p = mix.precisions_cholesky[if cov_type == CovarianceType::Diag
+                                {
+                                    c * d + j
+                                } else {
+                                    c
+                                }];
+                                let xt = f64::from(x[i * d + j]) - shift[j];
+                                let mt = means[c * d + j] - shift[j];
+                                p * p * (xt.abs() + mt.abs()).powi(2)
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect();
+                // lse: the components weighted by their responsibilities;
+                // responsibilities: the worst component that has any.
+                let bound: f64 = (0..k).map(|c| lp[i * k + c] * scale[c]).sum();
+                let worst = (0..k)
+                    .filter(|&c| lp[i * k + c] > 0.0)
+                    .map(|c| scale[c])
+                    .fold(0.0f64, f64::max);
+                let err = (ws.lse[i] - lse[i]).abs();
+                assert!(
+                    err <= 4.0 * f64::EPSILON * bound,
+                    "{cov_type} row {i}: lse {} vs {}, bound {bound:e}",
+                    ws.lse[i],
+                    lse[i]
+                );
+                // Responsibilities move by at most the error of a difference
+                // of two log-densities.
+                for c in 0..k {
+                    let (g, w) = (ws.lp[c * ms + i], lp[i * k + c]);
+                    let tol = (8.0 * f64::EPSILON * worst).max(1e-13);
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{cov_type} resp ({i}, {c}): {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn vector_ln_is_within_two_ulp() {
         if !available() {
