@@ -10,13 +10,16 @@
 //!   (the mean of the component means) into `xr`, row-major (rows padded to
 //!   `dp`, a multiple of 8, with zeros); diag/spherical: into `xt`,
 //!   column-major, by 8 × 8 tiles of `f32` transposed in registers, widened
-//!   and centred (the input 64 rows ahead is prefetched);
+//!   and centred, and their squares into `xq` (the input 64 rows ahead is
+//!   prefetched);
 //! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
 //!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
 //!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
 //!   summed per row by one 8 × 8 transpose-reduction;
-//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns
-//!   by tiles of 4 components × 32 rows;
+//! * diag/spherical: rows in lanes, the quadratic form
+//!   `K + Σ_j (−½ p_j²) x̃_j² + (p_j² μ̃_j) x̃_j` accumulated over columns by
+//!   tiles of 4 components × 32 rows (two FMAs a term; its rounding error is
+//!   about `u Σ p² (|x̃| + |μ̃|)²`, small because the rows are centred);
 //! * log-densities are component-major (k × ms, rows in lanes), so the
 //!   normalisation is lane-parallel over rows with a vector `exp` that
 //!   performs the same operations as [`crate::simd`]'s scalar one, and a
