@@ -333,8 +333,9 @@ unsafe fn transpose_centred(
     xt: &mut [f64],
     xq: &mut [f64],
 ) {
-    debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms.is_multiple_of(L));
-    debug_assert!(xq.len() >= d * ms);
+    // Once per block: the raw stores below rely on these.
+    assert!(x.len() >= m * d && xt.len() >= d * ms && xq.len() >= d * ms);
+    assert!(ms.is_multiple_of(L) && shift.len() >= d);
     let qo = xq.as_mut_ptr();
     let xo = xt.as_mut_ptr();
     // Rows past the block that the caller passed (the rest of its chunk) are
