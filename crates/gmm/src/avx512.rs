@@ -10,13 +10,16 @@
 //!   (the mean of the component means) into `xr`, row-major (rows padded to
 //!   `dp`, a multiple of 8, with zeros); diag/spherical: into `xt`,
 //!   column-major, by 8 × 8 tiles of `f32` transposed in registers, widened
-//!   and centred (the input 64 rows ahead is prefetched);
+//!   and centred, and their squares into `xq` (the input 64 rows ahead is
+//!   prefetched);
 //! * full/tied Mahalanobis terms are `‖x̃ U − μ̃ U‖²` (scikit-learn's
 //!   `X·U − μ·U`, about the shift): a triangular GEMM of 8 rows × 16 columns
 //!   of `U` per tile (16 `zmm` accumulators), outputs in lanes, squared and
 //!   summed per row by one 8 × 8 transpose-reduction;
-//! * diag/spherical: rows in lanes, `((x̃ − μ̃) p)²` accumulated over columns
-//!   by tiles of 4 components × 32 rows;
+//! * diag/spherical: rows in lanes, the quadratic form
+//!   `K + Σ_j (−½ p_j²) x̃_j² + (p_j² μ̃_j) x̃_j` accumulated over columns by
+//!   tiles of 4 components × 32 rows (two FMAs a term; its rounding error is
+//!   about `u Σ p² (|x̃| + |μ̃|)²`, small because the rows are centred);
 //! * log-densities are component-major (k × ms, rows in lanes), so the
 //!   normalisation is lane-parallel over rows with a vector `exp` that
 //!   performs the same operations as [`crate::simd`]'s scalar one, and a
@@ -74,11 +77,13 @@ pub(crate) struct Prepared {
     /// k × dp: `μ_c − shift`.
     mu: Vec<f64>,
     /// Full/tied: per matrix, `U` as d rows of `dp` (zero-padded);
-    /// diag/spherical: k × dp precision scales `1/σ`.
+    /// diag/spherical: k × dp quadratic coefficients `−½ p²` (`p = 1/σ`).
     prec: Vec<f64>,
-    /// k × dp: `μ̃_c U_c` (full/tied) or `μ̃_c ∘ p_c` (diag/spherical).
+    /// k × dp: `μ̃_c U_c` (full/tied) or the linear coefficients `p² μ̃`
+    /// (diag/spherical).
     bias: Vec<f64>,
-    /// `log w_c − d/2 log 2π + log det U_c`.
+    /// `log w_c − d/2 log 2π + log det U_c`; diag/spherical: minus
+    /// `½ Σ_j p_j² μ̃_j²` too (the log-density at `x̃ = 0`).
     constant: Vec<f64>,
 }
 
@@ -100,6 +105,7 @@ impl Prepared {
             }
         }
         let mut bias = vec![0.0f64; k * dp];
+        let mut constant = mix.log_constants();
         let pc = &mix.precisions_cholesky;
         let prec = match mix.cov_type {
             CovarianceType::Full | CovarianceType::Tied => {
@@ -129,15 +135,19 @@ impl Prepared {
             CovarianceType::Diag | CovarianceType::Spherical => {
                 let mut p = vec![0.0f64; k * dp];
                 for c in 0..k {
+                    let mut at_zero = 0.0;
                     for j in 0..d {
                         let s = if mix.cov_type == CovarianceType::Diag {
                             pc[c * d + j]
                         } else {
                             pc[c]
                         };
-                        p[c * dp + j] = s;
-                        bias[c * dp + j] = mu[c * dp + j] * s;
+                        let (s2, m) = (s * s, mu[c * dp + j]);
+                        p[c * dp + j] = -0.5 * s2;
+                        bias[c * dp + j] = s2 * m;
+                        at_zero += s2 * m * m;
                     }
+                    constant[c] -= 0.5 * at_zero;
                 }
                 p
             }
@@ -151,7 +161,7 @@ impl Prepared {
             mu,
             prec,
             bias,
-            constant: mix.log_constants(),
+            constant,
         }
     }
 
@@ -184,6 +194,10 @@ pub(crate) struct Scratch {
     xr: Vec<f64>,
     /// d × ms, column-major centred rows (diag/spherical).
     xt: Vec<f64>,
+    /// d × ms, their squares (diag/spherical): computed once per block for
+    /// the log-density and statistics tiles, which would otherwise each
+    /// square their columns again.
+    xq: Vec<f64>,
     /// k × ms: log-densities, then responsibilities.
     pub(crate) lp: Vec<f64>,
     /// Per-row log-sum-exp.
@@ -205,6 +219,7 @@ impl Scratch {
         Scratch {
             xr: if full { vec![0.0; ms * dp] } else { Vec::new() },
             xt: if full { Vec::new() } else { vec![0.0; d * ms] },
+            xq: if full { Vec::new() } else { vec![0.0; d * ms] },
             lp: vec![0.0; k * ms],
             lse: vec![0.0; ms],
             nk: vec![0.0; if full { k } else { k * L }],
@@ -276,8 +291,8 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
         ws.xr[m * dp..ms * dp].fill(0.0);
     } else {
         // SAFETY: AVX-512F (this function's contract); `x` holds m rows of
-        // d and `xt` d columns of ms ≥ m.
-        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt) };
+        // d, `xt` and `xq` d columns of ms ≥ m.
+        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt, &mut ws.xq) };
     }
     if prep.matrix() {
         for c in 0..k {
@@ -291,10 +306,10 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
             // SAFETY: AVX-512F (this function's contract); lengths as set up.
             unsafe {
                 match k - c0 {
-                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, ms, &mut ws.lp),
-                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, ms, &mut ws.lp),
+                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
+                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
                 }
             }
             c0 += 4;
@@ -306,7 +321,8 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
 
 /// `xt[j · ms + i] = x[i · d + j] − shift[j]` for rows `i < m` and 0 for the
 /// padding rows `m ≤ i < ms` (ms a multiple of [`L`]): 8 × 8 tiles of `f32`
-/// transposed in registers, then widened to `f64` and centred.
+/// transposed in registers, then widened to `f64` and centred; their squares
+/// to `xq` (same layout).
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn transpose_centred(
     x: &[f32],
@@ -315,8 +331,12 @@ unsafe fn transpose_centred(
     ms: usize,
     shift: &[f64],
     xt: &mut [f64],
+    xq: &mut [f64],
 ) {
-    debug_assert!(x.len() >= m * d && xt.len() >= d * ms && ms.is_multiple_of(L));
+    // Once per block: the raw stores below rely on these.
+    assert!(x.len() >= m * d && xt.len() >= d * ms && xq.len() >= d * ms);
+    assert!(ms.is_multiple_of(L) && shift.len() >= d);
+    let qo = xq.as_mut_ptr();
     let xo = xt.as_mut_ptr();
     // Rows past the block that the caller passed (the rest of its chunk) are
     // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
@@ -381,8 +401,12 @@ unsafe fn transpose_centred(
                 let j = j0 + t;
                 let v =
                     _mm512_maskz_sub_pd(row_mask, _mm512_cvtps_pd(col), _mm512_set1_pd(shift[j]));
-                // SAFETY: column j < d of xt has ms ≥ i0 + L entries.
-                unsafe { _mm512_storeu_pd(xo.add(j * ms + i0), v) };
+                // SAFETY: column j < d of xt (and of xq) has ms ≥ i0 + L
+                // entries.
+                unsafe {
+                    _mm512_storeu_pd(xo.add(j * ms + i0), v);
+                    _mm512_storeu_pd(qo.add(j * ms + i0), _mm512_mul_pd(v, v));
+                }
             }
         }
     }
@@ -485,15 +509,21 @@ unsafe fn log_prob_full(prep: &Prepared, c: usize, xr: &[f64], ms: usize, lp: &m
     }
 }
 
-/// `lp[c · ms + i] = constant_c − ½ Σ_j (x̃_ij p_cj − μ̃_cj p_cj)²` for the
-/// `CT` components `c0..c0 + CT` and the ms rows of the column-major `xt`
-/// (ms a multiple of 32): tiles of CT components × 32 rows, so each loaded
-/// column serves CT components and each broadcast scale 32 rows.
+/// `lp[c · ms + i] = constant_c − ½ Σ_j p_cj² (x̃_ij − μ̃_cj)²` for the `CT`
+/// components `c0..c0 + CT` and the ms rows of the column-major `xt` (and
+/// its squares `xq`; ms a multiple of 32), as the quadratic form
+/// `K_c + Σ_j (−½ p_cj²) x̃_ij² + (p_cj² μ̃_cj) x̃_ij`: two FMAs per term into
+/// the accumulator, no temporaries. The rows are centred on the mean of the
+/// means, so the terms are of the order of the spread of the means and the
+/// cancellation stays small (scikit-learn expands the same way about the
+/// origin). Tiles of CT components × 32 rows: each loaded column serves CT
+/// components and each broadcast coefficient 32 rows.
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn log_prob_diag<const CT: usize>(
     prep: &Prepared,
     c0: usize,
     xt: &[f64],
+    xq: &[f64],
     ms: usize,
     lp: &mut [f64],
 ) {
@@ -502,100 +532,78 @@ unsafe fn log_prob_diag<const CT: usize>(
     assert!(
         c0 + CT <= prep.k
             && xt.len() >= d * ms
+            && xq.len() >= d * ms
             && lp.len() >= prep.k * ms
             && ms.is_multiple_of(RT * L)
     );
-    let (p, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
-    let xp = xt.as_ptr();
-    let half = _mm512_set1_pd(-0.5);
+    let (a, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
+    let (xp, qp) = (xt.as_ptr(), xq.as_ptr());
     for i0 in (0..ms).step_by(RT * L) {
-        let mut acc = [[_mm512_setzero_pd(); RT]; CT];
+        let mut acc: [[__m512d; RT]; CT] =
+            std::array::from_fn(|u| [_mm512_set1_pd(prep.constant[c0 + u]); RT]);
         for j in 0..d {
             let mut xv = [_mm512_setzero_pd(); RT];
-            for (t, v) in xv.iter_mut().enumerate() {
-                // SAFETY: column j < d has ms ≥ i0 + RT·L entries.
-                *v = unsafe { _mm512_loadu_pd(xp.add(j * ms + i0 + t * L)) };
+            let mut xs = [_mm512_setzero_pd(); RT];
+            for t in 0..RT {
+                // SAFETY: column j < d of xt and xq has ms ≥ i0 + RT·L
+                // entries.
+                unsafe {
+                    xv[t] = _mm512_loadu_pd(xp.add(j * ms + i0 + t * L));
+                    xs[t] = _mm512_loadu_pd(qp.add(j * ms + i0 + t * L));
+                }
             }
-            for (u, a) in acc.iter_mut().enumerate() {
+            for (u, acc) in acc.iter_mut().enumerate() {
                 let c = c0 + u;
                 // SAFETY: `prec` and `bias` are k × dp; c < k, j < d ≤ dp.
-                let (pj, bj) = unsafe {
+                let (aj, bj) = unsafe {
                     (
-                        _mm512_set1_pd(*p.add(c * dp + j)),
-                        _mm512_set1_pd(-*b.add(c * dp + j)),
+                        _mm512_set1_pd(*a.add(c * dp + j)),
+                        _mm512_set1_pd(*b.add(c * dp + j)),
                     )
                 };
                 for t in 0..RT {
-                    let y = _mm512_fmadd_pd(xv[t], pj, bj);
-                    a[t] = _mm512_fmadd_pd(y, y, a[t]);
+                    acc[t] = _mm512_fmadd_pd(xs[t], aj, acc[t]);
+                    acc[t] = _mm512_fmadd_pd(xv[t], bj, acc[t]);
                 }
             }
         }
-        for (u, a) in acc.iter().enumerate() {
+        for (u, acc) in acc.iter().enumerate() {
             let c = c0 + u;
-            let constant = _mm512_set1_pd(prep.constant[c]);
-            for (t, &v) in a.iter().enumerate() {
+            for (t, &v) in acc.iter().enumerate() {
                 // SAFETY: c·ms + i0 + RT·L ≤ k·ms ≤ lp.len().
-                unsafe {
-                    _mm512_storeu_pd(
-                        lp.as_mut_ptr().add(c * ms + i0 + t * L),
-                        _mm512_fmadd_pd(half, v, constant),
-                    );
-                }
+                unsafe { _mm512_storeu_pd(lp.as_mut_ptr().add(c * ms + i0 + t * L), v) };
             }
         }
     }
 }
 
 /// `exp(x)` for `x ≤ 0`: the operations of `simd::exp_nonpositive::<true>`
-/// lane by lane (same bits for finite and −∞ inputs).
+/// lane by lane (same bits for finite and −∞ inputs): the table lookup by
+/// `vpermt2pd` on the low 4 bits of `t`, `2^e` added to the exponent field.
+/// Lanes below the floor are not clamped but masked to 0 at the end.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn exp_nonpositive(x: __m512d) -> __m512d {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const SHIFT: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    const FLOOR: f64 = -708.0;
-    const C: [f64; 12] = [
-        1.0 / 6_227_020_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 39_916_800.0,
-        1.0 / 3_628_800.0,
-        1.0 / 362_880.0,
-        1.0 / 40_320.0,
-        1.0 / 5_040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-    ];
-    let floor = _mm512_set1_pd(FLOOR);
-    let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, floor);
-    let xc = _mm512_mask_blend_pd(below, x, floor);
+    use crate::simd::EXP2_SIXTEENTHS as T;
+    use crate::simd::exp_consts::*;
+    let keep = !_mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(FLOOR));
     let shift = _mm512_set1_pd(SHIFT);
-    let t = _mm512_fmadd_pd(xc, _mm512_set1_pd(LOG2E), shift);
+    let t = _mm512_fmadd_pd(x, _mm512_set1_pd(SIXTEEN_LOG2E), shift);
     let n = _mm512_sub_pd(t, shift);
-    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_HI), xc);
-    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_LO), r);
-    let mut p = _mm512_set1_pd(C[0]);
-    for &c in &C[1..] {
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_16_HI), x);
+    let r = _mm512_fmadd_pd(n, _mm512_set1_pd(-LN2_16_LO), r);
+    let mut p = _mm512_set1_pd(Q[5]);
+    for &c in Q[..5].iter().rev() {
         p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(c));
     }
-    let one = _mm512_set1_pd(1.0);
-    p = _mm512_fmadd_pd(p, r, one);
-    p = _mm512_fmadd_pd(p, r, one);
-    let e = _mm512_add_epi64(
-        _mm512_sub_epi64(
-            _mm512_castpd_si512(t),
-            _mm512_set1_epi64(SHIFT.to_bits() as i64),
-        ),
-        _mm512_set1_epi64(1023),
-    );
-    let scale = _mm512_castsi512_pd(_mm512_slli_epi64::<52>(e));
-    let v = _mm512_mul_pd(p, scale);
-    _mm512_mask_blend_pd(below, v, _mm512_setzero_pd())
+    let q = _mm512_mul_pd(p, r);
+    let tb = _mm512_castpd_si512(t);
+    let lo = _mm512_setr_pd(T[0], T[1], T[2], T[3], T[4], T[5], T[6], T[7]);
+    let hi = _mm512_setr_pd(T[8], T[9], T[10], T[11], T[12], T[13], T[14], T[15]);
+    let tj = _mm512_permutex2var_pd(lo, tb, hi);
+    let v = _mm512_fmadd_pd(tj, q, tj);
+    let e = _mm512_slli_epi64::<52>(_mm512_srli_epi64::<4>(tb));
+    _mm512_castsi512_pd(_mm512_maskz_add_epi64(keep, _mm512_castpd_si512(v), e))
 }
 
 /// `ln(x)` for positive normal `x` (here the sums of a log-sum-exp, in
@@ -894,7 +902,8 @@ unsafe fn diag_stats_tile<const CT: usize, const JT: usize>(
     let (k, d) = (prep.k, prep.d);
     assert!(c0 + CT <= k && j0 + JT <= d && ws.lp.len() >= k * ms && ws.xt.len() >= d * ms);
     assert!(ws.b.len() == k * d * L && ws.a.len() == k * d * L && ws.nk.len() == k * L);
-    let (rp, xp) = (ws.lp.as_ptr(), ws.xt.as_ptr());
+    assert!(ws.xq.len() >= d * ms);
+    let (rp, xp, qp) = (ws.lp.as_ptr(), ws.xt.as_ptr(), ws.xq.as_ptr());
     let mut sb = [[_mm512_setzero_pd(); JT]; CT];
     let mut sa = [[_mm512_setzero_pd(); JT]; CT];
     let mut sn = [_mm512_setzero_pd(); CT];
@@ -908,9 +917,12 @@ unsafe fn diag_stats_tile<const CT: usize, const JT: usize>(
         let mut xv = [_mm512_setzero_pd(); JT];
         let mut xq = [_mm512_setzero_pd(); JT];
         for t in 0..JT {
-            // SAFETY: column j0 + t < d has ms ≥ i0 + L entries.
-            xv[t] = unsafe { _mm512_loadu_pd(xp.add((j0 + t) * ms + i0)) };
-            xq[t] = _mm512_mul_pd(xv[t], xv[t]);
+            // SAFETY: column j0 + t < d of xt and xq has ms ≥ i0 + L
+            // entries.
+            unsafe {
+                xv[t] = _mm512_loadu_pd(xp.add((j0 + t) * ms + i0));
+                xq[t] = _mm512_loadu_pd(qp.add((j0 + t) * ms + i0));
+            }
         }
         for u in 0..CT {
             if first {
@@ -1058,6 +1070,95 @@ mod tests {
                 }
                 for (j, (&g, &w)) in st.s2.iter().zip(&want.s2).enumerate() {
                     prop_assert!(close(g, w, s2max, 1e-9), "{cov_type} s2[{j}] {g} vs {w}");
+                }
+            }
+        }
+    }
+
+    /// The diagonal log-density is a quadratic form about the mean of the
+    /// means: its rounding error is about `u Σ_j p_j² (|x̃_j| + |μ̃_j|)²`, not
+    /// `u Σ_j p_j² (x̃_j − μ̃_j)²`. Components 400 σ apart (the expansion's
+    /// worst case: every term large, the result small) stay within that
+    /// bound of the portable difference form, responsibilities too.
+    #[test]
+    fn diag_quadratic_form_error_follows_its_bound() {
+        if !available() {
+            return;
+        }
+        let (k, d, m) = (4, 8, BLOCK_ROWS);
+        for cov_type in [CovarianceType::Diag, CovarianceType::Spherical] {
+            let means: Vec<f64> = (0..k * d)
+                .map(|i| 1e3 + 400.0 * ((i / d) as f64) * if i % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            let cov: Vec<f64> = (0..cov_type.covariance_len(k, d))
+                .map(|i| 0.8 + 0.1 * (i % 5) as f64)
+                .collect();
+            let weights = vec![0.25; k];
+            let mix = Mixture::new(cov_type, k, d, weights, means.clone(), cov, None).unwrap();
+            // Rows near one mean, and a few halfway between two.
+            let x: Vec<f32> = (0..m * d)
+                .map(|i| {
+                    let (r, j) = (i / d, i % d);
+                    let (a, b) = (r % k, (r + 1) % k);
+                    let t = if r % 9 == 0 { 0.5 } else { 0.0 };
+                    let noise = ((i as f64 * 0.731).sin()) * 1.5;
+                    ((1.0 - t) * means[a * d + j] + t * means[b * d + j] + noise) as f32
+                })
+                .collect();
+            let prep = Prepared::new(&mix);
+            let mut ws = Scratch::new(&prep);
+            e_step(&prep, &x, m, &mut ws);
+            let ms = Scratch::stride(m);
+            let mut rws = Workspace::new(k, d);
+            let mut lp = vec![0.0f64; m * k];
+            mix.log_prob_block(&x, m, &mut rws, &mut lp);
+            let mut lse = Vec::new();
+            normalise_rows(&mut lp, k, Some(&mut lse));
+            let shift: Vec<f64> = (0..d)
+                .map(|j| (0..k).map(|c| means[c * d + j]).sum::<f64>() / k as f64)
+                .collect();
+            for i in 0..m {
+                // The bound's scale per component.
+                let scale: Vec<f64> = (0..k)
+                    .map(|c| {
+                        (0..d)
+                            .map(|j| {
+                                let p = mix.precisions_cholesky[if cov_type == CovarianceType::Diag
+                                {
+                                    c * d + j
+                                } else {
+                                    c
+                                }];
+                                let xt = f64::from(x[i * d + j]) - shift[j];
+                                let mt = means[c * d + j] - shift[j];
+                                p * p * (xt.abs() + mt.abs()).powi(2)
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect();
+                // lse: the components weighted by their responsibilities;
+                // responsibilities: the worst component that has any.
+                let bound: f64 = (0..k).map(|c| lp[i * k + c] * scale[c]).sum();
+                let worst = (0..k)
+                    .filter(|&c| lp[i * k + c] > 0.0)
+                    .map(|c| scale[c])
+                    .fold(0.0f64, f64::max);
+                let err = (ws.lse[i] - lse[i]).abs();
+                assert!(
+                    err <= 4.0 * f64::EPSILON * bound,
+                    "{cov_type} row {i}: lse {} vs {}, bound {bound:e}",
+                    ws.lse[i],
+                    lse[i]
+                );
+                // Responsibilities move by at most the error of a difference
+                // of two log-densities.
+                for c in 0..k {
+                    let (g, w) = (ws.lp[c * ms + i], lp[i * k + c]);
+                    let tol = (8.0 * f64::EPSILON * worst).max(1e-13);
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{cov_type} resp ({i}, {c}): {g} vs {w}"
+                    );
                 }
             }
         }
