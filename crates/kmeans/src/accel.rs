@@ -321,6 +321,9 @@ struct PassPlan<'a> {
 /// `f32` is below the unscaled value (half an ulp is at most `2⁻²⁴` relative).
 const DOWN: f64 = 1.0 - f32::EPSILON as f64;
 
+/// `1 + 2⁻²³`: as [`DOWN`], upwards.
+const UP: f64 = 1.0 + f32::EPSILON as f64;
+
 /// Unit roundoff of `f32`.
 const U32: f64 = f32::EPSILON as f64 / 2.0;
 
@@ -339,7 +342,9 @@ struct RowErr {
 impl PassPlan<'_> {
     /// A safe upper bound on the distance whose exact square is `sq`.
     fn upper(&self, sq: f32) -> f32 {
-        up(f64::from(sq).sqrt() * (1.0 + self.rel) + ABS_EPS)
+        // Rounding to the nearest `f32` after the inflation by `UP` rounds
+        // up (as `DOWN` for lower bounds).
+        ((f64::from(sq).sqrt() * (1.0 + self.rel) + ABS_EPS) * UP) as f32
     }
 
     /// Whether `upper(sq) < b` may be taken as proved, without the square
@@ -348,7 +353,7 @@ impl PassPlan<'_> {
     /// (the `f64` products round far below the `1e-12`).
     fn below(&self, sq: f32, b: f32) -> bool {
         let bm = f64::from(b) - ABS_EPS;
-        bm > 0.0 && f64::from(sq) * self.rel_sq < bm * bm
+        (bm > 0.0) & (f64::from(sq) * self.rel_sq < bm * bm)
     }
 
     /// A safe lower bound on the distance whose computed square is `sq`.
@@ -400,7 +405,8 @@ impl PassPlan<'_> {
     /// A safe upper bound on the distance to a centre whose fast value is `v`
     /// (NaN when `v` is).
     fn upper_fast(&self, r: RowErr, v: f32) -> f32 {
-        up((r.nx_hi + f64::from(v) + r.e).max(0.0).sqrt() * (1.0 + 1e-12) + r.tau + ABS_EPS)
+        (((r.nx_hi + f64::from(v) + r.e).max(0.0).sqrt() * (1.0 + 1e-12) + r.tau + ABS_EPS) * UP)
+            as f32
     }
 }
 
@@ -420,9 +426,11 @@ struct AccelScratch {
     nx: Vec<f32>,
     err: Vec<RowErr>,
     top: Vec<Top2>,
-    /// Yinyang: the failing rows (indices into `fail32`) each group scans,
-    /// and where each group's results start in `top`.
-    lists: Vec<Vec<u32>>,
+    /// Yinyang: the failing rows (indices into `fail32`) each group scans
+    /// (`cnt[g]` of them from `flat[g·nf]`), and where each group's results
+    /// start in `top`.
+    flat: Vec<u32>,
+    cnt: Vec<usize>,
     offs: Vec<usize>,
     /// Yinyang: each row's least bound after the drift update.
     least: Vec<f32>,
@@ -447,11 +455,10 @@ struct Best {
     v1: f32,
     /// The least new bound of the scanned groups.
     others: f32,
-    /// The row's label before the pass (`u32::MAX` on the first), safe
-    /// bounds on its exact distance, and whether its group was scanned.
+    /// The row's label before the pass (`u32::MAX` on the first), a safe
+    /// upper bound on its exact distance, and whether its group was scanned.
     a: u32,
     ua: f32,
-    la: f32,
     a_scanned: bool,
     /// A fast value was not finite: decide by the exact scan.
     bad: bool,
@@ -858,12 +865,8 @@ fn yinyang_chunk(
     let per_row = 1 + t;
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
-    ws.fail32.clear();
     ws.best.clear();
-    ws.lists.resize_with(t, Vec::new);
-    for l in &mut ws.lists {
-        l.clear();
-    }
+    ws.cnt.clear();
     let mut evals = 0u64;
     let none = Best {
         est: f64::INFINITY,
@@ -873,16 +876,22 @@ fn yinyang_chunk(
         others: f32::INFINITY,
         a: u32::MAX,
         ua: f32::INFINITY,
-        la: 0.0,
         a_scanned: true,
         bad: false,
     };
+    // Group `g`'s list: `ws.flat[g·nf..][..ws.cnt[g]]` (written without
+    // branches: every slot is written, the count moves when the test holds).
+    let nf;
     if plan.first {
+        nf = n;
+        ws.fail32.clear();
         ws.fail32.extend(0..n as u32);
         ws.best.resize(n, none);
-        for l in &mut ws.lists {
-            l.extend(0..n as u32);
+        ws.flat.clear();
+        for _ in 0..t {
+            ws.flat.extend(0..n as u32);
         }
+        ws.cnt.resize(t, n);
     } else {
         for (l, st) in ws.labels.iter_mut().zip(state.chunks_exact(per_row)) {
             *l = st[0];
@@ -892,22 +901,34 @@ fn yinyang_chunk(
         evals += n as u64;
         ws.least.resize(n, 0.0);
         decay_bounds(state, per_row, &plan.group_drift, &mut ws.least[..n]);
-        for (i, st) in state.chunks_exact(per_row).enumerate() {
+        // Global filter.
+        ws.fail32.resize(n, 0);
+        let mut m = 0;
+        for (i, ((&l, &sq), &least)) in ws.labels[..n]
+            .iter()
+            .zip(&ws.dist[..n])
+            .zip(&ws.least[..n])
+            .enumerate()
+        {
+            ws.fail32[m] = i as u32;
+            m += usize::from(!plan.below(sq, least.max(plan.half_sep[l as usize])));
+        }
+        nf = m;
+        ws.fail32.truncate(nf);
+        // Group filter.
+        ws.flat.resize(t * nf, 0);
+        ws.cnt.resize(t, 0);
+        for (c, &i) in ws.fail32.iter().enumerate() {
+            let i = i as usize;
+            let st = &state[i * per_row..][..per_row];
             let a = st[0] as usize;
-            let least = ws.least[i];
             let sq = ws.dist[i];
-            if plan.below(sq, least.max(plan.half_sep[a])) {
-                continue;
-            }
-            let c = ws.fail32.len() as u32;
-            ws.fail32.push(i as u32);
             let ua = plan.upper(sq);
-            let ga = plan.group_of[a] as usize;
-            for (&b, list) in st[1..].iter().zip(&mut ws.lists) {
-                if f32::from_bits(b) < ua {
-                    list.push(c);
-                }
+            for (g, (&b, cnt)) in st[1..].iter().zip(&mut ws.cnt).enumerate() {
+                ws.flat[g * nf + *cnt] = c as u32;
+                *cnt += usize::from(f32::from_bits(b) < ua);
             }
+            let ga = plan.group_of[a] as usize;
             let a_scanned = f32::from_bits(st[1 + ga]) < ua;
             ws.best.push(Best {
                 est: if a_scanned {
@@ -919,20 +940,19 @@ fn yinyang_chunk(
                 g: if a_scanned { u32::MAX } else { ga as u32 },
                 a: a as u32,
                 ua,
-                la: plan.lower(sq),
                 a_scanned,
                 ..none
             });
         }
     }
-    if ws.fail32.is_empty() {
+    if nf == 0 {
         return evals;
     }
     let fail = std::mem::take(&mut ws.fail32);
     gather(plan, chunk, &fail, ws);
     // Kernel: each group over its list, results side by side.
     ws.offs.clear();
-    let total: usize = ws.lists.iter().map(Vec::len).sum();
+    let total: usize = ws.cnt.iter().sum();
     ws.top.resize(
         total,
         Top2 {
@@ -942,10 +962,10 @@ fn yinyang_chunk(
         },
     );
     let mut at = 0;
-    for (g, list) in ws.lists.iter().enumerate() {
+    for (g, &s) in ws.cnt.iter().enumerate() {
         ws.offs.push(at);
-        let s = list.len();
         if s > 0 {
+            let list = &ws.flat[g * nf..][..s];
             nearest_two(&ws.xs, list, &plan.panels[g], &mut ws.top[at..at + s]);
             evals += (s * plan.members[g].len()) as u64;
         }
@@ -953,8 +973,9 @@ fn yinyang_chunk(
     }
     ws.offs.push(at);
     // The best candidate of each row.
-    for (g, list) in ws.lists.iter().enumerate() {
+    for g in 0..t {
         let members = &plan.members[g];
+        let list = &ws.flat[g * nf..][..ws.cnt[g]];
         for (&c, top) in list.iter().zip(&ws.top[ws.offs[g]..ws.offs[g + 1]]) {
             let c = c as usize;
             let best = &mut ws.best[c];
@@ -972,7 +993,8 @@ fn yinyang_chunk(
         }
     }
     // The scanned groups' new bounds, and the least of them per row.
-    for (g, list) in ws.lists.iter().enumerate() {
+    for g in 0..t {
+        let list = &ws.flat[g * nf..][..ws.cnt[g]];
         for (&c, top) in list.iter().zip(&ws.top[ws.offs[g]..ws.offs[g + 1]]) {
             let c = c as usize;
             let e = ws.err[c];
@@ -993,14 +1015,18 @@ fn yinyang_chunk(
         } else {
             best.ua
         };
-        if moved && !best.a_scanned {
-            others = others.min(best.la);
-        }
+        // The old label's lower bound, when its group was not scanned.
+        let la = if moved && !best.a_scanned {
+            plan.lower(ws.dist[i])
+        } else {
+            f32::INFINITY
+        };
+        others = others.min(la);
         let label = if !best.bad && best.j != u32::MAX && ub < others {
             if moved && !best.a_scanned {
                 // The old label now counts in its group's bound.
                 let slot = &mut row[1 + plan.group_of[best.a as usize] as usize];
-                *slot = f32::from_bits(*slot).min(best.la).to_bits();
+                *slot = f32::from_bits(*slot).min(la).to_bits();
             }
             best.j
         } else {
