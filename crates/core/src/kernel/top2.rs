@@ -202,6 +202,53 @@ pub fn translate_rows(
     }
 }
 
+/// Decays the lower bounds of the accelerated K-means by the centres' drifts.
+///
+/// `state` holds rows of `per_row = 1 + drift.len()` values: a label (left
+/// alone), then one lower bound per group as `f32` bits. Bound `g` becomes
+/// the next `f32` below `fl(b − drift[g])` when that is positive, else 0: a
+/// safe lower bound on the exact `b − drift[g]` (the exact difference is
+/// within half an ulp of its rounding; `+inf` becomes `f32::MAX`). `least[r]`
+/// gets row `r`'s least new bound (`+inf` when there are no bounds).
+///
+/// # Panics
+/// When `per_row != 1 + drift.len()`, `state.len()` is not a multiple of
+/// `per_row`, or `least.len()` is not the number of rows.
+pub fn decay_bounds(state: &mut [u32], per_row: usize, drift: &[f32], least: &mut [f32]) {
+    assert_eq!(
+        per_row,
+        1 + drift.len(),
+        "decay_bounds: one drift per bound"
+    );
+    assert_eq!(state.len() % per_row, 0, "decay_bounds: state is not rows");
+    assert_eq!(
+        least.len(),
+        state.len() / per_row,
+        "decay_bounds: one least bound per row"
+    );
+    match Path::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA
+        // were detected; the shapes were checked above.
+        Path::Avx512 => unsafe { avx512::decay_bounds(state, per_row, drift, least) },
+        _ => decay_bounds_scalar(state, per_row, drift, least),
+    }
+}
+
+/// The reference of [`decay_bounds`].
+fn decay_bounds_scalar(state: &mut [u32], per_row: usize, drift: &[f32], least: &mut [f32]) {
+    for (st, l) in state.chunks_exact_mut(per_row).zip(least.iter_mut()) {
+        let mut m = f32::INFINITY;
+        for (b, &dr) in st[1..].iter_mut().zip(drift) {
+            let r = f32::from_bits(*b) - dr;
+            let v = if r > 0.0 { r.to_bits() - 1 } else { 0 };
+            *b = v;
+            m = m.min(f32::from_bits(v));
+        }
+        *l = m;
+    }
+}
+
 /// The portable body compiled with FMA: `mul_add` becomes one instruction.
 ///
 /// # Safety
@@ -293,6 +340,48 @@ mod avx512 {
     }
 
     /// # Safety
+    /// AVX-512F, AVX2 and FMA available; shapes as `super::decay_bounds`
+    /// checks them.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn decay_bounds(
+        state: &mut [u32],
+        per_row: usize,
+        drift: &[f32],
+        least: &mut [f32],
+    ) {
+        let t = drift.len();
+        let inf = _mm512_set1_ps(f32::INFINITY);
+        let zero = _mm512_setzero_si512();
+        let one = _mm512_set1_epi32(1);
+        for (st, l) in state.chunks_exact_mut(per_row).zip(least.iter_mut()) {
+            let b = st[1..].as_mut_ptr().cast::<f32>();
+            let mut m = inf;
+            let mut g = 0;
+            // SAFETY: lanes `g..g + 16` selected by the mask lie within the
+            // row's `t` bounds and `drift`; masked-off lanes are not touched.
+            unsafe {
+                while g < t {
+                    let k: __mmask16 = if t - g >= 16 {
+                        !0
+                    } else {
+                        (1u16 << (t - g)) - 1
+                    };
+                    let r = _mm512_sub_ps(
+                        _mm512_maskz_loadu_ps(k, b.add(g)),
+                        _mm512_maskz_loadu_ps(k, drift.as_ptr().add(g)),
+                    );
+                    let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(r, _mm512_setzero_ps());
+                    let v = _mm512_mask_sub_epi32(zero, pos, _mm512_castps_si512(r), one);
+                    _mm512_mask_storeu_ps(b.add(g), k, _mm512_castsi512_ps(v));
+                    m = _mm512_mask_min_ps(m, k, m, _mm512_castsi512_ps(v));
+                    g += 16;
+                }
+            }
+            *l = _mm512_reduce_min_ps(m);
+        }
+    }
+
+    /// # Safety
     /// AVX-512F, AVX2 and FMA available; every `rows[r]` indexes a full row of
     /// `x` (`centers.d` values).
     #[target_feature(enable = "avx512f,avx2,fma")]
@@ -302,14 +391,36 @@ mod avx512 {
         centers: &SubPanels,
         out: &mut [Top2],
     ) {
+        // One sub-panel (a Yinyang group of at most 16 centres): eight rows
+        // at a time, so that eight FMA chains hide the latency; more: four
+        // rows against two sub-panels at a time.
+        if centers.n_sub() == 1 {
+            // SAFETY: as this function's.
+            unsafe { rows_by::<8>(x, rows, centers, out) }
+        } else {
+            // SAFETY: as this function's.
+            unsafe { rows_by::<R>(x, rows, centers, out) }
+        }
+    }
+
+    /// # Safety
+    /// As [`nearest_two`].
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn rows_by<const Q: usize>(
+        x: &[f32],
+        rows: &[u32],
+        centers: &SubPanels,
+        out: &mut [Top2],
+    ) {
         let d = centers.d;
-        for (rs, os) in rows.chunks(R).zip(out.chunks_mut(R)) {
+        for (rs, os) in rows.chunks(Q).zip(out.chunks_mut(Q)) {
             let live = rs.len();
             // Rows past the end repeat the last live row; their results are dropped.
-            let ptrs: [*const f32; R] =
+            let ptrs: [*const f32; Q] =
                 std::array::from_fn(|i| x[rs[i.min(live - 1)] as usize * d..].as_ptr());
             // SAFETY: AVX-512F available (caller); each pointer starts a full row.
-            let res = unsafe { group(&ptrs, centers) };
+            let res = unsafe { group::<Q>(&ptrs, centers) };
             os.copy_from_slice(&res[..live]);
         }
     }
@@ -318,15 +429,15 @@ mod avx512 {
     /// running best `bv`/`bi`, second best `b2`.
     #[inline]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    fn fold(
-        a: &[__m512; R],
+    fn fold<const Q: usize>(
+        a: &[__m512; Q],
         s: usize,
-        bv: &mut [__m512; R],
-        bi: &mut [__m512i; R],
-        b2: &mut [__m512; R],
+        bv: &mut [__m512; Q],
+        bi: &mut [__m512i; Q],
+        b2: &mut [__m512; Q],
     ) {
         let js = _mm512_set1_epi32((s * SUB) as i32);
-        for i in 0..R {
+        for i in 0..Q {
             // Second best after inserting a: min(b2, max(bv, a)); the best:
             // replaced only when strictly beaten (lowest index wins ties).
             b2[i] = _mm512_min_ps(b2[i], _mm512_max_ps(bv[i], a[i]));
@@ -336,20 +447,20 @@ mod avx512 {
         }
     }
 
-    /// One group of `R` rows against every sub-panel.
+    /// One group of `Q` rows against every sub-panel.
     ///
     /// # Safety
     /// AVX-512F, AVX2 and FMA available; each pointer starts `centers.d`
     /// readable values.
     #[inline]
     #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn group(rows: &[*const f32; R], centers: &SubPanels) -> [Top2; R] {
+    unsafe fn group<const Q: usize>(rows: &[*const f32; Q], centers: &SubPanels) -> [Top2; Q] {
         let d = centers.d;
         let n_sub = centers.n_sub();
         let inf = _mm512_set1_ps(f32::INFINITY);
-        let mut bv = [inf; R];
-        let mut b2 = [inf; R];
-        let mut bi = [_mm512_setzero_si512(); R];
+        let mut bv = [inf; Q];
+        let mut b2 = [inf; Q];
+        let mut bi = [_mm512_setzero_si512(); Q];
         let panel = |s: usize| centers.panels[s * d * SUB..].as_ptr();
         let norms = |s: usize| centers.norms[s * SUB..].as_ptr();
         let mut s = 0;
@@ -358,12 +469,12 @@ mod avx512 {
         unsafe {
             while s + 2 <= n_sub {
                 let (p0, p1) = (panel(s), panel(s + 1));
-                let mut a0 = [_mm512_loadu_ps(norms(s)); R];
-                let mut a1 = [_mm512_loadu_ps(norms(s + 1)); R];
+                let mut a0 = [_mm512_loadu_ps(norms(s)); Q];
+                let mut a1 = [_mm512_loadu_ps(norms(s + 1)); Q];
                 for p in 0..d {
                     let c0 = _mm512_loadu_ps(p0.add(p * SUB));
                     let c1 = _mm512_loadu_ps(p1.add(p * SUB));
-                    for i in 0..R {
+                    for i in 0..Q {
                         let xv = _mm512_set1_ps(*rows[i].add(p));
                         a0[i] = _mm512_fmadd_ps(xv, c0, a0[i]);
                         a1[i] = _mm512_fmadd_ps(xv, c1, a1[i]);
@@ -375,10 +486,10 @@ mod avx512 {
             }
             if s < n_sub {
                 let p0 = panel(s);
-                let mut a0 = [_mm512_loadu_ps(norms(s)); R];
+                let mut a0 = [_mm512_loadu_ps(norms(s)); Q];
                 for p in 0..d {
                     let c0 = _mm512_loadu_ps(p0.add(p * SUB));
-                    for i in 0..R {
+                    for i in 0..Q {
                         a0[i] = _mm512_fmadd_ps(_mm512_set1_ps(*rows[i].add(p)), c0, a0[i]);
                     }
                 }
@@ -486,6 +597,54 @@ mod tests {
                 } else {
                     prop_assert_eq!(w.v2, f32::INFINITY);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn decay_bounds_matches_the_reference_and_is_safe() {
+        for t in [1usize, 3, 9, 16, 17, 40] {
+            let per_row = 1 + t;
+            let n = 7;
+            let specials = [f32::INFINITY, 0.0, 1e-40, 3.0, f32::MAX, 1e-3];
+            let state: Vec<u32> = (0..n * per_row)
+                .map(|i| {
+                    if i % per_row == 0 {
+                        (i * 31) as u32
+                    } else {
+                        let v = specials[i % specials.len()] * (1.0 + (i % 5) as f32 * 0.37);
+                        v.to_bits()
+                    }
+                })
+                .collect();
+            let drift: Vec<f32> = (0..t).map(|g| [0.0, 1e-3, 2.5, 1e-41][g % 4]).collect();
+            let mut want = state.clone();
+            let mut wl = vec![0.0; n];
+            decay_bounds_scalar(&mut want, per_row, &drift, &mut wl);
+            let mut got = state.clone();
+            let mut gl = vec![0.0; n];
+            decay_bounds(&mut got, per_row, &drift, &mut gl);
+            assert_eq!(got, want, "t={t}");
+            assert_eq!(
+                gl.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                wl.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "t={t}"
+            );
+            for r in 0..n {
+                assert_eq!(got[r * per_row], state[r * per_row], "labels untouched");
+                let mut least = f32::INFINITY;
+                for g in 0..t {
+                    let (old, new) = (
+                        f32::from_bits(state[r * per_row + 1 + g]),
+                        f32::from_bits(got[r * per_row + 1 + g]),
+                    );
+                    // Safe: below the exact difference (or both infinite).
+                    let exact = f64::from(old) - f64::from(drift[g]);
+                    assert!(f64::from(new) <= exact.max(0.0), "t={t} {old} {new}");
+                    assert!(new >= 0.0);
+                    least = least.min(new);
+                }
+                assert_eq!(gl[r], least);
             }
         }
     }
