@@ -670,11 +670,12 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
             "`max_iterations` = mmclust lloyd's iteration count (`≤ N`): the same number "
             "of iterations, not fewer. Its data is converted to float64 before the clock "
             "starts. Its Hamerly and Elkan steps run on one thread."),
-           "- **auto** (`Algorithm::resolve`, `mmclust kmeans --help`): Hamerly when "
-           "k ≥ 500 and d ≥ 8, Lloyd otherwise, never Yinyang; derived from these tables. "
-           "Memory does not enter the rule: Hamerly keeps 8 bytes per point (label and "
-           "bound) against Lloyd's 4, in a memory-mapped scratch file beyond the in-memory "
-           "limit, small next to a pass over the data (4·d bytes per point).", ""]
+           "- **auto** (`Algorithm::resolve`, `mmclust kmeans --help`): Lloyd when k < 32, "
+           "d < 8 or k·d < 8192; otherwise Yinyang when its bounds (4·⌈k/16⌉ bytes per "
+           "point) take at most half of a row's 4·d bytes, Hamerly (4 bytes per point) "
+           "when they would take more; derived from these tables. The memory clause keeps "
+           "the bounds, which live in a memory-mapped scratch file beyond the in-memory "
+           "limit and are read and written by every pass, small next to the data.", ""]
     for r in results:
         rows = r.get("accel")
         if not rows:

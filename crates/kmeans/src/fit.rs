@@ -270,10 +270,14 @@ impl KMeansParams {
             return self.fit_minibatch(opts, source, weights, tol_abs, hooks);
         }
         let init = self.init.resolve(n, d, self.k);
-        let algorithm = self.algorithm.resolve(d, self.k);
-        if source.comm().is_some_and(|c| c.size() > 1)
-            && matches!(algorithm, Algorithm::Hamerly | Algorithm::Yinyang)
-        {
+        let distributed = source.comm().is_some_and(|c| c.size() > 1);
+        let algorithm = match self.algorithm {
+            // The bounded variants do not run distributed yet; Lloyd gives
+            // the same answer.
+            Algorithm::Auto if distributed => Algorithm::Lloyd,
+            ref a => a.resolve(d, self.k),
+        };
+        if distributed && matches!(algorithm, Algorithm::Hamerly | Algorithm::Yinyang) {
             // Their per-point bounds live with the points and their passes
             // are not on the global chunk grid yet.
             return Err(KMeansError::param(

@@ -46,6 +46,6 @@ pub use fit::{CheckpointHook, FitEvent, FitHooks};
 pub use minibatch::MiniBatchState;
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{
-    AUTO_HAMERLY_MIN_D, AUTO_HAMERLY_MIN_K, AUTO_PARALLEL_BYTES, Algorithm, Init, KMeansParams,
-    MiniBatchOptions, Sampling,
+    AUTO_BOUNDS_MIN_D, AUTO_BOUNDS_MIN_K, AUTO_BOUNDS_MIN_KD, AUTO_PARALLEL_BYTES, Algorithm, Init,
+    KMeansParams, MiniBatchOptions, Sampling,
 };

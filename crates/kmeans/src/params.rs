@@ -148,10 +148,11 @@ pub enum Algorithm {
     /// settle. Best for small k.
     Hamerly,
     /// Lloyd's answer with Yinyang's bounds (Ding et al. 2015): the centres
-    /// in about k/10 groups, one lower bound per point and group (4·k/10
-    /// bytes per point). Best for large k.
+    /// in ⌈k/16⌉ groups of at most 16, one lower bound per point and group
+    /// (4·⌈k/16⌉ bytes per point). Best for large k·d.
     Yinyang,
-    /// Lloyd or Hamerly by [`Algorithm::resolve`] (Hamerly for k ≥ 500, d ≥ 8).
+    /// Lloyd, Yinyang or Hamerly by [`Algorithm::resolve`] (Lloyd below
+    /// k·d = 8192; Lloyd in a distributed run).
     Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
@@ -173,37 +174,52 @@ impl Algorithm {
     /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
     /// (other algorithms stay as they are).
     ///
-    /// Hamerly when `k ≥ 500` and `d ≥ 8`, Lloyd otherwise; never Yinyang.
-    /// Measured with `scripts/bench_peers.py --accel` (docs/bench_accel.md,
-    /// overlapping blobs, 2 threads, time to convergence from the same
-    /// centres): at `d = 16, k = 1000` Hamerly skips 60 % of the distances and
-    /// converges about twice as fast as Lloyd; at `d = 32, k = 100` it skips
-    /// 44 % and is about 1.2× slower (the rows it recomputes cost more per
-    /// distance than Lloyd's fused pass); at `d = 2, k = 16` Lloyd's direct
-    /// kernel is about 3× faster. Yinyang skips more (66–95 %) but was the
-    /// slowest variant on every shape: per row and group it pays a filter, a
-    /// kernel call on one 16-lane register and a reduction, which cost more
-    /// than the distances saved. Memory does not enter: Hamerly keeps 8 bytes
-    /// per point (label and bound) against Lloyd's 4, both in a memory-mapped
-    /// scratch file beyond the in-memory limit, a small fraction of a pass
-    /// over the data (`4·d` bytes per point).
+    /// Lloyd unless `k ≥ 32`, `d ≥ 8` and `k·d ≥ 8192`
+    /// ([`AUTO_BOUNDS_MIN_K`], [`AUTO_BOUNDS_MIN_D`], [`AUTO_BOUNDS_MIN_KD`]);
+    /// then Yinyang when its bounds (`4·⌈k/16⌉` bytes per point) take at most
+    /// half the bytes of a row (`4·d`), Hamerly (4 bytes per point) otherwise.
+    ///
+    /// Measured with `scripts/bench_peers.py --accel` (docs/benchmarks.md,
+    /// section accel: overlapping blobs, 2 threads, time to convergence from
+    /// the same centres, quiet machine), seconds for Lloyd / Hamerly / Yinyang:
+    /// `d = 2, k = 16`: 0.26 / 0.72 / 0.81 (Lloyd's direct kernel);
+    /// `d = 32, k = 100` (`k·d = 3200`): 5.7 / 5.9 / 6.6 (44 % and 78 % of the
+    /// distances skipped do not pay for the bookkeeping);
+    /// `d = 16, k = 1000` (`k·d = 16000`): 7.3 / 3.4 / 3.4;
+    /// `d = 384, k = 100` (`k·d = 38400`): 1.09 / 0.88 / 0.75.
+    /// The saving grows with the work per distance (`d`) and the number of
+    /// centres a bound stands for (`k`), the bookkeeping per point does not.
+    /// The memory clause keeps the bounds small next to the data (at
+    /// `d = 16, k = 1000` Yinyang would keep 256 bytes per point against 64 of
+    /// data, for no gain over Hamerly): beyond the in-memory limit the bounds
+    /// live in a memory-mapped scratch file that every pass reads and writes.
     #[must_use]
     pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
         match self {
-            Algorithm::Auto if k >= AUTO_HAMERLY_MIN_K && d >= AUTO_HAMERLY_MIN_D => {
-                Algorithm::Hamerly
+            Algorithm::Auto => {
+                if k < AUTO_BOUNDS_MIN_K
+                    || d < AUTO_BOUNDS_MIN_D
+                    || k.saturating_mul(d) < AUTO_BOUNDS_MIN_KD
+                {
+                    Algorithm::Lloyd
+                } else if 2 * k.div_ceil(16) <= d {
+                    Algorithm::Yinyang
+                } else {
+                    Algorithm::Hamerly
+                }
             }
-            Algorithm::Auto => Algorithm::Lloyd,
             other => other.clone(),
         }
     }
 }
 
-/// [`Algorithm::Auto`] picks Hamerly from this many clusters on.
-pub const AUTO_HAMERLY_MIN_K: usize = 500;
-/// [`Algorithm::Auto`] picks Hamerly from this many columns on (below, Lloyd's
-/// direct kernel wins).
-pub const AUTO_HAMERLY_MIN_D: usize = 8;
+/// [`Algorithm::Auto`] keeps Lloyd below this many clusters.
+pub const AUTO_BOUNDS_MIN_K: usize = 32;
+/// [`Algorithm::Auto`] keeps Lloyd below this many columns (Lloyd's direct
+/// kernel wins).
+pub const AUTO_BOUNDS_MIN_D: usize = 8;
+/// [`Algorithm::Auto`] keeps Lloyd below this `k·d`.
+pub const AUTO_BOUNDS_MIN_KD: usize = 8192;
 
 /// Parameters of a K-means fit.
 ///

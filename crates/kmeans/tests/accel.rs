@@ -195,16 +195,24 @@ fn bounds_spill_to_a_scratch_file_and_still_agree() {
 
 #[test]
 fn auto_resolves_to_the_measured_fastest() {
-    // docs/bench_accel.md: Lloyd at d = 2, k = 16 and d = 32, k = 100;
-    // Hamerly at d = 16, k = 1000.
-    for (d, k) in [(2, 16), (32, 4), (32, 100), (384, 100), (4, 2000)] {
+    // docs/benchmarks.md, section accel: Lloyd at d = 2, k = 16 and
+    // d = 32, k = 100; Yinyang at d = 384, k = 100; Hamerly (as fast as
+    // Yinyang, far smaller bounds) at d = 16, k = 1000.
+    for (d, k) in [(2, 16), (32, 4), (32, 100), (4, 2000), (1000, 8), (64, 127)] {
         assert_eq!(
             Algorithm::Auto.resolve(d, k),
             Algorithm::Lloyd,
             "d={d} k={k}"
         );
     }
-    for (d, k) in [(16, 1000), (8, 500), (128, 4000)] {
+    for (d, k) in [(384, 100), (64, 128), (32, 256), (1024, 1000)] {
+        assert_eq!(
+            Algorithm::Auto.resolve(d, k),
+            Algorithm::Yinyang,
+            "d={d} k={k}"
+        );
+    }
+    for (d, k) in [(16, 1000), (8, 1024), (31, 512), (128, 4000)] {
         assert_eq!(
             Algorithm::Auto.resolve(d, k),
             Algorithm::Hamerly,
