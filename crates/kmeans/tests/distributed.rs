@@ -97,3 +97,29 @@ fn bounded_algorithms_are_refused_when_distributed() {
         errs[0]
     );
 }
+
+#[test]
+fn auto_runs_lloyd_when_distributed_even_where_it_would_pick_bounds() {
+    // k·d = 8192 with small bounds: one process resolves auto to Yinyang.
+    let (n, d, k) = (2_000, 128, 64);
+    assert_eq!(Algorithm::Auto.resolve(d, k), Algorithm::Yinyang);
+    let x = blobs(n, d, k);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let params = |a: Algorithm| {
+        KMeansParams::new(k)
+            .seed(3)
+            .max_iter(5)
+            .init(Init::KMeansPlusPlus)
+            .algorithm(a)
+    };
+    let lloyd = params(Algorithm::Lloyd).fit(&src).unwrap();
+    let models = ThreadGroup::run(2, |comm| {
+        params(Algorithm::Auto)
+            .fit(&Distributed::new(&src, comm))
+            .unwrap()
+    });
+    for m in &models {
+        assert_eq!(m.algorithm, "lloyd");
+        same(&lloyd, m, "auto on 2 ranks against Lloyd in one process");
+    }
+}
