@@ -49,8 +49,10 @@ pub(crate) struct Args {
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
     /// Algorithm. lloyd: full passes, every distance. hamerly, yinyang: Lloyd's
-    /// answer (same labels up to exact distance ties, same centres) with
-    /// triangle-inequality bounds that skip most distances; Hamerly keeps one
+    /// answer (the exact nearest centre every pass; Lloyd's f32 arithmetic may
+    /// break a near tie the other way, and a long run can then end in a
+    /// neighbouring minimum) with triangle-inequality bounds that skip most
+    /// distances; Hamerly keeps one
     /// bound per point (4 bytes), Yinyang one per group of at most 16 centres
     /// (4·⌈k/16⌉ bytes); both spill to --scratch-dir when large. auto: lloyd
     /// when k < 32, d < 8 or k·d < 8192 (or under MPI); else yinyang when its
