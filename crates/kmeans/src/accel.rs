@@ -1,8 +1,9 @@
 //! Exact K-means with far fewer distances: Hamerly's (2010) and Yinyang's
 //! (Ding et al. 2015) triangle-inequality bounds.
 //!
-//! Both give Lloyd's answer (same labels up to exact distance ties, hence the
-//! same centres): a point's label is only kept without looking at the other
+//! Both give Lloyd's answer (the exact nearest centre of every point in every
+//! pass; Lloyd's own `f32` arithmetic may break a near tie the other way, see
+//! below): a point's label is only kept without looking at the other
 //! centres when a *safe* lower bound on its distance to every other centre
 //! exceeds its exact distance to its own. Everything else is the Lloyd pass:
 //! the same chunks, the same M-step loop ([`accumulate`]), the same merge tree,
@@ -44,8 +45,9 @@
 //! ([`nearest_two`]: `‖c̃‖² − 2x̃·c̃` per centre, the nearest and the second
 //! nearest) against all centres (Hamerly) or each candidate group's
 //! (Yinyang: groups of at most 16 centres, one register of the kernel, each
-//! run over the list of rows that scan it). The translation keeps the norms, hence the fast formula's
-//! error, small next to the distances for data far from the origin; the
+//! run over the list of rows that scan it). The translation keeps the norms,
+//! hence the fast formula's error, small next to the distances for data far
+//! from the origin; the
 //! error bound of every fast value (`PassPlan::row_err`) turns them into safe
 //! bounds. A row's nearest centre is *certified* when its upper bound is
 //! below the lower bound of every other centre examined; otherwise (a near
