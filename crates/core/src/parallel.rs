@@ -28,9 +28,10 @@ pub const TARGET_CHUNK_BYTES: usize = 256 * 1024;
 
 /// How a pass splits `n` rows into chunks.
 ///
-/// The chunk length is a function of the dimension only (or set explicitly),
-/// never of the thread count: that is what makes results reproducible bit for
-/// bit on any number of threads.
+/// The chunk length is a function of the shape only (the dimension, and for
+/// [`Chunking::for_partial`] the number of rows and the partial's size), or set
+/// explicitly, never of the thread or process count: that is what makes
+/// results reproducible bit for bit on any number of threads and ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunking {
     /// Rows per chunk (the last chunk may be shorter). Always ≥ 1.
