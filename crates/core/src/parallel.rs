@@ -140,10 +140,13 @@ thread_local! {
     static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
+/// Reads chunk `index` and runs `f` on it; then reports its rows to the
+/// pass's progress callback.
 fn with_chunk<S, R>(
     source: &S,
     chunking: Chunking,
     index: usize,
+    options: PassOptions<'_>,
     f: impl FnOnce(Chunk<'_>) -> Result<R, CoreError>,
 ) -> Result<R, CoreError>
 where
@@ -162,6 +165,9 @@ where
         })
     });
     SCRATCH.with(|s| s.set(scratch));
+    if let (Ok(_), Some(progress)) = (&result, options.progress) {
+        progress(range.len());
+    }
     result
 }
 
@@ -192,13 +198,7 @@ where
         return Ok(None);
     }
     source.advise_sequential();
-    let leaf = |index: usize| -> Result<P> {
-        let partial = with_chunk(source, chunking, index, &map)?;
-        if let Some(progress) = options.progress {
-            progress(chunking.range(index, source.n_rows()).len());
-        }
-        Ok(partial)
-    };
+    let leaf = |index: usize| -> Result<P> { with_chunk(source, chunking, index, options, &map) };
     tree(0..n_chunks, &leaf, &merge).map(Some)
 }
 
@@ -250,11 +250,7 @@ where
     }
     source.advise_sequential();
     let leaf = |index: usize, out: &mut [T]| -> Result<P> {
-        let partial = with_chunk(source, chunking, index, |chunk| map(chunk, out))?;
-        if let Some(progress) = options.progress {
-            progress(chunking.range(index, n).len());
-        }
-        Ok(partial)
+        with_chunk(source, chunking, index, options, |chunk| map(chunk, out))
     };
     tree_into(0..n_chunks, out, chunking, per_row, &leaf, &merge).map(Some)
 }
@@ -447,13 +443,7 @@ where
         return Ok(None);
     }
     source.advise_sequential();
-    let leaf = |index: usize| -> Result<P> {
-        let partial = with_chunk(source, chunking, index, &map)?;
-        if let Some(progress) = options.progress {
-            progress(chunking.range(index, source.n_rows()).len());
-        }
-        Ok(partial)
-    };
+    let leaf = |index: usize| -> Result<P> { with_chunk(source, chunking, index, options, &map) };
     global_tree(n_chunks, comm, |node| tree(node, &leaf, &merge), &merge).map(Some)
 }
 
@@ -490,11 +480,7 @@ where
     }
     source.advise_sequential();
     let leaf = |index: usize, out: &mut [T]| -> Result<P> {
-        let partial = with_chunk(source, chunking, index, |chunk| map(chunk, out))?;
-        if let Some(progress) = options.progress {
-            progress(chunking.range(index, n).len());
-        }
-        Ok(partial)
+        with_chunk(source, chunking, index, options, |chunk| map(chunk, out))
     };
     global_tree(
         n_chunks,
@@ -543,13 +529,7 @@ where
         let last = (first + batch).min(n_chunks);
         let results: Vec<Result<T>> = (first..last)
             .into_par_iter()
-            .map(|index| {
-                let out = with_chunk(source, chunking, index, &map)?;
-                if let Some(progress) = options.progress {
-                    progress(chunking.range(index, n).len());
-                }
-                Ok(out)
-            })
+            .map(|index| with_chunk(source, chunking, index, options, &map))
             .collect();
         for r in results {
             sink(r?)?;
