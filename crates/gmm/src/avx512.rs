@@ -52,6 +52,8 @@ use crate::mixture::{BLOCK_ROWS, Mixture, Stats};
 use crate::params::CovarianceType;
 use crate::simd::{Isa, isa};
 
+pub(crate) mod single;
+
 /// Rows per register tile and lanes per vector.
 const L: usize = 8;
 
@@ -89,6 +91,18 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub(crate) fn new(mix: &Mixture) -> Self {
+        Self::build(mix, false)
+    }
+
+    /// [`Prepared::new`] with the shift rounded to `f32`, so that the
+    /// single-precision kernel's `fl(x − shift)` is the exact difference
+    /// rounded once, and the `f64` correction in [`finish_chunk`] uses the
+    /// same shift.
+    pub(crate) fn with_f32_shift(mix: &Mixture) -> Self {
+        Self::build(mix, true)
+    }
+
+    fn build(mix: &Mixture, f32_shift: bool) -> Self {
         let (k, d) = (mix.k, mix.d);
         let dp = d.div_ceil(L) * L;
         let mut shift = vec![0.0f64; dp];
@@ -98,6 +112,9 @@ impl Prepared {
             }
         }
         shift.iter_mut().for_each(|v| *v /= k as f64);
+        if f32_shift {
+            shift.iter_mut().for_each(|v| *v = f64::from(*v as f32));
+        }
         let mut mu = vec![0.0f64; k * dp];
         for c in 0..k {
             for j in 0..d {
@@ -319,6 +336,78 @@ unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) ->
     unsafe { normalise(&mut ws.lp, &mut ws.lse, k, m, ms) }
 }
 
+/// Prefetches the rows [`PREFETCH_ROWS`] past row `i0` of `x` (`d` columns;
+/// rows past the block that the caller passed, such as the rest of its chunk,
+/// are only prefetched), a cache line at a time.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn prefetch_ahead(x: &[f32], d: usize, i0: usize) {
+    let (bytes, base) = (std::mem::size_of_val(x), x.as_ptr().cast::<i8>());
+    let row_bytes = 4 * d;
+    let from = (i0 + PREFETCH_ROWS) * row_bytes;
+    let to = ((i0 + PREFETCH_ROWS + L) * row_bytes).min(bytes);
+    for o in (from..to).step_by(64) {
+        // SAFETY: o < bytes: within `x`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(o)) };
+    }
+}
+
+/// Columns `j0..j0 + 8` of rows `i0..i0 + rows` of `x` (`d` columns,
+/// row-major), transposed in registers: entry `t` holds column `j0 + t` of
+/// the 8 rows, zero past `rows` and past column `d`.
+///
+/// # Safety
+/// AVX-512F; `rows ≤ 8` rows from `i0` exist in `x`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn tile_columns(x: &[f32], d: usize, rows: usize, i0: usize, j0: usize) -> [__m256; L] {
+    let cols = (d - j0).min(L);
+    let mut r = [_mm256_setzero_ps(); L];
+    if rows == L && cols == L {
+        for (t, v) in r.iter_mut().enumerate() {
+            // SAFETY: row i0 + t < m has columns j0..j0 + 8 ≤ d.
+            *v = unsafe { _mm256_loadu_ps(x.as_ptr().add((i0 + t) * d + j0)) };
+        }
+    } else {
+        // Edge tile: through a zero-padded copy.
+        let mut tmp = [0.0f32; L * L];
+        for t in 0..rows {
+            let row = &x[(i0 + t) * d + j0..(i0 + t) * d + j0 + cols];
+            tmp[t * L..t * L + cols].copy_from_slice(row);
+        }
+        for (t, v) in r.iter_mut().enumerate() {
+            // SAFETY: tmp has L rows of L.
+            *v = unsafe { _mm256_loadu_ps(tmp.as_ptr().add(t * L)) };
+        }
+    }
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    [
+        _mm256_permute2f128_ps::<0x20>(u0, u4),
+        _mm256_permute2f128_ps::<0x20>(u1, u5),
+        _mm256_permute2f128_ps::<0x20>(u2, u6),
+        _mm256_permute2f128_ps::<0x20>(u3, u7),
+        _mm256_permute2f128_ps::<0x31>(u0, u4),
+        _mm256_permute2f128_ps::<0x31>(u1, u5),
+        _mm256_permute2f128_ps::<0x31>(u2, u6),
+        _mm256_permute2f128_ps::<0x31>(u3, u7),
+    ]
+}
+
 /// `xt[j · ms + i] = x[i · d + j] − shift[j]` for rows `i < m` and 0 for the
 /// padding rows `m ≤ i < ms` (ms a multiple of [`L`]): 8 × 8 tiles of `f32`
 /// transposed in registers, then widened to `f64` and centred; their squares
@@ -338,65 +427,15 @@ unsafe fn transpose_centred(
     assert!(ms.is_multiple_of(L) && shift.len() >= d);
     let qo = xq.as_mut_ptr();
     let xo = xt.as_mut_ptr();
-    // Rows past the block that the caller passed (the rest of its chunk) are
-    // only prefetched, PREFETCH_ROWS ahead, a cache line at a time.
-    let (bytes, base) = (std::mem::size_of_val(x), x.as_ptr().cast::<i8>());
-    let row_bytes = 4 * d;
     for i0 in (0..ms).step_by(L) {
-        let from = (i0 + PREFETCH_ROWS) * row_bytes;
-        let to = ((i0 + PREFETCH_ROWS + L) * row_bytes).min(bytes);
-        for o in (from..to).step_by(64) {
-            // SAFETY: o < bytes: within `x`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(o)) };
-        }
+        prefetch_ahead(x, d, i0);
         let rows = m.saturating_sub(i0).min(L);
         let row_mask: __mmask8 = if rows == L { 0xff } else { (1u8 << rows) - 1 };
         for j0 in (0..d).step_by(L) {
             let cols = (d - j0).min(L);
-            let mut r = [_mm256_setzero_ps(); L];
-            if rows == L && cols == L {
-                for (t, v) in r.iter_mut().enumerate() {
-                    // SAFETY: row i0 + t < m has columns j0..j0 + 8 ≤ d.
-                    *v = unsafe { _mm256_loadu_ps(x.as_ptr().add((i0 + t) * d + j0)) };
-                }
-            } else {
-                // Edge tile: through a zero-padded copy.
-                let mut tmp = [0.0f32; L * L];
-                for t in 0..rows {
-                    let row = &x[(i0 + t) * d + j0..(i0 + t) * d + j0 + cols];
-                    tmp[t * L..t * L + cols].copy_from_slice(row);
-                }
-                for (t, v) in r.iter_mut().enumerate() {
-                    // SAFETY: tmp has L rows of L.
-                    *v = unsafe { _mm256_loadu_ps(tmp.as_ptr().add(t * L)) };
-                }
-            }
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            let cols_v = [
-                _mm256_permute2f128_ps::<0x20>(u0, u4),
-                _mm256_permute2f128_ps::<0x20>(u1, u5),
-                _mm256_permute2f128_ps::<0x20>(u2, u6),
-                _mm256_permute2f128_ps::<0x20>(u3, u7),
-                _mm256_permute2f128_ps::<0x31>(u0, u4),
-                _mm256_permute2f128_ps::<0x31>(u1, u5),
-                _mm256_permute2f128_ps::<0x31>(u2, u6),
-                _mm256_permute2f128_ps::<0x31>(u3, u7),
-            ];
+            // SAFETY: AVX-512F (this function's contract); rows
+            // i0..i0 + rows of `x` exist.
+            let cols_v = unsafe { tile_columns(x, d, rows, i0, j0) };
             for (t, &col) in cols_v.iter().enumerate().take(cols) {
                 let j = j0 + t;
                 let v =

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{GmmError, Result};
 use crate::mixture::Mixture;
 use crate::model::GaussianMixtureModel;
-use crate::params::{CovarianceType, GmmParams, Init};
+use crate::params::{CovarianceType, GmmParams, Init, Precision};
 use crate::pass::{em_pass, hard_pass, loglik_pass, random_pass};
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
@@ -92,6 +92,8 @@ pub(crate) struct Run {
     pub(crate) history: Vec<f64>,
     pub(crate) init_seconds: f64,
     pub(crate) iter_seconds: f64,
+    /// Iterations whose pass ran in `f32` ([`Precision::F32`]).
+    pub(crate) f32_iterations: usize,
 }
 
 impl GmmParams {
@@ -363,8 +365,12 @@ impl GmmParams {
         let mut history = Vec::new();
         let mut lower_bound = f64::NEG_INFINITY;
         let mut converged = false;
+        let mut f32_iterations = 0;
         for iter in 0..self.max_iter {
-            let st = em_pass(source, chunking, hooks.pass(), &mix)?;
+            let (st, ran) = em_pass(source, chunking, hooks.pass(), &mix, self.precision)?;
+            if ran == Precision::F32 {
+                f32_iterations += 1;
+            }
             let ll = st.loglik / n as f64;
             if !ll.is_finite() {
                 return Err(GmmError::Numerical {
@@ -397,6 +403,7 @@ impl GmmParams {
             history,
             init_seconds,
             iter_seconds: t_iter.elapsed().as_secs_f64(),
+            f32_iterations,
         })
     }
 }

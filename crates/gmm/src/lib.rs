@@ -56,4 +56,4 @@ mod simd;
 pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};
 pub use model::{GaussianMixtureModel, MODEL_VERSION, SAMPLE_BLOCK_ROWS};
-pub use params::{CovarianceType, GmmParams, Init};
+pub use params::{CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision};

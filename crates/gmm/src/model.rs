@@ -12,7 +12,7 @@ use crate::error::{GmmError, Result};
 use crate::fit::Run;
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
-use crate::params::{CovarianceType, GmmParams};
+use crate::params::{CovarianceType, GmmParams, Precision};
 use crate::pass::rows_pass;
 
 /// Version of the model file format written by [`GaussianMixtureModel::to_json`].
@@ -69,6 +69,11 @@ pub struct GaussianMixtureModel {
     pub iter_seconds: f64,
     /// Seconds of the whole fit.
     pub fit_seconds: f64,
+    /// The arithmetic the fit asked for.
+    pub precision: Precision,
+    /// Iterations of the winning run whose pass ran in `f32` (see
+    /// [`Precision::F32`] for when an `f32` request runs in `f64`).
+    pub f32_iterations: usize,
 }
 
 impl GaussianMixtureModel {
@@ -100,6 +105,8 @@ impl GaussianMixtureModel {
             init_seconds: run.init_seconds,
             iter_seconds: run.iter_seconds,
             fit_seconds: 0.0,
+            precision: params.precision,
+            f32_iterations: run.f32_iterations,
         }
     }
 
@@ -168,6 +175,8 @@ impl GaussianMixtureModel {
             init_seconds: 0.0,
             iter_seconds: 0.0,
             fit_seconds: 0.0,
+            precision: Precision::F64,
+            f32_iterations: 0,
         })
     }
 
@@ -529,6 +538,8 @@ impl GaussianMixtureModel {
                 "tol": self.tol,
                 "reg_covar": self.reg_covar,
                 "seed": self.seed,
+                "precision": self.precision.name(),
+                "f32_iterations": self.f32_iterations,
             },
             "seconds": {
                 "stats": self.stats_seconds,

@@ -11,7 +11,7 @@ use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_redu
 use crate::avx512;
 use crate::error::{GmmError, Result};
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
-use crate::params::CovarianceType;
+use crate::params::{CovarianceType, Precision};
 
 fn blocks<'a>(chunk: &Chunk<'a>) -> impl Iterator<Item = (&'a [f32], usize)> + use<'a> {
     let d = chunk.n_cols;
@@ -22,16 +22,43 @@ fn blocks<'a>(chunk: &Chunk<'a>) -> impl Iterator<Item = (&'a [f32], usize)> + u
 }
 
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
-/// statistics of its responsibilities about `mix`'s means.
+/// statistics of its responsibilities about `mix`'s means; in `f32` where
+/// `precision` asks for it and [`avx512::single::Single::new`] accepts the
+/// mixture, else in `f64`.
 pub(crate) fn em_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
     options: PassOptions<'_>,
     mix: &Mixture,
-) -> Result<Stats> {
+    precision: Precision,
+) -> Result<(Stats, Precision)> {
     let (k, d) = (mix.k, mix.d);
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
+        if let Some(single) = (precision == Precision::F32)
+            .then(|| avx512::single::Single::new(mix))
+            .flatten()
+        {
+            let stats = map_reduce_global(
+                source,
+                chunking,
+                options,
+                |chunk| {
+                    let mut ws = avx512::single::SingleScratch::new(&single);
+                    let mut st = Stats::new(mix.cov_type, k, d);
+                    for row in (0..chunk.n_rows).step_by(avx512::single::BLOCK_ROWS) {
+                        let m = (chunk.n_rows - row).min(avx512::single::BLOCK_ROWS);
+                        st.loglik +=
+                            avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
+                    }
+                    avx512::single::finish(&single, &mut ws, &mut st);
+                    Ok(st)
+                },
+                Stats::merge,
+            )?;
+            let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+            return Ok((stats, Precision::F32));
+        }
         let prep = avx512::Prepared::new(mix);
         let stats = map_reduce_global(
             source,
@@ -53,7 +80,8 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
             },
             Stats::merge,
         )?;
-        return Ok(stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d)));
+        let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+        return Ok((stats, Precision::F64));
     }
     let stats = map_reduce_global(
         source,
@@ -73,7 +101,8 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
         },
         Stats::merge,
     )?;
-    Ok(stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d)))
+    let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+    Ok((stats, Precision::F64))
 }
 
 /// Statistics of the hard assignment of every row to its nearest centre

@@ -8,7 +8,9 @@ use mmclust_core::DataSource;
 use mmclust_core::format::{Matrix, NpyFile, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
 use mmclust_core::source::{Concat, Distributed, RowRange};
-use mmclust_gmm::{CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init};
+use mmclust_gmm::{
+    CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init, Precision,
+};
 use serde_json::json;
 
 use crate::Global;
@@ -33,7 +35,8 @@ use crate::progress::{RowProgress, StatusLine};
     after_help = "Examples:
   mmclust gmm data/faithful.csv -k 2 --standardize --model-out faithful_gmm.json
   mmclust gmm blobs.npy -k 16 --covariance diag --n-init 3 --labels-out labels.npy --json
-  mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy"
+  mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy
+  mmclust gmm blobs.npy -k 16 --covariance diag --precision f32"
 )]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
@@ -66,6 +69,14 @@ pub(crate) struct Args {
     /// Added to every covariance diagonal.
     #[arg(long, default_value_t = 1e-6, value_name = "R")]
     reg_covar: f64,
+    /// Arithmetic of the EM pass: f64 (default) or f32. f32 computes the
+    /// diag/spherical products 16 rows a vector on AVX-512, about twice as
+    /// fast, as precise as scikit-learn on float32 data (about 1e-6 from the
+    /// f64 answer); full/tied covariances, CPUs without AVX-512 and means more
+    /// than 16 standard deviations from the mean of the means run in f64
+    /// (`f32_iterations` in --json says how many ran in f32).
+    #[arg(long, default_value = "f64", value_name = "P")]
+    precision: String,
     /// Write the model (JSON).
     #[arg(long, value_name = "PATH.json")]
     model_out: Option<PathBuf>,
@@ -117,6 +128,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .covariance
         .parse()
         .map_err(|e: String| usage(format!("--covariance: {e}")))?;
+    let precision: Precision = a
+        .precision
+        .parse()
+        .map_err(|e: String| usage(format!("--precision: {e}")))?;
     let data = open_data(&a.file, a.shards)?;
     let m = &data.source;
     let fp = data.fingerprint.clone();
@@ -133,6 +148,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .max_iter(a.max_iter)
         .tol(a.tol)
         .reg_covar(a.reg_covar)
+        .precision(precision)
         .seed(g.seed)
         .standardize(a.standardize);
 
@@ -197,6 +213,8 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let summary = json!({
         "command": "gmm",
         "covariance": covariance.name(),
+        "precision": precision.name(),
+        "f32_iterations": model.f32_iterations,
         "init": model.init,
         "k": a.k,
         "n": n,
