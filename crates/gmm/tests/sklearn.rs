@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use mmclust_core::ArraySource;
 use mmclust_core::format::NpyFile;
 use mmclust_core::parallel::Chunking;
-use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init};
+use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -65,6 +65,15 @@ fn max_rel(got: &[f64], want: &[f64], what: &str) -> f64 {
 }
 
 fn fit(set: &str, cov: &str, chunk_rows: usize) -> (GaussianMixtureModel, Value) {
+    fit_in(set, cov, chunk_rows, Precision::F64)
+}
+
+fn fit_in(
+    set: &str,
+    cov: &str,
+    chunk_rows: usize,
+    precision: Precision,
+) -> (GaussianMixtureModel, Value) {
     let meta: Value = serde_json::from_str(
         &std::fs::read_to_string(fixture(&format!("{set}_gmm.json"))).unwrap(),
     )
@@ -85,6 +94,7 @@ fn fit(set: &str, cov: &str, chunk_rows: usize) -> (GaussianMixtureModel, Value)
         .tol(0.0)
         .reg_covar(meta["reg_covar"].as_f64().unwrap())
         .chunking(Chunking::with_rows(chunk_rows).unwrap())
+        .precision(precision)
         .fit(&src)
         .unwrap();
     (model, case)
@@ -164,6 +174,43 @@ fn matches_scikit_learn_from_the_same_initial_parameters() {
             };
             report.push(format!(
                 "{set}/{cov}: max rel err vs sklearn f64 {e64:.2e}, vs sklearn f32 {e32:.2e}"
+            ));
+        }
+    }
+    eprintln!("{}", report.join("\n"));
+}
+
+/// `Precision::F32` (diag and spherical; the 1e-4 on float32): the
+/// same comparisons against both references, and the passes did run in
+/// `f32` where the CPU has AVX-512.
+#[test]
+fn f32_precision_matches_scikit_learn_within_1e_4() {
+    let mut report = Vec::new();
+    for set in ["faithful", "blobs", "offset"] {
+        for cov in ["diag", "spherical"] {
+            // Chunks of 700 rows: blocks of 512 and of the rest.
+            let (model, case) = fit_in(set, cov, 700, Precision::F32);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                assert_eq!(model.f32_iterations, model.n_iter, "{set}/{cov}");
+            }
+            let e64 = compare(
+                &model,
+                &case["f64"],
+                1e-4,
+                &format!("{set}/{cov} f32 vs float64"),
+            );
+            let e32 = if case["f32"].get("error").is_none() && set != "offset" {
+                compare(
+                    &model,
+                    &case["f32"],
+                    1e-4,
+                    &format!("{set}/{cov} f32 vs float32"),
+                )
+            } else {
+                f64::NAN
+            };
+            report.push(format!(
+                "{set}/{cov} (--precision f32): max rel err vs sklearn f64 {e64:.2e}, vs sklearn f32 {e32:.2e}"
             ));
         }
     }

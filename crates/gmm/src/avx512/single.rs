@@ -513,3 +513,53 @@ unsafe fn stats<const CT: usize, const JT: usize>(
     }
     JT
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_and_flushes_below_the_floor() {
+        if !super::super::available() {
+            return;
+        }
+        let mut xs: Vec<f32> = (0..=87_010).map(|i| -(i as f32) * 1e-3).collect();
+        xs.extend([-1e-30, -1e-7, -0.346, -0.347, -86.99]);
+        let mut worst = 0.0f64;
+        for chunk in xs.chunks(W) {
+            let mut v = [0.0f32; W];
+            v[..chunk.len()].copy_from_slice(chunk);
+            let mut out = [0.0f32; W];
+            // SAFETY: AVX-512F is available (checked above); 16 lanes each.
+            unsafe {
+                let e = exp_nonpositive(_mm512_loadu_ps(v.as_ptr()));
+                _mm512_storeu_ps(out.as_mut_ptr(), e);
+            }
+            for (&x, &got) in chunk.iter().zip(&out) {
+                let want = f64::from(x).exp();
+                let err = (f64::from(got) - want).abs() / want;
+                if x >= -87.0 {
+                    worst = worst.max(err);
+                } else {
+                    assert_eq!(got, 0.0, "{x}");
+                }
+            }
+        }
+        // 2 ulp of f32 relative to the exact value.
+        assert!(worst < 2.0 * f64::from(f32::EPSILON), "worst {worst:e}");
+        let mut v = [-87.5f32; W];
+        v[1] = f32::NEG_INFINITY;
+        v[2] = 0.0;
+        v[3] = -1000.0;
+        let mut out = [1.0f32; W];
+        // SAFETY: as above.
+        unsafe {
+            let e = exp_nonpositive(_mm512_loadu_ps(v.as_ptr()));
+            _mm512_storeu_ps(out.as_mut_ptr(), e);
+        }
+        assert_eq!(out[0], 0.0);
+        assert_eq!(out[1], 0.0);
+        assert_eq!(out[2], 1.0);
+        assert_eq!(out[3], 0.0);
+    }
+}

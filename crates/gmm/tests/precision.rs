@@ -1,0 +1,183 @@
+//! `Precision::F32` against `Precision::F64` on generated data: the edge
+//! shapes of the single-precision kernel's tiles (d not a multiple of 8, k
+//! not a multiple of 4 or 8, blocks that end inside a 16-row vector),
+//! thread independence, the log-likelihood invariant at `f32` rounding, and
+//! the fall-back to `f64` for means far apart.
+
+use mmclust_core::ArraySource;
+use mmclust_core::parallel::{Chunking, with_threads};
+use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
+
+fn avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// n rows around k centres `sep` apart per coordinate (unit-ish noise,
+/// uneven per column), and a starting mixture near them.
+fn problem(n: usize, d: usize, k: usize, sep: f64, offset: f64, seed: u64) -> (Vec<f32>, Init) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let centres: Vec<f64> = (0..k * d).map(|_| offset + sep * (next() - 0.5)).collect();
+    let mut x = Vec::with_capacity(n * d);
+    for _ in 0..n {
+        let c = (next() * k as f64) as usize % k;
+        for j in 0..d {
+            // Sum of 4 uniforms: roughly normal, variance 1/3 · (1 + j/d).
+            let z: f64 = (0..4).map(|_| next() - 0.5).sum();
+            x.push((centres[c * d + j] + z * (1.0 + j as f64 / d as f64)) as f32);
+        }
+    }
+    let means: Vec<f64> = centres.iter().map(|&v| v + 0.3 * (next() - 0.5)).collect();
+    (
+        x,
+        Init::Parameters {
+            weights: vec![1.0 / k as f64; k],
+            means,
+            covariances: vec![1.0; k * d],
+        },
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    x: &[f32],
+    n: usize,
+    d: usize,
+    k: usize,
+    cov: CovarianceType,
+    init: &Init,
+    precision: Precision,
+    iters: usize,
+) -> GaussianMixtureModel {
+    let src = ArraySource::from_slice(x, n, d).unwrap();
+    // Unit covariances in the layout of `cov`.
+    let init = match init {
+        Init::Parameters { weights, means, .. } => Init::Parameters {
+            weights: weights.clone(),
+            means: means.clone(),
+            covariances: vec![1.0; cov.covariance_len(k, d)],
+        },
+        other => other.clone(),
+    };
+    GmmParams::new(k)
+        .covariance(cov)
+        .init(init)
+        .tol(0.0)
+        .max_iter(iters)
+        .chunking(Chunking::with_rows(1000).unwrap())
+        .precision(precision)
+        .fit(&src)
+        .unwrap()
+}
+
+fn max_rel(got: &[f64], want: &[f64]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g - w).abs() / w.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn f32_agrees_with_f64_on_every_tile_shape() {
+    let n = 2_999;
+    for (d, k) in [(1, 1), (3, 2), (7, 3), (9, 5), (16, 9), (17, 16), (33, 4)] {
+        for cov in [CovarianceType::Diag, CovarianceType::Spherical] {
+            let (x, init) = problem(n, d, k, 6.0, 0.0, (d * 31 + k) as u64);
+            let a = fit(&x, n, d, k, cov, &init, Precision::F64, 8);
+            let b = fit(&x, n, d, k, cov, &init, Precision::F32, 8);
+            assert_eq!(a.f32_iterations, 0);
+            if avx512() {
+                assert_eq!(b.f32_iterations, 8, "d {d} k {k} {cov}");
+            }
+            let what = format!("d {d} k {k} {cov}");
+            assert!(max_rel(&b.history, &a.history) < 1e-5, "{what}: history");
+            assert!(max_rel(b.weights(), a.weights()) < 1e-4, "{what}: weights");
+            assert!(max_rel(b.means(), a.means()) < 1e-4, "{what}: means");
+            assert!(
+                max_rel(b.covariances(), a.covariances()) < 1e-4,
+                "{what}: covariances"
+            );
+        }
+    }
+}
+
+#[test]
+fn f32_far_from_the_origin_keeps_its_digits() {
+    // The shift (the mean of the means, rounded to f32) takes the offset out.
+    let (n, d, k) = (4_000, 6, 4);
+    let (x, init) = problem(n, d, k, 6.0, 1e4, 5);
+    let a = fit(&x, n, d, k, CovarianceType::Diag, &init, Precision::F64, 6);
+    let b = fit(&x, n, d, k, CovarianceType::Diag, &init, Precision::F32, 6);
+    if avx512() {
+        assert_eq!(b.f32_iterations, 6);
+    }
+    assert!(max_rel(&b.history, &a.history) < 1e-5);
+    assert!(max_rel(b.covariances(), a.covariances()) < 1e-4);
+}
+
+#[test]
+fn f32_gives_the_same_bits_on_1_and_2_threads_and_never_lowers_the_likelihood() {
+    let (n, d, k) = (5_000, 5, 3);
+    let (x, init) = problem(n, d, k, 5.0, 0.0, 11);
+    for cov in [CovarianceType::Diag, CovarianceType::Spherical] {
+        let one =
+            with_threads(Some(1), || fit(&x, n, d, k, cov, &init, Precision::F32, 30)).unwrap();
+        let two =
+            with_threads(Some(2), || fit(&x, n, d, k, cov, &init, Precision::F32, 30)).unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one.history), bits(&two.history));
+        assert_eq!(bits(one.means()), bits(two.means()));
+        assert_eq!(bits(one.covariances()), bits(two.covariances()));
+        // EM never lowers the likelihood; f32 rounding may, by about
+        // 2⁻²⁴ relative.
+        for w in one.history.windows(2) {
+            assert!(w[1] >= w[0] - 1e-6 * w[0].abs(), "{cov}: {:?}", one.history);
+        }
+    }
+}
+
+#[test]
+fn means_far_apart_in_standard_deviations_run_in_f64() {
+    // Two components 400 σ apart: beyond F32_SPREAD_LIMIT, so every pass
+    // runs in f64 and the answer is f64's, bit for bit.
+    let (n, d, k) = (1_000, 3, 2);
+    let x: Vec<f32> = (0..n * d)
+        .map(|i| {
+            let row = i / d;
+            let wobble = ((i * 7919) % 101) as f32 / 101.0 - 0.5;
+            if row % 2 == 0 { wobble } else { 400.0 + wobble }
+        })
+        .collect();
+    let init = Init::Parameters {
+        weights: vec![0.5, 0.5],
+        means: vec![0.0, 0.0, 0.0, 400.0, 400.0, 400.0],
+        covariances: vec![0.1; k * d],
+    };
+    let a = fit(&x, n, d, k, CovarianceType::Diag, &init, Precision::F64, 5);
+    let b = fit(&x, n, d, k, CovarianceType::Diag, &init, Precision::F32, 5);
+    assert_eq!(b.f32_iterations, 0);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.history), bits(&b.history));
+    assert_eq!(bits(a.covariances()), bits(b.covariances()));
+}
+
+#[test]
+fn full_and_tied_ignore_f32() {
+    let (n, d, k) = (600, 4, 2);
+    let (x, _) = problem(n, d, k, 6.0, 0.0, 3);
+    for cov in [CovarianceType::Full, CovarianceType::Tied] {
+        let src = ArraySource::from_slice(&x, n, d).unwrap();
+        let p = GmmParams::new(k).covariance(cov).max_iter(4).tol(0.0);
+        let a = p.clone().fit(&src).unwrap();
+        let b = p.precision(Precision::F32).fit(&src).unwrap();
+        assert_eq!(b.f32_iterations, 0);
+        assert_eq!(a.history, b.history);
+        assert_eq!(b.precision, Precision::F32);
+    }
+}
