@@ -130,8 +130,11 @@ def headline_rows(name: str, body: str, link: str) -> list[str]:
             if not mine or not peers:
                 continue
             auto = [r for r in mine if "auto" in r[e]]
-            m = auto[0] if auto else mine[0]
-            for c in metrics:
+            # The default variant (auto where there are several), and any
+            # run with --precision f32 beside it.
+            picks = [auto[0] if auto else mine[0]]
+            picks += [r for r in mine if "f32" in r[e] and r is not picks[0]]
+            for m, c in ((m, c) for m in picks for c in metrics):
                 mv = number(m[c])
                 vals = [(number(p[c]), p) for p in peers]
                 vals = [(v, p) for v, p in vals if v is not None and v > 0]
