@@ -349,6 +349,11 @@ fn gmm_input_errors_are_one_line_with_exit_2() {
     );
     assert_error(&run(&["gmm", s(&f), "-k", "2", "--tol", "-1"]), 2, "tol");
     assert_error(
+        &run(&["gmm", s(&f), "-k", "2", "--precision", "f16"]),
+        2,
+        "--precision: 'f16' is not a precision; use f64 or f32",
+    );
+    assert_error(
         &run(&["gmm", s(&f), "-k", "2", "--max-iter", "0"]),
         2,
         "max_iter",
@@ -377,4 +382,53 @@ fn gmm_input_errors_are_one_line_with_exit_2() {
             .status
             .success()
     );
+}
+
+#[test]
+fn gmm_precision_f32_reports_its_passes_and_stays_close_to_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = blobs(dir.path(), 20_000, 6, 4);
+    let fit = |precision: &str, cov: &str, threads: &str| {
+        json(&run(&[
+            "gmm",
+            s(&p),
+            "-k",
+            "4",
+            "--covariance",
+            cov,
+            "--precision",
+            precision,
+            "--max-iter",
+            "8",
+            "--tol",
+            "0",
+            "--threads",
+            threads,
+            "--json",
+            "--quiet",
+        ]))
+    };
+    let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+    for cov in ["diag", "spherical"] {
+        let a = fit("f64", cov, "2");
+        let b = fit("f32", cov, "2");
+        let b1 = fit("f32", cov, "1");
+        assert_eq!(a["precision"], "f64");
+        assert_eq!(b["precision"], "f32");
+        assert_eq!(a["f32_iterations"], 0);
+        if avx512 {
+            assert_eq!(b["f32_iterations"], 8, "{cov}");
+        }
+        assert_eq!(b["history"], b1["history"], "{cov}: 1 vs 2 threads");
+        let (la, lb) = (
+            a["lower_bound"].as_f64().unwrap(),
+            b["lower_bound"].as_f64().unwrap(),
+        );
+        assert!((la - lb).abs() <= 1e-5 * la.abs(), "{cov}: {la} vs {lb}");
+    }
+    // Full covariance ignores it: f64 passes, the f64 answer.
+    let a = fit("f64", "full", "2");
+    let b = fit("f32", "full", "2");
+    assert_eq!(b["f32_iterations"], 0);
+    assert_eq!(a["history"], b["history"]);
 }
