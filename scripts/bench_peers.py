@@ -709,7 +709,8 @@ def gmm_initial_params(data: Path, m0: Path, cov: str, reg: float = 1e-6,
     """The initial parameters mmclust derives from ``--init M0.npy``: every row assigned
     to its nearest mean (float64, ties to the lowest index), means kept, weights
     (N_k + 10 eps) / sum, covariances the scatter about M0 over N_k + 10 eps plus
-    reg_covar, as precisions (inverse covariances) for scikit-learn. Saved .npz."""
+    reg_covar (spherical: the mean of the diagonal), as precisions (inverse
+    covariances) for scikit-learn. Saved .npz. Full, diag and spherical."""
     import numpy as np
 
     path = m0.with_name(m0.name.replace(".npy", f".params_{cov}.npz"))
@@ -732,6 +733,8 @@ def gmm_initial_params(data: Path, m0: Path, cov: str, reg: float = 1e-6,
     if cov == "full":
         covs = s2 / n[:, None, None] + reg * np.eye(d)[None]
         prec = np.linalg.inv(covs)
+    elif cov == "spherical":
+        prec = 1.0 / ((s2 / n[:, None]).mean(axis=1) + reg)
     else:
         prec = 1.0 / (s2 / n[:, None] + reg)
     np.savez(path, weights=n / n.sum(), means=M, precisions=prec)
