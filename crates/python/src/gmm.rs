@@ -2,7 +2,7 @@
 //! its parameters (predict, predict_proba, score_samples), and sampling.
 
 use mmclust_core::parallel::PassOptions;
-use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmError, GmmParams, Init};
+use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmError, GmmParams, Init, Precision};
 use numpy::ndarray::{Array2, ArrayD, IxDyn};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
@@ -48,7 +48,7 @@ fn flat(a: &PyReadonlyArrayDyn<'_, f64>) -> Vec<f64> {
 #[pyfunction]
 #[pyo3(signature = (
     x, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed,
-    weights_init = None, means_init = None, covariances_init = None
+    weights_init = None, means_init = None, covariances_init = None, precision = "f64"
 ))]
 #[allow(clippy::too_many_arguments)]
 fn gmm_fit<'py>(
@@ -65,9 +65,13 @@ fn gmm_fit<'py>(
     weights_init: Option<PyReadonlyArrayDyn<'py, f64>>,
     means_init: Option<PyReadonlyArrayDyn<'py, f64>>,
     covariances_init: Option<PyReadonlyArrayDyn<'py, f64>>,
+    precision: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let input = Input::extract(x)?;
     let cov = self::covariance_type(covariance_type)?;
+    let precision: Precision = precision
+        .parse()
+        .map_err(|e: String| PyValueError::new_err(format!("precision: {e}")))?;
     let init = match (weights_init, means_init, covariances_init) {
         (Some(w), Some(m), Some(c)) => Init::Parameters {
             weights: flat(&w),
@@ -100,6 +104,7 @@ fn gmm_fit<'py>(
         .max_iter(max_iter)
         .tol(tol)
         .reg_covar(reg_covar)
+        .precision(precision)
         .seed(seed);
     let model = run_detached(py, &input, |src| params.fit(src).map_err(err))?;
     let (k, d) = (model.k(), model.d());

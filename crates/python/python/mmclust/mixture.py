@@ -48,6 +48,12 @@ class GaussianMixture(BaseEstimator):
       them by component), drawn from the seed of `random_state`: two calls
       give the same rows (scikit-learn's generator moves on).
     * `verbose` and `verbose_interval` are accepted and ignored.
+    * `precision` (not in scikit-learn): 'f64' (default) or 'f32'. With 'f32',
+      diag and spherical fits compute their per-row products in float32 on
+      CPUs with AVX-512, about twice as fast, within about 1e-6 of the 'f64'
+      answer (scikit-learn itself computes in float32 on float32 input); full
+      and tied fits, and means more than 16 standard deviations from the mean
+      of the means, run in float64.
     """
 
     _estimator_type = "density_estimator"
@@ -69,6 +75,7 @@ class GaussianMixture(BaseEstimator):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        precision="f64",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -84,6 +91,7 @@ class GaussianMixture(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.precision = precision
 
     def _initial(self):
         if self.covariance_type not in _COVARIANCE_TYPES:
@@ -121,6 +129,7 @@ class GaussianMixture(BaseEstimator):
             n_init=int(self.n_init),
             init_params=self.init_params,
             seed=seed_of(self.random_state),
+            precision=self.precision,
             **self._initial(),
         )
         self.weights_ = r["weights"]
