@@ -38,10 +38,10 @@ use crate::params::{CovarianceType, F32_SPREAD_LIMIT};
 /// `f32` lanes per vector.
 const W: usize = 16;
 
-/// Rows per block: 32 per lane of each `f32` accumulator before it goes to
-/// `f64` (128, the `f64` kernel's block, left the flushes a third of the
-/// statistics' time). The block's buffers, about 10 · k · 512 bytes, stay
-/// in L2.
+/// Rows per block: 32 rows per lane in each register accumulator of the
+/// statistics before it is stored (with 128, the `f64` kernel's block, the
+/// stores took a third of the statistics' time). The block's buffers, about
+/// 4 · (k + 2d) · 528 bytes, stay in L2.
 pub(crate) const BLOCK_ROWS: usize = 512;
 
 /// Blocks whose statistics are summed in `f32` before they go to the
@@ -448,6 +448,10 @@ unsafe fn normalise(lp: &mut [f32], lse: &mut [f64], k: usize, m: usize, rs: usi
 /// Statistics of components `c0..c0 + CT` and columns `j0..j0 + JT` over
 /// the block's ms rows, added to the `f32` sums in `ws`; `N` with the first
 /// column tile. Padding rows add 0 (`r = 0`, `x̃ = 0`). Returns JT.
+///
+/// The `f64` kernel's `diag_stats_tile` with `f32` vectors: the two differ
+/// in every intrinsic and in where the sums go, and a generic over both
+/// vector types would need a SIMD trait for these two functions alone.
 ///
 /// # Safety
 /// AVX-512F; c0 + CT ≤ k, j0 + JT ≤ d, the buffers of `ws` sized for stride
