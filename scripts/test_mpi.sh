@@ -92,6 +92,11 @@ compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --i
 compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
 compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
 compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
+compare gmm-diag-f32 labels proba model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random --precision f32
+# ... and its passes did run in f32 (on AVX-512 CPUs; elsewhere they run in f64).
+if grep -q avx512f /proc/cpuinfo && ! grep -Eq '"f32_iterations": ?[1-9]' gmm-diag-f32.single.json; then
+    bad "gmm-diag-f32: no pass ran in f32"
+fi
 compare gmm-tied labels model -- gmm small.npy -k 3 --seed 3 --covariance tied --init k-means++
 compare gmm-spherical labels model -- gmm small.npy -k 3 --seed 4 --covariance spherical --standardize
 
