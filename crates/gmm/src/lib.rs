@@ -18,9 +18,10 @@
 //!   covariance. Statistics and parameters in `f64`.
 //! * [`Precision::F32`] (opt-in): diag and spherical passes compute their
 //!   per-row products in `f32` on AVX-512, 16 rows a vector, 1.5 to 1.8
-//!   times as fast per iteration; within about 1e-6 of the `f64` answer, which is what scikit-learn
-//!   computes in for `float32` input. The model says how many iterations ran
-//!   in `f32` ([`GaussianMixtureModel::f32_iterations`]).
+//!   times as fast per iteration; within about 1e-6 of the `f64` answer,
+//!   the precision scikit-learn computes in for `float32` input. The model
+//!   says how many iterations ran in `f32`
+//!   ([`GaussianMixtureModel::f32_iterations`]).
 //! * A component that collapses is an error naming it ([`GmmError::Degenerate`]),
 //!   never a NaN.
 //!
