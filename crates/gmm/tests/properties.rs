@@ -62,8 +62,17 @@ proptest! {
                     Err(e) => panic!("{cov} {init:?}: {e}"),
                 };
                 assert_finite_model(&m);
+                // EM never lowers the likelihood, but reg_covar (1e-6 on every
+                // covariance diagonal) makes the M-step miss the maximiser of
+                // the expected log-likelihood by about ¼ Σ (reg_covar / λ)² per
+                // row, λ the covariances' eigenvalues: near convergence, with
+                // few rows per component, the likelihood may fall by that
+                // (a seed found −9.9461138106 → −9.9461138772, 43 rows of 5
+                // columns, full). Rounding alone is 1e-9 relative; 1e-6
+                // absolute allows the regularisation's share while a wrong
+                // M-step, which moves the likelihood by far more, still fails.
                 for w in m.history.windows(2) {
-                    prop_assert!(w[1] >= w[0] - 1e-9 * w[0].abs().max(1.0),
+                    prop_assert!(w[1] >= w[0] - 1e-9 * w[0].abs().max(1.0) - 1e-6,
                         "{cov} {init:?}: {:?}", m.history);
                 }
                 let proba = m.predict_proba(&src).unwrap();
