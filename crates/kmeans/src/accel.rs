@@ -474,8 +474,11 @@ struct Best {
     est: f64,
     j: u32,
     g: u32,
-    /// Its fast value (when it came from the kernel).
+    /// Its fast value and its group's second least (when it came from the
+    /// kernel), and the lower bound from `v1` (`+inf` when it did not).
     v1: f32,
+    v2: f32,
+    lb1: f32,
     /// The least new bound of the scanned groups.
     others: f32,
     /// The row's label before the pass (`u32::MAX` on the first), a safe
@@ -896,6 +899,8 @@ fn yinyang_chunk(
         j: u32::MAX,
         g: u32::MAX,
         v1: f32::INFINITY,
+        v2: f32::INFINITY,
+        lb1: f32::INFINITY,
         others: f32::INFINITY,
         a: u32::MAX,
         ua: f32::INFINITY,
@@ -995,7 +1000,11 @@ fn yinyang_chunk(
         at += s;
     }
     ws.offs.push(at);
-    // The best candidate of each row.
+    // The best candidate of each row, and the scanned groups' new bounds
+    // (in the same sweep): every scanned group first takes the lower bound
+    // of its nearest; the least of these over the groups that are not the
+    // best's goes to `others` (a group's enters when another overtakes it),
+    // and the best's group takes the bound of its second nearest below.
     for g in 0..t {
         let members = &plan.members[g];
         let list = &ws.flat[g * nf..][..ws.cnt[g]];
@@ -1003,35 +1012,36 @@ fn yinyang_chunk(
             let c = c as usize;
             let best = &mut ws.best[c];
             if !top.v1.is_finite() {
+                // Decided by the exact scan, which rewrites every bound.
                 best.bad = true;
                 continue;
             }
+            let lb = plan.lower_fast(ws.err[c], top.v1);
+            state[fail[c] as usize * per_row + 1 + g] = lb.to_bits();
             let est = f64::from(ws.nx[c]) + f64::from(top.v1);
             if est < best.est {
+                best.others = best.others.min(best.lb1);
+                best.lb1 = lb;
                 best.est = est;
                 best.j = members[top.j as usize];
                 best.g = g as u32;
                 best.v1 = top.v1;
+                best.v2 = top.v2;
+            } else {
+                best.others = best.others.min(lb);
             }
-        }
-    }
-    // The scanned groups' new bounds, and the least of them per row.
-    for g in 0..t {
-        let list = &ws.flat[g * nf..][..ws.cnt[g]];
-        for (&c, top) in list.iter().zip(&ws.top[ws.offs[g]..ws.offs[g + 1]]) {
-            let c = c as usize;
-            let e = ws.err[c];
-            let best = &mut ws.best[c];
-            let v = if best.g as usize == g { top.v2 } else { top.v1 };
-            let lb = plan.lower_fast(e, v);
-            state[fail[c] as usize * per_row + 1 + g] = lb.to_bits();
-            best.others = best.others.min(lb);
         }
     }
     for ((&i, best), &e) in fail.iter().zip(&ws.best).zip(&ws.err) {
         let i = i as usize;
         let row = &mut state[i * per_row..][..per_row];
         let mut others = best.others;
+        if best.lb1 != f32::INFINITY {
+            // The best came from a scanned group: its second nearest.
+            let lb = plan.lower_fast(e, best.v2);
+            row[1 + best.g as usize] = lb.to_bits();
+            others = others.min(lb);
+        }
         let moved = best.j != best.a;
         let ub = if moved {
             plan.upper_fast(e, best.v1)

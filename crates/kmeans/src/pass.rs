@@ -188,7 +188,50 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
 /// distance: inertia, weights, counts and per-cluster sums, in row order.
 /// Every exact variant (Lloyd, Hamerly, Yinyang) goes through this one loop,
 /// so equal labels give bitwise equal sums, hence equal centres.
+///
+/// Each sum takes one `f64` addition per row, so the vector width the loop
+/// is compiled for does not change a bit: with AVX-512F it runs the same
+/// body compiled for it (8 sums per instruction instead of SSE2's 2).
 pub(crate) fn accumulate(
+    chunk: &Chunk<'_>,
+    weights: Option<&[f32]>,
+    labels: &[u32],
+    dist: &[f32],
+    p: &mut LloydPartial,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512f() {
+        // SAFETY: the CPU supports AVX-512F (checked at run time).
+        unsafe { accumulate_avx512(chunk, weights, labels, dist, p) };
+        return;
+    }
+    accumulate_body(chunk, weights, labels, dist, p);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512f() -> bool {
+    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DETECTED.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+}
+
+/// [`accumulate`]'s body compiled with AVX-512F.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn accumulate_avx512(
+    chunk: &Chunk<'_>,
+    weights: Option<&[f32]>,
+    labels: &[u32],
+    dist: &[f32],
+    p: &mut LloydPartial,
+) {
+    accumulate_body(chunk, weights, labels, dist, p);
+}
+
+#[inline(always)]
+fn accumulate_body(
     chunk: &Chunk<'_>,
     weights: Option<&[f32]>,
     labels: &[u32],

@@ -443,7 +443,7 @@ pub fn dist_sq_to_labels(x: &[f32], centers: &PackedCenters, labels: &[u32], dis
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
         // detected; shapes and labels were checked above.
-        Path::Avx512 => unsafe { avx512::exact_dists(x, centers, labels, dist_sq, 0, n) },
+        Path::Avx512 => unsafe { avx512::exact_dists::<true>(x, centers, labels, dist_sq, 0, n) },
         _ => {
             for ((row, &j), o) in x.chunks_exact(d).zip(labels).zip(dist_sq.iter_mut()) {
                 *o = scalar::dist_sq(row, centers.center(j as usize));

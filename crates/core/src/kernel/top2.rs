@@ -353,7 +353,60 @@ mod avx512 {
         let inf = _mm512_set1_ps(f32::INFINITY);
         let zero = _mm512_setzero_si512();
         let one = _mm512_set1_epi32(1);
-        for (st, l) in state.chunks_exact_mut(per_row).zip(least.iter_mut()) {
+        let n = least.len();
+        let mut r0 = 0;
+        if per_row <= 16 && n >= 16 {
+            // Sixteen rows at a time: their `16 · per_row` values are
+            // `per_row` registers, value `e` of the block being row `e /
+            // per_row`'s slot `e % per_row` (the label at slot 0, left alone
+            // by the store masks). Each register gets its periodic pattern
+            // of drifts; the same per-value arithmetic as below. Then each
+            // row's least: bound `g` of the 16 rows gathered, `t` minima
+            // (exact, so in any order).
+            let mut pat = [[0.0f32; 16]; 16];
+            let mut keep = [0u16; 16];
+            for e in 0..16 * per_row {
+                let (q, l, slot) = (e / 16, e % 16, e % per_row);
+                if slot != 0 {
+                    pat[q][l] = drift[slot - 1];
+                    keep[q] |= 1 << l;
+                }
+            }
+            let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let first = _mm512_add_epi32(
+                _mm512_mullo_epi32(iota, _mm512_set1_epi32(per_row as i32)),
+                one,
+            );
+            while r0 + 16 <= n {
+                // SAFETY: rows `r0..r0 + 16` exist: `16 · per_row` values
+                // from `r0 · per_row`, and `least[r0..r0 + 16]`; the gather
+                // reads value `r·per_row + 1 + g < 16·per_row` of the block.
+                unsafe {
+                    let p = state.as_mut_ptr().add(r0 * per_row);
+                    for q in 0..per_row {
+                        let a = p.add(q * 16);
+                        let r = _mm512_sub_ps(
+                            _mm512_loadu_ps(a.cast::<f32>()),
+                            _mm512_loadu_ps(pat[q].as_ptr()),
+                        );
+                        let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(r, _mm512_setzero_ps());
+                        let v = _mm512_mask_sub_epi32(zero, pos, _mm512_castps_si512(r), one);
+                        _mm512_mask_storeu_epi32(a.cast::<i32>(), keep[q], v);
+                    }
+                    let mut m = inf;
+                    for g in 0..t {
+                        let idx = _mm512_add_epi32(first, _mm512_set1_epi32(g as i32));
+                        m = _mm512_min_ps(m, _mm512_i32gather_ps::<4>(idx, p.cast::<f32>()));
+                    }
+                    _mm512_storeu_ps(least.as_mut_ptr().add(r0), m);
+                }
+                r0 += 16;
+            }
+        }
+        for (st, l) in state[r0 * per_row..]
+            .chunks_exact_mut(per_row)
+            .zip(least[r0..].iter_mut())
+        {
             let b = st[1..].as_mut_ptr().cast::<f32>();
             let mut m = inf;
             let mut g = 0;
@@ -603,9 +656,11 @@ mod tests {
 
     #[test]
     fn decay_bounds_matches_the_reference_and_is_safe() {
-        for t in [1usize, 3, 9, 16, 17, 40] {
+        for (t, n) in [1usize, 3, 9, 15, 16, 17, 40]
+            .into_iter()
+            .flat_map(|t| [(t, 7), (t, 16), (t, 37)])
+        {
             let per_row = 1 + t;
-            let n = 7;
             let specials = [f32::INFINITY, 0.0, 1e-40, 3.0, f32::MAX, 1e-3];
             let state: Vec<u32> = (0..n * per_row)
                 .map(|i| {
