@@ -121,8 +121,12 @@ def test_fit_from_a_npy_file_larger_than_the_memory_limit(tmp_path):
 
 def test_ctrl_c_interrupts_a_fit(tmp_path):
     # A fit that takes minutes: many clusters, no tolerance, many iterations.
+    # The child installs Python's own SIGINT handler: a shell that starts the
+    # tests as a background job (`.ci/run &`) leaves SIGINT ignored, which
+    # Python then keeps, and the signal would never reach it.
     script = (
-        "import numpy as np, sys, mmclust\n"
+        "import numpy as np, signal, sys, mmclust\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "X = np.random.default_rng(0).normal(size=(200_000, 16)).astype(np.float32)\n"
         "print('start', flush=True)\n"
         "try:\n"
