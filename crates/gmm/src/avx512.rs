@@ -245,6 +245,22 @@ impl Scratch {
         }
     }
 
+    /// Only the chunk's per-lane diagonal sums (`nk`, `b`, `a`): what the
+    /// single-precision kernel shares, which has block buffers of its own.
+    pub(crate) fn diag_sums(prep: &Prepared) -> Self {
+        let (k, d) = (prep.k, prep.d);
+        Scratch {
+            xr: Vec::new(),
+            xt: Vec::new(),
+            xq: Vec::new(),
+            lp: Vec::new(),
+            lse: Vec::new(),
+            nk: vec![0.0; k * L],
+            b: vec![0.0; k * d * L],
+            a: vec![0.0; k * d * L],
+        }
+    }
+
     /// The row stride of [`Scratch::lp`] for a block of `m` rows.
     pub(crate) fn stride(m: usize) -> usize {
         padded_rows(m)

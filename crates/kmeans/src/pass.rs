@@ -200,18 +200,12 @@ pub(crate) fn accumulate(
     p: &mut LloydPartial,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx512f() {
-        // SAFETY: the CPU supports AVX-512F (checked at run time).
+    if mmclust_core::kernel::avx512_path() {
+        // SAFETY: the CPU supports AVX-512F (the kernels' path detection).
         unsafe { accumulate_avx512(chunk, weights, labels, dist, p) };
         return;
     }
     accumulate_body(chunk, weights, labels, dist, p);
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx512f() -> bool {
-    static DETECTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *DETECTED.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
 }
 
 /// [`accumulate`]'s body compiled with AVX-512F.

@@ -137,6 +137,16 @@ pub fn dispatch_name() -> &'static str {
     Path::detect().name()
 }
 
+/// Whether the kernels run their AVX-512 path on this machine (AVX-512F,
+/// AVX2 and FMA detected; detected once).
+#[must_use]
+pub fn avx512_path() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return Path::detect() == Path::Avx512;
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Squared Euclidean norm of each row of the row-major `x` (rows of `d` values).
 ///
 /// Accumulated in `f32` over 16 (AVX-512) or 8 lanes then summed pairwise, so the

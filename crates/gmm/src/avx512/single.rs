@@ -128,7 +128,7 @@ impl SingleScratch {
         let rs = stride(padded_rows(BLOCK_ROWS));
         let (k, d) = (s.base.k, s.base.d);
         SingleScratch {
-            base: Scratch::new(&s.base),
+            base: Scratch::diag_sums(&s.base),
             lp: vec![0.0; k * rs],
             lse: vec![0.0; rs],
             xt: vec![0.0; d * rs],
