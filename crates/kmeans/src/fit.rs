@@ -394,7 +394,16 @@ impl KMeansParams {
                 } else {
                     Bounds::Yinyang
                 };
-                Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch)?
+                Assigner::bounded(
+                    kind,
+                    n,
+                    &centers,
+                    k,
+                    d,
+                    seed,
+                    &self.scratch,
+                    self.bounds_warm_up,
+                )?
             }
             _ => Assigner::lloyd(n, &self.scratch)?,
         };

@@ -25,9 +25,14 @@
 //! inside a sub-panel, padding lanes with a `+inf` norm so that they never win.
 //! The AVX-512 path runs four rows at a time against two sub-panels at a time
 //! (eight independent FMA chains), keeping per row and lane the best value,
-//! its index and the second-best value in registers; the portable path runs
-//! the same FMA chain per centre with `f32::mul_add`, so both give the same
-//! bits (tested).
+//! its index and the second-best value in registers; against a single
+//! sub-panel (a Yinyang group) it runs eight rows at a time and finishes them
+//! together, by a tournament that plays lanes of two rows to a register
+//! (16 → 8 → 4 → 2 → 1 candidates per row) instead of three lane reductions
+//! per row. The portable path runs the same FMA chain per centre with
+//! `f32::mul_add`; all give the same bits (tested, ties included: the result
+//! is the least value, the lowest index among equal ones, and the multiset's
+//! second, whatever the order of comparison).
 
 use super::Path;
 
@@ -647,8 +652,22 @@ mod avx512 {
                 base + off + o % 2
             };
             _mm512_setr_epi32(
-                f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7),
-                f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15),
+                f(0),
+                f(1),
+                f(2),
+                f(3),
+                f(4),
+                f(5),
+                f(6),
+                f(7),
+                f(8),
+                f(9),
+                f(10),
+                f(11),
+                f(12),
+                f(13),
+                f(14),
+                f(15),
             )
         };
         let (px, py) = (pick(0), pick(2));
@@ -839,6 +858,58 @@ mod tests {
                 let exact: f64 = want.iter().map(|&v| f64::from(v).powi(2)).sum();
                 let tol = (d as f64 + 2.0) * f64::from(f32::EPSILON) * exact;
                 assert!((f64::from(norms[r]) - exact).abs() <= tol, "d={d}");
+            }
+        }
+    }
+
+    /// The eight-row tournament against the reference, with the nearest
+    /// centre duplicated at every pair of lanes (ties met at each of its
+    /// four rounds), and with the second nearest at every lane.
+    #[test]
+    fn one_group_ties_and_seconds_at_every_lane_pair() {
+        let d = 5;
+        let far: Vec<f32> = (0..16 * d).map(|i| 40.0 + (i % 7) as f32).collect();
+        let x: Vec<f32> = (0..11 * d).map(|i| (i % 5) as f32 * 0.25).collect();
+        let rows: Vec<u32> = (0..11).collect();
+        let near = [0.1f32, 0.2, 0.3, 0.4, 0.5];
+        let second = [1.0f32, 1.5, 0.5, 0.0, 2.0];
+        for a in 0..16 {
+            for b in 0..16 {
+                let mut c = far.clone();
+                c[a * d..(a + 1) * d].copy_from_slice(&near);
+                if b != a {
+                    c[b * d..(b + 1) * d].copy_from_slice(if b % 2 == 0 { &near } else { &second });
+                }
+                let panels = packed(&c, d);
+                let mut want = vec![
+                    Top2 {
+                        j: 0,
+                        v1: 0.0,
+                        v2: 0.0
+                    };
+                    rows.len()
+                ];
+                nearest_two_with(Path::Scalar, &x, &rows, &panels, &mut want);
+                for path in Path::available() {
+                    let mut got = vec![
+                        Top2 {
+                            j: 99,
+                            v1: 1.0,
+                            v2: 1.0
+                        };
+                        rows.len()
+                    ];
+                    nearest_two_with(path, &x, &rows, &panels, &mut got);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.j, w.j, "{path:?} lanes {a}, {b}");
+                        assert_eq!(g.v1.to_bits(), w.v1.to_bits(), "{path:?} lanes {a}, {b}");
+                        assert_eq!(g.v2.to_bits(), w.v2.to_bits(), "{path:?} lanes {a}, {b}");
+                    }
+                }
+                if b != a && b % 2 == 0 {
+                    assert_eq!(want[0].j as usize, a.min(b), "lanes {a}, {b}");
+                    assert_eq!(want[0].v1, want[0].v2);
+                }
             }
         }
     }
