@@ -10,6 +10,16 @@
 //! so with equal labels the sums, the centres and the thread-independence are
 //! bitwise those of Lloyd.
 //!
+//! # Warm-up
+//!
+//! With [`KMeansParams::bounds_warm_up`](crate::KMeansParams::bounds_warm_up)
+//! (the default) a bounded run starts with Lloyd's passes, Lloyd's kernel
+//! and all, until one changes at most [`WARM_UP_CHANGED`] of the labels
+//! ([`BoundState::warm_pass`]); the next pass is a first pass (every group
+//! scanned, every bound set). While the centres move far, most bounds fail
+//! and a bounded pass costs more than Lloyd's, so this is faster to
+//! convergence on every shape measured (docs/benchmarks.md, section accel).
+//!
 //! # Per-row state
 //!
 //! One [`RowBuffer<u32>`] holds, per row, the label and then the lower bounds
@@ -123,9 +133,8 @@ impl Assigner {
     }
 
     /// A bounded assigner for `n` rows and the initial `centers` (k × d);
-    /// Yinyang groups the centres here, by K-means on them. With `warm_up`,
-    /// its passes are Lloyd's until one changes at most [`WARM_UP_CHANGED`]
-    /// of the labels ([`BoundState::warm_pass`]).
+    /// Yinyang groups the centres here, by K-means on them. Bounds from the
+    /// first pass (see [`Assigner::warm_up`]).
     pub(crate) fn bounded(
         kind: Bounds,
         n: usize,
@@ -134,7 +143,6 @@ impl Assigner {
         d: usize,
         seed: u64,
         scratch: &ScratchConfig,
-        warm_up: bool,
     ) -> Result<Self> {
         let group_of = match kind {
             Bounds::Hamerly => vec![0; k],
@@ -146,7 +154,7 @@ impl Assigner {
             members[g as usize].push(j as u32);
         }
         Ok(Assigner::Bounded(Box::new(BoundState {
-            warm: warm_up,
+            warm: false,
             rows: RowBuffer::new(n * (1 + t), u32::MAX, scratch)?,
             groups: Groups {
                 kind,
@@ -157,6 +165,17 @@ impl Assigner {
                 rel: (d as f64 + 8.0) * f64::from(f32::EPSILON),
             },
         })))
+    }
+
+    /// With `on`, a bounded assigner's passes are Lloyd's until one changes
+    /// at most [`WARM_UP_CHANGED`] of the labels ([`BoundState::warm_pass`]);
+    /// Lloyd's assigner is left as it is.
+    #[must_use]
+    pub(crate) fn warm_up(mut self, on: bool) -> Self {
+        if let Assigner::Bounded(state) = &mut self {
+            state.warm = on;
+        }
+        self
     }
 
     /// One assignment pass with `centers`: updates the labels (and bounds) and
@@ -1227,8 +1246,7 @@ mod tests {
             ] {
                 let chunking = Chunking::with_rows(rows).unwrap();
                 let mut a =
-                    Assigner::bounded(kind, n, &c, k, d, 1, &ScratchConfig::default(), false)
-                        .unwrap();
+                    Assigner::bounded(kind, n, &c, k, d, 1, &ScratchConfig::default()).unwrap();
                 let mut cc = c.clone();
                 for it in 0..12 {
                     let packed = PackedCenters::new(&cc, k, d).unwrap();

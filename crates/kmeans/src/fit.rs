@@ -394,16 +394,8 @@ impl KMeansParams {
                 } else {
                     Bounds::Yinyang
                 };
-                Assigner::bounded(
-                    kind,
-                    n,
-                    &centers,
-                    k,
-                    d,
-                    seed,
-                    &self.scratch,
-                    self.bounds_warm_up,
-                )?
+                Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch)?
+                    .warm_up(self.bounds_warm_up)
             }
             _ => Assigner::lloyd(n, &self.scratch)?,
         };
