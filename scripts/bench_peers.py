@@ -657,7 +657,9 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
            "--max-iter 300`; auto shows what it resolved to. Hamerly and Yinyang give "
            "Lloyd's answer up to exact distance ties, which Lloyd's fast formula and the "
            "bounded variants (exact nearest centre) may break differently, so iteration "
-           "counts can differ by a few on long runs.",
+           "counts can differ by a few on long runs. Both start with Lloyd's passes until "
+           "one changes at most 0.5 % of the labels (the bounds' warm-up), then run "
+           "their bounds; `distances skipped` counts the whole run.",
            "- scikit-learn `KMeans(init=C0, n_init=1, algorithm='lloyd'|'elkan', tol=1e-4, "
            "max_iter=300)`; scikit-learn-intelex the same with lloyd.",
            ("- mlpack: not run for these tables (`--no-mlpack`). Its Hamerly and Elkan "
@@ -671,7 +673,7 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
             "of iterations, not fewer. Its data is converted to float64 before the clock "
             "starts. Its Hamerly and Elkan steps run on one thread."),
            "- **auto** (`Algorithm::resolve`, `mmclust kmeans --help`): Lloyd when k < 32, "
-           "d < 8 or k·d < 8192; otherwise Yinyang when its bounds (4·⌈k/16⌉ bytes per "
+           "d < 8 or k·d < 1024; otherwise Yinyang when its bounds (4·⌈k/16⌉ bytes per "
            "point) take at most half of a row's 4·d bytes, Hamerly (4 bytes per point) "
            "when they would take more; derived from these tables. The memory clause keeps "
            "the bounds, which live in a memory-mapped scratch file beyond the in-memory "

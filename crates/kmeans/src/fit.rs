@@ -395,6 +395,7 @@ impl KMeansParams {
                     Bounds::Yinyang
                 };
                 Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch)?
+                    .warm_up(self.bounds_warm_up)
             }
             _ => Assigner::lloyd(n, &self.scratch)?,
         };

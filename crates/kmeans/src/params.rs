@@ -152,7 +152,7 @@ pub enum Algorithm {
     /// (4·⌈k/16⌉ bytes per point). Best for large k·d.
     Yinyang,
     /// Lloyd, Yinyang or Hamerly by [`Algorithm::resolve`] (Lloyd below
-    /// k·d = 8192; Lloyd in a distributed run).
+    /// k = 32, d = 8 or k·d = 1024; Lloyd in a distributed run).
     Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),
@@ -174,21 +174,24 @@ impl Algorithm {
     /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
     /// (other algorithms stay as they are).
     ///
-    /// Lloyd unless `k ≥ 32`, `d ≥ 8` and `k·d ≥ 8192`
+    /// Lloyd unless `k ≥ 32`, `d ≥ 8` and `k·d ≥ 1024`
     /// ([`AUTO_BOUNDS_MIN_K`], [`AUTO_BOUNDS_MIN_D`], [`AUTO_BOUNDS_MIN_KD`]);
     /// then Yinyang when its bounds (`4·⌈k/16⌉` bytes per point) take at most
     /// half the bytes of a row (`4·d`), Hamerly (4 bytes per point) otherwise.
     ///
-    /// Measured with `scripts/bench_peers.py --accel` (docs/benchmarks.md,
-    /// section accel: overlapping blobs, 2 threads, time to convergence from
-    /// the same centres, quiet machine), seconds for Lloyd / Hamerly / Yinyang:
-    /// `d = 2, k = 16`: 0.26 / 0.72 / 0.81 (Lloyd's direct kernel);
-    /// `d = 32, k = 100` (`k·d = 3200`): 5.7 / 5.9 / 6.6 (44 % and 78 % of the
-    /// distances skipped do not pay for the bookkeeping);
-    /// `d = 16, k = 1000` (`k·d = 16000`): 7.3 / 3.4 / 3.4;
-    /// `d = 384, k = 100` (`k·d = 38400`): 1.09 / 0.88 / 0.75.
-    /// The saving grows with the work per distance (`d`) and the number of
-    /// centres a bound stands for (`k`), the bookkeeping per point does not.
+    /// Measured with the bounds' warm-up ([`KMeansParams::bounds_warm_up`])
+    /// by `scripts/bench_peers.py --accel` (docs/benchmarks.md, section
+    /// accel: overlapping blobs, 2 threads, time to convergence from the same
+    /// centres), seconds for Lloyd / Hamerly / Yinyang:
+    /// `d = 2, k = 16`: Lloyd's direct kernel, about 3× faster than either;
+    /// `d = 32, k = 100` (`k·d = 3200`): 3.5 / 3.4 / 2.9;
+    /// `d = 16, k = 1000`: 3.4 / 2.3 / 2.8;
+    /// `d = 384, k = 100`: 0.66 / 0.52 / 0.43;
+    /// and (k-means++ start, 300 passes, one run each) `d = 16, k = 64`
+    /// (`k·d = 1024`): 2.80 / 2.90 / 2.84, `d = 8, k = 256`: 4.23 / 3.05 /
+    /// 3.44. The saving grows with the work per distance (`d`) and the
+    /// number of centres a bound stands for (`k`), the bookkeeping per point
+    /// does not.
     /// The memory clause keeps the bounds small next to the data (at
     /// `d = 16, k = 1000` Yinyang would keep 256 bytes per point against 64 of
     /// data, for no gain over Hamerly): beyond the in-memory limit the bounds
@@ -219,7 +222,7 @@ pub const AUTO_BOUNDS_MIN_K: usize = 32;
 /// kernel wins).
 pub const AUTO_BOUNDS_MIN_D: usize = 8;
 /// [`Algorithm::Auto`] keeps Lloyd below this `k·d`.
-pub const AUTO_BOUNDS_MIN_KD: usize = 8192;
+pub const AUTO_BOUNDS_MIN_KD: usize = 1024;
 
 /// Parameters of a K-means fit.
 ///
@@ -255,6 +258,12 @@ pub struct KMeansParams {
     pub chunking: Option<Chunking>,
     /// Where per-row state (labels, distances) spills when it is large.
     pub scratch: ScratchConfig,
+    /// Hamerly and Yinyang: run Lloyd's passes until one changes at most
+    /// 0.5 % of the labels, then start the bounds (default true). Early
+    /// passes move the centres far, most bounds fail, and a bounded pass
+    /// then costs more than Lloyd's; measured 10–20 % faster to convergence
+    /// (docs/benchmarks.md, section accel). False: bounds from the first pass.
+    pub bounds_warm_up: bool,
 }
 
 impl KMeansParams {
@@ -272,7 +281,16 @@ impl KMeansParams {
             standardize: false,
             chunking: None,
             scratch: ScratchConfig::default(),
+            bounds_warm_up: true,
         }
+    }
+
+    /// Sets whether Hamerly and Yinyang start with Lloyd's passes (see
+    /// [`KMeansParams::bounds_warm_up`]).
+    #[must_use]
+    pub fn bounds_warm_up(mut self, on: bool) -> Self {
+        self.bounds_warm_up = on;
+        self
     }
 
     /// Sets the initialisation.

@@ -54,13 +54,15 @@ pub(crate) struct Args {
     /// neighbouring minimum) with triangle-inequality bounds that skip most
     /// distances; Hamerly keeps one
     /// bound per point (4 bytes), Yinyang one per group of at most 16 centres
-    /// (4·⌈k/16⌉ bytes); both spill to --scratch-dir when large. auto: lloyd
-    /// when k < 32, d < 8 or k·d < 8192 (or under MPI); else yinyang when its
-    /// bounds take at most half a row's bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise
-    /// (measured, 2 threads, overlapping blobs, time to convergence: lloyd
-    /// fastest at d = 2, k = 16 and d = 32, k = 100; yinyang 1.5× faster than
-    /// lloyd at d = 384, k = 100; hamerly and yinyang 2.1× at d = 16, k = 1000;
-    /// see docs/benchmarks.md#accel). minibatch: random batches, for data too
+    /// (4·⌈k/16⌉ bytes); both spill to --scratch-dir when large, and both run
+    /// Lloyd's passes until one changes at most 0.5 % of the labels, then
+    /// start the bounds. auto: lloyd when k < 32, d < 8 or k·d < 1024 (or
+    /// under MPI); else yinyang when its bounds take at most half a row's
+    /// bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise (measured, 2 threads,
+    /// overlapping blobs, time to convergence: lloyd fastest at d = 2, k = 16;
+    /// yinyang 1.2× faster than lloyd at d = 32, k = 100 and 1.5× at d = 384,
+    /// k = 100; hamerly 1.5× at d = 16, k = 1000; see
+    /// docs/benchmarks.md#accel). minibatch: random batches, for data too
     /// large or too slow for full passes (not exact).
     #[arg(long, value_enum, default_value_t = Algorithm::Auto)]
     algorithm: Algorithm,

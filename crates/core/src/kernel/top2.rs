@@ -25,9 +25,14 @@
 //! inside a sub-panel, padding lanes with a `+inf` norm so that they never win.
 //! The AVX-512 path runs four rows at a time against two sub-panels at a time
 //! (eight independent FMA chains), keeping per row and lane the best value,
-//! its index and the second-best value in registers; the portable path runs
-//! the same FMA chain per centre with `f32::mul_add`, so both give the same
-//! bits (tested).
+//! its index and the second-best value in registers; against a single
+//! sub-panel (a Yinyang group) it runs eight rows at a time and finishes them
+//! together, by a tournament that plays lanes of two rows to a register
+//! (16 → 8 → 4 → 2 → 1 candidates per row) instead of three lane reductions
+//! per row. The portable path runs the same FMA chain per centre with
+//! `f32::mul_add`; all give the same bits (tested, ties included: the result
+//! is the least value, the lowest index among equal ones, and the multiset's
+//! second, whatever the order of comparison).
 
 use super::Path;
 
@@ -550,6 +555,11 @@ mod avx512 {
             }
         }
         let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        if Q == 8 {
+            let idx: [__m512i; Q] = std::array::from_fn(|i| _mm512_add_epi32(bi[i], iota));
+            let res = finish8(&bv, &idx, &b2);
+            return std::array::from_fn(|i| res[i]);
+        }
         std::array::from_fn(|i| {
             let v1 = _mm512_reduce_min_ps(bv[i]);
             let idx = _mm512_add_epi32(bi[i], iota);
@@ -569,6 +579,133 @@ mod avx512 {
             let rest = _mm512_mask_mov_ps(bv[i], winner, inf);
             let v2 = _mm512_reduce_min_ps(_mm512_min_ps(rest, b2[i]));
             Top2 { j, v1, v2 }
+        })
+    }
+
+    /// One round of the tournament of [`finish8`]: lane by lane, the better
+    /// of `(xv, xi)` and `(yv, yi)` (the lesser value, the lower index among
+    /// equal values), and the second best of both sides: the least of their
+    /// seconds and the loser.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn play(
+        (xv, xi, xs): (__m512, __m512i, __m512),
+        (yv, yi, ys): (__m512, __m512i, __m512),
+    ) -> (__m512, __m512i, __m512) {
+        let lt = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(yv, xv);
+        let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(yv, xv);
+        let take = lt | _mm512_mask_cmplt_epu32_mask(eq, yi, xi);
+        let loser = _mm512_mask_mov_ps(yv, take, xv);
+        (
+            _mm512_mask_mov_ps(xv, take, yv),
+            _mm512_mask_mov_epi32(xi, take, yi),
+            _mm512_min_ps(_mm512_min_ps(xs, ys), loser),
+        )
+    }
+
+    /// Splits the 512-bit lanes of `a` and `b` into the quarters `IX` and
+    /// `IY` pick (`_mm512_shuffle_f32x4`'s immediates), for values, indices
+    /// and seconds alike.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn halves<const IX: i32, const IY: i32>(
+        (av, ai, a2): (__m512, __m512i, __m512),
+        (bv, bi, b2): (__m512, __m512i, __m512),
+    ) -> (__m512, __m512i, __m512) {
+        play(
+            (
+                _mm512_shuffle_f32x4::<IX>(av, bv),
+                _mm512_shuffle_i32x4::<IX>(ai, bi),
+                _mm512_shuffle_f32x4::<IX>(a2, b2),
+            ),
+            (
+                _mm512_shuffle_f32x4::<IY>(av, bv),
+                _mm512_shuffle_i32x4::<IY>(ai, bi),
+                _mm512_shuffle_f32x4::<IY>(a2, b2),
+            ),
+        )
+    }
+
+    /// The `Top2` of eight rows from their lane-wise bests `bv` (values),
+    /// `idx` (centre indices, distinct across lanes) and seconds `b2`: the
+    /// same results as the row-by-row reductions of [`group`] (the least
+    /// value, the lowest index among equal ones, the multiset's second),
+    /// by a tournament that plays the rows' lanes against each other two
+    /// rows to a register: 16 candidates per row, then 8, 4, 2, 1, with
+    /// about a third of the shuffles of eight separate reductions.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn finish8(bv: &[__m512], idx: &[__m512i], b2: &[__m512]) -> [Top2; 8] {
+        let t = |r: usize| (bv[r], idx[r], b2[r]);
+        // Quarters 0, 1 against 2, 3: rows 2p (lanes 0..8) and 2p + 1 (8..16).
+        let l1: [_; 4] =
+            std::array::from_fn(|p| halves::<0b01_00_01_00, 0b11_10_11_10>(t(2 * p), t(2 * p + 1)));
+        // Quarter 0 against 1 of each row: rows 4p..4p + 4, four lanes each.
+        let l2: [_; 2] = std::array::from_fn(|p| {
+            halves::<0b10_00_10_00, 0b11_01_11_01>(l1[2 * p], l1[2 * p + 1])
+        });
+        // Lanes 0, 1 against 2, 3 of each row: row r in lanes 2r, 2r + 1.
+        let pick = |off: i32| {
+            let f = |o: i32| {
+                let r = o / 2;
+                let base = if r < 4 { 4 * r } else { 16 + 4 * (r - 4) };
+                base + off + o % 2
+            };
+            _mm512_setr_epi32(
+                f(0),
+                f(1),
+                f(2),
+                f(3),
+                f(4),
+                f(5),
+                f(6),
+                f(7),
+                f(8),
+                f(9),
+                f(10),
+                f(11),
+                f(12),
+                f(13),
+                f(14),
+                f(15),
+            )
+        };
+        let (px, py) = (pick(0), pick(2));
+        let (a, b) = (l2[0], l2[1]);
+        let l3 = play(
+            (
+                _mm512_permutex2var_ps(a.0, px, b.0),
+                _mm512_permutex2var_epi32(a.1, px, b.1),
+                _mm512_permutex2var_ps(a.2, px, b.2),
+            ),
+            (
+                _mm512_permutex2var_ps(a.0, py, b.0),
+                _mm512_permutex2var_epi32(a.1, py, b.1),
+                _mm512_permutex2var_ps(a.2, py, b.2),
+            ),
+        );
+        // Lane 2r against 2r + 1: row r's result in lane 2r.
+        let l4 = play(
+            l3,
+            (
+                _mm512_permute_ps::<0b10_11_00_01>(l3.0),
+                _mm512_shuffle_epi32::<0b10_11_00_01>(l3.1),
+                _mm512_permute_ps::<0b10_11_00_01>(l3.2),
+            ),
+        );
+        let mut v1 = [0.0f32; 16];
+        let mut j = [0u32; 16];
+        let mut v2 = [0.0f32; 16];
+        // SAFETY: 16-lane stores into 16-element arrays.
+        unsafe {
+            _mm512_storeu_ps(v1.as_mut_ptr(), l4.0);
+            _mm512_storeu_si512(j.as_mut_ptr().cast(), l4.1);
+            _mm512_storeu_ps(v2.as_mut_ptr(), l4.2);
+        }
+        std::array::from_fn(|r| Top2 {
+            j: j[2 * r],
+            v1: v1[2 * r],
+            v2: v2[2 * r],
         })
     }
 }
@@ -721,6 +858,58 @@ mod tests {
                 let exact: f64 = want.iter().map(|&v| f64::from(v).powi(2)).sum();
                 let tol = (d as f64 + 2.0) * f64::from(f32::EPSILON) * exact;
                 assert!((f64::from(norms[r]) - exact).abs() <= tol, "d={d}");
+            }
+        }
+    }
+
+    /// The eight-row tournament against the reference, with the nearest
+    /// centre duplicated at every pair of lanes (ties met at each of its
+    /// four rounds), and with the second nearest at every lane.
+    #[test]
+    fn one_group_ties_and_seconds_at_every_lane_pair() {
+        let d = 5;
+        let far: Vec<f32> = (0..16 * d).map(|i| 40.0 + (i % 7) as f32).collect();
+        let x: Vec<f32> = (0..11 * d).map(|i| (i % 5) as f32 * 0.25).collect();
+        let rows: Vec<u32> = (0..11).collect();
+        let near = [0.1f32, 0.2, 0.3, 0.4, 0.5];
+        let second = [1.0f32, 1.5, 0.5, 0.0, 2.0];
+        for a in 0..16 {
+            for b in 0..16 {
+                let mut c = far.clone();
+                c[a * d..(a + 1) * d].copy_from_slice(&near);
+                if b != a {
+                    c[b * d..(b + 1) * d].copy_from_slice(if b % 2 == 0 { &near } else { &second });
+                }
+                let panels = packed(&c, d);
+                let mut want = vec![
+                    Top2 {
+                        j: 0,
+                        v1: 0.0,
+                        v2: 0.0
+                    };
+                    rows.len()
+                ];
+                nearest_two_with(Path::Scalar, &x, &rows, &panels, &mut want);
+                for path in Path::available() {
+                    let mut got = vec![
+                        Top2 {
+                            j: 99,
+                            v1: 1.0,
+                            v2: 1.0
+                        };
+                        rows.len()
+                    ];
+                    nearest_two_with(path, &x, &rows, &panels, &mut got);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.j, w.j, "{path:?} lanes {a}, {b}");
+                        assert_eq!(g.v1.to_bits(), w.v1.to_bits(), "{path:?} lanes {a}, {b}");
+                        assert_eq!(g.v2.to_bits(), w.v2.to_bits(), "{path:?} lanes {a}, {b}");
+                    }
+                }
+                if b != a && b % 2 == 0 {
+                    assert_eq!(want[0].j as usize, a.min(b), "lanes {a}, {b}");
+                    assert_eq!(want[0].v1, want[0].v2);
+                }
             }
         }
     }
