@@ -88,7 +88,10 @@ compare() {
 compare kmeans-pp labels centers model -- kmeans data.npy -k 9 --seed 1 --init k-means++ --tol 0
 compare kmeans-par labels centers model -- kmeans data.npy -k 9 --seed 2 --init k-means-parallel
 compare kmeans-random-std labels centers model -- kmeans data.npy -k 7 --seed 3 --init random --n-init 2 --standardize
-compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --init random --n-init 1 --max-iter 5
+# k·d = 1600: one process would resolve auto to Yinyang, a distributed run to Lloyd
+# (the bounded variants run in one process only), so the model would name another
+# algorithm; compare Lloyd with Lloyd.
+compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --init random --n-init 1 --max-iter 5 --algorithm lloyd
 compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
 compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
 compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
