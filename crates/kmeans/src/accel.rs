@@ -15,7 +15,7 @@
 //! With [`KMeansParams::bounds_warm_up`](crate::KMeansParams::bounds_warm_up)
 //! (the default) a bounded run starts with Lloyd's passes, Lloyd's kernel
 //! and all, until one changes at most [`WARM_UP_CHANGED`] of the labels
-//! ([`BoundState::warm_pass`]); the next pass is a first pass (every group
+//! ([`BoundState::pass`]); the next pass is a first pass (every group
 //! scanned, every bound set). While the centres move far, most bounds fail
 //! and a bounded pass costs more than Lloyd's, so this is faster to
 //! convergence on every shape measured (docs/benchmarks.md, section accel).
@@ -168,7 +168,7 @@ impl Assigner {
     }
 
     /// With `on`, a bounded assigner's passes are Lloyd's until one changes
-    /// at most [`WARM_UP_CHANGED`] of the labels ([`BoundState::warm_pass`]);
+    /// at most [`WARM_UP_CHANGED`] of the labels ([`BoundState::pass`]);
     /// Lloyd's assigner is left as it is.
     #[must_use]
     pub(crate) fn warm_up(mut self, on: bool) -> Self {
@@ -306,7 +306,7 @@ fn up(v: f64) -> f32 {
 }
 
 /// A bounded run's warm-up ends after the first Lloyd pass that changes at
-/// most this fraction of the labels (see [`BoundState::warm_pass`]).
+/// most this fraction of the labels (see [`BoundState::pass`]).
 const WARM_UP_CHANGED: f64 = 0.005;
 
 /// Bounds and labels of a bounded run.
@@ -538,6 +538,23 @@ fn with_scratch<R>(f: impl FnOnce(&mut AccelScratch) -> R) -> R {
 const HAMERLY_BLOCK: usize = 64;
 
 impl BoundState {
+    /// One pass: a bounded one, or during the warm-up Lloyd's, with Lloyd's
+    /// kernel and arithmetic (the same labels, sums and inertia bit for bit)
+    /// writing the labels into the state. The bounds are left as they are
+    /// then, since the first bounded pass scans every group and writes them
+    /// all. The warm-up ends after a pass that changed at most
+    /// [`WARM_UP_CHANGED`] of the labels.
+    ///
+    /// Why a warm-up: while the centres still move far, most bounds fail
+    /// anyway, and a bounded pass that scans most groups costs up to four
+    /// Lloyd passes (per failing row, a gather, a top-2 reduction per group,
+    /// and the bookkeeping of the bounds). Measured at n = 10⁶, d = 32,
+    /// k = 100 (overlapping blobs, 2 threads, time to convergence), Yinyang
+    /// took 3.68 s from the first pass, 3.22 / 3.05 / 2.99 / 2.86 s with a
+    /// warm-up ending at 5 / 1 / 0.5 / 0.2 % changed and 3.34 s at 0.1 %
+    /// (by then mostly Lloyd's passes); Hamerly 3.74 s and 3.39 s at
+    /// 0.5 %. At d = 16, k = 1000 Hamerly 2.53 → 2.27 s, Yinyang 3.20 →
+    /// 2.78 s; at d = 384, k = 100 Yinyang 0.48 → 0.43 s.
     fn pass<S: DataSource + ?Sized>(
         &mut self,
         source: &S,
@@ -546,13 +563,22 @@ impl BoundState {
         packed: &PackedCenters,
         weights: Option<&[f32]>,
     ) -> Result<(LloydPartial, u64)> {
-        if self.warm {
-            return self.warm_pass(source, chunking, options, packed, weights);
-        }
         let (k, d) = (packed.k(), packed.d());
         let centers = packed.centers();
-        let plan = self.groups.plan(packed, k, d);
+        let plan = (!self.warm).then(|| self.groups.plan(packed, k, d));
         let per_row = 1 + self.groups.t;
+        // The labels into the state, counting the changes; the M-step sums.
+        let finish = |chunk: &Chunk<'_>, state: &mut [u32], labels: &[u32], dist: &[f32]| {
+            let mut p = LloydPartial::zeros(k, d);
+            for (st, &l) in state.chunks_exact_mut(per_row).zip(labels) {
+                if st[0] != l {
+                    p.changed += 1;
+                    st[0] = l;
+                }
+            }
+            accumulate(chunk, weights, labels, dist, &mut p);
+            p
+        };
         let merged = map_reduce_into(
             source,
             chunking,
@@ -560,90 +586,34 @@ impl BoundState {
             self.rows.as_mut_slice(),
             per_row,
             |chunk, state| {
-                let mut p = LloydPartial::zeros(k, d);
-                let evals = with_scratch(|ws| {
-                    let evals = match plan.kind {
-                        Bounds::Hamerly => hamerly_chunk(&plan, &chunk, state, ws),
-                        Bounds::Yinyang => yinyang_chunk(&plan, &chunk, state, ws),
-                    };
-                    let n = chunk.n_rows;
-                    for (st, &l) in state.chunks_exact_mut(per_row).zip(&ws.labels[..n]) {
-                        if st[0] != l {
-                            p.changed += 1;
-                            st[0] = l;
-                        }
-                    }
-                    accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
-                    evals
-                });
-                Ok((p, evals))
+                let n = chunk.n_rows;
+                Ok(match &plan {
+                    None => with_workspace(|ws| {
+                        assign(&chunk, packed, ws);
+                        let p = finish(&chunk, state, &ws.labels[..n], &ws.dist[..n]);
+                        (p, (n * k) as u64)
+                    }),
+                    Some(plan) => with_scratch(|ws| {
+                        let evals = match plan.kind {
+                            Bounds::Hamerly => hamerly_chunk(plan, &chunk, state, ws),
+                            Bounds::Yinyang => yinyang_chunk(plan, &chunk, state, ws),
+                        };
+                        let p = finish(&chunk, state, &ws.labels[..n], &ws.dist[..n]);
+                        (p, evals)
+                    }),
+                })
             },
             |(a, ea), (b, eb)| (a.merge(b), ea + eb),
         )?;
-        drop(plan);
-
-        self.groups.prev = Some(centers.to_vec());
-        Ok(merged.unwrap_or_else(|| (LloydPartial::zeros(k, d), 0)))
-    }
-}
-
-impl BoundState {
-    /// A warm-up pass: Lloyd's, with Lloyd's kernel and arithmetic (the same
-    /// labels, sums and inertia bit for bit), writing the labels into the
-    /// state; the bounds are left as they are, since the first bounded pass
-    /// scans every group and writes them all. The warm-up ends after a pass
-    /// that changed at most [`WARM_UP_CHANGED`] of the labels.
-    ///
-    /// Why: while the centres still move far, most bounds fail anyway, and a
-    /// bounded pass that scans most groups costs up to four Lloyd passes
-    /// (per failing row, a gather, a top-2 reduction per group, and the
-    /// bookkeeping of the bounds). Measured at n = 10⁶, d = 32, k = 100
-    /// (overlapping blobs, 2 threads, time to convergence), Yinyang took
-    /// 3.68 s from the first pass, 3.22 / 3.05 / 2.99 / 2.86 s with a
-    /// warm-up ending at 5 / 1 / 0.5 / 0.2 % changed and 3.34 s at 0.1 %
-    /// (by then mostly Lloyd's passes); Hamerly 3.74 s and 3.39 s at
-    /// 0.5 %. At d = 16, k = 1000 Hamerly 2.53 → 2.27 s, Yinyang 3.20 →
-    /// 2.78 s; at d = 384, k = 100 Yinyang 0.48 → 0.43 s.
-    fn warm_pass<S: DataSource + ?Sized>(
-        &mut self,
-        source: &S,
-        chunking: Chunking,
-        options: PassOptions<'_>,
-        packed: &PackedCenters,
-        weights: Option<&[f32]>,
-    ) -> Result<(LloydPartial, u64)> {
-        let (k, d) = (packed.k(), packed.d());
-        let per_row = 1 + self.groups.t;
-        let merged = map_reduce_into(
-            source,
-            chunking,
-            options,
-            self.rows.as_mut_slice(),
-            per_row,
-            |chunk, state| {
-                let mut p = LloydPartial::zeros(k, d);
-                with_workspace(|ws| {
-                    assign(&chunk, packed, ws);
-                    let n = chunk.n_rows;
-                    for (st, &l) in state.chunks_exact_mut(per_row).zip(&ws.labels[..n]) {
-                        if st[0] != l {
-                            p.changed += 1;
-                            st[0] = l;
-                        }
-                    }
-                    accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
-                });
-                Ok((p, (chunk.n_rows * k) as u64))
-            },
-            |(a, ea), (b, eb)| (a.merge(b), ea + eb),
-        )?;
-        let (p, evals) = merged.unwrap_or_else(|| (LloydPartial::zeros(k, d), 0));
-        let n = source.n_rows();
-        if (p.changed as f64) <= WARM_UP_CHANGED * n as f64 {
+        let merged = merged.unwrap_or_else(|| (LloydPartial::zeros(k, d), 0));
+        if plan.is_some() {
+            drop(plan);
+            self.groups.prev = Some(centers.to_vec());
+        } else if (merged.0.changed as f64) <= WARM_UP_CHANGED * source.n_rows() as f64 {
             self.warm = false;
             self.groups.prev = None;
         }
-        Ok((p, evals))
+        Ok(merged)
     }
 }
 
