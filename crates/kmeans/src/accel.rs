@@ -101,7 +101,7 @@ use mmclust_core::{ArraySource, DataSource};
 use crate::error::Result;
 use crate::lanes::{LaneCenters, sq_dists};
 use crate::params::{Init, KMeansParams};
-use crate::pass::{LloydPartial, accumulate, assign, inertia_pass, lloyd_pass, with_workspace};
+use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass, relabel};
 
 /// Absolute slack of every bound (sqrt space): covers squares that underflow.
 const ABS_EPS: f64 = 1e-18;
@@ -198,6 +198,7 @@ impl Assigner {
                     centers,
                     weights,
                     labels.as_mut_slice(),
+                    1,
                 )?;
                 Ok((p, (source.n_rows() * centers.k()) as u64))
             }
@@ -216,18 +217,15 @@ impl Assigner {
         weights: Option<&[f32]>,
     ) -> Result<(f64, u64)> {
         match self {
-            Assigner::Lloyd { .. } => Ok((
-                inertia_pass(source, chunking, options, centers, weights)?,
-                (source.n_rows() * centers.k()) as u64,
-            )),
-            Assigner::Bounded(state) if state.warm => Ok((
-                inertia_pass(source, chunking, options, centers, weights)?,
-                (source.n_rows() * centers.k()) as u64,
-            )),
-            Assigner::Bounded(state) => {
+            Assigner::Bounded(state) if !state.warm => {
                 let (p, evals) = state.pass(source, chunking, options, centers, weights)?;
                 Ok((p.inertia, evals))
             }
+            // Lloyd's, or a bounded run still in its warm-up.
+            _ => Ok((
+                inertia_pass(source, chunking, options, centers, weights)?,
+                (source.n_rows() * centers.k()) as u64,
+            )),
         }
     }
 }
@@ -564,21 +562,19 @@ impl BoundState {
         weights: Option<&[f32]>,
     ) -> Result<(LloydPartial, u64)> {
         let (k, d) = (packed.k(), packed.d());
-        let centers = packed.centers();
-        let plan = (!self.warm).then(|| self.groups.plan(packed, k, d));
         let per_row = 1 + self.groups.t;
-        // The labels into the state, counting the changes; the M-step sums.
-        let finish = |chunk: &Chunk<'_>, state: &mut [u32], labels: &[u32], dist: &[f32]| {
-            let mut p = LloydPartial::zeros(k, d);
-            for (st, &l) in state.chunks_exact_mut(per_row).zip(labels) {
-                if st[0] != l {
-                    p.changed += 1;
-                    st[0] = l;
-                }
+        if self.warm {
+            let rows = self.rows.as_mut_slice();
+            let p = lloyd_pass(source, chunking, options, packed, weights, rows, per_row)?;
+            let n = source.n_rows();
+            if (p.changed as f64) <= WARM_UP_CHANGED * n as f64 {
+                self.warm = false;
+                self.groups.prev = None;
             }
-            accumulate(chunk, weights, labels, dist, &mut p);
-            p
-        };
+            return Ok((p, (n * k) as u64));
+        }
+        let centers = packed.centers();
+        let plan = self.groups.plan(packed, k, d);
         let merged = map_reduce_into(
             source,
             chunking,
@@ -586,34 +582,25 @@ impl BoundState {
             self.rows.as_mut_slice(),
             per_row,
             |chunk, state| {
-                let n = chunk.n_rows;
-                Ok(match &plan {
-                    None => with_workspace(|ws| {
-                        assign(&chunk, packed, ws);
-                        let p = finish(&chunk, state, &ws.labels[..n], &ws.dist[..n]);
-                        (p, (n * k) as u64)
-                    }),
-                    Some(plan) => with_scratch(|ws| {
-                        let evals = match plan.kind {
-                            Bounds::Hamerly => hamerly_chunk(plan, &chunk, state, ws),
-                            Bounds::Yinyang => yinyang_chunk(plan, &chunk, state, ws),
-                        };
-                        let p = finish(&chunk, state, &ws.labels[..n], &ws.dist[..n]);
-                        (p, evals)
-                    }),
-                })
+                let mut p = LloydPartial::zeros(k, d);
+                let evals = with_scratch(|ws| {
+                    let evals = match plan.kind {
+                        Bounds::Hamerly => hamerly_chunk(&plan, &chunk, state, ws),
+                        Bounds::Yinyang => yinyang_chunk(&plan, &chunk, state, ws),
+                    };
+                    let n = chunk.n_rows;
+                    p.changed = relabel(state, per_row, &ws.labels[..n]);
+                    accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
+                    evals
+                });
+                Ok((p, evals))
             },
             |(a, ea), (b, eb)| (a.merge(b), ea + eb),
         )?;
-        let merged = merged.unwrap_or_else(|| (LloydPartial::zeros(k, d), 0));
-        if plan.is_some() {
-            drop(plan);
-            self.groups.prev = Some(centers.to_vec());
-        } else if (merged.0.changed as f64) <= WARM_UP_CHANGED * source.n_rows() as f64 {
-            self.warm = false;
-            self.groups.prev = None;
-        }
-        Ok(merged)
+        drop(plan);
+
+        self.groups.prev = Some(centers.to_vec());
+        Ok(merged.unwrap_or_else(|| (LloydPartial::zeros(k, d), 0)))
     }
 }
 

@@ -145,10 +145,12 @@ impl Partial for LloydPartial {
     }
 }
 
-/// One Lloyd pass: assigns every point, updates `labels` (one per row) and
-/// returns the statistics of the new partition. In a distributed run (a source
-/// with a communicator) this process assigns and labels only its own chunks,
-/// and the statistics are those of all rows, bitwise as in one process.
+/// One Lloyd pass: assigns every point, updates `labels` (the first of
+/// `per_row` values per row: the bounded variants' warm-up keeps its bounds
+/// after each label) and returns the statistics of the new partition. In a
+/// distributed run (a source with a communicator) this process assigns and
+/// labels only its own chunks, and the statistics are those of all rows,
+/// bitwise as in one process.
 pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -156,6 +158,7 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     centers: &PackedCenters,
     weights: Option<&[f32]>,
     labels: &mut [u32],
+    per_row: usize,
 ) -> Result<LloydPartial> {
     let (k, d) = (centers.k(), centers.d());
     let partial = map_reduce_into_global(
@@ -163,18 +166,13 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
         chunking,
         options,
         labels,
-        1,
+        per_row,
         |chunk, old| {
             let mut p = LloydPartial::zeros(k, d);
             with_workspace(|ws| {
                 assign(&chunk, centers, ws);
                 let n = chunk.n_rows;
-                for (o, &l) in old.iter_mut().zip(&ws.labels[..n]) {
-                    if *o != l {
-                        p.changed += 1;
-                        *o = l;
-                    }
-                }
+                p.changed = relabel(old, per_row, &ws.labels[..n]);
                 accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
             });
             Ok(p)
@@ -182,6 +180,19 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
         LloydPartial::merge,
     )?;
     Ok(partial.unwrap_or_else(|| LloydPartial::zeros(k, d)))
+}
+
+/// Writes `labels` into the first of every `per_row` values of `state`;
+/// returns how many changed.
+pub(crate) fn relabel(state: &mut [u32], per_row: usize, labels: &[u32]) -> u64 {
+    let mut changed = 0;
+    for (st, &l) in state.chunks_exact_mut(per_row).zip(labels) {
+        if st[0] != l {
+            changed += 1;
+            st[0] = l;
+        }
+    }
+    changed
 }
 
 /// The M-step statistics of one chunk, given each row's label and squared

@@ -603,9 +603,9 @@ mod avx512 {
         )
     }
 
-    /// Splits the 512-bit lanes of `a` and `b` into the quarters `IX` and
-    /// `IY` pick (`_mm512_shuffle_f32x4`'s immediates), for values, indices
-    /// and seconds alike.
+    /// Plays the 128-bit quarters of `a` and `b` that `IX` picks against
+    /// those `IY` picks (`_mm512_shuffle_f32x4`'s immediates, applied to
+    /// values, indices and seconds alike).
     #[inline]
     #[target_feature(enable = "avx512f,avx2,fma")]
     fn halves<const IX: i32, const IY: i32>(
