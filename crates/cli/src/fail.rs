@@ -43,6 +43,9 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
             return 2;
         }
         if let Some(core) = cause.downcast_ref::<CoreError>() {
+            if matches!(core, CoreError::Interrupted { .. }) {
+                return 130;
+            }
             return if core.is_input_error() { 2 } else { 1 };
         }
         if let Some(km) = cause.downcast_ref::<mmclust_kmeans::KMeansError>() {
@@ -93,4 +96,33 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// A usage error (exit code 2).
 pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the user can fix exits 2; a failed exchange between processes, a
+    /// broken invariant or a stopped run is not the user's input (issue 18:
+    /// an MPI mismatch exits 1, not 2).
+    #[test]
+    fn exit_codes_of_core_errors() {
+        let code = |e: CoreError| exit_code(&anyhow::Error::new(e));
+        assert_eq!(code(CoreError::param("k", "must be at least 1")), 2);
+        assert_eq!(
+            code(CoreError::communication(
+                "all-gather returned 1 buffers for 2 processes"
+            )),
+            1
+        );
+        assert_eq!(code(CoreError::internal("a sum of 3 lanes")), 1);
+        assert_eq!(
+            code(CoreError::Interrupted {
+                message: "by SIGINT".into()
+            }),
+            130
+        );
+        let wrapped = anyhow::Error::new(CoreError::communication("x")).context("kmeans");
+        assert_eq!(exit_code(&wrapped), 1);
+    }
 }

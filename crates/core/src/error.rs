@@ -71,6 +71,22 @@ pub enum CoreError {
         row: usize,
         col: usize,
     },
+
+    /// Processes of a distributed run could not exchange data, or received
+    /// something they cannot use (an MPI failure, a mangled message). Not the
+    /// user's input: the run failed (exit code 1).
+    #[error("communication between processes failed: {message}")]
+    Communication { message: String },
+
+    /// The run was stopped (Ctrl-C, SIGTERM, a cancelled call) before it
+    /// finished. The CLI exits 130.
+    #[error("interrupted: {message}")]
+    Interrupted { message: String },
+
+    /// A broken internal invariant: a bug in mmclust, never the user's input.
+    /// The message says what was expected.
+    #[error("internal error (please report it): {message}")]
+    Internal { message: String },
 }
 
 impl CoreError {
@@ -89,6 +105,9 @@ impl CoreError {
                     | io::ErrorKind::ReadOnlyFilesystem
                     | io::ErrorKind::InvalidInput
             ),
+            CoreError::Communication { .. }
+            | CoreError::Interrupted { .. }
+            | CoreError::Internal { .. } => false,
             _ => true,
         }
     }
@@ -99,6 +118,20 @@ impl CoreError {
             path: path.into(),
             action: action.into(),
             source,
+        }
+    }
+
+    /// A communication failure between the processes of a distributed run.
+    pub fn communication(message: impl Into<String>) -> Self {
+        CoreError::Communication {
+            message: message.into(),
+        }
+    }
+
+    /// A broken internal invariant (a bug, not the user's input).
+    pub fn internal(message: impl Into<String>) -> Self {
+        CoreError::Internal {
+            message: message.into(),
         }
     }
 

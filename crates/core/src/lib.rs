@@ -7,11 +7,12 @@
 //! * [`parallel`]: the one pattern of DESIGN.md — fixed-size chunks, a per-chunk
 //!   kernel on rayon workers, partials merged by a fixed tree over chunk indices —
 //!   so results are bitwise identical whatever the thread count; and the
-//!   [`parallel::AllReduce`] seam through which an MPI build sums partials across
+//!   [`allreduce::AllReduce`] seam through which an MPI build sums partials across
 //!   processes.
 //! * [`kernel`]: squared row norms and the fused nearest-centre assignment.
 //! * [`stats`]: column statistics in one streaming pass (Chan's merge).
 
+pub mod allreduce;
 pub mod error;
 pub mod format;
 pub mod group;

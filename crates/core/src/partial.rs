@@ -16,7 +16,7 @@ pub trait Partial: Sized {
     /// Reads one value written by [`Partial::encode`].
     ///
     /// # Errors
-    /// [`CoreError::InvalidParameter`] when the buffer ends early or holds a
+    /// [`CoreError::Communication`] when the buffer ends early or holds a
     /// value out of range (a message mangled in transit, or mismatched code).
     fn decode(r: &mut PartialReader<'_>) -> Result<Self>;
 
@@ -81,8 +81,7 @@ impl<'a> PartialReader<'a> {
 }
 
 fn truncated() -> CoreError {
-    CoreError::param(
-        "partial",
+    CoreError::communication(
         "a partial-statistics message ended early (processes running different builds?)",
     )
 }
@@ -91,10 +90,9 @@ fn integer(v: f64) -> Result<u64> {
     if v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_992.0 {
         Ok(v as u64)
     } else {
-        Err(CoreError::param(
-            "partial",
-            format!("{v} in a partial-statistics message is not a count"),
-        ))
+        Err(CoreError::communication(format!(
+            "{v} in a partial-statistics message is not a count"
+        )))
     }
 }
 

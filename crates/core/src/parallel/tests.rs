@@ -1,0 +1,300 @@
+use super::*;
+use crate::source::ArraySource;
+
+fn data(n: usize, d: usize) -> Vec<f32> {
+    (0..n * d)
+        .map(|i| ((i as f32) * 0.618_034).sin() * 1e3 + 1e-3 * i as f32)
+        .collect()
+}
+
+fn sum_pass(src: &ArraySource<'_>, chunking: Chunking) -> f64 {
+    map_reduce(
+        src,
+        chunking,
+        PassOptions::default(),
+        |c| Ok(c.data.iter().map(|&v| f64::from(v)).sum::<f64>()),
+        |a, b| a + b,
+    )
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn chunking_covers_rows_exactly() {
+    let c = Chunking::with_rows(7).unwrap();
+    assert_eq!(c.n_chunks(0), 0);
+    assert_eq!(c.n_chunks(7), 1);
+    assert_eq!(c.n_chunks(15), 3);
+    assert_eq!(c.range(2, 15), 14..15);
+    assert!(Chunking::with_rows(0).is_err());
+    assert_eq!(Chunking::for_dim(32).chunk_rows, 2048);
+    assert_eq!(Chunking::for_dim(1).chunk_rows, 65_536);
+    assert_eq!(Chunking::for_dim(100_000).chunk_rows, 64);
+}
+
+#[test]
+fn sum_is_bitwise_identical_on_1_2_and_8_threads() {
+    let (n, d) = (10_007, 3);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(97).unwrap();
+    let results: Vec<u64> = [1, 2, 8]
+        .iter()
+        .map(|&t| {
+            with_threads(Some(t), || sum_pass(&src, chunking))
+                .unwrap()
+                .to_bits()
+        })
+        .collect();
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[0], results[2]);
+}
+
+#[test]
+fn merge_sees_chunks_in_index_order() {
+    let (n, d) = (1000, 2);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(33).unwrap();
+    let order = map_reduce(
+        &src,
+        chunking,
+        PassOptions::default(),
+        |c| Ok(vec![(c.index, c.start_row, c.n_rows)]),
+        |mut a, b| {
+            a.extend(b);
+            a
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(order.len(), chunking.n_chunks(n));
+    for (i, &(index, start, rows)) in order.iter().enumerate() {
+        assert_eq!(index, i);
+        assert_eq!(start, i * 33);
+        assert_eq!(rows, chunking.range(i, n).len());
+    }
+}
+
+#[test]
+fn per_row_output_lands_in_its_rows() {
+    let (n, d) = (1001, 2);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let mut out = vec![0usize; n * 2];
+    let total = map_reduce_into(
+        &src,
+        Chunking::with_rows(64).unwrap(),
+        PassOptions::default(),
+        &mut out,
+        2,
+        |c, o| {
+            for i in 0..c.n_rows {
+                o[2 * i] = c.start_row + i;
+                o[2 * i + 1] = c.index;
+            }
+            Ok(c.n_rows)
+        },
+        |a, b| a + b,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(total, n);
+    for r in 0..n {
+        assert_eq!(out[2 * r], r);
+        assert_eq!(out[2 * r + 1], r / 64);
+    }
+    let mut short = vec![0usize; 3];
+    assert!(
+        map_reduce_into(
+            &src,
+            Chunking::with_rows(64).unwrap(),
+            PassOptions::default(),
+            &mut short,
+            1,
+            |_, _| Ok(()),
+            |_, _| (),
+        )
+        .is_err()
+    );
+}
+
+/// The sink's own error type comes back unchanged, not as a `CoreError`;
+/// a chunk error converts into it.
+#[test]
+fn ordered_map_returns_the_sinks_own_error() {
+    #[derive(Debug)]
+    enum SinkError {
+        Full(usize),
+        Core(CoreError),
+    }
+    impl From<CoreError> for SinkError {
+        fn from(e: CoreError) -> Self {
+            SinkError::Core(e)
+        }
+    }
+    let v = data(100, 2);
+    let src = ArraySource::from_slice(&v, 100, 2).unwrap();
+    let chunking = Chunking::with_rows(10).unwrap();
+    let r = map_ordered(
+        &src,
+        chunking,
+        PassOptions::default(),
+        3,
+        |c| Ok(c.index),
+        |i| {
+            if i == 4 {
+                Err(SinkError::Full(i))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    assert!(matches!(r, Err(SinkError::Full(4))), "{r:?}");
+    let r = map_ordered(
+        &src,
+        chunking,
+        PassOptions::default(),
+        3,
+        |c| {
+            if c.index == 2 {
+                Err(CoreError::internal("chunk 2"))
+            } else {
+                Ok(c.index)
+            }
+        },
+        |_| Ok::<(), SinkError>(()),
+    );
+    assert!(
+        matches!(&r, Err(SinkError::Core(CoreError::Internal { message })) if message == "chunk 2"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn ordered_map_delivers_chunks_in_order() {
+    let v = data(1000, 2);
+    let src = ArraySource::from_slice(&v, 1000, 2).unwrap();
+    let mut seen = Vec::new();
+    map_ordered(
+        &src,
+        Chunking::with_rows(7).unwrap(),
+        PassOptions::default(),
+        5,
+        |c| Ok((c.index, c.data.to_vec())),
+        |(i, rows)| {
+            seen.push(i);
+            assert_eq!(rows, &v[i * 14..(i * 14 + 14).min(v.len())]);
+            Ok::<(), CoreError>(())
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, (0..143).collect::<Vec<_>>());
+}
+
+#[test]
+fn ownership_tiles_the_chunks_and_follows_the_tree() {
+    for c in [0usize, 1, 2, 3, 5, 7, 64, 100, 489, 1000] {
+        for size in 1..=9 {
+            let mut next = 0;
+            for r in 0..size {
+                let o = owned_chunks(c, r, size);
+                assert_eq!(o.start, next, "c={c} size={size} r={r}");
+                assert!(o.end >= o.start);
+                next = o.end;
+            }
+            assert_eq!(next, c);
+        }
+        if c >= 2 {
+            // Two ranks split at the root.
+            assert_eq!(owned_chunks(c, 1, 2).start, c / 2);
+        }
+    }
+    for size in 2..=16 {
+        // Balanced within an eighth of a share, plus a chunk of rounding.
+        let c = 1000;
+        for r in 0..size {
+            let len = owned_chunks(c, r, size).len() as f64;
+            let ideal = c as f64 / size as f64;
+            assert!(
+                (len - ideal).abs() <= ideal / 4.0 + 2.0,
+                "size={size} r={r} len={len}"
+            );
+        }
+    }
+}
+
+#[test]
+fn global_pass_is_bitwise_the_single_process_pass_on_any_rank_count() {
+    use crate::group::ThreadGroup;
+    use crate::source::Distributed;
+    let (n, d) = (10_007, 3);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(97).unwrap();
+    let one = sum_pass(&src, chunking).to_bits();
+    let one_labels: Vec<u32> = (0..n as u32).map(|i| i * 3 % 7).collect();
+    for ranks in 1..=5 {
+        let results = ThreadGroup::run(ranks, |comm| {
+            let dist = Distributed::new(&src, comm);
+            let total = map_reduce_global(
+                &dist,
+                chunking,
+                PassOptions::default(),
+                |c| Ok(c.data.iter().map(|&v| f64::from(v)).sum::<f64>()),
+                |a, b| a + b,
+            )
+            .unwrap()
+            .unwrap();
+            let mut labels = vec![u32::MAX; n];
+            let (rows, count) = map_reduce_into_global(
+                &dist,
+                chunking,
+                PassOptions::default(),
+                &mut labels,
+                1,
+                |c, out| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = (c.start_row + i) as u32 * 3 % 7;
+                    }
+                    Ok((c.n_rows as u64, vec![c.index]))
+                },
+                |a, b| (a.0 + b.0, [a.1, b.1].concat()),
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(rows, n as u64);
+            assert_eq!(count, (0..chunking.n_chunks(n)).collect::<Vec<_>>());
+            let mine = owned_rows(n, chunking, comm.rank(), comm.size());
+            for (i, &l) in labels.iter().enumerate() {
+                if mine.contains(&i) {
+                    assert_eq!(l, one_labels[i]);
+                } else {
+                    assert_eq!(l, u32::MAX, "row {i} is another rank's");
+                }
+            }
+            total.to_bits()
+        });
+        assert!(results.iter().all(|&b| b == one), "{ranks} ranks");
+    }
+}
+
+#[test]
+fn errors_propagate() {
+    let v = data(100, 1);
+    let src = ArraySource::from_slice(&v, 100, 1).unwrap();
+    let r: Result<Option<()>> = map_reduce(
+        &src,
+        Chunking::with_rows(10).unwrap(),
+        PassOptions::default(),
+        |c| {
+            if c.index == 3 {
+                Err(CoreError::param("x", "boom"))
+            } else {
+                Ok(())
+            }
+        },
+        |_, _| (),
+    );
+    assert!(r.unwrap_err().to_string().contains("boom"));
+}
