@@ -23,9 +23,9 @@ fi
 
 # crates/mpi is outside the workspace (it needs MPI to build): lint and format
 # it here, with the CLI that uses it.
-cargo clippy --profile ci -p mmclust-cli --features mpi --all-targets -- -D warnings
+cargo clippy --profile ci -p mmclust-cli --features mpi,test-hooks --all-targets -- -D warnings
 rustfmt --edition 2024 --check crates/mpi/src/*.rs
-cargo build --profile ci -p mmclust-cli --features mpi
+cargo build --profile ci -p mmclust-cli --features mpi,test-hooks
 BIN="$PWD/target/ci/mmclust"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

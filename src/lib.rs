@@ -2,8 +2,10 @@
 //!
 //! This facade re-exports the workspace libraries so that a user depends on one
 //! crate: [`core`] (matrix sources, chunked parallel passes, kernels, column
-//! statistics), [`kmeans`] and [`gmm`].
+//! statistics), [`kmeans`], [`gmm`] and [`eval`] (silhouette, scores, the
+//! elbow and BIC sweeps).
 
 pub use mmclust_core as core;
+pub use mmclust_eval as eval;
 pub use mmclust_gmm as gmm;
 pub use mmclust_kmeans as kmeans;

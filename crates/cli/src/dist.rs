@@ -44,6 +44,7 @@ pub(crate) fn start() -> Result<()> {
         }
         // For the fault tests (scripts/test_mpi.sh): this rank panics after
         // MPI is up, as a bug would; the job must still end within seconds.
+        #[cfg(feature = "test-hooks")]
         if std::env::var("MMCLUST_TEST_PANIC_RANK").ok() == Some(mpi.rank().to_string()) {
             panic!(
                 "MMCLUST_TEST_PANIC_RANK: rank {} panics on purpose",

@@ -15,6 +15,7 @@
 pub mod allreduce;
 pub mod error;
 pub mod format;
+#[cfg(any(test, feature = "test-hooks"))]
 pub mod group;
 pub mod kernel;
 pub mod output;

@@ -189,8 +189,14 @@ impl Drop for AtomicOutput {
 /// synced temporary and its rename. For fault-injection tests only
 /// (`crates/cli/tests/faults.rs` kills the process in that window to show an
 /// earlier file under the final name survives); unset, nothing happens.
+/// Read only in builds with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
 pub const PAUSE_BEFORE_RENAME_ENV: &str = "MMCLUST_TEST_PAUSE_BEFORE_RENAME_MS";
 
+#[cfg(not(feature = "test-hooks"))]
+fn pause_before_rename() {}
+
+#[cfg(feature = "test-hooks")]
 fn pause_before_rename() {
     static PAUSE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
     let pause = PAUSE.get_or_init(|| {
