@@ -7,17 +7,17 @@ use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{Matrix, NpyFile, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
-use mmclust_core::source::{Concat, Distributed, RowRange};
+use mmclust_core::source::{Concat, RowRange};
 use mmclust_gmm::{
     CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init, Precision,
 };
 use serde_json::json;
 
 use crate::Global;
-use crate::cmd::kmeans::check_outputs;
+use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, open_data};
+use crate::input::emit_json;
 use crate::progress::{RowProgress, StatusLine};
 
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
@@ -120,11 +120,33 @@ fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
 
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let started = Instant::now();
-    let outputs: Vec<&PathBuf> = [&a.model_out, &a.labels_out, &a.proba_out]
-        .into_iter()
-        .flatten()
-        .collect();
-    check_outputs(&outputs)?;
+    let mut input = FitInput::open(
+        &a.file,
+        a.shards,
+        &[
+            a.model_out.as_ref(),
+            a.labels_out.as_ref(),
+            a.proba_out.as_ref(),
+        ],
+    )?;
+    let params = build_params(g, &a, &mut input)?;
+    let model = fit(g, &a, &input, &params)?;
+    report(&model).warn_unconverged(g, "iterations");
+    let inputs = input.paths();
+    match crate::dist::comm() {
+        Some(comm) => write_rows_shared(comm, &model, input.source(), &a, &inputs)?,
+        None => write_rows(g, &model, input.source(), &a, &inputs)?,
+    }
+    if !crate::dist::is_root() {
+        // Rank 0 writes the model and prints the summary.
+        return Ok(());
+    }
+    let model_json = model.to_json(Some(input.fingerprint.clone()));
+    write_model(a.model_out.as_ref(), &inputs, &model_json)?;
+    print_summary(g, &a, started, &input, &model)
+}
+
+fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams> {
     let covariance: CovarianceType = a
         .covariance
         .parse()
@@ -133,16 +155,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .precision
         .parse()
         .map_err(|e: String| usage(format!("--precision: {e}")))?;
-    let data = open_data(&a.file, a.shards)?;
-    let m = &data.source;
-    let fp = data.fingerprint.clone();
-    let (n, d) = (m.n_rows(), m.n_cols());
-    let init = parse_init(&a.init, a.k, d)?;
-    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
+    let init = parse_init(&a.init, a.k, input.source().n_cols())?;
     if a.init.ends_with(".npy") {
-        inputs.push(Path::new(&a.init));
+        input.read_also(Path::new(&a.init));
     }
-    let params = GmmParams::new(a.k)
+    Ok(GmmParams::new(a.k)
         .covariance(covariance)
         .init(init)
         .n_init(a.n_init)
@@ -151,8 +168,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .reg_covar(a.reg_covar)
         .precision(precision)
         .seed(g.seed)
-        .standardize(a.standardize);
+        .standardize(a.standardize))
+}
 
+/// The fit, with its progress lines.
+fn fit(g: &Global, a: &Args, input: &FitInput, params: &GmmParams) -> Result<GaussianMixtureModel> {
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "pass", 0);
     let on_event = |e: &FitEvent| match e {
@@ -175,120 +195,91 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         _ => {}
     };
     let tick = |r: usize| bar.tick(r);
-    // Distributed runs: every rank maps the file, passes split the chunks.
-    let shared = crate::dist::comm().map(|c| Distributed::new(&m, c));
-    let source: &dyn DataSource = match &shared {
-        Some(s) => s,
-        None => &m,
-    };
-    let model = params.fit_with(
-        source,
-        FitHooks {
-            on_event: Some(&on_event),
-            progress: Some(&tick),
-        },
-    )?;
+    let model = input.with_source(|source| {
+        params.fit_with(
+            source,
+            FitHooks {
+                on_event: Some(&on_event),
+                progress: Some(&tick),
+            },
+        )
+    })?;
     status.finish();
     bar.finish();
-    if !model.converged {
-        g.warn(format_args!(
-            "did not converge in {} iterations; raise --max-iter or --tol",
-            model.max_iter
-        ));
-    }
+    Ok(model)
+}
 
-    match crate::dist::comm() {
-        Some(comm) => write_rows_shared(comm, &model, m, &a, &inputs)?,
-        None => write_rows(g, &model, &m, &a, &inputs)?,
+fn report(model: &GaussianMixtureModel) -> FitReport<'_> {
+    FitReport {
+        command: "gmm",
+        k: model.k(),
+        n_iter: model.n_iter,
+        max_iter: model.max_iter,
+        converged: model.converged,
+        history: &model.history,
+        stats_seconds: model.stats_seconds,
+        init_seconds: model.init_seconds,
+        iter_seconds: model.iter_seconds,
+        fit_seconds: model.fit_seconds,
     }
-    if !crate::dist::is_root() {
-        // Rank 0 writes the model and prints the summary.
-        return Ok(());
-    }
-    let fp_json = serde_json::to_value(&fp)?;
-    if let Some(p) = &a.model_out {
-        let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
-        mmclust_core::output::write_atomic(p, &inputs, text.as_bytes())?;
-    }
+}
 
-    let summary = json!({
-        "command": "gmm",
-        "covariance": covariance.name(),
-        "precision": precision.name(),
-        "f32_iterations": model.f32_iterations,
-        "init": model.init,
-        "k": a.k,
-        "n": n,
-        "d": d,
-        "log_likelihood": model.log_likelihood,
-        "lower_bound": model.lower_bound,
-        "n_iter": model.n_iter,
-        "converged": model.converged,
-        "n_init": model.run_lower_bounds.len(),
-        "best_run": model.best_run,
-        "run_lower_bounds": model.run_lower_bounds.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
-        "bic": model.bic(),
-        "aic": model.aic(),
-        "n_parameters": model.n_parameters(),
-        "weights": model.weights(),
-        "standardized": model.standardizer.is_some(),
-        "seed": g.seed,
-        "threads": rayon::current_num_threads(),
-        "ranks": crate::dist::rank_size().1,
-        "stats_seconds": model.stats_seconds,
-        "init_seconds": model.init_seconds,
-        "iter_seconds": model.iter_seconds,
-        "fit_seconds": model.fit_seconds,
-        "total_seconds": started.elapsed().as_secs_f64(),
-        "history": model.history,
-        "input": fp_json,
-        "model_out": a.model_out,
-        "labels_out": a.labels_out,
-        "proba_out": a.proba_out,
-    });
+fn print_summary(
+    g: &Global,
+    a: &Args,
+    started: Instant,
+    input: &FitInput,
+    model: &GaussianMixtureModel,
+) -> Result<()> {
+    let report = report(model);
+    let summary = report.summary(
+        g,
+        started,
+        input,
+        json!({
+            "covariance": model.covariance_type().name(),
+            "precision": model.precision.name(),
+            "f32_iterations": model.f32_iterations,
+            "init": model.init,
+            "log_likelihood": model.log_likelihood,
+            "lower_bound": model.lower_bound,
+            "n_init": model.run_lower_bounds.len(),
+            "best_run": model.best_run,
+            "run_lower_bounds": model.run_lower_bounds.iter().map(|v| if v.is_finite() { json!(v) } else { json!(null) }).collect::<Vec<_>>(),
+            "bic": model.bic(),
+            "aic": model.aic(),
+            "n_parameters": model.n_parameters(),
+            "weights": model.weights(),
+            "standardized": model.standardizer.is_some(),
+            "model_out": a.model_out,
+            "labels_out": a.labels_out,
+            "proba_out": a.proba_out,
+        }),
+    );
     if g.json {
-        emit_json(&summary)?;
-    } else {
-        println!(
-            "gmm: k = {}, n = {n}, d = {d}, covariance = {}, init = {}, {} run(s)",
-            a.k,
-            covariance,
-            model.init,
-            model.run_lower_bounds.len()
-        );
-        println!(
-            "log-likelihood {:.9} per row after {} iteration(s), {}; BIC {:.6e}, AIC {:.6e}",
-            model.log_likelihood,
-            model.n_iter,
-            if model.converged {
-                "converged"
-            } else {
-                "not converged"
-            },
-            model.bic(),
-            model.aic()
-        );
-        println!(
-            "fit {:.3} s (statistics {:.3} s, init {:.3} s, iterations {:.3} s = {:.4} s/iteration)",
-            model.fit_seconds,
-            model.stats_seconds,
-            model.init_seconds,
-            model.iter_seconds,
-            model.iter_seconds / model.n_iter.max(1) as f64
-        );
-        if a.k <= 20 {
-            for (j, w) in model.weights().iter().enumerate() {
-                let mean: Vec<String> = model.means()[j * d..(j + 1) * d]
-                    .iter()
-                    .take(8)
-                    .map(|v| format!("{v:.4}"))
-                    .collect();
-                let more = if d > 8 { ", …" } else { "" };
-                println!(
-                    "component {j}: weight {w:.4}, mean [{}{more}]",
-                    mean.join(", ")
-                );
-            }
+        return emit_json(&summary);
+    }
+    let (n, d) = (input.source().n_rows(), input.source().n_cols());
+    println!(
+        "gmm: k = {}, n = {n}, d = {d}, covariance = {}, init = {}, {} run(s)",
+        a.k,
+        model.covariance_type(),
+        model.init,
+        model.run_lower_bounds.len()
+    );
+    println!(
+        "log-likelihood {:.9} per row after {} iteration(s), {}; BIC {:.6e}, AIC {:.6e}",
+        model.log_likelihood,
+        model.n_iter,
+        converged_word(model.converged),
+        model.bic(),
+        model.aic()
+    );
+    report.print_timing();
+    if a.k <= 20 {
+        for (j, w) in model.weights().iter().enumerate() {
+            let mean = short_row(&model.means()[j * d..(j + 1) * d]);
+            println!("component {j}: weight {w:.4}, mean {mean}");
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{NpyFile, NpyWriter, read_npy_vector_f32, write_npy_f32};
 use mmclust_core::parallel::{Chunking, PassOptions, owned_rows};
-use mmclust_core::source::{Distributed, RowRange};
+use mmclust_core::source::RowRange;
 use mmclust_kmeans::{
     Algorithm as KMeansAlgorithm, FitEvent, FitHooks, Init, KMeansError, KMeansModel, KMeansParams,
     MiniBatchOptions, MiniBatchState, Sampling,
@@ -15,9 +15,10 @@ use mmclust_kmeans::{
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, open_data};
+use crate::input::emit_json;
 use crate::progress::{RowProgress, StatusLine};
 
 mod checkpoint;
@@ -200,118 +201,138 @@ fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
     })
 }
 
-/// Outputs must differ from each other and from the inputs.
-pub(crate) fn check_outputs(outputs: &[&PathBuf]) -> Result<()> {
-    for (i, p) in outputs.iter().enumerate() {
-        if outputs[..i].contains(p) {
-            return Err(usage(format!(
-                "{} is given as two different outputs; choose distinct paths",
-                p.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let started = Instant::now();
-    let outputs: Vec<&PathBuf> = [&a.model_out, &a.centers_out, &a.labels_out, &a.checkpoint]
-        .into_iter()
-        .flatten()
-        .collect();
-    check_outputs(&outputs)?;
-    let data = open_data(&a.file, a.shards)?;
-    let m = &data.source;
-    let fp = data.fingerprint.clone();
-    let (n, d) = (m.n_rows(), m.n_cols());
-    let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
-    let mut inputs: Vec<&Path> = data.paths.iter().map(PathBuf::as_path).collect();
-    inputs.extend(a.weights.as_deref());
-    if a.init.ends_with(".npy") {
-        inputs.push(Path::new(&a.init));
+    let mut input = FitInput::open(
+        &a.file,
+        a.shards,
+        &[
+            a.model_out.as_ref(),
+            a.centers_out.as_ref(),
+            a.labels_out.as_ref(),
+            a.checkpoint.as_ref(),
+        ],
+    )?;
+    let setup = Setup::new(g, &a, &mut input)?;
+    let mut model = fit(g, &a, &input, &setup)?;
+    warn_about(g, &a, &model);
+    write_outputs(g, &a, &input, &setup, &mut model)?;
+    if !crate::dist::is_root() {
+        // Rank 0 writes the model and prints the summary.
+        return Ok(());
     }
-    let weights = match &a.weights {
-        Some(p) => Some(read_npy_vector_f32(p)?),
-        None => None,
-    };
-    let minibatch = a.algorithm == Algorithm::Minibatch;
-    if !minibatch {
-        for (flag, given) in [
-            ("--checkpoint", a.checkpoint.is_some()),
-            ("--resume", a.resume.is_some()),
-        ] {
-            if given {
-                return Err(usage(format!("{flag} needs --algorithm minibatch")));
-            }
+    print_summary(g, &a, started, &input, &model)
+}
+
+/// The run's parameters, built from the arguments.
+struct Setup {
+    params: KMeansParams,
+    weights: Option<Vec<f32>>,
+    /// What a checkpoint records of the run, to refuse resuming another one.
+    checkpoint_params: serde_json::Value,
+}
+
+impl Setup {
+    fn new(g: &Global, a: &Args, input: &mut FitInput) -> Result<Self> {
+        let d = input.source().n_cols();
+        let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
+        if let Some(w) = &a.weights {
+            input.read_also(w);
         }
-    }
-    let tol = a.tol.unwrap_or(if minibatch { 0.0 } else { 1e-4 });
-    let mut params = KMeansParams::new(a.k)
-        .init(init)
-        .max_iter(a.max_iter)
-        .tol(tol)
-        .seed(g.seed)
-        .standardize(a.standardize);
-    params.n_init = a.n_init;
-    if let Some(dir) = &a.scratch_dir {
-        params = params.scratch_dir(dir);
-    }
-    params = params.algorithm(match a.algorithm {
-        Algorithm::Auto => KMeansAlgorithm::Auto,
-        Algorithm::Lloyd => KMeansAlgorithm::Lloyd,
-        Algorithm::Hamerly => KMeansAlgorithm::Hamerly,
-        Algorithm::Yinyang => KMeansAlgorithm::Yinyang,
-        // Replaced by the mini-batch options below.
-        Algorithm::Minibatch => KMeansAlgorithm::Lloyd,
-    });
-    let checkpoint_params = json!({
-        "k": a.k, "seed": g.seed, "init": a.init, "max_iter": a.max_iter, "tol": tol,
-        "batch_size": a.batch_size, "block_rows": a.block_rows,
-        "max_no_improvement": a.max_no_improvement, "reassignment_ratio": a.reassignment_ratio,
-        "init_size": a.init_size, "standardize": a.standardize, "refine": a.refine,
-        "weights": a.weights.as_ref().map(|p| p.display().to_string()),
-    });
-    let fp_json = serde_json::to_value(&fp)?;
-    if minibatch {
-        let resume = match &a.resume {
-            Some(p) => Some(checkpoint::load(p, &fp_json, &checkpoint_params)?),
+        if a.init.ends_with(".npy") {
+            input.read_also(Path::new(&a.init));
+        }
+        let weights = match &a.weights {
+            Some(p) => Some(read_npy_vector_f32(p)?),
             None => None,
         };
-        params = params.algorithm(KMeansAlgorithm::MiniBatch(Box::new(MiniBatchOptions {
-            batch_size: a.batch_size,
-            sampling: if a.block_rows == 0 {
-                Sampling::Rows
-            } else {
-                Sampling::Blocks { rows: a.block_rows }
-            },
-            max_no_improvement: (a.max_no_improvement > 0).then_some(a.max_no_improvement),
-            reassignment_ratio: a.reassignment_ratio,
-            init_size: a.init_size,
-            // With --labels-out the labels pass measures the exact inertia.
-            final_pass: a.labels_out.is_none(),
-            refine: a.refine,
-            checkpoint_every: if a.checkpoint.is_some() {
-                a.checkpoint_every
-            } else {
-                0
-            },
-            checkpoint_seconds: if a.checkpoint.is_some() {
-                a.checkpoint_seconds
-            } else {
-                0.0
-            },
-            resume,
-        })));
-        crate::signals::install();
+        let minibatch = a.algorithm == Algorithm::Minibatch;
+        if !minibatch {
+            for (flag, given) in [
+                ("--checkpoint", a.checkpoint.is_some()),
+                ("--resume", a.resume.is_some()),
+            ] {
+                if given {
+                    return Err(usage(format!("{flag} needs --algorithm minibatch")));
+                }
+            }
+        }
+        let tol = a.tol.unwrap_or(if minibatch { 0.0 } else { 1e-4 });
+        let mut params = KMeansParams::new(a.k)
+            .init(init)
+            .max_iter(a.max_iter)
+            .tol(tol)
+            .seed(g.seed)
+            .standardize(a.standardize);
+        params.n_init = a.n_init;
+        if let Some(dir) = &a.scratch_dir {
+            params = params.scratch_dir(dir);
+        }
+        params = params.algorithm(match a.algorithm {
+            Algorithm::Auto => KMeansAlgorithm::Auto,
+            Algorithm::Lloyd => KMeansAlgorithm::Lloyd,
+            Algorithm::Hamerly => KMeansAlgorithm::Hamerly,
+            Algorithm::Yinyang => KMeansAlgorithm::Yinyang,
+            // Replaced by the mini-batch options below.
+            Algorithm::Minibatch => KMeansAlgorithm::Lloyd,
+        });
+        let checkpoint_params = json!({
+            "k": a.k, "seed": g.seed, "init": a.init, "max_iter": a.max_iter, "tol": tol,
+            "batch_size": a.batch_size, "block_rows": a.block_rows,
+            "max_no_improvement": a.max_no_improvement, "reassignment_ratio": a.reassignment_ratio,
+            "init_size": a.init_size, "standardize": a.standardize, "refine": a.refine,
+            "weights": a.weights.as_ref().map(|p| p.display().to_string()),
+        });
+        if minibatch {
+            let resume = match &a.resume {
+                Some(p) => Some(checkpoint::load(p, &input.fingerprint, &checkpoint_params)?),
+                None => None,
+            };
+            params = params.algorithm(KMeansAlgorithm::MiniBatch(Box::new(minibatch_options(
+                a, resume,
+            ))));
+            crate::signals::install();
+        }
+        // The checkpoint is written during the run: refuse one that would
+        // replace an input now, not at the first checkpoint.
+        if let Some(c) = &a.checkpoint {
+            mmclust_core::output::check_not_input(c, &input.paths())?;
+        }
+        Ok(Self {
+            params,
+            weights,
+            checkpoint_params,
+        })
     }
-    // The checkpoint is written during the run: refuse one that would replace
-    // an input now, not at the first checkpoint.
-    let data_inputs = inputs.clone();
-    if let Some(c) = &a.checkpoint {
-        mmclust_core::output::check_not_input(c, &data_inputs)?;
-        inputs.push(c.as_path()); // outputs must not overwrite it
-    }
+}
 
+fn minibatch_options(a: &Args, resume: Option<MiniBatchState>) -> MiniBatchOptions {
+    let checkpoints = a.checkpoint.is_some();
+    MiniBatchOptions {
+        batch_size: a.batch_size,
+        sampling: if a.block_rows == 0 {
+            Sampling::Rows
+        } else {
+            Sampling::Blocks { rows: a.block_rows }
+        },
+        max_no_improvement: (a.max_no_improvement > 0).then_some(a.max_no_improvement),
+        reassignment_ratio: a.reassignment_ratio,
+        init_size: a.init_size,
+        // With --labels-out the labels pass measures the exact inertia.
+        final_pass: a.labels_out.is_none(),
+        refine: a.refine,
+        checkpoint_every: if checkpoints { a.checkpoint_every } else { 0 },
+        checkpoint_seconds: if checkpoints {
+            a.checkpoint_seconds
+        } else {
+            0.0
+        },
+        resume,
+    }
+}
+
+/// The fit, with its progress lines, checkpoints and Ctrl-C.
+fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansModel> {
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "rows read", 0);
     let started_steps = Instant::now();
@@ -346,33 +367,35 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
     };
     let tick = |r: usize| bar.tick(r);
+    let data_inputs = input.paths();
     let save = |state: &MiniBatchState| -> mmclust_kmeans::Result<()> {
         // Every rank holds the same state; rank 0 writes it.
         if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
-            checkpoint::save(p, &data_inputs, &fp_json, &checkpoint_params, state)?;
+            checkpoint::save(
+                p,
+                &data_inputs,
+                &input.fingerprint,
+                &setup.checkpoint_params,
+                state,
+            )?;
         }
         Ok(())
     };
-    // In a distributed run every rank maps the whole file and passes split the
-    // chunk grid between ranks (crate::dist).
-    let shared = crate::dist::comm().map(|c| Distributed::new(&m, c));
-    let source: &dyn DataSource = match &shared {
-        Some(s) => s,
-        None => &m,
-    };
-    let fitted = params.fit_with(
-        source,
-        weights.as_deref(),
-        FitHooks {
-            on_event: Some(&on_event),
-            progress: Some(&tick),
-            stop: Some(&crate::signals::STOP),
-            on_checkpoint: Some(&save),
-        },
-    );
+    let fitted = input.with_source(|source| {
+        setup.params.fit_with(
+            source,
+            setup.weights.as_deref(),
+            FitHooks {
+                on_event: Some(&on_event),
+                progress: Some(&tick),
+                stop: Some(&crate::signals::STOP),
+                on_checkpoint: Some(&save),
+            },
+        )
+    });
     status.finish();
     bar.finish();
-    let mut model = match fitted {
+    match fitted {
         Err(KMeansError::Interrupted { step }) => {
             let message = match &a.checkpoint {
                 Some(p) => format!(
@@ -384,7 +407,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
                     "interrupted after step {step}; no --checkpoint was given, so the run is lost"
                 ),
             };
-            return Err(crate::fail::Interrupted(message).into());
+            Err(crate::fail::Interrupted(message).into())
         }
         // The library does not know the weights' file: name it.
         Err(
@@ -393,11 +416,28 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             },
         ) => {
             let path = a.weights.as_deref().unwrap_or(Path::new("--weights"));
-            return Err(anyhow::Error::new(e).context(path.display().to_string()));
+            Err(anyhow::Error::new(e).context(path.display().to_string()))
         }
-        other => other?,
-    };
+        other => Ok(other?),
+    }
+}
 
+fn report<'m>(model: &'m KMeansModel) -> FitReport<'m> {
+    FitReport {
+        command: "kmeans",
+        k: model.k,
+        n_iter: model.n_iter,
+        max_iter: model.max_iter,
+        converged: model.converged,
+        history: &model.history,
+        stats_seconds: model.stats_seconds,
+        init_seconds: model.init_seconds,
+        iter_seconds: model.iter_seconds,
+        fit_seconds: model.fit_seconds,
+    }
+}
+
+fn warn_about(g: &Global, a: &Args, model: &KMeansModel) {
     if model.distinct_centers < model.k || model.distinct_init < model.k {
         g.warn(format_args!(
             "only {} distinct clusters found for k = {}: the data has fewer distinct points than k",
@@ -405,78 +445,79 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             model.k
         ));
     }
-    if !model.converged {
-        let unit = if minibatch { "epochs" } else { "iterations" };
-        g.warn(format_args!(
-            "did not converge in {} {unit}; raise --max-iter or --tol",
-            model.max_iter
-        ));
-    }
+    let minibatch = a.algorithm == Algorithm::Minibatch;
+    report(model).warn_unconverged(g, if minibatch { "epochs" } else { "iterations" });
+}
 
-    // Outputs: labels stream first (the longest), then the small files.
-    if let (Some(p), Some(comm)) = (&a.labels_out, crate::dist::comm()) {
+/// The weighted sum of a chunk's squared distances, in `f64`.
+fn chunk_inertia(dist: &[f32], weights: Option<&[f32]>) -> f64 {
+    match weights {
+        Some(ws) => dist
+            .iter()
+            .zip(ws)
+            .map(|(&d, &w)| f64::from(d) * f64::from(w))
+            .sum(),
+        None => dist.iter().map(|&d| f64::from(d)).sum(),
+    }
+}
+
+/// Outputs: labels stream first (the longest, measuring the exact inertia
+/// that mini-batch leaves to this pass), then rank 0 writes the small files.
+fn write_outputs(
+    g: &Global,
+    a: &Args,
+    input: &FitInput,
+    setup: &Setup,
+    model: &mut KMeansModel,
+) -> Result<()> {
+    let mut inputs = input.paths();
+    inputs.extend(a.checkpoint.as_deref()); // outputs must not overwrite it
+    let m = input.source();
+    let (n, d) = (m.n_rows(), m.n_cols());
+    let weights = setup.weights.as_deref();
+    let inertia = if let (Some(p), Some(comm)) = (&a.labels_out, crate::dist::comm()) {
         // Each rank labels its own rows, written at their offsets of one file;
         // the inertia is summed chunk by chunk in row order, as below.
         let rows = owned_rows(n, Chunking::for_dim(d), comm.rank(), comm.size());
-        let part = RowRange::new(&m, rows.clone())?;
-        let mut chunk_inertia = Vec::new();
+        let part = RowRange::new(m, rows.clone())?;
+        let mut inertias = Vec::new();
         let mut row = rows.start;
         let mut out = SharedNpy::<i32>::create(comm, p, &inputs, n, None, rows)?;
         model.predict_each(&part, PassOptions::default(), |labels, dist| {
-            let ws = weights.as_deref().map(|w| &w[row..row + dist.len()]);
-            chunk_inertia.push(match ws {
-                Some(ws) => dist
-                    .iter()
-                    .zip(ws)
-                    .map(|(&d, &w)| f64::from(d) * f64::from(w))
-                    .sum::<f64>(),
-                None => dist.iter().map(|&d| f64::from(d)).sum::<f64>(),
-            });
+            inertias.push(chunk_inertia(
+                dist,
+                weights.map(|w| &w[row..row + dist.len()]),
+            ));
             row += dist.len();
-            let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
-            Ok(out.write(&l)?)
+            Ok(out.write(&as_i32(labels))?)
         })?;
         out.finish(comm)?;
-        let inertia = crate::dist::ordered_sum(comm, &chunk_inertia)?;
-        if model.inertia.is_nan() {
-            model.inertia = inertia;
-            model.run_inertias = vec![inertia];
-        }
+        Some(crate::dist::ordered_sum(comm, &inertias)?)
     } else if let Some(p) = &a.labels_out {
         let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
         let bar = RowProgress::new(g, "labels", n as u64);
         let tick = |r: usize| bar.tick(r);
         let mut row = 0;
         let mut inertia = 0.0f64;
-        model.predict_each(
-            &m,
-            PassOptions {
-                progress: Some(&tick),
-            },
-            |labels, dist| {
-                let ws = weights.as_deref().map(|w| &w[row..row + dist.len()]);
-                inertia += match ws {
-                    Some(ws) => dist
-                        .iter()
-                        .zip(ws)
-                        .map(|(&d, &w)| f64::from(d) * f64::from(w))
-                        .sum::<f64>(),
-                    None => dist.iter().map(|&d| f64::from(d)).sum::<f64>(),
-                };
-                row += dist.len();
-                let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
-                Ok(w.write(&l)?)
-            },
-        )?;
+        let options = PassOptions {
+            progress: Some(&tick),
+        };
+        model.predict_each(m, options, |labels, dist| {
+            inertia += chunk_inertia(dist, weights.map(|w| &w[row..row + dist.len()]));
+            row += dist.len();
+            Ok(w.write(&as_i32(labels))?)
+        })?;
         w.finish()?;
-        if model.inertia.is_nan() {
-            // Mini-batch left the exact inertia to this pass.
-            model.inertia = inertia;
-            model.run_inertias = vec![inertia];
-        }
+        Some(inertia)
+    } else {
+        None
+    };
+    if let Some(inertia) = inertia.filter(|_| model.inertia.is_nan()) {
+        // Mini-batch left the exact inertia to this pass.
+        model.inertia = inertia;
+        model.run_inertias = vec![inertia];
     }
     if !crate::dist::is_root() {
-        // Rank 0 writes the model and prints the summary.
         return Ok(());
     }
     if let Some(p) = &a.centers_out {
@@ -487,81 +528,68 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         };
         write_npy_f32(p, &c, model.k, d, &inputs)?;
     }
-    if let Some(p) = &a.model_out {
-        let text = serde_json::to_string_pretty(&model.to_json(Some(fp_json.clone())))? + "\n";
-        mmclust_core::output::write_atomic(p, &inputs, text.as_bytes())?;
-    }
+    let model_json = model.to_json(Some(input.fingerprint.clone()));
+    write_model(a.model_out.as_ref(), &inputs, &model_json)
+}
 
-    let summary = json!({
-        "command": "kmeans",
-        "algorithm": model.algorithm,
-        "batch_size": model.batch_size,
-        "epochs": model.epochs,
-        "refined": model.refined,
-        "init": model.init,
-        "k": model.k,
-        "n": n,
-        "d": d,
-        "inertia": model.inertia,
-        "n_iter": model.n_iter,
-        "converged": model.converged,
-        "n_init": model.run_inertias.len(),
-        "best_run": model.best_run,
-        "run_inertias": model.run_inertias,
-        "relocated": model.relocated,
-        "distinct_centers": model.distinct_centers,
-        "distance_evals": model.distance_evals,
-        "distance_evals_lloyd": model.distance_evals_lloyd,
-        "skipped_fraction": skipped_fraction(&model),
-        "standardized": model.standardizer.is_some(),
-        "seed": g.seed,
-        "threads": rayon::current_num_threads(),
-        "ranks": crate::dist::rank_size().1,
-        "stats_seconds": model.stats_seconds,
-        "init_seconds": model.init_seconds,
-        "iter_seconds": model.iter_seconds,
-        "fit_seconds": model.fit_seconds,
-        "total_seconds": started.elapsed().as_secs_f64(),
-        "history": model.history,
-        "input": fp_json,
-        "model_out": a.model_out,
-        "centers_out": a.centers_out,
-        "labels_out": a.labels_out,
-    });
+fn as_i32(labels: &[u32]) -> Vec<i32> {
+    labels.iter().map(|&v| v as i32).collect()
+}
+
+fn print_summary(
+    g: &Global,
+    a: &Args,
+    started: Instant,
+    input: &FitInput,
+    model: &KMeansModel,
+) -> Result<()> {
+    let report = report(model);
+    let summary = report.summary(
+        g,
+        started,
+        input,
+        json!({
+            "algorithm": model.algorithm,
+            "batch_size": model.batch_size,
+            "epochs": model.epochs,
+            "refined": model.refined,
+            "init": model.init,
+            "inertia": model.inertia,
+            "n_init": model.run_inertias.len(),
+            "best_run": model.best_run,
+            "run_inertias": model.run_inertias,
+            "relocated": model.relocated,
+            "distinct_centers": model.distinct_centers,
+            "distance_evals": model.distance_evals,
+            "distance_evals_lloyd": model.distance_evals_lloyd,
+            "skipped_fraction": skipped_fraction(model),
+            "standardized": model.standardizer.is_some(),
+            "model_out": a.model_out,
+            "centers_out": a.centers_out,
+            "labels_out": a.labels_out,
+        }),
+    );
     if g.json {
-        emit_json(&summary)?;
-    } else {
-        println!(
-            "k-means: k = {}, n = {n}, d = {d}, init = {}, {} run(s)",
-            model.k,
-            model.init,
-            model.run_inertias.len()
-        );
-        println!(
-            "inertia {:.9e} after {} iteration(s), {}",
-            model.inertia,
-            model.n_iter,
-            if model.converged {
-                "converged"
-            } else {
-                "not converged"
-            }
-        );
-        println!(
-            "fit {:.3} s (statistics {:.3} s, init {:.3} s, iterations {:.3} s = {:.4} s/iteration)",
-            model.fit_seconds,
-            model.stats_seconds,
-            model.init_seconds,
-            model.iter_seconds,
-            model.iter_seconds / model.n_iter.max(1) as f64
-        );
-        if model.k <= 20 {
-            let c = model.centers_original_units();
-            for (j, row) in c.chunks_exact(d).enumerate() {
-                let shown: Vec<String> = row.iter().take(8).map(|v| format!("{v:.4}")).collect();
-                let more = if d > 8 { ", …" } else { "" };
-                println!("centre {j}: [{}{more}]", shown.join(", "));
-            }
+        return emit_json(&summary);
+    }
+    let (n, d) = (input.source().n_rows(), input.source().n_cols());
+    println!(
+        "k-means: k = {}, n = {n}, d = {d}, init = {}, {} run(s)",
+        model.k,
+        model.init,
+        model.run_inertias.len()
+    );
+    println!(
+        "inertia {:.9e} after {} iteration(s), {}",
+        model.inertia,
+        model.n_iter,
+        converged_word(model.converged)
+    );
+    report.print_timing();
+    if model.k <= 20 {
+        let c = model.centers_original_units();
+        for (j, row) in c.chunks_exact(d).enumerate() {
+            println!("centre {j}: {}", short_row(row));
         }
     }
     Ok(())

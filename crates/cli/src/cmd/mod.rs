@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod convert;
 pub(crate) mod eval;
+pub(crate) mod fit;
 pub(crate) mod generate;
 pub(crate) mod gmm;
 pub(crate) mod info;

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use mmclust_core::format::NpyWriter;
+use mmclust_core::format::{Matrix, NpyWriter};
 use mmclust_core::parallel::PassOptions;
 use mmclust_core::{DataSource, FiniteSource};
 use serde_json::json;
 
 use crate::Global;
-use crate::cmd::gmm::{argmax, load_gmm};
+use crate::cmd::gmm::load_gmm;
 use crate::cmd::kmeans::load_model;
 use crate::fail::usage;
 use crate::input::{emit_json, open, read_text};
@@ -19,6 +19,15 @@ use crate::progress::RowProgress;
 enum Model {
     KMeans(mmclust_kmeans::KMeansModel),
     Gmm(mmclust_gmm::GaussianMixtureModel),
+}
+
+impl Model {
+    fn kind(&self) -> &'static str {
+        match self {
+            Model::KMeans(_) => "kmeans",
+            Model::Gmm(_) => "gmm",
+        }
+    }
 }
 
 /// Reads a model file, dispatching on its `"kind"`; anything that is not a
@@ -63,54 +72,110 @@ pub(crate) struct PredictArgs {
 }
 
 pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
-    let model = match load_any(&a.model)? {
-        Model::KMeans(m) => m,
-        Model::Gmm(m) => return predict_gmm(g, a, &m),
+    let model = load_any(&a.model)?;
+    let output = match (&model, a.proba, a.transform) {
+        (Model::KMeans(_), true, _) => {
+            return Err(usage(format!(
+                "--proba: {} is a K-means model, which has no probabilities; use --transform for distances",
+                a.model.display()
+            )));
+        }
+        (Model::Gmm(_), _, true) => {
+            return Err(usage(format!(
+                "--transform: {} is a Gaussian mixture model; use --proba for responsibilities",
+                a.model.display()
+            )));
+        }
+        (Model::KMeans(_), _, true) => "distances",
+        (Model::Gmm(_), true, _) => "responsibilities",
+        _ => "labels",
     };
-    if a.proba {
-        return Err(usage(format!(
-            "--proba: {} is a K-means model, which has no probabilities; use --transform for distances",
-            a.model.display()
-        )));
-    }
-    let m = FiniteSource::new(open(&a.file)?);
-    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
-    let bar = RowProgress::new(g, "predict", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    let options = PassOptions {
-        progress: Some(&tick),
-    };
-    if a.transform {
-        let mut w = NpyWriter::<f32>::create(&a.out, Some(model.k), &inputs)?;
-        model.transform_each(&m, options, |rows| Ok(w.write(rows)?))?;
-        w.finish()?;
-    } else {
-        let mut w = NpyWriter::<i32>::create(&a.out, None, &inputs)?;
-        model.predict_each(&m, options, |labels, _| {
-            let l: Vec<i32> = labels.iter().map(|&v| v as i32).collect();
-            Ok(w.write(&l)?)
-        })?;
-        w.finish()?;
-    }
-    bar.finish();
+    let data = FiniteSource::new(open(&a.file)?);
+    let inputs = [a.model.as_path(), a.file.as_path()];
+    let out = &a.out;
+    let k = with_progress(g, "predict", &data, |options| match &model {
+        Model::KMeans(m) if a.transform => {
+            stream_npy(out, Some(m.k), &inputs, |w| {
+                m.transform_each(&data, options, |rows| Ok(w.write(rows)?))
+            })?;
+            Ok(m.k)
+        }
+        Model::KMeans(m) => {
+            stream_npy(out, None, &inputs, |w| {
+                m.predict_each(&data, options, |labels, _| Ok(w.write(&as_i32(labels))?))
+            })?;
+            Ok(m.k)
+        }
+        Model::Gmm(m) if a.proba => {
+            stream_npy(out, Some(m.k()), &inputs, |w| {
+                m.predict_proba_each(&data, options, |r| Ok(w.write(r)?))
+            })?;
+            Ok(m.k())
+        }
+        Model::Gmm(m) => {
+            stream_npy(out, None, &inputs, |w| {
+                m.predict_each(&data, options, |labels| Ok(w.write(&as_i32(labels))?))
+            })?;
+            Ok(m.k())
+        }
+    })?;
     if g.json {
         emit_json(&json!({
             "command": "predict",
+            "kind": model.kind(),
             "model": a.model,
             "input": a.file,
             "out": a.out,
-            "n": m.n_rows(),
-            "k": model.k,
-            "output": if a.transform { "distances" } else { "labels" },
+            "n": data.n_rows(),
+            "k": k,
+            "output": output,
         }))?;
     } else {
         g.info(format_args!(
             "wrote {} for {} rows",
             a.out.display(),
-            m.n_rows()
+            data.n_rows()
         ));
     }
     Ok(())
+}
+
+/// Runs one pass over `data` with a progress bar named `what`.
+fn with_progress<R>(
+    g: &Global,
+    what: &str,
+    data: &FiniteSource<Matrix>,
+    pass: impl FnOnce(PassOptions<'_>) -> Result<R>,
+) -> Result<R> {
+    let bar = RowProgress::new(g, what, data.n_rows() as u64);
+    let tick = |r: usize| bar.tick(r);
+    let result = pass(PassOptions {
+        progress: Some(&tick),
+    })?;
+    bar.finish();
+    Ok(result)
+}
+
+/// Creates `path` (an .npy of `cols` columns, or a vector), lets `fill`
+/// stream into it, and completes it (renamed into place only then).
+fn stream_npy<T, E>(
+    path: &Path,
+    cols: Option<usize>,
+    inputs: &[&Path],
+    fill: impl FnOnce(&mut NpyWriter<T>) -> std::result::Result<(), E>,
+) -> Result<()>
+where
+    T: mmclust_core::format::NpyElement,
+    anyhow::Error: From<E>,
+{
+    let mut w = NpyWriter::<T>::create(path, cols, inputs)?;
+    fill(&mut w)?;
+    w.finish()?;
+    Ok(())
+}
+
+fn as_i32(labels: &[u32]) -> Vec<i32> {
+    labels.iter().map(|&v| v as i32).collect()
 }
 
 /// K-means inertia (sum of squared distances to the nearest centre) of data
@@ -139,28 +204,24 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
         Model::KMeans(m) => m,
         Model::Gmm(m) => return score_gmm(g, a, &m),
     };
-    let m = FiniteSource::new(open(&a.file)?);
-    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
-    let bar = RowProgress::new(g, "score", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    let options = PassOptions {
-        progress: Some(&tick),
-    };
-    let inertia = match &a.per_sample_out {
-        Some(p) => {
-            let mut w = NpyWriter::<f32>::create(p, None, &inputs)?;
-            let mut total = 0.0f64;
-            model.predict_each(&m, options, |_, dist| {
-                total += dist.iter().map(|&v| f64::from(v)).sum::<f64>();
-                Ok(w.write(dist)?)
-            })?;
-            w.finish()?;
-            total
-        }
-        None => model.inertia_of(&m, None, options)?,
-    };
-    bar.finish();
-    let n = m.n_rows();
+    let data = FiniteSource::new(open(&a.file)?);
+    let inputs = [a.model.as_path(), a.file.as_path()];
+    let inertia = with_progress(g, "score", &data, |options| {
+        Ok(match &a.per_sample_out {
+            Some(p) => {
+                let mut total = 0.0f64;
+                stream_npy(p, None, &inputs, |w| {
+                    model.predict_each(&data, options, |_, dist| {
+                        total += dist.iter().map(|&v| f64::from(v)).sum::<f64>();
+                        Ok(w.write(dist)?)
+                    })
+                })?;
+                total
+            }
+            None => model.inertia_of(&data, None, options)?,
+        })
+    })?;
+    let n = data.n_rows();
     if g.json {
         emit_json(&json!({
             "command": "score",
@@ -181,85 +242,29 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn predict_gmm(
-    g: &Global,
-    a: PredictArgs,
-    model: &mmclust_gmm::GaussianMixtureModel,
-) -> Result<()> {
-    if a.transform {
-        return Err(usage(format!(
-            "--transform: {} is a Gaussian mixture model; use --proba for responsibilities",
-            a.model.display()
-        )));
-    }
-    let m = FiniteSource::new(open(&a.file)?);
-    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
-    let bar = RowProgress::new(g, "predict", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    let options = PassOptions {
-        progress: Some(&tick),
-    };
-    let k = model.k();
-    if a.proba {
-        let mut w = NpyWriter::<f32>::create(&a.out, Some(k), &inputs)?;
-        model.predict_proba_each(&m, options, |r| Ok(w.write(r)?))?;
-        w.finish()?;
-    } else {
-        let mut w = NpyWriter::<i32>::create(&a.out, None, &inputs)?;
-        model.rows_each(&m, options, |resp, _| {
-            let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
-            Ok(w.write(&l)?)
-        })?;
-        w.finish()?;
-    }
-    bar.finish();
-    if g.json {
-        emit_json(&json!({
-            "command": "predict",
-            "kind": "gmm",
-            "model": a.model,
-            "input": a.file,
-            "out": a.out,
-            "n": m.n_rows(),
-            "k": k,
-            "output": if a.proba { "responsibilities" } else { "labels" },
-        }))?;
-    } else {
-        g.info(format_args!(
-            "wrote {} for {} rows",
-            a.out.display(),
-            m.n_rows()
-        ));
-    }
-    Ok(())
-}
-
 fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
-    let m = FiniteSource::new(open(&a.file)?);
-    let inputs: Vec<&Path> = vec![a.model.as_path(), a.file.as_path()];
-    let bar = RowProgress::new(g, "score", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    let options = PassOptions {
-        progress: Some(&tick),
-    };
-    let mut writer = match &a.per_sample_out {
-        Some(p) => Some(NpyWriter::<f32>::create(p, None, &inputs)?),
-        None => None,
-    };
-    let mut total = 0.0f64;
-    model.score_samples_each(&m, options, |ll| {
-        total += ll.iter().sum::<f64>();
-        if let Some(w) = writer.as_mut() {
-            let v: Vec<f32> = ll.iter().map(|&x| x as f32).collect();
-            w.write(&v)?;
+    let data = FiniteSource::new(open(&a.file)?);
+    let inputs = [a.model.as_path(), a.file.as_path()];
+    let total = with_progress(g, "score", &data, |options| {
+        let mut writer = match &a.per_sample_out {
+            Some(p) => Some(NpyWriter::<f32>::create(p, None, &inputs)?),
+            None => None,
+        };
+        let mut total = 0.0f64;
+        model.score_samples_each(&data, options, |ll| {
+            total += ll.iter().sum::<f64>();
+            if let Some(w) = writer.as_mut() {
+                let v: Vec<f32> = ll.iter().map(|&x| x as f32).collect();
+                w.write(&v)?;
+            }
+            Ok(())
+        })?;
+        if let Some(w) = writer {
+            w.finish()?;
         }
-        Ok(())
+        Ok(total)
     })?;
-    if let Some(w) = writer {
-        w.finish()?;
-    }
-    bar.finish();
-    let n = m.n_rows();
+    let n = data.n_rows();
     let mean = total / n as f64;
     let p = model.n_parameters() as f64;
     let bic = -2.0 * total + p * (n as f64).ln();
