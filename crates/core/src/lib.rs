@@ -14,6 +14,7 @@
 
 pub mod allreduce;
 pub mod error;
+pub mod fitting;
 pub mod format;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod group;

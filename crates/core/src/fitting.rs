@@ -1,0 +1,172 @@
+//! What every model's fit shares, written once: the observers of a fit, the
+//! statistics pass a fit starts with (the NaN/inf check naming the first bad
+//! cell, and the z-score transform when asked), and passes over new data in
+//! the space the model was fitted in.
+//!
+//! ```
+//! use mmclust_core::fitting::{checked_stats, in_fit_space};
+//! use mmclust_core::parallel::{Chunking, PassOptions};
+//! use mmclust_core::source::ArraySource;
+//! use mmclust_core::stats::Standardizer;
+//! use mmclust_core::DataSource;
+//!
+//! let data = [1.0f32, 10.0, 3.0, 30.0];
+//! let source = ArraySource::from_slice(&data, 2, 2).unwrap();
+//! let stats = checked_stats(&source, Chunking::for_dim(2), PassOptions::default()).unwrap();
+//! assert_eq!(stats.mean, vec![2.0, 20.0]);
+//! let z = Standardizer::from_stats(&stats, "example").unwrap();
+//! // A model fitted on standardised data sees new rows through its transform.
+//! let first = in_fit_space(&source, Some(&z), |s: &dyn DataSource| {
+//!     let mut scratch = Vec::new();
+//!     Ok::<_, mmclust_core::CoreError>(s.rows(0..1, &mut scratch)?.to_vec())
+//! })
+//! .unwrap();
+//! assert_eq!(first, vec![-1.0, -1.0]);
+//! ```
+
+use crate::error::{CoreError, Result};
+use crate::parallel::{Chunking, PassOptions};
+use crate::source::DataSource;
+use crate::stats::{ColumnStats, Standardized, Standardizer};
+
+/// The observers of a fit: a model's events (`E`: its own event type, for
+/// progress displays; the library never prints) and row counts as passes
+/// progress.
+pub trait FitObserver<E> {
+    /// Called after each phase and iteration.
+    fn on_event(&self) -> Option<&(dyn Fn(&E) + Sync)>;
+    /// Called with row counts as passes progress (from worker threads).
+    fn progress(&self) -> Option<&(dyn Fn(usize) + Sync)>;
+
+    /// Reports `event` to the observer, if there is one.
+    fn emit(&self, event: E) {
+        if let Some(f) = self.on_event() {
+            f(&event);
+        }
+    }
+
+    /// The options of a pass that reports its progress here.
+    fn pass(&self) -> PassOptions<'_> {
+        PassOptions {
+            progress: self.progress(),
+        }
+    }
+}
+
+/// The column statistics of `source` (one streaming pass), or an error naming
+/// the first NaN or infinite cell (row and column) and how many there are.
+///
+/// # Errors
+/// Read errors, or [`CoreError::NonFinite`].
+pub fn checked_stats<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+) -> Result<ColumnStats> {
+    let stats = ColumnStats::compute(source, chunking, options)?;
+    if let Some((row, col)) = stats.first_non_finite {
+        return Err(CoreError::NonFinite {
+            source_name: source.name(),
+            count: stats.non_finite(),
+            row,
+            col,
+        });
+    }
+    Ok(stats)
+}
+
+/// Runs `pass` over `source` in the space a model was fitted in: through the
+/// model's z-score transform when its fit standardised, as it is otherwise.
+///
+/// # Errors
+/// A transform that does not match the data's columns, or `pass`'s own error.
+pub fn in_fit_space<S, R, E>(
+    source: &S,
+    standardizer: Option<&Standardizer>,
+    pass: impl FnOnce(&dyn DataSource) -> std::result::Result<R, E>,
+) -> std::result::Result<R, E>
+where
+    S: DataSource + ?Sized,
+    E: From<CoreError>,
+{
+    match standardizer {
+        Some(t) => pass(&Standardized::new(source, t.clone())?),
+        None => pass(&source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::ArraySource;
+    use std::sync::Mutex;
+
+    impl FitObserver<u32>
+        for (
+            Option<&(dyn Fn(&u32) + Sync)>,
+            Option<&(dyn Fn(usize) + Sync)>,
+        )
+    {
+        fn on_event(&self) -> Option<&(dyn Fn(&u32) + Sync)> {
+            self.0
+        }
+        fn progress(&self) -> Option<&(dyn Fn(usize) + Sync)> {
+            self.1
+        }
+    }
+
+    #[test]
+    fn an_observer_receives_events_and_none_is_silent() {
+        let seen = Mutex::new(Vec::new());
+        let record = |e: &u32| seen.lock().unwrap().push(*e);
+        let hooks: (
+            Option<&(dyn Fn(&u32) + Sync)>,
+            Option<&(dyn Fn(usize) + Sync)>,
+        ) = (Some(&record), None);
+        hooks.emit(3);
+        hooks.emit(5);
+        assert_eq!(*seen.lock().unwrap(), vec![3, 5]);
+        assert!(hooks.pass().progress.is_none());
+        let silent: (
+            Option<&(dyn Fn(&u32) + Sync)>,
+            Option<&(dyn Fn(usize) + Sync)>,
+        ) = (None, None);
+        silent.emit(7);
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn checked_stats_names_the_first_non_finite_cell() {
+        let data = [1.0f32, 2.0, 3.0, f32::NAN, 5.0, f32::INFINITY];
+        let source = ArraySource::from_slice(&data, 3, 2).unwrap();
+        let err = checked_stats(&source, Chunking::for_dim(2), PassOptions::default())
+            .expect_err("NaN must be refused");
+        match err {
+            CoreError::NonFinite {
+                count, row, col, ..
+            } => assert_eq!((count, row, col), (2, 1, 1)),
+            other => panic!("expected NonFinite, got {other:?}"),
+        }
+        let fine = [1.0f32, 2.0, 3.0, 4.0];
+        let ok = ArraySource::from_slice(&fine, 2, 2).unwrap();
+        let stats = checked_stats(&ok, Chunking::for_dim(2), PassOptions::default()).unwrap();
+        assert_eq!(stats.mean, vec![2.0, 3.0]);
+    }
+
+    #[test]
+    fn in_fit_space_applies_the_transform_only_when_there_is_one() {
+        let data = [0.0f32, 4.0, 2.0, 8.0];
+        let source = ArraySource::from_slice(&data, 2, 2).unwrap();
+        let stats = checked_stats(&source, Chunking::for_dim(2), PassOptions::default()).unwrap();
+        let z = Standardizer::from_stats(&stats, "t").unwrap();
+        let read = |s: &dyn DataSource| -> Result<Vec<f32>> {
+            let mut scratch = Vec::new();
+            Ok(s.rows(0..2, &mut scratch)?.to_vec())
+        };
+        assert_eq!(in_fit_space(&source, None, read).unwrap(), data.to_vec());
+        assert_eq!(
+            in_fit_space(&source, Some(&z), read).unwrap(),
+            vec![-1.0, -1.0, 1.0, 1.0]
+        );
+    }
+}
