@@ -111,7 +111,10 @@ def tables(body: str):
 TIMED = re.compile(r"(\bms\b|\(s\)|seconds|wall)", re.I)
 
 
-def headline_rows(name: str, body: str, link: str) -> list[str]:
+def headline_entries(name: str, body: str) -> list[dict]:
+    """Every mmclust figure of ``body``'s tables with an ``engine`` column, next to
+    the fastest peer's, in document order (newest tables first, as sections are
+    written)."""
     out = []
     for heading, head, rows in tables(body):
         if "engine" not in head:
@@ -141,12 +144,54 @@ def headline_rows(name: str, body: str, link: str) -> list[str]:
                 if mv is None or mv <= 0 or not vals:
                     continue
                 pv, p = min(vals, key=lambda t: t[0])
-                case = heading + (" (" + ", ".join(f"{h} {v}" for h, v in zip(head, key)) + ")"
-                                  if key else "")
-                rss_txt = "" if rss is None else f"{m[rss]} / {p[rss]}"
-                out.append(f"| [{name}]({link}#{name}): {case} | {head[c]} | {m[e]}: {mv:g} | "
-                           f"{p[e]}: {pv:g} | **{pv / mv:.2f}×** | {rss_txt} |")
+                config = ", ".join(f"{h} {v}" for h, v in zip(head, key))
+                out.append({
+                    "section": name,
+                    "case": heading + (f" ({config})" if key else ""),
+                    # The same case in another table (an older build) has the
+                    # same key cells, or the same heading when there are none.
+                    "id": (name, config or heading, head[c]),
+                    "measure": head[c], "engine": m[e], "value": mv,
+                    "peer": p[e], "peer_value": pv, "variant": m is not picks[0],
+                    "rss": "" if rss is None else f"{m[rss]} / {p[rss]}",
+                })
     return out
+
+
+HEADLINE_HEAD = [
+    "| case | measure | mmclust | fastest peer | peer ÷ mmclust | peak RSS MiB (mmclust / peer) |",
+    "|---|---|---:|---:|---:|---:|",
+]
+
+
+def headline_rows(entries: list[dict], link: str) -> list[str]:
+    """One row per figure: every build and variant (docs/benchmarks.md keeps them all)."""
+    return [f"| [{x['section']}]({link}#{x['section']}): {x['case']} | {x['measure']} | "
+            f"{x['engine']}: {x['value']:g} | {x['peer']}: {x['peer_value']:g} | "
+            f"**{x['peer_value'] / x['value']:.2f}×** | {x['rss']} |" for x in entries]
+
+
+def latest_rows(entries: list[dict], link: str) -> list[str]:
+    """One row per case for the README: the first (newest) table that measured it,
+    its default variant with the ``--precision f32`` variant of the same table
+    folded into the same cells."""
+    cases: dict[tuple, list[dict]] = {}
+    for x in entries:
+        first = cases.setdefault(x["id"], [x])
+        if x is not first[0] and x["variant"] and x["case"] == first[0]["case"] and (
+                x["peer_value"] == first[0]["peer_value"]) and len(first) == 1:
+            first.append(x)
+    rows = []
+    for x, *variants in cases.values():
+        mine = f"{x['engine']}: {x['value']:g}"
+        ratio = f"**{x['peer_value'] / x['value']:.2f}×**"
+        for v in variants:
+            label = v["engine"].removeprefix("mmclust").strip()
+            mine += f"; {label}: {v['value']:g}"
+            ratio += f"; {label}: **{v['peer_value'] / v['value']:.2f}×**"
+        rows.append(f"| [{x['section']}]({link}#{x['section']}): {x['case']} | {x['measure']} | "
+                    f"{mine} | {x['peer']}: {x['peer_value']:g} | {ratio} | {x['rss']} |")
+    return rows
 
 
 def demote(text: str) -> str:
@@ -188,17 +233,8 @@ def main() -> None:
     for name, cmd in SECTIONS.items():
         if name in blocks:
             head.append(f"| [{name}](#{name}) | `{cmd}` |")
-    headline_for = {}
-    for link in ("", "docs/benchmarks.md"):
-        rows = [
-            "| case | measure | mmclust | fastest peer | peer ÷ mmclust | peak RSS MiB (mmclust / peer) |",
-            "|---|---|---:|---:|---:|---:|",
-        ]
-        for name in SECTIONS:
-            if name in blocks:
-                rows += headline_rows(name, blocks[name], link)
-        headline_for[link] = rows
-    headline = headline_for[""]
+    entries = [x for name in SECTIONS if name in blocks for x in headline_entries(name, blocks[name])]
+    headline = HEADLINE_HEAD + headline_rows(entries, "")
     head += ["", "## Headline", "",
              "Every table below with an `engine` column: mmclust's figure (the `auto` variant",
              "where there are several) against the fastest peer's; ratios above 1 mean mmclust",
@@ -214,7 +250,7 @@ def main() -> None:
     if opts.readme.exists():
         readme = opts.readme.read_text()
         if HEADLINE.search(readme):
-            table = "\n".join(headline_for["docs/benchmarks.md"])
+            table = "\n".join(HEADLINE_HEAD + latest_rows(entries, "docs/benchmarks.md"))
             new = HEADLINE.sub(lambda m: m.group(1) + table + "\n" + m.group(2), readme)
             opts.readme.write_text(new)
             print(f"bench_report: updated the headline table in {opts.readme}")

@@ -9,3 +9,10 @@ pub use mmclust_core as core;
 pub use mmclust_eval as eval;
 pub use mmclust_gmm as gmm;
 pub use mmclust_kmeans as kmeans;
+
+/// The README's Rust code blocks, compiled and run as doctests (`cargo test
+/// --doc -p mmclust`); its `sh`, `python` and `text` blocks are not Rust and
+/// are skipped.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,5 +1,5 @@
-//! The `mmclust` command line. See `CLI.md` in the project's shared folder for
-//! the contract: global options, exit codes (0 ok, 1 the run failed, 2 usage or
+//! The `mmclust` command line. See `docs/cli.md` in the repository for the
+//! contract: global options, exit codes (0 ok, 1 the run failed, 2 usage or
 //! input error), atomic outputs, one JSON object on stdout with `--json`.
 
 mod cmd;

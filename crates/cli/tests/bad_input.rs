@@ -1,6 +1,6 @@
 //! The bad-input matrix: every command against every class of bad input.
 //!
-//! Each case runs the real binary and asserts what CLI.md promises: exit code
+//! Each case runs the real binary and asserts what docs/cli.md promises: exit code
 //! 2 for anything the user can fix (1 where a run fails), one line on stderr
 //! that names the problem (the file or the parameter), no panic or backtrace
 //! text, no output file left under its final name and no temporary left

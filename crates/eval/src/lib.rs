@@ -17,6 +17,49 @@
 //! `silhouette_samples`, `calinski_harabasz_score`, `davies_bouldin_score`,
 //! `adjusted_rand_score`, `normalized_mutual_info_score`) and are tested
 //! against fixtures it computed. Labels may be any integers ([`Labels`]).
+//!
+//! # Examples
+//!
+//! Two clusters on a line, {0, 1} and {10, 11}: the silhouette, the two
+//! dispersion scores, and the agreement of two labellings.
+//!
+//! ```
+//! use mmclust_core::ArraySource;
+//! use mmclust_core::parallel::PassOptions;
+//! use mmclust_eval::{
+//!     Labels, SilhouetteParams, adjusted_rand_index, cluster_scores, normalized_mutual_info,
+//!     silhouette,
+//! };
+//!
+//! let data = [0.0f32, 1.0, 10.0, 11.0]; // 4 rows, 1 column
+//! let x = ArraySource::from_slice(&data, 4, 1)?;
+//! let labels = Labels::new(&[7, 7, -1, -1])?; // any integers
+//! assert_eq!((labels.k(), labels.codes()), (2, &[1, 1, 0, 0][..]));
+//!
+//! // s = 1 − a/b per row: a = 1 (the other row of its cluster), b = the mean
+//! // distance to the other cluster, 10.5 for the outer rows, 9.5 for the inner.
+//! let s = silhouette(&x, &labels, &SilhouetteParams::default(), PassOptions::default())?;
+//! let expected = 1.0 - (1.0 / 10.5 + 1.0 / 9.5) / 2.0;
+//! assert!((s.mean - expected).abs() < 1e-6, "{} vs {expected}", s.mean);
+//! assert!((s.values[0] - (1.0 - 1.0 / 10.5)).abs() < 1e-6);
+//! assert_eq!(s.std_error, None); // exact: every row scored
+//!
+//! // Centroids 0.5 and 10.5: between-cluster dispersion 100 over 1 degree of
+//! // freedom, within 1 over n − k = 2: Calinski–Harabasz 200; Davies–Bouldin
+//! // (0.5 + 0.5) / 10.
+//! let c = cluster_scores(&x, &labels, PassOptions::default())?;
+//! assert!((c.calinski_harabasz - 200.0).abs() < 1e-9);
+//! assert!((c.davies_bouldin - 0.1).abs() < 1e-12);
+//!
+//! // The same partition under other names agrees perfectly; a crossing one
+//! // does worse than chance.
+//! let renamed = Labels::new(&[0, 0, 1, 1])?;
+//! let crossing = Labels::new(&[0, 1, 0, 1])?;
+//! assert_eq!(adjusted_rand_index(&labels, &renamed)?, 1.0);
+//! assert!((normalized_mutual_info(&labels, &renamed)? - 1.0).abs() < 1e-12);
+//! assert!((adjusted_rand_index(&labels, &crossing)? + 0.5).abs() < 1e-12);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod compare;
 mod error;

@@ -3,14 +3,14 @@
 //! scikit-learn-style estimators.
 //!
 //! The functions here are thin: they turn Python inputs into
-//! [`mmclust_core::DataSource`]s (see [`source`]), call the same library
+//! [`mmclust_core::DataSource`]s (see `source.rs`), call the same library
 //! functions with the same parameters as the command line (so a seed gives
 //! the CLI's answer bit for bit), and return NumPy arrays. Estimator state
 //! lives in Python as plain arrays, so estimators pickle and clone like
 //! scikit-learn's.
 //!
 //! Every call that reads data runs the engine on a worker thread with the GIL
-//! released ([`run_detached`]); the calling thread waits, checking for
+//! released (`run_detached`); the calling thread waits, checking for
 //! signals, so Ctrl-C interrupts a fit within one chunk.
 
 use std::sync::atomic::{AtomicBool, Ordering};

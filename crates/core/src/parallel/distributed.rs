@@ -122,7 +122,7 @@ where
 
 /// [`map_reduce_into`] over the global chunk grid ([`map_reduce_global`]).
 /// In a distributed run each process writes only the rows of its
-/// [`owned_rows`] in `out`; the others are left as they were.
+/// [`owned_rows`](super::owned_rows) in `out`; the others are left as they were.
 ///
 /// # Errors
 /// As [`map_reduce_into`]; communication failures.

@@ -1,4 +1,5 @@
-//! Deterministic chunked map-reduce over a [`DataSource`], and the all-reduce seam.
+//! Deterministic chunked map-reduce over a [`DataSource`](crate::DataSource), and the
+//! all-reduce seam.
 //!
 //! Every pass over the data has one shape (DESIGN.md): fixed-size chunks, a
 //! per-chunk kernel on rayon workers, partials merged in a fixed order. The
