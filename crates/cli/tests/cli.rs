@@ -151,14 +151,15 @@ fn standardize_writes_z_scores_and_applies_saved_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let z = dir.path().join("z.npy");
     let stats = dir.path().join("z.json");
+    let (data, stats_path) = (faithful(), s(&stats));
     run_ok(&[
         "standardize",
-        s(&faithful()),
+        s(&data),
         "-o",
         s(&z),
         "--stats-out",
-        s(&stats),
-        "--quiet",
+        stats_path,
+        "-q",
     ]);
     let v = json(&run(&["info", s(&z), "--stats", "--json"]));
     for c in v["stats"]["columns"].as_array().unwrap() {
@@ -166,14 +167,7 @@ fn standardize_writes_z_scores_and_applies_saved_statistics() {
         assert!((c["std"].as_f64().unwrap() - 1.0).abs() < 1e-6);
     }
     let z2 = dir.path().join("z2.npy");
-    run_ok(&[
-        "standardize",
-        s(&faithful()),
-        "-o",
-        s(&z2),
-        "--apply",
-        s(&stats),
-    ]);
+    run_ok(&["standardize", s(&data), "-o", s(&z2), "--apply", stats_path]);
     assert_same_bytes(&z, &z2);
     // --apply with parameters for another width.
     let wide = blobs(dir.path(), 100, 3, 2);
@@ -358,39 +352,25 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
 fn kmeans_gives_the_same_bits_on_1_and_2_threads() {
     let dir = tempfile::tempdir().unwrap();
     let p = blobs(dir.path(), 50_000, 6, 8);
-    let mut results = Vec::new();
-    for t in ["1", "2"] {
+    assert_same_on_1_and_2_threads(|t| {
         let c = dir.path().join(format!("c{t}.npy"));
-        for init in ["k-means++", "k-means-parallel", "random"] {
+        let fit = |init: &str| {
+            let list = ["kmeans", s(&p), "-k", "8", "--init", init, "--n-init", "2"];
             let v = json(&run(&[
-                "kmeans",
-                s(&p),
-                "-k",
-                "8",
-                "--init",
-                init,
-                "--n-init",
-                "2",
-                "--threads",
-                t,
-                "--json",
-                "--centers-out",
-                s(&c),
-            ]));
-            results.push((
-                t,
-                init,
-                v["inertia"].to_string(),
-                v["history"].to_string(),
+                &list[..],
+                &["--threads", t, "--json", "--centers-out", s(&c)],
+            ]
+            .concat()));
+            let (inertia, history) = (v["inertia"].to_string(), v["history"].to_string());
+            (
+                init.to_string(),
+                inertia,
+                history,
                 std::fs::read(&c).unwrap(),
-            ));
-        }
-    }
-    for i in 0..3 {
-        assert_eq!(results[i].2, results[i + 3].2, "{}", results[i].1);
-        assert_eq!(results[i].3, results[i + 3].3, "{}", results[i].1);
-        assert_eq!(results[i].4, results[i + 3].4, "{}", results[i].1);
-    }
+            )
+        };
+        ["k-means++", "k-means-parallel", "random"].map(fit)
+    });
 }
 
 #[test]
@@ -421,26 +401,15 @@ fn kmeans_checks_given_centres_and_weights() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c.npy");
     // 3 × 2 centres for -k 2.
-    run_ok(&["kmeans", s(&faithful()), "-k", "3", "--centers-out", s(&c)]);
-    let o = run(&["kmeans", s(&faithful()), "-k", "2", "--init", s(&c)]);
+    let data = faithful();
+    let f = s(&data);
+    run_ok(&["kmeans", f, "-k", "3", "--centers-out", s(&c)]);
+    let o = run(&["kmeans", f, "-k", "2", "--init", s(&c)]);
     assert_input_error(&o, "3 × 2 centres");
-    let o = run(&[
-        "kmeans",
-        s(&faithful()),
-        "-k",
-        "2",
-        "--weights",
-        s(&npy_fixture("vec_f4.npy")),
-    ]);
+    let weights = npy_fixture("vec_f4.npy");
+    let o = run(&["kmeans", f, "-k", "2", "--weights", s(&weights)]);
     assert_input_error(&o, "weights for 272 rows");
-    let o = run(&[
-        "kmeans",
-        s(&faithful()),
-        "-k",
-        "2",
-        "--centers-out",
-        s(&faithful()),
-    ]);
+    let o = run(&["kmeans", f, "-k", "2", "--centers-out", f]);
     assert_input_error(&o, "overwrite an input");
 }
 

@@ -96,6 +96,13 @@ fn output_kinds(
         .collect()
 }
 
+/// `list` with its `OUT` replaced by `target`.
+fn with_output(list: &[String], target: &Path) -> Vec<String> {
+    list.iter()
+        .map(|x| if x == "OUT" { s(target) } else { x }.to_string())
+        .collect()
+}
+
 struct Inputs {
     dir: tempfile::TempDir,
     data: PathBuf,
@@ -159,16 +166,7 @@ fn kill_9_while_writing_leaves_the_earlier_file_untouched() {
         let target = folder.join(format!("result.{ext}"));
         let old = format!("an earlier {kind} that must survive\n").into_bytes();
         std::fs::write(&target, &old).unwrap();
-        let a: Vec<String> = list
-            .iter()
-            .map(|x| {
-                if x == "OUT" {
-                    s(&target).to_string()
-                } else {
-                    x.clone()
-                }
-            })
-            .collect();
+        let a = with_output(&list, &target);
         // The pause between the complete temporary and its rename makes sure
         // the kill lands before the rename whatever the machine's speed; the
         // kill itself comes as soon as the temporary exists (mid-write for
@@ -284,17 +282,8 @@ fn a_full_disk_gives_a_clear_error_and_removes_the_temporary() {
         let folder = inp.dir.path().join(format!("full-{i}"));
         std::fs::create_dir(&folder).unwrap();
         let target = folder.join("result.npy");
-        let a: Vec<String> = list
-            .iter()
-            .map(|x| {
-                if x == "OUT" {
-                    s(&target).to_string()
-                } else {
-                    x.clone()
-                }
-            })
-            .chain(["--quiet".to_string()])
-            .collect();
+        let mut a = with_output(&list, &target);
+        a.push("--quiet".to_string());
         let o = with_file_limit(64, &a);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{kind}: {err}");

@@ -122,30 +122,21 @@ fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
     // sample: original units (eruptions 1.5–5.5 minutes), deterministic for a seed.
     let a = dir.path().join("a.npy");
     let b = dir.path().join("b.npy");
-    run_ok(&[
-        "sample",
-        s(&model),
-        "--n",
-        "9000",
-        "-o",
-        s(&a),
-        "--seed",
-        "4",
-        "--threads",
-        "1",
-    ]);
-    run_ok(&[
-        "sample",
-        s(&model),
-        "--n",
-        "9000",
-        "-o",
-        s(&b),
-        "--seed",
-        "4",
-        "--threads",
-        "2",
-    ]);
+    for (out, threads) in [(&a, "1"), (&b, "2")] {
+        let (m, o) = (s(&model), s(out));
+        run_ok(&[
+            "sample",
+            m,
+            "--n",
+            "9000",
+            "-o",
+            o,
+            "--seed",
+            "4",
+            "--threads",
+            threads,
+        ]);
+    }
     assert_same_bytes(&a, &b);
     let st = json(&run(&["info", s(&a), "--stats", "--json"]));
     let mean0 = st["stats"]["columns"][0]["mean"].as_f64().unwrap();
@@ -219,11 +210,11 @@ fn every_covariance_type_and_init_runs() {
 fn gmm_gives_the_same_bits_on_1_and_2_threads() {
     let dir = tempfile::tempdir().unwrap();
     let p = blobs(dir.path(), 40_000, 5, 4);
-    let mut outs = Vec::new();
-    for t in ["1", "2"] {
+    assert_same_on_1_and_2_threads(|t| {
         let model = dir.path().join(format!("m{t}.json"));
         let proba = dir.path().join(format!("p{t}.npy"));
-        let sum = json(&run(&[
+        let (m, pr) = (s(&model), s(&proba));
+        let list = [
             "gmm",
             s(&p),
             "-k",
@@ -232,20 +223,14 @@ fn gmm_gives_the_same_bits_on_1_and_2_threads() {
             "full",
             "--threads",
             t,
-            "--model-out",
-            s(&model),
-            "--proba-out",
-            s(&proba),
-            "--json",
-            "--seed",
-            "5",
-        ]));
+        ];
+        let more = ["--model-out", m, "--proba-out", pr, "--json", "--seed", "5"];
+        let sum = json(&run(&[&list[..], &more[..]].concat()));
         let mut m: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
         m["seconds"] = serde_json::Value::Null;
-        outs.push((sum["history"].clone(), m, std::fs::read(&proba).unwrap()));
-    }
-    assert_eq!(outs[0], outs[1]);
+        (sum["history"].clone(), m, std::fs::read(&proba).unwrap())
+    });
 }
 
 #[test]

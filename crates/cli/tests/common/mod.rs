@@ -157,6 +157,17 @@ pub(crate) fn read_f32_npy(path: &Path) -> Vec<f32> {
         .collect()
 }
 
+/// Asserts that `run(threads)` gives the same result on 1 and 2 threads.
+pub(crate) fn assert_same_on_1_and_2_threads<T: PartialEq + std::fmt::Debug>(
+    run: impl Fn(&str) -> T,
+) {
+    let one = run("1");
+    assert!(
+        one == run("2"),
+        "1 and 2 threads differ; on 1 thread: {one:?}"
+    );
+}
+
 /// Waits until `cond` holds (polling every millisecond), for at most 60 s;
 /// fails naming `what` past that.
 pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
