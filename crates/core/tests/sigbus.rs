@@ -66,12 +66,7 @@ fn fault_outside_our_mappings(dir: &Path) {
     let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
     FAULT_START.store(map.as_ptr() as usize, Ordering::SeqCst);
     FAULT_LEN.store(map.len(), Ordering::SeqCst);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(&path);
     // SAFETY: in bounds of the live mapping; the page is gone, so it faults.
     let byte = unsafe { std::ptr::read_volatile(map.as_ptr().add(page + 7)) };
     panic!("the read of a truncated page returned {byte} instead of faulting");
@@ -102,79 +97,96 @@ extern "C" fn siginfo_handler(
     unsafe { libc::_exit(if inside { 42 } else { 43 }) };
 }
 
+/// Runs `body` in a child process and judges its exit with `judge`.
+fn in_child_judged(test: &str, body: impl FnOnce(), judge: impl FnOnce(&Output)) {
+    if is_child() {
+        body();
+    } else {
+        judge(&in_child(test));
+    }
+}
+
+/// Installs `siginfo_handler`, then ours over it.
+fn install_siginfo_then_ours() {
+    let handler = siginfo_handler as *const () as libc::sighandler_t;
+    install_previous(handler, libc::SA_SIGINFO);
+    mmclust_core::sigbus::install();
+}
+
+/// Truncates `path` to nothing.
+fn truncate(path: &Path) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_len(0).unwrap();
+}
+
 #[test]
 fn a_sent_sigbus_reaches_the_previous_plain_handler() {
-    if !is_child() {
-        let out = in_child("a_sent_sigbus_reaches_the_previous_plain_handler");
-        assert!(out.status.success(), "{:?}", out.status);
-        return;
-    }
-    install_previous(plain_handler as *const () as libc::sighandler_t, 0);
-    mmclust_core::sigbus::install();
-    mmclust_core::sigbus::install(); // a second call must not chain to itself
-    for want in 1..=2 {
-        // SAFETY: raise(3) with a valid signal number.
-        assert_eq!(unsafe { libc::raise(libc::SIGBUS) }, 0);
-        assert_eq!(PLAIN_CALLS.load(Ordering::SeqCst), want);
-    }
+    let body = || {
+        install_previous(plain_handler as *const () as libc::sighandler_t, 0);
+        mmclust_core::sigbus::install();
+        mmclust_core::sigbus::install(); // a second call must not chain to itself
+        for want in 1..=2 {
+            // SAFETY: raise(3) with a valid signal number.
+            assert_eq!(unsafe { libc::raise(libc::SIGBUS) }, 0);
+            assert_eq!(PLAIN_CALLS.load(Ordering::SeqCst), want);
+        }
+    };
+    in_child_judged(
+        "a_sent_sigbus_reaches_the_previous_plain_handler",
+        body,
+        |out| assert!(out.status.success(), "{:?}", out.status),
+    );
 }
 
 #[test]
 fn a_foreign_fault_reaches_the_previous_siginfo_handler_with_its_address() {
-    if !is_child() {
-        let out = in_child("a_foreign_fault_reaches_the_previous_siginfo_handler_with_its_address");
-        assert_eq!(out.status.code(), Some(42), "{:?}", out.status);
-        return;
-    }
-    install_previous(
-        siginfo_handler as *const () as libc::sighandler_t,
-        libc::SA_SIGINFO,
+    let body = || {
+        install_siginfo_then_ours();
+        fault_outside_our_mappings(tempfile::tempdir().unwrap().path());
+    };
+    in_child_judged(
+        "a_foreign_fault_reaches_the_previous_siginfo_handler_with_its_address",
+        body,
+        |out| assert_eq!(out.status.code(), Some(42), "{:?}", out.status),
     );
-    mmclust_core::sigbus::install();
-    let dir = tempfile::tempdir().unwrap();
-    fault_outside_our_mappings(dir.path());
 }
 
 #[test]
 fn with_no_previous_handler_a_foreign_fault_still_kills_with_sigbus() {
-    if !is_child() {
-        let out = in_child("with_no_previous_handler_a_foreign_fault_still_kills_with_sigbus");
-        assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{:?}", out.status);
-        return;
-    }
-    mmclust_core::sigbus::install();
-    let dir = tempfile::tempdir().unwrap();
-    fault_outside_our_mappings(dir.path());
+    let body = || {
+        mmclust_core::sigbus::install();
+        fault_outside_our_mappings(tempfile::tempdir().unwrap().path());
+    };
+    in_child_judged(
+        "with_no_previous_handler_a_foreign_fault_still_kills_with_sigbus",
+        body,
+        |out| assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{:?}", out.status),
+    );
 }
 
 #[test]
 fn a_fault_in_our_mapping_is_ours_whatever_came_before() {
-    if !is_child() {
-        let out = in_child("a_fault_in_our_mapping_is_ours_whatever_came_before");
-        assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("shrunk.npy changed size"), "{stderr}");
-        return;
-    }
-    install_previous(
-        siginfo_handler as *const () as libc::sighandler_t,
-        libc::SA_SIGINFO,
+    let body = || {
+        install_siginfo_then_ours();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shrunk.npy");
+        let n = 64 * 1024;
+        write_npy_f32(&path, &vec![1.0; n], n, 1, &[]).unwrap();
+        let npy = NpyFile::open(&path).unwrap();
+        assert!(npy.is_zero_copy(), "the test needs a mapped file");
+        truncate(&path);
+        let mut scratch = Vec::new();
+        let rows = npy.rows(n - 8..n, &mut scratch).unwrap();
+        let sum: f32 = rows.iter().map(|v| std::hint::black_box(*v)).sum();
+        panic!("read values summing to {sum} from a truncated file");
+    };
+    in_child_judged(
+        "a_fault_in_our_mapping_is_ours_whatever_came_before",
+        body,
+        |out| {
+            assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("shrunk.npy changed size"), "{stderr}");
+        },
     );
-    mmclust_core::sigbus::install();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shrunk.npy");
-    let n = 64 * 1024;
-    write_npy_f32(&path, &vec![1.0; n], n, 1, &[]).unwrap();
-    let npy = NpyFile::open(&path).unwrap();
-    assert!(npy.is_zero_copy(), "the test needs a mapped file");
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-    let mut scratch = Vec::new();
-    let rows = npy.rows(n - 8..n, &mut scratch).unwrap();
-    let sum: f32 = rows.iter().map(|v| std::hint::black_box(*v)).sum();
-    panic!("read values summing to {sum} from a truncated file");
 }
