@@ -429,10 +429,8 @@ fn interrupt_after_first_checkpoint(base: &[String], ck: &Path) -> Option<std::p
     });
     if !finished {
         // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
-            0
-        );
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        assert_eq!(sent, 0);
     }
     let o = child.wait_with_output().unwrap();
     match o.status.code() {

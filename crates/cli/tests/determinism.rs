@@ -240,22 +240,14 @@ fn evaluation_and_prediction() {
             "-k",
             "4",
             "--labels-out",
-            &s(&labels),
+            s(&labels),
             "--quiet",
         ])
         .output()
         .unwrap();
     assert!(o.status.success());
     let o = bin()
-        .args([
-            "kmeans",
-            &x,
-            "-k",
-            "4",
-            "--model-out",
-            &s(&model),
-            "--quiet",
-        ])
+        .args(["kmeans", &x, "-k", "4", "--model-out", s(&model), "--quiet"])
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -265,12 +257,12 @@ fn evaluation_and_prediction() {
         &[
             "silhouette",
             &small,
-            &s(&labels),
+            s(&labels),
             "--values-out",
             "OUT_v.npy",
         ],
     );
-    assert_thread_independent("scores", dir.path(), &["scores", &small, &s(&labels)]);
+    assert_thread_independent("scores", dir.path(), &["scores", &small, s(&labels)]);
     assert_thread_independent(
         "gmm-select",
         dir.path(),
@@ -288,12 +280,12 @@ fn evaluation_and_prediction() {
     assert_thread_independent(
         "predict --transform",
         dir.path(),
-        &["predict", &s(&model), &x, "-o", "OUT_t.npy", "--transform"],
+        &["predict", s(&model), &x, "-o", "OUT_t.npy", "--transform"],
     );
     assert_thread_independent(
         "score",
         dir.path(),
-        &["score", &s(&model), &x, "--per-sample-out", "OUT_s.npy"],
+        &["score", s(&model), &x, "--per-sample-out", "OUT_s.npy"],
     );
     assert_thread_independent(
         "standardize",

@@ -223,7 +223,7 @@ fn kill_9_mid_stream_leaves_no_file_under_the_final_name() {
             "generate",
             "blobs",
             "-o",
-            &s(&target),
+            s(&target),
             "--n",
             "2000000",
             "--d",
@@ -311,7 +311,7 @@ fn an_input_truncated_while_mapped_is_named_and_exits_1() {
         let child = bin()
             .args(args(&[
                 "kmeans",
-                &s(&data),
+                s(&data),
                 "-k",
                 "8",
                 "--max-iter",
@@ -321,7 +321,7 @@ fn an_input_truncated_while_mapped_is_named_and_exits_1() {
                 "--threads",
                 "1",
                 "--labels-out",
-                &s(&labels),
+                s(&labels),
                 "--quiet",
             ]))
             .stderr(Stdio::piped())
@@ -386,7 +386,7 @@ fn minibatch_killed_with_sigkill_resumes_to_the_same_bits() {
     );
 
     let mut resume = base(&ck_b, &c_b);
-    resume.extend(args(&["--resume", &s(&ck_b)]));
+    resume.extend(args(&["--resume", s(&ck_b)]));
     let o = run(&resume);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
