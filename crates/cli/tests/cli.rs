@@ -1,85 +1,15 @@
 //! The `mmclust` binary on real files: exit codes, messages, outputs, and
 //! determinism across thread counts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmclust"))
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn faithful() -> PathBuf {
-    repo().join("data/faithful.csv")
-}
-
-fn npy_fixture(name: &str) -> PathBuf {
-    repo().join("crates/core/tests/fixtures/npy").join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("mmclust runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Asserts exit code 2, one clear line mentioning `want`, and no panic text.
-fn assert_input_error(o: &Output, want: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
-    assert!(err.contains(want), "stderr should mention {want:?}: {err}");
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "{err}"
-    );
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn blobs(dir: &Path, n: usize, d: usize, k: usize) -> PathBuf {
-    let p = dir.join(format!("blobs_{n}_{d}_{k}.npy"));
-    let o = run(&[
-        "generate",
-        "blobs",
-        "-o",
-        s(&p),
-        "--n",
-        &n.to_string(),
-        "--d",
-        &d.to_string(),
-        "--k",
-        &k.to_string(),
-        "--spread",
-        "2",
-        "--seed",
-        "7",
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    p
-}
+use common::*;
 
 #[test]
 fn info_describes_the_bundled_data() {
-    let o = run(&["info", s(&faithful()), "--stats"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let out = stdout(&run_ok(&["info", s(&faithful()), "--stats"]));
     assert!(out.contains("272 rows × 2 columns"), "{out}");
     let v = json(&run(&["info", s(&faithful()), "--stats", "--json"]));
     assert_eq!(v["file"]["rows"], 272);
@@ -111,7 +41,7 @@ fn generate_is_reproducible_and_thread_count_independent() {
     for t in ["1", "2"] {
         let p = dir.path().join(format!("g{t}.npy"));
         let l = dir.path().join(format!("l{t}.npy"));
-        let o = run(&[
+        run_ok(&[
             "generate",
             "blobs",
             "-o",
@@ -129,7 +59,6 @@ fn generate_is_reproducible_and_thread_count_independent() {
             "--seed",
             "5",
         ]);
-        assert!(o.status.success(), "{}", stderr(&o));
         files.push((std::fs::read(&p).unwrap(), std::fs::read(&l).unwrap()));
     }
     assert_eq!(files[0], files[1]);
@@ -222,32 +151,24 @@ fn standardize_writes_z_scores_and_applies_saved_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let z = dir.path().join("z.npy");
     let stats = dir.path().join("z.json");
-    let o = run(&[
+    let (data, stats_path) = (faithful(), s(&stats));
+    run_ok(&[
         "standardize",
-        s(&faithful()),
+        s(&data),
         "-o",
         s(&z),
         "--stats-out",
-        s(&stats),
-        "--quiet",
+        stats_path,
+        "-q",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&run(&["info", s(&z), "--stats", "--json"]));
     for c in v["stats"]["columns"].as_array().unwrap() {
         assert!(c["mean"].as_f64().unwrap().abs() < 1e-6);
         assert!((c["std"].as_f64().unwrap() - 1.0).abs() < 1e-6);
     }
     let z2 = dir.path().join("z2.npy");
-    let o = run(&[
-        "standardize",
-        s(&faithful()),
-        "-o",
-        s(&z2),
-        "--apply",
-        s(&stats),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&z).unwrap(), std::fs::read(&z2).unwrap());
+    run_ok(&["standardize", s(&data), "-o", s(&z2), "--apply", stats_path]);
+    assert_same_bytes(&z, &z2);
     // --apply with parameters for another width.
     let wide = blobs(dir.path(), 100, 3, 2);
     let o = run(&[
@@ -272,15 +193,11 @@ fn convert_round_trips_csv_and_names_bad_cells() {
     let dir = tempfile::tempdir().unwrap();
     let npy = dir.path().join("f.npy");
     let csv = dir.path().join("f.csv");
-    assert!(run(&["convert", s(&faithful()), s(&npy)]).status.success());
-    assert!(run(&["convert", s(&npy), s(&csv)]).status.success());
+    run_ok(&["convert", s(&faithful()), s(&npy)]);
+    run_ok(&["convert", s(&npy), s(&csv)]);
     let back = dir.path().join("g.npy");
-    assert!(
-        run(&["convert", s(&csv), s(&back), "--header", "no"])
-            .status
-            .success()
-    );
-    assert_eq!(std::fs::read(&npy).unwrap(), std::fs::read(&back).unwrap());
+    run_ok(&["convert", s(&csv), s(&back), "--header", "no"]);
+    assert_same_bytes(&npy, &back);
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "a,b\n1,2\n3,x7\n").unwrap();
     let o = run(&["convert", s(&bad), s(&dir.path().join("bad.npy"))]);
@@ -294,6 +211,56 @@ fn convert_round_trips_csv_and_names_bad_cells() {
         "--json",
     ]);
     assert_eq!(json(&conv)["rows"], 4);
+}
+
+#[test]
+fn convert_to_csv_writes_the_bytes_of_to_string_for_every_value() {
+    // The CSV writer formats values in place; its bytes must be those of
+    // `f32::to_string` (the shortest text that reads back to the same value)
+    // joined by commas, over many chunks and awkward values.
+    let special = [
+        0.0,
+        -0.0,
+        0.1,
+        -1.5e-7,
+        1e-45,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::MIN,
+        16_777_217.0,
+        1.0 / 3.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let (rows, cols) = (20_000, 3);
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|i| match i % 5 {
+            0 => special[(i / 5) % special.len()],
+            1 => i as f32 * 0.37,
+            2 => -(i as f32).sqrt(),
+            3 => f32::from_bits(0x3f80_0000 ^ (i as u32).wrapping_mul(2_654_435_761) >> 9),
+            _ => (i as f32).ln_1p() * 1e12,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("v.npy");
+    write_f32_npy(&npy, rows, cols, &values);
+    let mut want = String::new();
+    for row in values.chunks_exact(cols) {
+        let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        want.push_str(&cells.join(","));
+        want.push('\n');
+    }
+    for threads in ["1", "3"] {
+        let csv = dir.path().join(format!("v{threads}.csv"));
+        run_ok(&["convert", s(&npy), s(&csv), "--threads", threads]);
+        let got = std::fs::read_to_string(&csv).unwrap();
+        assert!(
+            got == want,
+            "{threads} threads: the CSV differs from to_string"
+        );
+    }
 }
 
 #[test]
@@ -347,30 +314,19 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
     assert!((1.5..2.5).contains(&min0), "{min0}");
     // predict gives the labels kmeans wrote; score gives its inertia.
     let pred = dir.path().join("p.npy");
-    assert!(
-        run(&["predict", s(&model), s(&faithful()), "-o", s(&pred)])
-            .status
-            .success()
-    );
-    assert_eq!(
-        std::fs::read(&labels).unwrap(),
-        std::fs::read(&pred).unwrap()
-    );
+    run_ok(&["predict", s(&model), s(&faithful()), "-o", s(&pred)]);
+    assert_same_bytes(&labels, &pred);
     let sc = json(&run(&["score", s(&model), s(&faithful()), "--json"]));
     assert!((sc["inertia"].as_f64().unwrap() - inertia).abs() < 1e-6 * inertia);
     let tr = dir.path().join("t.npy");
-    assert!(
-        run(&[
-            "predict",
-            s(&model),
-            s(&faithful()),
-            "-o",
-            s(&tr),
-            "--transform"
-        ])
-        .status
-        .success()
-    );
+    run_ok(&[
+        "predict",
+        s(&model),
+        s(&faithful()),
+        "-o",
+        s(&tr),
+        "--transform",
+    ]);
     assert_eq!(json(&run(&["info", s(&tr), "--json"]))["file"]["cols"], 2);
     // A model for 2 columns refuses 3-column data.
     let wide = blobs(dir.path(), 50, 3, 2);
@@ -396,39 +352,25 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
 fn kmeans_gives_the_same_bits_on_1_and_2_threads() {
     let dir = tempfile::tempdir().unwrap();
     let p = blobs(dir.path(), 50_000, 6, 8);
-    let mut results = Vec::new();
-    for t in ["1", "2"] {
+    assert_same_on_1_and_2_threads(|t| {
         let c = dir.path().join(format!("c{t}.npy"));
-        for init in ["k-means++", "k-means-parallel", "random"] {
+        let fit = |init: &str| {
+            let list = ["kmeans", s(&p), "-k", "8", "--init", init, "--n-init", "2"];
             let v = json(&run(&[
-                "kmeans",
-                s(&p),
-                "-k",
-                "8",
-                "--init",
-                init,
-                "--n-init",
-                "2",
-                "--threads",
-                t,
-                "--json",
-                "--centers-out",
-                s(&c),
-            ]));
-            results.push((
-                t,
-                init,
-                v["inertia"].to_string(),
-                v["history"].to_string(),
+                &list[..],
+                &["--threads", t, "--json", "--centers-out", s(&c)],
+            ]
+            .concat()));
+            let (inertia, history) = (v["inertia"].to_string(), v["history"].to_string());
+            (
+                init.to_string(),
+                inertia,
+                history,
                 std::fs::read(&c).unwrap(),
-            ));
-        }
-    }
-    for i in 0..3 {
-        assert_eq!(results[i].2, results[i + 3].2, "{}", results[i].1);
-        assert_eq!(results[i].3, results[i + 3].3, "{}", results[i].1);
-        assert_eq!(results[i].4, results[i + 3].4, "{}", results[i].1);
-    }
+            )
+        };
+        ["k-means++", "k-means-parallel", "random"].map(fit)
+    });
 }
 
 #[test]
@@ -459,106 +401,90 @@ fn kmeans_checks_given_centres_and_weights() {
     let dir = tempfile::tempdir().unwrap();
     let c = dir.path().join("c.npy");
     // 3 × 2 centres for -k 2.
-    let o = run(&["kmeans", s(&faithful()), "-k", "3", "--centers-out", s(&c)]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&["kmeans", s(&faithful()), "-k", "2", "--init", s(&c)]);
+    let data = faithful();
+    let f = s(&data);
+    run_ok(&["kmeans", f, "-k", "3", "--centers-out", s(&c)]);
+    let o = run(&["kmeans", f, "-k", "2", "--init", s(&c)]);
     assert_input_error(&o, "3 × 2 centres");
-    let o = run(&[
-        "kmeans",
-        s(&faithful()),
-        "-k",
-        "2",
-        "--weights",
-        s(&npy_fixture("vec_f4.npy")),
-    ]);
+    let weights = npy_fixture("vec_f4.npy");
+    let o = run(&["kmeans", f, "-k", "2", "--weights", s(&weights)]);
     assert_input_error(&o, "weights for 272 rows");
-    let o = run(&[
-        "kmeans",
-        s(&faithful()),
-        "-k",
-        "2",
-        "--centers-out",
-        s(&faithful()),
-    ]);
+    let o = run(&["kmeans", f, "-k", "2", "--centers-out", f]);
     assert_input_error(&o, "overwrite an input");
+}
+
+/// Starts a mini-batch run of `max_iter` epochs, sends SIGINT once its first
+/// checkpoint is on disk, and returns its output, or `None` when it had
+/// finished before the signal could be sent.
+fn interrupt_after_first_checkpoint(base: &[String], ck: &Path) -> Option<std::process::Output> {
+    let mut child = bin()
+        .args(base)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut finished = false;
+    wait_for("the first checkpoint", || {
+        finished = child.try_wait().unwrap().is_some();
+        finished || ck.exists()
+    });
+    if !finished {
+        // SAFETY: kill(2) on our own child's pid.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        assert_eq!(sent, 0);
+    }
+    let o = child.wait_with_output().unwrap();
+    match o.status.code() {
+        Some(130) => Some(o),
+        Some(0) => None,
+        other => panic!("exit {other:?}: {}", stderr(&o)),
+    }
 }
 
 #[test]
 fn minibatch_survives_ctrl_c_and_resumes_to_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();
     let data = blobs(dir.path(), 200_000, 8, 6);
-    let base = |ck: &Path, centers: &Path| -> Vec<String> {
-        [
-            "kmeans",
-            s(&data),
-            "-k",
-            "6",
-            "--algorithm",
-            "minibatch",
-            "--batch-size",
-            "256",
-            "--block-rows",
-            "16",
-            "--max-no-improvement",
-            "0",
-            "--max-iter",
-            "2",
-            "--seed",
-            "9",
-            "--checkpoint",
-            s(ck),
-            "--checkpoint-every",
-            "500",
-            "--centers-out",
-            s(centers),
-            "--quiet",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect()
-    };
     let (ck_a, c_a) = (dir.path().join("a.ck"), dir.path().join("a.npy"));
-    let o = bin().args(base(&ck_a, &c_a)).output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-
     let (ck_b, c_b) = (dir.path().join("b.ck"), dir.path().join("b.npy"));
-    let child = bin()
-        .args(base(&ck_b, &c_b))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    while !ck_b.exists() {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let o = child.wait_with_output().unwrap();
-    match o.status.code() {
-        Some(130) => {
-            assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
-            assert!(
-                !c_b.exists(),
-                "no centres under the final name after an interrupt"
-            );
+    // A run that finishes before the signal proves nothing: try a longer one,
+    // and fail if even that one is too quick.
+    let mut interrupted = None;
+    for max_iter in ["2", "40"] {
+        let base = minibatch_checkpointing(&data, &ck_b, &c_b, max_iter, "500");
+        if let Some(o) = interrupt_after_first_checkpoint(&base, &ck_b) {
+            interrupted = Some((max_iter, o));
+            break;
         }
-        Some(0) => eprintln!("note: the run finished before the signal arrived"),
-        other => panic!("exit {other:?}: {}", stderr(&o)),
+        eprintln!("note: --max-iter {max_iter} finished before the signal; trying a longer run");
+        let _ = std::fs::remove_file(&ck_b);
+        let _ = std::fs::remove_file(&c_b);
     }
-    let mut resume = base(&ck_b, &c_b);
-    resume.extend(["--resume".to_string(), s(&ck_b).to_string()]);
-    let o = bin().args(&resume).output().unwrap();
+    let Some((max_iter, o)) = interrupted else {
+        panic!("every run finished before SIGINT could be sent: nothing was tested");
+    };
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    assert!(
+        !c_b.exists(),
+        "no centres under the final name after an interrupt"
+    );
+    let mut resume = minibatch_checkpointing(&data, &ck_b, &c_b, max_iter, "500");
+    resume.extend(args(&["--resume", s(&ck_b)]));
+    let o = run(&resume);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(&c_a).unwrap(), std::fs::read(&c_b).unwrap());
+    let o = run(&minibatch_checkpointing(
+        &data, &ck_a, &c_a, max_iter, "500",
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_bytes(&c_a, &c_b);
 
     // A checkpoint of other options or other data is refused.
     let mut other = resume.clone();
     other[7] = "512".to_string(); // --batch-size
-    assert_input_error(&bin().args(&other).output().unwrap(), "batch_size");
+    assert_input_error(&run(&other), "batch_size");
     let data2 = blobs(dir.path(), 1000, 8, 6);
     let mut other = resume.clone();
     other[1] = s(&data2).to_string();
-    assert_input_error(&bin().args(&other).output().unwrap(), "another input");
+    assert_input_error(&run(&other), "another input");
     assert_input_error(
         &run(&["kmeans", s(&data), "-k", "6", "--resume", s(&ck_b)]),
         "minibatch",

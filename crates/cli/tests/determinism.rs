@@ -9,16 +9,11 @@
 //! comparing. The data has enough rows for many chunks, so the thread count
 //! really changes how the work is split.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmclust"))
-}
-
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
+use common::{bin, generate_blobs, s};
 
 const THREADS: [&str; 4] = ["1", "2", "3", "8"];
 
@@ -55,7 +50,7 @@ fn assert_thread_independent(name: &str, dir: &Path, args: &[&str]) {
                 Some(file) => {
                     let p = run_dir.join(file);
                     outputs.push((file.to_string(), p.clone()));
-                    s(&p)
+                    s(&p).to_string()
                 }
                 None => x.to_string(),
             })
@@ -105,28 +100,8 @@ fn assert_thread_independent(name: &str, dir: &Path, args: &[&str]) {
 
 fn data(dir: &Path, n: usize, d: usize, k: usize) -> String {
     let p = dir.join(format!("data_{n}_{d}.npy"));
-    let o = bin()
-        .args([
-            "generate",
-            "blobs",
-            "-o",
-            &s(&p),
-            "--n",
-            &n.to_string(),
-            "--d",
-            &d.to_string(),
-            "--k",
-            &k.to_string(),
-            "--spread",
-            "3",
-            "--seed",
-            "11",
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    s(&p)
+    generate_blobs(&p, n, d, k, &["--spread", "3", "--seed", "11"]);
+    s(&p).to_string()
 }
 
 #[test]
@@ -265,22 +240,14 @@ fn evaluation_and_prediction() {
             "-k",
             "4",
             "--labels-out",
-            &s(&labels),
+            s(&labels),
             "--quiet",
         ])
         .output()
         .unwrap();
     assert!(o.status.success());
     let o = bin()
-        .args([
-            "kmeans",
-            &x,
-            "-k",
-            "4",
-            "--model-out",
-            &s(&model),
-            "--quiet",
-        ])
+        .args(["kmeans", &x, "-k", "4", "--model-out", s(&model), "--quiet"])
         .output()
         .unwrap();
     assert!(o.status.success());
@@ -290,12 +257,12 @@ fn evaluation_and_prediction() {
         &[
             "silhouette",
             &small,
-            &s(&labels),
+            s(&labels),
             "--values-out",
             "OUT_v.npy",
         ],
     );
-    assert_thread_independent("scores", dir.path(), &["scores", &small, &s(&labels)]);
+    assert_thread_independent("scores", dir.path(), &["scores", &small, s(&labels)]);
     assert_thread_independent(
         "gmm-select",
         dir.path(),
@@ -313,12 +280,12 @@ fn evaluation_and_prediction() {
     assert_thread_independent(
         "predict --transform",
         dir.path(),
-        &["predict", &s(&model), &x, "-o", "OUT_t.npy", "--transform"],
+        &["predict", s(&model), &x, "-o", "OUT_t.npy", "--transform"],
     );
     assert_thread_independent(
         "score",
         dir.path(),
-        &["score", &s(&model), &x, "--per-sample-out", "OUT_s.npy"],
+        &["score", s(&model), &x, "--per-sample-out", "OUT_s.npy"],
     );
     assert_thread_independent(
         "standardize",

@@ -1,47 +1,14 @@
 //! The judging and choosing commands on real files: `demo`, `elbow`,
 //! `silhouette`, `gmm-select`, `scores`; their outputs and their input errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmclust"))
-}
+use std::path::PathBuf;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo().join("crates/eval/tests/fixtures").join(name)
-}
-
-fn faithful() -> PathBuf {
-    repo().join("data/faithful.csv")
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("mmclust runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
-}
-
-fn assert_input_error(o: &Output, want: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
-    assert!(err.contains(want), "stderr should mention {want:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 fn expected() -> serde_json::Value {
@@ -161,8 +128,7 @@ fn silhouette_matches_sklearn_on_any_thread_count() {
 
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("s.svg");
-    let o = run(&["silhouette", s(&x), s(&l), "--plot-out", s(&plot)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_ok(&["silhouette", s(&x), s(&l), "--plot-out", s(&plot)]);
     assert!(
         std::fs::read_to_string(&plot)
             .unwrap()
@@ -228,7 +194,11 @@ fn scores_match_sklearn_with_truth() {
     }
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.npy");
-    std::fs::write(&one, npy_i32(&[3; 600])).unwrap();
+    std::fs::write(
+        &one,
+        npy_bytes("<i4", false, "(600,)", &i32_bytes(&[3; 600])),
+    )
+    .unwrap();
     assert_input_error(
         &run(&["scores", s(&fixture("blobs_x.npy")), s(&one)]),
         "1 distinct label",
@@ -283,24 +253,4 @@ fn gmm_select_prefers_two_full_components_on_old_faithful() {
         &run(&["gmm-select", s(&faithful()), "--k", "3..=1"]),
         "empty",
     );
-}
-
-/// A 1-D int32 .npy file.
-fn npy_i32(v: &[i32]) -> Vec<u8> {
-    let header = format!(
-        "{{'descr': '<i4', 'fortran_order': False, 'shape': ({},), }}",
-        v.len()
-    );
-    let mut h = header.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(&h);
-    for x in v {
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out
 }

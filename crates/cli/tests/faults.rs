@@ -8,47 +8,17 @@
 //! went wrong in one line.
 #![cfg(unix)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmclust"))
-}
+use common::*;
 
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn run(args: &[String]) -> Output {
-    bin().args(args).output().expect("mmclust runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|a| a.to_string()).collect()
-}
-
+/// Blobs (seed 3) into `path`.
 fn generate(path: &Path, n: usize, d: usize, k: usize) {
-    let o = run(&args(&[
-        "generate",
-        "blobs",
-        "-o",
-        &s(path),
-        "--n",
-        &n.to_string(),
-        "--d",
-        &d.to_string(),
-        "--k",
-        &k.to_string(),
-        "--seed",
-        "3",
-        "--quiet",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    generate_blobs(path, n, d, k, &["--seed", "3"]);
 }
 
 /// The hidden temporaries of output `target` in its folder.
@@ -78,18 +48,6 @@ fn kill9(child: &mut Child) {
     );
 }
 
-/// Waits until `cond` holds (polling every millisecond), for at most 60 s.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// Each kind of output, as (name, arguments with OUT for the output).
 fn output_kinds(
     data: &Path,
@@ -97,106 +55,52 @@ fn output_kinds(
     km: &Path,
     gmm: &Path,
 ) -> Vec<(&'static str, Vec<String>)> {
-    let d = s(data);
-    vec![
-        (
-            "labels",
-            args(&[
-                "kmeans",
-                &d,
-                "-k",
-                "4",
-                "--max-iter",
-                "3",
-                "--labels-out",
-                "OUT",
-            ]),
-        ),
-        (
-            "centres",
-            args(&[
-                "kmeans",
-                &d,
-                "-k",
-                "4",
-                "--max-iter",
-                "3",
-                "--centers-out",
-                "OUT",
-            ]),
-        ),
+    let kinds = [
+        ("labels", "kmeans DATA -k 4 --max-iter 3 --labels-out OUT"),
+        ("centres", "kmeans DATA -k 4 --max-iter 3 --centers-out OUT"),
         (
             "kmeans model JSON",
-            args(&[
-                "kmeans",
-                &d,
-                "-k",
-                "4",
-                "--max-iter",
-                "3",
-                "--model-out",
-                "OUT",
-            ]),
+            "kmeans DATA -k 4 --max-iter 3 --model-out OUT",
         ),
         (
             "gmm model JSON",
-            args(&[
-                "gmm",
-                &d,
-                "-k",
-                "2",
-                "--max-iter",
-                "2",
-                "--model-out",
-                "OUT",
-            ]),
+            "gmm DATA -k 2 --max-iter 2 --model-out OUT",
         ),
         (
             "responsibilities",
-            args(&[
-                "gmm",
-                &d,
-                "-k",
-                "2",
-                "--max-iter",
-                "2",
-                "--proba-out",
-                "OUT",
-            ]),
+            "gmm DATA -k 2 --max-iter 2 --proba-out OUT",
         ),
-        (
-            "predicted labels",
-            args(&["predict", &s(km), &d, "-o", "OUT"]),
-        ),
-        (
-            "predicted probabilities",
-            args(&["predict", &s(gmm), &d, "-o", "OUT", "--proba"]),
-        ),
-        ("converted npy (from npy)", args(&["convert", &d, "OUT"])),
-        (
-            "converted npy (from csv)",
-            args(&["convert", &s(csv), "OUT"]),
-        ),
+        ("predicted labels", "predict KM DATA -o OUT"),
+        ("predicted probabilities", "predict GMM DATA -o OUT --proba"),
+        ("converted npy (from npy)", "convert DATA OUT"),
+        ("converted npy (from csv)", "convert CSV OUT"),
         (
             "generated blobs",
-            args(&[
-                "generate", "blobs", "-o", "OUT", "--n", "300000", "--d", "8", "--k", "3",
-            ]),
+            "generate blobs -o OUT --n 300000 --d 8 --k 3",
         ),
         (
             "mini-batch checkpoint",
-            args(&[
-                "kmeans",
-                &d,
-                "-k",
-                "4",
-                "--algorithm",
-                "minibatch",
-                "--checkpoint",
-                "OUT",
-            ]),
+            "kmeans DATA -k 4 --algorithm minibatch --checkpoint OUT",
         ),
-    ]
+    ];
+    let word = |w: &str| match w {
+        "DATA" => s(data).to_string(),
+        "CSV" => s(csv).to_string(),
+        "KM" => s(km).to_string(),
+        "GMM" => s(gmm).to_string(),
+        w => w.to_string(),
+    };
+    kinds
+        .into_iter()
+        .map(|(name, line)| (name, line.split(' ').map(word).collect()))
+        .collect()
+}
+
+/// `list` with its `OUT` replaced by `target`.
+fn with_output(list: &[String], target: &Path) -> Vec<String> {
+    list.iter()
+        .map(|x| if x == "OUT" { s(target) } else { x }.to_string())
+        .collect()
 }
 
 struct Inputs {
@@ -217,30 +121,19 @@ fn inputs(n: usize) -> Inputs {
         .collect();
     std::fs::write(&csv, text).unwrap();
     let (km, gmm) = (dir.path().join("km.json"), dir.path().join("gmm.json"));
-    let o = run(&args(&[
-        "kmeans",
-        &s(&data),
-        "-k",
-        "4",
-        "--max-iter",
-        "2",
-        "--model-out",
-        &s(&km),
-        "-q",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&args(&[
-        "gmm",
-        &s(&data),
-        "-k",
-        "2",
-        "--max-iter",
-        "2",
-        "--model-out",
-        &s(&gmm),
-        "-q",
-    ]));
-    assert!(o.status.success(), "{}", stderr(&o));
+    for (command, k, model) in [("kmeans", "4", &km), ("gmm", "2", &gmm)] {
+        run_ok(&[
+            command,
+            s(&data),
+            "-k",
+            k,
+            "--max-iter",
+            "2",
+            "--model-out",
+            s(model),
+            "-q",
+        ]);
+    }
     Inputs {
         dir,
         data,
@@ -273,10 +166,7 @@ fn kill_9_while_writing_leaves_the_earlier_file_untouched() {
         let target = folder.join(format!("result.{ext}"));
         let old = format!("an earlier {kind} that must survive\n").into_bytes();
         std::fs::write(&target, &old).unwrap();
-        let a: Vec<String> = list
-            .iter()
-            .map(|x| if x == "OUT" { s(&target) } else { x.clone() })
-            .collect();
+        let a = with_output(&list, &target);
         // The pause between the complete temporary and its rename makes sure
         // the kill lands before the rename whatever the machine's speed; the
         // kill itself comes as soon as the temporary exists (mid-write for
@@ -333,7 +223,7 @@ fn kill_9_mid_stream_leaves_no_file_under_the_final_name() {
             "generate",
             "blobs",
             "-o",
-            &s(&target),
+            s(&target),
             "--n",
             "2000000",
             "--d",
@@ -392,11 +282,8 @@ fn a_full_disk_gives_a_clear_error_and_removes_the_temporary() {
         let folder = inp.dir.path().join(format!("full-{i}"));
         std::fs::create_dir(&folder).unwrap();
         let target = folder.join("result.npy");
-        let a: Vec<String> = list
-            .iter()
-            .map(|x| if x == "OUT" { s(&target) } else { x.clone() })
-            .chain(["--quiet".to_string()])
-            .collect();
+        let mut a = with_output(&list, &target);
+        a.push("--quiet".to_string());
         let o = with_file_limit(64, &a);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{kind}: {err}");
@@ -424,7 +311,7 @@ fn an_input_truncated_while_mapped_is_named_and_exits_1() {
         let child = bin()
             .args(args(&[
                 "kmeans",
-                &s(&data),
+                s(&data),
                 "-k",
                 "8",
                 "--max-iter",
@@ -434,7 +321,7 @@ fn an_input_truncated_while_mapped_is_named_and_exits_1() {
                 "--threads",
                 "1",
                 "--labels-out",
-                &s(&labels),
+                s(&labels),
                 "--quiet",
             ]))
             .stderr(Stdio::piped())
@@ -471,33 +358,7 @@ fn minibatch_killed_with_sigkill_resumes_to_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data.npy");
     generate(&data, 200_000, 8, 6);
-    let base = |ck: &Path, centers: &Path| -> Vec<String> {
-        args(&[
-            "kmeans",
-            &s(&data),
-            "-k",
-            "6",
-            "--algorithm",
-            "minibatch",
-            "--batch-size",
-            "256",
-            "--block-rows",
-            "16",
-            "--max-no-improvement",
-            "0",
-            "--max-iter",
-            "3",
-            "--seed",
-            "9",
-            "--checkpoint",
-            &s(ck),
-            "--checkpoint-every",
-            "300",
-            "--centers-out",
-            &s(centers),
-            "--quiet",
-        ])
-    };
+    let base = |ck: &Path, centers: &Path| minibatch_checkpointing(&data, ck, centers, "3", "300");
     let (ck_a, c_a) = (dir.path().join("a.ck"), dir.path().join("a.npy"));
     let o = run(&base(&ck_a, &c_a));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -525,7 +386,7 @@ fn minibatch_killed_with_sigkill_resumes_to_the_same_bits() {
     );
 
     let mut resume = base(&ck_b, &c_b);
-    resume.extend(args(&["--resume", &s(&ck_b)]));
+    resume.extend(args(&["--resume", s(&ck_b)]));
     let o = run(&resume);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(

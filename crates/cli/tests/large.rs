@@ -6,54 +6,37 @@
 //! zero except a few rows written at chosen offsets, one of them past row
 //! 2³¹, and the expected counts and means follow from those rows alone.
 
+mod common;
+
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mmclust"))
-}
+use common::*;
 
-fn s(p: &Path) -> String {
-    p.to_str().unwrap().to_string()
-}
-
-fn npy_header(descr: &str, shape: &str) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}").into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(&header);
-    out
-}
-
-fn json(args: &[String]) -> serde_json::Value {
-    let o = bin().args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
-fn f32_npy(path: &Path, rows: usize, cols: usize, values: &[f32]) {
-    let mut bytes = npy_header("<f4", &format!("({rows}, {cols})"));
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn read_f32_npy(path: &Path) -> Vec<f32> {
-    let bytes = std::fs::read(path).unwrap();
-    let start = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    bytes[start..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+/// One Lloyd iteration on `data` from `init` (a file or a method), writing
+/// the centres to `centres` and, with `extra`, more; the `--json` summary.
+fn one_lloyd_iteration(
+    data: &Path,
+    k: usize,
+    init: &str,
+    centres: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let k = k.to_string();
+    let mut list = vec![
+        "kmeans",
+        s(data),
+        "-k",
+        &k,
+        "--init",
+        init,
+        "--max-iter",
+        "1",
+    ];
+    list.extend(["--algorithm", "lloyd", "--centers-out", s(centres)]);
+    list.extend(extra);
+    list.extend(["--json", "--quiet"]);
+    json(&run(&list))
 }
 
 // About 3 minutes on the 2-core development VM (five passes over 2 GiB):
@@ -65,7 +48,7 @@ fn a_matrix_of_more_than_2_pow_31_elements() {
     let n: u64 = (1 << 31) + 1000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sparse_u8.npy");
-    let header = npy_header("|u1", &format!("({n}, 1)"));
+    let header = npy_bytes("|u1", false, &format!("({n}, 1)"), &[]);
     let offset = header.len() as u64;
     let mut f = std::fs::File::create(&path).unwrap();
     f.write_all(&header).unwrap();
@@ -78,13 +61,7 @@ fn a_matrix_of_more_than_2_pow_31_elements() {
     }
     drop(f);
 
-    let info = json(&[
-        "info".into(),
-        s(&path),
-        "--stats".into(),
-        "--json".into(),
-        "--quiet".into(),
-    ]);
+    let info = json(&run(&["info", s(&path), "--stats", "--json", "--quiet"]));
     assert_eq!(info["file"]["rows"].as_u64(), Some(n), "{info}");
     let col = &info["stats"]["columns"][0];
     assert_eq!(col["count"].as_u64(), Some(n), "{col}");
@@ -99,24 +76,9 @@ fn a_matrix_of_more_than_2_pow_31_elements() {
 
     // One Lloyd iteration from centres 0 and 200: {0 rows, 10} and {150, 200}.
     let init = dir.path().join("init.npy");
-    f32_npy(&init, 2, 1, &[0.0, 200.0]);
+    write_f32_npy(&init, 2, 1, &[0.0, 200.0]);
     let centres = dir.path().join("centres.npy");
-    let km = json(&[
-        "kmeans".into(),
-        s(&path),
-        "-k".into(),
-        "2".into(),
-        "--init".into(),
-        s(&init),
-        "--max-iter".into(),
-        "1".into(),
-        "--algorithm".into(),
-        "lloyd".into(),
-        "--centers-out".into(),
-        s(&centres),
-        "--json".into(),
-        "--quiet".into(),
-    ]);
+    let km = one_lloyd_iteration(&path, 2, s(&init), &centres, &[]);
     assert_eq!(km["n"].as_u64(), Some(n));
     let c = read_f32_npy(&centres);
     let low = (10.0 / (n - 2) as f64) as f32;
@@ -140,31 +102,14 @@ fn a_run_with_n_times_k_over_2_pow_31() {
     assert!((n * k) as u64 > 1 << 31);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grid_u8.npy");
-    let mut bytes = npy_header("|u1", &format!("({n}, 2)"));
+    let mut bytes = npy_bytes("|u1", false, &format!("({n}, 2)"), &[]);
     for i in 0..n {
         bytes.push((i % 251) as u8);
         bytes.push(((i / 251) % 241) as u8);
     }
     std::fs::write(&path, &bytes).unwrap();
     let (centres, labels) = (dir.path().join("c.npy"), dir.path().join("l.npy"));
-    let km = json(&[
-        "kmeans".into(),
-        s(&path),
-        "-k".into(),
-        k.to_string(),
-        "--init".into(),
-        "random".into(),
-        "--max-iter".into(),
-        "1".into(),
-        "--algorithm".into(),
-        "lloyd".into(),
-        "--centers-out".into(),
-        s(&centres),
-        "--labels-out".into(),
-        s(&labels),
-        "--json".into(),
-        "--quiet".into(),
-    ]);
+    let km = one_lloyd_iteration(&path, k, "random", &centres, &["--labels-out", s(&labels)]);
     let evals = km["distance_evals"].as_u64().unwrap();
     assert!(
         evals >= (n * k) as u64,

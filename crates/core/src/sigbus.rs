@@ -13,9 +13,15 @@
 //! run). Outputs are unaffected: they are temporaries until renamed, and an
 //! interrupted run leaves no file under an output's final name.
 //!
-//! A fault at an address that is not one of these mappings is not ours: the
-//! handler restores the default action and returns, so the fault recurs and
-//! the process dies of `SIGBUS` as it would have without the handler.
+//! A fault at an address that is not one of these mappings is not ours: it
+//! goes to the handler that was installed before ours (by the program that
+//! embeds the library, a runtime, a sanitizer), called as it asked to be
+//! (`SA_SIGINFO` or not). Where there was none (`SIG_DFL`), or it was
+//! `SIG_IGN` and the fault is a real one (the kernel never lets a faulting
+//! access be ignored: it would only recur), the default action is restored
+//! and the signal raised again, so the process dies of `SIGBUS` as it would
+//! have without the handler. A `SIGBUS` sent with `kill` to a process that
+//! ignored it stays ignored.
 //!
 //! Libraries do not print: only a binary that calls [`install`] gets the
 //! handler (the `mmclust` CLI does, first thing in `main`). Registration is
@@ -24,8 +30,9 @@
 #[cfg(unix)]
 mod imp {
     use std::cell::UnsafeCell;
+    use std::mem::MaybeUninit;
     use std::path::Path;
-    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
     const SLOTS: usize = 64;
     const PATH_BYTES: usize = 1024;
@@ -106,14 +113,13 @@ mod imp {
         }
     }
 
-    extern "C" fn on_sigbus(
-        _sig: libc::c_int,
-        info: *mut libc::siginfo_t,
-        _ctx: *mut libc::c_void,
-    ) {
+    extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
         // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
-        let addr = unsafe { (*info).si_addr() } as usize;
-        for slot in &TABLE {
+        let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+        // Only a fault the kernel raised (si_code > 0) carries an address;
+        // a SIGBUS sent with kill(2) is never one of ours.
+        let slots = if code > 0 { &TABLE[..] } else { &[] };
+        for slot in slots {
             if slot.state.load(Ordering::Acquire) != READY {
                 continue;
             }
@@ -132,21 +138,104 @@ mod imp {
                 unsafe { libc::_exit(1) };
             }
         }
-        // Not one of our mappings: default action, and the fault recurs.
-        // SAFETY: signal(2) with SIG_DFL is async-signal-safe.
-        unsafe { libc::signal(libc::SIGBUS, libc::SIG_DFL) };
+        // SAFETY: as above, `info` is valid; `ctx` is passed on unchanged.
+        unsafe { chain(sig, info, ctx) };
+    }
+
+    /// The `SIGBUS` action in place before [`install`], saved by the one
+    /// `sigaction` call that installs ours; read only once `SAVED` is set.
+    struct Previous(UnsafeCell<MaybeUninit<libc::sigaction>>);
+
+    // SAFETY: written once, by `install` before it sets `SAVED` (Release), and
+    // read only after `SAVED` is observed set (Acquire); `INSTALLED` makes
+    // sure that there is only one writer, once.
+    unsafe impl Sync for Previous {}
+
+    static PREVIOUS: Previous = Previous(UnsafeCell::new(MaybeUninit::uninit()));
+    static SAVED: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+    /// Hands a fault that is not ours to the previous action.
+    ///
+    /// # Safety
+    /// Called from the `SIGBUS` handler only, with the `info` and `ctx` the
+    /// kernel passed it.
+    unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        if !SAVED.load(Ordering::Acquire) {
+            // A fault inside `install` itself, before the old action was
+            // saved: behave as if it was the default.
+            // SAFETY: async-signal-safe calls with valid arguments.
+            unsafe { die_by_default(sig) };
+            return;
+        }
+        // SAFETY: `SAVED` is set, so `PREVIOUS` holds the initialised old
+        // action and is no longer written (see `Previous`).
+        let previous = unsafe { (*PREVIOUS.0.get()).assume_init_ref() };
+        let handler = previous.sa_sigaction;
+        if handler == libc::SIG_DFL {
+            // SAFETY: async-signal-safe calls with valid arguments.
+            unsafe { die_by_default(sig) };
+        } else if handler == libc::SIG_IGN {
+            // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO
+            // handler.
+            let sent = unsafe { (*info).si_code } <= 0;
+            if !sent {
+                // SAFETY: async-signal-safe calls with valid arguments.
+                unsafe { die_by_default(sig) };
+            }
+        } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
+            // SAFETY: the previous action was installed with SA_SIGINFO, so
+            // its `sa_sigaction` is a function of this signature, and it
+            // gets the arguments the kernel gave us.
+            let f = unsafe {
+                std::mem::transmute::<
+                    libc::sighandler_t,
+                    extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void),
+                >(handler)
+            };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: without SA_SIGINFO, the previous action's handler is a
+            // plain `sa_handler` taking the signal number.
+            let f = unsafe {
+                std::mem::transmute::<libc::sighandler_t, extern "C" fn(libc::c_int)>(handler)
+            };
+            f(sig);
+        }
+    }
+
+    /// Restores the default action and raises `sig` again: pending until our
+    /// handler returns (the signal is blocked while it runs), then fatal.
+    ///
+    /// # Safety
+    /// Async-signal-safe; call from a signal handler for `sig`.
+    unsafe fn die_by_default(sig: libc::c_int) {
+        // SAFETY: signal(2) with SIG_DFL and raise(3) are async-signal-safe.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
     }
 
     pub(crate) fn install() {
+        if INSTALLED.swap(true, Ordering::AcqRel) {
+            // Once: a second call would save our own handler as the previous.
+            return;
+        }
         // SAFETY: a zeroed sigaction is a valid starting point; the handler
         // has the SA_SIGINFO signature and only calls async-signal-safe
-        // functions (write, _exit, signal) and reads atomics.
+        // functions (write, _exit, signal, raise, the previous handler) and
+        // reads atomics. `PREVIOUS` is written here only, once (`INSTALLED`),
+        // before `SAVED` publishes it.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
             action.sa_flags = libc::SA_SIGINFO;
             libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+            let previous = (*PREVIOUS.0.get()).as_mut_ptr();
+            if libc::sigaction(libc::SIGBUS, &action, previous) == 0 {
+                SAVED.store(true, Ordering::Release);
+            }
         }
     }
 }

@@ -611,6 +611,60 @@ fn csv_errors_name_file_line_column_and_cell() {
     ));
 }
 
+#[test]
+fn csv_cells_quoted_across_lines_are_read_and_lines_still_counted() {
+    // Intended change (issue 18): a quoted cell may span lines. Errors after
+    // it name the line where the bad record starts, counting the lines inside
+    // quoted cells and the blank lines skipped.
+    let (_d, path, mut r) = csv(
+        b"\"first\ncolumn\",\"second \"\"b\"\"\r\nname\"\r\n1,\"2\n\"\n\n\"3\",4\n5,x\n",
+        CsvOptions::default(),
+    );
+    assert_eq!(
+        r.header().unwrap(),
+        &[
+            "first\ncolumn".to_string(),
+            "second \"b\"\r\nname".to_string()
+        ]
+    );
+    let mut out = Vec::new();
+    assert_eq!(r.next_rows(2, &mut out).unwrap(), 2);
+    assert_eq!(out, vec![1., 2., 3., 4.]);
+    let err = r.next_rows(1, &mut out).unwrap_err();
+    assert_eq!(
+        problem(err, &path),
+        FormatProblem::CsvBadCell {
+            line: 8,
+            column: 2,
+            cell: "x".to_string()
+        }
+    );
+
+    // A ragged row after a multi-line data cell, and the last line without a
+    // newline.
+    let (_d, path, mut r) = csv(b"1,\"2\n\n\"\n3", CsvOptions::default());
+    let err = read_all(&mut r).unwrap_err();
+    assert_eq!(
+        problem(err, &path),
+        FormatProblem::CsvRaggedRow {
+            line: 4,
+            expected: 2,
+            found: 1
+        }
+    );
+
+    // A quote never closed is still an error, on the line that opened it,
+    // even when the file ends with a newline.
+    let (_d, path, mut r) = csv(b"x,y\n1,2\n3,\"4\n5,6\n", CsvOptions::default());
+    let err = read_all(&mut r).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("line 3: a quoted cell"), "{message}");
+    assert!(matches!(
+        problem(err, &path),
+        FormatProblem::CsvMalformed { line: 3, .. }
+    ));
+}
+
 // ---------------------------------------------------------------- writer
 
 fn check_header_layout(bytes: &[u8]) -> usize {

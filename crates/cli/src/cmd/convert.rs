@@ -180,27 +180,38 @@ fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize)> {
         },
         4 * rayon::current_num_threads(),
         |chunk| {
-            // Rust's `{}` for f32 prints the shortest text that reads back to
-            // the same value.
-            let mut text = String::with_capacity(chunk.data.len() * 10);
-            for row in chunk.rows() {
-                for (j, v) in row.iter().enumerate() {
-                    if j > 0 {
-                        text.push(',');
-                    }
-                    text.push_str(&v.to_string());
-                }
-                text.push('\n');
-            }
+            let mut text = Vec::with_capacity(chunk.data.len() * 10);
+            write_csv_rows(&mut text, chunk.rows())
+                .map_err(|e| mmclust_core::CoreError::io(&output, "write", e))?;
             Ok(text)
         },
         |text| {
             out.file()
-                .write_all(text.as_bytes())
+                .write_all(&text)
                 .map_err(|e| mmclust_core::CoreError::io(&output, "write", e))
         },
     )?;
     bar.finish();
     out.commit()?;
     Ok((m.n_rows(), d))
+}
+
+/// Writes `rows` as CSV lines into `out`, each value formatted in place (no
+/// `String` per value). Rust's `{}` for f32 prints the shortest text that
+/// reads back to the same value. Chunks are formatted in parallel, each into
+/// its own buffer, and written in order.
+fn write_csv_rows<'a>(
+    out: &mut impl Write,
+    rows: impl Iterator<Item = &'a [f32]>,
+) -> std::io::Result<()> {
+    for row in rows {
+        for (j, v) in row.iter().enumerate() {
+            if j > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "{v}")?;
+        }
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }

@@ -1,23 +1,29 @@
-//! A streaming reader for numeric CSV files.
+//! A streaming reader for numeric CSV files, over the `csv` crate.
 //!
 //! CSV is accepted where inputs are small (demo data, centres given by hand):
 //! it is text, so it cannot be memory-mapped as a matrix; [`super::open_matrix`]
 //! reads it into memory. The reader itself streams, a batch of rows at a time.
 //!
-//! What it accepts: one record per line (`\n` or `\r\n`, last line with or
-//! without a newline); cells separated by a one-byte delimiter, trimmed of
-//! spaces and tabs, optionally wrapped in double quotes (`""` is a quote
-//! inside); a UTF-8 byte-order mark at the start; blank lines (skipped). Every
-//! data cell must parse as an `f32` (`1`, `-2.5e3`, `inf`, and `nan`/`NaN` for
-//! a missing value); an empty cell is an error, not a silent NaN. A quoted cell
-//! cannot span lines.
+//! What it accepts: records ended by `\n` or `\r\n` (the last with or without
+//! one); cells separated by a one-byte delimiter, trimmed of spaces, tabs and
+//! line breaks, optionally wrapped in double quotes (`""` is a quote inside; a
+//! quoted cell may span lines; a quote opens one only as the cell's first
+//! byte, so in `1, "2"` it is a plain byte); a UTF-8 byte-order mark at the start; blank lines
+//! (skipped). Every data cell must parse as an `f32` (`1`, `-2.5e3`, `inf`, and
+//! `nan`/`NaN` for a missing value); an empty cell is an error, not a silent
+//! NaN.
 //!
-//! The first line is a header when `has_header` says so, or, by default, when
-//! any of its non-empty cells is not a number.
+//! The first record is a header when `has_header` says so, or, by default,
+//! when any of its non-empty cells is not a number.
+//!
+//! The `csv` crate splits records; this module adds what it does not do:
+//! errors that name the line (where a record starts, counting the lines inside
+//! quoted cells and the blank lines it skips) and the column, and an error for
+//! a quote left open at the end of the file, which the crate would read as a
+//! cell running to the end (see [`QuoteWatch`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::ops::Range;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::mapped::open_input;
@@ -47,22 +53,19 @@ impl Default for CsvOptions {
 #[derive(Debug)]
 pub struct CsvReader {
     path: PathBuf,
-    reader: BufReader<File>,
-    delimiter: u8,
+    reader: csv::Reader<QuoteWatch<File>>,
     header: Option<Vec<String>>,
     n_cols: usize,
-    /// Physical line number of the last line read (1-based).
+    /// Line (1-based) where the current record starts.
     line: u64,
     /// The first line's values when it was data.
     pending: Option<Vec<f32>>,
-    line_buf: Vec<u8>,
-    cell_buf: Vec<u8>,
-    cells: Vec<Range<usize>>,
+    record: csv::ByteRecord,
     rows_read: u64,
 }
 
 impl CsvReader {
-    /// Opens `path` and reads its first non-blank line (header or first row).
+    /// Opens `path` and reads its first non-blank record (header or first row).
     ///
     /// # Errors
     /// [`CoreError::InputFile`] for a missing, directory or empty file;
@@ -78,42 +81,42 @@ impl CsvReader {
             ));
         }
         let file = open_input(path)?;
+        // `\n` alone ends a record: a `\r` before it is trimmed with the
+        // cell, which keeps the line arithmetic in `next_record` exact.
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(options.delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(256 * 1024)
+            .from_reader(QuoteWatch::new(file, options.delimiter));
         let mut reader = CsvReader {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(256 * 1024, file),
-            delimiter: options.delimiter,
+            reader,
             header: None,
             n_cols: 0,
             line: 0,
             pending: None,
-            line_buf: Vec::new(),
-            cell_buf: Vec::new(),
-            cells: Vec::new(),
+            record: csv::ByteRecord::new(),
             rows_read: 0,
         };
         if !reader.next_record()? {
             return Err(reader.error(FormatProblem::Empty { rows: 0, cols: 0 }));
         }
-        if reader.line_buf.starts_with(b"\xef\xbb\xbf") {
-            reader.line_buf.drain(..3);
-            reader.split()?;
-        }
-        reader.n_cols = reader.cells.len();
+        reader.n_cols = reader.record.len();
         let is_header = match options.has_header {
             Some(h) => h,
             // A header has a non-empty cell that is not a number; an empty cell
             // in a numeric first line is a data error, reported as such.
-            None => reader.cells.iter().any(|r| {
-                let cell = &reader.cell_buf[r.clone()];
-                !cell.is_empty() && parse_cell(cell).is_none()
-            }),
+            None => reader
+                .cells()
+                .any(|cell| !cell.is_empty() && parse_cell(cell).is_none()),
         };
         if is_header {
             reader.header = Some(
                 reader
-                    .cells
-                    .iter()
-                    .map(|r| String::from_utf8_lossy(&reader.cell_buf[r.clone()]).into_owned())
+                    .cells()
+                    .map(|cell| String::from_utf8_lossy(cell).into_owned())
                     .collect(),
             );
         } else {
@@ -156,7 +159,7 @@ impl CsvReader {
     /// [`FormatProblem::CsvRaggedRow`] for a line with a different number of
     /// cells, [`FormatProblem::CsvBadCell`] for a cell that is not a number
     /// (with 1-based line and column and the cell's text),
-    /// [`FormatProblem::CsvMalformed`] for an unterminated quote;
+    /// [`FormatProblem::CsvMalformed`] for a quote never closed;
     /// [`CoreError::Io`]. On error, `out` holds only the complete rows before
     /// the bad line.
     pub fn next_rows(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
@@ -184,81 +187,72 @@ impl CsvReader {
         CoreError::Format(FormatError::new(&self.path, problem))
     }
 
-    /// Reads the next non-blank line into `line_buf` and splits it. Returns
-    /// false at the end of the file.
+    /// The current record's cells, trimmed.
+    fn cells(&self) -> impl Iterator<Item = &[u8]> {
+        self.record.iter().map(trim)
+    }
+
+    /// Reads the next record that is not blank into `record` and sets `line`
+    /// to the line it starts on. Returns false at the end of the file.
     fn next_record(&mut self) -> Result<bool> {
         loop {
-            self.line_buf.clear();
-            let n = self
+            let more = self
                 .reader
-                .read_until(b'\n', &mut self.line_buf)
-                .map_err(|e| CoreError::io(&self.path, "read", e))?;
-            if n == 0 {
+                .read_byte_record(&mut self.record)
+                .map_err(|e| self.csv_error(e))?;
+            if !more {
                 return Ok(false);
             }
-            self.line += 1;
-            while matches!(self.line_buf.last(), Some(b'\n' | b'\r')) {
-                self.line_buf.pop();
+            let watch = self.reader.get_ref();
+            let end = self.reader.position();
+            let consumed_all = watch.eof && end.byte() == watch.bytes;
+            if consumed_all && let Some(line) = watch.unclosed_quote() {
+                return Err(self.error(FormatProblem::CsvMalformed {
+                    line,
+                    detail: "a quoted cell opened on this line is never closed".to_string(),
+                }));
             }
-            if self.line_buf.iter().all(|b| matches!(b, b' ' | b'\t')) {
-                continue;
+            // `position().line()` is 1 + the `\n`s consumed so far: those
+            // inside the record's quoted cells, and its terminator.
+            // The record ended at the end of the file, not at a `\n`.
+            let at_eof = consumed_all && watch.last != Some(b'\n');
+            let inside = self
+                .record
+                .as_slice()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            self.line = end.line() - inside - u64::from(!at_eof);
+            let blank = self.record.len() == 1 && trim(&self.record[0]).is_empty();
+            if !blank {
+                return Ok(true);
             }
-            self.split()?;
-            return Ok(true);
         }
     }
 
-    /// Splits `line_buf` into cells (unquoted and trimmed) in `cell_buf`.
-    fn split(&mut self) -> Result<()> {
-        self.cell_buf.clear();
-        self.cells.clear();
-        let mut start = 0;
-        let mut in_quotes = false;
-        let mut bytes = self.line_buf.iter().copied().peekable();
-        while let Some(b) = bytes.next() {
-            if in_quotes {
-                if b == b'"' {
-                    if bytes.peek() == Some(&b'"') {
-                        bytes.next();
-                        self.cell_buf.push(b'"');
-                    } else {
-                        in_quotes = false;
-                    }
-                } else {
-                    self.cell_buf.push(b);
-                }
-            } else if b == self.delimiter {
-                self.cells
-                    .push(trim(&self.cell_buf, start..self.cell_buf.len()));
-                start = self.cell_buf.len();
-            } else if b == b'"' {
-                in_quotes = true;
-            } else {
-                self.cell_buf.push(b);
-            }
+    /// A read error: I/O, or (not expected for byte records read flexibly)
+    /// one the `csv` crate reports itself.
+    fn csv_error(&self, e: csv::Error) -> CoreError {
+        let detail = e.to_string();
+        match e.into_kind() {
+            csv::ErrorKind::Io(e) => CoreError::io(&self.path, "read", e),
+            _ => self.error(FormatProblem::CsvMalformed {
+                line: self.reader.position().line(),
+                detail,
+            }),
         }
-        if in_quotes {
-            return Err(self.error(FormatProblem::CsvMalformed {
-                line: self.line,
-                detail: "a quoted cell is not closed (quoted cells cannot span lines)".to_string(),
-            }));
-        }
-        self.cells
-            .push(trim(&self.cell_buf, start..self.cell_buf.len()));
-        Ok(())
     }
 
     /// Parses the current record's cells, appending to `out`.
     fn parse_record(&self, out: &mut Vec<f32>) -> Result<()> {
-        if self.cells.len() != self.n_cols {
+        if self.record.len() != self.n_cols {
             return Err(self.error(FormatProblem::CsvRaggedRow {
                 line: self.line,
                 expected: self.n_cols,
-                found: self.cells.len(),
+                found: self.record.len(),
             }));
         }
-        for (i, range) in self.cells.iter().enumerate() {
-            let cell = &self.cell_buf[range.clone()];
+        for (i, cell) in self.cells().enumerate() {
             match parse_cell(cell) {
                 Some(v) => out.push(v),
                 None => {
@@ -274,14 +268,111 @@ impl CsvReader {
     }
 }
 
-fn trim(buf: &[u8], mut range: Range<usize>) -> Range<usize> {
-    while range.start < range.end && matches!(buf[range.start], b' ' | b'\t') {
-        range.start += 1;
+/// Where the quoting state machine stands (the `csv` crate's, for a `"`
+/// quote, doubled quotes and `\n` records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a cell.
+    CellStart,
+    /// Inside an unquoted cell (a `"` here is a plain byte).
+    Plain,
+    /// Inside a quoted cell.
+    Quoted,
+    /// Just after a `"` inside a quoted cell: a closing quote, or the first
+    /// half of `""`.
+    QuoteInQuoted,
+}
+
+/// The file under the `csv` crate's reader, watched as the crate reads it
+/// ahead: how many bytes and which last byte it has seen, whether it reached
+/// the end, and the line of a quote that is still open. The crate ends a
+/// quoted cell at the end of the file without a word; with this, a quote
+/// never closed is an error naming its line.
+#[derive(Debug)]
+struct QuoteWatch<R> {
+    inner: R,
+    delimiter: u8,
+    state: Quoting,
+    /// Lines seen so far, 1-based: the line of the next byte.
+    line: u64,
+    bytes: u64,
+    last: Option<u8>,
+    eof: bool,
+    /// The line of the last quote that opened a cell, while in that cell.
+    open_quote: Option<u64>,
+}
+
+impl<R> QuoteWatch<R> {
+    fn new(inner: R, delimiter: u8) -> Self {
+        QuoteWatch {
+            inner,
+            delimiter,
+            state: Quoting::CellStart,
+            line: 1,
+            bytes: 0,
+            last: None,
+            eof: false,
+            open_quote: None,
+        }
     }
-    while range.end > range.start && matches!(buf[range.end - 1], b' ' | b'\t') {
-        range.end -= 1;
+
+    /// The line of a quote still open after the bytes seen so far.
+    fn unclosed_quote(&self) -> Option<u64> {
+        self.open_quote.filter(|_| self.state == Quoting::Quoted)
     }
-    range
+
+    fn watch(&mut self, mut data: &[u8]) {
+        // The crate drops a byte-order mark at the start of the file.
+        if self.bytes == 0 && data.starts_with(b"\xef\xbb\xbf") {
+            data = &data[3..];
+            self.bytes = 3;
+        }
+        for &b in data {
+            let ends_cell = b == self.delimiter || b == b'\n';
+            self.state = match self.state {
+                Quoting::CellStart if b == b'"' => {
+                    self.open_quote = Some(self.line);
+                    Quoting::Quoted
+                }
+                Quoting::Quoted if b == b'"' => Quoting::QuoteInQuoted,
+                Quoting::Quoted => Quoting::Quoted,
+                Quoting::QuoteInQuoted if b == b'"' => Quoting::Quoted,
+                _ if ends_cell => Quoting::CellStart,
+                _ => Quoting::Plain,
+            };
+            if self.state != Quoting::Quoted && self.state != Quoting::QuoteInQuoted {
+                self.open_quote = None;
+            }
+            self.line += u64::from(b == b'\n');
+        }
+        self.bytes += data.len() as u64;
+        if let Some(&b) = data.last() {
+            self.last = Some(b);
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.watch(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// A cell without the spaces, tabs and line breaks around it (a line break
+/// can end a quoted cell, and `\r` ends every cell before a `\r\n`).
+fn trim(cell: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let start = cell.iter().position(|b| !blank(b)).unwrap_or(cell.len());
+    let end = cell
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    &cell[start..end]
 }
 
 /// A cell as a number: anything `f32::from_str` accepts (which includes `nan`,
@@ -307,5 +398,38 @@ mod tests {
         assert_eq!(parse_cell(b""), None);
         assert_eq!(parse_cell(b"x"), None);
         assert_eq!(parse_cell(b"\xff"), None);
+    }
+
+    #[test]
+    fn trims_spaces_tabs_and_carriage_returns() {
+        assert_eq!(trim(b" \t1.5\r"), b"1.5");
+        assert_eq!(trim(b"2\n\n"), b"2");
+        assert_eq!(trim(b" a b "), b"a b");
+        assert_eq!(trim(b" \r\t "), b"");
+        assert_eq!(trim(b""), b"");
+    }
+
+    #[test]
+    fn the_watch_follows_quotes_across_reads() {
+        let mut w = QuoteWatch::new(std::io::empty(), b',');
+        w.watch(b"a,\"b\n");
+        assert_eq!(w.unclosed_quote(), Some(1));
+        w.watch(b"c\"\"d");
+        assert_eq!(w.unclosed_quote(), Some(1), "a doubled quote keeps it open");
+        w.watch(b"\",1\n\"x");
+        assert_eq!(w.unclosed_quote(), Some(3));
+        w.watch(b"\"");
+        assert_eq!(
+            w.unclosed_quote(),
+            None,
+            "closed, or the first half of a doubled quote"
+        );
+        w.watch(b"\n2,x\"y\n");
+        assert_eq!(
+            w.unclosed_quote(),
+            None,
+            "a quote inside a plain cell is a byte"
+        );
+        assert_eq!(w.line, 5);
     }
 }
