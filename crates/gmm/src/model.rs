@@ -9,11 +9,11 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use crate::error::{GmmError, Result};
-use crate::fit::Run;
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
 use crate::params::{CovarianceType, GmmParams, Precision};
 use crate::pass::rows_pass;
+use crate::run::Run;
 
 /// Version of the model file format written by [`GaussianMixtureModel::to_json`].
 pub const MODEL_VERSION: u32 = 1;
