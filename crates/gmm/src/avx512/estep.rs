@@ -218,7 +218,7 @@ pub(super) unsafe fn log_prob_full(
         let mut sq = [_mm512_setzero_pd(); L];
         let mut v0 = 0;
         while v0 < nv {
-            // SAFETY (all loads below): `u` has d rows of dp, `bias` dp,
+            // SAFETY: for all loads below, `u` has d rows of dp, `bias` dp,
             // rows i0..i0+L of `xr` exist (ms is a multiple of L); lanes
             // v0·L..(v0+2)·L ≤ dp.
             unsafe {

@@ -39,7 +39,7 @@ pub(super) unsafe fn matrix_stats(prep: &Prepared, m: usize, ws: &mut Scratch) {
                 let mut a0 = [_mm512_setzero_pd(); L];
                 let mut a1 = [_mm512_setzero_pd(); L];
                 let (mut s0, mut s1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-                // SAFETY (pointer accesses): rows i < m of xr have dp
+                // SAFETY: for the pointer accesses, rows i < m of xr have dp
                 // entries; lanes v0·L..(v0+2)·L ≤ dp when `two`; columns
                 // b·L + rr < dp; a_c is dp × dp and b_c dp.
                 unsafe {
