@@ -376,9 +376,11 @@ impl GaussianMixtureModel {
     /// [`SAMPLE_BLOCK_ROWS`] rows (row-major `f32` values in the data's
     /// original units, and each row's component). Block `b` draws from its own
     /// ChaCha8 stream (seed, stream b + 1), so the rows are the same for a
-    /// seed whatever the thread count. Unlike scikit-learn (which draws the
-    /// component counts first and returns rows sorted by component), rows are
-    /// independent draws in random component order.
+    /// seed whatever the thread count; normals come from `rand_distr`'s
+    /// [`StandardNormal`] (ziggurat), times the covariance's Cholesky factor.
+    /// Unlike scikit-learn (which draws the component counts first and
+    /// returns rows sorted by component), rows are independent draws in
+    /// random component order.
     ///
     /// # Errors
     /// An error returned by `sink`; [`GmmError::Degenerate`] if a covariance
