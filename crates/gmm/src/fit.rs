@@ -23,6 +23,7 @@ use crate::mixture::Mixture;
 use crate::model::GaussianMixtureModel;
 use crate::params::{CovarianceType, GmmParams, Init, Precision};
 use crate::pass::{em_pass, hard_pass, loglik_pass, random_pass};
+use crate::run::Run;
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,20 +81,6 @@ impl FitHooks<'_> {
             progress: self.progress,
         }
     }
-}
-
-/// The result of one run.
-#[derive(Debug, Clone)]
-pub(crate) struct Run {
-    pub(crate) mix: Mixture,
-    pub(crate) lower_bound: f64,
-    pub(crate) n_iter: usize,
-    pub(crate) converged: bool,
-    pub(crate) history: Vec<f64>,
-    pub(crate) init_seconds: f64,
-    pub(crate) iter_seconds: f64,
-    /// Iterations whose pass ran in `f32` ([`Precision::F32`]).
-    pub(crate) f32_iterations: usize,
 }
 
 impl GmmParams {

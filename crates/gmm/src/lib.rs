@@ -57,6 +57,7 @@ mod model;
 mod params;
 mod partial;
 mod pass;
+mod run;
 mod simd;
 
 pub use error::{GmmError, Result};

@@ -6,17 +6,18 @@ use mmclust_core::parallel::PassOptions;
 use mmclust_core::stats::{Standardized, Standardizer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{GmmError, Result};
-use crate::fit::Run;
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
 use crate::params::{CovarianceType, GmmParams, Precision};
 use crate::pass::rows_pass;
+use crate::run::Run;
 
-/// Version of the model file format written by [`GaussianMixtureModel::to_json`].
-pub const MODEL_VERSION: u32 = 1;
+mod file;
+
+pub use file::MODEL_VERSION;
 
 /// Rows per random stream of [`GaussianMixtureModel::sample_each`]. Part of
 /// the output's definition: changing it changes the rows a seed gives.
@@ -375,9 +376,11 @@ impl GaussianMixtureModel {
     /// [`SAMPLE_BLOCK_ROWS`] rows (row-major `f32` values in the data's
     /// original units, and each row's component). Block `b` draws from its own
     /// ChaCha8 stream (seed, stream b + 1), so the rows are the same for a
-    /// seed whatever the thread count. Unlike scikit-learn (which draws the
-    /// component counts first and returns rows sorted by component), rows are
-    /// independent draws in random component order.
+    /// seed whatever the thread count; normals come from `rand_distr`'s
+    /// [`StandardNormal`] (ziggurat), times the covariance's Cholesky factor.
+    /// Unlike scikit-learn (which draws the component counts first and
+    /// returns rows sorted by component), rows are independent draws in
+    /// random component order.
     ///
     /// # Errors
     /// An error returned by `sink`; [`GmmError::Degenerate`] if a covariance
@@ -429,7 +432,7 @@ impl GaussianMixtureModel {
                 let u: f64 = rng.r#gen::<f64>() * acc;
                 let c = cumulative.iter().position(|&v| u < v).unwrap_or(k - 1);
                 for v in z.iter_mut() {
-                    *v = normal(&mut rng);
+                    *v = StandardNormal.sample(&mut rng);
                 }
                 let mu = &self.mix.means[c * d..(c + 1) * d];
                 for j in 0..d {
@@ -482,186 +485,6 @@ impl GaussianMixtureModel {
         })?;
         Ok((x, l))
     }
-
-    fn nested(&self, v: &[f64]) -> Value {
-        let (k, d) = (self.mix.k, self.mix.d);
-        let rows = |v: &[f64], w: usize| -> Vec<Vec<f64>> {
-            v.chunks_exact(w).map(<[f64]>::to_vec).collect()
-        };
-        match self.mix.cov_type {
-            CovarianceType::Full => json!(
-                v.chunks_exact(d * d)
-                    .map(|m| rows(m, d))
-                    .collect::<Vec<_>>()
-            ),
-            CovarianceType::Tied => json!(rows(v, d)),
-            CovarianceType::Diag => json!(rows(v, d)),
-            CovarianceType::Spherical => {
-                debug_assert_eq!(v.len(), k);
-                json!(v)
-            }
-        }
-    }
-
-    /// The model as a JSON value (`"kind": "gmm"`); `input` is stored as the
-    /// input's fingerprint.
-    #[must_use]
-    pub fn to_json(&self, input: Option<Value>) -> Value {
-        let d = self.mix.d;
-        json!({
-            "kind": "gmm",
-            "version": MODEL_VERSION,
-            "covariance_type": self.mix.cov_type.name(),
-            "k": self.mix.k,
-            "d": d,
-            "weights": self.mix.weights,
-            "means": self.mix.means.chunks_exact(d).map(<[f64]>::to_vec).collect::<Vec<_>>(),
-            "covariances": self.nested(&self.mix.covariances),
-            "precisions_cholesky": self.nested(&self.mix.precisions_cholesky),
-            "standardizer": self.standardizer.as_ref().map(|t| json!({"mean": t.mean, "scale": t.scale})),
-            "converged": self.converged,
-            "n_iter": self.n_iter,
-            "lower_bound": finite_or_null(self.lower_bound),
-            "log_likelihood": finite_or_null(self.log_likelihood),
-            "history": self.history,
-            "run_lower_bounds": self.run_lower_bounds.iter().map(|&v| finite_or_null(v)).collect::<Vec<_>>(),
-            "best_run": self.best_run,
-            "n_parameters": self.n_parameters(),
-            "bic": finite_or_null(self.bic()),
-            "aic": finite_or_null(self.aic()),
-            "n_rows": self.n_rows,
-            "parameters": {
-                "covariance_type": self.mix.cov_type.name(),
-                "init": self.init,
-                "n_init": self.run_lower_bounds.len(),
-                "max_iter": self.max_iter,
-                "tol": self.tol,
-                "reg_covar": self.reg_covar,
-                "seed": self.seed,
-                "precision": self.precision.name(),
-                "f32_iterations": self.f32_iterations,
-            },
-            "seconds": {
-                "stats": self.stats_seconds,
-                "init": self.init_seconds,
-                "iter": self.iter_seconds,
-                "fit": self.fit_seconds,
-            },
-            "input": input,
-        })
-    }
-
-    /// Reads a model written by [`GaussianMixtureModel::to_json`], checking
-    /// it (kind, version, shapes, finite values, positive-definite
-    /// covariances). The precision factors are recomputed from the
-    /// covariances.
-    ///
-    /// # Errors
-    /// [`GmmError::InvalidModel`] naming what is wrong.
-    pub fn from_json(text: &str) -> Result<Self> {
-        let bad = |m: String| GmmError::InvalidModel { message: m };
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-        match v.get("kind").and_then(Value::as_str) {
-            Some("gmm") => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "it is a \"{other}\" model, not a \"gmm\" model"
-                )));
-            }
-            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
-        }
-        let version = v.get("version").and_then(Value::as_u64);
-        if version != Some(u64::from(MODEL_VERSION)) {
-            return Err(bad(format!(
-                "model version {version:?} is not supported (this build reads version {MODEL_VERSION})"
-            )));
-        }
-        let cov_type: CovarianceType = v
-            .get("covariance_type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no \"covariance_type\"".into()))?
-            .parse()
-            .map_err(bad)?;
-        let field = |name: &str| -> Result<Vec<f64>> {
-            let mut out = Vec::new();
-            flatten(
-                v.get(name)
-                    .ok_or_else(|| bad(format!("no \"{name}\" field")))?,
-                &mut out,
-            )
-            .map_err(|()| bad(format!("\"{name}\" must hold only numbers")))?;
-            Ok(out)
-        };
-        let (weights, means, covariances) =
-            (field("weights")?, field("means")?, field("covariances")?);
-        let mut model = Self::from_parameters(cov_type, weights, means, covariances)?;
-        let get_u = |name: &str| v.get(name).and_then(Value::as_u64).unwrap_or(0) as usize;
-        let get_f = |name: &str| v.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
-        if get_u("k") != model.k() || get_u("d") != model.d() {
-            return Err(bad(format!(
-                "\"k\"/\"d\" do not match the parameters ({} components of {} columns)",
-                model.k(),
-                model.d()
-            )));
-        }
-        if let Some(s) = v.get("standardizer").filter(|s| !s.is_null()) {
-            let (mut mean, mut scale) = (Vec::new(), Vec::new());
-            flatten(s.get("mean").unwrap_or(&Value::Null), &mut mean)
-                .and_then(|()| flatten(s.get("scale").unwrap_or(&Value::Null), &mut scale))
-                .map_err(
-                    |()| bad("\"standardizer\" needs numeric \"mean\" and \"scale\"".into()),
-                )?;
-            if mean.len() != model.d() {
-                return Err(bad(format!(
-                    "\"standardizer\" has {} columns, the means {}",
-                    mean.len(),
-                    model.d()
-                )));
-            }
-            model.standardizer =
-                Some(Standardizer::from_parts(mean, scale).map_err(|e| bad(e.to_string()))?);
-        }
-        model.converged = v.get("converged").and_then(Value::as_bool).unwrap_or(false);
-        model.n_iter = get_u("n_iter");
-        model.lower_bound = get_f("lower_bound");
-        model.log_likelihood = get_f("log_likelihood");
-        model.n_rows = get_u("n_rows");
-        model.best_run = get_u("best_run");
-        if let Some(h) = v.get("history") {
-            let _ = flatten(h, &mut model.history);
-        }
-        if let Some(p) = v.get("parameters") {
-            model.init = p
-                .get("init")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown")
-                .to_string();
-            model.seed = p.get("seed").and_then(Value::as_u64).unwrap_or(0);
-            model.max_iter = p.get("max_iter").and_then(Value::as_u64).unwrap_or(0) as usize;
-            model.tol = p.get("tol").and_then(Value::as_f64).unwrap_or(f64::NAN);
-            model.reg_covar = p
-                .get("reg_covar")
-                .and_then(Value::as_f64)
-                .unwrap_or(f64::NAN);
-        }
-        Ok(model)
-    }
-}
-
-fn finite_or_null(v: f64) -> Value {
-    if v.is_finite() { json!(v) } else { Value::Null }
-}
-
-fn flatten(v: &Value, out: &mut Vec<f64>) -> std::result::Result<(), ()> {
-    match v {
-        Value::Number(x) => {
-            out.push(x.as_f64().ok_or(())?);
-            Ok(())
-        }
-        Value::Array(a) => a.iter().try_for_each(|x| flatten(x, out)),
-        _ => Err(()),
-    }
 }
 
 fn argmax(row: &[f64]) -> u32 {
@@ -672,11 +495,4 @@ fn argmax(row: &[f64]) -> u32 {
         }
     }
     best as u32
-}
-
-/// A standard normal value (Box–Muller, one of the pair).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.r#gen::<f64>();
-    let u2: f64 = rng.r#gen::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }

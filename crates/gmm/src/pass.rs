@@ -116,6 +116,39 @@ pub(crate) fn hard_pass<S: DataSource + ?Sized>(
     k: usize,
 ) -> Result<Stats> {
     let d = source.n_cols();
+    given_pass(
+        source,
+        chunking,
+        options,
+        cov_type,
+        centers,
+        k,
+        |_, x, resp| {
+            resp.fill(0.0);
+            for (i, row) in x.chunks_exact(d).enumerate() {
+                resp[i * k + nearest(row, centers, d)] = 1.0;
+            }
+        },
+    )
+}
+
+/// Statistics about `shifts` (k × d) of the responsibilities `fill` gives
+/// each block: `fill(first_row, x, resp)` writes the m × k responsibilities
+/// of the block `x` (m rows) whose first row is `first_row` of the source.
+fn given_pass<S, F>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    cov_type: CovarianceType,
+    shifts: &[f64],
+    k: usize,
+    fill: F,
+) -> Result<Stats>
+where
+    S: DataSource + ?Sized,
+    F: Fn(usize, &[f32], &mut [f64]) + Sync,
+{
+    let d = source.n_cols();
     let stats = map_reduce_global(
         source,
         chunking,
@@ -124,13 +157,12 @@ pub(crate) fn hard_pass<S: DataSource + ?Sized>(
             let mut ws = Workspace::new(k, d);
             let mut st = Stats::new(cov_type, k, d);
             let mut resp = vec![0.0f64; BLOCK_ROWS * k];
+            let mut row0 = chunk.start_row;
             for (x, m) in blocks(&chunk) {
                 let resp = &mut resp[..m * k];
-                resp.fill(0.0);
-                for (i, row) in x.chunks_exact(d).enumerate() {
-                    resp[i * k + nearest(row, centers, d)] = 1.0;
-                }
-                st.accumulate_block(cov_type, x, m, k, d, resp, centers, &mut ws);
+                fill(row0, x, resp);
+                st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
+                row0 += m;
             }
             Ok(st)
         },
@@ -184,34 +216,24 @@ pub(crate) fn random_pass<S: DataSource + ?Sized>(
     k: usize,
     seed: u64,
 ) -> Result<Stats> {
-    let d = source.n_cols();
-    let stats = map_reduce_global(
+    given_pass(
         source,
         chunking,
         options,
-        |chunk| {
-            let mut ws = Workspace::new(k, d);
-            let mut st = Stats::new(cov_type, k, d);
-            let mut resp = vec![0.0f64; BLOCK_ROWS * k];
-            let mut row0 = chunk.start_row;
-            for (x, m) in blocks(&chunk) {
-                let resp = &mut resp[..m * k];
-                for (i, r) in resp.chunks_exact_mut(k).enumerate() {
-                    let row = (row0 + i) as u64;
-                    for (c, v) in r.iter_mut().enumerate() {
-                        *v = uniform(seed, row, c as u64);
-                    }
-                    let s: f64 = r.iter().sum();
-                    r.iter_mut().for_each(|v| *v /= s);
+        cov_type,
+        shifts,
+        k,
+        |row0, _, resp| {
+            for (i, r) in resp.chunks_exact_mut(k).enumerate() {
+                let row = (row0 + i) as u64;
+                for (c, v) in r.iter_mut().enumerate() {
+                    *v = uniform(seed, row, c as u64);
                 }
-                st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
-                row0 += m;
+                let s: f64 = r.iter().sum();
+                r.iter_mut().for_each(|v| *v /= s);
             }
-            Ok(st)
         },
-        Stats::merge,
-    )?;
-    Ok(stats.unwrap_or_else(|| Stats::new(cov_type, k, d)))
+    )
 }
 
 /// Total log-likelihood of the rows under `mix` (no statistics).

@@ -60,11 +60,19 @@ macro_rules! dispatch {
         pub(crate) fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                /// The body compiled for AVX-512.
+                ///
+                /// # Safety
+                /// The CPU supports AVX-512F, AVX2 and FMA.
                 #[target_feature(enable = "avx512f,avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
                     $body::<true>($($arg),*)
                 }
+                /// The body compiled for AVX2 + FMA.
+                ///
+                /// # Safety
+                /// The CPU supports AVX2 and FMA.
                 #[target_feature(enable = "avx2,fma")]
                 #[allow(clippy::too_many_arguments)]
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {

@@ -9,7 +9,10 @@ use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 
 fn avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
 }
 
 /// n rows around k centres `sep` apart per coordinate (unit-ish noise,

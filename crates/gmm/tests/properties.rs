@@ -319,3 +319,102 @@ fn samples_follow_the_mixture() {
     assert!((s[0] / cnt + 5.0).abs() < 0.05 && (s[1] / cnt).abs() < 0.05);
     assert!((c / cnt - 0.5).abs() < 0.06, "covariance {}", c / cnt);
 }
+
+/// Large samples have the model's moments, for every covariance type:
+/// component frequencies within 5 standard errors of the weights, and each
+/// component's sample mean and covariance within 5 standard errors of its
+/// parameters (normals from `rand_distr::StandardNormal`, transformed by the
+/// covariance's Cholesky factor).
+#[test]
+fn sample_moments_match_the_model() {
+    let (k, d, n) = (3usize, 3usize, 300_000usize);
+    let weights = vec![0.2, 0.3, 0.5];
+    let means = vec![-4.0, 1.0, 0.5, 0.0, -2.0, 3.0, 5.0, 5.0, -1.0];
+    // Symmetric positive definite d × d matrices.
+    let full = |c: usize| -> Vec<f64> {
+        let s = 1.0 + c as f64;
+        vec![
+            2.0 * s,
+            0.6,
+            -0.3, //
+            0.6,
+            1.0 * s,
+            0.2, //
+            -0.3,
+            0.2,
+            0.5 * s,
+        ]
+    };
+    for cov_type in TYPES {
+        let covariances: Vec<f64> = match cov_type {
+            CovarianceType::Full => (0..k).flat_map(full).collect(),
+            CovarianceType::Tied => full(0),
+            CovarianceType::Diag => vec![1.0, 2.0, 0.5, 0.3, 1.5, 4.0, 2.5, 0.7, 1.1],
+            CovarianceType::Spherical => vec![0.8, 2.0, 1.3],
+        };
+        let m = GaussianMixtureModel::from_parameters(
+            cov_type,
+            weights.clone(),
+            means.clone(),
+            covariances.clone(),
+        )
+        .unwrap();
+        // The model's covariance of component c, entry (p, q).
+        let sigma = |c: usize, p: usize, q: usize| -> f64 {
+            match cov_type {
+                CovarianceType::Full => covariances[c * d * d + p * d + q],
+                CovarianceType::Tied => covariances[p * d + q],
+                CovarianceType::Diag if p == q => covariances[c * d + p],
+                CovarianceType::Spherical if p == q => covariances[c],
+                _ => 0.0,
+            }
+        };
+        let (x, labels) = m.sample(n, 17).unwrap();
+        assert_eq!((x.len(), labels.len()), (n * d, n));
+        for c in 0..k {
+            let rows: Vec<&[f32]> = x
+                .chunks_exact(d)
+                .zip(&labels)
+                .filter(|&(_, &l)| l as usize == c)
+                .map(|(r, _)| r)
+                .collect();
+            let nc = rows.len() as f64;
+            let w = weights[c];
+            let se = (w * (1.0 - w) / n as f64).sqrt();
+            assert!(
+                (nc / n as f64 - w).abs() < 5.0 * se,
+                "{cov_type} weight {c}: {} vs {w}",
+                nc / n as f64
+            );
+            let mean: Vec<f64> = (0..d)
+                .map(|j| rows.iter().map(|r| f64::from(r[j])).sum::<f64>() / nc)
+                .collect();
+            for j in 0..d {
+                let se = (sigma(c, j, j) / nc).sqrt();
+                let want = means[c * d + j];
+                assert!(
+                    (mean[j] - want).abs() < 5.0 * se,
+                    "{cov_type} mean ({c}, {j}): {} vs {want}",
+                    mean[j]
+                );
+            }
+            for p in 0..d {
+                for q in 0..=p {
+                    let got = rows
+                        .iter()
+                        .map(|r| (f64::from(r[p]) - mean[p]) * (f64::from(r[q]) - mean[q]))
+                        .sum::<f64>()
+                        / (nc - 1.0);
+                    let want = sigma(c, p, q);
+                    // Var of a sample covariance of Gaussians:
+                    // (σ_pp σ_qq + σ_pq²) / n.
+                    let se = ((sigma(c, p, p) * sigma(c, q, q) + want * want) / nc).sqrt();
+                    assert!(
+                        (got - want).abs() < 5.0 * se,
+                        "{cov_type} covariance ({c}; {p}, {q}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -190,6 +190,7 @@ fn f32_precision_matches_scikit_learn_within_1e_4() {
         for cov in ["diag", "spherical"] {
             // Chunks of 700 rows: blocks of 512 and of the rest.
             let (model, case) = fit_in(set, cov, 700, Precision::F32);
+            #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
                 assert_eq!(model.f32_iterations, model.n_iter, "{set}/{cov}");
             }

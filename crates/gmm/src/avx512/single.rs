@@ -31,6 +31,7 @@
 
 use std::arch::x86_64::*;
 
+use super::estep::scalar_group;
 use super::{L, Prepared, Scratch, finish_chunk, padded_rows, prefetch_ahead};
 use crate::mixture::{Mixture, Stats};
 use crate::params::{CovarianceType, F32_SPREAD_LIMIT};
@@ -362,23 +363,29 @@ fn exp_nonpositive(x: __m512) -> __m512 {
 /// is not finite goes through the scalar `f64` code.
 ///
 /// # Safety
-/// AVX-512F; `lp` k × rs, `lse` rs, rs a multiple of 16.
+/// AVX-512F, AVX2 and FMA are available; `lp` holds at least k × rs
+/// values, `lse` rs, rs a multiple of 16.
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn normalise(lp: &mut [f32], lse: &mut [f64], k: usize, m: usize, rs: usize) -> f64 {
     let mut total = 0.0;
-    let base = lp.as_mut_ptr();
     for i0 in (0..rs).step_by(W) {
         let live = m.saturating_sub(i0).min(W);
         if live == 0 {
-            for c in 0..k {
-                lp[c * rs + i0..c * rs + i0 + W].fill(0.0);
-            }
+            scalar_group(lp, lse, (k, rs), (i0, 0, W), &mut total, f64::from, |v| {
+                v as f32
+            });
             continue;
         }
-        // SAFETY (pointer accesses): c · rs + i0 + 16 ≤ k · rs = lp.len().
+        // Derived afresh for each group of rows: the scalar fallback below
+        // writes through `lp`, which ends the life of earlier pointers.
+        let base = lp.as_mut_ptr();
+        // SAFETY: c < k, so c · rs + i0 + 16 ≤ k · rs ≤ lp.len(); every use
+        // of `at(c)` below reads or writes the 16 values there.
         let at = |c: usize| unsafe { base.add(c * rs + i0) };
+        // SAFETY: `at(0)` points at 16 values of `lp` (above).
         let mut mx = unsafe { _mm512_loadu_ps(at(0)) };
         for c in 1..k {
+            // SAFETY: as above.
             mx = _mm512_max_ps(mx, unsafe { _mm512_loadu_ps(at(c)) });
         }
         // Finite lanes: mx − mx == 0 (false for ±∞ and NaN).
@@ -389,21 +396,15 @@ unsafe fn normalise(lp: &mut [f32], lse: &mut [f64], k: usize, m: usize, rs: usi
             (1u16 << live) - 1
         };
         if finite & live_mask != live_mask {
-            let mut row = vec![0.0f64; k];
-            for l in 0..live {
-                for (c, v) in row.iter_mut().enumerate() {
-                    *v = f64::from(lp[c * rs + i0 + l]);
-                }
-                let s = crate::simd::normalise_rows(&mut row, k, None);
-                lse[i0 + l] = s;
-                total += s;
-                for (c, v) in row.iter().enumerate() {
-                    lp[c * rs + i0 + l] = *v as f32;
-                }
-            }
-            for c in 0..k {
-                lp[c * rs + i0 + live..c * rs + i0 + W].fill(0.0);
-            }
+            scalar_group(
+                lp,
+                lse,
+                (k, rs),
+                (i0, live, W),
+                &mut total,
+                f64::from,
+                |v| v as f32,
+            );
             continue;
         }
         let mut s = _mm512_setzero_ps();

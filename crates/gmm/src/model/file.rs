@@ -1,0 +1,289 @@
+//! The model file: [`GaussianMixtureModel`] to and from JSON through one
+//! typed struct, [`ModelFile`]. Every field the writer has always written is
+//! required, so a file missing one is an error that names it; the two
+//! fields added since version 1 (`parameters.precision` and
+//! `parameters.f32_iterations`) default to what files written before them
+//! meant. A file of a newer version than [`MODEL_VERSION`] is refused with
+//! the version it needs.
+
+use mmclust_core::stats::Standardizer;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::GaussianMixtureModel;
+use crate::error::{GmmError, Result};
+use crate::params::{CovarianceType, Precision};
+
+/// Version of the model file format written by [`GaussianMixtureModel::to_json`].
+/// Files of this version or older are read; newer ones are refused.
+pub const MODEL_VERSION: u32 = 1;
+
+/// Numbers in the nesting of the covariance type: one matrix per component
+/// (full), one matrix (tied), one row per component (diag), one value per
+/// component (spherical). Read in any of these nestings and flattened in
+/// order; [`GaussianMixtureModel::from_parameters`] checks the count.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Nested {
+    Values(Vec<f64>),
+    Rows(Vec<Vec<f64>>),
+    Matrices(Vec<Vec<Vec<f64>>>),
+}
+
+impl Nested {
+    fn of(cov_type: CovarianceType, v: &[f64], d: usize) -> Self {
+        let rows = |v: &[f64]| v.chunks_exact(d).map(<[f64]>::to_vec).collect();
+        match cov_type {
+            CovarianceType::Full => Nested::Matrices(v.chunks_exact(d * d).map(rows).collect()),
+            CovarianceType::Tied | CovarianceType::Diag => Nested::Rows(rows(v)),
+            CovarianceType::Spherical => Nested::Values(v.to_vec()),
+        }
+    }
+
+    fn flatten(self) -> Vec<f64> {
+        match self {
+            Nested::Values(v) => v,
+            Nested::Rows(r) => r.concat(),
+            Nested::Matrices(m) => m.concat().concat(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StandardizerFile {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Parameters {
+    covariance_type: String,
+    init: String,
+    n_init: usize,
+    max_iter: usize,
+    tol: f64,
+    reg_covar: f64,
+    seed: u64,
+    /// Absent from files written before `--precision` (all ran in `f64`).
+    #[serde(default = "f64_name")]
+    precision: String,
+    /// Absent from files written before `--precision`.
+    #[serde(default)]
+    f32_iterations: usize,
+}
+
+fn f64_name() -> String {
+    Precision::F64.name().to_string()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Seconds {
+    stats: f64,
+    init: f64,
+    iter: f64,
+    fit: f64,
+}
+
+/// The file's fields. `Option` fields are written as `null` (a non-finite
+/// value, no standardiser, no input) but must be present:
+/// `deserialize_with` makes serde report them missing instead of reading
+/// `None`.
+#[derive(Serialize, Deserialize)]
+struct ModelFile {
+    kind: String,
+    version: u32,
+    covariance_type: String,
+    k: usize,
+    d: usize,
+    weights: Vec<f64>,
+    means: Vec<Vec<f64>>,
+    covariances: Nested,
+    /// Written for readers of the file; this reader recomputes them from the
+    /// covariances.
+    precisions_cholesky: Nested,
+    #[serde(deserialize_with = "Option::deserialize")]
+    standardizer: Option<StandardizerFile>,
+    converged: bool,
+    n_iter: usize,
+    #[serde(deserialize_with = "Option::deserialize")]
+    lower_bound: Option<f64>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    log_likelihood: Option<f64>,
+    history: Vec<f64>,
+    run_lower_bounds: Vec<Option<f64>>,
+    best_run: usize,
+    n_parameters: usize,
+    #[serde(deserialize_with = "Option::deserialize")]
+    bic: Option<f64>,
+    #[serde(deserialize_with = "Option::deserialize")]
+    aic: Option<f64>,
+    n_rows: usize,
+    parameters: Parameters,
+    seconds: Seconds,
+    #[serde(deserialize_with = "Option::deserialize")]
+    input: Option<Value>,
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+impl GaussianMixtureModel {
+    /// The model as a JSON value (`"kind": "gmm"`); `input` is stored as the
+    /// input's fingerprint.
+    #[must_use]
+    pub fn to_json(&self, input: Option<Value>) -> Value {
+        let (cov_type, d) = (self.mix.cov_type, self.mix.d);
+        let file = ModelFile {
+            kind: "gmm".to_string(),
+            version: MODEL_VERSION,
+            covariance_type: cov_type.name().to_string(),
+            k: self.mix.k,
+            d,
+            weights: self.mix.weights.clone(),
+            means: self
+                .mix
+                .means
+                .chunks_exact(d)
+                .map(<[f64]>::to_vec)
+                .collect(),
+            covariances: Nested::of(cov_type, &self.mix.covariances, d),
+            precisions_cholesky: Nested::of(cov_type, &self.mix.precisions_cholesky, d),
+            standardizer: self.standardizer.as_ref().map(|t| StandardizerFile {
+                mean: t.mean.clone(),
+                scale: t.scale.clone(),
+            }),
+            converged: self.converged,
+            n_iter: self.n_iter,
+            lower_bound: finite(self.lower_bound),
+            log_likelihood: finite(self.log_likelihood),
+            history: self.history.clone(),
+            run_lower_bounds: self.run_lower_bounds.iter().map(|&v| finite(v)).collect(),
+            best_run: self.best_run,
+            n_parameters: self.n_parameters(),
+            bic: finite(self.bic()),
+            aic: finite(self.aic()),
+            n_rows: self.n_rows,
+            parameters: Parameters {
+                covariance_type: cov_type.name().to_string(),
+                init: self.init.clone(),
+                n_init: self.run_lower_bounds.len(),
+                max_iter: self.max_iter,
+                tol: self.tol,
+                reg_covar: self.reg_covar,
+                seed: self.seed,
+                precision: self.precision.name().to_string(),
+                f32_iterations: self.f32_iterations,
+            },
+            seconds: Seconds {
+                stats: self.stats_seconds,
+                init: self.init_seconds,
+                iter: self.iter_seconds,
+                fit: self.fit_seconds,
+            },
+            input,
+        };
+        serde_json::to_value(file).expect("a model file serialises")
+    }
+
+    /// Reads a model written by [`GaussianMixtureModel::to_json`] (of this
+    /// version of the format or an older one), checking it (kind, version,
+    /// every field present, shapes, finite values, positive-definite
+    /// covariances). The precision factors are recomputed from the
+    /// covariances.
+    ///
+    /// # Errors
+    /// [`GmmError::InvalidModel`] naming what is wrong: a missing field by
+    /// its name, a newer version by the version it needs.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let bad = |m: String| GmmError::InvalidModel { message: m };
+        let v: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+        match v.get("kind").and_then(Value::as_str) {
+            Some("gmm") => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "it is a \"{other}\" model, not a \"gmm\" model"
+                )));
+            }
+            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
+        }
+        // The version first: a newer file may lack fields this build needs.
+        match v.get("version").and_then(Value::as_u64) {
+            Some(version) if version > u64::from(MODEL_VERSION) => {
+                return Err(bad(format!(
+                    "model version {version} is newer than this build of mmclust ({}) reads \
+                     (versions 1 to {MODEL_VERSION}); read it with the mmclust that wrote it, \
+                     or a later one",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            Some(0) | None => {
+                return Err(bad(format!(
+                    "\"version\" must be a model version from 1 to {MODEL_VERSION}"
+                )));
+            }
+            Some(_) => {}
+        }
+        let f: ModelFile = serde_json::from_value(v)
+            .map_err(|e| bad(format!("missing or malformed field ({e})")))?;
+        let cov_type: CovarianceType = f.covariance_type.parse().map_err(bad)?;
+        let precision: Precision = f
+            .parameters
+            .precision
+            .parse()
+            .map_err(|e| bad(format!("\"parameters.precision\": {e}")))?;
+        let mut model = Self::from_parameters(
+            cov_type,
+            f.weights,
+            f.means.concat(),
+            f.covariances.flatten(),
+        )?;
+        if f.means.len() != f.k
+            || f.means.iter().any(|row| row.len() != f.d)
+            || f.k != model.k()
+            || f.d != model.d()
+        {
+            return Err(bad(format!(
+                "\"k\" = {} and \"d\" = {} do not match the parameters ({} components of {} \
+                 columns)",
+                f.k,
+                f.d,
+                model.k(),
+                model.d()
+            )));
+        }
+        if let Some(s) = f.standardizer {
+            if s.mean.len() != model.d() {
+                return Err(bad(format!(
+                    "\"standardizer\" has {} columns, the means {}",
+                    s.mean.len(),
+                    model.d()
+                )));
+            }
+            model.standardizer =
+                Some(Standardizer::from_parts(s.mean, s.scale).map_err(|e| bad(e.to_string()))?);
+        }
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        model.converged = f.converged;
+        model.n_iter = f.n_iter;
+        model.lower_bound = nan(f.lower_bound);
+        model.log_likelihood = nan(f.log_likelihood);
+        model.history = f.history;
+        model.run_lower_bounds = f.run_lower_bounds.into_iter().map(nan).collect();
+        model.best_run = f.best_run;
+        model.n_rows = f.n_rows;
+        model.init = f.parameters.init;
+        model.seed = f.parameters.seed;
+        model.max_iter = f.parameters.max_iter;
+        model.tol = f.parameters.tol;
+        model.reg_covar = f.parameters.reg_covar;
+        model.precision = precision;
+        model.f32_iterations = f.parameters.f32_iterations;
+        model.stats_seconds = f.seconds.stats;
+        model.init_seconds = f.seconds.init;
+        model.iter_seconds = f.seconds.iter;
+        model.fit_seconds = f.seconds.fit;
+        Ok(model)
+    }
+}
