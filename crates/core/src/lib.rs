@@ -9,13 +9,17 @@
 //!   so results are bitwise identical whatever the thread count; and the
 //!   [`allreduce::AllReduce`] seam through which an MPI build sums partials across
 //!   processes.
-//! * [`kernel`]: squared row norms and the fused nearest-centre assignment.
+//! * [`isa`]: the instruction-set paths (scalar, AVX2, AVX-512), detected once,
+//!   and the process default that `MMCLUST_ISA` sets.
+//! * [`kernel`]: squared row norms, the fused nearest-centre assignment, and the
+//!   other distance kernels (nearest two, centres in lanes, silhouette sums).
 //! * [`stats`]: column statistics in one streaming pass (Chan's merge).
 
 pub mod allreduce;
 pub mod error;
 pub mod format;
 pub mod group;
+pub mod isa;
 pub mod kernel;
 pub mod output;
 pub mod parallel;
