@@ -62,7 +62,7 @@ const PREFETCH_ROWS: usize = 64;
 
 /// Whether these kernels can run on this CPU.
 pub(crate) fn available() -> bool {
-    isa() == Isa::Avx512
+    isa() >= Isa::Avx512
 }
 
 /// A mixture's parameters laid out for the kernels: padded, centred on
