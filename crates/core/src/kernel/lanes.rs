@@ -109,12 +109,17 @@ unsafe fn sq_dists_avx2(x: &[f32], centers: &LaneCenters, out: &mut [f32]) {
 }
 
 /// Rows per block: independent accumulators to cover the FMA latency.
-const ROWS: usize = 4; // the body below is written out for four rows
+pub(super) const ROWS: usize = 4; // `group_sq_dists` is written out for four rows
 
+/// Squared distances of [`ROWS`] rows (`d` values each) to the [`LANES`]
+/// points of one lane group (`d · LANES` values, `d`-major): the inner loop
+/// of [`sq_dists`] and of the silhouette kernel. Exact differences, then
+/// `acc + t·t`, fused when `FMA`, in dimension order.
 #[inline(always)]
-fn sq_dists_body<const FMA: bool>(x: &[f32], centers: &LaneCenters, out: &mut [f32]) {
-    let (d, m) = (centers.d, centers.m);
-    let n = x.len() / d.max(1);
+pub(super) fn group_sq_dists<const FMA: bool>(
+    group: &[f32],
+    [x0, x1, x2, x3]: [&[f32]; ROWS],
+) -> [[f32; LANES]; ROWS] {
     #[inline(always)]
     fn step<const FMA: bool>(acc: &mut [f32; LANES], xv: f32, c: &[f32; LANES]) {
         for l in 0..LANES {
@@ -126,6 +131,21 @@ fn sq_dists_body<const FMA: bool>(x: &[f32], centers: &LaneCenters, out: &mut [f
             };
         }
     }
+    let mut acc = [[0.0f32; LANES]; ROWS];
+    for ((((c, &a), &b), &e), &f) in group.chunks_exact(LANES).zip(x0).zip(x1).zip(x2).zip(x3) {
+        let c: &[f32; LANES] = c.try_into().expect("LANES values");
+        step::<FMA>(&mut acc[0], a, c);
+        step::<FMA>(&mut acc[1], b, c);
+        step::<FMA>(&mut acc[2], e, c);
+        step::<FMA>(&mut acc[3], f, c);
+    }
+    acc
+}
+
+#[inline(always)]
+fn sq_dists_body<const FMA: bool>(x: &[f32], centers: &LaneCenters, out: &mut [f32]) {
+    let (d, m) = (centers.d, centers.m);
+    let n = x.len() / d.max(1);
     for (g, group) in centers.groups.chunks_exact(d * LANES).enumerate() {
         let lanes = LANES.min(m - g * LANES);
         let mut i = 0;
@@ -133,17 +153,7 @@ fn sq_dists_body<const FMA: bool>(x: &[f32], centers: &LaneCenters, out: &mut [f
             let rows = ROWS.min(n - i);
             // Rows past the end repeat the last row; their results are dropped.
             let row = |r: usize| &x[(i + r.min(rows - 1)) * d..][..d];
-            let (x0, x1, x2, x3) = (row(0), row(1), row(2), row(3));
-            let mut acc = [[0.0f32; LANES]; ROWS];
-            for ((((c, &a), &b), &e), &f) in
-                group.chunks_exact(LANES).zip(x0).zip(x1).zip(x2).zip(x3)
-            {
-                let c: &[f32; LANES] = c.try_into().expect("LANES values");
-                step::<FMA>(&mut acc[0], a, c);
-                step::<FMA>(&mut acc[1], b, c);
-                step::<FMA>(&mut acc[2], e, c);
-                step::<FMA>(&mut acc[3], f, c);
-            }
+            let acc = group_sq_dists::<FMA>(group, [row(0), row(1), row(2), row(3)]);
             for (r, acc) in acc.iter().enumerate().take(rows) {
                 let o = &mut out[(i + r) * m + g * LANES..][..lanes];
                 o.copy_from_slice(&acc[..lanes]);

@@ -20,10 +20,10 @@
 
 use crate::isa::Isa;
 
+use super::lanes::{ROWS, group_sq_dists};
+
 /// Points per lane group.
-pub const LANES: usize = 8;
-/// Rows per register block (the body below is written out for four).
-const ROWS: usize = 4;
+pub const LANES: usize = super::lanes::LANES;
 
 /// A run of a sorted tile that belongs to one cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,18 +170,6 @@ unsafe fn accumulate_avx2(
     accumulate_body::<true>(rows, d, packed, padded, segments, k, sums, dist);
 }
 
-#[inline(always)]
-fn step<const FMA: bool>(acc: &mut [f32; LANES], xv: f32, c: &[f32; LANES]) {
-    for l in 0..LANES {
-        let t = xv - c[l];
-        acc[l] = if FMA {
-            t.mul_add(t, acc[l])
-        } else {
-            acc[l] + t * t
-        };
-    }
-}
-
 /// Sum of `v` in f64 with four accumulators (a fixed order: same bits every run).
 #[inline(always)]
 fn sum_f64(v: &[f32]) -> f64 {
@@ -217,18 +205,9 @@ fn accumulate_body<const FMA: bool>(
         let nr = ROWS.min(n - i);
         // Rows past the end repeat the last row; their results are dropped.
         let row = |r: usize| &rows[(i + r.min(nr - 1)) * d..][..d];
-        let (x0, x1, x2, x3) = (row(0), row(1), row(2), row(3));
+        let x = [row(0), row(1), row(2), row(3)];
         for (g, group) in packed.chunks_exact(d * LANES).enumerate() {
-            let mut acc = [[0.0f32; LANES]; ROWS];
-            for ((((c, &a), &b), &e), &f) in
-                group.chunks_exact(LANES).zip(x0).zip(x1).zip(x2).zip(x3)
-            {
-                let c: &[f32; LANES] = c.try_into().expect("LANES values");
-                step::<FMA>(&mut acc[0], a, c);
-                step::<FMA>(&mut acc[1], b, c);
-                step::<FMA>(&mut acc[2], e, c);
-                step::<FMA>(&mut acc[3], f, c);
-            }
+            let acc = group_sq_dists::<FMA>(group, x);
             for (r, acc) in acc.iter().enumerate() {
                 let o: &mut [f32; LANES] = (&mut dist[r * padded + g * LANES..][..LANES])
                     .try_into()
