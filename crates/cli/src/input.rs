@@ -154,11 +154,18 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
     }
 }
 
-/// Prints `value` as the one JSON object of the run on stdout.
+/// Prints `value` as the one JSON object of the run on stdout, with the key
+/// `"isa"`: the instruction-set path the kernels ran (the process default,
+/// which `MMCLUST_ISA` may lower).
 pub(crate) fn emit_json(value: &serde_json::Value) -> Result<()> {
     use std::io::Write;
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        let isa = mmclust_core::isa::Isa::process_default()?;
+        object.insert("isa".into(), isa.name().into());
+    }
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
+    serde_json::to_writer(&mut out, &value)?;
     writeln!(out)?;
     Ok(())
 }

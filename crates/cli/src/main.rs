@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     propagate_version = true,
-    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json"
+    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json\n\nEnvironment:\n  MMCLUST_ISA=scalar|avx2|avx512  run the kernels on this instruction-set path, at most\n                                  what the CPU has (default: the best it has)\n  RAYON_NUM_THREADS=N             worker threads, as --threads"
 )]
 struct Cli {
     #[command(flatten)]
@@ -122,7 +122,10 @@ fn main() -> ExitCode {
     }
     // One voice per job: only rank 0 of a distributed run shows progress.
     cli.global.quiet |= !dist::is_root();
-    let result = configure_threads(cli.global.threads).and_then(|()| run(cli));
+    // An invalid MMCLUST_ISA is an input error (exit 2) before anything runs.
+    let result = configure_threads(cli.global.threads)
+        .and_then(|()| Ok(mmclust_core::isa::Isa::process_default()?))
+        .and_then(|_| run(cli));
     match result {
         Ok(()) => {
             let _ = std::io::stdout().flush();

@@ -72,6 +72,11 @@ pub enum CoreError {
         col: usize,
     },
 
+    /// `MMCLUST_ISA` names an unknown instruction-set path or one this CPU
+    /// cannot run; the message names the paths it can (see [`crate::isa`]).
+    #[error("{0}")]
+    Isa(String),
+
     /// Processes of a distributed run could not exchange data, or received
     /// something they cannot use (an MPI failure, a mangled message). Not the
     /// user's input: the run failed (exit code 1).

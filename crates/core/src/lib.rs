@@ -9,7 +9,10 @@
 //!   so results are bitwise identical whatever the thread count; and the
 //!   [`allreduce::AllReduce`] seam through which an MPI build sums partials across
 //!   processes.
-//! * [`kernel`]: squared row norms and the fused nearest-centre assignment.
+//! * [`isa`]: the instruction-set paths (scalar, AVX2, AVX-512), detected once,
+//!   and the process default that `MMCLUST_ISA` sets.
+//! * [`kernel`]: squared row norms, the fused nearest-centre assignment, and the
+//!   other distance kernels (nearest two, centres in lanes, silhouette sums).
 //! * [`stats`]: column statistics in one streaming pass (Chan's merge).
 //!
 //! # Examples
@@ -101,6 +104,7 @@ pub mod fitting;
 pub mod format;
 #[cfg(any(test, feature = "test-hooks"))]
 pub mod group;
+pub mod isa;
 pub mod kernel;
 pub mod output;
 pub mod parallel;

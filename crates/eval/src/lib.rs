@@ -63,7 +63,6 @@
 
 mod compare;
 mod error;
-mod kernel;
 mod labels;
 mod project;
 mod scores;
@@ -72,8 +71,8 @@ mod sweep;
 
 pub use compare::{adjusted_rand_index, normalized_mutual_info};
 pub use error::{EvalError, Result};
-pub use kernel::silhouette_kernel_name;
 pub use labels::Labels;
+pub use mmclust_core::kernel::silhouette::silhouette_kernel_name;
 pub use project::{PrincipalAxes, principal_axes, sample_rows};
 pub use scores::{ClusterScores, cluster_scores};
 pub use silhouette::{DEFAULT_WORKING_MEMORY, Silhouette, SilhouetteParams, silhouette};

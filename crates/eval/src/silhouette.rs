@@ -20,12 +20,13 @@
 //! `sample_size`, which scores the sample against itself only (a biased
 //! estimate for small samples).
 
+use mmclust_core::isa::Isa;
+use mmclust_core::kernel::silhouette::{Segment, accumulate, pack_tile};
 use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_into};
 use mmclust_core::{ArraySource, DataSource};
 use rand::SeedableRng;
 
 use crate::error::{EvalError, Result};
-use crate::kernel::{Segment, accumulate, pack_tile};
 use crate::labels::Labels;
 
 /// Default working-memory budget of the exact silhouette (64 MiB).
@@ -128,13 +129,15 @@ impl TilePlan {
 /// # Errors
 /// [`EvalError::Labels`] for a label count that is not the row count or fewer
 /// than 2 or more than n − 1 clusters; [`EvalError::InvalidParameter`] for a
-/// sample of 0 rows or a budget under 1 MiB; read errors of the source.
+/// sample of 0 rows or a budget under 1 MiB; read errors of the source; an
+/// invalid `MMCLUST_ISA` ([`mmclust_core::CoreError::Isa`]).
 pub fn silhouette<S: DataSource + ?Sized>(
     source: &S,
     labels: &Labels,
     params: &SilhouetteParams,
     options: PassOptions<'_>,
 ) -> Result<Silhouette> {
+    Isa::process_default()?;
     let (n, d, k) = (source.n_rows(), source.n_cols(), labels.k());
     labels.check_len(n, &source.name())?;
     labels.check_cluster_count()?;

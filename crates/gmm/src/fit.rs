@@ -11,6 +11,7 @@
 
 use std::time::Instant;
 
+use mmclust_core::isa::Isa;
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 use mmclust_core::{CoreError, DataSource};
@@ -88,7 +89,8 @@ impl GmmParams {
     ///
     /// # Errors
     /// Invalid parameters, unreadable or non-finite data, a collapsed
-    /// component: see [`GmmError`].
+    /// component, an invalid `MMCLUST_ISA` ([`CoreError::Isa`]): see
+    /// [`GmmError`].
     pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<GaussianMixtureModel> {
         self.fit_with(source, FitHooks::default())
     }
@@ -103,6 +105,7 @@ impl GmmParams {
         hooks: FitHooks<'_>,
     ) -> Result<GaussianMixtureModel> {
         let started = Instant::now();
+        Isa::process_default()?;
         let (n, d) = (source.n_rows(), source.n_cols());
         self.check(n, d)?;
         let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));

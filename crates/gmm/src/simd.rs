@@ -12,7 +12,7 @@
 //! so it may differ from the FMA builds in the last bits (deterministic per
 //! machine).
 
-use std::sync::OnceLock;
+pub(crate) use mmclust_core::isa::Isa;
 
 /// Rows per tile of the Mahalanobis kernels: four AVX-512 vectors of `f64`
 /// (four independent FMA chains, enough to cover the FMA latency).
@@ -24,31 +24,10 @@ pub(crate) const LANES: usize = 8;
 /// Rows of `S2` accumulated together by [`second_moments_body`].
 const P_ROWS: usize = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Isa {
-    Portable,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-}
-
-/// The instruction set the kernels run with, detected once.
+/// The instruction-set path the kernels run with: the process's
+/// ([`Isa::current`], detected once, or lowered by `MMCLUST_ISA`).
 pub(crate) fn isa() -> Isa {
-    static DETECTED: OnceLock<Isa> = OnceLock::new();
-    *DETECTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx2") && has!("fma") {
-                return Isa::Avx512;
-            }
-            if has!("avx2") && has!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Portable
-    })
+    Isa::current()
 }
 
 /// Defines `pub(crate) fn $name(args)` dispatching to `$body::<true>` compiled
@@ -78,14 +57,14 @@ macro_rules! dispatch {
                 unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $body::<true>($($arg),*)
                 }
-                match isa() {
-                    // SAFETY: the CPU supports AVX-512F, AVX2 and FMA
-                    // (detected at run time by `isa`).
+                match isa().best_of(&[Isa::Avx512, Isa::Avx2]) {
+                    // SAFETY: the CPU runs the path `isa` returns (core's
+                    // detection), hence this one at or below it: AVX-512F,
+                    // AVX2 and FMA.
                     Isa::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: the CPU supports AVX2 and FMA (detected at run
-                    // time by `isa`).
+                    // SAFETY: as above: AVX2 and FMA.
                     Isa::Avx2 => return unsafe { avx2($($arg),*) },
-                    Isa::Portable => {}
+                    _ => {}
                 }
             }
             $body::<false>($($arg),*)

@@ -92,6 +92,7 @@
 
 use std::cell::Cell;
 
+use mmclust_core::kernel::lanes::{LaneCenters, sq_dists};
 use mmclust_core::kernel::top2::{SubPanels, Top2, decay_bounds, nearest_two, translate_rows};
 use mmclust_core::kernel::{PackedCenters, dist_sq_to_labels};
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_into};
@@ -99,7 +100,6 @@ use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 use mmclust_core::{ArraySource, DataSource};
 
 use crate::error::Result;
-use crate::lanes::{LaneCenters, sq_dists};
 use crate::params::{Init, KMeansParams};
 use crate::pass::{LloydPartial, accumulate, inertia_pass, lloyd_pass, relabel};
 

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use mmclust_core::isa::Isa;
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
@@ -114,7 +115,8 @@ impl KMeansParams {
     /// Fits K-means to `source`.
     ///
     /// # Errors
-    /// Invalid parameters, unreadable or non-finite data, see [`KMeansError`].
+    /// Invalid parameters, unreadable or non-finite data, an invalid
+    /// `MMCLUST_ISA` ([`CoreError::Isa`]): see [`KMeansError`].
     pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<KMeansModel> {
         self.fit_with(source, None, FitHooks::default())
     }
@@ -143,6 +145,7 @@ impl KMeansParams {
         hooks: FitHooks<'_>,
     ) -> Result<KMeansModel> {
         let started = Instant::now();
+        Isa::process_default()?;
         let (n, d) = (source.n_rows(), source.n_cols());
         self.check(n, d)?;
         if let Some(w) = weights {

@@ -6,6 +6,7 @@
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::PackedCenters;
+use mmclust_core::kernel::lanes::{LaneCenters, sq_dists};
 use mmclust_core::parallel::{
     Chunking, PassOptions, map_reduce_global, map_reduce_into_global, owned_chunks,
 };
@@ -14,7 +15,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{KMeansError, Result};
-use crate::lanes::{LaneCenters, sq_dists};
 use crate::pass::{assign, read_row, with_workspace};
 
 /// What the initialisations need to read the data.

@@ -35,7 +35,6 @@ mod accel;
 mod error;
 mod fit;
 mod init;
-mod lanes;
 mod minibatch;
 mod model;
 mod params;

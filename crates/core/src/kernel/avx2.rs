@@ -2,7 +2,7 @@
 //! 32-centre panel is done as two halves.
 //!
 //! Every function here requires AVX2 and FMA at run time; `mod.rs` only calls
-//! them on `Path::Avx2`, which detection produces only then.
+//! them on a path this CPU runs that includes `Isa::Avx2` (asserted there).
 
 use std::arch::x86_64::*;
 

@@ -3,7 +3,8 @@
 //! the resident order (see `mod.rs`).
 //!
 //! Every function here requires AVX-512F, AVX2 and FMA at run time; `mod.rs`
-//! only calls them on `Path::Avx512`, which detection produces only then.
+//! only calls them on a path this CPU runs that includes `Isa::Avx512`
+//! (asserted there).
 //!
 //! The AVX-512 intrinsics are stable since Rust 1.89, the workspace's
 //! `rust-version`.

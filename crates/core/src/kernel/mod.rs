@@ -58,22 +58,24 @@
 //!
 //! # Dispatch
 //!
-//! The instruction set is detected once (`is_x86_feature_detected!`, cached in a
-//! [`OnceLock`]): AVX-512F (with AVX2 and FMA), else AVX2 + FMA, else a portable
-//! scalar path (the only one on other architectures). [`dispatch_name`] says
-//! which one runs.
-
-use std::sync::OnceLock;
+//! Each entry point runs the process's path ([`Isa::current`]: the best this
+//! CPU has, AVX-512F (with AVX2 and FMA), else AVX2 + FMA, else a portable
+//! scalar path, the only one on other architectures; or a lower one that
+//! `MMCLUST_ISA` asks for), and has a twin `*_with` that takes the path as
+//! an argument. [`dispatch_name`] says which one runs.
 
 use crate::error::{CoreError, Result};
+use crate::isa::Isa;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod direct;
+pub mod lanes;
 pub mod reference;
 mod scalar;
+pub mod silhouette;
 pub mod top2;
 
 #[cfg(test)]
@@ -82,69 +84,21 @@ mod tests;
 /// Centres per packed panel: two AVX-512 registers (or four AVX2 registers) wide.
 pub const PANEL: usize = 32;
 
-/// The instruction-set path the kernels run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Path {
-    /// AVX-512F (+ AVX2, FMA): 8 rows × 32 centres tiles.
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    /// AVX2 + FMA: 6 rows × 16 centres tiles.
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    /// Portable code, compiled for the baseline target.
-    Scalar,
-}
+/// The kernel variants of [`row_norms_sq_with`] and [`assign_chunk_with`].
+const VARIANTS: &[Isa] = &[Isa::Avx512, Isa::Avx2];
 
-impl Path {
-    /// The best path this machine supports, detected once.
-    pub(crate) fn detect() -> Path {
-        static PATH: OnceLock<Path> = OnceLock::new();
-        *PATH.get_or_init(|| Path::available()[0])
-    }
-
-    /// Every path this machine can run, best first.
-    pub(crate) fn available() -> Vec<Path> {
-        let mut paths = Vec::new();
-        #[cfg(target_arch = "x86_64")]
-        {
-            let fma_avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            if fma_avx2 && is_x86_feature_detected!("avx512f") {
-                paths.push(Path::Avx512);
-            }
-            if fma_avx2 {
-                paths.push(Path::Avx2);
-            }
-        }
-        paths.push(Path::Scalar);
-        paths
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Path::Avx512 => "avx512",
-            #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => "avx2",
-            Path::Scalar => "scalar",
-        }
-    }
-}
-
-/// Name of the instruction-set path the kernels use on this machine:
-/// `"avx512"`, `"avx2"` or `"scalar"`.
+/// Name of the instruction-set path the kernels run in this process
+/// ([`Isa::current`]): `"avx512"`, `"avx2"` or `"scalar"`.
 #[must_use]
 pub fn dispatch_name() -> &'static str {
-    Path::detect().name()
+    Isa::current().name()
 }
 
-/// Whether the kernels run their AVX-512 path on this machine (AVX-512F,
-/// AVX2 and FMA detected; detected once).
+/// Whether the kernels run their AVX-512 path in this process
+/// ([`Isa::current`]; AVX-512F, AVX2 and FMA detected).
 #[must_use]
 pub fn avx512_path() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return Path::detect() == Path::Avx512;
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    Isa::current() >= Isa::Avx512
 }
 
 /// Squared Euclidean norm of each row of the row-major `x` (rows of `d` values).
@@ -156,6 +110,14 @@ pub fn avx512_path() -> bool {
 /// # Panics
 /// When `d == 0` or `x.len() != out.len() * d`.
 pub fn row_norms_sq(x: &[f32], d: usize, out: &mut [f32]) {
+    row_norms_sq_with(Isa::current(), x, d, out);
+}
+
+/// [`row_norms_sq`] on the path `isa`.
+///
+/// # Panics
+/// As [`row_norms_sq`]; also when this CPU cannot run `isa`.
+pub fn row_norms_sq_with(isa: Isa, x: &[f32], d: usize, out: &mut [f32]) {
     assert!(d > 0, "row_norms_sq: d must be at least 1");
     assert_eq!(
         x.len(),
@@ -164,19 +126,16 @@ pub fn row_norms_sq(x: &[f32], d: usize, out: &mut [f32]) {
         x.len(),
         out.len()
     );
-    row_norms_sq_with(Path::detect(), x, d, out);
-}
-
-pub(crate) fn row_norms_sq_with(path: Path, x: &[f32], d: usize, out: &mut [f32]) {
-    match path {
+    isa.assert_available();
+    match isa.best_of(VARIANTS) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
-        // detected at run time.
-        Path::Avx512 => unsafe { avx512::row_norms_sq(x, d, out) },
+        // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
+        // below it that `best_of` picked: AVX-512F, AVX2 and FMA.
+        Isa::Avx512 => unsafe { avx512::row_norms_sq(x, d, out) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Avx2` is only produced when AVX2 and FMA were detected.
-        Path::Avx2 => unsafe { avx2::row_norms_sq(x, d, out) },
-        Path::Scalar => scalar::row_norms_sq(x, d, out),
+        // SAFETY: as above: AVX2 and FMA.
+        Isa::Avx2 => unsafe { avx2::row_norms_sq(x, d, out) },
+        _ => scalar::row_norms_sq(x, d, out),
     }
 }
 
@@ -356,18 +315,22 @@ pub fn assign_chunk(
     dist_sq: &mut [f32],
     scratch: &mut AssignScratch,
 ) {
-    assign_chunk_with(Path::detect(), x, centers, labels, dist_sq, scratch);
+    assign_chunk_with(Isa::current(), x, centers, labels, dist_sq, scratch);
 }
 
-pub(crate) fn assign_chunk_with(
-    path: Path,
+/// [`assign_chunk`] on the path `isa`.
+///
+/// # Panics
+/// As [`assign_chunk`]; also when this CPU cannot run `isa`.
+pub fn assign_chunk_with(
+    isa: Isa,
     x: &[f32],
     centers: &PackedCenters,
     labels: &mut [u32],
     dist_sq: &mut [f32],
     scratch: &mut AssignScratch,
 ) {
-    assign_chunk_order(path, Order::Auto, x, centers, labels, dist_sq, scratch);
+    assign_chunk_order(isa, Order::Auto, x, centers, labels, dist_sq, scratch);
 }
 
 /// Loop order of the AVX-512 product kernel (ignored by the other paths).
@@ -387,7 +350,7 @@ pub(crate) enum Order {
 }
 
 pub(crate) fn assign_chunk_order(
-    path: Path,
+    isa: Isa,
     order: Order,
     x: &[f32],
     centers: &PackedCenters,
@@ -408,19 +371,20 @@ pub(crate) fn assign_chunk_order(
         n,
         "assign_chunk: dist_sq must hold one value per label"
     );
+    isa.assert_available();
     if n == 0 {
         return;
     }
-    match path {
+    match isa.best_of(VARIANTS) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
-        // detected at run time; the shapes were checked above.
-        Path::Avx512 => unsafe { avx512::assign(x, centers, labels, dist_sq, scratch, order) },
+        // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
+        // below it that `best_of` picked: AVX-512F, AVX2 and FMA; the shapes
+        // were checked above.
+        Isa::Avx512 => unsafe { avx512::assign(x, centers, labels, dist_sq, scratch, order) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Avx2` is only produced when AVX2 and FMA were detected;
-        // the shapes were checked above.
-        Path::Avx2 => unsafe { avx2::assign(x, centers, labels, dist_sq, scratch) },
-        Path::Scalar => scalar::assign(x, centers, labels, dist_sq),
+        // SAFETY: as above: AVX2 and FMA; the shapes were checked above.
+        Isa::Avx2 => unsafe { avx2::assign(x, centers, labels, dist_sq, scratch) },
+        _ => scalar::assign(x, centers, labels, dist_sq),
     }
     let _ = order;
 }
@@ -434,6 +398,21 @@ pub(crate) fn assign_chunk_order(
 /// # Panics
 /// When the slices' lengths disagree or a label is not below `centers.k()`.
 pub fn dist_sq_to_labels(x: &[f32], centers: &PackedCenters, labels: &[u32], dist_sq: &mut [f32]) {
+    dist_sq_to_labels_with(Isa::current(), x, centers, labels, dist_sq);
+}
+
+/// [`dist_sq_to_labels`] on the path `isa` (the AVX-512 path has its own
+/// variant; the others share the scalar one).
+///
+/// # Panics
+/// As [`dist_sq_to_labels`]; also when this CPU cannot run `isa`.
+pub fn dist_sq_to_labels_with(
+    isa: Isa,
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &[u32],
+    dist_sq: &mut [f32],
+) {
     let n = labels.len();
     let d = centers.d();
     assert_eq!(x.len(), n * d, "dist_sq_to_labels: x is not {n} rows × {d}");
@@ -446,14 +425,16 @@ pub fn dist_sq_to_labels(x: &[f32], centers: &PackedCenters, labels: &[u32], dis
         labels.iter().all(|&j| (j as usize) < centers.k()),
         "dist_sq_to_labels: label out of range"
     );
+    isa.assert_available();
     if n == 0 {
         return;
     }
-    match Path::detect() {
+    match isa.best_of(&[Isa::Avx512]) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Path::Avx512` is only produced when AVX-512F, AVX2 and FMA were
-        // detected; shapes and labels were checked above.
-        Path::Avx512 => unsafe { avx512::exact_dists::<true>(x, centers, labels, dist_sq, 0, n) },
+        // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
+        // below it that `best_of` picked: AVX-512F, AVX2 and FMA; shapes and
+        // labels were checked above.
+        Isa::Avx512 => unsafe { avx512::exact_dists::<true>(x, centers, labels, dist_sq, 0, n) },
         _ => {
             for ((row, &j), o) in x.chunks_exact(d).zip(labels).zip(dist_sq.iter_mut()) {
                 *o = scalar::dist_sq(row, centers.center(j as usize));

@@ -22,22 +22,24 @@ fn norm_sq(v: &[f32]) -> f64 {
 }
 
 /// Every path this machine can run, with each forced loop order on the paths
-/// that have several.
-fn variants() -> Vec<(Path, Order)> {
+/// that have several; the others are reported as skipped by `test`.
+fn variants(test: &str) -> Vec<(Isa, Order)> {
     let mut out = Vec::new();
-    for path in Path::available() {
-        out.push((path, Order::Auto));
-        #[cfg(target_arch = "x86_64")]
-        if path == Path::Avx512 {
-            out.push((path, Order::Streamed));
-            out.push((path, Order::Resident));
+    for &isa in Isa::test_paths() {
+        if !isa.run_or_skip(test) {
+            continue;
+        }
+        out.push((isa, Order::Auto));
+        if isa == Isa::Avx512 {
+            out.push((isa, Order::Streamed));
+            out.push((isa, Order::Resident));
         }
     }
     out
 }
 
 fn run(
-    (path, order): (Path, Order),
+    (path, order): (Isa, Order),
     x: &[f32],
     packed: &PackedCenters,
     scratch: &mut AssignScratch,
@@ -51,7 +53,7 @@ fn run(
 
 /// Checks `path`'s answer on `x` against the reference; `Err` says where not.
 fn check_path(
-    variant: (Path, Order),
+    variant: (Isa, Order),
     x: &[f32],
     centers: &[f32],
     k: usize,
@@ -95,8 +97,8 @@ fn check_path(
     Ok(())
 }
 
-fn check_all(x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
-    for variant in variants() {
+fn check_all(test: &str, x: &[f32], centers: &[f32], k: usize, d: usize) -> Result<(), String> {
+    for variant in variants(test) {
         check_path(variant, x, centers, k, d)?;
     }
     Ok(())
@@ -123,8 +125,7 @@ proptest! {
         dup in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        #[cfg(target_arch = "x86_64")]
-        if Path::available().contains(&Path::Avx512) {
+        if Isa::Avx512.run_or_skip("avx512_orders_agree_bitwise") {
             let x = random(n, d, 1.0, 0.0, seed);
             let mut c = random(k, d, 1.0, 0.0, seed ^ 1);
             if dup {
@@ -137,8 +138,8 @@ proptest! {
             }
             let packed = PackedCenters::new(&c, k, d).unwrap();
             let mut s = AssignScratch::new();
-            let a = run((Path::Avx512, Order::Streamed), &x, &packed, &mut s);
-            let b = run((Path::Avx512, Order::Resident), &x, &packed, &mut s);
+            let a = run((Isa::Avx512, Order::Streamed), &x, &packed, &mut s);
+            let b = run((Isa::Avx512, Order::Resident), &x, &packed, &mut s);
             prop_assert_eq!(&a.0, &b.0);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             prop_assert_eq!(bits(&a.1), bits(&b.1));
@@ -165,7 +166,8 @@ proptest! {
                 centers[j * d + p] = x[i * d + p] + 0.01 * scale * ((p % 5) as f32 - 2.0);
             }
         }
-        check_all(&x, &centers, k, d).map_err(TestCaseError::fail)?;
+        check_all("every_path_matches_the_reference", &x, &centers, k, d)
+            .map_err(TestCaseError::fail)?;
     }
 }
 
@@ -185,7 +187,7 @@ fn duplicate_centres_pick_the_lowest_index() {
         let mut centers = base.clone();
         centers.extend_from_slice(&base);
         let packed = PackedCenters::new(&centers, 2 * k, d).unwrap();
-        for variant in variants() {
+        for variant in variants("duplicate_centres_pick_the_lowest_index") {
             let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
             assert!(
                 labels.iter().all(|&j| (j as usize) < k),
@@ -195,7 +197,7 @@ fn duplicate_centres_pick_the_lowest_index() {
         // All centres equal: label 0 everywhere.
         let same: Vec<f32> = (0..k).flat_map(|_| base[..d].iter().copied()).collect();
         let packed = PackedCenters::new(&same, k, d).unwrap();
-        for variant in variants() {
+        for variant in variants("duplicate_centres_pick_the_lowest_index") {
             let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
             assert!(labels.iter().all(|&j| j == 0), "{variant:?} k={k} d={d}");
         }
@@ -205,11 +207,12 @@ fn duplicate_centres_pick_the_lowest_index() {
 #[test]
 fn k_one_and_d_one() {
     let x = random(301, 1, 3.0, 1.0, 1);
-    check_all(&x, &[0.25], 1, 1).unwrap();
+    let t = "k_one_and_d_one";
+    check_all(t, &x, &[0.25], 1, 1).unwrap();
     let c = random(5, 1, 3.0, 1.0, 2);
-    check_all(&x, &c, 5, 1).unwrap();
+    check_all(t, &x, &c, 5, 1).unwrap();
     let x = random(33, 64, 1.0, 0.0, 3);
-    check_all(&x, &random(1, 64, 1.0, 0.0, 4), 1, 64).unwrap();
+    check_all(t, &x, &random(1, 64, 1.0, 0.0, 4), 1, 64).unwrap();
 }
 
 #[test]
@@ -221,25 +224,20 @@ fn far_from_origin_distances_are_exact() {
     let (n, d, k) = (500, 24, 37);
     let x = random(n, d, 1e-2, 1e4, 11);
     let c = random(k, d, 1e-2, 1e4, 12);
-    check_all(&x, &c, k, d).unwrap();
+    let t = "far_from_origin_distances_are_exact";
+    check_all(t, &x, &c, k, d).unwrap();
     let packed = PackedCenters::new(&c, k, d).unwrap();
-    let mut labels = vec![0u32; n];
-    let mut dist = vec![0f32; n];
-    assign_chunk(
-        &x,
-        &packed,
-        &mut labels,
-        &mut dist,
-        &mut AssignScratch::new(),
-    );
-    for i in 0..n {
-        let exact =
-            reference::dist_sq_f64(&x[i * d..(i + 1) * d], packed.center(labels[i] as usize));
-        assert!(dist[i] > 0.0);
-        assert!(
-            (f64::from(dist[i]) - exact).abs() <= 1e-6 * exact,
-            "row {i}"
-        );
+    for variant in variants(t) {
+        let (labels, dist) = run(variant, &x, &packed, &mut AssignScratch::new());
+        for i in 0..n {
+            let exact =
+                reference::dist_sq_f64(&x[i * d..(i + 1) * d], packed.center(labels[i] as usize));
+            assert!(dist[i] > 0.0);
+            assert!(
+                (f64::from(dist[i]) - exact).abs() <= 1e-6 * exact,
+                "{variant:?} row {i}"
+            );
+        }
     }
 }
 
@@ -250,7 +248,7 @@ fn overflowing_fast_values_fall_back_to_the_exact_scan() {
     let x = vec![1e19f32, 0.0, 0.0, -1e19, 0.0, 0.0];
     let c = vec![3e19f32, 0.0, 0.0, -2e19, 1e19, 0.0];
     let packed = PackedCenters::new(&c, 2, d).unwrap();
-    for variant in variants() {
+    for variant in variants("overflowing_fast_values_fall_back_to_the_exact_scan") {
         let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
         assert_eq!(labels, [0, 1], "{variant:?}");
     }
@@ -269,7 +267,7 @@ fn overflowing_fast_values_fall_back_to_the_exact_scan() {
     let packed = PackedCenters::new(&c, 40, d).unwrap();
     let mut want = vec![0u32; 3];
     reference::assign_chunk(&x, &c, 40, d, &mut want, &mut [0f32; 3]);
-    for variant in variants() {
+    for variant in variants("overflowing_fast_values_fall_back_to_the_exact_scan") {
         let (labels, _) = run(variant, &x, &packed, &mut AssignScratch::new());
         assert_eq!(labels, want, "{variant:?}");
     }
@@ -290,7 +288,10 @@ fn packed_centers_validate_and_expose() {
 fn row_norms_on_every_path() {
     for d in [1usize, 7, 16, 31, 33, 200] {
         let x = random(19, d, 2.0, 0.5, d as u64);
-        for path in Path::available() {
+        for &path in Isa::test_paths() {
+            if !path.run_or_skip("row_norms_on_every_path") {
+                continue;
+            }
             let mut out = vec![0f32; 19];
             row_norms_sq_with(path, &x, d, &mut out);
             for (i, &o) in out.iter().enumerate() {
@@ -311,18 +312,18 @@ fn scratch_is_reused_across_shapes() {
         let x = random(n, d, 1.0, 0.0, n as u64);
         let c = random(k, d, 1.0, 0.0, k as u64);
         let packed = PackedCenters::new(&c, k, d).unwrap();
-        let mut labels = vec![0u32; n];
-        let mut dist = vec![0f32; n];
-        assign_chunk(&x, &packed, &mut labels, &mut dist, &mut scratch);
         let mut ref_labels = vec![0u32; n];
         let mut ref_dist = vec![0f32; n];
         reference::assign_chunk(&x, &c, k, d, &mut ref_labels, &mut ref_dist);
-        let agree = labels
-            .iter()
-            .zip(&ref_labels)
-            .filter(|(a, b)| a == b)
-            .count();
-        assert!(agree >= n - 2, "{agree} of {n}");
+        for variant in variants("scratch_is_reused_across_shapes") {
+            let (labels, _) = run(variant, &x, &packed, &mut scratch);
+            let agree = labels
+                .iter()
+                .zip(&ref_labels)
+                .filter(|(a, b)| a == b)
+                .count();
+            assert!(agree >= n - 2, "{variant:?}: {agree} of {n}");
+        }
     }
 }
 
@@ -339,17 +340,22 @@ fn dist_sq_to_labels_matches_the_reference_distances() {
         let c: Vec<f32> = (0..k * d).map(|_| rng.gen_range(-20.0..20.0)).collect();
         let packed = PackedCenters::new(&c, k, d).unwrap();
         let labels: Vec<u32> = (0..n).map(|_| rng.gen_range(0..k as u32)).collect();
-        let mut dist = vec![f32::NAN; n];
-        dist_sq_to_labels(&x, &packed, &labels, &mut dist);
-        for i in 0..n {
-            let j = labels[i] as usize;
-            let want = reference::dist_sq_f64(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
-            assert!(
-                (f64::from(dist[i]) - want).abs()
-                    <= (d as f64 + 2.0) * f64::from(f32::EPSILON) * want.max(1e-30),
-                "n={n} d={d} k={k} row {i}: {} vs {want}",
-                dist[i]
-            );
+        for &isa in Isa::test_paths() {
+            if !isa.run_or_skip("dist_sq_to_labels_matches_the_reference_distances") {
+                continue;
+            }
+            let mut dist = vec![f32::NAN; n];
+            dist_sq_to_labels_with(isa, &x, &packed, &labels, &mut dist);
+            for i in 0..n {
+                let j = labels[i] as usize;
+                let want = reference::dist_sq_f64(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
+                assert!(
+                    (f64::from(dist[i]) - want).abs()
+                        <= (d as f64 + 2.0) * f64::from(f32::EPSILON) * want.max(1e-30),
+                    "{isa} n={n} d={d} k={k} row {i}: {} vs {want}",
+                    dist[i]
+                );
+            }
         }
     }
 }

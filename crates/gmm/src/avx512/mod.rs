@@ -77,7 +77,7 @@ const PREFETCH_ROWS: usize = 64;
 
 /// Whether these kernels can run on this CPU.
 pub(crate) fn available() -> bool {
-    isa() == Isa::Avx512
+    isa() >= Isa::Avx512
 }
 
 /// E-step of the first `m ≤ BLOCK_ROWS` rows of `x` (row-major, `d` columns;
