@@ -17,8 +17,8 @@
 //!   Mahalanobis terms as triangular products; never an explicit inverse of a
 //!   covariance. Statistics and parameters in `f64`.
 //! * [`Precision::F32`] (opt-in): diag and spherical passes compute their
-//!   per-row products in `f32` on AVX-512, 16 rows a vector, 1.5 to 1.8
-//!   times as fast per iteration; within about 1e-6 of the `f64` answer,
+//!   per-row products in `f32` on AVX-512, 16 rows a vector, faster per
+//!   iteration (`scripts/bench_peers.sh --gmm` measures it); within about 1e-6 of the `f64` answer,
 //!   the precision scikit-learn computes in for `float32` input. The model
 //!   says how many iterations ran in `f32`
 //!   ([`GaussianMixtureModel::f32_iterations`]).

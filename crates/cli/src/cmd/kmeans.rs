@@ -59,11 +59,9 @@ pub(crate) struct Args {
     /// Lloyd's passes until one changes at most 0.5 % of the labels, then
     /// start the bounds. auto: lloyd when k < 32, d < 8 or k·d < 1024 (or
     /// under MPI); else yinyang when its bounds take at most half a row's
-    /// bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise (measured, 2 threads,
-    /// overlapping blobs, time to convergence: lloyd fastest at d = 2, k = 16;
-    /// yinyang 1.2× faster than lloyd at d = 32, k = 100 and 1.5× at d = 384,
-    /// k = 100; hamerly 1.5× at d = 16, k = 1000; see
-    /// docs/benchmarks.md#accel). minibatch: random batches, for data too
+    /// bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise (times to convergence per
+    /// shape: `scripts/bench_peers.sh --accel`, results in
+    /// docs/benchmarks.md). minibatch: random batches, for data too
     /// large or too slow for full passes (not exact).
     #[arg(long, value_enum, default_value_t = Algorithm::Auto)]
     algorithm: Algorithm,
@@ -112,8 +110,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 0.01, value_name = "R")]
     reassignment_ratio: f64,
     /// Minibatch: full Lloyd iterations from the mini-batch centres at the end
-    /// (each one pass over all the data; 5 typically takes the inertia from 2–4 %
-    /// above a full Lloyd fit's to within 1–2 %).
+    /// (each one pass over all the data, bringing the inertia closer to a full
+    /// Lloyd fit's; `scripts/bench_peers.sh` compares them).
     #[arg(long, default_value_t = 0, value_name = "N")]
     refine: usize,
     /// Minibatch: rows sampled for the initialisation (default 3 × batch size).

@@ -373,8 +373,8 @@ const RESIDENT_BLOCK: usize = 16 * RMR;
 /// as `x` goes: for rows read here first, straight from memory (the bounded
 /// K-means variants' own-centre distances over a fresh chunk), where the
 /// hardware prefetcher, which stops at page boundaries, leaves the loads
-/// waiting (measured at n = 10⁶, d = 32, k = 100, Yinyang, one thread: the
-/// pass's largest stall). The arithmetic is the same either way.
+/// waiting (the bounded passes' largest stall). The arithmetic is the same
+/// either way.
 ///
 /// # Safety
 /// AVX-512F available; `i0 < i1 ≤ labels.len()`, `labels[i0..i1]` valid
@@ -448,12 +448,11 @@ unsafe fn resident_group<const MR: usize>(
     // per row) in a loop of its own; of at most 8 (`k = 100`), 8 wide (one
     // `ymm` per row) *fused* into the loop over `d` of the last full panel, so
     // the 6 `ymm` chains interleave with the 12 `zmm` ones instead of running
-    // latency-bound on their own (`k = 100`: 104 columns instead of 112, +6–8 %
-    // measured at d = 16, 32, 128). `bv`/`bi` are not touched inside that loop,
+    // latency-bound on their own (`k = 100`: 104 columns instead of 112). `bv`/`bi` are not touched inside that loop,
     // so the compiler may keep them on the stack there: 12 + 6 accumulators
     // live, and the `ymm` ones fit AVX-512F's 16 `ymm` registers. (An 8-wide
-    // tail in its own loop measured slower than the 16-wide one, both in the
-    // group and as a separate pass per block.)
+    // tail in its own loop would run latency-bound: the fused one keeps the
+    // FMA ports busy.)
     let rem = k % PANEL;
     let (full, tail) = match rem {
         0 => (k / PANEL, false),

@@ -29,11 +29,10 @@
 //!   `ymm` FMAs fused into the last full panel's loop over `d` (`k = 100`: 104
 //!   columns; the streamed order does 112). It does the same
 //!   arithmetic per centre as the streamed order, so both give the same labels
-//!   and distances bit for bit (tested). Measured on Zen4, 1 thread, the two
-//!   orders interleaved in one run (a throwaway harness, removed; see docs/benchmarks.md): resident
-//!   ahead by 10–15 % at `k = 100` (`d` = 16, 32), ~6 % at `d = 128, k = 100`
-//!   (whose 51 KiB of panels exceed L1 and stream from L2), 2–5 % at
-//!   `k = 1000`, up to 30 % at `k = 16`; about even beyond 512 KiB.
+//!   and distances bit for bit (tested). The resident order
+//!   wins while the panels stay in L1 or L2 (no scratch traffic) and is about
+//!   even once they stream from further out (`scripts/bench_kernel.sh` times
+//!   the kernel per shape).
 //! * Then `dist_sq[i]` is recomputed directly as `Σ_p (x_p − c_p)²` for the chosen
 //!   centre (on the AVX-512 path 8 rows at a time, one transposed reduction for
 //!   the 8 sums, after each block of rows so that it does not wait on each

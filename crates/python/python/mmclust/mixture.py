@@ -50,7 +50,7 @@ class GaussianMixture(BaseEstimator):
     * `verbose` and `verbose_interval` are accepted and ignored.
     * `precision` (not in scikit-learn): 'f64' (default) or 'f32'. With 'f32',
       diag and spherical fits compute their per-row products in float32 on
-      CPUs with AVX-512, 1.5 to 1.8 times as fast per iteration, within about
+      CPUs with AVX-512, faster per iteration (scripts/bench_peers.sh --gmm), within about
       1e-6 of the 'f64' answer (scikit-learn itself computes in float32 on
       float32 input); full and tied fits, and means more than 16 standard
       deviations from the mean of the means, run in float64.
