@@ -34,8 +34,10 @@ pub const ENV_VAR: &str = "MMCLUST_ISA";
 /// An instruction-set path. Every variant exists on every target (so its
 /// name parses everywhere); on other architectures than x86-64 only
 /// [`Isa::Scalar`] is ever available. Ordered from the least to the most
-/// capable: a path includes every path below it.
+/// capable: a path includes every path below it. Non-exhaustive: paths
+/// will be added (match with [`Isa::best_of`] and a wildcard arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Isa {
     /// Portable code, compiled for the baseline target (SSE2 on x86-64,
     /// NEON on aarch64).
