@@ -23,7 +23,7 @@ use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::init::{self, Ctx};
 use crate::model::KMeansModel;
-use crate::params::{Algorithm, Init, KMeansParams, check_weights};
+use crate::params::{Algorithm, Init, KMeansParams};
 use crate::pass::{LloydPartial, farthest_points, read_row};
 use crate::state::Run;
 
@@ -75,10 +75,7 @@ pub(crate) fn fit_points(
     debug_assert!(!params.standardize && !matches!(params.algorithm, Algorithm::MiniBatch(_)));
     let n = points.len() / d;
     let source = ArraySource::from_slice(points, n, d)?;
-    params.check(n, d)?;
-    if let Some(w) = weights {
-        check_weights(w, n, params.k)?;
-    }
+    params.check(n, d, weights)?;
     let chunking = chunking_for(params, n, d);
     let tol = if params.tol == 0.0 {
         0.0

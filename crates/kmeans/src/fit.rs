@@ -12,7 +12,7 @@ use crate::engine::{chunking_for, column_stats, tol_abs};
 use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::model::KMeansModel;
-use crate::params::{Algorithm, KMeansParams, check_weights};
+use crate::params::{Algorithm, KMeansParams};
 
 impl KMeansParams {
     /// Fits K-means to `source`.
@@ -48,10 +48,7 @@ impl KMeansParams {
     ) -> Result<KMeansModel> {
         let started = Instant::now();
         let (n, d) = (source.n_rows(), source.n_cols());
-        self.check(n, d)?;
-        if let Some(w) = weights {
-            check_weights(w, n, self.k)?;
-        }
+        self.check(n, d, weights)?;
         let chunking = chunking_for(self, n, d);
         // One pass validates the data (NaN/inf found here, before anything is
         // written), gives the tolerance's scale and the standardisation.
@@ -135,10 +132,7 @@ pub fn fit_source<S: DataSource + ?Sized>(
 ) -> Result<KMeansModel> {
     let started = Instant::now();
     let (n, d) = (source.n_rows(), source.n_cols());
-    params.check(n, d)?;
-    if let Some(w) = weights {
-        check_weights(w, n, params.k)?;
-    }
+    params.check(n, d, weights)?;
     if params.standardize {
         return Err(KMeansError::param(
             "standardize",

@@ -371,8 +371,9 @@ impl KMeansParams {
         }
     }
 
-    /// Checks the parameters against data of `n` rows and `d` columns.
-    pub(crate) fn check(&self, n: usize, d: usize) -> Result<()> {
+    /// Checks the parameters against data of `n` rows and `d` columns, and
+    /// the sample weights if any.
+    pub(crate) fn check(&self, n: usize, d: usize, weights: Option<&[f32]>) -> Result<()> {
         if n == 0 || d == 0 {
             return Err(KMeansError::param(
                 "data",
@@ -424,6 +425,9 @@ impl KMeansParams {
         if let Init::Given(c) = &self.init {
             init::given(c, self.k, d)?;
         }
+        if let Some(w) = weights {
+            check_weights(w, n, self.k)?;
+        }
         Ok(())
     }
 }
@@ -443,7 +447,7 @@ pub(crate) fn check_weights_len(w: &[f32], n: usize) -> Result<()> {
 }
 
 /// Checks sample weights: one per row, finite, ≥ 0, at least k positive.
-pub(crate) fn check_weights(w: &[f32], n: usize, k: usize) -> Result<()> {
+fn check_weights(w: &[f32], n: usize, k: usize) -> Result<()> {
     check_weights_len(w, n)?;
     if let Some(i) = w.iter().position(|v| !v.is_finite() || *v < 0.0) {
         return Err(KMeansError::param(
