@@ -138,8 +138,8 @@ impl GmmParams {
             let transform = Standardizer::from_stats(&stats, &source.name())?;
             let std_source = Standardized::new(source, transform.clone())?;
             // Standardised columns have mean 0 (up to rounding).
-            // No column variance: K-means initialisation computes that of the
-            // standardised source itself (its `tol`'s scale), as it always has.
+            // No column variance: a K-means initialisation computes that of
+            // the standardised source (its `tol`'s scale), as it always has.
             let mut model = self.fit_runs(&std_source, chunking, &vec![0.0; d], None, hooks)?;
             model.standardizer = Some(transform);
             model
@@ -331,7 +331,9 @@ impl GmmParams {
                 if self.init == Init::KMeansPlusPlus {
                     p = p.init(mmclust_kmeans::Init::KMeansPlusPlus).max_iter(1);
                 }
-                // The statistics pass is this fit's: no second one.
+                // Raw data: the variance of this fit's statistics pass, no
+                // second pass. Standardised: K-means computes that of the
+                // standardised source, as the public fit did.
                 let km = mmclust_kmeans::fit_source(
                     &p,
                     source,
