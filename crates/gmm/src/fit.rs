@@ -371,6 +371,7 @@ impl GmmParams {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_once<S: DataSource + ?Sized>(
         &self,
         source: &S,
