@@ -128,11 +128,19 @@ impl GmmParams {
             let transform = Standardizer::from_stats(&stats, &source.name())?;
             let std_source = Standardized::new(source, transform.clone())?;
             // Standardised columns have mean 0 (up to rounding).
-            let mut model = self.fit_runs(&std_source, chunking, &vec![0.0; d], hooks)?;
+            // No column variance: a K-means initialisation computes that of
+            // the standardised source (its `tol`'s scale), as it always has.
+            let mut model = self.fit_runs(&std_source, chunking, &vec![0.0; d], None, hooks)?;
             model.standardizer = Some(transform);
             model
         } else {
-            self.fit_runs(source, chunking, &stats.mean, hooks)?
+            self.fit_runs(
+                source,
+                chunking,
+                &stats.mean,
+                Some(&stats.variance()),
+                hooks,
+            )?
         };
         model.stats_seconds = stats_seconds;
         model.fit_seconds = started.elapsed().as_secs_f64();
@@ -224,6 +232,7 @@ impl GmmParams {
         source: &S,
         chunking: Chunking,
         column_means: &[f64],
+        column_variance: Option<&[f64]>,
         hooks: FitHooks<'_>,
     ) -> Result<GaussianMixtureModel> {
         let n = source.n_rows();
@@ -233,7 +242,15 @@ impl GmmParams {
         let mut bounds = Vec::with_capacity(seeds.len());
         let mut first_error = None;
         for (r, &seed) in seeds.iter().enumerate() {
-            let run = match self.run_once(source, chunking, column_means, seed, r, hooks) {
+            let run = match self.run_once(
+                source,
+                chunking,
+                column_means,
+                column_variance,
+                seed,
+                r,
+                hooks,
+            ) {
                 Ok(run) => run,
                 Err(e @ (GmmError::Degenerate { .. } | GmmError::Numerical { .. })) => {
                     hooks.emit(FitEvent::RunFailed {
@@ -286,6 +303,7 @@ impl GmmParams {
         source: &S,
         chunking: Chunking,
         column_means: &[f64],
+        column_variance: Option<&[f64]>,
         seed: u64,
         hooks: FitHooks<'_>,
     ) -> Result<Mixture> {
@@ -303,7 +321,16 @@ impl GmmParams {
                 if self.init == Init::KMeansPlusPlus {
                     p = p.init(mmclust_kmeans::Init::KMeansPlusPlus).max_iter(1);
                 }
-                let km = p.fit(source)?;
+                // Raw data: the variance of this fit's statistics pass, no
+                // second pass. Standardised: K-means computes that of the
+                // standardised source, as the public fit did.
+                let km = mmclust_kmeans::fit_source(
+                    &p,
+                    source,
+                    None,
+                    column_variance,
+                    Default::default(),
+                )?;
                 hard(widen(&km.centers), false)
             }
             Init::RandomFromData => {
@@ -334,18 +361,21 @@ impl GmmParams {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run_once<S: DataSource + ?Sized>(
         &self,
         source: &S,
         chunking: Chunking,
         column_means: &[f64],
+        column_variance: Option<&[f64]>,
         seed: u64,
         run: usize,
         hooks: FitHooks<'_>,
     ) -> Result<Run> {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let t_init = Instant::now();
-        let mut mix = self.initial_mixture(source, chunking, column_means, seed, hooks)?;
+        let mut mix =
+            self.initial_mixture(source, chunking, column_means, column_variance, seed, hooks)?;
         let init_seconds = t_init.elapsed().as_secs_f64();
         hooks.emit(FitEvent::InitDone {
             run,

@@ -31,20 +31,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Layers, from the leaves up; a module imports only from layers below it
+// (scripts/module_cycles.py checks that there is no cycle):
+// error; state (per-run state); hooks; lanes; pass (the Lloyd pass); init;
+// params; accel (the bounded assignment); model; engine (the exact runs and
+// the internal entry point); minibatch; fit (the public entry points).
 mod accel;
+mod engine;
 mod error;
 mod fit;
+mod hooks;
 mod init;
 mod minibatch;
 mod model;
 mod params;
 mod pass;
+mod state;
 
 pub use error::{KMeansError, Result};
-pub use fit::{CheckpointHook, FitEvent, FitHooks};
-pub use minibatch::MiniBatchState;
+pub use fit::fit_source;
+pub use hooks::{CheckpointHook, FitEvent, FitHooks};
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{
     AUTO_BOUNDS_MIN_D, AUTO_BOUNDS_MIN_K, AUTO_BOUNDS_MIN_KD, AUTO_PARALLEL_BYTES, Algorithm, Init,
     KMeansParams, MiniBatchOptions, Sampling,
 };
+pub use state::MiniBatchState;

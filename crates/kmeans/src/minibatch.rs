@@ -28,59 +28,18 @@ use mmclust_core::source::Distributed;
 use mmclust_core::{ArraySource, CoreError, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
+use crate::engine::fit_points;
 use crate::error::{KMeansError, Result};
-use crate::fit::{FitEvent, FitHooks};
-use crate::model::KMeansModel;
-use crate::params::{Init, KMeansParams, MiniBatchOptions, Sampling};
+use crate::hooks::{FitEvent, FitHooks};
+use crate::init;
+use crate::model::{KMeansModel, count_distinct};
+use crate::params::{Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
 use crate::pass::{assign, inertia_pass, with_workspace};
+use crate::state::MiniBatchState;
 
 /// Rows per chunk when a batch is assigned.
 const BATCH_CHUNK_ROWS: usize = 256;
-
-/// Entries kept in the history before it is thinned (every other entry
-/// dropped and the recording stride doubled), so it stays bounded.
-const HISTORY_CAP: usize = 4096;
-
-/// Everything a mini-batch run needs to continue: written to checkpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MiniBatchState {
-    /// Number of clusters.
-    pub k: usize,
-    /// Number of columns.
-    pub d: usize,
-    /// Steps done.
-    pub step: u64,
-    /// Steps the run will take at most.
-    pub total_steps: u64,
-    /// Current centres, k × d.
-    pub centers: Vec<f32>,
-    /// Accumulated weight per centre.
-    pub counts: Vec<f64>,
-    /// Smoothed batch inertia (per row), and its lowest value so far.
-    pub ewa: Option<f64>,
-    /// Lowest smoothed batch inertia so far.
-    pub ewa_min: Option<f64>,
-    /// Steps since the smoothed inertia last improved.
-    pub no_improvement: usize,
-    /// Rows seen since the last re-seeding check.
-    pub since_reassign: u64,
-    /// Centres re-seeded so far.
-    pub reassigned: u64,
-    /// Smoothed inertia, one entry every `history_stride` steps.
-    pub history: Vec<f64>,
-    /// Steps between history entries.
-    pub history_stride: u64,
-    /// Seconds spent on initialisation.
-    pub init_seconds: f64,
-    /// Seconds spent in steps before this state (over all earlier sessions).
-    pub step_seconds: f64,
-    /// Whether the run has stopped (converged or out of steps).
-    pub done: bool,
-    /// Whether it stopped by a convergence criterion.
-    pub converged: bool,
-}
 
 /// One batch: the rows of one step, read ahead.
 struct Batch {
@@ -262,79 +221,6 @@ fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
 }
 
 impl MiniBatchState {
-    /// Checks that the state is one a run could have written: shapes agree,
-    /// every number is finite (weights and times ≥ 0), the history stride is
-    /// a power of two (it starts at 1 and doubles) and the step is within the
-    /// run. A checkpoint is read from a file; this is what turns a corrupt one
-    /// into an error instead of a strange run.
-    ///
-    /// # Errors
-    /// [`KMeansError::InvalidParameter`] (`"resume"`) naming the field.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(KMeansError::param("resume", m));
-        if self.k == 0 || self.d == 0 {
-            return bad(format!(
-                "k = {} and d = {} must be at least 1",
-                self.k, self.d
-            ));
-        }
-        if self.k.checked_mul(self.d) != Some(self.centers.len()) || self.counts.len() != self.k {
-            return bad(format!(
-                "{} centre values and {} counts do not fit k = {}, d = {}",
-                self.centers.len(),
-                self.counts.len(),
-                self.k,
-                self.d
-            ));
-        }
-        if self.centers.iter().any(|c| !c.is_finite()) {
-            return bad("a centre holds a non-finite value".into());
-        }
-        if self.counts.iter().any(|c| !(c.is_finite() && *c >= 0.0)) {
-            return bad("a count is negative or not finite".into());
-        }
-        let finite = |v: &f64| v.is_finite();
-        if !(self.ewa.iter().all(finite)
-            && self.ewa_min.iter().all(finite)
-            && self.history.iter().all(finite))
-        {
-            return bad("the smoothed inertia or its history holds a non-finite value".into());
-        }
-        if !self.history_stride.is_power_of_two() || self.history.len() >= HISTORY_CAP {
-            return bad(format!(
-                "history_stride {} (a power of two) or history length {} (below {HISTORY_CAP}) is wrong",
-                self.history_stride,
-                self.history.len()
-            ));
-        }
-        if self.step > self.total_steps {
-            return bad(format!(
-                "step {} is past the run's {} steps",
-                self.step, self.total_steps
-            ));
-        }
-        for (name, v) in [
-            ("init_seconds", self.init_seconds),
-            ("step_seconds", self.step_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} = {v} is not a time"));
-            }
-        }
-        Ok(())
-    }
-
-    fn record(&mut self, value: f64) {
-        if self.step.is_multiple_of(self.history_stride) {
-            self.history.push(value);
-            if self.history.len() >= HISTORY_CAP {
-                let kept: Vec<f64> = self.history.iter().step_by(2).copied().collect();
-                self.history = kept;
-                self.history_stride *= 2;
-            }
-        }
-    }
-
     /// scikit-learn's `_mini_batch_convergence`: returns true to stop.
     fn converged(
         &mut self,
@@ -415,7 +301,7 @@ fn reassign(state: &mut MiniBatchState, batch: &Batch, ratio: f64, rng: &mut Cha
 }
 
 impl KMeansParams {
-    /// Mini-batch fit; called by [`KMeansParams::fit_with`].
+    /// Mini-batch fit; called by [`KMeansParams::fit_with`] after its prologue.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fit_minibatch<S: DataSource + ?Sized>(
         &self,
@@ -609,7 +495,7 @@ impl KMeansParams {
                 weights,
                 chunking,
                 &Init::Given(state.centers.clone()),
-                &crate::params::Algorithm::Lloyd,
+                &Algorithm::Lloyd,
                 tol_abs,
                 seed,
                 0,
@@ -624,7 +510,7 @@ impl KMeansParams {
                 n,
                 d,
             );
-            model.distinct_centers = crate::model::count_distinct(&refined.centers, k, d);
+            model.distinct_centers = count_distinct(&refined.centers, k, d);
             model.centers = refined.centers;
             model.distance_evals += refined.distance_evals;
             model.iter_seconds += refined.iter_seconds;
@@ -652,7 +538,7 @@ impl KMeansParams {
     ) -> Result<Vec<f32>> {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         if let Init::Given(c) = &self.init {
-            return crate::init::given(c, k, d);
+            return init::given(c, k, d);
         }
         let size = opts.init_size.unwrap_or(3 * batch_rows).max(3 * k).min(n);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -680,7 +566,6 @@ impl KMeansParams {
                 sw.push(w[r]);
             }
         }
-        let src = ArraySource::from_slice(&sample, size, d)?;
         let init = match self.init.resolve(size, d, k) {
             Init::Auto => Init::KMeansPlusPlus,
             other => other,
@@ -691,12 +576,10 @@ impl KMeansParams {
             .seed(rng.r#gen())
             .max_iter(1)
             .n_init(1);
-        let m = match &sample_w {
-            Some(w) if w.iter().filter(|&&v| v > 0.0).count() >= k => {
-                params.fit_weighted(&src, w)?
-            }
-            _ => params.fit(&src)?,
-        };
+        let w = sample_w
+            .as_deref()
+            .filter(|w| w.iter().filter(|&&v| v > 0.0).count() >= k);
+        let m = fit_points(&params, &sample, d, w)?;
         Ok(m.centers)
     }
 }

@@ -7,9 +7,9 @@ use mmclust_core::stats::{Standardized, Standardizer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
-use crate::fit::Run;
-use crate::params::{Init, KMeansParams};
-use crate::pass::{assign, inertia_pass, with_workspace};
+use crate::params::{Algorithm, Init, KMeansParams, check_weights_len};
+use crate::pass::{assign, inertia_pass, sq_dist, with_workspace};
+use crate::state::{MiniBatchState, Run};
 
 /// Version of the model file format written by [`KMeansModel::to_json`].
 pub const MODEL_VERSION: u32 = 1;
@@ -93,7 +93,7 @@ impl KMeansModel {
     pub(crate) fn from_run(
         params: &KMeansParams,
         init: &Init,
-        algorithm: &crate::params::Algorithm,
+        algorithm: &Algorithm,
         run: Run,
         best_run: usize,
         run_inertias: Vec<f64>,
@@ -138,7 +138,7 @@ impl KMeansModel {
 
     pub(crate) fn from_minibatch(
         params: &KMeansParams,
-        state: crate::minibatch::MiniBatchState,
+        state: MiniBatchState,
         inertia: f64,
         batch_rows: usize,
         tol_abs: f64,
@@ -295,8 +295,7 @@ impl KMeansModel {
         F: FnMut(&[u32], &[f32]) -> Result<()>,
     {
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
-        let mut failure: Option<KMeansError> = None;
-        let r = map_ordered(
+        map_ordered(
             source,
             Chunking::for_dim(self.d),
             options,
@@ -310,17 +309,8 @@ impl KMeansModel {
                     )
                 }))
             },
-            |(labels, dist)| {
-                sink(&labels, &dist).map_err(|e| {
-                    failure = Some(e);
-                    mmclust_core::CoreError::param("sink", "output failed")
-                })
-            },
-        );
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        r.map_err(KMeansError::from)
+            |(labels, dist)| sink(&labels, &dist),
+        )
     }
 
     /// Labels of every row (in memory: for data whose labels fit in RAM).
@@ -348,17 +338,8 @@ impl KMeansModel {
         options: PassOptions<'_>,
     ) -> Result<f64> {
         self.check_dim(source.n_cols(), source.name())?;
-        if let Some(w) = weights
-            && w.len() != source.n_rows()
-        {
-            return Err(KMeansError::param(
-                "weights",
-                format!(
-                    "{} weights for {} rows; give exactly one weight per row",
-                    w.len(),
-                    source.n_rows()
-                ),
-            ));
+        if let Some(w) = weights {
+            check_weights_len(w, source.n_rows())?;
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);
@@ -402,8 +383,7 @@ impl KMeansModel {
         F: FnMut(&[f32]) -> Result<()>,
     {
         let (k, d) = (self.k, self.d);
-        let mut failure: Option<KMeansError> = None;
-        let r = map_ordered(
+        map_ordered(
             source,
             Chunking::for_dim(d),
             options,
@@ -412,22 +392,13 @@ impl KMeansModel {
                 let mut out = Vec::with_capacity(chunk.n_rows * k);
                 for x in chunk.rows() {
                     for c in self.centers.chunks_exact(d) {
-                        out.push(crate::pass::sq_dist(x, c).sqrt());
+                        out.push(sq_dist(x, c).sqrt());
                     }
                 }
                 Ok(out)
             },
-            |rows| {
-                sink(&rows).map_err(|e| {
-                    failure = Some(e);
-                    mmclust_core::CoreError::param("sink", "output failed")
-                })
-            },
-        );
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        r.map_err(KMeansError::from)
+            |rows| sink(&rows),
+        )
     }
 
     /// The model as a JSON value (`"kind": "kmeans"`); `input` is stored as the

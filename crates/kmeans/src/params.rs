@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::scratch::ScratchConfig;
 
+use crate::error::{KMeansError, Result};
+use crate::init;
+use crate::state::MiniBatchState;
+
 /// How the initial centres are chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Init {
@@ -117,7 +121,7 @@ pub struct MiniBatchOptions {
     /// copies the state.
     pub checkpoint_seconds: f64,
     /// State to resume from (a checkpoint of a run with the same data and parameters).
-    pub resume: Option<crate::minibatch::MiniBatchState>,
+    pub resume: Option<MiniBatchState>,
 }
 
 impl Default for MiniBatchOptions {
@@ -366,4 +370,106 @@ impl KMeansParams {
             (_, None) => 1,
         }
     }
+
+    /// Checks the parameters against data of `n` rows and `d` columns, and
+    /// the sample weights if any.
+    pub(crate) fn check(&self, n: usize, d: usize, weights: Option<&[f32]>) -> Result<()> {
+        if n == 0 || d == 0 {
+            return Err(KMeansError::param(
+                "data",
+                format!("the data has {n} rows and {d} columns; at least one of each is needed"),
+            ));
+        }
+        if self.k == 0 {
+            return Err(KMeansError::param("k", "must be at least 1"));
+        }
+        if self.k > n {
+            return Err(KMeansError::param(
+                "k",
+                format!(
+                    "k = {} is more than the {n} rows of the data; choose k ≤ {n}",
+                    self.k
+                ),
+            ));
+        }
+        // Labels are 32-bit (int32 in label files, u32 in the kernels).
+        if self.k > i32::MAX as usize {
+            return Err(KMeansError::param(
+                "k",
+                format!("k = {} is over the limit of {} clusters", self.k, i32::MAX),
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err(KMeansError::param("max_iter", "must be at least 1"));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(KMeansError::param(
+                "tol",
+                format!("{} must be a finite number ≥ 0", self.tol),
+            ));
+        }
+        if self.n_init == Some(0) {
+            return Err(KMeansError::param("n_init", "must be at least 1"));
+        }
+        if let Init::KMeansParallel {
+            rounds,
+            oversampling,
+        } = self.init
+            && (rounds == 0 || !(oversampling.is_finite() && oversampling > 0.0))
+        {
+            return Err(KMeansError::param(
+                "init",
+                "k-means-parallel needs at least one round and an oversampling factor > 0",
+            ));
+        }
+        if let Init::Given(c) = &self.init {
+            init::given(c, self.k, d)?;
+        }
+        if let Some(w) = weights {
+            check_weights(w, n, self.k)?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that there is one weight per row.
+pub(crate) fn check_weights_len(w: &[f32], n: usize) -> Result<()> {
+    if w.len() != n {
+        return Err(KMeansError::param(
+            "weights",
+            format!(
+                "{} weights for {n} rows; give exactly one weight per row",
+                w.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks sample weights: one per row, finite, ≥ 0, at least k positive.
+fn check_weights(w: &[f32], n: usize, k: usize) -> Result<()> {
+    check_weights_len(w, n)?;
+    if let Some(i) = w.iter().position(|v| !v.is_finite() || *v < 0.0) {
+        return Err(KMeansError::param(
+            "weights",
+            format!(
+                "weight of row {i} is {}; weights must be finite and ≥ 0",
+                w[i]
+            ),
+        ));
+    }
+    let positive = w.iter().filter(|&&v| v > 0.0).count();
+    if positive == 0 {
+        return Err(KMeansError::param(
+            "weights",
+            "all weights are zero; at least one row must count",
+        ));
+    }
+    if positive < k {
+        return Err(KMeansError::param(
+            "weights",
+            format!("only {positive} rows have a positive weight; k = {k} needs at least k"),
+        ));
+    }
+    Ok(())
 }

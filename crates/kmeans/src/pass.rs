@@ -363,3 +363,122 @@ pub(crate) fn read_row<S: DataSource + ?Sized>(source: &S, row: usize) -> Result
     let mut scratch = Vec::new();
     Ok(source.rows(row..row + 1, &mut scratch)?.to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use proptest::prelude::*;
+
+    /// The M-step statistics the plain way: one row at a time, in row order,
+    /// every sum a weight times a value (1 without weights).
+    fn oracle(
+        chunk: &Chunk<'_>,
+        weights: Option<&[f32]>,
+        labels: &[u32],
+        dist: &[f32],
+        k: usize,
+    ) -> LloydPartial {
+        let d = chunk.n_cols;
+        let mut p = LloydPartial {
+            sums: vec![0.0; k * d],
+            weight: vec![0.0; k],
+            count: vec![0; k],
+            inertia: 0.0,
+            changed: 0,
+        };
+        for i in 0..chunk.n_rows {
+            let l = labels[i] as usize;
+            let w = weights.map_or(1.0, |w| f64::from(w[chunk.start_row + i]));
+            p.inertia += w * f64::from(dist[i]);
+            p.weight[l] += w;
+            p.count[l] += 1;
+            for (j, &x) in chunk.row(i).iter().enumerate() {
+                p.sums[l * d + j] += w * f64::from(x);
+            }
+        }
+        p
+    }
+
+    fn assert_same_bits(got: &LloydPartial, want: &LloydPartial, path: &str) {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.sums), bits(&want.sums), "{path}: sums");
+        assert_eq!(bits(&got.weight), bits(&want.weight), "{path}: weights");
+        assert_eq!(got.count, want.count, "{path}: counts");
+        assert_eq!(
+            got.inertia.to_bits(),
+            want.inertia.to_bits(),
+            "{path}: inertia {} vs {}",
+            got.inertia,
+            want.inertia
+        );
+        assert_eq!(got.changed, 0, "{path}: accumulate does not count changes");
+    }
+
+    /// A chunk (rows `start..start + n` of a source) with its labels and
+    /// squared distances, and weights for the whole source or none.
+    type Case = (usize, usize, Vec<f32>, Vec<u32>, Vec<f32>, Option<Vec<f32>>);
+
+    fn case() -> impl Strategy<Value = Case> {
+        (1usize..7, 1usize..20, 1usize..70, 0usize..5).prop_flat_map(|(k, d, n, start)| {
+            (
+                Just(k),
+                Just(start),
+                proptest::collection::vec(
+                    prop_oneof![-1e3f32..1e3, -1e30f32..1e30, Just(0.0f32)],
+                    n * d,
+                ),
+                proptest::collection::vec(0..k as u32, n),
+                proptest::collection::vec(0.0f32..1e6, n),
+                proptest::option::of(proptest::collection::vec(
+                    prop_oneof![0.0f32..10.0, Just(0.0f32)],
+                    start + n + 3,
+                )),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// `accumulate` (on the path this CPU takes), its portable body and,
+        /// where the CPU has it, its AVX-512 build give the oracle's bits:
+        /// one `f64` addition per row and value, in row order.
+        #[test]
+        fn accumulate_matches_the_oracle(
+            (k, start, data, labels, dist, weights) in case()
+        ) {
+            let d = data.len() / labels.len();
+            let chunk = Chunk {
+                index: 0,
+                start_row: start,
+                n_rows: labels.len(),
+                n_cols: d,
+                data: &data,
+            };
+            let w = weights.as_deref();
+            let want = oracle(&chunk, w, &labels, &dist, k);
+
+            let mut p = LloydPartial::zeros(k, d);
+            accumulate(&chunk, w, &labels, &dist, &mut p);
+            assert_same_bits(&p, &want, "dispatched");
+
+            let mut p = LloydPartial::zeros(k, d);
+            accumulate_body(&chunk, w, &labels, &dist, &mut p);
+            assert_same_bits(&p, &want, "portable");
+
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut p = LloydPartial::zeros(k, d);
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                unsafe { accumulate_avx512(&chunk, w, &labels, &dist, &mut p) };
+                assert_same_bits(&p, &want, "avx512");
+            } else {
+                static SKIP: std::sync::Once = std::sync::Once::new();
+                SKIP.call_once(|| {
+                    eprintln!("SKIP accumulate_matches_the_oracle: avx512 not on this CPU");
+                });
+            }
+        }
+    }
+}

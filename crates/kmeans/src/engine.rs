@@ -1,0 +1,499 @@
+//! The exact K-means engine: runs of Lloyd (plain or bounded), each an
+//! initialisation and Lloyd's iterations, the best run kept; and the internal
+//! entry point for K-means on points already in memory.
+//!
+//! The public fit ([`KMeansParams::fit_with`]) and [`crate::fit_source`] come
+//! here after their prologue; the internal users (k-means‖'s reduction of its
+//! candidates, Yinyang's grouping of the centres, mini-batch's initial sample)
+//! come through [`fit_points`], which does what the public fit does on their
+//! in-memory points (same checks, chunking, runs and tolerance scale, hence
+//! the same bits) without re-entering it.
+
+use std::time::Instant;
+
+use mmclust_core::kernel::PackedCenters;
+use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::stats::ColumnStats;
+use mmclust_core::{ArraySource, CoreError, DataSource};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::accel::{Assigner, Bounds};
+use crate::error::{KMeansError, Result};
+use crate::hooks::{FitEvent, FitHooks};
+use crate::init::{self, Ctx};
+use crate::model::KMeansModel;
+use crate::params::{Algorithm, Init, KMeansParams};
+use crate::pass::{LloydPartial, farthest_points, read_row};
+use crate::state::Run;
+
+/// The chunk length of a fit: the parameters' override, or one sized for
+/// the pass's partial (k·d sums).
+pub(crate) fn chunking_for(params: &KMeansParams, n: usize, d: usize) -> Chunking {
+    params
+        .chunking
+        .unwrap_or_else(|| Chunking::for_partial(n, d, params.k.saturating_mul(d)))
+}
+
+/// Column statistics of `source` in one pass, with its non-finite values
+/// turned into an error (NaN/inf found here, before anything is written).
+pub(crate) fn column_stats<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+) -> Result<ColumnStats> {
+    let stats = ColumnStats::compute(source, chunking, options)?;
+    if let Some((row, col)) = stats.first_non_finite {
+        return Err(CoreError::NonFinite {
+            source_name: source.name(),
+            count: stats.non_finite(),
+            row,
+            col,
+        }
+        .into());
+    }
+    Ok(stats)
+}
+
+/// The absolute shift threshold: `tol ×` the mean column variance.
+pub(crate) fn tol_abs(tol: f64, variance: &[f64]) -> f64 {
+    let mean_variance = variance.iter().sum::<f64>() / variance.len() as f64;
+    tol * mean_variance
+}
+
+/// K-means on `points` (row-major, `d` columns) held in memory, with optional
+/// weights: the result of `params.fit_weighted` (or `fit`) on them, bit for
+/// bit, without the public entry's standardisation (internal callers never
+/// standardise; `params.standardize` must be false) and without a statistics
+/// pass when `tol` is 0, whose scale it would only multiply.
+pub(crate) fn fit_points(
+    params: &KMeansParams,
+    points: &[f32],
+    d: usize,
+    weights: Option<&[f32]>,
+) -> Result<KMeansModel> {
+    debug_assert!(!params.standardize && !matches!(params.algorithm, Algorithm::MiniBatch(_)));
+    let n = points.len() / d;
+    let source = ArraySource::from_slice(points, n, d)?;
+    params.check(n, d, weights)?;
+    let chunking = chunking_for(params, n, d);
+    let tol = if params.tol == 0.0 {
+        0.0
+    } else {
+        let variance = column_stats(&source, chunking, PassOptions::default())?.variance();
+        tol_abs(params.tol, &variance)
+    };
+    params.fit_runs(&source, weights, chunking, tol, FitHooks::default())
+}
+
+impl KMeansParams {
+    /// The runs of Lloyd or a bounded variant (not mini-batch: see
+    /// [`KMeansParams::fit_minibatch`]), the one with the lowest inertia
+    /// kept. `tol_abs` is the absolute shift threshold ([`tol_abs`]).
+    pub(crate) fn fit_runs<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        weights: Option<&[f32]>,
+        chunking: Chunking,
+        tol_abs: f64,
+        hooks: FitHooks<'_>,
+    ) -> Result<KMeansModel> {
+        debug_assert!(!matches!(self.algorithm, Algorithm::MiniBatch(_)));
+        let (n, d) = (source.n_rows(), source.n_cols());
+        let init = self.init.resolve(n, d, self.k);
+        let distributed = source.comm().is_some_and(|c| c.size() > 1);
+        let algorithm = match self.algorithm {
+            // The bounded variants do not run distributed yet; Lloyd gives
+            // the same answer.
+            Algorithm::Auto if distributed => Algorithm::Lloyd,
+            ref a => a.resolve(d, self.k),
+        };
+        if distributed && matches!(algorithm, Algorithm::Hamerly | Algorithm::Yinyang) {
+            // Their per-point bounds live with the points and their passes
+            // are not on the global chunk grid yet.
+            return Err(KMeansError::param(
+                "algorithm",
+                format!(
+                    "{} is not available in a distributed (MPI) run; use --algorithm lloyd (the same answer) or auto",
+                    algorithm.name()
+                ),
+            ));
+        }
+        // Every run's seed is drawn up front, so run r is the same whatever
+        // happens in the others (and on any number of threads).
+        let mut master = ChaCha8Rng::seed_from_u64(self.seed);
+        let seeds: Vec<u64> = (0..self.runs()).map(|_| master.r#gen()).collect();
+        let mut best: Option<(usize, Run)> = None;
+        let mut inertias = Vec::with_capacity(seeds.len());
+        for (r, &seed) in seeds.iter().enumerate() {
+            let run = self.run_once(
+                source, weights, chunking, &init, &algorithm, tol_abs, seed, r, hooks,
+            )?;
+            hooks.emit(FitEvent::RunDone {
+                run: r,
+                inertia: run.inertia,
+                n_iter: run.n_iter,
+                converged: run.converged,
+            });
+            inertias.push(run.inertia);
+            if best.as_ref().is_none_or(|(_, b)| run.inertia < b.inertia) {
+                best = Some((r, run));
+            }
+        }
+        let (best_run, run) = best.expect("at least one run");
+        if !run.inertia.is_finite() {
+            return Err(KMeansError::Numerical {
+                message: format!(
+                    "inertia is {}; the data's values are too large for float32 distances — standardise them (--standardize)",
+                    run.inertia
+                ),
+            });
+        }
+        Ok(KMeansModel::from_run(
+            self, &init, &algorithm, run, best_run, inertias, tol_abs, n, d,
+        ))
+    }
+
+    /// One run: the initial centres by `init`, then Lloyd's iterations with
+    /// the assignment of `algorithm` (Lloyd's pass, Hamerly's or Yinyang's
+    /// bounds) until no label changes, the centres shift by at most
+    /// `tol_abs`, or `max_iter`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_once<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        weights: Option<&[f32]>,
+        chunking: Chunking,
+        init: &Init,
+        algorithm: &Algorithm,
+        tol_abs: f64,
+        seed: u64,
+        run: usize,
+        hooks: FitHooks<'_>,
+    ) -> Result<Run> {
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        let t_init = Instant::now();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let ctx = Ctx {
+            source,
+            chunking,
+            weights,
+            scratch: &self.scratch,
+        };
+        let mut distinct_init = k;
+        let mut centers = match init {
+            Init::Random => init::random(&ctx, k, &mut rng)?,
+            Init::KMeansPlusPlus | Init::Auto => {
+                let (c, distinct) = init::plus_plus(&ctx, k, &mut rng)?;
+                distinct_init = distinct;
+                c
+            }
+            Init::KMeansParallel {
+                rounds,
+                oversampling,
+            } => init::parallel(
+                &ctx,
+                k,
+                *rounds,
+                *oversampling,
+                seed,
+                &mut rng,
+                |cands, cand_weights| {
+                    // Reduce the weighted candidates to k centres in memory.
+                    let local = KMeansParams::new(k)
+                        .init(Init::KMeansPlusPlus)
+                        .seed(rng_seed(seed))
+                        .max_iter(100)
+                        .tol(self.tol);
+                    Ok(fit_points(&local, cands, d, Some(cand_weights))?.centers)
+                },
+            )?,
+            Init::Given(c) => init::given(c, k, d)?,
+        };
+        let init_seconds = t_init.elapsed().as_secs_f64();
+        hooks.emit(FitEvent::InitDone {
+            run,
+            seconds: init_seconds,
+        });
+
+        let t_iter = Instant::now();
+        // The assignment strategy is the only difference between Lloyd and its
+        // accelerated variants: the loop, the M-step, relocation and the
+        // convergence test below are shared.
+        let mut assigner = match algorithm {
+            Algorithm::Hamerly | Algorithm::Yinyang => {
+                let kind = if *algorithm == Algorithm::Hamerly {
+                    Bounds::Hamerly
+                } else {
+                    Bounds::Yinyang
+                };
+                let cluster = |params: &KMeansParams, points: &[f32]| {
+                    Ok(fit_points(params, points, d, None)?.centers)
+                };
+                Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch, cluster)?
+                    .warm_up(self.bounds_warm_up)
+            }
+            _ => Assigner::lloyd(n, &self.scratch)?,
+        };
+        let mut history = Vec::new();
+        let mut relocated = 0;
+        let mut converged = false;
+        let mut strict = false;
+        let mut n_iter = 0;
+        let mut distance_evals = 0u64;
+        let mut distance_evals_lloyd = 0u64;
+        for iter in 0..self.max_iter {
+            let packed = PackedCenters::new(&centers, k, d)?;
+            let (mut p, evals) = assigner.pass(source, chunking, hooks.pass(), &packed, weights)?;
+            distance_evals += evals;
+            distance_evals_lloyd += (n * k) as u64;
+            history.push(p.inertia);
+            if p.weight.iter().any(|&w| w <= 0.0) {
+                relocated += relocate_empty(source, chunking, &packed, weights, &mut p)?;
+            }
+            let mut shift = 0.0f64;
+            for j in 0..k {
+                if p.weight[j] <= 0.0 {
+                    continue; // still empty: the centre stays where it was
+                }
+                let inv = 1.0 / p.weight[j];
+                for (c, &s) in centers[j * d..(j + 1) * d]
+                    .iter_mut()
+                    .zip(&p.sums[j * d..(j + 1) * d])
+                {
+                    let new = (s * inv) as f32;
+                    let delta = f64::from(new) - f64::from(*c);
+                    shift += delta * delta;
+                    *c = new;
+                }
+            }
+            n_iter = iter + 1;
+            hooks.emit(FitEvent::Iteration {
+                run,
+                iter,
+                inertia: p.inertia,
+                changed: p.changed,
+                shift,
+            });
+            if p.changed == 0 {
+                converged = true;
+                strict = true;
+                break;
+            }
+            if shift <= tol_abs {
+                converged = true;
+                break;
+            }
+        }
+        // Labels unchanged means the new centres equal the ones just assigned
+        // with (same sums, same order), so the last pass's inertia is exact;
+        // otherwise one more E-step measures the final centres.
+        let inertia = if strict && relocated == 0 {
+            *history.last().expect("at least one iteration")
+        } else {
+            let (inertia, evals) = assigner.final_inertia(
+                source,
+                chunking,
+                hooks.pass(),
+                &PackedCenters::new(&centers, k, d)?,
+                weights,
+            )?;
+            distance_evals += evals;
+            distance_evals_lloyd += (n * k) as u64;
+            inertia
+        };
+        Ok(Run {
+            centers,
+            inertia,
+            n_iter,
+            converged,
+            history,
+            relocated,
+            distinct_init,
+            init_seconds,
+            iter_seconds: t_iter.elapsed().as_secs_f64(),
+            distance_evals,
+            distance_evals_lloyd,
+        })
+    }
+}
+
+/// A derived seed for a nested computation.
+fn rng_seed(seed: u64) -> u64 {
+    seed ^ 0x6A09_E667_F3BC_C908
+}
+
+/// Moves each empty cluster's centre to one of the points farthest from their
+/// own centres, taking points only from clusters that keep at least one point
+/// (scikit-learn's rule, plus that guard). Updates the statistics as if the
+/// point had been assigned to the empty cluster. Returns how many moved.
+fn relocate_empty<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    centers: &PackedCenters,
+    weights: Option<&[f32]>,
+    p: &mut LloydPartial,
+) -> Result<usize> {
+    let k = centers.k();
+    let d = centers.d();
+    let empty: Vec<usize> = (0..k).filter(|&j| p.weight[j] <= 0.0).collect();
+    let candidates = farthest_points(source, chunking, centers, empty.len() + k)?;
+    let mut next = candidates.iter();
+    let mut moved = 0;
+    for &e in &empty {
+        for &(dist, row, old) in next.by_ref() {
+            let old = old as usize;
+            let w = weights.map_or(1.0, |w| f64::from(w[row]));
+            if dist <= 0.0 {
+                // Every remaining point sits on its centre: nothing to gain.
+                return Ok(moved);
+            }
+            if p.count[old] <= 1 || w <= 0.0 || old == e {
+                continue;
+            }
+            let x = read_row(source, row)?;
+            for (j, &v) in x.iter().enumerate() {
+                p.sums[old * d + j] -= w * f64::from(v);
+                p.sums[e * d + j] = w * f64::from(v);
+            }
+            p.weight[old] -= w;
+            p.count[old] -= 1;
+            p.weight[e] = w;
+            p.count[e] = 1;
+            moved += 1;
+            break;
+        }
+    }
+    Ok(moved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use mmclust_core::stats::{Standardized, Standardizer};
+    use rand::Rng;
+
+    /// Blobs around `k` random centres, with a few exact duplicates.
+    fn blobs(n: usize, d: usize, k: usize, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let centers: Vec<f32> = (0..k * d).map(|_| rng.gen_range(-50.0..50.0)).collect();
+        let mut x = Vec::with_capacity(n * d);
+        for i in 0..n {
+            let c = if i % 17 == 3 { 0 } else { rng.gen_range(0..k) };
+            for p in 0..d {
+                x.push(centers[c * d + p] + rng.gen_range(-4.0f32..4.0));
+            }
+        }
+        x
+    }
+
+    /// The model without its timings (which differ from run to run).
+    fn untimed(m: KMeansModel) -> KMeansModel {
+        KMeansModel {
+            stats_seconds: 0.0,
+            init_seconds: 0.0,
+            iter_seconds: 0.0,
+            fit_seconds: 0.0,
+            ..m
+        }
+    }
+
+    fn same(a: KMeansModel, b: KMeansModel, what: &str) {
+        let (a, b) = (untimed(a), untimed(b));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.centers), bits(&b.centers), "{what}: centres");
+        assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "{what}: inertia");
+        assert_eq!(a.tol_abs.to_bits(), b.tol_abs.to_bits(), "{what}: tol_abs");
+        assert_eq!(a, b, "{what}");
+    }
+
+    fn params_cases(k: usize) -> Vec<KMeansParams> {
+        let base = KMeansParams::new(k).seed(7);
+        vec![
+            base.clone().init(Init::KMeansPlusPlus).max_iter(100),
+            base.clone().init(Init::KMeansPlusPlus).max_iter(5).tol(0.0),
+            base.clone()
+                .init(Init::KMeansPlusPlus)
+                .max_iter(1)
+                .n_init(1),
+            base.clone().init(Init::Random).tol(1e-2),
+            base.clone().init(Init::k_means_parallel()).tol(1e-3),
+            base.clone()
+                .init(Init::KMeansPlusPlus)
+                .algorithm(Algorithm::Yinyang)
+                .bounds_warm_up(false),
+            base.clone()
+                .init(Init::KMeansPlusPlus)
+                .chunking(Chunking::with_rows(13).unwrap()),
+        ]
+    }
+
+    /// The internal in-memory entry gives the public fit's bits on the same
+    /// points: what the three internal callers (k-means‖'s reduction,
+    /// Yinyang's grouping, mini-batch's sample) got when they called it.
+    #[test]
+    fn fit_points_is_the_public_fit_bit_for_bit() {
+        for &(n, d, k) in &[(300, 3, 4), (500, 17, 40), (40, 1, 40), (200, 9, 20)] {
+            let x = blobs(n, d, k.min(6), n as u64);
+            let src = ArraySource::from_slice(&x, n, d).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let w: Vec<f32> = (0..n)
+                .map(|i| {
+                    if i % 5 == 0 {
+                        0.0
+                    } else {
+                        rng.gen_range(0.5..3.0)
+                    }
+                })
+                .collect();
+            for p in params_cases(k) {
+                let what = format!("n={n} d={d} k={k} {p:?}");
+                same(
+                    fit_points(&p, &x, d, None).unwrap(),
+                    p.fit(&src).unwrap(),
+                    &what,
+                );
+                // Too few positive weights for k: the same error both ways.
+                match (fit_points(&p, &x, d, Some(&w)), p.fit_weighted(&src, &w)) {
+                    (Ok(a), Ok(b)) => same(a, b, &format!("{what} weighted")),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{what}"),
+                    (a, b) => panic!("{what}: {a:?} against {b:?}"),
+                }
+            }
+        }
+    }
+
+    /// `fit_source` with the variance of the data (the Gaussian mixture's
+    /// raw branch), or computing it (its standardised branch), is the public
+    /// fit bit for bit.
+    #[test]
+    fn fit_source_is_the_public_fit_bit_for_bit() {
+        let (n, d, k) = (400, 5, 6);
+        let x: Vec<f32> = blobs(n, d, k, 9)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (1 + i % d) as f32 + 1000.0)
+            .collect();
+        let src = ArraySource::from_slice(&x, n, d).unwrap();
+        for p in params_cases(k) {
+            let what = format!("{p:?}");
+            let chunking = chunking_for(&p, n, d);
+            let stats = ColumnStats::compute(&src, chunking, PassOptions::default()).unwrap();
+            let variance = stats.variance();
+            let hooks = FitHooks::default();
+            same(
+                crate::fit_source(&p, &src, None, Some(&variance), hooks).unwrap(),
+                p.fit(&src).unwrap(),
+                &format!("{what} given variance"),
+            );
+            let transform = Standardizer::from_stats(&stats, "x").unwrap();
+            let std_src = Standardized::new(&src, transform).unwrap();
+            same(
+                crate::fit_source(&p, &std_src, None, None, hooks).unwrap(),
+                p.fit(&std_src).unwrap(),
+                &format!("{what} standardised source"),
+            );
+        }
+    }
+}
