@@ -48,6 +48,24 @@ fn mixture(cov_type: CovarianceType, k: usize, d: usize, offset: f64, seed: u64)
     Mixture::new(cov_type, k, d, weights, means, cov, None).unwrap()
 }
 
+/// The vector function `$f` on the L lanes of `$v` (`&[f64; L]`); the
+/// caller has checked that AVX-512 is available.
+macro_rules! on_lanes {
+    ($f:ident, $v:expr) => {{
+        /// # Safety
+        /// AVX-512F, AVX2 and FMA are available.
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn run(v: &[f64; L], out: &mut [f64; L]) {
+            // SAFETY: arrays of L f64.
+            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), $f(_mm512_loadu_pd(v.as_ptr()))) };
+        }
+        let mut out = [0.0f64; L];
+        // SAFETY: AVX-512F is available (the caller checked).
+        unsafe { run($v, &mut out) };
+        out
+    }};
+}
+
 fn close(got: f64, want: f64, scale: f64, tol: f64) -> bool {
     (got - want).abs() <= tol * scale.max(want.abs()).max(1e-300)
 }
@@ -234,20 +252,7 @@ fn vector_ln_is_within_two_ulp() {
     for chunk in xs.chunks(L) {
         let mut v = [1.0f64; L];
         v[..chunk.len()].copy_from_slice(chunk);
-        let mut out = [0.0f64; L];
-        // SAFETY: AVX-512F is available (checked above); L lanes.
-        unsafe {
-            /// # Safety
-            /// AVX-512F, AVX2 and FMA are available.
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn run(v: &[f64; L], out: &mut [f64; L]) {
-                // SAFETY: arrays of L f64.
-                unsafe {
-                    _mm512_storeu_pd(out.as_mut_ptr(), ln_positive(_mm512_loadu_pd(v.as_ptr())))
-                };
-            }
-            run(&v, &mut out);
-        }
+        let out = on_lanes!(ln_positive, &v);
         for l in 0..chunk.len() {
             let want = v[l].ln();
             let ulp = f64::EPSILON * want.abs().max(f64::MIN_POSITIVE);
@@ -273,23 +278,7 @@ fn vector_exp_has_the_scalar_bits() {
     for chunk in xs.chunks(L) {
         let mut v = [f64::NEG_INFINITY; L];
         v[..chunk.len()].copy_from_slice(chunk);
-        let mut out = [0.0f64; L];
-        // SAFETY: AVX-512F is available (checked above); L lanes.
-        unsafe {
-            /// # Safety
-            /// AVX-512F, AVX2 and FMA are available.
-            #[target_feature(enable = "avx512f,avx2,fma")]
-            unsafe fn run(v: &[f64; L], out: &mut [f64; L]) {
-                // SAFETY: arrays of L f64.
-                unsafe {
-                    _mm512_storeu_pd(
-                        out.as_mut_ptr(),
-                        exp_nonpositive(_mm512_loadu_pd(v.as_ptr())),
-                    )
-                };
-            }
-            run(&v, &mut out);
-        }
+        let out = on_lanes!(exp_nonpositive, &v);
         for l in 0..chunk.len() {
             let want = crate::simd::exp_nonpositive_for_tests(v[l]);
             assert_eq!(out[l].to_bits(), want.to_bits(), "exp({})", v[l]);
