@@ -101,17 +101,16 @@ mod tests {
     use crate::source::ArraySource;
     use std::sync::Mutex;
 
-    impl FitObserver<u32>
-        for (
-            Option<&(dyn Fn(&u32) + Sync)>,
-            Option<&(dyn Fn(usize) + Sync)>,
-        )
-    {
+    type OnEvent<'a> = Option<&'a (dyn Fn(&u32) + Sync)>;
+
+    struct Hooks<'a>(OnEvent<'a>);
+
+    impl FitObserver<u32> for Hooks<'_> {
         fn on_event(&self) -> Option<&(dyn Fn(&u32) + Sync)> {
             self.0
         }
         fn progress(&self) -> Option<&(dyn Fn(usize) + Sync)> {
-            self.1
+            None
         }
     }
 
@@ -119,18 +118,12 @@ mod tests {
     fn an_observer_receives_events_and_none_is_silent() {
         let seen = Mutex::new(Vec::new());
         let record = |e: &u32| seen.lock().unwrap().push(*e);
-        let hooks: (
-            Option<&(dyn Fn(&u32) + Sync)>,
-            Option<&(dyn Fn(usize) + Sync)>,
-        ) = (Some(&record), None);
+        let hooks = Hooks(Some(&record));
         hooks.emit(3);
         hooks.emit(5);
         assert_eq!(*seen.lock().unwrap(), vec![3, 5]);
         assert!(hooks.pass().progress.is_none());
-        let silent: (
-            Option<&(dyn Fn(&u32) + Sync)>,
-            Option<&(dyn Fn(usize) + Sync)>,
-        ) = (None, None);
+        let silent = Hooks(None);
         silent.emit(7);
         assert_eq!(seen.lock().unwrap().len(), 2);
     }

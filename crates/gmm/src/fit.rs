@@ -11,10 +11,11 @@
 
 use std::time::Instant;
 
+use mmclust_core::DataSource;
+use mmclust_core::fitting::{FitObserver, checked_stats};
 use mmclust_core::isa::Isa;
-use mmclust_core::parallel::{Chunking, PassOptions};
-use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
-use mmclust_core::{CoreError, DataSource};
+use mmclust_core::parallel::Chunking;
+use mmclust_core::stats::{Standardized, Standardizer};
 use mmclust_kmeans::KMeansParams;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -71,16 +72,12 @@ impl std::fmt::Debug for FitHooks<'_> {
     }
 }
 
-impl FitHooks<'_> {
-    fn emit(&self, e: FitEvent) {
-        if let Some(f) = self.on_event {
-            f(&e);
-        }
+impl FitObserver<FitEvent> for FitHooks<'_> {
+    fn on_event(&self) -> Option<&(dyn Fn(&FitEvent) + Sync)> {
+        self.on_event
     }
-    fn pass(&self) -> PassOptions<'_> {
-        PassOptions {
-            progress: self.progress,
-        }
+    fn progress(&self) -> Option<&(dyn Fn(usize) + Sync)> {
+        self.progress
     }
 }
 
@@ -110,16 +107,7 @@ impl GmmParams {
         self.check(n, d)?;
         let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));
         let t = Instant::now();
-        let stats = ColumnStats::compute(source, chunking, hooks.pass())?;
-        if let Some((row, col)) = stats.first_non_finite {
-            return Err(CoreError::NonFinite {
-                source_name: source.name(),
-                count: stats.non_finite(),
-                row,
-                col,
-            }
-            .into());
-        }
+        let stats = checked_stats(source, chunking, hooks.pass())?;
         let stats_seconds = t.elapsed().as_secs_f64();
         hooks.emit(FitEvent::StatsDone {
             seconds: stats_seconds,

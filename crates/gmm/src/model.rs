@@ -2,8 +2,9 @@
 //! model files.
 
 use mmclust_core::DataSource;
+use mmclust_core::fitting::in_fit_space;
 use mmclust_core::parallel::PassOptions;
-use mmclust_core::stats::{Standardized, Standardizer};
+use mmclust_core::stats::Standardizer;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -262,13 +263,9 @@ impl GaussianMixtureModel {
         F: FnMut(&[f64], &[f64]) -> Result<()>,
     {
         self.check_dim(source.n_cols(), source.name())?;
-        match &self.standardizer {
-            Some(t) => {
-                let s = Standardized::new(source, t.clone())?;
-                rows_pass(&s, options, &self.mix, sink)
-            }
-            None => rows_pass(source, options, &self.mix, sink),
-        }
+        in_fit_space(source, self.standardizer.as_ref(), |s| {
+            rows_pass(s, options, &self.mix, sink)
+        })
     }
 
     /// Streams each row's most responsible component (ties: lowest index).

@@ -9,7 +9,7 @@ use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_redu
 
 #[cfg(target_arch = "x86_64")]
 use crate::avx512;
-use crate::error::{GmmError, Result};
+use crate::error::Result;
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
 use crate::params::{CovarianceType, Precision};
 
@@ -296,8 +296,7 @@ where
     let k = mix.k;
     #[cfg(target_arch = "x86_64")]
     let prep = avx512::available().then(|| avx512::Prepared::new(mix));
-    let mut failure: Option<GmmError> = None;
-    let r = map_ordered(
+    map_ordered(
         source,
         Chunking::for_dim(mix.d),
         options,
@@ -328,15 +327,6 @@ where
             }
             Ok((resp, lse))
         },
-        |(resp, lse)| {
-            sink(&resp, &lse).map_err(|e| {
-                failure = Some(e);
-                mmclust_core::CoreError::param("sink", "output failed")
-            })
-        },
-    );
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    r.map_err(GmmError::from)
+        |(resp, lse)| sink(&resp, &lse),
+    )
 }

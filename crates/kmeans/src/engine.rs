@@ -11,10 +11,10 @@
 
 use std::time::Instant;
 
+use mmclust_core::fitting::{FitObserver, checked_stats};
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{Chunking, PassOptions};
-use mmclust_core::stats::ColumnStats;
-use mmclust_core::{ArraySource, CoreError, DataSource};
+use mmclust_core::{ArraySource, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -33,26 +33,6 @@ pub(crate) fn chunking_for(params: &KMeansParams, n: usize, d: usize) -> Chunkin
     params
         .chunking
         .unwrap_or_else(|| Chunking::for_partial(n, d, params.k.saturating_mul(d)))
-}
-
-/// Column statistics of `source` in one pass, with its non-finite values
-/// turned into an error (NaN/inf found here, before anything is written).
-pub(crate) fn column_stats<S: DataSource + ?Sized>(
-    source: &S,
-    chunking: Chunking,
-    options: PassOptions<'_>,
-) -> Result<ColumnStats> {
-    let stats = ColumnStats::compute(source, chunking, options)?;
-    if let Some((row, col)) = stats.first_non_finite {
-        return Err(CoreError::NonFinite {
-            source_name: source.name(),
-            count: stats.non_finite(),
-            row,
-            col,
-        }
-        .into());
-    }
-    Ok(stats)
 }
 
 /// The absolute shift threshold: `tol ×` the mean column variance.
@@ -80,7 +60,7 @@ pub(crate) fn fit_points(
     let tol = if params.tol == 0.0 {
         0.0
     } else {
-        let variance = column_stats(&source, chunking, PassOptions::default())?.variance();
+        let variance = checked_stats(&source, chunking, PassOptions::default())?.variance();
         tol_abs(params.tol, &variance)
     };
     params.fit_runs(&source, weights, chunking, tol, FitHooks::default())
@@ -371,7 +351,7 @@ fn relocate_empty<S: DataSource + ?Sized>(
 mod tests {
     use super::*;
 
-    use mmclust_core::stats::{Standardized, Standardizer};
+    use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
     use rand::Rng;
 
     /// Blobs around `k` random centres, with a few exact duplicates.

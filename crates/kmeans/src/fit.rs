@@ -5,11 +5,12 @@
 use std::time::Instant;
 
 use mmclust_core::DataSource;
+use mmclust_core::fitting::{FitObserver, checked_stats};
 use mmclust_core::isa::Isa;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 
-use crate::engine::{chunking_for, column_stats, tol_abs};
+use crate::engine::{chunking_for, tol_abs};
 use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::model::KMeansModel;
@@ -62,7 +63,7 @@ impl KMeansParams {
         let stats = if minibatch && !self.standardize && self.tol == 0.0 {
             None
         } else {
-            Some(column_stats(source, chunking, hooks.pass())?)
+            Some(checked_stats(source, chunking, hooks.pass())?)
         };
         let stats_seconds = t.elapsed().as_secs_f64();
         hooks.emit(FitEvent::StatsDone {
@@ -161,7 +162,7 @@ pub fn fit_source<S: DataSource + ?Sized>(
             let variance = if minibatch && params.tol == 0.0 {
                 vec![0.0; d]
             } else {
-                column_stats(source, chunking, hooks.pass())?.variance()
+                checked_stats(source, chunking, hooks.pass())?.variance()
             };
             params.fit_prepared(source, weights, chunking, &variance, hooks)?
         }

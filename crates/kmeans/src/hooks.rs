@@ -1,7 +1,7 @@
 //! Observers of a fit: events for progress displays, row counts, a stop flag
 //! and the mini-batch checkpoint hook.
 
-use mmclust_core::parallel::PassOptions;
+use mmclust_core::fitting::FitObserver;
 
 use crate::error::Result;
 use crate::state::MiniBatchState;
@@ -69,15 +69,11 @@ impl std::fmt::Debug for FitHooks<'_> {
     }
 }
 
-impl FitHooks<'_> {
-    pub(crate) fn emit(&self, e: FitEvent) {
-        if let Some(f) = self.on_event {
-            f(&e);
-        }
+impl FitObserver<FitEvent> for FitHooks<'_> {
+    fn on_event(&self) -> Option<&(dyn Fn(&FitEvent) + Sync)> {
+        self.on_event
     }
-    pub(crate) fn pass(&self) -> PassOptions<'_> {
-        PassOptions {
-            progress: self.progress,
-        }
+    fn progress(&self) -> Option<&(dyn Fn(usize) + Sync)> {
+        self.progress
     }
 }

@@ -21,6 +21,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use mmclust_core::fitting::FitObserver;
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
 use mmclust_core::partial::{Partial, PartialReader};

@@ -1,9 +1,10 @@
 //! A fitted K-means model: centres, how it was fitted, prediction, model files.
 
 use mmclust_core::DataSource;
+use mmclust_core::fitting::in_fit_space;
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
-use mmclust_core::stats::{Standardized, Standardizer};
+use mmclust_core::stats::Standardizer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
@@ -275,13 +276,9 @@ impl KMeansModel {
         F: FnMut(&[u32], &[f32]) -> Result<()>,
     {
         self.check_dim(source.n_cols(), source.name())?;
-        match &self.standardizer {
-            Some(t) => {
-                let std_source = Standardized::new(source, t.clone())?;
-                self.predict_each_raw(&std_source, options, sink)
-            }
-            None => self.predict_each_raw(source, options, sink),
-        }
+        in_fit_space(source, self.standardizer.as_ref(), |s| {
+            self.predict_each_raw(s, options, sink)
+        })
     }
 
     fn predict_each_raw<S, F>(
@@ -343,13 +340,9 @@ impl KMeansModel {
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);
-        match &self.standardizer {
-            Some(t) => {
-                let s = Standardized::new(source, t.clone())?;
-                inertia_pass(&s, chunking, options, &packed, weights)
-            }
-            None => inertia_pass(source, chunking, options, &packed, weights),
-        }
+        in_fit_space(source, self.standardizer.as_ref(), |s| {
+            inertia_pass(s, chunking, options, &packed, weights)
+        })
     }
 
     /// Streams, for every row, its Euclidean distance to each centre (k values
@@ -363,13 +356,9 @@ impl KMeansModel {
         F: FnMut(&[f32]) -> Result<()>,
     {
         self.check_dim(source.n_cols(), source.name())?;
-        match &self.standardizer {
-            Some(t) => {
-                let std_source = Standardized::new(source, t.clone())?;
-                self.transform_each_raw(&std_source, options, sink)
-            }
-            None => self.transform_each_raw(source, options, sink),
-        }
+        in_fit_space(source, self.standardizer.as_ref(), |s| {
+            self.transform_each_raw(s, options, sink)
+        })
     }
 
     fn transform_each_raw<S, F>(
