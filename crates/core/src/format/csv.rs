@@ -8,7 +8,7 @@
 //! one); cells separated by a one-byte delimiter, trimmed of spaces, tabs and
 //! line breaks, optionally wrapped in double quotes (`""` is a quote inside; a
 //! quoted cell may span lines; a quote opens one only as the cell's first
-//! byte, so in `1, "2"` it is a plain byte); a UTF-8 byte-order mark at the start; blank lines
+//! byte, so in `1, "2"` the crate keeps it, and `cell` removes the pair); a UTF-8 byte-order mark at the start; blank lines
 //! (skipped). Every data cell must parse as an `f32` (`1`, `-2.5e3`, `inf`, and
 //! `nan`/`NaN` for a missing value); an empty cell is an error, not a silent
 //! NaN.
@@ -187,9 +187,9 @@ impl CsvReader {
         CoreError::Format(FormatError::new(&self.path, problem))
     }
 
-    /// The current record's cells, trimmed.
+    /// The current record's cells, trimmed (and unquoted, see `cell`).
     fn cells(&self) -> impl Iterator<Item = &[u8]> {
-        self.record.iter().map(trim)
+        self.record.iter().map(cell)
     }
 
     /// Reads the next record that is not blank into `record` and sets `line`
@@ -375,6 +375,18 @@ fn trim(cell: &[u8]) -> &[u8] {
     &cell[start..end]
 }
 
+/// A cell's content: trimmed, and without the quotes of a quoted cell that
+/// follows spaces (`1, "2"`), which the `csv` crate leaves as plain bytes (a
+/// quote opens a quoted cell only as a cell's first byte there); such a cell
+/// reads as it did before the crate, and as a user means it.
+fn cell(raw: &[u8]) -> &[u8] {
+    let t = trim(raw);
+    match t {
+        [b'"', inner @ .., b'"'] if !inner.contains(&b'"') => trim(inner),
+        _ => t,
+    }
+}
+
 /// A cell as a number: anything `f32::from_str` accepts (which includes `nan`,
 /// `NaN`, `inf`, `-infinity`, case-insensitively). Empty cells are not numbers.
 fn parse_cell(cell: &[u8]) -> Option<f32> {
@@ -407,6 +419,19 @@ mod tests {
         assert_eq!(trim(b" a b "), b"a b");
         assert_eq!(trim(b" \r\t "), b"");
         assert_eq!(trim(b""), b"");
+    }
+
+    #[test]
+    fn a_quoted_cell_after_spaces_is_unquoted() {
+        assert_eq!(cell(b" \"2\""), b"2");
+        assert_eq!(cell(b"\t\" 1.5 \" "), b"1.5");
+        assert_eq!(cell(b"3"), b"3");
+        assert_eq!(
+            cell(b" \"a\"\"b\""),
+            b"\"a\"\"b\"",
+            "inner quotes: left as it is"
+        );
+        assert_eq!(cell(b"\""), b"\"");
     }
 
     #[test]
