@@ -10,6 +10,8 @@
 //! runs in well under a minute. Select cases with criterion's filter:
 //! `cargo bench --bench assign -- d32_k100`.
 
+mod common;
+
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -20,12 +22,14 @@ use mmclust_core::source::ArraySource;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use common::{Sampling, quick};
+
 const DIMS: [usize; 4] = [2, 16, 32, 128];
 const KS: [usize; 4] = [2, 16, 100, 1000];
 
-fn quick() -> bool {
-    std::env::var_os("MMCLUST_BENCH_QUICK").is_some_and(|v| v != "0")
-}
+/// Criterion's sampling under `MMCLUST_BENCH_QUICK`, and otherwise.
+const QUICK: Sampling = Sampling::new(10, Duration::from_millis(50), Duration::from_millis(200));
+const FULL: Sampling = Sampling::new(20, Duration::from_millis(500), Duration::from_secs(2));
 
 /// Rows for a pass of roughly 20 ms at ~50 GFLOP/s, at most 100 000 (so the
 /// data stays ≤ 51 MB) and at least one chunk's worth.
@@ -89,18 +93,7 @@ fn bench_assign(c: &mut Criterion) {
         "assign bench: dispatch = {}, all = {threads_all} threads",
         dispatch_name()
     );
-    let mut group = c.benchmark_group("assign");
-    if quick() {
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(50))
-            .measurement_time(Duration::from_millis(200));
-    } else {
-        group
-            .sample_size(20)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(2));
-    }
+    let mut group = common::group(c, "assign", QUICK, FULL);
     for &d in &DIMS {
         for &k in &KS {
             let n = rows_for(d, k);

@@ -24,6 +24,8 @@
 //! runs once or twice in seconds (CI runs it that way). Filter as usual:
 //! `cargo bench --bench engines -- lloyd/`.
 
+mod common;
+
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
@@ -33,15 +35,17 @@ use criterion::{
 use mmclust_core::parallel::PassOptions;
 use mmclust_core::source::ArraySource;
 use mmclust_eval::{Labels, SilhouetteParams, silhouette};
-use mmclust_gmm::{CovarianceType, GmmParams};
-use mmclust_kmeans::{Algorithm, Init, KMeansParams, MiniBatchOptions};
+use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams};
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, MiniBatchOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-fn quick() -> bool {
-    std::env::var_os("MMCLUST_BENCH_QUICK").is_some_and(|v| v != "0")
-}
+use common::{Sampling, quick};
+
+/// Criterion's sampling under `MMCLUST_BENCH_QUICK`, and otherwise.
+const QUICK: Sampling = Sampling::new(10, Duration::from_millis(1), Duration::from_millis(50));
+const FULL: Sampling = Sampling::new(10, Duration::from_millis(500), Duration::from_secs(5));
 
 /// Overlapping blobs: `k_true` centres uniform in [−spread, spread]^d, unit
 /// normal noise. Returns the data and its generating labels.
@@ -71,20 +75,6 @@ fn first_rows(x: &[f32], n: usize, d: usize, k: usize) -> Vec<f32> {
         .collect()
 }
 
-fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    if quick() {
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(1))
-            .measurement_time(Duration::from_millis(50));
-    } else {
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(5));
-    }
-}
-
 /// (n, d, k) of the K-means and EM cases.
 fn kmeans_grid() -> Vec<(usize, usize, usize)> {
     if quick() {
@@ -107,26 +97,52 @@ fn gmm_grid() -> Vec<(usize, usize, usize)> {
     }
 }
 
-/// Mean iteration time of `iters` calls, each a fit whose model reports
-/// (iteration seconds, iterations).
-fn per_iteration(iters: u64, mut fit: impl FnMut() -> (f64, usize)) -> Duration {
-    let mut total = 0.0;
-    for _ in 0..iters {
-        let (seconds, n_iter) = fit();
-        assert!(n_iter > 0, "the fit ran no iteration");
-        total += seconds / n_iter as f64;
+/// A fitted model's own iteration clock: the seconds its iterations took,
+/// and how many it ran.
+trait IterationClock {
+    fn iteration_clock(&self) -> (f64, usize);
+}
+
+impl IterationClock for KMeansModel {
+    fn iteration_clock(&self) -> (f64, usize) {
+        (self.iter_seconds, self.n_iter)
     }
-    Duration::from_secs_f64(total)
+}
+
+impl IterationClock for GaussianMixtureModel {
+    fn iteration_clock(&self) -> (f64, usize) {
+        (self.iter_seconds, self.n_iter)
+    }
+}
+
+/// Benchmarks `id` by iteration time, `elements` per iteration: each of
+/// criterion's `iters` calls of `fit` counts the mean iteration time of the
+/// model it returns.
+fn bench_per_iteration<M: IterationClock>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    elements: usize,
+    mut fit: impl FnMut() -> M,
+) {
+    group.throughput(Throughput::Elements(elements as u64));
+    group.bench_function(id, |b| {
+        b.iter_custom(|iters| {
+            let mut total = 0.0;
+            for _ in 0..iters {
+                let (seconds, n_iter) = fit().iteration_clock();
+                assert!(n_iter > 0, "the fit ran no iteration");
+                total += seconds / n_iter as f64;
+            }
+            Duration::from_secs_f64(total)
+        });
+    });
 }
 
 fn bench_kmeans(c: &mut Criterion) {
-    let mut group = c.benchmark_group("kmeans");
-    configure(&mut group);
+    let mut group = common::group(c, "kmeans", QUICK, FULL);
     for (n, d, k) in kmeans_grid() {
         let (x, _) = blobs(n, d, k, 4.0, 7);
         let src = ArraySource::from_slice(&x, n, d).unwrap();
-        let c0 = first_rows(&x, n, d, k);
-        group.throughput(Throughput::Elements((n * k * d) as u64));
         let cases = [
             ("lloyd", Algorithm::Lloyd, 3),
             ("hamerly", Algorithm::Hamerly, 12),
@@ -134,18 +150,13 @@ fn bench_kmeans(c: &mut Criterion) {
         ];
         for (name, algorithm, max_iter) in cases {
             let params = KMeansParams::new(k)
-                .init(Init::Given(c0.clone()))
+                .init(Init::Given(first_rows(&x, n, d, k)))
                 .algorithm(algorithm)
                 .max_iter(max_iter)
                 .tol(0.0);
             let id = BenchmarkId::new(name, format!("n{n}_d{d}_k{k}"));
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    per_iteration(iters, || {
-                        let m = params.fit(&src).expect("kmeans fit");
-                        (m.iter_seconds, m.n_iter)
-                    })
-                });
+            bench_per_iteration(&mut group, id, n * k * d, || {
+                params.fit(&src).expect("kmeans fit")
             });
         }
         // Mini-batch: one epoch of steps, no early stop, no final pass.
@@ -156,32 +167,23 @@ fn bench_kmeans(c: &mut Criterion) {
         };
         let batch = opts.batch_size.min(n);
         let params = KMeansParams::new(k)
-            .init(Init::Given(c0.clone()))
+            .init(Init::Given(first_rows(&x, n, d, k)))
             .algorithm(Algorithm::MiniBatch(Box::new(opts)))
             .max_iter(1)
             .tol(0.0);
-        group.throughput(Throughput::Elements((batch * k * d) as u64));
         let id = BenchmarkId::new("minibatch_step", format!("n{n}_d{d}_k{k}_b{batch}"));
-        group.bench_function(id, |b| {
-            b.iter_custom(|iters| {
-                per_iteration(iters, || {
-                    let m = params.fit(&src).expect("mini-batch fit");
-                    (m.iter_seconds, m.n_iter)
-                })
-            });
+        bench_per_iteration(&mut group, id, batch * k * d, || {
+            params.fit(&src).expect("mini-batch fit")
         });
     }
     group.finish();
 }
 
 fn bench_em(c: &mut Criterion) {
-    let mut group = c.benchmark_group("em");
-    configure(&mut group);
+    let mut group = common::group(c, "em", QUICK, FULL);
     for (n, d, k) in gmm_grid() {
         let (x, _) = blobs(n, d, k, 3.0, 11);
         let src = ArraySource::from_slice(&x, n, d).unwrap();
-        let m0 = first_rows(&x, n, d, k);
-        group.throughput(Throughput::Elements((n * k * d) as u64));
         for cov in [
             CovarianceType::Full,
             CovarianceType::Diag,
@@ -190,17 +192,12 @@ fn bench_em(c: &mut Criterion) {
         ] {
             let params = GmmParams::new(k)
                 .covariance(cov)
-                .init(mmclust_gmm::Init::Means(m0.clone()))
+                .init(mmclust_gmm::Init::Means(first_rows(&x, n, d, k)))
                 .max_iter(3)
                 .tol(0.0);
             let id = BenchmarkId::new(cov.name(), format!("n{n}_d{d}_k{k}"));
-            group.bench_function(id, |b| {
-                b.iter_custom(|iters| {
-                    per_iteration(iters, || {
-                        let m = params.fit(&src).expect("gmm fit");
-                        (m.iter_seconds, m.n_iter)
-                    })
-                });
+            bench_per_iteration(&mut group, id, n * k * d, || {
+                params.fit(&src).expect("gmm fit")
             });
         }
     }
@@ -208,8 +205,7 @@ fn bench_em(c: &mut Criterion) {
 }
 
 fn bench_silhouette(c: &mut Criterion) {
-    let mut group = c.benchmark_group("silhouette");
-    configure(&mut group);
+    let mut group = common::group(c, "silhouette", QUICK, FULL);
     let grid: &[(usize, usize, usize)] = if quick() {
         &[(2_000, 8, 4)]
     } else {

@@ -69,11 +69,42 @@ def _load(path: str):
     return np.load(path, mmap_mode=None)
 
 
+def _kmeans_init(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """A scikit-learn-style K-means estimator's ``init`` for ``--init`` (k-means++, or
+    the C0 .npy file) and the keyword arguments that go with it (the seed for
+    k-means++)."""
+    import numpy as np
+
+    if args.init == "k-means++":
+        return "k-means++", {"random_state": args.seed}
+    return np.load(args.init), {}
+
+
+def _fit_seconds(estimator: Any, X: Any, threads: int | None) -> float:
+    """Seconds of ``estimator.fit(X)``; with ``threads``, inside threadpoolctl's limit
+    (BLAS and OpenMP pools), the import and the limit's set-up outside the clock."""
+    from contextlib import nullcontext
+
+    if threads is None:
+        limit = nullcontext()
+    else:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=threads)
+    with limit:
+        t0 = time.perf_counter()
+        estimator.fit(X)
+        return time.perf_counter() - t0
+
+
+def _kmeans_result(km: Any, fit_seconds: float, n_iter: int) -> dict[str, Any]:
+    """The runner's result for a fitted scikit-learn-style K-means estimator."""
+    return {"fit_seconds": fit_seconds, "n_iter": int(n_iter),
+            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+
+
 def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
     """Fit scikit-learn (flavour 'sklearn') or scikit-learn-intelex ('sklearnex')."""
-    import numpy as np
-    from threadpoolctl import threadpool_limits
-
     if flavour == "sklearnex":
         import daal4py
 
@@ -83,54 +114,32 @@ def run_sklearn(args: argparse.Namespace, flavour: str) -> dict[str, Any]:
         from sklearn.cluster import KMeans
 
     X = _load(args.data)
-    if args.init == "k-means++":
-        init, kw = "k-means++", {"random_state": args.seed}
-    else:
-        init, kw = np.load(args.init), {}
+    init, kw = _kmeans_init(args)
     km = KMeans(n_clusters=args.k, init=init, n_init=1, algorithm=args.sk_algorithm,
                 max_iter=args.max_iter, tol=args.tol, **kw)
-    with threadpool_limits(limits=args.threads):
-        t0 = time.perf_counter()
-        km.fit(X)
-        fit_s = time.perf_counter() - t0
-    return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
-            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+    return _kmeans_result(km, _fit_seconds(km, X, args.threads), km.n_iter_)
 
 
 def run_mmclust_py(args: argparse.Namespace) -> dict[str, Any]:
     """The Python package (``mmclust.KMeans``, crates/python) on the array in memory,
     as a scikit-learn user would call it; threads from RAYON_NUM_THREADS."""
-    import numpy as np
     from mmclust import KMeans
 
     X = _load(args.data)
-    if args.init == "k-means++":
-        init, kw = "k-means++", {"random_state": args.seed}
-    else:
-        init, kw = np.load(args.init), {}
+    init, kw = _kmeans_init(args)
     km = KMeans(n_clusters=args.k, init=init, n_init=1, max_iter=args.max_iter, tol=args.tol,
                 **kw)
-    t0 = time.perf_counter()
-    km.fit(X)
-    fit_s = time.perf_counter() - t0
-    return {"fit_seconds": fit_s, "n_iter": int(km.n_iter_),
-            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+    return _kmeans_result(km, _fit_seconds(km, X, None), km.n_iter_)
 
 
 def run_sklearn_minibatch(args: argparse.Namespace) -> dict[str, Any]:
     """scikit-learn MiniBatchKMeans with k-means++ and its defaults (max_no_improvement=10)."""
     from sklearn.cluster import MiniBatchKMeans
-    from threadpoolctl import threadpool_limits
 
     X = _load(args.data)
     km = MiniBatchKMeans(n_clusters=args.k, init="k-means++", n_init=1,
                          batch_size=args.batch_size, random_state=args.seed)
-    with threadpool_limits(limits=args.threads):
-        t0 = time.perf_counter()
-        km.fit(X)
-        fit_s = time.perf_counter() - t0
-    return {"fit_seconds": fit_s, "n_iter": int(km.n_steps_),
-            "reported_inertia": float(km.inertia_), "centers": km.cluster_centers_}
+    return _kmeans_result(km, _fit_seconds(km, X, args.threads), km.n_steps_)
 
 
 def run_sklearn_gmm(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,7 +147,6 @@ def run_sklearn_gmm(args: argparse.Namespace) -> dict[str, Any]:
     weights, means, precisions), tol and max_iter as given, one init."""
     import numpy as np
     from sklearn.mixture import GaussianMixture
-    from threadpoolctl import threadpool_limits
 
     X = _load(args.data)
     p = np.load(args.init)
@@ -146,11 +154,7 @@ def run_sklearn_gmm(args: argparse.Namespace) -> dict[str, Any]:
                          max_iter=args.max_iter, n_init=1, weights_init=p["weights"],
                          means_init=p["means"], precisions_init=p["precisions"],
                          random_state=args.seed)
-    with threadpool_limits(args.threads):
-        t0 = time.perf_counter()
-        gm.fit(X)
-        fit_seconds = time.perf_counter() - t0
-    return {"fit_seconds": fit_seconds, "n_iter": int(gm.n_iter_),
+    return {"fit_seconds": _fit_seconds(gm, X, args.threads), "n_iter": int(gm.n_iter_),
             "lower_bound": float(gm.lower_bound_), "centers": gm.means_}
 
 

@@ -12,7 +12,7 @@ while it works and uses all cores (RAYON_NUM_THREADS limits them); Ctrl-C
 interrupts a fit.
 """
 
-from . import _native
+from . import _native, metrics
 from .cluster import KMeans, MiniBatchKMeans
 from .metrics import (
     Elbow,
@@ -26,14 +26,4 @@ from .mixture import GaussianMixture
 
 __version__ = _native.__version__
 
-__all__ = [
-    "KMeans",
-    "MiniBatchKMeans",
-    "GaussianMixture",
-    "silhouette_score",
-    "silhouette_samples",
-    "calinski_harabasz_score",
-    "davies_bouldin_score",
-    "elbow",
-    "Elbow",
-]
+__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", *metrics.__all__]

@@ -30,6 +30,17 @@ class _KMeansBase(BaseEstimator):
 
     _estimator_type = "clusterer"
 
+    def __init__(self, n_clusters, *, init, n_init, max_iter, tol, verbose, random_state):
+        # The parameters both estimators take, stored as given (scikit-learn's
+        # convention); each subclass's own signature lists them with its defaults.
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+
     def _init_arg(self, inp):
         init = self.init
         if callable(init):
@@ -174,13 +185,8 @@ class KMeans(_KMeansBase):
         copy_x=True,
         algorithm="lloyd",
     ):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.random_state = random_state
+        super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
+                         verbose=verbose, random_state=random_state)
         self.copy_x = copy_x
         self.algorithm = algorithm
 
@@ -231,17 +237,12 @@ class MiniBatchKMeans(_KMeansBase):
         block_rows=256,
         refine=0,
     ):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.max_iter = max_iter
+        super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
+                         verbose=verbose, random_state=random_state)
         self.batch_size = batch_size
-        self.verbose = verbose
         self.compute_labels = compute_labels
-        self.random_state = random_state
-        self.tol = tol
         self.max_no_improvement = max_no_improvement
         self.init_size = init_size
-        self.n_init = n_init
         self.reassignment_ratio = reassignment_ratio
         self.block_rows = block_rows
         self.refine = refine
