@@ -21,7 +21,7 @@ impl KMeansParams {
     ///
     /// # Errors
     /// Invalid parameters, unreadable or non-finite data, an invalid
-    /// `MMCLUST_ISA` ([`CoreError::Isa`]): see [`KMeansError`].
+    /// `MMCLUST_ISA` ([`mmclust_core::CoreError::Isa`]): see [`KMeansError`].
     pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<KMeansModel> {
         self.fit_with(source, None, FitHooks::default())
     }
