@@ -398,12 +398,7 @@ impl<S: DataSource> Standardized<S> {
 }
 
 impl<S: DataSource> DataSource for Standardized<S> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
+    crate::forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         // The inner source may hand out a view of its own memory or of `own`;
         // either way the standardised rows are written into `scratch`.
@@ -416,21 +411,6 @@ impl<S: DataSource> DataSource for Standardized<S> {
         result?;
         self.transform.apply_in_place(scratch);
         Ok(&scratch[..])
-    }
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-    fn advise_random(&self) {
-        self.inner.advise_random();
-    }
-    fn will_need(&self, range: Range<usize>) {
-        self.inner.will_need(range);
-    }
-    fn comm(&self) -> Option<&dyn crate::parallel::AllReduce> {
-        self.inner.comm()
     }
 }
 
