@@ -79,6 +79,24 @@ impl ColumnStats {
         self.nan.iter().sum::<u64>() + self.inf.iter().sum::<u64>()
     }
 
+    /// Fails with [`CoreError::NonFinite`], naming the first NaN or infinite
+    /// cell of `source_name` and how many there are, when these statistics saw
+    /// any.
+    ///
+    /// # Errors
+    /// [`CoreError::NonFinite`].
+    pub fn check_finite(&self, source_name: &str) -> Result<()> {
+        match self.first_non_finite {
+            Some((row, col)) => Err(CoreError::NonFinite {
+                source_name: source_name.to_string(),
+                count: self.non_finite(),
+                row,
+                col,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Statistics of one block of rows starting at `start_row`.
     fn of_block(data: &[f32], d: usize, start_row: usize) -> Self {
         // The common case, every value finite, runs branch-free loops the
@@ -258,14 +276,7 @@ impl Standardizer {
     /// [`CoreError::NonFinite`] when the statistics saw NaN or ±inf values: a
     /// z-score of such data would be silently wrong.
     pub fn from_stats(stats: &ColumnStats, source_name: &str) -> Result<Self> {
-        if let Some((row, col)) = stats.first_non_finite {
-            return Err(CoreError::NonFinite {
-                source_name: source_name.to_string(),
-                count: stats.non_finite(),
-                row,
-                col,
-            });
-        }
+        stats.check_finite(source_name)?;
         let mut constant_columns = Vec::new();
         let scale = stats
             .std()
