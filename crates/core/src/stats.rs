@@ -10,7 +10,6 @@ use std::ops::Range;
 
 use crate::error::{CoreError, Result};
 use crate::parallel::{Chunking, PassOptions, map_reduce_global};
-use crate::partial::{Partial, PartialReader};
 use crate::source::DataSource;
 
 /// Per-column statistics of a matrix.
@@ -231,31 +230,17 @@ impl ColumnStats {
     }
 }
 
-impl Partial for ColumnStats {
-    fn encode(&self, out: &mut Vec<f64>) {
-        self.n_rows.encode(out);
-        for v in [&self.count, &self.nan, &self.inf] {
-            v.encode(out);
-        }
-        for v in [&self.mean, &self.m2, &self.min, &self.max] {
-            v.encode(out);
-        }
-        self.first_non_finite.encode(out);
-    }
-    fn decode(r: &mut PartialReader<'_>) -> Result<Self> {
-        Ok(ColumnStats {
-            n_rows: Partial::decode(r)?,
-            count: Partial::decode(r)?,
-            nan: Partial::decode(r)?,
-            inf: Partial::decode(r)?,
-            mean: Partial::decode(r)?,
-            m2: Partial::decode(r)?,
-            min: Partial::decode(r)?,
-            max: Partial::decode(r)?,
-            first_non_finite: Partial::decode(r)?,
-        })
-    }
-}
+crate::partial_struct!(ColumnStats {
+    n_rows,
+    count,
+    nan,
+    inf,
+    mean,
+    m2,
+    min,
+    max,
+    first_non_finite,
+});
 
 /// A z-score transform `(x − mean) / scale`, column by column.
 #[derive(Debug, Clone, PartialEq)]
