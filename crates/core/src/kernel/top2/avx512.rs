@@ -9,6 +9,7 @@
 use std::arch::x86_64::*;
 
 use super::{SUB, SubPanels, Top2};
+use crate::kernel::avx512::first_lanes;
 
 /// Rows per group.
 const R: usize = 4;
@@ -37,11 +38,7 @@ pub(super) unsafe fn translate_rows(
         // `mu` and `o` (all `d` long); masked-off lanes are not touched.
         unsafe {
             while p < d {
-                let m: __mmask16 = if d - p >= 16 {
-                    !0
-                } else {
-                    (1u16 << (d - p)) - 1
-                };
+                let m = first_lanes(d - p);
                 let v = _mm512_sub_ps(
                     _mm512_maskz_loadu_ps(m, src.add(p)),
                     _mm512_maskz_loadu_ps(m, mu.as_ptr().add(p)),
@@ -130,11 +127,7 @@ pub(super) unsafe fn decay_bounds(
         // row's `t` bounds and `drift`; masked-off lanes are not touched.
         unsafe {
             while g < t {
-                let k: __mmask16 = if t - g >= 16 {
-                    !0
-                } else {
-                    (1u16 << (t - g)) - 1
-                };
+                let k = first_lanes(t - g);
                 let r = _mm512_sub_ps(
                     _mm512_maskz_loadu_ps(k, b.add(g)),
                     _mm512_maskz_loadu_ps(k, drift.as_ptr().add(g)),
