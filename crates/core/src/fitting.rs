@@ -64,14 +64,7 @@ pub fn checked_stats<S: DataSource + ?Sized>(
     options: PassOptions<'_>,
 ) -> Result<ColumnStats> {
     let stats = ColumnStats::compute(source, chunking, options)?;
-    if let Some((row, col)) = stats.first_non_finite {
-        return Err(CoreError::NonFinite {
-            source_name: source.name(),
-            count: stats.non_finite(),
-            row,
-            col,
-        });
-    }
+    stats.check_finite(&source.name())?;
     Ok(stats)
 }
 

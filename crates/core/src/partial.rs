@@ -195,6 +195,42 @@ tuple_partial!(A, B);
 tuple_partial!(A, B, C);
 tuple_partial!(A, B, C, D);
 
+/// Implements [`Partial`] for a struct whose fields are all [`Partial`]:
+/// the fields listed are encoded one after another, in the order listed, and
+/// decoded in the same order (list every field).
+///
+/// ```
+/// use mmclust_core::partial::{Partial, PartialReader};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Sums {
+///     n: u64,
+///     total: Vec<f64>,
+/// }
+/// mmclust_core::partial_struct!(Sums { n, total });
+///
+/// let s = Sums { n: 3, total: vec![1.5, -2.0] };
+/// let mut buf = Vec::new();
+/// s.encode(&mut buf);
+/// assert_eq!(Sums::decode(&mut PartialReader::new(&buf))?, s);
+/// # Ok::<(), mmclust_core::CoreError>(())
+/// ```
+#[macro_export]
+macro_rules! partial_struct {
+    ($name:ident { $($field:ident),+ $(,)? }) => {
+        impl $crate::partial::Partial for $name {
+            fn encode(&self, out: &mut ::std::vec::Vec<f64>) {
+                $($crate::partial::Partial::encode(&self.$field, out);)+
+            }
+            fn decode(r: &mut $crate::partial::PartialReader<'_>) -> $crate::Result<Self> {
+                Ok($name {
+                    $($field: $crate::partial::Partial::decode(r)?,)+
+                })
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,85 @@ pub trait DataSource: Sync {
     }
 }
 
+/// Writes, inside an `impl DataSource for Wrapper`, the methods that a wrapper
+/// passes unchanged to the source in its field `inner`: list the methods to
+/// forward, and write the others (the ones the wrapper changes) by hand.
+///
+/// ```
+/// use std::ops::Range;
+/// use mmclust_core::{ArraySource, DataSource, Result, forward_source};
+///
+/// /// A source whose rows are read twice as often as needed.
+/// struct Doubled<S> {
+///     inner: S,
+/// }
+///
+/// impl<S: DataSource> DataSource for Doubled<S> {
+///     forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
+///
+///     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+///         let mut other = Vec::new();
+///         self.inner.rows(range.clone(), &mut other)?;
+///         self.inner.rows(range, scratch)
+///     }
+/// }
+///
+/// let data = [1.0f32, 2.0, 3.0, 4.0];
+/// let src = Doubled { inner: ArraySource::from_slice(&data, 2, 2)? };
+/// assert_eq!(src.rows(1..2, &mut Vec::new())?, &[3.0, 4.0]);
+/// # Ok::<(), mmclust_core::CoreError>(())
+/// ```
+#[macro_export]
+macro_rules! forward_source {
+    ($inner:ident => $($method:ident),+ $(,)?) => {
+        $($crate::forward_source!(@ $inner $method);)+
+    };
+    (@ $inner:ident n_rows) => {
+        fn n_rows(&self) -> usize {
+            $crate::DataSource::n_rows(&self.$inner)
+        }
+    };
+    (@ $inner:ident n_cols) => {
+        fn n_cols(&self) -> usize {
+            $crate::DataSource::n_cols(&self.$inner)
+        }
+    };
+    (@ $inner:ident rows) => {
+        fn rows<'a>(
+            &'a self,
+            range: ::std::ops::Range<usize>,
+            scratch: &'a mut ::std::vec::Vec<f32>,
+        ) -> $crate::Result<&'a [f32]> {
+            $crate::DataSource::rows(&self.$inner, range, scratch)
+        }
+    };
+    (@ $inner:ident name) => {
+        fn name(&self) -> ::std::string::String {
+            $crate::DataSource::name(&self.$inner)
+        }
+    };
+    (@ $inner:ident advise_sequential) => {
+        fn advise_sequential(&self) {
+            $crate::DataSource::advise_sequential(&self.$inner);
+        }
+    };
+    (@ $inner:ident advise_random) => {
+        fn advise_random(&self) {
+            $crate::DataSource::advise_random(&self.$inner);
+        }
+    };
+    (@ $inner:ident will_need) => {
+        fn will_need(&self, range: ::std::ops::Range<usize>) {
+            $crate::DataSource::will_need(&self.$inner, range);
+        }
+    };
+    (@ $inner:ident comm) => {
+        fn comm(&self) -> ::std::option::Option<&dyn $crate::parallel::AllReduce> {
+            $crate::DataSource::comm(&self.$inner)
+        }
+    };
+}
+
 impl<S: DataSource + ?Sized> DataSource for &S {
     fn n_rows(&self) -> usize {
         (**self).n_rows()
@@ -223,22 +302,11 @@ impl<S: DataSource> DataSource for RowRange<S> {
     fn n_rows(&self) -> usize {
         self.range.len()
     }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
+    forward_source!(inner => n_cols, name, advise_sequential, advise_random);
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         let start = self.range.start;
         self.inner
             .rows(start + range.start..start + range.end, scratch)
-    }
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-    fn advise_random(&self) {
-        self.inner.advise_random();
     }
     fn will_need(&self, range: Range<usize>) {
         let start = self.range.start;
@@ -268,27 +336,7 @@ impl<'c, S: DataSource> Distributed<'c, S> {
 }
 
 impl<S: DataSource> DataSource for Distributed<'_, S> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
-    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
-        self.inner.rows(range, scratch)
-    }
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-    fn advise_random(&self) {
-        self.inner.advise_random();
-    }
-    fn will_need(&self, range: Range<usize>) {
-        self.inner.will_need(range);
-    }
+    forward_source!(inner => n_rows, n_cols, rows, name, advise_sequential, advise_random, will_need);
     fn comm(&self) -> Option<&dyn AllReduce> {
         Some(self.comm)
     }
@@ -342,16 +390,29 @@ impl DataSource for ArraySource<'_> {
         if let Some(all) = self.view.as_slice() {
             return Ok(&all[range.start * d..range.end * d]);
         }
-        scratch.clear();
-        for row in self.view.slice(ndarray::s![range, ..]).rows() {
-            scratch.extend(row.iter().copied());
-        }
-        Ok(&scratch[..])
+        Ok(convert_rows(&self.view, range, scratch, |v| v))
     }
 
     fn name(&self) -> String {
         "in-memory array".to_string()
     }
+}
+
+/// Rows `range` of `view` (any layout, any element type), each value passed
+/// through `convert`, written row-major into `scratch`: the read of a
+/// [`DataSource`] over an in-memory array that cannot be served in place.
+pub fn convert_rows<'s, T: Copy>(
+    view: &ArrayView2<'_, T>,
+    range: Range<usize>,
+    scratch: &'s mut Vec<f32>,
+    convert: impl Fn(T) -> f32,
+) -> &'s [f32] {
+    scratch.clear();
+    scratch.reserve(range.len() * view.ncols());
+    for row in view.slice(ndarray::s![range, ..]).rows() {
+        scratch.extend(row.iter().map(|&v| convert(v)));
+    }
+    &scratch[..]
 }
 
 /// A [`DataSource`] that refuses non-finite values: every read of the wrapped
@@ -381,13 +442,7 @@ impl<S: DataSource> FiniteSource<S> {
 }
 
 impl<S: DataSource> DataSource for FiniteSource<S> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
+    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
 
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         let start = range.start;
@@ -401,26 +456,6 @@ impl<S: DataSource> DataSource for FiniteSource<S> {
             });
         }
         Ok(rows)
-    }
-
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-
-    fn advise_random(&self) {
-        self.inner.advise_random();
-    }
-
-    fn will_need(&self, range: Range<usize>) {
-        self.inner.will_need(range);
-    }
-
-    fn comm(&self) -> Option<&dyn AllReduce> {
-        self.inner.comm()
     }
 }
 

@@ -10,7 +10,6 @@ use std::ops::Range;
 
 use crate::error::{CoreError, Result};
 use crate::parallel::{Chunking, PassOptions, map_reduce_global};
-use crate::partial::{Partial, PartialReader};
 use crate::source::DataSource;
 
 /// Per-column statistics of a matrix.
@@ -77,6 +76,24 @@ impl ColumnStats {
     #[must_use]
     pub fn non_finite(&self) -> u64 {
         self.nan.iter().sum::<u64>() + self.inf.iter().sum::<u64>()
+    }
+
+    /// Fails with [`CoreError::NonFinite`], naming the first NaN or infinite
+    /// cell of `source_name` and how many there are, when these statistics saw
+    /// any.
+    ///
+    /// # Errors
+    /// [`CoreError::NonFinite`].
+    pub fn check_finite(&self, source_name: &str) -> Result<()> {
+        match self.first_non_finite {
+            Some((row, col)) => Err(CoreError::NonFinite {
+                source_name: source_name.to_string(),
+                count: self.non_finite(),
+                row,
+                col,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Statistics of one block of rows starting at `start_row`.
@@ -213,31 +230,17 @@ impl ColumnStats {
     }
 }
 
-impl Partial for ColumnStats {
-    fn encode(&self, out: &mut Vec<f64>) {
-        self.n_rows.encode(out);
-        for v in [&self.count, &self.nan, &self.inf] {
-            v.encode(out);
-        }
-        for v in [&self.mean, &self.m2, &self.min, &self.max] {
-            v.encode(out);
-        }
-        self.first_non_finite.encode(out);
-    }
-    fn decode(r: &mut PartialReader<'_>) -> Result<Self> {
-        Ok(ColumnStats {
-            n_rows: Partial::decode(r)?,
-            count: Partial::decode(r)?,
-            nan: Partial::decode(r)?,
-            inf: Partial::decode(r)?,
-            mean: Partial::decode(r)?,
-            m2: Partial::decode(r)?,
-            min: Partial::decode(r)?,
-            max: Partial::decode(r)?,
-            first_non_finite: Partial::decode(r)?,
-        })
-    }
-}
+crate::partial_struct!(ColumnStats {
+    n_rows,
+    count,
+    nan,
+    inf,
+    mean,
+    m2,
+    min,
+    max,
+    first_non_finite,
+});
 
 /// A z-score transform `(x − mean) / scale`, column by column.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,14 +261,7 @@ impl Standardizer {
     /// [`CoreError::NonFinite`] when the statistics saw NaN or ±inf values: a
     /// z-score of such data would be silently wrong.
     pub fn from_stats(stats: &ColumnStats, source_name: &str) -> Result<Self> {
-        if let Some((row, col)) = stats.first_non_finite {
-            return Err(CoreError::NonFinite {
-                source_name: source_name.to_string(),
-                count: stats.non_finite(),
-                row,
-                col,
-            });
-        }
+        stats.check_finite(source_name)?;
         let mut constant_columns = Vec::new();
         let scale = stats
             .std()
@@ -398,12 +394,7 @@ impl<S: DataSource> Standardized<S> {
 }
 
 impl<S: DataSource> DataSource for Standardized<S> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
+    crate::forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         // The inner source may hand out a view of its own memory or of `own`;
         // either way the standardised rows are written into `scratch`.
@@ -416,21 +407,6 @@ impl<S: DataSource> DataSource for Standardized<S> {
         result?;
         self.transform.apply_in_place(scratch);
         Ok(&scratch[..])
-    }
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-    fn advise_random(&self) {
-        self.inner.advise_random();
-    }
-    fn will_need(&self, range: Range<usize>) {
-        self.inner.will_need(range);
-    }
-    fn comm(&self) -> Option<&dyn crate::parallel::AllReduce> {
-        self.inner.comm()
     }
 }
 

@@ -2,7 +2,7 @@
 //! rows, and the first two principal axes from a streamed covariance.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce};
+use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce};
 use rand::SeedableRng;
 
 use crate::error::{EvalError, Result};
@@ -100,12 +100,6 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
         ));
     }
     let chunking = Chunking::for_dim(d);
-    let add = |mut a: Vec<f64>, b: Vec<f64>| {
-        for (x, y) in a.iter_mut().zip(&b) {
-            *x += y;
-        }
-        a
-    };
     let sums = map_reduce(
         source,
         chunking,
@@ -119,7 +113,7 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
             }
             Ok(s)
         },
-        add,
+        add_cells,
     )?
     .unwrap_or_default();
     let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
@@ -142,7 +136,7 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
             }
             Ok(s)
         },
-        add,
+        add_cells,
     )?
     .unwrap_or_default();
     for i in 0..d {

@@ -8,7 +8,7 @@
 //! `davies_bouldin_score`.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce};
+use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce};
 
 use crate::error::Result;
 use crate::labels::Labels;
@@ -43,12 +43,6 @@ pub fn cluster_scores<S: DataSource + ?Sized>(
     labels.check_cluster_count()?;
     let codes = labels.codes();
     let chunking = Chunking::for_dim(d);
-    let add = |mut a: Vec<f64>, b: Vec<f64>| {
-        for (x, y) in a.iter_mut().zip(&b) {
-            *x += y;
-        }
-        a
-    };
     let sums = map_reduce(
         source,
         chunking,
@@ -63,7 +57,7 @@ pub fn cluster_scores<S: DataSource + ?Sized>(
             }
             Ok(s)
         },
-        add,
+        add_cells,
     )?
     .unwrap_or_else(|| vec![0.0; k * d]);
     let counts = labels.counts();
@@ -97,7 +91,7 @@ pub fn cluster_scores<S: DataSource + ?Sized>(
             }
             Ok(s)
         },
-        add,
+        add_cells,
     )?
     .unwrap_or_else(|| vec![0.0; 2 * k]);
     let within_sse = disp[..k].to_vec();

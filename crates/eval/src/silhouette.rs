@@ -21,7 +21,7 @@
 //! estimate for small samples).
 
 use mmclust_core::isa::Isa;
-use mmclust_core::kernel::silhouette::{Segment, accumulate, pack_tile};
+use mmclust_core::kernel::silhouette::{Segment, Tile, accumulate, pack_tile, sort_by_cluster};
 use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_into};
 use mmclust_core::{ArraySource, DataSource};
 use rand::SeedableRng;
@@ -96,23 +96,7 @@ impl TilePlan {
         let mut segments = Vec::new();
         for start in (0..n).step_by(tile_rows) {
             let end = (start + tile_rows).min(n);
-            let mut local: Vec<u32> = (0..(end - start) as u32).collect();
-            local.sort_by_key(|&j| codes[start + j as usize]);
-            let mut segs = Vec::new();
-            let mut s = 0;
-            while s < local.len() {
-                let c = codes[start + local[s] as usize];
-                let mut e = s;
-                while e < local.len() && codes[start + local[e] as usize] == c {
-                    e += 1;
-                }
-                segs.push(Segment {
-                    code: c,
-                    start: s as u32,
-                    end: e as u32,
-                });
-                s = e;
-            }
+            let (local, segs) = sort_by_cluster(&codes[start..end]);
             order.extend_from_slice(&local);
             segments.push(segs);
         }
@@ -261,16 +245,12 @@ where
                 let end = (start + t).min(n);
                 let data = all.rows(start..end, &mut tile_scratch)?;
                 let padded = pack_tile(data, d, &plan.order[start..end], &mut packed);
-                accumulate(
-                    chunk.data,
-                    d,
-                    &packed,
+                let tile = Tile {
+                    packed: &packed,
                     padded,
-                    &plan.segments[ti],
-                    k,
-                    &mut sums,
-                    &mut dist,
-                );
+                    segments: &plan.segments[ti],
+                };
+                accumulate(chunk.data, d, tile, k, &mut sums, &mut dist);
             }
             let codes = &row_codes[chunk.start_row..chunk.start_row + b];
             for (r, o) in out.iter_mut().enumerate() {

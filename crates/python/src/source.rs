@@ -17,8 +17,9 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mmclust_core::format::{Matrix, open_matrix};
-use mmclust_core::{ArraySource, CoreError, DataSource};
-use numpy::ndarray::{ArrayView2, s};
+use mmclust_core::source::convert_rows;
+use mmclust_core::{ArraySource, CoreError, DataSource, forward_source};
+use numpy::ndarray::ArrayView2;
 use numpy::{PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -68,12 +69,7 @@ impl<T: ToF32> DataSource for Converted<'_, T> {
         range: Range<usize>,
         scratch: &'a mut Vec<f32>,
     ) -> mmclust_core::Result<&'a [f32]> {
-        scratch.clear();
-        scratch.reserve(range.len() * self.view.ncols());
-        for row in self.view.slice(s![range, ..]).rows() {
-            scratch.extend(row.iter().map(|v| v.to_f32()));
-        }
-        Ok(&scratch[..])
+        Ok(convert_rows(&self.view, range, scratch, ToF32::to_f32))
     }
 
     fn name(&self) -> String {
@@ -92,12 +88,7 @@ pub(crate) struct Interruptible<'a> {
 pub(crate) const INTERRUPTED: &str = "interrupted by a signal";
 
 impl DataSource for Interruptible<'_> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
+    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need);
     fn rows<'a>(
         &'a self,
         range: Range<usize>,
@@ -107,18 +98,6 @@ impl DataSource for Interruptible<'_> {
             return Err(CoreError::param("data", INTERRUPTED));
         }
         self.inner.rows(range, scratch)
-    }
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn advise_sequential(&self) {
-        self.inner.advise_sequential();
-    }
-    fn advise_random(&self) {
-        self.inner.advise_random();
-    }
-    fn will_need(&self, range: Range<usize>) {
-        self.inner.will_need(range);
     }
 }
 

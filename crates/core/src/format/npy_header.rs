@@ -518,14 +518,7 @@ impl LiteralParser {
 /// header would need version 2.0 (over 65 535 bytes, impossible for the plain
 /// dtypes and shapes mmclust writes).
 pub(crate) fn write_header(descr: &str, shape: &[u64], total_len: usize) -> Option<Vec<u8>> {
-    let dims: Vec<usize> = shape
-        .iter()
-        .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
-        .collect();
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}",
-        shape_text(&dims)
-    );
+    let dict = header_dict(descr, shape);
     let header_len = total_len.checked_sub(MAGIC.len() + 2 + 2)?;
     if dict.len() + 1 > header_len || header_len > usize::from(u16::MAX) {
         return None;
@@ -542,17 +535,21 @@ pub(crate) fn write_header(descr: &str, shape: &[u64], total_len: usize) -> Opti
 
 /// The smallest multiple of [`ALIGN`] that holds the header for `shape`.
 pub(crate) fn header_total_len(descr: &str, shape: &[u64]) -> usize {
+    // magic + version + u16 length + dict + '\n'
+    let dict_len = header_dict(descr, shape).len();
+    (MAGIC.len() + 2 + 2 + dict_len + 1).div_ceil(ALIGN) * ALIGN
+}
+
+/// The header's dict as numpy writes it for a little-endian, C-order array.
+fn header_dict(descr: &str, shape: &[u64]) -> String {
     let dims: Vec<usize> = shape
         .iter()
         .map(|&d| usize::try_from(d).unwrap_or(usize::MAX))
         .collect();
-    // magic + version + u16 length + dict + '\n'
-    let dict_len = format!(
+    format!(
         "{{'descr': '{descr}', 'fortran_order': False, 'shape': {}, }}",
         shape_text(&dims)
     )
-    .len();
-    (MAGIC.len() + 2 + 2 + dict_len + 1).div_ceil(ALIGN) * ALIGN
 }
 
 #[cfg(test)]

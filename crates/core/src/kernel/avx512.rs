@@ -488,12 +488,8 @@ unsafe fn resident_group<const MR: usize>(
                 let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
                 let j2 = _mm512_set1_epi32(((q + 1) * PANEL) as i32);
                 for i in 0..MR {
-                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
-                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
-                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
-                    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
-                    bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
-                    bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+                    keep_less(&mut bv[i], &mut bi[i], a0[i], j0);
+                    keep_less(&mut bv[i], &mut bi[i], a1[i], j1);
                     let az = _mm512_castps256_ps512(a2[i]);
                     let m = _mm512_mask_cmp_ps_mask::<_CMP_LT_OQ>(0xff, az, bv[i]);
                     bv[i] = _mm512_mask_mov_ps(bv[i], m, az);
@@ -515,12 +511,8 @@ unsafe fn resident_group<const MR: usize>(
             let j0 = _mm512_set1_epi32((q * PANEL) as i32);
             let j1 = _mm512_set1_epi32((q * PANEL + 16) as i32);
             for i in 0..MR {
-                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a0[i], bv[i]);
-                bv[i] = _mm512_mask_mov_ps(bv[i], m, a0[i]);
-                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j0);
-                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a1[i], bv[i]);
-                bv[i] = _mm512_mask_mov_ps(bv[i], m, a1[i]);
-                bi[i] = _mm512_mask_mov_epi32(bi[i], m, j1);
+                keep_less(&mut bv[i], &mut bi[i], a0[i], j0);
+                keep_less(&mut bv[i], &mut bi[i], a1[i], j1);
             }
         }
         let q = full;
@@ -535,9 +527,7 @@ unsafe fn resident_group<const MR: usize>(
                 }
             }
             for i in 0..MR {
-                let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a[i], bv[i]);
-                bv[i] = _mm512_mask_mov_ps(bv[i], m, a[i]);
-                bi[i] = _mm512_mask_mov_epi32(bi[i], m, jq);
+                keep_less(&mut bv[i], &mut bi[i], a[i], jq);
             }
         }
     }
@@ -554,6 +544,23 @@ unsafe fn resident_group<const MR: usize>(
         };
     }
     labels[r0..r0 + live].copy_from_slice(&chosen[..live]);
+}
+
+/// The mask of the first `min(n, 16)` lanes of a vector.
+#[inline]
+pub(super) const fn first_lanes(n: usize) -> __mmask16 {
+    if n >= 16 { !0 } else { (1u16 << n) - 1 }
+}
+
+/// The running best of a row, lane by lane: where `a` is strictly below `bv`
+/// (an equal value keeps the earlier, lower index), `a` and the panel offset
+/// `j` replace them.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn keep_less(bv: &mut __m512, bi: &mut __m512i, a: __m512, j: __m512i) {
+    let m = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, *bv);
+    *bv = _mm512_mask_mov_ps(*bv, m, a);
+    *bi = _mm512_mask_mov_epi32(*bi, m, j);
 }
 
 /// Direct kernel for `d ≤ DIRECT_MAX_D`: 16 rows in the lanes of a vector,
@@ -577,7 +584,7 @@ unsafe fn direct_rows_in_lanes(
     let mut r0 = 0;
     while r0 < n {
         let live = (n - r0).min(16);
-        let mask: __mmask16 = if live == 16 { !0 } else { (1u16 << live) - 1 };
+        let mask = first_lanes(live);
         let mut xt = [_mm512_setzero_ps(); DIRECT_MAX_D];
         for (p, t) in xt.iter_mut().enumerate().take(d) {
             // SAFETY: lane `l < live` reads `x[(r0 + l)·d + p]`, within `x`;

@@ -36,6 +36,44 @@ pub struct Segment {
     pub end: u32,
 }
 
+/// The order that sorts a tile's points by cluster (`codes`, one per point;
+/// a stable sort, so points of one cluster keep their order), and the runs of
+/// one cluster each in that order.
+#[must_use]
+pub fn sort_by_cluster(codes: &[u32]) -> (Vec<u32>, Vec<Segment>) {
+    let m = codes.len();
+    let mut order: Vec<u32> = (0..m as u32).collect();
+    order.sort_by_key(|&j| codes[j as usize]);
+    let mut segments = Vec::new();
+    let mut s = 0;
+    while s < m {
+        let c = codes[order[s] as usize];
+        let mut e = s;
+        while e < m && codes[order[e] as usize] == c {
+            e += 1;
+        }
+        segments.push(Segment {
+            code: c,
+            start: s as u32,
+            end: e as u32,
+        });
+        s = e;
+    }
+    (order, segments)
+}
+
+/// A tile ready for [`accumulate`]: its points packed by [`pack_tile`] and
+/// their runs by cluster.
+#[derive(Debug, Clone, Copy)]
+pub struct Tile<'a> {
+    /// The lane groups: `padded × d` values.
+    pub packed: &'a [f32],
+    /// The padded point count [`pack_tile`] returned.
+    pub padded: usize,
+    /// The runs of one cluster each, within the first `padded` points.
+    pub segments: &'a [Segment],
+}
+
 /// Packs the tile's rows (`data`, row-major, `d` columns) in the order `order`
 /// into lane groups; returns the padded point count.
 ///
@@ -73,55 +111,44 @@ pub fn kernel_name_with(isa: Isa) -> &'static str {
     }
 }
 
-/// Adds, for every row of `rows` (row-major, `d` columns) and every segment,
-/// the sum of the row's Euclidean distances to the segment's points to
-/// `sums[row * k + segment.code]`. `dist` is scratch of at least
-/// `ROWS * padded` values (resized here).
+/// Adds, for every row of `rows` (row-major, `d` columns) and every segment
+/// of `tile`, the sum of the row's Euclidean distances to the segment's points
+/// to `sums[row * k + segment.code]`. `dist` is scratch of at least
+/// `ROWS * tile.padded` values (resized here).
 ///
 /// # Panics
-/// When `packed` is not `padded` points of `d` values, a segment lies
-/// outside them, a code is not below `k`, or `sums` holds fewer than `k`
+/// When `tile.packed` is not `tile.padded` points of `d` values, a segment
+/// lies outside them, a code is not below `k`, or `sums` holds fewer than `k`
 /// values per row.
-#[allow(clippy::too_many_arguments)]
 pub fn accumulate(
     rows: &[f32],
     d: usize,
-    packed: &[f32],
-    padded: usize,
-    segments: &[Segment],
+    tile: Tile<'_>,
     k: usize,
     sums: &mut [f64],
     dist: &mut Vec<f32>,
 ) {
-    accumulate_with(
-        Isa::current(),
-        rows,
-        d,
-        packed,
-        padded,
-        segments,
-        k,
-        sums,
-        dist,
-    );
+    accumulate_with(Isa::current(), rows, d, tile, k, sums, dist);
 }
 
 /// [`accumulate`] on the path `isa`.
 ///
 /// # Panics
 /// As [`accumulate`]; also when this CPU cannot run `isa`.
-#[allow(clippy::too_many_arguments)]
 pub fn accumulate_with(
     isa: Isa,
     rows: &[f32],
     d: usize,
-    packed: &[f32],
-    padded: usize,
-    segments: &[Segment],
+    tile: Tile<'_>,
     k: usize,
     sums: &mut [f64],
     dist: &mut Vec<f32>,
 ) {
+    let Tile {
+        packed,
+        padded,
+        segments,
+    } = tile;
     assert_eq!(
         packed.len(),
         padded * d,
@@ -143,8 +170,8 @@ pub fn accumulate_with(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
         // below it that `best_of` picked: AVX2 and FMA.
-        Isa::Avx2 => unsafe { accumulate_avx2(rows, d, packed, padded, segments, k, sums, dist) },
-        _ => accumulate_body::<false>(rows, d, packed, padded, segments, k, sums, dist),
+        Isa::Avx2 => unsafe { accumulate_avx2(rows, d, tile, k, sums, dist) },
+        _ => accumulate_body::<false>(rows, d, tile, k, sums, dist),
     }
 }
 
@@ -154,20 +181,17 @@ pub fn accumulate_with(
 /// AVX2 and FMA must be available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn accumulate_avx2(
     rows: &[f32],
     d: usize,
-    packed: &[f32],
-    padded: usize,
-    segments: &[Segment],
+    tile: Tile<'_>,
     k: usize,
     sums: &mut [f64],
     dist: &mut [f32],
 ) {
     // The same body, compiled with AVX2 + FMA: lane loops become ymm
     // operations, `mul_add` one fused instruction, `sqrt` one vsqrtps.
-    accumulate_body::<true>(rows, d, packed, padded, segments, k, sums, dist);
+    accumulate_body::<true>(rows, d, tile, k, sums, dist);
 }
 
 /// Sum of `v` in f64 with four accumulators (a fixed order: same bits every run).
@@ -188,17 +212,19 @@ fn sum_f64(v: &[f32]) -> f64 {
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn accumulate_body<const FMA: bool>(
     rows: &[f32],
     d: usize,
-    packed: &[f32],
-    padded: usize,
-    segments: &[Segment],
+    tile: Tile<'_>,
     k: usize,
     sums: &mut [f64],
     dist: &mut [f32],
 ) {
+    let Tile {
+        packed,
+        padded,
+        segments,
+    } = tile;
     let n = rows.len() / d.max(1);
     let mut i = 0;
     while i < n {
@@ -234,29 +260,6 @@ mod tests {
 
     use super::*;
 
-    /// The sorted order of a tile and its runs by cluster.
-    fn plan(codes: &[u32]) -> (Vec<u32>, Vec<Segment>) {
-        let m = codes.len();
-        let mut order: Vec<u32> = (0..m as u32).collect();
-        order.sort_by_key(|&j| codes[j as usize]);
-        let mut segments = Vec::new();
-        let mut s = 0;
-        while s < m {
-            let c = codes[order[s] as usize];
-            let mut e = s;
-            while e < m && codes[order[e] as usize] == c {
-                e += 1;
-            }
-            segments.push(Segment {
-                code: c,
-                start: s as u32,
-                end: e as u32,
-            });
-            s = e;
-        }
-        (order, segments)
-    }
-
     /// Per row, per cluster: the exact sum of Euclidean distances, in `f64`.
     fn exact_sums(rows: &[f32], tile: &[f32], codes: &[u32], d: usize, k: usize) -> Vec<f64> {
         let mut want = vec![0.0f64; rows.len() / d * k];
@@ -287,9 +290,12 @@ mod tests {
         let padded = pack_tile(tile, d, order, &mut packed);
         let mut sums = vec![0.0; rows.len() / d * k];
         let mut dist = Vec::new();
-        accumulate_with(
-            isa, rows, d, &packed, padded, segments, k, &mut sums, &mut dist,
-        );
+        let tile = Tile {
+            packed: &packed,
+            padded,
+            segments,
+        };
+        accumulate_with(isa, rows, d, tile, k, &mut sums, &mut dist);
         sums
     }
 
@@ -303,7 +309,7 @@ mod tests {
             .map(|i| ((i * 29) % 13) as f32 * 0.2 - 1.5)
             .collect();
         let codes: Vec<u32> = (0..m).map(|j| (j % k) as u32).collect();
-        let (order, segments) = plan(&codes);
+        let (order, segments) = sort_by_cluster(&codes);
         let want = exact_sums(&rows, &tile, &codes, d, k);
         let plain = sums_with(Isa::Scalar, &rows, d, &tile, &order, &segments, k);
         for isa in Isa::paths_for_test("sums_match_direct_distances") {
@@ -338,7 +344,7 @@ mod tests {
                     proptest::collection::vec(0u32..k as u32, m),
                 ))
         ) {
-            let (order, segments) = plan(&codes);
+            let (order, segments) = sort_by_cluster(&codes);
             let want = exact_sums(&rows, &tile, &codes, d, k);
             let oracle = sums_with(Isa::Scalar, &rows, d, &tile, &order, &segments, k);
             let tol = (d as f64 + 4.0) * f64::from(f32::EPSILON);

@@ -50,6 +50,18 @@ impl std::fmt::Debug for PassOptions<'_> {
     }
 }
 
+/// The merge of partials that are sums cell by cell (per-column sums, per
+/// cluster and column sums): `a[i] += b[i]` for every cell, in `a`'s storage.
+/// `b` has `a`'s length.
+#[must_use]
+pub fn add_cells<T: std::ops::AddAssign + Copy>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    debug_assert_eq!(a.len(), b.len(), "add_cells: partials of unequal length");
+    for (x, &y) in a.iter_mut().zip(&b) {
+        *x += y;
+    }
+    a
+}
+
 /// Runs `f` on a rayon pool of `threads` threads (all cores when `None`).
 ///
 /// # Errors

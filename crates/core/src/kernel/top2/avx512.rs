@@ -9,9 +9,27 @@
 use std::arch::x86_64::*;
 
 use super::{SUB, SubPanels, Top2};
+use crate::kernel::avx512::first_lanes;
 
 /// Rows per group.
 const R: usize = 4;
+
+/// `a − b` on the lanes `mask` selects, 0 on the others.
+///
+/// # Safety
+/// AVX-512F available; the lanes `mask` selects are readable at `a` and `b`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn masked_sub(mask: __mmask16, a: *const f32, b: *const f32) -> __m512 {
+    // SAFETY: the caller guarantees the selected lanes are readable; masked-off
+    // lanes are not read.
+    unsafe {
+        _mm512_sub_ps(
+            _mm512_maskz_loadu_ps(mask, a),
+            _mm512_maskz_loadu_ps(mask, b),
+        )
+    }
+}
 
 /// # Safety
 /// AVX-512F, AVX2 and FMA available; shapes as `super::translate_rows`
@@ -37,15 +55,8 @@ pub(super) unsafe fn translate_rows(
         // `mu` and `o` (all `d` long); masked-off lanes are not touched.
         unsafe {
             while p < d {
-                let m: __mmask16 = if d - p >= 16 {
-                    !0
-                } else {
-                    (1u16 << (d - p)) - 1
-                };
-                let v = _mm512_sub_ps(
-                    _mm512_maskz_loadu_ps(m, src.add(p)),
-                    _mm512_maskz_loadu_ps(m, mu.as_ptr().add(p)),
-                );
+                let m = first_lanes(d - p);
+                let v = masked_sub(m, src.add(p), mu.as_ptr().add(p));
                 _mm512_mask_storeu_ps(o.as_mut_ptr().add(p), m, v);
                 acc = _mm512_fmadd_ps(v, v, acc);
                 p += 16;
@@ -130,15 +141,8 @@ pub(super) unsafe fn decay_bounds(
         // row's `t` bounds and `drift`; masked-off lanes are not touched.
         unsafe {
             while g < t {
-                let k: __mmask16 = if t - g >= 16 {
-                    !0
-                } else {
-                    (1u16 << (t - g)) - 1
-                };
-                let r = _mm512_sub_ps(
-                    _mm512_maskz_loadu_ps(k, b.add(g)),
-                    _mm512_maskz_loadu_ps(k, drift.as_ptr().add(g)),
-                );
+                let k = first_lanes(t - g);
+                let r = masked_sub(k, b.add(g), drift.as_ptr().add(g));
                 let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(r, _mm512_setzero_ps());
                 let v = _mm512_mask_sub_epi32(zero, pos, _mm512_castps_si512(r), one);
                 _mm512_mask_storeu_ps(b.add(g), k, _mm512_castsi512_ps(v));
