@@ -86,7 +86,7 @@ impl GmmParams {
     ///
     /// # Errors
     /// Invalid parameters, unreadable or non-finite data, a collapsed
-    /// component, an invalid `MMCLUST_ISA` ([`CoreError::Isa`]): see
+    /// component, an invalid `MMCLUST_ISA` ([`mmclust_core::CoreError::Isa`]): see
     /// [`GmmError`].
     pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<GaussianMixtureModel> {
         self.fit_with(source, FitHooks::default())
