@@ -170,6 +170,22 @@ pub(crate) fn emit_json(value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// The end of a command that writes files: with `--json`, `value` as the run's
+/// JSON object (see [`emit_json`]); otherwise `line` as an info line on stderr
+/// (not under `--quiet`).
+pub(crate) fn emit_summary(
+    g: &crate::Global,
+    value: serde_json::Value,
+    line: impl std::fmt::Display,
+) -> Result<()> {
+    if g.json {
+        emit_json(&value)
+    } else {
+        g.info(line);
+        Ok(())
+    }
+}
+
 /// Reads a small text input (a model, a statistics file). A file that is not
 /// UTF-8 text is an input error naming the file and `expected`.
 pub(crate) fn read_text(path: &Path, expected: &str) -> Result<String> {

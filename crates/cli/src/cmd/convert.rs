@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_json, open};
+use crate::input::{emit_summary, open};
 use crate::progress::RowProgress;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
@@ -84,25 +84,24 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "convert",
             "input": a.input,
             "output": a.output,
             "rows": rows.0,
             "cols": rows.1,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {}) in {:.2} s",
             a.output.display(),
             rows.0,
             rows.1,
             seconds
-        ));
-    }
-    Ok(())
+        ),
+    )
 }
 
 fn csv_to_npy(g: &Global, a: &Args, delimiter: u8) -> Result<(usize, usize)> {

@@ -12,7 +12,7 @@ use crate::Global;
 use crate::cmd::gmm::load_gmm;
 use crate::cmd::kmeans::load_model;
 use crate::fail::usage;
-use crate::input::{emit_json, open, read_text};
+use crate::input::{emit_json, emit_summary, open, read_text};
 use crate::progress::RowProgress;
 
 /// A model file of either kind.
@@ -119,8 +119,9 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
             Ok(m.k())
         }
     })?;
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "predict",
             "kind": model.kind(),
             "model": a.model,
@@ -129,15 +130,9 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
             "n": data.n_rows(),
             "k": k,
             "output": output,
-        }))?;
-    } else {
-        g.info(format_args!(
-            "wrote {} for {} rows",
-            a.out.display(),
-            data.n_rows()
-        ));
-    }
-    Ok(())
+        }),
+        format_args!("wrote {} for {} rows", a.out.display(), data.n_rows()),
+    )
 }
 
 /// Runs one pass over `data` with a progress bar named `what`.

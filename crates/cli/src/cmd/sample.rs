@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::Global;
 use crate::cmd::gmm::load_gmm;
 use crate::fail::usage;
-use crate::input::{emit_json, read_text};
+use crate::input::{emit_summary, read_text};
 use crate::progress::RowProgress;
 
 /// Draws rows from a Gaussian mixture written by `mmclust gmm --model-out`,
@@ -81,8 +81,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         w.finish()?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "sample",
             "model": a.model,
             "out": a.out,
@@ -92,14 +93,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "k": model.k(),
             "seed": g.seed,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {} float32) in {seconds:.2} s",
             a.out.display(),
             a.n,
             model.d()
-        ));
-    }
-    Ok(())
+        ),
+    )
 }

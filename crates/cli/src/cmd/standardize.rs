@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_summary, fingerprint, open};
 use crate::progress::RowProgress;
 
 /// Z-scores every column: (x − mean) / std, with the population std (ddof = 0,
@@ -111,8 +111,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
     writer.finish()?;
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "standardize",
             "input": fp,
             "out": a.out,
@@ -122,17 +123,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "scale": transform.scale,
             "constant_columns": transform.constant_columns,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {} float32, z-scored) in {:.2} s",
             a.out.display(),
             fp.rows,
             d,
             seconds
-        ));
-    }
-    Ok(())
+        ),
+    )
 }
 
 /// The JSON form of a transform (`--stats-out`, read back by `--apply`).
