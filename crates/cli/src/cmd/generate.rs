@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::fit::check_outputs;
 use crate::fail::usage;
 use crate::input::emit_summary;
 
@@ -98,18 +99,7 @@ fn check(a: &BlobsArgs) -> Result<()> {
             a.center_box
         )));
     }
-    let mut outs = vec![&a.out];
-    outs.extend(a.labels_out.iter());
-    outs.extend(a.centers_out.iter());
-    for (i, p) in outs.iter().enumerate() {
-        if outs[..i].contains(p) {
-            return Err(usage(format!(
-                "{} is given as two different outputs",
-                p.display()
-            )));
-        }
-    }
-    Ok(())
+    check_outputs(&[Some(&a.out), a.labels_out.as_ref(), a.centers_out.as_ref()])
 }
 
 fn block(

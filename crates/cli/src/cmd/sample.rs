@@ -8,6 +8,7 @@ use mmclust_core::format::NpyWriter;
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::fit::check_outputs;
 use crate::cmd::gmm::load_gmm;
 use crate::fail::usage;
 use crate::input::{emit_summary, read_text};
@@ -41,12 +42,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     if a.n == 0 {
         return Err(usage("--n must be at least 1"));
     }
-    if a.labels_out.as_ref() == Some(&a.out) {
-        return Err(usage(format!(
-            "{} is given as two different outputs; choose distinct paths",
-            a.out.display()
-        )));
-    }
+    check_outputs(&[Some(&a.out), a.labels_out.as_ref()])?;
     let started = Instant::now();
     let text = read_text(&a.model, "a model written by `mmclust gmm --model-out`")?;
     let kind = serde_json::from_str::<serde_json::Value>(&text)
