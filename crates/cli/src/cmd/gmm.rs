@@ -18,7 +18,7 @@ use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_mode
 use crate::dist::SharedNpy;
 use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
-use crate::progress::{RowProgress, StatusLine};
+use crate::progress::{RowProgress, StatusLine, with_progress};
 
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
 /// matrix file: one streaming pass of column statistics (NaN/inf check,
@@ -297,14 +297,8 @@ fn write_rows<S: DataSource>(
         None => None,
     };
     let k = model.k();
-    let bar = RowProgress::new(g, "outputs", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    model.rows_each(
-        m,
-        PassOptions {
-            progress: Some(&tick),
-        },
-        |resp, _| {
+    with_progress(g, "outputs", m.n_rows(), |options| {
+        Ok(model.rows_each(m, options, |resp, _| {
             if let Some(w) = labels.as_mut() {
                 let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
                 w.write(&l)?;
@@ -314,9 +308,8 @@ fn write_rows<S: DataSource>(
                 w.write(&r)?;
             }
             Ok(())
-        },
-    )?;
-    bar.finish();
+        })?)
+    })?;
     if let Some(w) = labels {
         w.finish()?;
     }

@@ -19,7 +19,7 @@ use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_mode
 use crate::dist::SharedNpy;
 use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
-use crate::progress::{RowProgress, StatusLine};
+use crate::progress::{RowProgress, StatusLine, with_progress};
 
 mod checkpoint;
 
@@ -476,17 +476,14 @@ fn write_outputs(
         Some(crate::dist::ordered_sum(comm, &inertias)?)
     } else if let Some(p) = &a.labels_out {
         let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
-        let bar = RowProgress::new(g, "labels", n as u64);
-        let tick = |r: usize| bar.tick(r);
         let mut row = 0;
         let mut inertia = 0.0f64;
-        let options = PassOptions {
-            progress: Some(&tick),
-        };
-        model.predict_each(m, options, |labels, dist| {
-            inertia += chunk_inertia(dist, weights.map(|w| &w[row..row + dist.len()]));
-            row += dist.len();
-            Ok(w.write(&as_i32(labels))?)
+        with_progress(g, "labels", n, |options| {
+            Ok(model.predict_each(m, options, |labels, dist| {
+                inertia += chunk_inertia(dist, weights.map(|w| &w[row..row + dist.len()]));
+                row += dist.len();
+                Ok(w.write(&as_i32(labels))?)
+            })?)
         })?;
         w.finish()?;
         Some(inertia)
