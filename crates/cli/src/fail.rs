@@ -9,29 +9,15 @@ use std::process::ExitCode;
 use mmclust_core::CoreError;
 
 /// A usage or input error raised by the command line itself.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct UsageError(pub(crate) String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
 
 /// A run stopped by Ctrl-C / SIGTERM after saving what it could (exit 130,
 /// the shell's convention for SIGINT).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct Interrupted(pub(crate) String);
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Interrupted {}
 
 /// Exit code for an error chain.
 pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{Matrix, open_matrix};
+use mmclust_core::format::{Matrix, NpyFile, open_matrix};
 use mmclust_core::source::Concat;
 use serde::Serialize;
 
@@ -168,6 +168,37 @@ pub(crate) fn emit_json(value: &serde_json::Value) -> Result<()> {
     serde_json::to_writer(&mut out, &value)?;
     writeln!(out)?;
     Ok(())
+}
+
+/// Reads the matrix of `--init PATH.npy` (small: `k` × `d`) into memory. Any
+/// other shape is an input error that names both; `what` names the rows
+/// ("centres", "means").
+pub(crate) fn read_init_matrix(path: &str, k: usize, d: usize, what: &str) -> Result<Vec<f32>> {
+    let f = NpyFile::open(path)?;
+    let (rows, cols) = f.shape();
+    if rows != k || cols != d {
+        return Err(crate::fail::usage(format!(
+            "--init {path}: holds {rows} × {cols} {what} but -k {k} on {d}-column data needs {k} × {d}"
+        )));
+    }
+    let mut scratch = Vec::new();
+    Ok(f.rows(0..rows, &mut scratch)?.to_vec())
+}
+
+/// The end of a command that writes files: with `--json`, `value` as the run's
+/// JSON object (see [`emit_json`]); otherwise `line` as an info line on stderr
+/// (not under `--quiet`).
+pub(crate) fn emit_summary(
+    g: &crate::Global,
+    value: serde_json::Value,
+    line: impl std::fmt::Display,
+) -> Result<()> {
+    if g.json {
+        emit_json(&value)
+    } else {
+        g.info(line);
+        Ok(())
+    }
 }
 
 /// Reads a small text input (a model, a statistics file). A file that is not

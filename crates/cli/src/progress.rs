@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mmclust_core::DataSource;
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered};
 
 /// A row counter for one pass; call [`RowProgress::tick`] from any thread.
 #[derive(Debug)]
@@ -71,6 +73,49 @@ impl Drop for RowProgress {
     fn drop(&mut self) {
         self.finish();
     }
+}
+
+/// Runs one pass over `rows` rows with a bar labelled `what`: `pass` gets the
+/// [`PassOptions`] that tick it.
+pub(crate) fn with_progress<R>(
+    g: &crate::Global,
+    what: &str,
+    rows: usize,
+    pass: impl FnOnce(PassOptions<'_>) -> anyhow::Result<R>,
+) -> anyhow::Result<R> {
+    let bar = RowProgress::new(g, what, rows as u64);
+    let tick = |r: usize| bar.tick(r);
+    let result = pass(PassOptions {
+        progress: Some(&tick),
+    })?;
+    bar.finish();
+    Ok(result)
+}
+
+/// One pass over every row of `source` with a bar labelled `what`: `map` runs
+/// on the chunks in parallel (four batches of chunks per thread in flight),
+/// `write` takes its results in row order.
+pub(crate) fn map_in_order<S, T>(
+    g: &crate::Global,
+    what: &str,
+    source: &S,
+    map: impl Fn(Chunk<'_>) -> mmclust_core::Result<T> + Sync,
+    write: impl FnMut(T) -> mmclust_core::Result<()>,
+) -> anyhow::Result<()>
+where
+    S: DataSource + ?Sized,
+    T: Send,
+{
+    with_progress(g, what, source.n_rows(), |options| {
+        Ok(map_ordered(
+            source,
+            Chunking::for_dim(source.n_cols()),
+            options,
+            4 * rayon::current_num_threads(),
+            map,
+            write,
+        )?)
+    })
 }
 
 /// A one-line status (e.g. the current iteration) on stderr, shown like

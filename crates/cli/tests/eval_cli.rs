@@ -60,24 +60,13 @@ fn demo_writes_a_report_from_any_folder_and_picks_two() {
 fn elbow_finds_the_knee_and_checks_its_range() {
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("elbow.svg");
-    let o = run(&[
+    let j = json(&run_on_faithful_z(
         "elbow",
-        s(&faithful()),
-        "--k",
-        "1..=8",
-        "--standardize",
-        "--json",
-        "--plot-out",
-        s(&plot),
-    ]);
-    let j = json(&o);
+        &["--k", "1..=8", "--plot-out", s(&plot)],
+    ));
     assert_eq!(j["knee"], 2);
     assert_eq!(j["sse"].as_array().unwrap().len(), 8);
-    assert!(
-        std::fs::read_to_string(&plot)
-            .unwrap()
-            .contains("knee: k = 2")
-    );
+    assert_file_contains(&plot, "knee: k = 2");
     assert_input_error(&run(&["elbow", s(&faithful()), "--k", "5..=2"]), "empty");
     assert_input_error(&run(&["elbow", s(&faithful()), "--k", "0..=3"]), "k ≥ 1");
     assert_input_error(
@@ -129,20 +118,9 @@ fn silhouette_matches_sklearn_on_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("s.svg");
     run_ok(&["silhouette", s(&x), s(&l), "--plot-out", s(&plot)]);
-    assert!(
-        std::fs::read_to_string(&plot)
-            .unwrap()
-            .contains("mean 0.526")
-    );
+    assert_file_contains(&plot, "mean 0.526");
 
-    let sweep = json(&run(&[
-        "silhouette",
-        s(&faithful()),
-        "--k",
-        "2..=4",
-        "--standardize",
-        "--json",
-    ]));
+    let sweep = json(&run_on_faithful_z("silhouette", &["--k", "2..=4"]));
     assert_eq!(sweep["best_k"], 2);
 }
 
@@ -219,25 +197,20 @@ fn scores_match_sklearn_with_truth() {
 fn gmm_select_prefers_two_full_components_on_old_faithful() {
     let dir = tempfile::tempdir().unwrap();
     let plot = dir.path().join("bic.svg");
-    let j = json(&run(&[
+    let j = json(&run_on_faithful_z(
         "gmm-select",
-        s(&faithful()),
-        "--k",
-        "1..=4",
-        "--covariance",
-        "full",
-        "--standardize",
-        "--json",
-        "--plot-out",
-        s(&plot),
-    ]));
+        &[
+            "--k",
+            "1..=4",
+            "--covariance",
+            "full",
+            "--plot-out",
+            s(&plot),
+        ],
+    ));
     assert_eq!(j["best"]["k"], 2);
     assert_eq!(j["candidates"].as_array().unwrap().len(), 4);
-    assert!(
-        std::fs::read_to_string(&plot)
-            .unwrap()
-            .contains("lowest BIC")
-    );
+    assert_file_contains(&plot, "lowest BIC");
     assert_input_error(
         &run(&[
             "gmm-select",

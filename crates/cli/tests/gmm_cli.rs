@@ -17,20 +17,19 @@ fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
     let model = dir.path().join("m.json");
     let labels = dir.path().join("l.npy");
     let proba = dir.path().join("p.npy");
-    let sum = json(&run(&[
+    let sum = json(&run_on_faithful_z(
         "gmm",
-        s(&faithful()),
-        "-k",
-        "2",
-        "--standardize",
-        "--model-out",
-        s(&model),
-        "--labels-out",
-        s(&labels),
-        "--proba-out",
-        s(&proba),
-        "--json",
-    ]));
+        &[
+            "-k",
+            "2",
+            "--model-out",
+            s(&model),
+            "--labels-out",
+            s(&labels),
+            "--proba-out",
+            s(&proba),
+        ],
+    ));
     for key in [
         "covariance",
         "k",

@@ -8,13 +8,12 @@ use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::{CsvOptions, CsvReader, NpyWriter};
 use mmclust_core::output::AtomicOutput;
-use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
 use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_json, open};
-use crate::progress::RowProgress;
+use crate::input::{emit_summary, open};
+use crate::progress::map_in_order;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
 /// line) → .npy; .npy of any supported dtype, .fvecs or .bvecs → float32 .npy;
@@ -84,25 +83,24 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "convert",
             "input": a.input,
             "output": a.output,
             "rows": rows.0,
             "cols": rows.1,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {}) in {:.2} s",
             a.output.display(),
             rows.0,
             rows.1,
             seconds
-        ));
-    }
-    Ok(())
+        ),
+    )
 }
 
 fn csv_to_npy(g: &Global, a: &Args, delimiter: u8) -> Result<(usize, usize)> {
@@ -148,19 +146,13 @@ fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize)> {
     let m = open(&a.input)?;
     let d = m.n_cols();
     let mut writer = NpyWriter::<f32>::create(&a.output, Some(d), &[a.input.as_path()])?;
-    let bar = RowProgress::new(g, "convert", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    map_ordered(
+    map_in_order(
+        g,
+        "convert",
         &m,
-        Chunking::for_dim(d),
-        PassOptions {
-            progress: Some(&tick),
-        },
-        4 * rayon::current_num_threads(),
         |chunk| Ok(chunk.data.to_vec()),
         |rows| writer.write(&rows),
     )?;
-    bar.finish();
     writer.finish()?;
     Ok((m.n_rows(), d))
 }
@@ -169,16 +161,11 @@ fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize)> {
     let m = open(&a.input)?;
     let d = m.n_cols();
     let mut out = AtomicOutput::create(&a.output, &[a.input.as_path()])?;
-    let bar = RowProgress::new(g, "convert", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
     let output = a.output.clone();
-    map_ordered(
+    map_in_order(
+        g,
+        "convert",
         &m,
-        Chunking::for_dim(d),
-        PassOptions {
-            progress: Some(&tick),
-        },
-        4 * rayon::current_num_threads(),
         |chunk| {
             let mut text = Vec::with_capacity(chunk.data.len() * 10);
             write_csv_rows(&mut text, chunk.rows())
@@ -191,7 +178,6 @@ fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize)> {
                 .map_err(|e| mmclust_core::CoreError::io(&output, "write", e))
         },
     )?;
-    bar.finish();
     out.commit()?;
     Ok((m.n_rows(), d))
 }

@@ -16,8 +16,9 @@ use crate::Global;
 use crate::fail::usage;
 use crate::input::{Data, open_data};
 
-/// Outputs must differ from each other and from the inputs.
-pub(crate) fn check_outputs(outputs: &[&PathBuf]) -> Result<()> {
+/// Outputs must differ from each other (`None`: an output not asked for).
+pub(crate) fn check_outputs(outputs: &[Option<&PathBuf>]) -> Result<()> {
+    let outputs: Vec<&PathBuf> = outputs.iter().copied().flatten().collect();
     for (i, p) in outputs.iter().enumerate() {
         if outputs[..i].contains(p) {
             return Err(usage(format!(
@@ -41,8 +42,7 @@ pub(crate) struct FitInput {
 impl FitInput {
     /// Refuses outputs given twice, then opens the data.
     pub(crate) fn open(file: &Path, shards: bool, outputs: &[Option<&PathBuf>]) -> Result<Self> {
-        let outputs: Vec<&PathBuf> = outputs.iter().copied().flatten().collect();
-        check_outputs(&outputs)?;
+        check_outputs(outputs)?;
         let data = open_data(file, shards)?;
         let fingerprint = serde_json::to_value(&data.fingerprint)?;
         Ok(Self {

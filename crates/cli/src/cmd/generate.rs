@@ -18,8 +18,9 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::fit::check_outputs;
 use crate::fail::usage;
-use crate::input::emit_json;
+use crate::input::emit_summary;
 
 /// Rows per random stream. Part of the output's definition: changing it changes
 /// the data a seed gives.
@@ -98,18 +99,7 @@ fn check(a: &BlobsArgs) -> Result<()> {
             a.center_box
         )));
     }
-    let mut outs = vec![&a.out];
-    outs.extend(a.labels_out.iter());
-    outs.extend(a.centers_out.iter());
-    for (i, p) in outs.iter().enumerate() {
-        if outs[..i].contains(p) {
-            return Err(usage(format!(
-                "{} is given as two different outputs",
-                p.display()
-            )));
-        }
-    }
-    Ok(())
+    check_outputs(&[Some(&a.out), a.labels_out.as_ref(), a.centers_out.as_ref()])
 }
 
 fn block(
@@ -183,17 +173,17 @@ fn blobs(g: &Global, a: BlobsArgs) -> Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let bytes = (a.n * a.d * 4) as f64;
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "generate blobs",
             "out": a.out,
             "n": a.n, "d": a.d, "k": a.k,
             "spread": a.spread, "center_box": a.center_box, "seed": g.seed,
             "labels_out": a.labels_out, "centers_out": a.centers_out,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {} float32, {:.1} MiB) in {:.2} s ({:.0} MiB/s)",
             a.out.display(),
             a.n,
@@ -201,7 +191,6 @@ fn blobs(g: &Global, a: BlobsArgs) -> Result<()> {
             bytes / 1048576.0,
             seconds,
             bytes / 1048576.0 / seconds.max(1e-9)
-        ));
-    }
-    Ok(())
+        ),
+    )
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{Matrix, NpyFile, NpyWriter};
+use mmclust_core::format::{Matrix, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
 use mmclust_core::source::{Concat, RowRange};
 use mmclust_gmm::{
@@ -17,8 +17,8 @@ use crate::Global;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::emit_json;
-use crate::progress::{RowProgress, StatusLine};
+use crate::input::{emit_json, read_init_matrix};
+use crate::progress::{RowProgress, StatusLine, with_progress};
 
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
 /// matrix file: one streaming pass of column statistics (NaN/inf check,
@@ -96,15 +96,7 @@ fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
         "random" => Init::Random,
         "random-from-data" | "random_from_data" => Init::RandomFromData,
         path if path.ends_with(".npy") => {
-            let f = NpyFile::open(path)?;
-            let (rows, cols) = f.shape();
-            if rows != k || cols != d {
-                return Err(usage(format!(
-                    "--init {path}: holds {rows} × {cols} means but -k {k} on {d}-column data needs {k} × {d}"
-                )));
-            }
-            let mut scratch = Vec::new();
-            let means = f.rows(0..rows, &mut scratch)?.to_vec();
+            let means = read_init_matrix(path, k, d, "means")?;
             if means.iter().any(|v| !v.is_finite()) {
                 return Err(usage(format!("--init {path}: holds a non-finite value")));
             }
@@ -305,14 +297,8 @@ fn write_rows<S: DataSource>(
         None => None,
     };
     let k = model.k();
-    let bar = RowProgress::new(g, "outputs", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    model.rows_each(
-        m,
-        PassOptions {
-            progress: Some(&tick),
-        },
-        |resp, _| {
+    with_progress(g, "outputs", m.n_rows(), |options| {
+        Ok(model.rows_each(m, options, |resp, _| {
             if let Some(w) = labels.as_mut() {
                 let l: Vec<i32> = resp.chunks_exact(k).map(|r| argmax(r) as i32).collect();
                 w.write(&l)?;
@@ -322,9 +308,8 @@ fn write_rows<S: DataSource>(
                 w.write(&r)?;
             }
             Ok(())
-        },
-    )?;
-    bar.finish();
+        })?)
+    })?;
     if let Some(w) = labels {
         w.finish()?;
     }

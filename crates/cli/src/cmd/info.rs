@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::ColumnStats;
 use serde_json::json;
 
 use crate::Global;
 use crate::input::{emit_json, fingerprint, open};
-use crate::progress::RowProgress;
+use crate::progress::with_progress;
 
 /// Shape, dtype and size of a matrix file; `--stats` adds per-column count,
 /// mean, std, min, max and NaN/inf counts from one streaming pass.
@@ -30,17 +30,13 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let m = open(&a.file)?;
     let fp = fingerprint(&a.file, &m);
     let stats = if a.stats {
-        let bar = RowProgress::new(g, "statistics", m.n_rows() as u64);
-        let tick = |rows: usize| bar.tick(rows);
-        let s = ColumnStats::compute(
-            &m,
-            Chunking::for_dim(m.n_cols()),
-            PassOptions {
-                progress: Some(&tick),
-            },
-        )?;
-        bar.finish();
-        Some(s)
+        Some(with_progress(g, "statistics", m.n_rows(), |options| {
+            Ok(ColumnStats::compute(
+                &m,
+                Chunking::for_dim(m.n_cols()),
+                options,
+            )?)
+        })?)
     } else {
         None
     };

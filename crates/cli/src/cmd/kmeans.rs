@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{NpyFile, NpyWriter, read_npy_vector_f32, write_npy_f32};
+use mmclust_core::format::{NpyWriter, read_npy_vector_f32, write_npy_f32};
 use mmclust_core::parallel::{Chunking, PassOptions, owned_rows};
 use mmclust_core::source::RowRange;
 use mmclust_kmeans::{
@@ -18,8 +18,8 @@ use crate::Global;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::emit_json;
-use crate::progress::{RowProgress, StatusLine};
+use crate::input::{emit_json, read_init_matrix};
+use crate::progress::{RowProgress, StatusLine, with_progress};
 
 mod checkpoint;
 
@@ -164,15 +164,6 @@ fn skipped_fraction(model: &KMeansModel) -> f64 {
     }
 }
 
-/// Reads a `.npy` matrix of centres into memory (small: k × d).
-fn read_centers(path: &Path) -> Result<(Vec<f32>, usize, usize)> {
-    let f = NpyFile::open(path)?;
-    let (k, d) = f.shape();
-    let mut scratch = Vec::new();
-    let v = f.rows(0..k, &mut scratch)?.to_vec();
-    Ok((v, k, d))
-}
-
 fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
     Ok(match spec {
         "auto" => Init::Auto,
@@ -182,15 +173,7 @@ fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
             oversampling: 2.0,
         },
         "random" => Init::Random,
-        path if path.ends_with(".npy") => {
-            let (c, rows, cols) = read_centers(Path::new(path))?;
-            if rows != k || cols != d {
-                return Err(usage(format!(
-                    "--init {path}: holds {rows} × {cols} centres but -k {k} on {d}-column data needs {k} × {d}"
-                )));
-            }
-            Init::Given(c)
-        }
+        path if path.ends_with(".npy") => Init::Given(read_init_matrix(path, k, d, "centres")?),
         other => {
             return Err(usage(format!(
                 "--init '{other}' is not one of auto, k-means++, k-means-parallel, random, or a path ending in .npy"
@@ -493,17 +476,14 @@ fn write_outputs(
         Some(crate::dist::ordered_sum(comm, &inertias)?)
     } else if let Some(p) = &a.labels_out {
         let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
-        let bar = RowProgress::new(g, "labels", n as u64);
-        let tick = |r: usize| bar.tick(r);
         let mut row = 0;
         let mut inertia = 0.0f64;
-        let options = PassOptions {
-            progress: Some(&tick),
-        };
-        model.predict_each(m, options, |labels, dist| {
-            inertia += chunk_inertia(dist, weights.map(|w| &w[row..row + dist.len()]));
-            row += dist.len();
-            Ok(w.write(&as_i32(labels))?)
+        with_progress(g, "labels", n, |options| {
+            Ok(model.predict_each(m, options, |labels, dist| {
+                inertia += chunk_inertia(dist, weights.map(|w| &w[row..row + dist.len()]));
+                row += dist.len();
+                Ok(w.write(&as_i32(labels))?)
+            })?)
         })?;
         w.finish()?;
         Some(inertia)

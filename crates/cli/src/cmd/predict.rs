@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use mmclust_core::format::{Matrix, NpyWriter};
-use mmclust_core::parallel::PassOptions;
+use mmclust_core::format::NpyWriter;
 use mmclust_core::{DataSource, FiniteSource};
 use serde_json::json;
 
@@ -12,8 +11,8 @@ use crate::Global;
 use crate::cmd::gmm::load_gmm;
 use crate::cmd::kmeans::load_model;
 use crate::fail::usage;
-use crate::input::{emit_json, open, read_text};
-use crate::progress::RowProgress;
+use crate::input::{emit_json, emit_summary, open, read_text};
+use crate::progress::with_progress;
 
 /// A model file of either kind.
 enum Model {
@@ -93,7 +92,7 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
     let out = &a.out;
-    let k = with_progress(g, "predict", &data, |options| match &model {
+    let k = with_progress(g, "predict", data.n_rows(), |options| match &model {
         Model::KMeans(m) if a.transform => {
             stream_npy(out, Some(m.k), &inputs, |w| {
                 m.transform_each(&data, options, |rows| Ok(w.write(rows)?))
@@ -119,8 +118,9 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
             Ok(m.k())
         }
     })?;
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "predict",
             "kind": model.kind(),
             "model": a.model,
@@ -129,31 +129,9 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
             "n": data.n_rows(),
             "k": k,
             "output": output,
-        }))?;
-    } else {
-        g.info(format_args!(
-            "wrote {} for {} rows",
-            a.out.display(),
-            data.n_rows()
-        ));
-    }
-    Ok(())
-}
-
-/// Runs one pass over `data` with a progress bar named `what`.
-fn with_progress<R>(
-    g: &Global,
-    what: &str,
-    data: &FiniteSource<Matrix>,
-    pass: impl FnOnce(PassOptions<'_>) -> Result<R>,
-) -> Result<R> {
-    let bar = RowProgress::new(g, what, data.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    let result = pass(PassOptions {
-        progress: Some(&tick),
-    })?;
-    bar.finish();
-    Ok(result)
+        }),
+        format_args!("wrote {} for {} rows", a.out.display(), data.n_rows()),
+    )
 }
 
 /// Creates `path` (an .npy of `cols` columns, or a vector), lets `fill`
@@ -206,7 +184,7 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
     };
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
-    let inertia = with_progress(g, "score", &data, |options| {
+    let inertia = with_progress(g, "score", data.n_rows(), |options| {
         Ok(match &a.per_sample_out {
             Some(p) => {
                 let mut total = 0.0f64;
@@ -245,7 +223,7 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
 fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
-    let total = with_progress(g, "score", &data, |options| {
+    let total = with_progress(g, "score", data.n_rows(), |options| {
         let mut writer = match &a.per_sample_out {
             Some(p) => Some(NpyWriter::<f32>::create(p, None, &inputs)?),
             None => None,

@@ -8,9 +8,10 @@ use mmclust_core::format::NpyWriter;
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::fit::check_outputs;
 use crate::cmd::gmm::load_gmm;
 use crate::fail::usage;
-use crate::input::{emit_json, read_text};
+use crate::input::{emit_summary, read_text};
 use crate::progress::RowProgress;
 
 /// Draws rows from a Gaussian mixture written by `mmclust gmm --model-out`,
@@ -41,12 +42,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     if a.n == 0 {
         return Err(usage("--n must be at least 1"));
     }
-    if a.labels_out.as_ref() == Some(&a.out) {
-        return Err(usage(format!(
-            "{} is given as two different outputs; choose distinct paths",
-            a.out.display()
-        )));
-    }
+    check_outputs(&[Some(&a.out), a.labels_out.as_ref()])?;
     let started = Instant::now();
     let text = read_text(&a.model, "a model written by `mmclust gmm --model-out`")?;
     let kind = serde_json::from_str::<serde_json::Value>(&text)
@@ -81,8 +77,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         w.finish()?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "sample",
             "model": a.model,
             "out": a.out,
@@ -92,14 +89,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "k": model.k(),
             "seed": g.seed,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {} float32) in {seconds:.2} s",
             a.out.display(),
             a.n,
             model.d()
-        ));
-    }
-    Ok(())
+        ),
+    )
 }

@@ -5,15 +5,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use mmclust_core::format::NpyWriter;
-use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
+use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 use mmclust_core::{CoreError, DataSource};
 use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
-use crate::progress::RowProgress;
+use crate::input::{emit_summary, fingerprint, open};
+use crate::progress::{map_in_order, with_progress};
 
 /// Z-scores every column: (x − mean) / std, with the population std (ddof = 0,
 /// as scikit-learn's StandardScaler). Two streaming passes (statistics, then the
@@ -48,21 +48,13 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let m = open(&a.input)?;
     let fp = fingerprint(&a.input, &m);
     let d = m.n_cols();
-    let chunking = Chunking::for_dim(d);
 
     let transform = match &a.apply {
         Some(p) => load_transform(p, d)?,
         None => {
-            let bar = RowProgress::new(g, "statistics", m.n_rows() as u64);
-            let tick = |r: usize| bar.tick(r);
-            let stats = ColumnStats::compute(
-                &m,
-                chunking,
-                PassOptions {
-                    progress: Some(&tick),
-                },
-            )?;
-            bar.finish();
+            let stats = with_progress(g, "statistics", m.n_rows(), |options| {
+                Ok(ColumnStats::compute(&m, Chunking::for_dim(d), options)?)
+            })?;
             Standardizer::from_stats(&stats, &a.input.display().to_string())?
         }
     };
@@ -79,15 +71,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let mut writer = NpyWriter::<f32>::create(&a.out, Some(d), &inputs)?;
     let name = a.input.display().to_string();
     let src = Standardized::new(&m, transform.clone())?;
-    let bar = RowProgress::new(g, "standardize", m.n_rows() as u64);
-    let tick = |r: usize| bar.tick(r);
-    map_ordered(
+    map_in_order(
+        g,
+        "standardize",
         &src,
-        chunking,
-        PassOptions {
-            progress: Some(&tick),
-        },
-        4 * rayon::current_num_threads(),
         |chunk| {
             if let Some(pos) = chunk.data.iter().position(|v| !v.is_finite()) {
                 let count = chunk.data.iter().filter(|v| !v.is_finite()).count();
@@ -102,7 +89,6 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         },
         |rows| writer.write(&rows),
     )?;
-    bar.finish();
 
     if let Some(p) = &a.stats_out {
         let v = transform_json(&transform, &fp);
@@ -111,8 +97,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
     writer.finish()?;
     let seconds = started.elapsed().as_secs_f64();
-    if g.json {
-        emit_json(&json!({
+    emit_summary(
+        g,
+        json!({
             "command": "standardize",
             "input": fp,
             "out": a.out,
@@ -122,17 +109,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "scale": transform.scale,
             "constant_columns": transform.constant_columns,
             "seconds": seconds,
-        }))?;
-    } else {
-        g.info(format_args!(
+        }),
+        format_args!(
             "wrote {} ({} × {} float32, z-scored) in {:.2} s",
             a.out.display(),
             fp.rows,
             d,
             seconds
-        ));
-    }
-    Ok(())
+        ),
+    )
 }
 
 /// The JSON form of a transform (`--stats-out`, read back by `--apply`).

@@ -28,6 +28,23 @@ pub(crate) fn run_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
     o
 }
 
+/// Asserts that the text file at `path` contains `want`.
+pub(crate) fn assert_file_contains(path: &Path, want: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(want),
+        "{} should contain {want:?}",
+        path.display()
+    );
+}
+
+/// Runs `command` on the bundled data, z-scored, with `--json` and the `rest`
+/// of the arguments.
+pub(crate) fn run_on_faithful_z(command: &str, rest: &[&str]) -> Output {
+    let data = faithful();
+    run(&[&[command, s(&data), "--standardize", "--json"][..], rest].concat())
+}
+
 /// Asserts that two files hold the same bytes.
 pub(crate) fn assert_same_bytes(a: &Path, b: &Path) {
     let (x, y) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());

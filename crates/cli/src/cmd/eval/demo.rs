@@ -216,23 +216,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             .map(|ij| c[ij] * t.scale[ij / d] * t.scale[ij % d])
             .collect()
     };
-    let xs: Vec<f64> = e.ks.iter().map(|&k| k as f64).collect();
-    let knee_mark = e
-        .knee
-        .map(|kk| (kk as f64, e.sse[kk - 1], format!("knee: k = {kk}")));
-    let elbow_svg = curves(
-        "Elbow: K-means SSE by k",
-        "number of clusters k",
-        "SSE (standardised units)",
-        &xs,
-        &[Series {
-            name: "SSE".into(),
-            ys: e.sse.iter().map(|&v| Some(v)).collect(),
-            dashed: false,
-            colour: 0,
-        }],
-        knee_mark,
-    );
+    let elbow_svg = super::elbow::elbow_svg(&e, "SSE (standardised units)");
     let sil_k_svg = curves(
         "Mean silhouette by k (K-means)",
         "number of clusters k",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_eval::{SweepParams, elbow};
+use mmclust_eval::{Elbow, SweepParams, elbow};
 use serde_json::json;
 
 use super::plot::{Series, curves};
@@ -61,27 +61,13 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     })?;
     status.finish();
     if let Some(p) = &a.plot_out {
-        let xs: Vec<f64> = e.ks.iter().map(|&k| k as f64).collect();
-        let mark = e.knee.map(|k| {
-            let i = e.ks.iter().position(|&x| x == k).unwrap_or(0);
-            (k as f64, e.sse[i], format!("knee: k = {k}"))
-        });
-        let svg = curves(
-            "Elbow: K-means SSE by k",
-            "number of clusters k",
+        let svg = elbow_svg(
+            &e,
             if a.standardize {
                 "SSE (inertia, standardised units)"
             } else {
                 "SSE (inertia)"
             },
-            &xs,
-            &[Series {
-                name: "SSE".into(),
-                ys: e.sse.iter().map(|&v| Some(v)).collect(),
-                dashed: false,
-                colour: 0,
-            }],
-            mark,
         );
         write_text(p, &[a.file.as_path()], &svg)?;
     }
@@ -125,4 +111,27 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The SSE curve of an elbow sweep with its knee marked; `y_label` names the
+/// units.
+pub(crate) fn elbow_svg(e: &Elbow, y_label: &str) -> String {
+    let xs: Vec<f64> = e.ks.iter().map(|&k| k as f64).collect();
+    let mark = e.knee.map(|k| {
+        let i = e.ks.iter().position(|&x| x == k).unwrap_or(0);
+        (k as f64, e.sse[i], format!("knee: k = {k}"))
+    });
+    curves(
+        "Elbow: K-means SSE by k",
+        "number of clusters k",
+        y_label,
+        &xs,
+        &[Series {
+            name: "SSE".into(),
+            ys: e.sse.iter().map(|&v| Some(v)).collect(),
+            dashed: false,
+            colour: 0,
+        }],
+        mark,
+    )
 }

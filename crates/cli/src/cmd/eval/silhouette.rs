@@ -17,7 +17,7 @@ use super::{eval_err, parse_k_range, read_labels, with_source, write_text};
 use crate::Global;
 use crate::fail::usage;
 use crate::input::{emit_json, fingerprint, open};
-use crate::progress::{RowProgress, StatusLine};
+use crate::progress::{StatusLine, with_progress};
 
 /// Silhouette scores: exact (every row against every row, in blocks whose
 /// memory stays within --working-memory, never n × n), or, with --sample N,
@@ -116,24 +116,12 @@ fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) ->
         .check_len(m.n_rows(), &a.file.display().to_string())
         .map_err(|e| usage(format!("{}: {e}", labels_path.display())))?;
     let started = Instant::now();
-    let bar = RowProgress::new(
-        g,
-        "silhouette",
-        p.sample.unwrap_or(m.n_rows()).min(m.n_rows()) as u64,
-    );
-    let tick = |r: usize| bar.tick(r);
-    let s = with_source(&m, a.standardize, |src| {
-        silhouette(
-            src,
-            &labels,
-            p,
-            PassOptions {
-                progress: Some(&tick),
-            },
-        )
-        .map_err(eval_err)
+    let rows = p.sample.unwrap_or(m.n_rows()).min(m.n_rows());
+    let s = with_progress(g, "silhouette", rows, |options| {
+        with_source(&m, a.standardize, |src| {
+            silhouette(src, &labels, p, options).map_err(eval_err)
+        })
     })?;
-    bar.finish();
     let seconds = started.elapsed().as_secs_f64();
     let inputs = [a.file.as_path(), labels_path];
     if let Some(path) = &a.plot_out {
