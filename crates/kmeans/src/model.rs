@@ -3,6 +3,7 @@
 use mmclust_core::DataSource;
 use mmclust_core::fitting::in_fit_space;
 use mmclust_core::kernel::PackedCenters;
+use mmclust_core::model_file::{self, Seconds, StandardizerFile};
 use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
 use mmclust_core::stats::Standardizer;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use crate::pass::{assign, inertia_pass, sq_dist, with_workspace};
 use crate::state::{MiniBatchState, Run};
 
 /// Version of the model file format written by [`KMeansModel::to_json`].
+/// Files of this version or older are read; newer ones are refused.
 pub const MODEL_VERSION: u32 = 1;
 
 /// A fitted K-means model.
@@ -410,10 +412,7 @@ impl KMeansModel {
                     .map(<[f32]>::to_vec)
                     .collect()
             }),
-            standardizer: self.standardizer.as_ref().map(|t| StandardizerFile {
-                mean: t.mean.clone(),
-                scale: t.scale.clone(),
-            }),
+            standardizer: self.standardizer.as_ref().map(StandardizerFile::from),
             inertia: self.inertia,
             n_iter: self.n_iter,
             converged: self.converged,
@@ -449,32 +448,16 @@ impl KMeansModel {
         serde_json::to_value(file).expect("model serialises")
     }
 
-    /// Reads a model written by [`KMeansModel::to_json`], checking that it is
-    /// consistent (kind, version, shapes, finite centres).
+    /// Reads a model written by [`KMeansModel::to_json`] (of this version of
+    /// the format or an older one), checking that it is consistent (kind,
+    /// version, shapes, finite centres).
     ///
     /// # Errors
-    /// [`KMeansError::InvalidModel`] naming what is wrong.
+    /// [`KMeansError::InvalidModel`] naming what is wrong (a newer version by
+    /// the version it needs).
     pub fn from_json(text: &str) -> Result<Self> {
         let bad = |m: String| KMeansError::InvalidModel { message: m };
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some("kmeans") => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "it is a \"{other}\" model, not a \"kmeans\" model"
-                )));
-            }
-            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
-        }
-        let f: ModelFile = serde_json::from_value(v)
-            .map_err(|e| bad(format!("missing or malformed field ({e})")))?;
-        if f.version != MODEL_VERSION {
-            return Err(bad(format!(
-                "model version {} is not supported (this build reads version {MODEL_VERSION})",
-                f.version
-            )));
-        }
+        let f: ModelFile = model_file::read(text, "kmeans", MODEL_VERSION).map_err(bad)?;
         if f.k == 0
             || f.d == 0
             || f.centers.len() != f.k
@@ -489,19 +472,11 @@ impl KMeansModel {
         if centers.iter().any(|v| !v.is_finite()) {
             return Err(bad("\"centers\" holds a non-finite value".into()));
         }
-        let standardizer = match f.standardizer {
-            Some(s) => {
-                if s.mean.len() != f.d {
-                    return Err(bad(format!(
-                        "\"standardizer\" has {} columns, the centres {}",
-                        s.mean.len(),
-                        f.d
-                    )));
-                }
-                Some(Standardizer::from_parts(s.mean, s.scale).map_err(|e| bad(e.to_string()))?)
-            }
-            None => None,
-        };
+        let standardizer = f
+            .standardizer
+            .map(|s| s.into_standardizer(f.d, "centres"))
+            .transpose()
+            .map_err(bad)?;
         Ok(KMeansModel {
             k: f.k,
             d: f.d,
@@ -546,12 +521,6 @@ pub(crate) fn count_distinct(centers: &[f32], k: usize, d: usize) -> usize {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StandardizerFile {
-    mean: Vec<f64>,
-    scale: Vec<f64>,
-}
-
-#[derive(Serialize, Deserialize)]
 struct Parameters {
     algorithm: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -566,14 +535,6 @@ struct Parameters {
     tol: f64,
     tol_abs: f64,
     n_init: usize,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Seconds {
-    stats: f64,
-    init: f64,
-    iter: f64,
-    fit: f64,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -216,7 +216,15 @@ fn model_json_round_trips_and_rejects_corruption() {
     for (bad, want) in [
         ("{", "not valid JSON"),
         (r#"{"kind":"gmm"}"#, "not a \"kmeans\" model"),
-        (r#"{"kind":"kmeans"}"#, "missing or malformed"),
+        (
+            r#"{"kind":"kmeans"}"#,
+            "\"version\" must be a model version from 1",
+        ),
+        (
+            r#"{"kind":"kmeans","version":2}"#,
+            "model version 2 is newer",
+        ),
+        (r#"{"kind":"kmeans","version":1}"#, "missing or malformed"),
     ] {
         let e = mmclust_kmeans::KMeansModel::from_json(bad).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");
