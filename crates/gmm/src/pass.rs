@@ -5,7 +5,8 @@
 //! bitwise identical on any thread count. No n × k matrix is ever stored.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce_global};
+use mmclust_core::fitting::map_rows_ordered;
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_global};
 
 #[cfg(target_arch = "x86_64")]
 use crate::avx512;
@@ -296,11 +297,9 @@ where
     let k = mix.k;
     #[cfg(target_arch = "x86_64")]
     let prep = avx512::available().then(|| avx512::Prepared::new(mix));
-    map_ordered(
+    map_rows_ordered(
         source,
-        Chunking::for_dim(mix.d),
         options,
-        4 * rayon::current_num_threads(),
         |chunk| {
             let mut resp = Vec::with_capacity(chunk.n_rows * k);
             let mut lse = Vec::with_capacity(chunk.n_rows);

@@ -1,10 +1,10 @@
 //! A fitted K-means model: centres, how it was fitted, prediction, model files.
 
 use mmclust_core::DataSource;
-use mmclust_core::fitting::in_fit_space;
+use mmclust_core::fitting::{in_fit_space, map_rows_ordered};
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::model_file::{self, Seconds, StandardizerFile};
-use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions};
 use mmclust_core::stats::Standardizer;
 use serde::{Deserialize, Serialize};
 
@@ -254,36 +254,13 @@ impl KMeansModel {
         c
     }
 
-    fn check_dim(&self, found: usize, what: String) -> Result<()> {
-        if found != self.d {
-            return Err(KMeansError::DimensionMismatch {
-                what,
-                expected: self.d,
-                found,
-                hint: "predict with data shaped like the data the model was fitted on",
-            });
-        }
-        Ok(())
-    }
-
     /// Streams the nearest centre and squared distance of every row of
     /// `source` to `sink`, chunk by chunk in row order (labels, squared
     /// distances in the fit's space). The standardisation, if any, is applied.
     ///
     /// # Errors
     /// Dimension mismatch, read errors, or an error returned by `sink`.
-    pub fn predict_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
-    where
-        S: DataSource + ?Sized,
-        F: FnMut(&[u32], &[f32]) -> Result<()>,
-    {
-        self.check_dim(source.n_cols(), source.name())?;
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
-            self.predict_each_raw(s, options, sink)
-        })
-    }
-
-    fn predict_each_raw<S, F>(
+    pub fn predict_each<S, F>(
         &self,
         source: &S,
         options: PassOptions<'_>,
@@ -294,19 +271,17 @@ impl KMeansModel {
         F: FnMut(&[u32], &[f32]) -> Result<()>,
     {
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
-        map_ordered(
+        self.map_rows(
             source,
-            Chunking::for_dim(self.d),
             options,
-            4 * rayon::current_num_threads(),
             |chunk| {
-                Ok(with_workspace(|ws| {
+                with_workspace(|ws| {
                     assign(&chunk, &packed, ws);
                     (
                         ws.labels[..chunk.n_rows].to_vec(),
                         ws.dist[..chunk.n_rows].to_vec(),
                     )
-                }))
+                })
             },
             |(labels, dist)| sink(&labels, &dist),
         )
@@ -336,13 +311,12 @@ impl KMeansModel {
         weights: Option<&[f32]>,
         options: PassOptions<'_>,
     ) -> Result<f64> {
-        self.check_dim(source.n_cols(), source.name())?;
         if let Some(w) = weights {
             check_weights_len(w, source.n_rows())?;
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
             inertia_pass(s, chunking, options, &packed, weights)
         })
     }
@@ -352,18 +326,7 @@ impl KMeansModel {
     ///
     /// # Errors
     /// As [`KMeansModel::predict_each`].
-    pub fn transform_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
-    where
-        S: DataSource + ?Sized,
-        F: FnMut(&[f32]) -> Result<()>,
-    {
-        self.check_dim(source.n_cols(), source.name())?;
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
-            self.transform_each_raw(s, options, sink)
-        })
-    }
-
-    fn transform_each_raw<S, F>(
+    pub fn transform_each<S, F>(
         &self,
         source: &S,
         options: PassOptions<'_>,
@@ -373,23 +336,37 @@ impl KMeansModel {
         S: DataSource + ?Sized,
         F: FnMut(&[f32]) -> Result<()>,
     {
-        let (k, d) = (self.k, self.d);
-        map_ordered(
+        let d = self.d;
+        self.map_rows(
             source,
-            Chunking::for_dim(d),
             options,
-            4 * rayon::current_num_threads(),
             |chunk| {
-                let mut out = Vec::with_capacity(chunk.n_rows * k);
+                let mut out = Vec::with_capacity(chunk.n_rows * self.k);
                 for x in chunk.rows() {
-                    for c in self.centers.chunks_exact(d) {
-                        out.push(sq_dist(x, c).sqrt());
-                    }
+                    out.extend(self.centers.chunks_exact(d).map(|c| sq_dist(x, c).sqrt()));
                 }
-                Ok(out)
+                out
             },
             |rows| sink(&rows),
         )
+    }
+
+    /// `map` of every chunk of `source` (in the fit's space) to `sink`, in
+    /// row order.
+    fn map_rows<S, T>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        map: impl Fn(Chunk<'_>) -> T + Sync,
+        sink: impl FnMut(T) -> Result<()>,
+    ) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        T: Send,
+    {
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
+            map_rows_ordered(s, options, |chunk| Ok(map(chunk)), sink)
+        })
     }
 
     /// The model as a JSON value (`"kind": "kmeans"`); `input` is stored as the
