@@ -79,6 +79,56 @@ pub fn checked_stats<S: DataSource + ?Sized>(
     Ok(stats)
 }
 
+/// The checks every model's parameters share against data of `n` rows and
+/// `d` columns: at least one row and one column, and `k` from 1 to `n`.
+/// `invalid` makes the model's parameter error from the parameter's name and
+/// the message.
+///
+/// # Errors
+/// The first check that fails, through `invalid`.
+pub fn check_data_and_k<E>(
+    n: usize,
+    d: usize,
+    k: usize,
+    invalid: impl Fn(&'static str, String) -> E,
+) -> std::result::Result<(), E> {
+    if n == 0 || d == 0 {
+        return Err(invalid(
+            "data",
+            format!("the data has {n} rows and {d} columns; at least one of each is needed"),
+        ));
+    }
+    if k == 0 {
+        return Err(invalid("k", "must be at least 1".into()));
+    }
+    if k > n {
+        return Err(invalid(
+            "k",
+            format!("k = {k} is more than the {n} rows of the data; choose k ≤ {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that parameter `name` (a tolerance, a regularisation) is a finite
+/// number ≥ 0.
+///
+/// # Errors
+/// Through `invalid`, as [`check_data_and_k`].
+pub fn check_non_negative<E>(
+    name: &'static str,
+    value: f64,
+    invalid: impl Fn(&'static str, String) -> E,
+) -> std::result::Result<(), E> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(invalid(
+            name,
+            format!("{value} must be a finite number ≥ 0"),
+        ));
+    }
+    Ok(())
+}
+
 /// New data whose columns are not those of the data a model was fitted on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} has {found} columns but {expected} are expected; {COLUMNS_HINT}")]
@@ -197,6 +247,31 @@ mod tests {
         let silent = Hooks(None);
         silent.emit(7);
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_shared_parameter_checks_name_the_parameter() {
+        let invalid = |name: &'static str, m: String| format!("{name}: {m}");
+        assert_eq!(check_data_and_k(4, 2, 4, invalid), Ok(()));
+        assert!(
+            check_data_and_k(0, 2, 1, invalid)
+                .unwrap_err()
+                .starts_with("data: ")
+        );
+        assert_eq!(
+            check_data_and_k(4, 2, 0, invalid).unwrap_err(),
+            "k: must be at least 1"
+        );
+        assert!(
+            check_data_and_k(4, 2, 5, invalid)
+                .unwrap_err()
+                .contains("choose k ≤ 4")
+        );
+        assert_eq!(check_non_negative("tol", 0.0, invalid), Ok(()));
+        assert_eq!(
+            check_non_negative("tol", f64::NAN, invalid).unwrap_err(),
+            "tol: NaN must be a finite number ≥ 0"
+        );
     }
 
     #[test]

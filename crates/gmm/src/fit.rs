@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use mmclust_core::DataSource;
-use mmclust_core::fitting::{FitObserver, checked_stats};
+use mmclust_core::fitting::{FitObserver, check_data_and_k, check_non_negative, checked_stats};
 use mmclust_core::isa::Isa;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::{Standardized, Standardizer};
@@ -137,21 +137,7 @@ impl GmmParams {
 
     fn check(&self, n: usize, d: usize) -> Result<()> {
         let k = self.k;
-        if n == 0 || d == 0 {
-            return Err(GmmError::param(
-                "data",
-                format!("the data has {n} rows and {d} columns; at least one of each is needed"),
-            ));
-        }
-        if k == 0 {
-            return Err(GmmError::param("k", "must be at least 1"));
-        }
-        if k > n {
-            return Err(GmmError::param(
-                "k",
-                format!("k = {k} is more than the {n} rows of the data; choose k ≤ {n}"),
-            ));
-        }
+        check_data_and_k(n, d, k, GmmError::param)?;
         if self.covariance == CovarianceType::Full && d > n {
             return Err(GmmError::param(
                 "covariance",
@@ -167,18 +153,8 @@ impl GmmParams {
         if self.n_init == 0 {
             return Err(GmmError::param("n_init", "must be at least 1"));
         }
-        if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(GmmError::param(
-                "tol",
-                format!("{} must be a finite number ≥ 0", self.tol),
-            ));
-        }
-        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
-            return Err(GmmError::param(
-                "reg_covar",
-                format!("{} must be a finite number ≥ 0", self.reg_covar),
-            ));
-        }
+        check_non_negative("tol", self.tol, GmmError::param)?;
+        check_non_negative("reg_covar", self.reg_covar, GmmError::param)?;
         match &self.init {
             Init::Means(m) => check_len("init means", m.len(), k * d, k, d)?,
             Init::Parameters {
