@@ -9,16 +9,12 @@ use mmclust_kmeans::{
     Algorithm, FitHooks, KMeansError, KMeansParams, MiniBatchOptions, MiniBatchState, Sampling,
 };
 
+mod common;
+
 /// Well-separated blobs: `k` centres on a line, `n` points.
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
     let mut x = Vec::with_capacity(n * d);
-    let mut s = 12345u64;
-    let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
+    let mut next = common::noise(12345);
     for i in 0..n {
         let c = (i * 7919) % k;
         for j in 0..d {
