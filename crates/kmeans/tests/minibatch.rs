@@ -175,23 +175,9 @@ fn bad_data_and_options_are_named() {
     assert!(e.to_string().contains("batch_size"), "{e}");
     let other = KMeansParams::new(8).fit(&src).unwrap();
     let wrong = MiniBatchState {
-        k: 3,
-        d: 3,
         step: 1,
-        total_steps: 2,
-        centers: vec![0.0; 9],
         counts: vec![1.0; 3],
-        ewa: None,
-        ewa_min: None,
-        no_improvement: 0,
-        since_reassign: 0,
-        reassigned: 0,
-        history: Vec::new(),
-        history_stride: 1,
-        init_seconds: 0.0,
-        step_seconds: 0.0,
-        done: false,
-        converged: false,
+        ..MiniBatchState::start(3, 3, 2, vec![0.0; 9], 0.0)
     };
     let e = minibatch(MiniBatchOptions {
         resume: Some(wrong),
