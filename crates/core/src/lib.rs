@@ -106,6 +106,7 @@ pub mod format;
 pub mod group;
 pub mod isa;
 pub mod kernel;
+pub mod model_file;
 pub mod output;
 pub mod parallel;
 pub mod partial;

@@ -1,6 +1,7 @@
 //! The Gaussian-mixture error type.
 
 use mmclust_core::CoreError;
+use mmclust_core::fitting::ColumnMismatch;
 use mmclust_kmeans::KMeansError;
 
 /// Result alias for this crate.
@@ -24,13 +25,8 @@ pub enum GmmError {
 
     /// The data's dimension differs from what the model or the given
     /// parameters expect.
-    #[error("{what} has {found} columns but {expected} are expected; {hint}")]
-    DimensionMismatch {
-        what: String,
-        expected: usize,
-        found: usize,
-        hint: &'static str,
-    },
+    #[error(transparent)]
+    DimensionMismatch(#[from] ColumnMismatch),
 
     /// A component's covariance is not positive definite (it collapsed onto a
     /// point, onto duplicates, or onto a subspace such as a constant column).

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use mmclust_core::DataSource;
-use mmclust_core::fitting::{FitObserver, checked_stats};
+use mmclust_core::fitting::{FitObserver, check_data_and_k, check_non_negative, checked_stats};
 use mmclust_core::isa::Isa;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::{Standardized, Standardizer};
@@ -81,6 +81,17 @@ impl FitObserver<FitEvent> for FitHooks<'_> {
     }
 }
 
+/// What every run of a fit reads: the data (standardised when the fit
+/// standardises), its chunking, and its column statistics (the variance
+/// only of raw data: a K-means initialisation computes that of
+/// standardised data itself).
+struct FitData<'a, S: ?Sized> {
+    source: &'a S,
+    chunking: Chunking,
+    column_means: &'a [f64],
+    column_variance: Option<&'a [f64]>,
+}
+
 impl GmmParams {
     /// Fits a Gaussian mixture to `source`.
     ///
@@ -118,17 +129,25 @@ impl GmmParams {
             // Standardised columns have mean 0 (up to rounding).
             // No column variance: a K-means initialisation computes that of
             // the standardised source (its `tol`'s scale), as it always has.
-            let mut model = self.fit_runs(&std_source, chunking, &vec![0.0; d], None, hooks)?;
+            let column_means = vec![0.0; d];
+            let data = FitData {
+                source: &std_source,
+                chunking,
+                column_means: &column_means,
+                column_variance: None,
+            };
+            let mut model = self.fit_runs(&data, hooks)?;
             model.standardizer = Some(transform);
             model
         } else {
-            self.fit_runs(
+            let column_variance = stats.variance();
+            let data = FitData {
                 source,
                 chunking,
-                &stats.mean,
-                Some(&stats.variance()),
-                hooks,
-            )?
+                column_means: &stats.mean,
+                column_variance: Some(&column_variance),
+            };
+            self.fit_runs(&data, hooks)?
         };
         model.stats_seconds = stats_seconds;
         model.fit_seconds = started.elapsed().as_secs_f64();
@@ -137,21 +156,7 @@ impl GmmParams {
 
     fn check(&self, n: usize, d: usize) -> Result<()> {
         let k = self.k;
-        if n == 0 || d == 0 {
-            return Err(GmmError::param(
-                "data",
-                format!("the data has {n} rows and {d} columns; at least one of each is needed"),
-            ));
-        }
-        if k == 0 {
-            return Err(GmmError::param("k", "must be at least 1"));
-        }
-        if k > n {
-            return Err(GmmError::param(
-                "k",
-                format!("k = {k} is more than the {n} rows of the data; choose k ≤ {n}"),
-            ));
-        }
+        check_data_and_k(n, d, k, GmmError::param)?;
         if self.covariance == CovarianceType::Full && d > n {
             return Err(GmmError::param(
                 "covariance",
@@ -167,18 +172,8 @@ impl GmmParams {
         if self.n_init == 0 {
             return Err(GmmError::param("n_init", "must be at least 1"));
         }
-        if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(GmmError::param(
-                "tol",
-                format!("{} must be a finite number ≥ 0", self.tol),
-            ));
-        }
-        if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
-            return Err(GmmError::param(
-                "reg_covar",
-                format!("{} must be a finite number ≥ 0", self.reg_covar),
-            ));
-        }
+        check_non_negative("tol", self.tol, GmmError::param)?;
+        check_non_negative("reg_covar", self.reg_covar, GmmError::param)?;
         match &self.init {
             Init::Means(m) => check_len("init means", m.len(), k * d, k, d)?,
             Init::Parameters {
@@ -217,12 +212,12 @@ impl GmmParams {
 
     fn fit_runs<S: DataSource + ?Sized>(
         &self,
-        source: &S,
-        chunking: Chunking,
-        column_means: &[f64],
-        column_variance: Option<&[f64]>,
+        data: &FitData<'_, S>,
         hooks: FitHooks<'_>,
     ) -> Result<GaussianMixtureModel> {
+        let FitData {
+            source, chunking, ..
+        } = *data;
         let n = source.n_rows();
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);
         let seeds: Vec<u64> = (0..self.runs()).map(|_| master.r#gen()).collect();
@@ -230,15 +225,7 @@ impl GmmParams {
         let mut bounds = Vec::with_capacity(seeds.len());
         let mut first_error = None;
         for (r, &seed) in seeds.iter().enumerate() {
-            let run = match self.run_once(
-                source,
-                chunking,
-                column_means,
-                column_variance,
-                seed,
-                r,
-                hooks,
-            ) {
+            let run = match self.run_once(data, seed, r, hooks) {
                 Ok(run) => run,
                 Err(e @ (GmmError::Degenerate { .. } | GmmError::Numerical { .. })) => {
                     hooks.emit(FitEvent::RunFailed {
@@ -288,13 +275,16 @@ impl GmmParams {
 
     fn initial_mixture<S: DataSource + ?Sized>(
         &self,
-        source: &S,
-        chunking: Chunking,
-        column_means: &[f64],
-        column_variance: Option<&[f64]>,
+        data: &FitData<'_, S>,
         seed: u64,
         hooks: FitHooks<'_>,
     ) -> Result<Mixture> {
+        let FitData {
+            source,
+            chunking,
+            column_means,
+            column_variance,
+        } = *data;
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let cov = self.covariance;
         let hard = |centers: Vec<f64>, keep: bool| -> Result<Mixture> {
@@ -349,21 +339,19 @@ impl GmmParams {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_once<S: DataSource + ?Sized>(
         &self,
-        source: &S,
-        chunking: Chunking,
-        column_means: &[f64],
-        column_variance: Option<&[f64]>,
+        data: &FitData<'_, S>,
         seed: u64,
         run: usize,
         hooks: FitHooks<'_>,
     ) -> Result<Run> {
+        let FitData {
+            source, chunking, ..
+        } = *data;
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let t_init = Instant::now();
-        let mut mix =
-            self.initial_mixture(source, chunking, column_means, column_variance, seed, hooks)?;
+        let mut mix = self.initial_mixture(data, seed, hooks)?;
         let init_seconds = t_init.elapsed().as_secs_f64();
         hooks.emit(FitEvent::InitDone {
             run,

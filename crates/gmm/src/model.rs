@@ -240,18 +240,6 @@ impl GaussianMixtureModel {
         -2.0 * self.log_likelihood * n + 2.0 * self.n_parameters() as f64
     }
 
-    fn check_dim(&self, found: usize, what: String) -> Result<()> {
-        if found != self.mix.d {
-            return Err(GmmError::DimensionMismatch {
-                what,
-                expected: self.mix.d,
-                found,
-                hint: "use data shaped like the data the model was fitted on",
-            });
-        }
-        Ok(())
-    }
-
     /// Streams, chunk by chunk in row order, each row's responsibilities
     /// (m × k, f64, rows sum to 1) and log-likelihood (log Σ_c w_c N(x | c)).
     ///
@@ -262,8 +250,7 @@ impl GaussianMixtureModel {
         S: DataSource + ?Sized,
         F: FnMut(&[f64], &[f64]) -> Result<()>,
     {
-        self.check_dim(source.n_cols(), source.name())?;
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
+        in_fit_space(source, self.mix.d, self.standardizer.as_ref(), |s| {
             rows_pass(s, options, &self.mix, sink)
         })
     }

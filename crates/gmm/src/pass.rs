@@ -5,7 +5,8 @@
 //! bitwise identical on any thread count. No n × k matrix is ever stored.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered, map_reduce_global};
+use mmclust_core::fitting::map_rows_ordered;
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_global};
 
 #[cfg(target_arch = "x86_64")]
 use crate::avx512;
@@ -19,6 +20,27 @@ fn blocks<'a>(chunk: &Chunk<'a>) -> impl Iterator<Item = (&'a [f32], usize)> + u
         .data
         .chunks(BLOCK_ROWS * d)
         .map(move |b| (b, b.len() / d))
+}
+
+/// The E-step of `mix` (scalar kernels) over `chunk`, block by block: each
+/// block's rows and row count, its responsibilities (m × k, normalised in
+/// place; each row's log-likelihood pushed to `lse` when given), their
+/// summed log-likelihood and the workspace go to `per_block`.
+fn e_steps(
+    mix: &Mixture,
+    chunk: &Chunk<'_>,
+    mut lse: Option<&mut Vec<f64>>,
+    mut per_block: impl FnMut(&[f32], usize, &[f64], f64, &mut Workspace),
+) {
+    let k = mix.k;
+    let mut ws = Workspace::new(k, mix.d);
+    for (x, m) in blocks(chunk) {
+        let mut lp = std::mem::take(&mut ws.lp);
+        mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
+        let ll = normalise_rows(&mut lp[..m * k], k, lse.as_deref_mut());
+        per_block(x, m, &lp[..m * k], ll, &mut ws);
+        ws.lp = lp;
+    }
 }
 
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
@@ -88,15 +110,11 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
         chunking,
         options,
         |chunk| {
-            let mut ws = Workspace::new(k, d);
             let mut st = Stats::new(mix.cov_type, k, d);
-            for (x, m) in blocks(&chunk) {
-                let mut lp = std::mem::take(&mut ws.lp);
-                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
-                st.loglik += normalise_rows(&mut lp[..m * k], k, None);
-                st.accumulate_block(mix.cov_type, x, m, k, d, &lp[..m * k], &mix.means, &mut ws);
-                ws.lp = lp;
-            }
+            e_steps(mix, &chunk, None, |x, m, resp, ll, ws| {
+                st.loglik += ll;
+                st.accumulate_block(mix.cov_type, x, m, k, d, resp, &mix.means, ws);
+            });
             Ok(st)
         },
         Stats::merge,
@@ -243,7 +261,6 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
     options: PassOptions<'_>,
     mix: &Mixture,
 ) -> Result<f64> {
-    let k = mix.k;
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         let prep = avx512::Prepared::new(mix);
@@ -266,14 +283,8 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
         chunking,
         options,
         |chunk| {
-            let mut ws = Workspace::new(k, mix.d);
             let mut total = 0.0;
-            for (x, m) in blocks(&chunk) {
-                let mut lp = std::mem::take(&mut ws.lp);
-                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
-                total += normalise_rows(&mut lp[..m * k], k, None);
-                ws.lp = lp;
-            }
+            e_steps(mix, &chunk, None, |_, _, _, ll, _| total += ll);
             Ok(total)
         },
         |a, b| a + b,
@@ -296,11 +307,9 @@ where
     let k = mix.k;
     #[cfg(target_arch = "x86_64")]
     let prep = avx512::available().then(|| avx512::Prepared::new(mix));
-    map_ordered(
+    map_rows_ordered(
         source,
-        Chunking::for_dim(mix.d),
         options,
-        4 * rayon::current_num_threads(),
         |chunk| {
             let mut resp = Vec::with_capacity(chunk.n_rows * k);
             let mut lse = Vec::with_capacity(chunk.n_rows);
@@ -317,14 +326,9 @@ where
                 }
                 return Ok((resp, lse));
             }
-            let mut ws = Workspace::new(k, mix.d);
-            for (x, m) in blocks(&chunk) {
-                let mut lp = std::mem::take(&mut ws.lp);
-                mix.log_prob_block(x, m, &mut ws, &mut lp[..m * k]);
-                normalise_rows(&mut lp[..m * k], k, Some(&mut lse));
-                resp.extend_from_slice(&lp[..m * k]);
-                ws.lp = lp;
-            }
+            e_steps(mix, &chunk, Some(&mut lse), |_, _, r, _, _| {
+                resp.extend_from_slice(r);
+            });
             Ok((resp, lse))
         },
         |(resp, lse)| sink(&resp, &lse),

@@ -1,6 +1,7 @@
 //! The K-means error type.
 
 use mmclust_core::CoreError;
+use mmclust_core::fitting::ColumnMismatch;
 
 /// Result alias for this crate.
 pub type Result<T, E = KMeansError> = std::result::Result<T, E>;
@@ -18,13 +19,8 @@ pub enum KMeansError {
     InvalidParameter { name: &'static str, message: String },
 
     /// The data's dimension differs from what the model or the given centres expect.
-    #[error("{what} has {found} columns but {expected} are expected; {hint}")]
-    DimensionMismatch {
-        what: String,
-        expected: usize,
-        found: usize,
-        hint: &'static str,
-    },
+    #[error(transparent)]
+    DimensionMismatch(#[from] ColumnMismatch),
 
     /// A model file is inconsistent.
     #[error("invalid model: {message}")]

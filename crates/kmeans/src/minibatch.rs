@@ -358,25 +358,7 @@ impl KMeansParams {
             None => {
                 let t = Instant::now();
                 let centers = self.minibatch_init(opts, source, weights, batch_rows)?;
-                MiniBatchState {
-                    k,
-                    d,
-                    step: 0,
-                    total_steps,
-                    centers,
-                    counts: vec![0.0; k],
-                    ewa: None,
-                    ewa_min: None,
-                    no_improvement: 0,
-                    since_reassign: 0,
-                    reassigned: 0,
-                    history: Vec::new(),
-                    history_stride: 1,
-                    init_seconds: t.elapsed().as_secs_f64(),
-                    step_seconds: 0.0,
-                    done: false,
-                    converged: false,
-                }
+                MiniBatchState::start(k, d, total_steps, centers, t.elapsed().as_secs_f64())
             }
         };
         hooks.emit(FitEvent::InitDone {

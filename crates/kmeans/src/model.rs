@@ -1,9 +1,10 @@
 //! A fitted K-means model: centres, how it was fitted, prediction, model files.
 
 use mmclust_core::DataSource;
-use mmclust_core::fitting::in_fit_space;
+use mmclust_core::fitting::{in_fit_space, map_rows_ordered};
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{Chunking, PassOptions, map_ordered};
+use mmclust_core::model_file::{self, Seconds, StandardizerFile};
+use mmclust_core::parallel::{Chunk, Chunking, PassOptions};
 use mmclust_core::stats::Standardizer;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,7 @@ use crate::pass::{assign, inertia_pass, sq_dist, with_workspace};
 use crate::state::{MiniBatchState, Run};
 
 /// Version of the model file format written by [`KMeansModel::to_json`].
+/// Files of this version or older are read; newer ones are refused.
 pub const MODEL_VERSION: u32 = 1;
 
 /// A fitted K-means model.
@@ -252,36 +254,13 @@ impl KMeansModel {
         c
     }
 
-    fn check_dim(&self, found: usize, what: String) -> Result<()> {
-        if found != self.d {
-            return Err(KMeansError::DimensionMismatch {
-                what,
-                expected: self.d,
-                found,
-                hint: "predict with data shaped like the data the model was fitted on",
-            });
-        }
-        Ok(())
-    }
-
     /// Streams the nearest centre and squared distance of every row of
     /// `source` to `sink`, chunk by chunk in row order (labels, squared
     /// distances in the fit's space). The standardisation, if any, is applied.
     ///
     /// # Errors
     /// Dimension mismatch, read errors, or an error returned by `sink`.
-    pub fn predict_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
-    where
-        S: DataSource + ?Sized,
-        F: FnMut(&[u32], &[f32]) -> Result<()>,
-    {
-        self.check_dim(source.n_cols(), source.name())?;
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
-            self.predict_each_raw(s, options, sink)
-        })
-    }
-
-    fn predict_each_raw<S, F>(
+    pub fn predict_each<S, F>(
         &self,
         source: &S,
         options: PassOptions<'_>,
@@ -292,19 +271,17 @@ impl KMeansModel {
         F: FnMut(&[u32], &[f32]) -> Result<()>,
     {
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
-        map_ordered(
+        self.map_rows(
             source,
-            Chunking::for_dim(self.d),
             options,
-            4 * rayon::current_num_threads(),
             |chunk| {
-                Ok(with_workspace(|ws| {
+                with_workspace(|ws| {
                     assign(&chunk, &packed, ws);
                     (
                         ws.labels[..chunk.n_rows].to_vec(),
                         ws.dist[..chunk.n_rows].to_vec(),
                     )
-                }))
+                })
             },
             |(labels, dist)| sink(&labels, &dist),
         )
@@ -334,13 +311,12 @@ impl KMeansModel {
         weights: Option<&[f32]>,
         options: PassOptions<'_>,
     ) -> Result<f64> {
-        self.check_dim(source.n_cols(), source.name())?;
         if let Some(w) = weights {
             check_weights_len(w, source.n_rows())?;
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
             inertia_pass(s, chunking, options, &packed, weights)
         })
     }
@@ -350,18 +326,7 @@ impl KMeansModel {
     ///
     /// # Errors
     /// As [`KMeansModel::predict_each`].
-    pub fn transform_each<S, F>(&self, source: &S, options: PassOptions<'_>, sink: F) -> Result<()>
-    where
-        S: DataSource + ?Sized,
-        F: FnMut(&[f32]) -> Result<()>,
-    {
-        self.check_dim(source.n_cols(), source.name())?;
-        in_fit_space(source, self.standardizer.as_ref(), |s| {
-            self.transform_each_raw(s, options, sink)
-        })
-    }
-
-    fn transform_each_raw<S, F>(
+    pub fn transform_each<S, F>(
         &self,
         source: &S,
         options: PassOptions<'_>,
@@ -371,23 +336,37 @@ impl KMeansModel {
         S: DataSource + ?Sized,
         F: FnMut(&[f32]) -> Result<()>,
     {
-        let (k, d) = (self.k, self.d);
-        map_ordered(
+        let d = self.d;
+        self.map_rows(
             source,
-            Chunking::for_dim(d),
             options,
-            4 * rayon::current_num_threads(),
             |chunk| {
-                let mut out = Vec::with_capacity(chunk.n_rows * k);
+                let mut out = Vec::with_capacity(chunk.n_rows * self.k);
                 for x in chunk.rows() {
-                    for c in self.centers.chunks_exact(d) {
-                        out.push(sq_dist(x, c).sqrt());
-                    }
+                    out.extend(self.centers.chunks_exact(d).map(|c| sq_dist(x, c).sqrt()));
                 }
-                Ok(out)
+                out
             },
             |rows| sink(&rows),
         )
+    }
+
+    /// `map` of every chunk of `source` (in the fit's space) to `sink`, in
+    /// row order.
+    fn map_rows<S, T>(
+        &self,
+        source: &S,
+        options: PassOptions<'_>,
+        map: impl Fn(Chunk<'_>) -> T + Sync,
+        sink: impl FnMut(T) -> Result<()>,
+    ) -> Result<()>
+    where
+        S: DataSource + ?Sized,
+        T: Send,
+    {
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
+            map_rows_ordered(s, options, |chunk| Ok(map(chunk)), sink)
+        })
     }
 
     /// The model as a JSON value (`"kind": "kmeans"`); `input` is stored as the
@@ -410,10 +389,7 @@ impl KMeansModel {
                     .map(<[f32]>::to_vec)
                     .collect()
             }),
-            standardizer: self.standardizer.as_ref().map(|t| StandardizerFile {
-                mean: t.mean.clone(),
-                scale: t.scale.clone(),
-            }),
+            standardizer: self.standardizer.as_ref().map(StandardizerFile::from),
             inertia: self.inertia,
             n_iter: self.n_iter,
             converged: self.converged,
@@ -449,32 +425,16 @@ impl KMeansModel {
         serde_json::to_value(file).expect("model serialises")
     }
 
-    /// Reads a model written by [`KMeansModel::to_json`], checking that it is
-    /// consistent (kind, version, shapes, finite centres).
+    /// Reads a model written by [`KMeansModel::to_json`] (of this version of
+    /// the format or an older one), checking that it is consistent (kind,
+    /// version, shapes, finite centres).
     ///
     /// # Errors
-    /// [`KMeansError::InvalidModel`] naming what is wrong.
+    /// [`KMeansError::InvalidModel`] naming what is wrong (a newer version by
+    /// the version it needs).
     pub fn from_json(text: &str) -> Result<Self> {
         let bad = |m: String| KMeansError::InvalidModel { message: m };
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some("kmeans") => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "it is a \"{other}\" model, not a \"kmeans\" model"
-                )));
-            }
-            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
-        }
-        let f: ModelFile = serde_json::from_value(v)
-            .map_err(|e| bad(format!("missing or malformed field ({e})")))?;
-        if f.version != MODEL_VERSION {
-            return Err(bad(format!(
-                "model version {} is not supported (this build reads version {MODEL_VERSION})",
-                f.version
-            )));
-        }
+        let f: ModelFile = model_file::read(text, "kmeans", MODEL_VERSION).map_err(bad)?;
         if f.k == 0
             || f.d == 0
             || f.centers.len() != f.k
@@ -489,19 +449,11 @@ impl KMeansModel {
         if centers.iter().any(|v| !v.is_finite()) {
             return Err(bad("\"centers\" holds a non-finite value".into()));
         }
-        let standardizer = match f.standardizer {
-            Some(s) => {
-                if s.mean.len() != f.d {
-                    return Err(bad(format!(
-                        "\"standardizer\" has {} columns, the centres {}",
-                        s.mean.len(),
-                        f.d
-                    )));
-                }
-                Some(Standardizer::from_parts(s.mean, s.scale).map_err(|e| bad(e.to_string()))?)
-            }
-            None => None,
-        };
+        let standardizer = f
+            .standardizer
+            .map(|s| s.into_standardizer(f.d, "centres"))
+            .transpose()
+            .map_err(bad)?;
         Ok(KMeansModel {
             k: f.k,
             d: f.d,
@@ -546,12 +498,6 @@ pub(crate) fn count_distinct(centers: &[f32], k: usize, d: usize) -> usize {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StandardizerFile {
-    mean: Vec<f64>,
-    scale: Vec<f64>,
-}
-
-#[derive(Serialize, Deserialize)]
 struct Parameters {
     algorithm: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -566,14 +512,6 @@ struct Parameters {
     tol: f64,
     tol_abs: f64,
     n_init: usize,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Seconds {
-    stats: f64,
-    init: f64,
-    iter: f64,
-    fit: f64,
 }
 
 #[derive(Serialize, Deserialize)]

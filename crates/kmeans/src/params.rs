@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use mmclust_core::fitting::{check_data_and_k, check_non_negative};
 use mmclust_core::parallel::Chunking;
 use mmclust_core::scratch::ScratchConfig;
 
@@ -374,24 +375,7 @@ impl KMeansParams {
     /// Checks the parameters against data of `n` rows and `d` columns, and
     /// the sample weights if any.
     pub(crate) fn check(&self, n: usize, d: usize, weights: Option<&[f32]>) -> Result<()> {
-        if n == 0 || d == 0 {
-            return Err(KMeansError::param(
-                "data",
-                format!("the data has {n} rows and {d} columns; at least one of each is needed"),
-            ));
-        }
-        if self.k == 0 {
-            return Err(KMeansError::param("k", "must be at least 1"));
-        }
-        if self.k > n {
-            return Err(KMeansError::param(
-                "k",
-                format!(
-                    "k = {} is more than the {n} rows of the data; choose k ≤ {n}",
-                    self.k
-                ),
-            ));
-        }
+        check_data_and_k(n, d, self.k, KMeansError::param)?;
         // Labels are 32-bit (int32 in label files, u32 in the kernels).
         if self.k > i32::MAX as usize {
             return Err(KMeansError::param(
@@ -402,12 +386,7 @@ impl KMeansParams {
         if self.max_iter == 0 {
             return Err(KMeansError::param("max_iter", "must be at least 1"));
         }
-        if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(KMeansError::param(
-                "tol",
-                format!("{} must be a finite number ≥ 0", self.tol),
-            ));
-        }
+        check_non_negative("tol", self.tol, KMeansError::param)?;
         if self.n_init == Some(0) {
             return Err(KMeansError::param("n_init", "must be at least 1"));
         }

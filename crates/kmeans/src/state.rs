@@ -66,6 +66,37 @@ pub struct MiniBatchState {
 }
 
 impl MiniBatchState {
+    /// The state of a run of at most `total_steps` steps before its first
+    /// step: its initial `centers` (k × d), found in `init_seconds`.
+    #[must_use]
+    pub fn start(
+        k: usize,
+        d: usize,
+        total_steps: u64,
+        centers: Vec<f32>,
+        init_seconds: f64,
+    ) -> Self {
+        MiniBatchState {
+            k,
+            d,
+            step: 0,
+            total_steps,
+            centers,
+            counts: vec![0.0; k],
+            ewa: None,
+            ewa_min: None,
+            no_improvement: 0,
+            since_reassign: 0,
+            reassigned: 0,
+            history: Vec::new(),
+            history_stride: 1,
+            init_seconds,
+            step_seconds: 0.0,
+            done: false,
+            converged: false,
+        }
+    }
+
     /// Checks that the state is one a run could have written: shapes agree,
     /// every number is finite (weights and times ≥ 0), the history stride is
     /// a power of two (it starts at 1 and doubles) and the step is within the

@@ -8,6 +8,8 @@ use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
 use proptest::prelude::*;
 
+mod common;
+
 const ACCEL: [Algorithm; 2] = [Algorithm::Hamerly, Algorithm::Yinyang];
 
 fn data_strategy() -> impl Strategy<Value = (Vec<f32>, usize, usize, usize)> {
@@ -158,14 +160,9 @@ fn degenerate_inputs_match_lloyd() {
 
 #[test]
 fn empty_cluster_relocation_mid_run_matches_lloyd() {
-    // As in properties.rs: the third centre is far from everything, its
-    // cluster empties at once and is re-seeded at the outlier.
-    let mut x = Vec::new();
-    for i in 0..50 {
-        x.extend([i as f32 * 0.01, 0.0]);
-        x.extend([10.0 + i as f32 * 0.01, 0.0]);
-    }
-    x.extend([5.0, 40.0]);
+    // The third centre is far from everything: its cluster empties at once
+    // and is re-seeded at the outlier.
+    let x = common::two_groups_and_an_outlier();
     let n = x.len() / 2;
     let c0 = vec![0.0, 0.0, 10.0, 0.0, 1000.0, 1000.0];
     let lloyd = fit(&x, n, 2, &c0, 3, Algorithm::Lloyd, 0.0);

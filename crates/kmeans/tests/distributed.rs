@@ -9,14 +9,10 @@ use mmclust_core::parallel::Chunking;
 use mmclust_core::source::Distributed;
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, MiniBatchOptions, Sampling};
 
+mod common;
+
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
-    let mut s = 99u64;
-    let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
+    let mut next = common::noise(99);
     (0..n * d)
         .map(|i| ((i / d) * 31 % k) as f32 * 3.0 + 2.0 * next())
         .collect()

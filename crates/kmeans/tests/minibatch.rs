@@ -9,16 +9,12 @@ use mmclust_kmeans::{
     Algorithm, FitHooks, KMeansError, KMeansParams, MiniBatchOptions, MiniBatchState, Sampling,
 };
 
+mod common;
+
 /// Well-separated blobs: `k` centres on a line, `n` points.
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
     let mut x = Vec::with_capacity(n * d);
-    let mut s = 12345u64;
-    let mut next = || {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
+    let mut next = common::noise(12345);
     for i in 0..n {
         let c = (i * 7919) % k;
         for j in 0..d {
@@ -179,23 +175,9 @@ fn bad_data_and_options_are_named() {
     assert!(e.to_string().contains("batch_size"), "{e}");
     let other = KMeansParams::new(8).fit(&src).unwrap();
     let wrong = MiniBatchState {
-        k: 3,
-        d: 3,
         step: 1,
-        total_steps: 2,
-        centers: vec![0.0; 9],
         counts: vec![1.0; 3],
-        ewa: None,
-        ewa_min: None,
-        no_improvement: 0,
-        since_reassign: 0,
-        reassigned: 0,
-        history: Vec::new(),
-        history_stride: 1,
-        init_seconds: 0.0,
-        step_seconds: 0.0,
-        done: false,
-        converged: false,
+        ..MiniBatchState::start(3, 3, 2, vec![0.0; 9], 0.0)
     };
     let e = minibatch(MiniBatchOptions {
         resume: Some(wrong),

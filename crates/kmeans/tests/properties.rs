@@ -5,6 +5,8 @@ use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_kmeans::{Init, KMeansError, KMeansParams};
 use proptest::prelude::*;
 
+mod common;
+
 /// Points around a few random centres, with some spread.
 fn data_strategy() -> impl Strategy<Value = (Vec<f32>, usize, usize, usize)> {
     (20usize..400, 1usize..12, 1usize..9).prop_flat_map(|(n, d, k)| {
@@ -77,13 +79,9 @@ proptest! {
 
 #[test]
 fn empty_cluster_is_moved_to_a_far_point() {
-    // Two tight groups; the third given centre is far from everything.
-    let mut x = Vec::new();
-    for i in 0..50 {
-        x.extend([i as f32 * 0.01, 0.0]);
-        x.extend([10.0 + i as f32 * 0.01, 0.0]);
-    }
-    x.extend([5.0, 40.0]); // one outlier
+    // Two tight groups and one outlier; the third given centre is far from
+    // everything.
+    let x = common::two_groups_and_an_outlier();
     let n = x.len() / 2;
     let src = ArraySource::from_slice(&x, n, 2).unwrap();
     let c0 = vec![0.0, 0.0, 10.0, 0.0, 1000.0, 1000.0];
@@ -216,7 +214,15 @@ fn model_json_round_trips_and_rejects_corruption() {
     for (bad, want) in [
         ("{", "not valid JSON"),
         (r#"{"kind":"gmm"}"#, "not a \"kmeans\" model"),
-        (r#"{"kind":"kmeans"}"#, "missing or malformed"),
+        (
+            r#"{"kind":"kmeans"}"#,
+            "\"version\" must be a model version from 1",
+        ),
+        (
+            r#"{"kind":"kmeans","version":2}"#,
+            "model version 2 is newer",
+        ),
+        (r#"{"kind":"kmeans","version":1}"#, "missing or malformed"),
     ] {
         let e = mmclust_kmeans::KMeansModel::from_json(bad).unwrap_err();
         assert!(e.to_string().contains(want), "{e}");

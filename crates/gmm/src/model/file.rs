@@ -6,7 +6,7 @@
 //! meant. A file of a newer version than [`MODEL_VERSION`] is refused with
 //! the version it needs.
 
-use mmclust_core::stats::Standardizer;
+use mmclust_core::model_file::{self, Seconds, StandardizerFile};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,12 +50,6 @@ impl Nested {
 }
 
 #[derive(Serialize, Deserialize)]
-struct StandardizerFile {
-    mean: Vec<f64>,
-    scale: Vec<f64>,
-}
-
-#[derive(Serialize, Deserialize)]
 struct Parameters {
     covariance_type: String,
     init: String,
@@ -74,14 +68,6 @@ struct Parameters {
 
 fn f64_name() -> String {
     Precision::F64.name().to_string()
-}
-
-#[derive(Serialize, Deserialize)]
-struct Seconds {
-    stats: f64,
-    init: f64,
-    iter: f64,
-    fit: f64,
 }
 
 /// The file's fields. `Option` fields are written as `null` (a non-finite
@@ -149,10 +135,7 @@ impl GaussianMixtureModel {
                 .collect(),
             covariances: Nested::of(cov_type, &self.mix.covariances, d),
             precisions_cholesky: Nested::of(cov_type, &self.mix.precisions_cholesky, d),
-            standardizer: self.standardizer.as_ref().map(|t| StandardizerFile {
-                mean: t.mean.clone(),
-                scale: t.scale.clone(),
-            }),
+            standardizer: self.standardizer.as_ref().map(StandardizerFile::from),
             converged: self.converged,
             n_iter: self.n_iter,
             lower_bound: finite(self.lower_bound),
@@ -197,36 +180,7 @@ impl GaussianMixtureModel {
     /// its name, a newer version by the version it needs.
     pub fn from_json(text: &str) -> Result<Self> {
         let bad = |m: String| GmmError::InvalidModel { message: m };
-        let v: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
-        match v.get("kind").and_then(Value::as_str) {
-            Some("gmm") => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "it is a \"{other}\" model, not a \"gmm\" model"
-                )));
-            }
-            None => return Err(bad("no \"kind\" field; not an mmclust model".into())),
-        }
-        // The version first: a newer file may lack fields this build needs.
-        match v.get("version").and_then(Value::as_u64) {
-            Some(version) if version > u64::from(MODEL_VERSION) => {
-                return Err(bad(format!(
-                    "model version {version} is newer than this build of mmclust ({}) reads \
-                     (versions 1 to {MODEL_VERSION}); read it with the mmclust that wrote it, \
-                     or a later one",
-                    env!("CARGO_PKG_VERSION")
-                )));
-            }
-            Some(0) | None => {
-                return Err(bad(format!(
-                    "\"version\" must be a model version from 1 to {MODEL_VERSION}"
-                )));
-            }
-            Some(_) => {}
-        }
-        let f: ModelFile = serde_json::from_value(v)
-            .map_err(|e| bad(format!("missing or malformed field ({e})")))?;
+        let f: ModelFile = model_file::read(text, "gmm", MODEL_VERSION).map_err(bad)?;
         let cov_type: CovarianceType = f.covariance_type.parse().map_err(bad)?;
         let precision: Precision = f
             .parameters
@@ -253,17 +207,11 @@ impl GaussianMixtureModel {
                 model.d()
             )));
         }
-        if let Some(s) = f.standardizer {
-            if s.mean.len() != model.d() {
-                return Err(bad(format!(
-                    "\"standardizer\" has {} columns, the means {}",
-                    s.mean.len(),
-                    model.d()
-                )));
-            }
-            model.standardizer =
-                Some(Standardizer::from_parts(s.mean, s.scale).map_err(|e| bad(e.to_string()))?);
-        }
+        model.standardizer = f
+            .standardizer
+            .map(|s| s.into_standardizer(model.d(), "means"))
+            .transpose()
+            .map_err(bad)?;
         let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
         model.converged = f.converged;
         model.n_iter = f.n_iter;
