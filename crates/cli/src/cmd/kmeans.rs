@@ -510,7 +510,8 @@ fn write_outputs(
     write_model(a.model_out.as_ref(), &inputs, &model_json)
 }
 
-fn as_i32(labels: &[u32]) -> Vec<i32> {
+/// Labels as written to label files (.npy int32; k is at most `i32::MAX`).
+pub(crate) fn as_i32(labels: &[u32]) -> Vec<i32> {
     labels.iter().map(|&v| v as i32).collect()
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::Global;
 use crate::cmd::gmm::load_gmm;
-use crate::cmd::kmeans::load_model;
+use crate::cmd::kmeans::{as_i32, load_model};
 use crate::fail::usage;
 use crate::input::{emit_json, emit_summary, open, read_text};
 use crate::progress::with_progress;
@@ -150,10 +150,6 @@ where
     fill(&mut w)?;
     w.finish()?;
     Ok(())
-}
-
-fn as_i32(labels: &[u32]) -> Vec<i32> {
-    labels.iter().map(|&v| v as i32).collect()
 }
 
 /// K-means inertia (sum of squared distances to the nearest centre) of data
