@@ -70,6 +70,7 @@ use crate::isa::Isa;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod certify;
 mod direct;
 pub mod lanes;
 pub mod reference;
@@ -153,6 +154,12 @@ pub struct PackedCenters {
     panel_norms: Vec<f32>,
     /// `n_panels · d · PANEL` values: `panels[(q·d + p)·PANEL + l] = −2·c[q·PANEL + l][p]`.
     panels: Vec<f32>,
+    /// The translation point of the exact assignment (the centres' mean).
+    mu: Vec<f32>,
+    /// The centres translated by `mu`, packed for the top-2 pre-screen.
+    sub: top2::SubPanels,
+    /// The error model of the pre-screen's fast values.
+    bound: certify::FastBound,
 }
 
 impl PackedCenters {
@@ -199,6 +206,8 @@ impl PackedCenters {
                 panels[(q * d + p) * PANEL + l] = -2.0 * v;
             }
         }
+        let mut shifted = Vec::new();
+        let (mu, cmax) = certify::translation(centers, d, &mut shifted);
         Ok(PackedCenters {
             k,
             d,
@@ -206,6 +215,9 @@ impl PackedCenters {
             norms,
             panel_norms,
             panels,
+            mu,
+            sub: top2::SubPanels::new(shifted.chunks_exact(d), d),
+            bound: certify::FastBound::f32_fma(d, cmax),
         })
     }
 
@@ -258,17 +270,29 @@ impl PackedCenters {
     }
 }
 
-/// Per-worker workspace of [`assign_chunk`].
+/// Per-worker workspace of [`assign_chunk`] and [`assign_chunk_fast`].
 ///
 /// Starts empty, grows on first use to what a chunk's row block needs (a few
 /// tens of KiB), then is reused: nothing is allocated in the hot loop. Keep one
-/// per worker thread (a `thread_local!`, or one per chunk task).
+/// per worker thread (a `thread_local!`, or one per chunk task). It also
+/// counts the rows the exact assignment had to re-check
+/// ([`AssignScratch::take_rechecks`]).
 #[derive(Debug, Clone, Default)]
 pub struct AssignScratch {
     /// Per row of the current block, per SIMD lane: best value so far.
     best_val: Vec<f32>,
     /// Per row of the current block, per SIMD lane: index of that best.
     best_idx: Vec<u32>,
+    /// The exact assignment's block: row indices, translated rows, their
+    /// norms, the pre-screen's results, the reference scan's distances.
+    sel: Vec<u32>,
+    xt: Vec<f32>,
+    nx: Vec<f32>,
+    top: Vec<top2::Top2>,
+    work: Vec<f64>,
+    /// Rows re-checked by the reference scan since the last
+    /// [`AssignScratch::take_rechecks`].
+    rechecks: u64,
 }
 
 impl AssignScratch {
@@ -286,6 +310,13 @@ impl AssignScratch {
         }
         (&mut self.best_val[..len], &mut self.best_idx[..len])
     }
+
+    /// The number of rows [`assign_chunk`] re-checked with the reference
+    /// scan (its pre-screen could not certify their label) since the last
+    /// call; resets the count.
+    pub fn take_rechecks(&mut self) -> u64 {
+        std::mem::take(&mut self.rechecks)
+    }
 }
 
 /// Rows per block of the product kernels: the block's rows (`rows · d · 4`
@@ -296,13 +327,24 @@ fn row_block(d: usize, mr: usize) -> usize {
     rows / mr * mr
 }
 
-/// Nearest centre of each row of a chunk.
+/// Rows per block of the exact assignment (translated copies: `rows · d · 4`
+/// bytes).
+const EXACT_BLOCK: usize = 256;
+
+/// The reference label of each row of a chunk: its nearest centre by the
+/// reference distance, the same bits on every path and machine.
 ///
 /// For each row `i` of the row-major `x` (`n = labels.len()` rows of
-/// `centers.d()` values): `labels[i]` is the index `j` minimising
-/// `‖x_i − c_j‖²` (selected with the fast formula; lowest index among exact
-/// ties), and `dist_sq[i]` is `Σ_p (x_ip − c_jp)²` for that centre, computed
-/// directly (never negative). See the module documentation for the numerics.
+/// `centers.d()` values): `labels[i] = argmin_j D(x_i, c_j)` (the reference
+/// distance of [`reference`], lowest index among equal values; 0 when all
+/// are NaN), and `dist_sq[i]` is `D(x_i, c_{labels[i]})` rounded to `f32`.
+///
+/// How: rows and centres are translated by the centres' mean, the top-2
+/// kernel ([`top2`]) gives each row's nearest and second-nearest fast value,
+/// and [`certify`] proves the nearest is the reference label; the rows it
+/// cannot prove (near ties, duplicate centres, non-finite values) are
+/// re-checked by the reference scan over every centre, and counted in
+/// `scratch` ([`AssignScratch::take_rechecks`]).
 ///
 /// # Panics
 /// When `x.len() != labels.len() * centers.d()` or
@@ -317,11 +359,89 @@ pub fn assign_chunk(
     assign_chunk_with(Isa::current(), x, centers, labels, dist_sq, scratch);
 }
 
-/// [`assign_chunk`] on the path `isa`.
+/// [`assign_chunk`] on the path `isa` (the same labels and distances on
+/// every path).
 ///
 /// # Panics
 /// As [`assign_chunk`]; also when this CPU cannot run `isa`.
 pub fn assign_chunk_with(
+    isa: Isa,
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist_sq: &mut [f32],
+    scratch: &mut AssignScratch,
+) {
+    let n = labels.len();
+    let d = centers.d();
+    assert_eq!(
+        x.len(),
+        n * d,
+        "assign_chunk: x holds {} values, not {n} rows × {d}",
+        x.len()
+    );
+    assert_eq!(
+        dist_sq.len(),
+        n,
+        "assign_chunk: dist_sq must hold one value per label"
+    );
+    isa.assert_available();
+    let s = scratch;
+    for r0 in (0..n).step_by(EXACT_BLOCK) {
+        let m = EXACT_BLOCK.min(n - r0);
+        let xs = &x[r0 * d..(r0 + m) * d];
+        let out = &mut labels[r0..r0 + m];
+        s.sel.clear();
+        s.sel.extend(0..m as u32);
+        s.xt.resize(m * d, 0.0);
+        s.nx.resize(m, 0.0);
+        s.top.resize(m, top2::Top2::NONE);
+        top2::translate_rows_with(isa, xs, d, &s.sel, &centers.mu, &mut s.xt, &mut s.nx);
+        top2::nearest_two_with(isa, &s.xt, &s.sel, &centers.sub, &mut s.top);
+        for (i, (t, &nx)) in s.top.iter().zip(&s.nx).enumerate() {
+            out[i] = if centers.bound.row(nx).certifies(t.v1, t.v2) {
+                t.j
+            } else {
+                s.rechecks += 1;
+                let row = &xs[i * d..(i + 1) * d];
+                reference::nearest_with(isa, row, &centers.centers, centers.k, &mut s.work).0
+            };
+        }
+        reference::dists_to_labels_with(
+            isa,
+            xs,
+            &centers.centers,
+            d,
+            out,
+            &mut dist_sq[r0..r0 + m],
+        );
+    }
+}
+
+/// The `f32` fast-formula assignment (the fused product kernel): for each
+/// row, the centre minimising `‖c_j‖² − 2·x·c_j` as computed in `f32`
+/// (lowest index among bitwise-equal values), and `dist_sq[i]` the direct
+/// `f32` distance `Σ_p (x_ip − c_jp)²` to it. Not the reference label: near
+/// ties may go either way, and the paths differ there (see the module
+/// documentation). What `mmclust bench` times as the `f32` kernel's rate.
+///
+/// # Panics
+/// As [`assign_chunk`].
+pub fn assign_chunk_fast(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    dist_sq: &mut [f32],
+    scratch: &mut AssignScratch,
+) {
+    assign_chunk_fast_with(Isa::current(), x, centers, labels, dist_sq, scratch);
+}
+
+/// [`assign_chunk_fast`] on the path `isa`.
+///
+/// # Panics
+/// As [`assign_chunk`]; also when this CPU cannot run `isa`.
+pub fn assign_chunk_fast_with(
     isa: Isa,
     x: &[f32],
     centers: &PackedCenters,
@@ -388,11 +508,11 @@ pub(crate) fn assign_chunk_order(
     let _ = order;
 }
 
-/// `dist_sq[i] = Σ_p (x_ip − c_p)²` for the centre `c = labels[i]` of each row
-/// of `x` (`labels.len()` rows of `centers.d()` values), computed directly as
-/// [`assign_chunk`] does after its selection (on the AVX-512 path, 8 rows at a
-/// time with the same arithmetic): for labels chosen elsewhere, e.g. by the
-/// bounds of the accelerated K-means variants.
+/// `dist_sq[i] = D(x_i, c_{labels[i]})` rounded to `f32`, the reference
+/// distance ([`reference`]) of each row of `x` (`labels.len()` rows of
+/// `centers.d()` values) to its labelled centre, as [`assign_chunk`] reports
+/// it: for labels chosen elsewhere, e.g. by the bounds of the accelerated
+/// K-means variants. The same bits on every path.
 ///
 /// # Panics
 /// When the slices' lengths disagree or a label is not below `centers.k()`.
@@ -400,8 +520,7 @@ pub fn dist_sq_to_labels(x: &[f32], centers: &PackedCenters, labels: &[u32], dis
     dist_sq_to_labels_with(Isa::current(), x, centers, labels, dist_sq);
 }
 
-/// [`dist_sq_to_labels`] on the path `isa` (the AVX-512 path has its own
-/// variant; the others share the scalar one).
+/// [`dist_sq_to_labels`] on the path `isa`.
 ///
 /// # Panics
 /// As [`dist_sq_to_labels`]; also when this CPU cannot run `isa`.
@@ -412,34 +531,7 @@ pub fn dist_sq_to_labels_with(
     labels: &[u32],
     dist_sq: &mut [f32],
 ) {
-    let n = labels.len();
-    let d = centers.d();
-    assert_eq!(x.len(), n * d, "dist_sq_to_labels: x is not {n} rows × {d}");
-    assert_eq!(
-        dist_sq.len(),
-        n,
-        "dist_sq_to_labels: one distance per label"
-    );
-    assert!(
-        labels.iter().all(|&j| (j as usize) < centers.k()),
-        "dist_sq_to_labels: label out of range"
-    );
-    isa.assert_available();
-    if n == 0 {
-        return;
-    }
-    match isa.best_of(&[Isa::Avx512]) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
-        // below it that `best_of` picked: AVX-512F, AVX2 and FMA; shapes and
-        // labels were checked above.
-        Isa::Avx512 => unsafe { avx512::exact_dists::<true>(x, centers, labels, dist_sq, 0, n) },
-        _ => {
-            for ((row, &j), o) in x.chunks_exact(d).zip(labels).zip(dist_sq.iter_mut()) {
-                *o = scalar::dist_sq(row, centers.center(j as usize));
-            }
-        }
-    }
+    reference::dists_to_labels_with(isa, x, &centers.centers, centers.d, labels, dist_sq);
 }
 
 /// Final step shared by the product kernels for one row: the winner among the

@@ -75,8 +75,8 @@ fn check_path(
             ));
         }
         let c = |j: usize| &centers[j * d..(j + 1) * d];
-        let exact_got = reference::dist_sq_f64(row, c(got));
-        let exact_want = reference::dist_sq_f64(row, c(want));
+        let exact_got = reference::dist_sq(row, c(got));
+        let exact_want = reference::dist_sq(row, c(want));
         if got != want {
             let slack = TIE_TOL * (norm_sq(row) + norm_sq(c(got)) + norm_sq(c(want)));
             if exact_got > exact_want + slack {
@@ -231,7 +231,7 @@ fn far_from_origin_distances_are_exact() {
         let (labels, dist) = run(variant, &x, &packed, &mut AssignScratch::new());
         for i in 0..n {
             let exact =
-                reference::dist_sq_f64(&x[i * d..(i + 1) * d], packed.center(labels[i] as usize));
+                reference::dist_sq(&x[i * d..(i + 1) * d], packed.center(labels[i] as usize));
             assert!(dist[i] > 0.0);
             assert!(
                 (f64::from(dist[i]) - exact).abs() <= 1e-6 * exact,
@@ -348,7 +348,7 @@ fn dist_sq_to_labels_matches_the_reference_distances() {
             dist_sq_to_labels_with(isa, &x, &packed, &labels, &mut dist);
             for i in 0..n {
                 let j = labels[i] as usize;
-                let want = reference::dist_sq_f64(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
+                let want = reference::dist_sq(&x[i * d..(i + 1) * d], &c[j * d..(j + 1) * d]);
                 assert!(
                     (f64::from(dist[i]) - want).abs()
                         <= (d as f64 + 2.0) * f64::from(f32::EPSILON) * want.max(1e-30),
@@ -358,4 +358,92 @@ fn dist_sq_to_labels_matches_the_reference_distances() {
             }
         }
     }
+}
+
+/// Rows and centres with adversarial near ties: for each row `x`, pairs of
+/// centres `x + v` and `x − v` (equidistant but for the rounding of the
+/// sums), one of them nudged by an ulp in one coordinate; plus duplicates.
+fn near_ties(rng: &mut ChaCha8Rng, n: usize, d: usize, offset: f32) -> (Vec<f32>, Vec<f32>) {
+    let x: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-1.0f32..1.0) + offset).collect();
+    let mut c = Vec::new();
+    for i in 0..n.min(6) {
+        let row = &x[i * d..(i + 1) * d];
+        let v: Vec<f32> = (0..d).map(|_| rng.gen_range(-0.5f32..0.5)).collect();
+        let plus: Vec<f32> = row.iter().zip(&v).map(|(&a, &b)| a + b).collect();
+        let mut minus: Vec<f32> = row.iter().zip(&v).map(|(&a, &b)| a - b).collect();
+        if i % 2 == 1 {
+            let p = rng.gen_range(0..d);
+            minus[p] = minus[p].next_up();
+        }
+        c.extend_from_slice(&plus);
+        c.extend_from_slice(&minus);
+        if i % 3 == 0 {
+            c.extend_from_slice(&plus); // an exact duplicate
+        }
+    }
+    (x, c)
+}
+
+/// The exact assignment on `path` against the reference: the same labels
+/// and the same distance bits.
+fn check_exact(path: Isa, x: &[f32], c: &[f32], d: usize) -> std::result::Result<(), String> {
+    let (n, k) = (x.len() / d, c.len() / d);
+    let packed = PackedCenters::new(c, k, d).map_err(|e| e.to_string())?;
+    let (mut want_l, mut want_d) = (vec![0u32; n], vec![0f32; n]);
+    reference::assign_chunk(x, c, k, d, &mut want_l, &mut want_d);
+    let (mut got_l, mut got_d) = (vec![u32::MAX; n], vec![f32::NAN; n]);
+    assign_chunk_with(path, x, &packed, &mut got_l, &mut got_d, &mut AssignScratch::new());
+    if got_l != want_l {
+        return Err(format!("{}: labels {got_l:?} != {want_l:?}", path.name()));
+    }
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    if bits(&got_d) != bits(&want_d) {
+        return Err(format!("{}: distances {got_d:?} != {want_d:?}", path.name()));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn exact_assignment_is_the_reference_on_every_path(
+        seed in any::<u64>(),
+        d in prop_oneof![1usize..40, Just(384usize), Just(1024usize)],
+        n in 1usize..40,
+        offset in prop_oneof![Just(0.0f32), Just(1e4f32), Just(-2.5e5f32)],
+        random_k in 1usize..70,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (x, mut c) = near_ties(&mut rng, n, d, offset);
+        // Plus random centres around the data.
+        c.extend((0..random_k * d).map(|_| rng.gen_range(-2.0f32..2.0) + offset));
+        for &path in Isa::test_paths() {
+            if path.run_or_skip("exact_assignment_is_the_reference_on_every_path") {
+                check_exact(path, &x, &c, d).map_err(TestCaseError::fail)?;
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_assignment_counts_its_rechecks() {
+    // Two identical centres: no row can be certified, every row is
+    // re-checked and gets the first copy.
+    let d = 3;
+    let x = [0.5f32, 1.0, 2.0, -1.0, 0.0, 4.0];
+    let c = [1.0f32, 1.0, 1.0, 1.0, 1.0, 1.0];
+    let packed = PackedCenters::new(&c, 2, d).unwrap();
+    let mut scratch = AssignScratch::new();
+    let (mut l, mut dist) = ([9u32; 2], [0f32; 2]);
+    assign_chunk(&x, &packed, &mut l, &mut dist, &mut scratch);
+    assert_eq!(l, [0, 0]);
+    assert_eq!(scratch.take_rechecks(), 2);
+    assert_eq!(scratch.take_rechecks(), 0);
+    // Well-separated centres: nothing to re-check.
+    let c = [0.0f32, 1.0, 2.0, -100.0, 0.0, 4.0];
+    let packed = PackedCenters::new(&c, 2, d).unwrap();
+    assign_chunk(&x, &packed, &mut l, &mut dist, &mut scratch);
+    assert_eq!(l, [0, 0]);
+    assert_eq!(scratch.take_rechecks(), 0);
 }

@@ -2,7 +2,7 @@
 //! bounded run keeps besides its per-row buffer.
 
 use super::Bounds;
-use super::bounds::sq_dist_f64;
+use mmclust_core::kernel::reference;
 use crate::error::Result;
 use crate::params::{Init, KMeansParams};
 
@@ -31,7 +31,7 @@ pub(super) fn group_centers(
     let mut pairs: Vec<(f64, u32, u32)> = Vec::with_capacity(k * t);
     for (j, c) in centers.chunks_exact(d).enumerate() {
         for (g, m) in gc.chunks_exact(d).enumerate() {
-            pairs.push((sq_dist_f64(c, m), j as u32, g as u32));
+            pairs.push((reference::dist_sq(c, m), j as u32, g as u32));
         }
     }
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));

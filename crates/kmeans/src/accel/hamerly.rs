@@ -73,8 +73,8 @@ pub(super) fn hamerly_chunk(
         evals += (m * k) as u64;
         for ((&i, t), &e) in rows.iter().zip(&ws.top[..m]).zip(&ws.err) {
             let i = i as usize;
-            let lb2 = plan.lower_fast(e, t.v2);
-            let (label, lb) = if plan.upper_fast_below(e, t.v1, lb2) {
+            let lb2 = e.lower(t.v2);
+            let (label, lb) = if e.upper_below(t.v1, lb2) {
                 (t.j, lb2)
             } else {
                 // Too close to call (or not finite): the exact scan.

@@ -2,6 +2,7 @@
 //! last pass, separations, translated and packed centres).
 
 use mmclust_core::kernel::PackedCenters;
+use mmclust_core::kernel::certify::{FastBound, translation};
 use mmclust_core::kernel::top2::SubPanels;
 
 use super::Bounds;
@@ -32,8 +33,8 @@ pub(super) struct PassPlan<'a> {
     pub(super) members: &'a [Vec<u32>],
     /// The translation point: the mean of the centres (`f32`).
     pub(super) mu: Vec<f32>,
-    /// An upper bound on the norm of every translated centre `fl(c − mu)`.
-    pub(super) cmax: f64,
+    /// The error model of the translated centres' fast values.
+    pub(super) bound: FastBound,
     /// Translated centres, all of them (Hamerly) or each group's (Yinyang),
     /// packed for [`nearest_two`].
     pub(super) panels: Vec<SubPanels>,
@@ -85,18 +86,8 @@ impl Groups {
         // Translate by the centres' mean, so that the fast values' error,
         // relative to the norms, stays small next to the distances even for
         // data far from the origin.
-        let mu: Vec<f32> = (0..d)
-            .map(|p| (rows.iter().map(|c| f64::from(c[p])).sum::<f64>() / k as f64) as f32)
-            .collect();
-        let shifted: Vec<f32> = rows
-            .iter()
-            .flat_map(|c| c.iter().zip(&mu).map(|(&a, &m)| a - m))
-            .collect();
-        let cmax = shifted
-            .chunks_exact(d)
-            .map(|c| c.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt())
-            .fold(0.0f64, f64::max)
-            * (1.0 + 1e-12);
+        let mut shifted = Vec::new();
+        let (mu, cmax) = translation(centers, d, &mut shifted);
         let panels = match self.kind {
             Bounds::Hamerly => vec![SubPanels::new(shifted.chunks_exact(d), d)],
             Bounds::Yinyang => self
@@ -127,7 +118,7 @@ impl Groups {
             group_of: &self.group_of,
             members: &self.members,
             mu,
-            cmax,
+            bound: FastBound::f32_fma(d, cmax),
             panels,
         }
     }

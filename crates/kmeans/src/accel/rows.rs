@@ -8,7 +8,10 @@ use mmclust_core::kernel::dist_sq_to_labels;
 use mmclust_core::kernel::top2::{Top2, translate_rows};
 use mmclust_core::parallel::Chunk;
 
-use super::bounds::{RowErr, sq_dist_f64};
+use mmclust_core::isa::Isa;
+use mmclust_core::kernel::certify::RowErr;
+use mmclust_core::kernel::reference;
+
 use super::plan::PassPlan;
 use super::yinyang::Best;
 
@@ -63,21 +66,13 @@ pub(super) fn gather(plan: &PassPlan<'_>, chunk: &Chunk<'_>, rows: &[u32], ws: &
     ws.nx.resize(m, 0.0);
     translate_rows(chunk.data, d, rows, &plan.mu, &mut ws.xs, &mut ws.nx);
     ws.err.clear();
-    ws.err.extend(ws.nx.iter().map(|&nx| plan.row_err(nx)));
+    ws.err.extend(ws.nx.iter().map(|&nx| plan.bound.row(nx)));
 }
 
-/// Exact `f64` squared distances of `x` to every centre, into `out`; returns
-/// the nearest (lowest index among exact ties).
+/// The reference distances `D` ([`reference`]) of `x` to every centre, into
+/// `out`; returns the reference label (lowest index among equal values).
 pub(super) fn exact_scan(plan: &PassPlan<'_>, x: &[f32], out: &mut Vec<f64>) -> u32 {
-    out.clear();
-    out.extend(plan.centers.chunks_exact(plan.d).map(|c| sq_dist_f64(x, c)));
-    let mut best = (f64::INFINITY, 0u32);
-    for (j, &e) in out.iter().enumerate() {
-        if e < best.0 {
-            best = (e, j as u32);
-        }
-    }
-    best.1
+    reference::nearest_with(Isa::current(), x, plan.centers, plan.k, out).0
 }
 
 /// The labels of the chunk's rows before the pass, for [`dists_of_changed`]:

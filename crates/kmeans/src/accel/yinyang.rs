@@ -195,7 +195,7 @@ pub(super) fn yinyang_chunk(
                 best.bad = true;
                 continue;
             }
-            let lb = plan.lower_fast(ws.err[c], top.v1);
+            let lb = ws.err[c].lower(top.v1);
             state[fail[c] as usize * per_row + 1 + g] = lb.to_bits();
             let est = f64::from(ws.nx[c]) + f64::from(top.v1);
             if est < best.est {
@@ -217,13 +217,13 @@ pub(super) fn yinyang_chunk(
         let mut others = best.others;
         if best.lb1 != f32::INFINITY {
             // The best came from a scanned group: its second nearest.
-            let lb = plan.lower_fast(e, best.v2);
+            let lb = e.lower(best.v2);
             row[1 + best.g as usize] = lb.to_bits();
             others = others.min(lb);
         }
         let moved = best.j != best.a;
         let ub = if moved {
-            plan.upper_fast(e, best.v1)
+            e.upper(best.v1)
         } else {
             best.ua
         };

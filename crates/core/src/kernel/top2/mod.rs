@@ -129,6 +129,15 @@ pub struct Top2 {
     pub v2: f32,
 }
 
+impl Top2 {
+    /// No centre: both values `+inf`.
+    pub const NONE: Top2 = Top2 {
+        j: 0,
+        v1: f32::INFINITY,
+        v2: f32::INFINITY,
+    };
+}
+
 /// For each `rows[r]`, the row `x[rows[r]·d ..][..d]`: its nearest and
 /// second-nearest centre of `centers` by fast value (see the module
 /// documentation), into `out[r]`.
