@@ -5,9 +5,9 @@
 //! (on this CPU) and an unknown name exit 2 with one line naming the paths it
 //! has.
 //!
-//! DESIGN.md says K-means gives the same label and model on every path; that
-//! is not true yet (see `kmeans_gives_the_same_bits_on_every_path`, ignored
-//! until it is).
+//! K-means gives the same labels and model, bit for bit, on every path
+//! (`kmeans_gives_the_same_bits_on_every_path`), and the centres' hashes
+//! committed here on every CPU (`kmeans_centres_have_the_committed_hashes`).
 //!
 //! The variable is set on the child processes only: the tests' own process
 //! never reads or sets it.
@@ -144,18 +144,9 @@ fn json_summaries_and_bench_carry_the_path() {
 
 /// K-means (every exact algorithm, k-means++ and k-means‖ initialisations,
 /// mini-batch) gives the same centres, labels and inertia on every path this
-/// CPU has.
-///
-/// Not true today (issue 18, measured on AVX-512 hardware): each path
-/// computes the reported `f32` distances with its own arithmetic (its own
-/// lanes and summation order; FMA or not), so the inertia differs in the last bits on
-/// every configuration below, and k-means‖, which samples by those
-/// distances, picks other candidates at d = 3 on AVX2 (labels and centres
-/// differ). Labels and centres agree on the other configurations. Run with
-/// `--ignored` once every path computes the one reference distance.
+/// CPU has: every decision and every reported distance comes from the
+/// reference distance or is certified against it.
 #[test]
-#[ignore = "K-means is not bitwise identical across paths yet: the inertia differs \
-            everywhere, k-means‖ picks other centres at d = 3 on AVX2"]
 fn kmeans_gives_the_same_bits_on_every_path() {
     let dir = tempfile::tempdir().unwrap();
     // d = 3 runs the direct kernels on the AVX-512 path, d = 24 the product

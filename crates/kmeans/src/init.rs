@@ -6,7 +6,7 @@
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::kernel::lanes::{LaneCenters, sq_dists};
+use mmclust_core::kernel::lanes::{LaneCenters, min_with_reference, sq_dists};
 use mmclust_core::parallel::{
     Chunking, PassOptions, map_reduce_global, map_reduce_into_global, owned_chunks,
 };
@@ -120,11 +120,12 @@ fn plus_plus_pass<S: DataSource + ?Sized>(
                 .map(|w| &w[chunk.start_row..chunk.start_row + chunk.n_rows]);
             for (i, (d2, dist)) in d2.iter_mut().zip(dist.chunks_exact(m)).enumerate() {
                 let wi = w.map_or(1.0, |w| f64::from(w[i]));
-                let best = d2.min(dist[0]);
+                let x = chunk.row(i);
+                let best = min_with_reference(dist[0], *d2, x, fold);
                 *d2 = best;
                 pots[0] += wi * f64::from(best);
-                for (pot, &dt) in pots[1..].iter_mut().zip(&dist[1..]) {
-                    *pot += wi * f64::from(best.min(dt));
+                for ((pot, &dt), t) in pots[1..].iter_mut().zip(&dist[1..]).zip(trials) {
+                    *pot += wi * f64::from(min_with_reference(dt, best, x, t));
                 }
             }
             Ok(vec![pots])
@@ -177,6 +178,15 @@ fn sample_rows<S: DataSource + ?Sized>(
             let data = ctx.source.rows(range.clone(), &mut scratch)?;
             dist.resize(range.len(), 0.0);
             sq_dists(data, &lanes, &mut dist);
+            // Each row's potential share: min(d2, D(x, fold)).
+            let d = ctx.source.n_cols();
+            for ((v, x), &d2) in dist
+                .iter_mut()
+                .zip(data.chunks_exact(d))
+                .zip(&d2[range.clone()])
+            {
+                *v = min_with_reference(*v, d2, x, fold);
+            }
             loaded = chunk;
         }
         let mut acc = before;
@@ -184,7 +194,7 @@ fn sample_rows<S: DataSource + ?Sized>(
         let mut last_positive = None;
         for (i, &dx) in dist.iter().enumerate() {
             let row = range.start + i;
-            let p = ctx.weight(row) * f64::from(d2[row].min(dx));
+            let p = ctx.weight(row) * f64::from(dx);
             if p > 0.0 {
                 last_positive = Some(row);
                 acc += p;

@@ -2,7 +2,8 @@
 
 use mmclust_core::DataSource;
 use mmclust_core::fitting::{in_fit_space, map_rows_ordered};
-use mmclust_core::kernel::PackedCenters;
+use mmclust_core::isa::Isa;
+use mmclust_core::kernel::{PackedCenters, reference};
 use mmclust_core::model_file::{self, Seconds, StandardizerFile};
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions};
 use mmclust_core::stats::Standardizer;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
 use crate::params::{Algorithm, Init, KMeansParams, check_weights_len};
-use crate::pass::{assign, inertia_pass, sq_dist, with_workspace};
+use crate::pass::{assign, inertia_pass, with_workspace};
 use crate::state::{MiniBatchState, Run};
 
 /// Version of the model file format written by [`KMeansModel::to_json`].
@@ -336,14 +337,17 @@ impl KMeansModel {
         S: DataSource + ?Sized,
         F: FnMut(&[f32]) -> Result<()>,
     {
-        let d = self.d;
         self.map_rows(
             source,
             options,
             |chunk| {
+                // The reference distances, the same bits on every path.
+                let isa = Isa::current();
                 let mut out = Vec::with_capacity(chunk.n_rows * self.k);
+                let mut work = vec![0.0f64; self.k];
                 for x in chunk.rows() {
-                    out.extend(self.centers.chunks_exact(d).map(|c| sq_dist(x, c).sqrt()));
+                    reference::dists_with(isa, x, &self.centers, &mut work);
+                    out.extend(work.iter().map(|&v| v.sqrt() as f32));
                 }
                 out
             },

@@ -337,27 +337,6 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
     Ok(top.unwrap_or_default())
 }
 
-/// Squared Euclidean distance, with eight independent accumulators so the
-/// compiler vectorises it.
-#[inline]
-pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            let t = x[l] - y[l];
-            acc[l] += t * t;
-        }
-    }
-    let mut tail = 0.0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        let t = x - y;
-        tail += t * t;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-}
-
 /// Reads one row of the source into a new vector.
 pub(crate) fn read_row<S: DataSource + ?Sized>(source: &S, row: usize) -> Result<Vec<f32>> {
     let mut scratch = Vec::new();

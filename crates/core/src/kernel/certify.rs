@@ -151,8 +151,11 @@ pub fn translation(centers: &[f32], d: usize, shifted: &mut Vec<f32>) -> (Vec<f3
     let k = centers.len() / d;
     let mu: Vec<f32> = (0..d)
         .map(|p| {
-            (centers.chunks_exact(d).map(|c| f64::from(c[p])).sum::<f64>() / k.max(1) as f64)
-                as f32
+            (centers
+                .chunks_exact(d)
+                .map(|c| f64::from(c[p]))
+                .sum::<f64>()
+                / k.max(1) as f64) as f32
         })
         .collect();
     shifted.clear();

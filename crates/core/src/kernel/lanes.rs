@@ -108,6 +108,27 @@ unsafe fn sq_dists_avx2(x: &[f32], centers: &LaneCenters, out: &mut [f32]) {
     sq_dists_body::<true>(x, centers, out);
 }
 
+/// `min(current, fl₃₂(D(x, c)))` with `D` the reference distance
+/// ([`super::reference`]), given `fast`, the value [`sq_dists`] computed for
+/// `x` and `c` on any path: `D` is computed only when `fast` cannot prove
+/// `D > current` (then the minimum is `current` whatever `D`'s bits).
+///
+/// The proof: `fast` is within `(d + 2)·ε` relative of the exact squared
+/// distance (see the module documentation) and `D` within
+/// `reference::rel_err(d)`; `fast·(1 − 2(d + 8)·ε) > current` leaves room
+/// for both. So the result has the reference bits on every path, at the
+/// cost of a reference distance only for the rows `c` comes nearer to (what
+/// k-means++ potentials need).
+#[must_use]
+pub fn min_with_reference(fast: f32, current: f32, x: &[f32], c: &[f32]) -> f32 {
+    let shrink = 1.0 - 2.0 * (x.len() as f64 + 8.0) * f64::from(f32::EPSILON);
+    if f64::from(fast) * shrink > f64::from(current) {
+        current
+    } else {
+        current.min(super::reference::dist_sq(x, c) as f32)
+    }
+}
+
 /// Rows per block: independent accumulators to cover the FMA latency.
 pub(super) const ROWS: usize = 4; // `group_sq_dists` is written out for four rows
 

@@ -364,7 +364,9 @@ fn dist_sq_to_labels_matches_the_reference_distances() {
 /// centres `x + v` and `x − v` (equidistant but for the rounding of the
 /// sums), one of them nudged by an ulp in one coordinate; plus duplicates.
 fn near_ties(rng: &mut ChaCha8Rng, n: usize, d: usize, offset: f32) -> (Vec<f32>, Vec<f32>) {
-    let x: Vec<f32> = (0..n * d).map(|_| rng.gen_range(-1.0f32..1.0) + offset).collect();
+    let x: Vec<f32> = (0..n * d)
+        .map(|_| rng.gen_range(-1.0f32..1.0) + offset)
+        .collect();
     let mut c = Vec::new();
     for i in 0..n.min(6) {
         let row = &x[i * d..(i + 1) * d];
@@ -392,13 +394,23 @@ fn check_exact(path: Isa, x: &[f32], c: &[f32], d: usize) -> std::result::Result
     let (mut want_l, mut want_d) = (vec![0u32; n], vec![0f32; n]);
     reference::assign_chunk(x, c, k, d, &mut want_l, &mut want_d);
     let (mut got_l, mut got_d) = (vec![u32::MAX; n], vec![f32::NAN; n]);
-    assign_chunk_with(path, x, &packed, &mut got_l, &mut got_d, &mut AssignScratch::new());
+    assign_chunk_with(
+        path,
+        x,
+        &packed,
+        &mut got_l,
+        &mut got_d,
+        &mut AssignScratch::new(),
+    );
     if got_l != want_l {
         return Err(format!("{}: labels {got_l:?} != {want_l:?}", path.name()));
     }
     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
     if bits(&got_d) != bits(&want_d) {
-        return Err(format!("{}: distances {got_d:?} != {want_d:?}", path.name()));
+        return Err(format!(
+            "{}: distances {got_d:?} != {want_d:?}",
+            path.name()
+        ));
     }
     Ok(())
 }

@@ -2,9 +2,9 @@
 //! bounded run keeps besides its per-row buffer.
 
 use super::Bounds;
-use mmclust_core::kernel::reference;
 use crate::error::Result;
 use crate::params::{Init, KMeansParams};
+use mmclust_core::kernel::reference;
 
 /// Groups the k centres for Yinyang: a small K-means on them (Yinyang's
 /// grouping: five iterations from k-means++) gives the groups' centres, then

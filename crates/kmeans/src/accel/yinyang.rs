@@ -222,11 +222,7 @@ pub(super) fn yinyang_chunk(
             others = others.min(lb);
         }
         let moved = best.j != best.a;
-        let ub = if moved {
-            e.upper(best.v1)
-        } else {
-            best.ua
-        };
+        let ub = if moved { e.upper(best.v1) } else { best.ua };
         // The old label's lower bound, when its group was not scanned.
         let la = if moved && !best.a_scanned {
             plan.lower(ws.dist[i])
