@@ -222,11 +222,15 @@ impl KMeansParams {
         let mut n_iter = 0;
         let mut distance_evals = 0u64;
         let mut distance_evals_lloyd = 0u64;
+        let mut rechecks = 0u64;
+        let mut assigned_rows = 0u64;
         for iter in 0..self.max_iter {
             let packed = PackedCenters::new(&centers, k, d)?;
             let (mut p, evals) = assigner.pass(source, chunking, hooks.pass(), &packed, weights)?;
             distance_evals += evals;
             distance_evals_lloyd += (n * k) as u64;
+            rechecks += p.rechecks;
+            assigned_rows += n as u64;
             history.push(p.inertia);
             if p.weight.iter().any(|&w| w <= 0.0) {
                 relocated += relocate_empty(source, chunking, &packed, weights, &mut p)?;
@@ -294,6 +298,8 @@ impl KMeansParams {
             iter_seconds: t_iter.elapsed().as_secs_f64(),
             distance_evals,
             distance_evals_lloyd,
+            rechecks,
+            assigned_rows,
         })
     }
 }

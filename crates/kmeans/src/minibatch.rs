@@ -107,6 +107,7 @@ struct BatchStats {
     weight: Vec<f64>,
     inertia: f64,
     total_weight: f64,
+    rechecks: u64,
 }
 
 impl Partial for BatchStats {
@@ -115,6 +116,7 @@ impl Partial for BatchStats {
         self.weight.encode(out);
         self.inertia.encode(out);
         self.total_weight.encode(out);
+        self.rechecks.encode(out);
     }
     fn decode(r: &mut PartialReader<'_>) -> mmclust_core::Result<Self> {
         Ok(BatchStats {
@@ -122,6 +124,7 @@ impl Partial for BatchStats {
             weight: Partial::decode(r)?,
             inertia: Partial::decode(r)?,
             total_weight: Partial::decode(r)?,
+            rechecks: Partial::decode(r)?,
         })
     }
 }
@@ -164,9 +167,10 @@ fn batch_pass<S: DataSource + ?Sized>(
                 weight: vec![0.0; k],
                 inertia: 0.0,
                 total_weight: 0.0,
+                rechecks: 0,
             };
             with_workspace(|ws| {
-                assign(&chunk, centers, ws);
+                s.rechecks = assign(&chunk, centers, ws);
                 for (i, x) in chunk.rows().enumerate() {
                     let l = ws.labels[i] as usize;
                     let wi = w.map_or(1.0, |w| f64::from(w[chunk.start_row + i]));
@@ -188,6 +192,7 @@ fn batch_pass<S: DataSource + ?Sized>(
                 .for_each(|(x, y)| *x += y);
             a.inertia += b.inertia;
             a.total_weight += b.total_weight;
+            a.rechecks += b.rechecks;
             a
         },
     )?)
@@ -395,6 +400,8 @@ impl KMeansParams {
                 check_finite(&batch, d, &name)?;
                 let packed = PackedCenters::new(&state.centers, k, d)?;
                 let stats = assign_batch(&batch, &packed, source.comm())?;
+                state.rechecks += stats.rechecks;
+                state.assigned_rows += (batch.data.len() / d) as u64;
                 let mut shift = 0.0f64;
                 for j in 0..k {
                     if stats.weight[j] <= 0.0 {
@@ -496,6 +503,9 @@ impl KMeansParams {
             model.distinct_centers = count_distinct(&refined.centers, k, d);
             model.centers = refined.centers;
             model.distance_evals += refined.distance_evals;
+            model.rechecks += refined.rechecks;
+            model.assigned_rows += refined.assigned_rows;
+            model.distance_evals_lloyd += refined.distance_evals_lloyd;
             model.iter_seconds += refined.iter_seconds;
             model.refined = Some(refined.n_iter);
             return Ok(model);

@@ -61,6 +61,14 @@ pub struct KMeansModel {
     /// (n·k per pass); `1 − distance_evals / distance_evals_lloyd` is the
     /// fraction the bounds of Hamerly or Yinyang skipped.
     pub distance_evals_lloyd: u64,
+    /// Rows of the winning run's iterations whose label the pre-screen
+    /// could not certify, re-checked with the reference scan (see
+    /// [`mmclust_core::kernel::assign_chunk`]); per row assigned:
+    /// [`KMeansModel::rechecks_per_row`].
+    pub rechecks: u64,
+    /// Rows assigned in the winning run's iterations (mini-batch: batch
+    /// rows, then the refinement's), the denominator of `rechecks`.
+    pub assigned_rows: u64,
     /// The initialisation used (after resolving `auto`).
     pub init: String,
     /// Seed of the fit.
@@ -123,6 +131,8 @@ impl KMeansModel {
             distinct_centers,
             distance_evals: run.distance_evals,
             distance_evals_lloyd: run.distance_evals_lloyd,
+            rechecks: run.rechecks,
+            assigned_rows: run.assigned_rows,
             init: init.name().to_string(),
             seed: params.seed,
             max_iter: params.max_iter,
@@ -137,6 +147,18 @@ impl KMeansModel {
             batch_size: None,
             epochs: None,
             refined: None,
+        }
+    }
+
+    /// The mean number of reference re-checks per assigned row: the rows
+    /// whose label the pre-screen could not certify, over the rows assigned
+    /// (0 when nothing was assigned, e.g. a model from given centres).
+    #[must_use]
+    pub fn rechecks_per_row(&self) -> f64 {
+        if self.assigned_rows == 0 {
+            0.0
+        } else {
+            self.rechecks as f64 / self.assigned_rows as f64
         }
     }
 
@@ -168,6 +190,8 @@ impl KMeansModel {
             distinct_init: k,
             distance_evals: steps * (batch_rows * k) as u64 + final_evals,
             distance_evals_lloyd: steps * (batch_rows * k) as u64 + final_evals,
+            rechecks: state.rechecks,
+            assigned_rows: state.assigned_rows,
             init: params.init.resolve(n, d, k).name().to_string(),
             seed: params.seed,
             max_iter: params.max_iter,
@@ -221,6 +245,8 @@ impl KMeansModel {
             distinct_init: k,
             distance_evals: 0,
             distance_evals_lloyd: 0,
+            rechecks: 0,
+            assigned_rows: 0,
             init: "given".into(),
             seed: 0,
             max_iter: 0,
@@ -405,6 +431,8 @@ impl KMeansModel {
             distinct_centers: self.distinct_centers,
             distance_evals: self.distance_evals,
             distance_evals_lloyd: self.distance_evals_lloyd,
+            rechecks: self.rechecks,
+            assigned_rows: self.assigned_rows,
             parameters: Parameters {
                 algorithm: self.algorithm.clone(),
                 batch_size: self.batch_size,
@@ -474,6 +502,8 @@ impl KMeansModel {
             distinct_centers: f.distinct_centers,
             distance_evals: f.distance_evals,
             distance_evals_lloyd: f.distance_evals_lloyd,
+            rechecks: f.rechecks,
+            assigned_rows: f.assigned_rows,
             init: f.parameters.init,
             seed: f.parameters.seed,
             max_iter: f.parameters.max_iter,
@@ -542,6 +572,11 @@ struct ModelFile {
     /// Absent from files written before the accelerated variants.
     #[serde(default)]
     distance_evals_lloyd: u64,
+    /// Absent from files written before the exact re-checks.
+    #[serde(default)]
+    rechecks: u64,
+    #[serde(default)]
+    assigned_rows: u64,
     parameters: Parameters,
     n_rows: usize,
     seconds: Seconds,

@@ -33,9 +33,10 @@ pub(crate) fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
     r
 }
 
-/// Assigns a chunk's rows to their nearest centres; the results are in
-/// `ws.labels[..n]` and `ws.dist[..n]` (squared distances).
-pub(crate) fn assign(chunk: &Chunk<'_>, centers: &PackedCenters, ws: &mut Workspace) {
+/// Assigns a chunk's rows to their nearest centres (the reference labels);
+/// the results are in `ws.labels[..n]` and `ws.dist[..n]` (squared
+/// distances). Returns how many rows the pre-screen could not certify.
+pub(crate) fn assign(chunk: &Chunk<'_>, centers: &PackedCenters, ws: &mut Workspace) -> u64 {
     let n = chunk.n_rows;
     ws.labels.resize(n, 0);
     ws.dist.resize(n, 0.0);
@@ -47,6 +48,7 @@ pub(crate) fn assign(chunk: &Chunk<'_>, centers: &PackedCenters, ws: &mut Worksp
         &mut ws.dist[..n],
         kernel,
     );
+    kernel.take_rechecks()
 }
 
 /// What one Lloyd pass yields: the M-step's sufficient statistics and the
@@ -63,6 +65,9 @@ pub(crate) struct LloydPartial {
     pub(crate) inertia: f64,
     /// Points whose label differs from the previous pass.
     pub(crate) changed: u64,
+    /// Rows whose label the pre-screen could not certify: re-checked with
+    /// the reference scan.
+    pub(crate) rechecks: u64,
 }
 
 thread_local! {
@@ -106,6 +111,7 @@ impl LloydPartial {
             count: vec![0; k],
             inertia: 0.0,
             changed: 0,
+            rechecks: 0,
         }
     }
 
@@ -121,6 +127,7 @@ impl LloydPartial {
         }
         self.inertia += other.inertia;
         self.changed += other.changed;
+        self.rechecks += other.rechecks;
         spare_sums(other.sums);
         self
     }
@@ -133,6 +140,7 @@ impl Partial for LloydPartial {
         self.count.encode(out);
         self.inertia.encode(out);
         self.changed.encode(out);
+        self.rechecks.encode(out);
     }
     fn decode(r: &mut PartialReader<'_>) -> mmclust_core::Result<Self> {
         Ok(LloydPartial {
@@ -141,6 +149,7 @@ impl Partial for LloydPartial {
             count: Partial::decode(r)?,
             inertia: Partial::decode(r)?,
             changed: Partial::decode(r)?,
+            rechecks: Partial::decode(r)?,
         })
     }
 }
@@ -170,7 +179,7 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
         |chunk, old| {
             let mut p = LloydPartial::zeros(k, d);
             with_workspace(|ws| {
-                assign(&chunk, centers, ws);
+                p.rechecks = assign(&chunk, centers, ws);
                 let n = chunk.n_rows;
                 p.changed = relabel(old, per_row, &ws.labels[..n]);
                 accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
@@ -365,6 +374,7 @@ mod tests {
             count: vec![0; k],
             inertia: 0.0,
             changed: 0,
+            rechecks: 0,
         };
         for i in 0..chunk.n_rows {
             let l = labels[i] as usize;

@@ -20,6 +20,10 @@ pub(crate) struct Run {
     pub(crate) distance_evals: u64,
     /// What plain Lloyd would have computed for the same iterations.
     pub(crate) distance_evals_lloyd: u64,
+    /// Rows re-checked with the reference scan in the iterations, of
+    /// `assigned_rows` assigned.
+    pub(crate) rechecks: u64,
+    pub(crate) assigned_rows: u64,
 }
 
 /// Entries kept in the history before it is thinned (every other entry
@@ -63,6 +67,13 @@ pub struct MiniBatchState {
     pub done: bool,
     /// Whether it stopped by a convergence criterion.
     pub converged: bool,
+    /// Batch rows whose label the pre-screen could not certify, re-checked
+    /// with the reference scan (absent from checkpoints written before).
+    #[serde(default)]
+    pub rechecks: u64,
+    /// Batch rows assigned, the denominator of `rechecks`.
+    #[serde(default)]
+    pub assigned_rows: u64,
 }
 
 impl MiniBatchState {
@@ -94,6 +105,8 @@ impl MiniBatchState {
             step_seconds: 0.0,
             done: false,
             converged: false,
+            rechecks: 0,
+            assigned_rows: 0,
         }
     }
 

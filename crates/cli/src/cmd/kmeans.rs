@@ -542,6 +542,7 @@ fn print_summary(
             "distance_evals": model.distance_evals,
             "distance_evals_lloyd": model.distance_evals_lloyd,
             "skipped_fraction": skipped_fraction(model),
+            "rechecks_per_row": model.rechecks_per_row(),
             "standardized": model.standardizer.is_some(),
             "model_out": a.model_out,
             "centers_out": a.centers_out,

@@ -78,7 +78,7 @@ pub(super) fn hamerly_chunk(
                 (t.j, lb2)
             } else {
                 // Too close to call (or not finite): the exact scan.
-                let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
+                let j = exact_scan(plan, chunk.row(i), &mut ws.exact, &mut ws.rechecks);
                 evals += k as u64;
                 let second = ws
                     .exact

@@ -332,6 +332,7 @@ impl BoundState {
                         Bounds::Yinyang => yinyang_chunk(&plan, &chunk, state, ws),
                     };
                     let n = chunk.n_rows;
+                    p.rechecks = std::mem::take(&mut ws.rechecks);
                     p.changed = relabel(state, per_row, &ws.labels[..n]);
                     accumulate(&chunk, weights, &ws.labels[..n], &ws.dist[..n], &mut p);
                     evals

@@ -45,6 +45,8 @@ pub(super) struct AccelScratch {
     pub(super) cd: Vec<f32>,
     /// Exact `f64` distances of a row that needs the exact scan.
     pub(super) exact: Vec<f64>,
+    /// Rows sent to the exact scan since the chunk began.
+    pub(super) rechecks: u64,
 }
 
 thread_local! {
@@ -71,7 +73,14 @@ pub(super) fn gather(plan: &PassPlan<'_>, chunk: &Chunk<'_>, rows: &[u32], ws: &
 
 /// The reference distances `D` ([`reference`]) of `x` to every centre, into
 /// `out`; returns the reference label (lowest index among equal values).
-pub(super) fn exact_scan(plan: &PassPlan<'_>, x: &[f32], out: &mut Vec<f64>) -> u32 {
+/// Counted in `rechecks`.
+pub(super) fn exact_scan(
+    plan: &PassPlan<'_>,
+    x: &[f32],
+    out: &mut Vec<f64>,
+    rechecks: &mut u64,
+) -> u32 {
+    *rechecks += 1;
     reference::nearest_with(Isa::current(), x, plan.centers, plan.k, out).0
 }
 

@@ -240,7 +240,7 @@ pub(super) fn yinyang_chunk(
         } else {
             // Too close to call: the exact scan, and every group's bound
             // from it.
-            let j = exact_scan(plan, chunk.row(i), &mut ws.exact);
+            let j = exact_scan(plan, chunk.row(i), &mut ws.exact, &mut ws.rechecks);
             evals += plan.k as u64;
             for (g, members) in plan.members.iter().enumerate() {
                 let least = members
