@@ -194,3 +194,78 @@ fn kmeans_gives_the_same_bits_on_every_path() {
         }
     }
 }
+
+/// FNV-1a (64-bit) of the centres' values: the last `k·d·4` bytes of the
+/// `.npy` file (little-endian `f32`), so the header's layout does not count.
+fn centres_hash(path: &Path, k: usize, d: usize) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let data = &bytes[bytes.len() - k * d * 4..];
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The centres K-means finds on blobs, Old Faithful and a k = 1000 problem
+/// have these hashes on every path of every CPU that runs this test: the
+/// model does not depend on the machine. The hashes were computed by this
+/// test on an Intel Xeon with AMX and AVX-512 (every path there agreeing);
+/// a CPU that disagrees fails here. A deliberate change of the algorithm
+/// changes them: recompute them then (the failure message prints the new
+/// value) and say why in the commit.
+#[test]
+fn kmeans_centres_have_the_committed_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let faithful = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
+    let cases: [(&str, String, usize, usize, &[&str], u64); 3] = [
+        (
+            "blobs",
+            blobs(dir.path(), 20_000, 24, 50),
+            50,
+            24,
+            &[],
+            0xade9_5790_b0f1_bc9a,
+        ),
+        (
+            "faithful",
+            faithful.to_string(),
+            3,
+            2,
+            &["--standardize"],
+            0x844f_c8ec_c74d_032d,
+        ),
+        (
+            "k=1000",
+            blobs(dir.path(), 20_000, 8, 40),
+            1000,
+            8,
+            &["--max-iter", "15"],
+            0xee45_f3fd_2cf3_e83d,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, x, k, d, extra, want) in cases {
+        for isa in Isa::paths_for_test("kmeans_centres_have_the_committed_hashes") {
+            let c = dir.path().join(format!("{name}-{}.npy", isa.name()));
+            let o = bin()
+                .env("MMCLUST_ISA", isa.name())
+                .args(["kmeans", &x, "-k", &k.to_string(), "--seed", "3"])
+                .args(["--json", "--quiet", "--centers-out", &s(&c)])
+                .args(extra)
+                .output()
+                .unwrap();
+            json(&o);
+            let got = centres_hash(&c, k, d);
+            if got != want {
+                wrong.push(format!(
+                    "{name} on {}: {got:#018x}, want {want:#018x}",
+                    isa.name()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "centre hashes differ:\n{}",
+        wrong.join("\n")
+    );
+}
