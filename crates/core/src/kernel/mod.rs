@@ -1,8 +1,25 @@
-//! Distance kernels: squared row norms and the fused nearest-centre assignment.
+//! Distance kernels: squared row norms and the nearest-centre assignment.
 //!
-//! # How an assignment is computed
+//! # The exact assignment
 //!
-//! [`assign_chunk`] selects, for every row `x` of a chunk, the centre `c_j` that
+//! [`assign_chunk`] gives every row its *reference label*: the nearest centre
+//! by the reference distance `D` of [`reference`] (lowest index among equal
+//! values), and `D` to it rounded to `f32`: the same bits on every path and
+//! machine. The fast kernels only pre-screen: rows and centres are
+//! translated by the centres' mean, the top-2 kernel ([`top2`]) estimates
+//! each row's nearest and second-nearest `‖c̃‖² − 2x̃·c̃` in `f32`, and
+//! [`certify`] proves from a rigorous bound on those estimates that the
+//! nearest is the reference label; the rows it cannot prove (near ties,
+//! duplicate centres, non-finite values) are re-checked by the reference scan
+//! over every centre and counted ([`AssignScratch::take_rechecks`]). The
+//! same mechanism certifies the bounded K-means variants' scans (in
+//! `mmclust-kmeans`), so Lloyd, Hamerly and Yinyang decide alike.
+//!
+//! # The `f32` fast-formula assignment
+//!
+//! [`assign_chunk_fast`] (what `mmclust bench` times as the `f32` kernel, and
+//! the oracle-tested fused kernel a future pre-screen may build on) selects,
+//! for every row `x` of a chunk, the centre `c_j` that
 //! minimises `‖c_j‖² − 2·x·c_j` (the squared distance `‖x − c_j‖²` less the
 //! constant `‖x‖²`). The products `x·c_j` come from a cache-blocked matrix product
 //! whose micro-kernel keeps an `MR × 32` tile of them in registers and folds the
@@ -48,7 +65,7 @@
 //!   machine; the dispatch path is chosen once per process (see below), and
 //!   different paths (AVX-512, AVX2, scalar) may differ only on near-ties.
 //! * If a row's fast values are all non-finite (overflow beyond ~1e19, NaN), the
-//!   row falls back to the exact direct scan of [`reference::assign_chunk`].
+//!   row falls back to the reference scan ([`reference::nearest`]).
 //!
 //! Small problems (`d ≤ 4` with `k ≤ 256`, or `k ≤ 4`) use a direct kernel on
 //! the AVX-512 path instead of the product, where the product does not pay;

@@ -1,9 +1,10 @@
 //! Exact K-means with far fewer distances: Hamerly's (2010) and Yinyang's
 //! (Ding et al. 2015) triangle-inequality bounds.
 //!
-//! Both give Lloyd's answer (the exact nearest centre of every point in every
-//! pass; Lloyd's own `f32` arithmetic may break a near tie the other way, see
-//! below): a point's label is only kept without looking at the other
+//! Both give Lloyd's answer bit for bit (the reference label of every point
+//! in every pass: the nearest centre by the reference distance of
+//! [`mmclust_core::kernel::reference`], which Lloyd's assignment gives too):
+//! a point's label is only kept without looking at the other
 //! centres when a *safe* lower bound on its distance to every other centre
 //! exceeds its exact distance to its own. Everything else is the Lloyd pass:
 //! the same chunks, the same M-step loop ([`accumulate`]), the same merge tree,
@@ -74,13 +75,15 @@
 //! bounds. A row's nearest centre is *certified* when its upper bound is
 //! below the lower bound of every other centre examined; otherwise (a near
 //! tie, duplicate centres, a non-finite value) the exact `f64` scan over all
-//! centres decides, lowest index among exact ties. So both variants return
-//! the exact nearest centre and agree with each other bit for bit; against
-//! Lloyd, whose fast formula may break near ties differently, they agree up
-//! to those ties. Distances to the chosen centres (the inertia's shares and
-//! the next pass's upper bounds) come from Lloyd's own direct kernel
-//! ([`dist_sq_to_labels`]): with equal labels, Lloyd's inertia bit for bit on
-//! its AVX-512 product path. That kernel computes each row on its own, so
+//! centres decides by the reference distance, lowest index among equal
+//! values. The certificate leaves a margin above the reference distance's own
+//! rounding (core's [`certify`](mmclust_core::kernel::certify)), and every
+//! bound filter above keeps a label only with a relative margin of at least
+//! `rel` (far above that rounding): so both variants return the reference
+//! label and agree with Lloyd bit for bit (tested, k = 1000 included).
+//! Distances to the chosen centres (the inertia's shares and the next
+//! pass's upper bounds) are the reference distances Lloyd reports
+//! ([`dist_sq_to_labels`]). That kernel computes each row on its own, so
 //! after relabelling only the rows whose label changed are computed again
 //! (the others keep the bits of the pass's first call).
 //! `distance_evals` counts every distance computed: own centre, kernel
