@@ -4,6 +4,7 @@
 //! history, iteration count and centres.
 
 use mmclust_core::ArraySource;
+use mmclust_core::kernel::reference::dist_sq_f64;
 use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
 use proptest::prelude::*;
@@ -41,15 +42,7 @@ fn fit(x: &[f32], n: usize, d: usize, c0: &[f32], k: usize, a: Algorithm, tol: f
 fn min_gap(x: &[f32], d: usize, c: &[f32]) -> f64 {
     x.chunks_exact(d)
         .map(|x| {
-            let mut ds: Vec<f64> = c
-                .chunks_exact(d)
-                .map(|c| {
-                    x.iter()
-                        .zip(c)
-                        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
-                        .sum()
-                })
-                .collect();
+            let mut ds: Vec<f64> = c.chunks_exact(d).map(|c| dist_sq_f64(x, c)).collect();
             ds.sort_by(f64::total_cmp);
             if ds.len() < 2 {
                 f64::INFINITY
