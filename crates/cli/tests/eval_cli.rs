@@ -12,7 +12,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn expected() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("eval_fixtures.json")).unwrap()).unwrap()
+    read_json(&fixture("eval_fixtures.json"))
 }
 
 fn close(got: f64, want: f64) {

@@ -90,6 +90,39 @@ pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
 }
 
+/// The JSON file at `path` (a model, a report).
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A fresh temporary folder (removed when dropped) and the paths of the
+/// named files in it.
+pub(crate) fn temp_paths<const N: usize>(names: [&str; N]) -> (tempfile::TempDir, [PathBuf; N]) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = names.map(|name| dir.path().join(name));
+    (dir, paths)
+}
+
+/// Asserts that a fit command's `--json` summary `v` carries the keys every
+/// fit reports, and its own `extra` keys.
+pub(crate) fn assert_fit_summary(v: &serde_json::Value, extra: &[&str]) {
+    let common = [
+        "k",
+        "n",
+        "d",
+        "n_iter",
+        "converged",
+        "fit_seconds",
+        "iter_seconds",
+        "init_seconds",
+        "history",
+    ];
+    for key in common.iter().chain(extra) {
+        assert!(!v[key].is_null(), "--json lacks {key}: {v}");
+    }
+}
+
 /// Asserts exit `code`, stderr mentioning `want`, and no panic or backtrace
 /// text.
 pub(crate) fn assert_error(o: &Output, code: i32, want: &str) {
