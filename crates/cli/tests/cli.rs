@@ -19,8 +19,7 @@ fn info_describes_the_bundled_data() {
 
 #[test]
 fn reductions_are_bitwise_identical_on_1_2_and_8_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 300_000, 5, 4);
+    let (_dir, p) = temp_blobs(300_000, 5, 4);
     let outs: Vec<String> = ["1", "2", "8"]
         .iter()
         .map(|t| {
@@ -330,8 +329,7 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
 
 #[test]
 fn kmeans_gives_the_same_bits_on_1_and_2_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 50_000, 6, 8);
+    let (dir, p) = temp_blobs(50_000, 6, 8);
     assert_same_on_1_and_2_threads(|t| {
         let c = dir.path().join(format!("c{t}.npy"));
         let fit = |init: &str| {
@@ -422,8 +420,7 @@ fn interrupt_after_first_checkpoint(base: &[String], ck: &Path) -> Option<std::p
 
 #[test]
 fn minibatch_survives_ctrl_c_and_resumes_to_the_same_bits() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = blobs(dir.path(), 200_000, 8, 6);
+    let (dir, data) = temp_blobs(200_000, 8, 6);
     let (ck_a, c_a) = (dir.path().join("a.ck"), dir.path().join("a.npy"));
     let (ck_b, c_b) = (dir.path().join("b.ck"), dir.path().join("b.npy"));
     // A run that finishes before the signal proves nothing: try a longer one,

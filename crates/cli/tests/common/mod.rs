@@ -142,6 +142,11 @@ pub(crate) fn assert_one_line_error(o: &Output, code: i32, want: &str) {
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }
 
+/// [`assert_input_error`], and stderr is one line.
+pub(crate) fn assert_one_line_input_error(o: &Output, want: &str) {
+    assert_one_line_error(o, 2, want);
+}
+
 /// Asserts an input error: exit 2, stderr mentioning `want`, no panic text.
 pub(crate) fn assert_input_error(o: &Output, want: &str) {
     assert_error(o, 2, want);
@@ -163,6 +168,13 @@ pub(crate) fn blobs(dir: &Path, n: usize, d: usize, k: usize) -> PathBuf {
     let p = dir.join(format!("blobs_{n}_{d}_{k}.npy"));
     generate_blobs(&p, n, d, k, &["--spread", "2", "--seed", "7"]);
     p
+}
+
+/// A fresh temporary folder (removed when dropped) holding [`blobs`].
+pub(crate) fn temp_blobs(n: usize, d: usize, k: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = blobs(dir.path(), n, d, k);
+    (dir, p)
 }
 
 /// A `.npy` file (version 1.0) with a header of our choosing.
