@@ -292,39 +292,22 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
     let min0 = c["stats"]["columns"][0]["min"].as_f64().unwrap();
     assert!((1.5..2.5).contains(&min0), "{min0}");
     // predict gives the labels kmeans wrote; score gives its inertia.
+    let data = faithful();
+    let predict = |model: &Path, data: &Path, out: &Path, extra: &[&str]| {
+        args(&[&["predict", s(model), s(data), "-o", s(out)][..], extra].concat())
+    };
     let pred = dir.path().join("p.npy");
-    run_ok(&["predict", s(&model), s(&faithful()), "-o", s(&pred)]);
+    run_ok(&predict(&model, &data, &pred, &[]));
     assert_same_bytes(&labels, &pred);
-    let sc = json(&run(&["score", s(&model), s(&faithful()), "--json"]));
+    let sc = json(&run(&["score", s(&model), s(&data), "--json"]));
     assert!((sc["inertia"].as_f64().unwrap() - inertia).abs() < 1e-6 * inertia);
     let tr = dir.path().join("t.npy");
-    run_ok(&[
-        "predict",
-        s(&model),
-        s(&faithful()),
-        "-o",
-        s(&tr),
-        "--transform",
-    ]);
+    run_ok(&predict(&model, &data, &tr, &["--transform"]));
     assert_eq!(json(&run(&["info", s(&tr), "--json"]))["file"]["cols"], 2);
-    // A model for 2 columns refuses 3-column data.
-    let wide = blobs(dir.path(), 50, 3, 2);
-    let o = run(&[
-        "predict",
-        s(&model),
-        s(&wide),
-        "-o",
-        s(&dir.path().join("x.npy")),
-    ]);
-    assert_input_error(&o, "3 columns but 2");
-    let o = run(&[
-        "predict",
-        s(&centers),
-        s(&faithful()),
-        "-o",
-        s(&dir.path().join("x.npy")),
-    ]);
-    assert_input_error(&o, "not valid JSON");
+    // A model for 2 columns refuses 3-column data; centres are not a model.
+    let (wide, x) = (blobs(dir.path(), 50, 3, 2), dir.path().join("x.npy"));
+    assert_input_error(&run(&predict(&model, &wide, &x, &[])), "3 columns but 2");
+    assert_input_error(&run(&predict(&centers, &data, &x, &[])), "not valid JSON");
 }
 
 #[test]
