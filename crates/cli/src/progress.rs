@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_ordered};
+use mmclust_core::fitting::map_rows_ordered;
+use mmclust_core::parallel::{Chunk, PassOptions};
 
 /// A row counter for one pass; call [`RowProgress::tick`] from any thread.
 #[derive(Debug)]
@@ -93,8 +94,8 @@ pub(crate) fn with_progress<R>(
 }
 
 /// One pass over every row of `source` with a bar labelled `what`: `map` runs
-/// on the chunks in parallel (four batches of chunks per thread in flight),
-/// `write` takes its results in row order.
+/// on the chunks in parallel, `write` takes its results in row order (see
+/// [`map_rows_ordered`]).
 pub(crate) fn map_in_order<S, T>(
     g: &crate::Global,
     what: &str,
@@ -107,14 +108,7 @@ where
     T: Send,
 {
     with_progress(g, what, source.n_rows(), |options| {
-        Ok(map_ordered(
-            source,
-            Chunking::for_dim(source.n_cols()),
-            options,
-            4 * rayon::current_num_threads(),
-            map,
-            write,
-        )?)
+        Ok(map_rows_ordered(source, options, map, write)?)
     })
 }
 

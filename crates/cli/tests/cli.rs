@@ -19,8 +19,7 @@ fn info_describes_the_bundled_data() {
 
 #[test]
 fn reductions_are_bitwise_identical_on_1_2_and_8_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 300_000, 5, 4);
+    let (_dir, p) = temp_blobs(300_000, 5, 4);
     let outs: Vec<String> = ["1", "2", "8"]
         .iter()
         .map(|t| {
@@ -265,10 +264,7 @@ fn convert_to_csv_writes_the_bytes_of_to_string_for_every_value() {
 
 #[test]
 fn kmeans_fits_the_bundled_data_and_writes_every_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.json");
-    let centers = dir.path().join("c.npy");
-    let labels = dir.path().join("l.npy");
+    let (dir, [model, centers, labels]) = temp_paths(["m.json", "c.npy", "l.npy"]);
     let o = run_on_faithful_z(
         "kmeans",
         &[
@@ -283,27 +279,11 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
         ],
     );
     let v = json(&o);
-    for key in [
-        "algorithm",
-        "k",
-        "n",
-        "d",
-        "inertia",
-        "n_iter",
-        "converged",
-        "fit_seconds",
-        "iter_seconds",
-        "init_seconds",
-        "history",
-        "distance_evals",
-    ] {
-        assert!(!v[key].is_null(), "--json lacks {key}: {v}");
-    }
+    assert_fit_summary(&v, &["algorithm", "inertia", "distance_evals"]);
     // Standardised Old Faithful, k = 2: scikit-learn's inertia is 79.576.
     let inertia = v["inertia"].as_f64().unwrap();
     assert!((inertia - 79.575_96).abs() < 1e-3, "{inertia}");
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let m = read_json(&model);
     assert_eq!(m["kind"], "kmeans");
     assert_eq!(m["input"]["rows"], 272);
     // Centres in original units: eruptions ~2 and ~4.3 minutes.
@@ -312,45 +292,27 @@ fn kmeans_fits_the_bundled_data_and_writes_every_output() {
     let min0 = c["stats"]["columns"][0]["min"].as_f64().unwrap();
     assert!((1.5..2.5).contains(&min0), "{min0}");
     // predict gives the labels kmeans wrote; score gives its inertia.
+    let data = faithful();
+    let predict = |model: &Path, data: &Path, out: &Path, extra: &[&str]| {
+        args(&[&["predict", s(model), s(data), "-o", s(out)][..], extra].concat())
+    };
     let pred = dir.path().join("p.npy");
-    run_ok(&["predict", s(&model), s(&faithful()), "-o", s(&pred)]);
+    run_ok(&predict(&model, &data, &pred, &[]));
     assert_same_bytes(&labels, &pred);
-    let sc = json(&run(&["score", s(&model), s(&faithful()), "--json"]));
+    let sc = json(&run(&["score", s(&model), s(&data), "--json"]));
     assert!((sc["inertia"].as_f64().unwrap() - inertia).abs() < 1e-6 * inertia);
     let tr = dir.path().join("t.npy");
-    run_ok(&[
-        "predict",
-        s(&model),
-        s(&faithful()),
-        "-o",
-        s(&tr),
-        "--transform",
-    ]);
+    run_ok(&predict(&model, &data, &tr, &["--transform"]));
     assert_eq!(json(&run(&["info", s(&tr), "--json"]))["file"]["cols"], 2);
-    // A model for 2 columns refuses 3-column data.
-    let wide = blobs(dir.path(), 50, 3, 2);
-    let o = run(&[
-        "predict",
-        s(&model),
-        s(&wide),
-        "-o",
-        s(&dir.path().join("x.npy")),
-    ]);
-    assert_input_error(&o, "3 columns but 2");
-    let o = run(&[
-        "predict",
-        s(&centers),
-        s(&faithful()),
-        "-o",
-        s(&dir.path().join("x.npy")),
-    ]);
-    assert_input_error(&o, "not valid JSON");
+    // A model for 2 columns refuses 3-column data; centres are not a model.
+    let (wide, x) = (blobs(dir.path(), 50, 3, 2), dir.path().join("x.npy"));
+    assert_input_error(&run(&predict(&model, &wide, &x, &[])), "3 columns but 2");
+    assert_input_error(&run(&predict(&centers, &data, &x, &[])), "not valid JSON");
 }
 
 #[test]
 fn kmeans_gives_the_same_bits_on_1_and_2_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 50_000, 6, 8);
+    let (dir, p) = temp_blobs(50_000, 6, 8);
     assert_same_on_1_and_2_threads(|t| {
         let c = dir.path().join(format!("c{t}.npy"));
         let fit = |init: &str| {
@@ -441,8 +403,7 @@ fn interrupt_after_first_checkpoint(base: &[String], ck: &Path) -> Option<std::p
 
 #[test]
 fn minibatch_survives_ctrl_c_and_resumes_to_the_same_bits() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = blobs(dir.path(), 200_000, 8, 6);
+    let (dir, data) = temp_blobs(200_000, 8, 6);
     let (ck_a, c_a) = (dir.path().join("a.ck"), dir.path().join("a.npy"));
     let (ck_b, c_b) = (dir.path().join("b.ck"), dir.path().join("b.npy"));
     // A run that finishes before the signal proves nothing: try a longer one,

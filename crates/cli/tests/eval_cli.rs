@@ -12,7 +12,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn expected() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture("eval_fixtures.json")).unwrap()).unwrap()
+    read_json(&fixture("eval_fixtures.json"))
 }
 
 fn close(got: f64, want: f64) {
@@ -58,8 +58,7 @@ fn demo_writes_a_report_from_any_folder_and_picks_two() {
 
 #[test]
 fn elbow_finds_the_knee_and_checks_its_range() {
-    let dir = tempfile::tempdir().unwrap();
-    let plot = dir.path().join("elbow.svg");
+    let (_dir, [plot]) = temp_paths(["elbow.svg"]);
     let j = json(&run_on_faithful_z(
         "elbow",
         &["--k", "1..=8", "--plot-out", s(&plot)],
@@ -153,14 +152,16 @@ fn silhouette_input_errors_exit_2() {
 #[test]
 fn scores_match_sklearn_with_truth() {
     let c = &expected()["cases"]["blobs"];
-    let j = json(&run(&[
-        "scores",
-        s(&fixture("blobs_x.npy")),
-        s(&fixture("blobs_labels.npy")),
-        "--truth",
-        s(&fixture("blobs_truth.npy")),
-        "--json",
-    ]));
+    let (x, labels) = (fixture("blobs_x.npy"), fixture("blobs_labels.npy"));
+    let with_truth = |truth: &str, extra: &[&str]| {
+        let truth = fixture(truth);
+        run(&[
+            &["scores", s(&x), s(&labels), "--truth", s(&truth)][..],
+            extra,
+        ]
+        .concat())
+    };
+    let j = json(&with_truth("blobs_truth.npy", &["--json"]));
     for (ours, theirs) in [
         ("silhouette", "silhouette_score"),
         ("calinski_harabasz", "calinski_harabasz"),
@@ -177,26 +178,16 @@ fn scores_match_sklearn_with_truth() {
         npy_bytes("<i4", false, "(600,)", &i32_bytes(&[3; 600])),
     )
     .unwrap();
+    assert_input_error(&run(&["scores", s(&x), s(&one)]), "1 distinct label");
     assert_input_error(
-        &run(&["scores", s(&fixture("blobs_x.npy")), s(&one)]),
-        "1 distinct label",
-    );
-    assert_input_error(
-        &run(&[
-            "scores",
-            s(&fixture("blobs_x.npy")),
-            s(&fixture("blobs_labels.npy")),
-            "--truth",
-            s(&fixture("odd_truth.npy")),
-        ]),
+        &with_truth("odd_truth.npy", &[]),
         "300 labels for the 600 rows",
     );
 }
 
 #[test]
 fn gmm_select_prefers_two_full_components_on_old_faithful() {
-    let dir = tempfile::tempdir().unwrap();
-    let plot = dir.path().join("bic.svg");
+    let (_dir, [plot]) = temp_paths(["bic.svg"]);
     let j = json(&run_on_faithful_z(
         "gmm-select",
         &[

@@ -13,10 +13,7 @@ fn info(p: &Path) -> serde_json::Value {
 
 #[test]
 fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.json");
-    let labels = dir.path().join("l.npy");
-    let proba = dir.path().join("p.npy");
+    let (dir, [model, labels, proba]) = temp_paths(["m.json", "l.npy", "p.npy"]);
     let sum = json(&run_on_faithful_z(
         "gmm",
         &[
@@ -30,31 +27,14 @@ fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
             s(&proba),
         ],
     ));
-    for key in [
-        "covariance",
-        "k",
-        "n",
-        "d",
-        "log_likelihood",
-        "n_iter",
-        "converged",
-        "fit_seconds",
-        "iter_seconds",
-        "init_seconds",
-        "history",
-        "bic",
-        "aic",
-    ] {
-        assert!(sum.get(key).is_some(), "summary lacks {key}: {sum}");
-    }
+    assert_fit_summary(&sum, &["covariance", "log_likelihood", "bic", "aic"]);
     assert_eq!(sum["covariance"], "full");
     assert_eq!(sum["n"], 272);
     assert_eq!(sum["converged"], true);
     let ll = sum["log_likelihood"].as_f64().unwrap();
     // Standardised Old Faithful, k = 2, full: about −1.417 per row.
     assert!((ll + 1.4171).abs() < 1e-3, "{ll}");
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let m = read_json(&model);
     assert_eq!(m["kind"], "gmm");
     assert_eq!(m["version"], 1);
     assert_eq!(m["input"]["rows"], 272);
@@ -77,28 +57,18 @@ fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
     assert_eq!(info(&proba)["file"]["dtype"], "<f4");
 
     // predict and predict --proba reproduce the fit's outputs.
+    let data = faithful();
+    let predict = |out: &Path, extra: &[&str]| {
+        args(&[&["predict", s(&model), s(&data), "-o", s(out)][..], extra].concat())
+    };
     let pred = dir.path().join("pred.npy");
-    run_ok(&["predict", s(&model), s(&faithful()), "-o", s(&pred)]);
+    run_ok(&predict(&pred, &[]));
     assert_same_bytes(&labels, &pred);
     let pp = dir.path().join("pp.npy");
-    run_ok(&[
-        "predict",
-        s(&model),
-        s(&faithful()),
-        "-o",
-        s(&pp),
-        "--proba",
-    ]);
+    run_ok(&predict(&pp, &["--proba"]));
     assert_same_bytes(&proba, &pp);
-    let o = run(&[
-        "predict",
-        s(&model),
-        s(&faithful()),
-        "-o",
-        s(&pp),
-        "--transform",
-    ]);
-    assert_one_line_error(&o, 2, "--proba");
+    let o = run(&predict(&pp, &["--transform"]));
+    assert_one_line_input_error(&o, "--proba");
 
     // score gives the fit's mean log-likelihood; per-sample values average to it.
     let per = dir.path().join("ll.npy");
@@ -151,17 +121,13 @@ fn gmm_fits_faithful_and_its_model_predicts_scores_and_samples() {
         s(&km),
         "--quiet",
     ]);
-    assert_one_line_error(
-        &run(&["sample", s(&km), "--n", "5", "-o", s(&b)]),
-        2,
-        "K-means model",
-    );
+    let o = run(&["sample", s(&km), "--n", "5", "-o", s(&b)]);
+    assert_one_line_input_error(&o, "K-means model");
 }
 
 #[test]
 fn every_covariance_type_and_init_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 3000, 4, 3);
+    let (dir, p) = temp_blobs(3000, 4, 3);
     for cov in ["full", "diag", "spherical", "tied"] {
         for init in ["kmeans", "k-means++", "random", "random-from-data"] {
             let sum = json(&run(&[
@@ -198,17 +164,13 @@ fn every_covariance_type_and_init_runs() {
     ]);
     let sum = json(&run(&["gmm", s(&p), "-k", "3", "--init", s(&c), "--json"]));
     assert_eq!(sum["init"], "given-means");
-    assert_one_line_error(
-        &run(&["gmm", s(&p), "-k", "4", "--init", s(&c)]),
-        2,
-        "3 × 4 means",
-    );
+    let o = run(&["gmm", s(&p), "-k", "4", "--init", s(&c)]);
+    assert_one_line_input_error(&o, "3 × 4 means");
 }
 
 #[test]
 fn gmm_gives_the_same_bits_on_1_and_2_threads() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 40_000, 5, 4);
+    let (dir, p) = temp_blobs(40_000, 5, 4);
     assert_same_on_1_and_2_threads(|t| {
         let model = dir.path().join(format!("m{t}.json"));
         let proba = dir.path().join(format!("p{t}.npy"));
@@ -225,8 +187,7 @@ fn gmm_gives_the_same_bits_on_1_and_2_threads() {
         ];
         let more = ["--model-out", m, "--proba-out", pr, "--json", "--seed", "5"];
         let sum = json(&run(&[&list[..], &more[..]].concat()));
-        let mut m: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+        let mut m = read_json(&model);
         m["seconds"] = serde_json::Value::Null;
         (sum["history"].clone(), m, std::fs::read(&proba).unwrap())
     });
@@ -236,35 +197,26 @@ fn gmm_gives_the_same_bits_on_1_and_2_threads() {
 fn gmm_input_errors_are_one_line_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let f = faithful();
-    assert_one_line_error(&run(&["gmm", s(&f), "-k", "300"]), 2, "k = 300");
-    assert_one_line_error(
-        &run(&["gmm", s(&f), "-k", "2", "--covariance", "round"]),
-        2,
-        "--covariance",
-    );
-    assert_one_line_error(
-        &run(&["gmm", s(&f), "-k", "2", "--init", "magic"]),
-        2,
-        "--init 'magic'",
-    );
-    assert_one_line_error(&run(&["gmm", s(&f), "-k", "2", "--tol", "-1"]), 2, "tol");
-    assert_one_line_error(
-        &run(&["gmm", s(&f), "-k", "2", "--precision", "f16"]),
-        2,
-        "--precision: 'f16' is not a precision; use f64 or f32",
-    );
-    assert_one_line_error(
-        &run(&["gmm", s(&f), "-k", "2", "--max-iter", "0"]),
-        2,
-        "max_iter",
-    );
+    for (args, want) in [
+        (&["-k", "300"][..], "k = 300"),
+        (&["-k", "2", "--covariance", "round"], "--covariance"),
+        (&["-k", "2", "--init", "magic"], "--init 'magic'"),
+        (&["-k", "2", "--tol", "-1"], "tol"),
+        (
+            &["-k", "2", "--precision", "f16"],
+            "--precision: 'f16' is not a precision; use f64 or f32",
+        ),
+        (&["-k", "2", "--max-iter", "0"], "max_iter"),
+    ] {
+        assert_one_line_input_error(&run(&[&["gmm", s(&f)][..], args].concat()), want);
+    }
     // NaN in the data: count, row and column.
     let csv = dir.path().join("nan.csv");
     std::fs::write(&csv, "a,b\n1,2\n3,nan\n5,6\n7,8\n").unwrap();
-    assert_one_line_error(&run(&["gmm", s(&csv), "-k", "2"]), 2, "row 1, column 1");
+    assert_one_line_input_error(&run(&["gmm", s(&csv), "-k", "2"]), "row 1, column 1");
     // Outputs never overwrite inputs.
     let o = run(&["gmm", s(&f), "-k", "2", "--model-out", s(&f)]);
-    assert_one_line_error(&o, 2, "overwrite an input");
+    assert_one_line_input_error(&o, "overwrite an input");
     assert!(
         std::fs::read_to_string(&f)
             .unwrap()
@@ -282,8 +234,7 @@ fn gmm_input_errors_are_one_line_with_exit_2() {
 
 #[test]
 fn gmm_precision_f32_reports_its_passes_and_stays_close_to_f64() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = blobs(dir.path(), 20_000, 6, 4);
+    let (_dir, p) = temp_blobs(20_000, 6, 4);
     let fit = |precision: &str, cov: &str, threads: &str| {
         json(&run(&[
             "gmm",

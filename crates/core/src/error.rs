@@ -148,3 +148,97 @@ impl CoreError {
         }
     }
 }
+
+/// Declares the error enum of an mmclust library crate, with the two variants
+/// every library shares and the same messages everywhere:
+///
+/// - `Data(CoreError)`: reading the data failed, or the data is unusable
+///   (shown as the [`CoreError`] itself, converted with `?`);
+/// - `InvalidParameter { name, message }`: shown as `invalid {name}: {message}`,
+///   built with the generated `pub(crate) fn param(name, message)`;
+///
+/// then the variants listed in `transparent { ... }`, each wrapping another
+/// error whose message and source it forwards (thiserror's
+/// `#[error(transparent)]` with `#[from]`), then the crate's own variants,
+/// written as in any `thiserror` enum. Wrapping variants are listed apart
+/// because the binding thiserror generates for a transparent variant takes
+/// the hygiene of the `transparent` keyword, which must come from this macro
+/// like the derive does. The macro also declares the crate's
+/// `Result<T, E = TheError>` alias. The enum derives `Debug` and
+/// `thiserror::Error` (the crate depends on `thiserror`) and is
+/// `#[non_exhaustive]`; each crate writes its own `is_input_error`.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("no luck")]
+/// pub struct Unlucky;
+///
+/// mmclust_core::library_error! {
+///     /// Everything that can stop a demo.
+///     pub enum DemoError {
+///         transparent {
+///             /// The luck ran out.
+///             Luck(Unlucky),
+///         }
+///         /// The demo gave up.
+///         #[error("gave up after {tries} tries")]
+///         GaveUp { tries: u32 },
+///     }
+/// }
+///
+/// let e = DemoError::param("k", "must be at least 1");
+/// assert_eq!(e.to_string(), "invalid k: must be at least 1");
+/// let r: Result<()> = Err(mmclust_core::CoreError::internal("oops").into());
+/// assert!(matches!(r, Err(DemoError::Data(_))));
+/// assert_eq!(DemoError::from(Unlucky).to_string(), "no luck");
+/// ```
+#[macro_export]
+macro_rules! library_error {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            transparent {
+                $(
+                    $(#[doc = $wrap_doc:literal])*
+                    $wrap:ident($wrapped:ty),
+                )*
+            }
+            $($variants:tt)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum $name {
+            /// Reading the data failed, or the data is unusable (bad file,
+            /// NaN, ...).
+            #[error(transparent)]
+            Data(#[from] $crate::CoreError),
+
+            /// A parameter has a value that cannot work.
+            #[error("invalid {name}: {message}")]
+            InvalidParameter { name: &'static str, message: String },
+
+            $(
+                $(#[doc = $wrap_doc])*
+                #[error(transparent)]
+                $wrap(#[from] $wrapped),
+            )*
+
+            $($variants)*
+        }
+
+        impl $name {
+            /// A parameter error: `invalid {name}: {message}`.
+            pub(crate) fn param(name: &'static str, message: impl Into<String>) -> Self {
+                $name::InvalidParameter {
+                    name,
+                    message: message.into(),
+                }
+            }
+        }
+
+        /// Result alias for this crate.
+        pub type Result<T, E = $name> = ::std::result::Result<T, E>;
+    };
+}

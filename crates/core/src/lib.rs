@@ -114,6 +114,8 @@ pub mod scratch;
 pub mod sigbus;
 pub mod source;
 pub mod stats;
+#[cfg(feature = "test-hooks")]
+pub mod testing;
 
 pub use error::{CoreError, Result};
 pub use source::{ArraySource, DataSource, FiniteSource};

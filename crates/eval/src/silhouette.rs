@@ -303,6 +303,11 @@ mod tests {
         (x, l)
     }
 
+    fn labelled_blobs(n: usize, d: usize, k: usize) -> (Vec<f32>, Labels) {
+        let (x, l) = blobs(n, d, k);
+        (x, Labels::new(&l).unwrap())
+    }
+
     fn naive(x: &[f32], d: usize, labels: &Labels) -> Vec<f64> {
         let n = labels.len();
         let codes = labels.codes();
@@ -323,8 +328,7 @@ mod tests {
     #[test]
     fn exact_matches_naive_and_is_thread_independent() {
         let (n, d, k) = (3001, 3, 4);
-        let (x, l) = blobs(n, d, k);
-        let labels = Labels::new(&l).unwrap();
+        let (x, labels) = labelled_blobs(n, d, k);
         let src = ArraySource::from_slice(&x, n, d).unwrap();
         let p = SilhouetteParams::default();
         let one = with_threads(Some(1), || {
@@ -353,22 +357,16 @@ mod tests {
     #[test]
     fn sample_estimates_the_mean_within_its_error() {
         let (n, d, k) = (4000, 2, 3);
-        let (x, l) = blobs(n, d, k);
-        let labels = Labels::new(&l).unwrap();
+        let (x, labels) = labelled_blobs(n, d, k);
         let src = ArraySource::from_slice(&x, n, d).unwrap();
-        let exact = silhouette(
-            &src,
-            &labels,
-            &SilhouetteParams::default(),
-            PassOptions::default(),
-        )
-        .unwrap();
-        let p = SilhouetteParams {
+        let run = |p: &SilhouetteParams| silhouette(&src, &labels, p, PassOptions::default());
+        let exact = run(&SilhouetteParams::default()).unwrap();
+        let est = run(&SilhouetteParams {
             sample: Some(500),
             seed: 3,
             ..SilhouetteParams::default()
-        };
-        let est = silhouette(&src, &labels, &p, PassOptions::default()).unwrap();
+        })
+        .unwrap();
         let se = est.std_error.unwrap();
         assert!(se > 0.0);
         assert!(

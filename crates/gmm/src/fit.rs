@@ -24,7 +24,7 @@ use crate::error::{GmmError, Result};
 use crate::mixture::Mixture;
 use crate::model::GaussianMixtureModel;
 use crate::params::{CovarianceType, GmmParams, Init, Precision};
-use crate::pass::{em_pass, hard_pass, loglik_pass, random_pass};
+use crate::pass::{Responsibilities, em_pass, init_pass, loglik_pass};
 use crate::run::Run;
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
@@ -288,7 +288,8 @@ impl GmmParams {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let cov = self.covariance;
         let hard = |centers: Vec<f64>, keep: bool| -> Result<Mixture> {
-            let st = hard_pass(source, chunking, hooks.pass(), cov, &centers, k)?;
+            let nearest = Responsibilities::Nearest;
+            let st = init_pass(source, chunking, hooks.pass(), cov, &centers, k, nearest)?;
             st.m_step(cov, k, d, &centers, self.reg_covar, keep)
         };
         let widen = |c: &[f32]| c.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
@@ -323,7 +324,8 @@ impl GmmParams {
             }
             Init::Random => {
                 let shifts: Vec<f64> = (0..k).flat_map(|_| column_means.iter().copied()).collect();
-                let st = random_pass(source, chunking, hooks.pass(), cov, &shifts, k, seed)?;
+                let random = Responsibilities::Random { seed };
+                let st = init_pass(source, chunking, hooks.pass(), cov, &shifts, k, random)?;
                 st.m_step(cov, k, d, &shifts, self.reg_covar, false)
             }
             Init::Means(m) => hard(widen(m), true),

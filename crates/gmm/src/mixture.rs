@@ -294,6 +294,13 @@ fn tri(d: usize) -> usize {
     d * (d + 1) / 2
 }
 
+/// `a += b`, element by element.
+fn add_into(a: &mut [f64], b: &[f64]) {
+    for (a, b) in a.iter_mut().zip(b) {
+        *a += b;
+    }
+}
+
 /// Sufficient statistics of one pass (or part of one), about per-component
 /// shifts.
 #[derive(Debug, Clone, PartialEq)]
@@ -324,15 +331,9 @@ impl Stats {
     }
 
     pub(crate) fn merge(mut self, other: Stats) -> Stats {
-        for (a, b) in self.nk.iter_mut().zip(&other.nk) {
-            *a += b;
-        }
-        for (a, b) in self.s1.iter_mut().zip(&other.s1) {
-            *a += b;
-        }
-        for (a, b) in self.s2.iter_mut().zip(&other.s2) {
-            *a += b;
-        }
+        add_into(&mut self.nk, &other.nk);
+        add_into(&mut self.s1, &other.s1);
+        add_into(&mut self.s2, &other.s2);
         self.loglik += other.loglik;
         self
     }

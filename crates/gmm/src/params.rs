@@ -5,6 +5,34 @@ use std::str::FromStr;
 
 use mmclust_core::parallel::Chunking;
 
+/// For an enum with `name()` and the list `ALL` of its values: `FromStr`
+/// from one of the names (the error, about "a `$what`", lists them all) and
+/// `Display` as the name.
+macro_rules! named_enum {
+    ($ty:ident, $what:literal) => {
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::ALL.into_iter().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = $ty::ALL.iter().map(|v| v.name()).collect();
+                    let (last, rest) = names.split_last().expect("ALL is not empty");
+                    format!(
+                        "'{s}' is not a {}; use {} or {last}",
+                        $what,
+                        rest.join(", ")
+                    )
+                })
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
 /// The shape of the components' covariances (scikit-learn's `covariance_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CovarianceType {
@@ -19,6 +47,14 @@ pub enum CovarianceType {
 }
 
 impl CovarianceType {
+    /// Every covariance type, in the order error messages list them.
+    pub const ALL: [CovarianceType; 4] = [
+        CovarianceType::Full,
+        CovarianceType::Diag,
+        CovarianceType::Spherical,
+        CovarianceType::Tied,
+    ];
+
     /// The name used in model files, summaries and on the command line.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -62,26 +98,7 @@ impl CovarianceType {
     }
 }
 
-impl fmt::Display for CovarianceType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for CovarianceType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "full" => Ok(CovarianceType::Full),
-            "tied" => Ok(CovarianceType::Tied),
-            "diag" => Ok(CovarianceType::Diag),
-            "spherical" => Ok(CovarianceType::Spherical),
-            other => Err(format!(
-                "'{other}' is not a covariance type; use full, diag, spherical or tied"
-            )),
-        }
-    }
-}
+named_enum!(CovarianceType, "covariance type");
 
 /// The arithmetic of the EM pass's products (log-densities and statistics).
 ///
@@ -111,6 +128,9 @@ pub enum Precision {
 pub const F32_SPREAD_LIMIT: f64 = 16.0;
 
 impl Precision {
+    /// Every precision, in the order error messages list them.
+    pub const ALL: [Precision; 2] = [Precision::F64, Precision::F32];
+
     /// The name used in model files, summaries and on the command line.
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -121,22 +141,7 @@ impl Precision {
     }
 }
 
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Precision {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "f64" => Ok(Precision::F64),
-            "f32" => Ok(Precision::F32),
-            other => Err(format!("'{other}' is not a precision; use f64 or f32")),
-        }
-    }
-}
+named_enum!(Precision, "precision");
 
 /// How a run's initial mixture is chosen.
 ///
@@ -330,5 +335,28 @@ impl GmmParams {
     #[must_use]
     pub fn runs(&self) -> usize {
         if self.init.is_given() { 1 } else { self.n_init }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_a_bad_name_lists_the_choices() {
+        for c in CovarianceType::ALL {
+            assert_eq!(c.to_string().parse::<CovarianceType>(), Ok(c));
+        }
+        for p in Precision::ALL {
+            assert_eq!(p.to_string().parse::<Precision>(), Ok(p));
+        }
+        assert_eq!(
+            "box".parse::<CovarianceType>(),
+            Err("'box' is not a covariance type; use full, diag, spherical or tied".to_string())
+        );
+        assert_eq!(
+            "f16".parse::<Precision>(),
+            Err("'f16' is not a precision; use f64 or f32".to_string())
+        );
     }
 }

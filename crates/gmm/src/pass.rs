@@ -43,6 +43,29 @@ fn e_steps(
     }
 }
 
+/// The statistics `add` gathers from each chunk into `zero()`, merged over
+/// the source by the fixed tree (`zero()` for an empty source).
+fn stats_pass<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    zero: impl Fn() -> Stats + Sync,
+    add: impl Fn(&Chunk<'_>, &mut Stats) + Sync,
+) -> Result<Stats> {
+    let merged = map_reduce_global(
+        source,
+        chunking,
+        options,
+        |chunk| {
+            let mut st = zero();
+            add(&chunk, &mut st);
+            Ok(st)
+        },
+        Stats::merge,
+    )?;
+    Ok(merged.unwrap_or_else(zero))
+}
+
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
 /// statistics of its responsibilities about `mix`'s means; in `f32` where
 /// `precision` asks for it and [`avx512::single::Single::new`] accepts the
@@ -55,138 +78,114 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
     precision: Precision,
 ) -> Result<(Stats, Precision)> {
     let (k, d) = (mix.k, mix.d);
+    let zero = || Stats::new(mix.cov_type, k, d);
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         if let Some(single) = (precision == Precision::F32)
             .then(|| avx512::single::Single::new(mix))
             .flatten()
         {
-            let stats = map_reduce_global(
-                source,
-                chunking,
-                options,
-                |chunk| {
-                    let mut ws = avx512::single::SingleScratch::new(&single);
-                    let mut st = Stats::new(mix.cov_type, k, d);
-                    for row in (0..chunk.n_rows).step_by(avx512::single::BLOCK_ROWS) {
-                        let m = (chunk.n_rows - row).min(avx512::single::BLOCK_ROWS);
-                        st.loglik +=
-                            avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
-                    }
-                    avx512::single::finish(&single, &mut ws, &mut st);
-                    Ok(st)
-                },
-                Stats::merge,
-            )?;
-            let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+            let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
+                let mut ws = avx512::single::SingleScratch::new(&single);
+                for row in (0..chunk.n_rows).step_by(avx512::single::BLOCK_ROWS) {
+                    let m = (chunk.n_rows - row).min(avx512::single::BLOCK_ROWS);
+                    st.loglik +=
+                        avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
+                }
+                avx512::single::finish(&single, &mut ws, st);
+            })?;
             return Ok((stats, Precision::F32));
         }
         let prep = avx512::Prepared::new(mix);
-        let stats = map_reduce_global(
-            source,
-            chunking,
-            options,
-            |chunk| {
-                let mut ws = avx512::Scratch::new(&prep);
-                let mut st = Stats::new(mix.cov_type, k, d);
-                // Each block with the rest of the chunk after it, which the
-                // kernel prefetches.
-                let mut row = 0;
-                for (_, m) in blocks(&chunk) {
-                    let ll = avx512::em_block(&prep, &chunk.data[row * d..], m, &mut ws);
-                    st.loglik += ll;
-                    row += m;
-                }
-                avx512::finish_chunk(&prep, &mut ws, &mut st);
-                Ok(st)
-            },
-            Stats::merge,
-        )?;
-        let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+        let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
+            let mut ws = avx512::Scratch::new(&prep);
+            // Each block with the rest of the chunk after it, which the
+            // kernel prefetches.
+            let mut row = 0;
+            for (_, m) in blocks(chunk) {
+                let ll = avx512::em_block(&prep, &chunk.data[row * d..], m, &mut ws);
+                st.loglik += ll;
+                row += m;
+            }
+            avx512::finish_chunk(&prep, &mut ws, st);
+        })?;
         return Ok((stats, Precision::F64));
     }
-    let stats = map_reduce_global(
-        source,
-        chunking,
-        options,
-        |chunk| {
-            let mut st = Stats::new(mix.cov_type, k, d);
-            e_steps(mix, &chunk, None, |x, m, resp, ll, ws| {
-                st.loglik += ll;
-                st.accumulate_block(mix.cov_type, x, m, k, d, resp, &mix.means, ws);
-            });
-            Ok(st)
-        },
-        Stats::merge,
-    )?;
-    let stats = stats.unwrap_or_else(|| Stats::new(mix.cov_type, k, d));
+    let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
+        e_steps(mix, chunk, None, |x, m, resp, ll, ws| {
+            st.loglik += ll;
+            st.accumulate_block(mix.cov_type, x, m, k, d, resp, &mix.means, ws);
+        });
+    })?;
     Ok((stats, Precision::F64))
 }
 
-/// Statistics of the hard assignment of every row to its nearest centre
-/// (squared Euclidean in f64, ties to the lowest index), about the centres.
-pub(crate) fn hard_pass<S: DataSource + ?Sized>(
-    source: &S,
-    chunking: Chunking,
-    options: PassOptions<'_>,
-    cov_type: CovarianceType,
-    centers: &[f64],
-    k: usize,
-) -> Result<Stats> {
-    let d = source.n_cols();
-    given_pass(
-        source,
-        chunking,
-        options,
-        cov_type,
-        centers,
-        k,
-        |_, x, resp| {
-            resp.fill(0.0);
-            for (i, row) in x.chunks_exact(d).enumerate() {
-                resp[i * k + nearest(row, centers, d)] = 1.0;
-            }
-        },
-    )
+/// How an initial pass gives each row its responsibilities.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Responsibilities {
+    /// All to the nearest of the shifts (squared Euclidean in f64, ties to
+    /// the lowest index): a hard assignment, with the shifts as centres.
+    Nearest,
+    /// Uniform per (row, component) from `seed`, normalised per row.
+    Random { seed: u64 },
 }
 
-/// Statistics about `shifts` (k × d) of the responsibilities `fill` gives
-/// each block: `fill(first_row, x, resp)` writes the m × k responsibilities
-/// of the block `x` (m rows) whose first row is `first_row` of the source.
-fn given_pass<S, F>(
+impl Responsibilities {
+    /// Writes the m × k responsibilities `resp` of the block `x` (m rows of
+    /// d) whose first row is `first_row` of the source.
+    fn fill(
+        self,
+        first_row: usize,
+        x: &[f32],
+        shifts: &[f64],
+        (k, d): (usize, usize),
+        resp: &mut [f64],
+    ) {
+        match self {
+            Responsibilities::Nearest => {
+                resp.fill(0.0);
+                for (i, row) in x.chunks_exact(d).enumerate() {
+                    resp[i * k + nearest(row, shifts, d)] = 1.0;
+                }
+            }
+            Responsibilities::Random { seed } => {
+                for (i, r) in resp.chunks_exact_mut(k).enumerate() {
+                    let row = (first_row + i) as u64;
+                    for (c, v) in r.iter_mut().enumerate() {
+                        *v = uniform(seed, row, c as u64);
+                    }
+                    let s: f64 = r.iter().sum();
+                    r.iter_mut().for_each(|v| *v /= s);
+                }
+            }
+        }
+    }
+}
+
+/// An initial pass: the statistics about `shifts` (k × d) of the
+/// responsibilities `given` gives every row.
+pub(crate) fn init_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
     options: PassOptions<'_>,
     cov_type: CovarianceType,
     shifts: &[f64],
     k: usize,
-    fill: F,
-) -> Result<Stats>
-where
-    S: DataSource + ?Sized,
-    F: Fn(usize, &[f32], &mut [f64]) + Sync,
-{
+    given: Responsibilities,
+) -> Result<Stats> {
     let d = source.n_cols();
-    let stats = map_reduce_global(
-        source,
-        chunking,
-        options,
-        |chunk| {
-            let mut ws = Workspace::new(k, d);
-            let mut st = Stats::new(cov_type, k, d);
-            let mut resp = vec![0.0f64; BLOCK_ROWS * k];
-            let mut row0 = chunk.start_row;
-            for (x, m) in blocks(&chunk) {
-                let resp = &mut resp[..m * k];
-                fill(row0, x, resp);
-                st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
-                row0 += m;
-            }
-            Ok(st)
-        },
-        Stats::merge,
-    )?;
-    Ok(stats.unwrap_or_else(|| Stats::new(cov_type, k, d)))
+    let zero = || Stats::new(cov_type, k, d);
+    stats_pass(source, chunking, options, zero, |chunk, st| {
+        let mut ws = Workspace::new(k, d);
+        let mut resp = vec![0.0f64; BLOCK_ROWS * k];
+        let mut row0 = chunk.start_row;
+        for (x, m) in blocks(chunk) {
+            let resp = &mut resp[..m * k];
+            given.fill(row0, x, shifts, (k, d), resp);
+            st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
+            row0 += m;
+        }
+    })
 }
 
 /// The nearest of the row-major centres to `row` (ties: lowest index).
@@ -221,37 +220,6 @@ fn mix64(mut z: u64) -> u64 {
 pub(crate) fn uniform(seed: u64, row: u64, component: u64) -> f64 {
     let h = mix64(mix64(seed ^ mix64(row)) ^ component.wrapping_mul(0xD1B5_4A32_D192_ED03));
     ((h >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-}
-
-/// Statistics of random responsibilities (uniform per (row, component),
-/// normalised per row), about `shifts` (the column means for every component).
-pub(crate) fn random_pass<S: DataSource + ?Sized>(
-    source: &S,
-    chunking: Chunking,
-    options: PassOptions<'_>,
-    cov_type: CovarianceType,
-    shifts: &[f64],
-    k: usize,
-    seed: u64,
-) -> Result<Stats> {
-    given_pass(
-        source,
-        chunking,
-        options,
-        cov_type,
-        shifts,
-        k,
-        |row0, _, resp| {
-            for (i, r) in resp.chunks_exact_mut(k).enumerate() {
-                let row = (row0 + i) as u64;
-                for (c, v) in r.iter_mut().enumerate() {
-                    *v = uniform(seed, row, c as u64);
-                }
-                let s: f64 = r.iter().sum();
-                r.iter_mut().for_each(|v| *v /= s);
-            }
-        },
-    )
 }
 
 /// Total log-likelihood of the rows under `mix` (no statistics).

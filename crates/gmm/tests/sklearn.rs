@@ -23,28 +23,13 @@
 use std::path::PathBuf;
 
 use mmclust_core::ArraySource;
-use mmclust_core::format::NpyFile;
 use mmclust_core::parallel::Chunking;
+use mmclust_core::testing;
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn matrix(name: &str) -> (Vec<f32>, usize, usize) {
-    let f = NpyFile::open(fixture(name)).unwrap();
-    let (n, d) = f.shape();
-    let mut scratch = Vec::new();
-    (
-        mmclust_core::DataSource::rows(&f, 0..n, &mut scratch)
-            .unwrap()
-            .to_vec(),
-        n,
-        d,
-    )
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn flat(v: &Value) -> Vec<f64> {
@@ -78,7 +63,7 @@ fn fit_in(
         &std::fs::read_to_string(fixture(&format!("{set}_gmm.json"))).unwrap(),
     )
     .unwrap();
-    let (x, n, d) = matrix(meta["data"].as_str().unwrap());
+    let (x, n, d) = testing::npy_matrix(fixture(meta["data"].as_str().unwrap()));
     let k = meta["k"].as_u64().unwrap() as usize;
     let case = meta["cases"][cov].clone();
     let init = Init::Parameters {
@@ -148,6 +133,25 @@ fn compare(model: &GaussianMixtureModel, r: &Value, tol: f64, what: &str) -> f64
     worst
 }
 
+/// Compares a model with scikit-learn's float64 reference (within `tol64`)
+/// and, where its float32 run succeeded (never on `offset`), with the float32
+/// one (within 1e-4); returns the report line, `what` first.
+fn compare_both(
+    model: &GaussianMixtureModel,
+    case: &Value,
+    set: &str,
+    tol64: f64,
+    what: &str,
+) -> String {
+    let e64 = compare(model, &case["f64"], tol64, &format!("{what} vs float64"));
+    let e32 = if case["f32"].get("error").is_none() && set != "offset" {
+        compare(model, &case["f32"], 1e-4, &format!("{what} vs float32"))
+    } else {
+        f64::NAN
+    };
+    format!("{what}: max rel err vs sklearn f64 {e64:.2e}, vs sklearn f32 {e32:.2e}")
+}
+
 #[test]
 fn matches_scikit_learn_from_the_same_initial_parameters() {
     let mut report = Vec::new();
@@ -156,24 +160,12 @@ fn matches_scikit_learn_from_the_same_initial_parameters() {
             // Small chunks: several chunks and merges per pass.
             let (model, case) = fit(set, cov, 37);
             assert!(!model.converged, "tol = 0 never converges");
-            let e64 = compare(
+            report.push(compare_both(
                 &model,
-                &case["f64"],
+                &case,
+                set,
                 1e-9,
-                &format!("{set}/{cov} vs float64"),
-            );
-            let e32 = if case["f32"].get("error").is_none() && set != "offset" {
-                compare(
-                    &model,
-                    &case["f32"],
-                    1e-4,
-                    &format!("{set}/{cov} vs float32"),
-                )
-            } else {
-                f64::NAN
-            };
-            report.push(format!(
-                "{set}/{cov}: max rel err vs sklearn f64 {e64:.2e}, vs sklearn f32 {e32:.2e}"
+                &format!("{set}/{cov}"),
             ));
         }
     }
@@ -194,24 +186,12 @@ fn f32_precision_matches_scikit_learn_within_1e_4() {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 assert_eq!(model.f32_iterations, model.n_iter, "{set}/{cov}");
             }
-            let e64 = compare(
+            report.push(compare_both(
                 &model,
-                &case["f64"],
+                &case,
+                set,
                 1e-4,
-                &format!("{set}/{cov} f32 vs float64"),
-            );
-            let e32 = if case["f32"].get("error").is_none() && set != "offset" {
-                compare(
-                    &model,
-                    &case["f32"],
-                    1e-4,
-                    &format!("{set}/{cov} f32 vs float32"),
-                )
-            } else {
-                f64::NAN
-            };
-            report.push(format!(
-                "{set}/{cov} (--precision f32): max rel err vs sklearn f64 {e64:.2e}, vs sklearn f32 {e32:.2e}"
+                &format!("{set}/{cov} (--precision f32)"),
             ));
         }
     }

@@ -7,7 +7,7 @@ use mmclust_core::ArraySource;
 use mmclust_core::group::ThreadGroup;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::source::Distributed;
-use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, MiniBatchOptions, Sampling};
+use mmclust_kmeans::{Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
 
 mod common;
 
@@ -16,15 +16,6 @@ fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
     (0..n * d)
         .map(|i| ((i / d) * 31 % k) as f32 * 3.0 + 2.0 * next())
         .collect()
-}
-
-fn same(a: &KMeansModel, b: &KMeansModel, what: &str) {
-    let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&a.centers), bits(&b.centers), "{what}: centres");
-    assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "{what}: inertia");
-    assert_eq!(a.n_iter, b.n_iter, "{what}: iterations");
-    let h = |m: &KMeansModel| m.history.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    assert_eq!(h(a), h(b), "{what}: history");
 }
 
 #[test]
@@ -70,7 +61,7 @@ fn every_init_and_algorithm_matches_one_process_on_2_to_5_ranks() {
                 params.fit(&Distributed::new(&src, comm)).unwrap()
             });
             for m in &models {
-                same(&one, m, &format!("{what}, {ranks} ranks"));
+                common::assert_same_fit(&one, m, &format!("{what}, {ranks} ranks"));
             }
         }
     }
@@ -116,6 +107,6 @@ fn auto_runs_lloyd_when_distributed_even_where_it_would_pick_bounds() {
     });
     for m in &models {
         assert_eq!(m.algorithm, "lloyd");
-        same(&lloyd, m, "auto on 2 ranks against Lloyd in one process");
+        common::assert_same_fit(&lloyd, m, "auto on 2 ranks against Lloyd in one process");
     }
 }

@@ -52,9 +52,7 @@ fn same_bits_on_1_and_2_threads_for_both_samplings() {
         });
         let a = with_threads(Some(1), || p.fit(&src)).unwrap().unwrap();
         let b = with_threads(Some(2), || p.fit(&src)).unwrap().unwrap();
-        assert_eq!(a.centers, b.centers);
-        assert_eq!(a.inertia.to_bits(), b.inertia.to_bits());
-        assert_eq!(a.n_iter, b.n_iter);
+        common::assert_same_fit(&a, &b, &format!("{sampling:?} on 1 and 2 threads"));
     }
 }
 
@@ -96,9 +94,7 @@ fn resuming_a_checkpoint_gives_the_uninterrupted_result_bit_for_bit() {
     })
     .fit(&src)
     .unwrap();
-    assert_eq!(resumed.centers, full.centers);
-    assert_eq!(resumed.inertia.to_bits(), full.inertia.to_bits());
-    assert_eq!(resumed.n_iter, full.n_iter);
+    common::assert_same_fit(&resumed, &full, "resumed against uninterrupted");
 }
 
 #[test]

@@ -8,24 +8,20 @@
 
 use std::path::PathBuf;
 
-use mmclust_core::format::{NpyFile, open_matrix, read_npy_vector_f32, read_npy_vector_i32};
+use mmclust_core::format::{open_matrix, read_npy_vector_f32, read_npy_vector_i32};
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::stats::{ColumnStats, Standardizer};
+use mmclust_core::testing;
 use mmclust_core::{ArraySource, DataSource};
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
 }
 
 fn matrix(name: &str) -> (Vec<f32>, usize, usize) {
-    let f = NpyFile::open(fixture(name)).unwrap();
-    let (n, d) = f.shape();
-    let mut scratch = Vec::new();
-    (f.rows(0..n, &mut scratch).unwrap().to_vec(), n, d)
+    testing::npy_matrix(fixture(name))
 }
 
 fn meta(case: &str) -> Value {

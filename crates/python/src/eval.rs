@@ -23,7 +23,7 @@ fn labels_of(labels: &PyReadonlyArray1<'_, i64>) -> PyResult<Labels> {
 #[pyfunction]
 #[pyo3(signature = (x, labels, sample_size = None, seed = 0))]
 #[allow(clippy::type_complexity)]
-fn silhouette<'py>(
+pub(crate) fn silhouette<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     labels: PyReadonlyArray1<'py, i64>,
@@ -53,7 +53,7 @@ fn silhouette<'py>(
 
 /// (Calinski–Harabasz, Davies–Bouldin) of a labelling.
 #[pyfunction]
-fn cluster_scores<'py>(
+pub(crate) fn cluster_scores<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     labels: PyReadonlyArray1<'py, i64>,
@@ -70,7 +70,7 @@ fn cluster_scores<'py>(
 /// inertia curve and its knee.
 #[pyfunction]
 #[pyo3(signature = (x, k_min, k_max, n_init = 3, seed = 0))]
-fn elbow<'py>(
+pub(crate) fn elbow<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     k_min: usize,
@@ -92,11 +92,4 @@ fn elbow<'py>(
     out.set_item("inertia", e.sse)?;
     out.set_item("knee", e.knee)?;
     Ok(out)
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(silhouette, m)?)?;
-    m.add_function(wrap_pyfunction!(cluster_scores, m)?)?;
-    m.add_function(wrap_pyfunction!(elbow, m)?)?;
-    Ok(())
 }

@@ -51,7 +51,7 @@ fn flat(a: &PyReadonlyArrayDyn<'_, f64>) -> Vec<f64> {
     weights_init = None, means_init = None, covariances_init = None, precision = "f64"
 ))]
 #[allow(clippy::too_many_arguments)]
-fn gmm_fit<'py>(
+pub(crate) fn gmm_fit<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     n_components: usize,
@@ -150,7 +150,7 @@ fn mixture(
 /// Per-row results of a mixture: `what` is "proba" (n × k responsibilities),
 /// "score_samples" (n log-likelihoods) or "predict" (n int32 labels).
 #[pyfunction]
-fn gmm_rows<'py>(
+pub(crate) fn gmm_rows<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     what: &str,
@@ -199,7 +199,7 @@ fn gmm_rows<'py>(
 
 /// Mean log-likelihood per row.
 #[pyfunction]
-fn gmm_score<'py>(
+pub(crate) fn gmm_score<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     covariance_type: &str,
@@ -216,7 +216,7 @@ fn gmm_score<'py>(
 
 /// `n` rows drawn from the mixture (float32) and their components (int32).
 #[pyfunction]
-fn gmm_sample<'py>(
+pub(crate) fn gmm_sample<'py>(
     py: Python<'py>,
     n: usize,
     seed: u64,
@@ -235,12 +235,4 @@ fn gmm_sample<'py>(
             .into_pyarray(py),
         labels.into_pyarray(py),
     ))
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(gmm_fit, m)?)?;
-    m.add_function(wrap_pyfunction!(gmm_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(gmm_score, m)?)?;
-    m.add_function(wrap_pyfunction!(gmm_sample, m)?)?;
-    Ok(())
 }

@@ -80,7 +80,7 @@ fn centers_array(
     init_size = None, refine = 0
 ))]
 #[allow(clippy::too_many_arguments)]
-fn kmeans_fit<'py>(
+pub(crate) fn kmeans_fit<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     n_clusters: usize,
@@ -156,7 +156,7 @@ fn model_of(centers: &PyReadonlyArray2<'_, f32>) -> PyResult<KMeansModel> {
 #[pyfunction]
 #[pyo3(signature = (x, centers, with_distances = true))]
 #[allow(clippy::type_complexity)]
-fn kmeans_predict<'py>(
+pub(crate) fn kmeans_predict<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
@@ -183,7 +183,7 @@ fn kmeans_predict<'py>(
 
 /// Euclidean distance of every row to every centre (n × k float32).
 #[pyfunction]
-fn kmeans_transform<'py>(
+pub(crate) fn kmeans_transform<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
@@ -210,7 +210,7 @@ fn kmeans_transform<'py>(
 /// Sum of (weighted) squared distances of the rows to their nearest centre.
 #[pyfunction]
 #[pyo3(signature = (x, centers, sample_weight = None))]
-fn kmeans_inertia<'py>(
+pub(crate) fn kmeans_inertia<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
@@ -224,12 +224,4 @@ fn kmeans_inertia<'py>(
             .inertia_of(src, weights, PassOptions::default())
             .map_err(err)
     })
-}
-
-pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;
-    m.add_function(wrap_pyfunction!(kmeans_predict, m)?)?;
-    m.add_function(wrap_pyfunction!(kmeans_transform, m)?)?;
-    m.add_function(wrap_pyfunction!(kmeans_inertia, m)?)?;
-    Ok(())
 }

@@ -119,9 +119,21 @@ fn shape_of(x: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
 #[pyo3(name = "_native")]
 fn mmclust_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_function(wrap_pyfunction!(shape_of, m)?)?;
-    kmeans::register(m)?;
-    gmm::register(m)?;
-    eval::register(m)?;
+    for function in [
+        wrap_pyfunction!(shape_of, m)?,
+        wrap_pyfunction!(kmeans::kmeans_fit, m)?,
+        wrap_pyfunction!(kmeans::kmeans_predict, m)?,
+        wrap_pyfunction!(kmeans::kmeans_transform, m)?,
+        wrap_pyfunction!(kmeans::kmeans_inertia, m)?,
+        wrap_pyfunction!(gmm::gmm_fit, m)?,
+        wrap_pyfunction!(gmm::gmm_rows, m)?,
+        wrap_pyfunction!(gmm::gmm_score, m)?,
+        wrap_pyfunction!(gmm::gmm_sample, m)?,
+        wrap_pyfunction!(eval::silhouette, m)?,
+        wrap_pyfunction!(eval::cluster_scores, m)?,
+        wrap_pyfunction!(eval::elbow, m)?,
+    ] {
+        m.add_function(function)?;
+    }
     Ok(())
 }

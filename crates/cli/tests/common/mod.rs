@@ -90,6 +90,39 @@ pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("exactly one JSON object on stdout")
 }
 
+/// The JSON file at `path` (a model, a report).
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A fresh temporary folder (removed when dropped) and the paths of the
+/// named files in it.
+pub(crate) fn temp_paths<const N: usize>(names: [&str; N]) -> (tempfile::TempDir, [PathBuf; N]) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = names.map(|name| dir.path().join(name));
+    (dir, paths)
+}
+
+/// Asserts that a fit command's `--json` summary `v` carries the keys every
+/// fit reports, and its own `extra` keys.
+pub(crate) fn assert_fit_summary(v: &serde_json::Value, extra: &[&str]) {
+    let common = [
+        "k",
+        "n",
+        "d",
+        "n_iter",
+        "converged",
+        "fit_seconds",
+        "iter_seconds",
+        "init_seconds",
+        "history",
+    ];
+    for key in common.iter().chain(extra) {
+        assert!(!v[key].is_null(), "--json lacks {key}: {v}");
+    }
+}
+
 /// Asserts exit `code`, stderr mentioning `want`, and no panic or backtrace
 /// text.
 pub(crate) fn assert_error(o: &Output, code: i32, want: &str) {
@@ -107,6 +140,11 @@ pub(crate) fn assert_one_line_error(o: &Output, code: i32, want: &str) {
     assert_error(o, code, want);
     let err = stderr(o);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+/// [`assert_input_error`], and stderr is one line.
+pub(crate) fn assert_one_line_input_error(o: &Output, want: &str) {
+    assert_one_line_error(o, 2, want);
 }
 
 /// Asserts an input error: exit 2, stderr mentioning `want`, no panic text.
@@ -130,6 +168,13 @@ pub(crate) fn blobs(dir: &Path, n: usize, d: usize, k: usize) -> PathBuf {
     let p = dir.join(format!("blobs_{n}_{d}_{k}.npy"));
     generate_blobs(&p, n, d, k, &["--spread", "2", "--seed", "7"]);
     p
+}
+
+/// A fresh temporary folder (removed when dropped) holding [`blobs`].
+pub(crate) fn temp_blobs(n: usize, d: usize, k: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = blobs(dir.path(), n, d, k);
+    (dir, p)
 }
 
 /// A `.npy` file (version 1.0) with a header of our choosing.

@@ -8,6 +8,7 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -127,6 +128,123 @@ impl FileBytes {
         }
     }
 }
+
+/// The rows of a matrix file as bytes: `rows` rows of `cols` values stored
+/// in `row_bytes` bytes each, the first at byte `offset` (an `.npy` file's data after its header, a vecs
+/// file's rows with their dimension prefixes). What the mapped formats share
+/// as data sources: the bytes of a checked range of rows, the name, and the
+/// paging hints; each format decodes the bytes itself.
+#[derive(Debug)]
+pub(crate) struct RowBytes {
+    path: PathBuf,
+    bytes: FileBytes,
+    rows: usize,
+    cols: usize,
+    offset: usize,
+    row_bytes: usize,
+}
+
+impl RowBytes {
+    /// `rows × cols` values in rows of `row_bytes` bytes from `offset` of
+    /// `bytes`: the caller has checked that they lie within the file.
+    pub(crate) fn new(
+        path: &Path,
+        bytes: FileBytes,
+        (rows, cols): (usize, usize),
+        offset: usize,
+        row_bytes: usize,
+    ) -> Self {
+        debug_assert!(offset + rows * row_bytes <= bytes.bytes().len());
+        RowBytes {
+            path: path.to_path_buf(),
+            bytes,
+            rows,
+            cols,
+            offset,
+            row_bytes,
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn n_rows(&self) -> usize {
+        self.rows
+    }
+
+    pub(crate) fn n_cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The file's length in bytes.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.bytes.bytes().len() as u64
+    }
+
+    /// The bytes of rows `range`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParameter`] for a range outside the rows.
+    pub(crate) fn rows(&self, range: &Range<usize>) -> Result<&[u8]> {
+        super::npy::check_range(&|| self.name(), range, self.rows)?;
+        let start = self.offset + range.start * self.row_bytes;
+        Ok(&self.bytes.bytes()[start..start + range.len() * self.row_bytes])
+    }
+
+    /// The source's name: the file's path.
+    pub(crate) fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// See [`DataSource::advise_sequential`](crate::DataSource::advise_sequential).
+    pub(crate) fn advise_sequential(&self) {
+        self.bytes.advise_sequential();
+    }
+
+    /// See [`DataSource::advise_random`](crate::DataSource::advise_random).
+    pub(crate) fn advise_random(&self) {
+        self.bytes.advise_random();
+    }
+
+    /// See [`DataSource::will_need`](crate::DataSource::will_need): rows
+    /// outside the file, or none, are ignored.
+    pub(crate) fn will_need(&self, range: Range<usize>) {
+        if range.end <= self.rows && range.start < range.end {
+            self.bytes.advise_will_need(
+                self.offset + range.start * self.row_bytes,
+                range.len() * self.row_bytes,
+            );
+        }
+    }
+}
+
+/// Writes, inside the `impl DataSource` of a mapped format, the methods it
+/// passes to its [`RowBytes`] in field `$rows`: the shape, the name and the
+/// paging hints.
+macro_rules! forward_to_row_bytes {
+    ($rows:ident) => {
+        fn n_rows(&self) -> usize {
+            self.$rows.n_rows()
+        }
+        fn n_cols(&self) -> usize {
+            self.$rows.n_cols()
+        }
+        fn name(&self) -> String {
+            self.$rows.name()
+        }
+        fn advise_sequential(&self) {
+            self.$rows.advise_sequential();
+        }
+        fn advise_random(&self) {
+            self.$rows.advise_random();
+        }
+        fn will_need(&self, range: std::ops::Range<usize>) {
+            self.$rows.will_need(range);
+        }
+    };
+}
+pub(crate) use forward_to_row_bytes;
 
 fn input_problem(path: &Path, problem: &str) -> CoreError {
     CoreError::InputFile {

@@ -9,9 +9,9 @@
 //! whole file.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::mapped::FileBytes;
+use super::mapped::{FileBytes, RowBytes, forward_to_row_bytes};
 use super::npy_header::{self, Elem, NpyHeader};
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
@@ -76,11 +76,9 @@ impl std::fmt::Display for Dtype {
 /// [`NpyFile::open`], so reading rows never touches a page past the end.
 #[derive(Debug)]
 pub struct NpyFile {
-    path: PathBuf,
-    bytes: FileBytes,
+    /// The data: its rows from the header's end.
+    data: RowBytes,
     dtype: Dtype,
-    rows: usize,
-    cols: usize,
     version: (u8, u8),
     data_offset: usize,
     /// `<f4` on a little-endian machine with 4-byte aligned data in memory.
@@ -152,12 +150,16 @@ impl NpyFile {
         let zero_copy = dtype == Dtype::F32
             && cfg!(target_endian = "little")
             && data_ptr.cast::<f32>().is_aligned();
-        Ok(NpyFile {
-            path: path.to_path_buf(),
+        let data = RowBytes::new(
+            path,
             bytes,
+            (rows, cols),
+            header.data_offset,
+            cols * dtype.size(),
+        );
+        Ok(NpyFile {
+            data,
             dtype,
-            rows,
-            cols,
             version: header.version,
             data_offset: header.data_offset,
             zero_copy,
@@ -167,7 +169,7 @@ impl NpyFile {
     /// The file's path, as given to [`NpyFile::open`].
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.path
+        self.data.path()
     }
 
     /// The element type on disk.
@@ -179,7 +181,7 @@ impl NpyFile {
     /// `(rows, columns)`.
     #[must_use]
     pub fn shape(&self) -> (usize, usize) {
-        (self.rows, self.cols)
+        (self.data.n_rows(), self.data.n_cols())
     }
 
     /// The format version, `(1, 0)`, `(2, 0)` or `(3, 0)`.
@@ -197,7 +199,7 @@ impl NpyFile {
     /// The file's length in bytes.
     #[must_use]
     pub fn file_len(&self) -> u64 {
-        self.bytes.bytes().len() as u64
+        self.data.file_len()
     }
 
     /// True when `<f4` rows are served without copying (little-endian machine,
@@ -255,29 +257,18 @@ pub(crate) fn extend_f32(dtype: Dtype, src: &[u8], out: &mut Vec<f32>) {
 }
 
 impl DataSource for NpyFile {
-    fn n_rows(&self) -> usize {
-        self.rows
-    }
-
-    fn n_cols(&self) -> usize {
-        self.cols
-    }
+    forward_to_row_bytes!(data);
 
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
-        check_range(&|| self.name(), &range, self.rows)?;
-        let item = self.dtype.size();
-        let row_bytes = self.cols * item;
         // In bounds: open checked data_offset + rows * row_bytes == file length.
-        let start = self.data_offset + range.start * row_bytes;
-        let end = self.data_offset + range.end * row_bytes;
-        let src = &self.bytes.bytes()[start..end];
+        let src = self.data.rows(&range)?;
         if self.zero_copy {
             let ptr = src.as_ptr().cast::<f32>();
             if ptr.is_aligned() {
                 // SAFETY: `ptr` is aligned for f32 (checked just above), points
                 // to `src.len()` initialised bytes, of which we view
                 // `src.len() / 4` whole f32 values (every bit pattern is a valid
-                // f32); the bytes are borrowed from `self.bytes` for `'a` and
+                // f32); the bytes are borrowed from `self.data` for `'a` and
                 // nothing in this process writes them (read-only map or owned
                 // buffer; see `mapped::map_file` for other processes).
                 let values = unsafe { std::slice::from_raw_parts(ptr, src.len() / 4) };
@@ -285,31 +276,9 @@ impl DataSource for NpyFile {
             }
         }
         scratch.clear();
-        scratch.reserve(range.len() * self.cols);
+        scratch.reserve(range.len() * self.data.n_cols());
         extend_f32(self.dtype, src, scratch);
         Ok(&scratch[..])
-    }
-
-    fn name(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn advise_sequential(&self) {
-        self.bytes.advise_sequential();
-    }
-
-    fn advise_random(&self) {
-        self.bytes.advise_random();
-    }
-
-    fn will_need(&self, range: Range<usize>) {
-        if range.end <= self.rows && range.start < range.end {
-            let row_bytes = self.cols * self.dtype.size();
-            self.bytes.advise_will_need(
-                self.data_offset + range.start * row_bytes,
-                range.len() * row_bytes,
-            );
-        }
     }
 }
 

@@ -11,10 +11,10 @@
 //! reaches it with [`FormatProblem::VecsDimensionMismatch`].
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::mapped::FileBytes;
-use super::npy::{Dtype, check_range, extend_f32};
+use super::mapped::{FileBytes, RowBytes, forward_to_row_bytes};
+use super::npy::{Dtype, extend_f32};
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
 use crate::source::DataSource;
@@ -59,11 +59,9 @@ impl VecsKind {
 /// A memory-mapped `.fvecs` or `.bvecs` matrix.
 #[derive(Debug)]
 pub struct VecsFile {
-    path: PathBuf,
-    bytes: FileBytes,
+    /// The rows, each with its dimension prefix.
+    data: RowBytes,
     kind: VecsKind,
-    rows: usize,
-    dim: usize,
 }
 
 impl VecsFile {
@@ -131,11 +129,8 @@ impl VecsFile {
         }
         let rows = data.len() / row_bytes;
         let file = VecsFile {
-            path: path.to_path_buf(),
-            bytes,
+            data: RowBytes::new(path, bytes, (rows, dim), 0, row_bytes),
             kind,
-            rows,
-            dim,
         };
         file.check_prefix(rows - 1)?;
         Ok(file)
@@ -144,7 +139,7 @@ impl VecsFile {
     /// The file's path.
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.path
+        self.data.path()
     }
 
     /// `.fvecs` or `.bvecs`.
@@ -162,33 +157,32 @@ impl VecsFile {
     /// `(rows, dimension)`.
     #[must_use]
     pub fn shape(&self) -> (usize, usize) {
-        (self.rows, self.dim)
+        (self.data.n_rows(), self.data.n_cols())
     }
 
     /// The file's length in bytes.
     #[must_use]
     pub fn file_len(&self) -> u64 {
-        self.bytes.bytes().len() as u64
+        self.data.file_len()
     }
 
     fn row_bytes(&self) -> usize {
-        4 + self.dim * self.kind.dtype().size()
+        4 + self.data.n_cols() * self.kind.dtype().size()
     }
 
     fn check_prefix(&self, row: usize) -> Result<()> {
-        let at = row * self.row_bytes();
-        let b = &self.bytes.bytes()[at..at + 4];
+        let b = self.data.rows(&(row..row + 1))?;
         self.check_prefix_bytes(row, b)
     }
 
     fn check_prefix_bytes(&self, row: usize, b: &[u8]) -> Result<()> {
         let found = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if usize::try_from(found).ok() != Some(self.dim) {
+        if usize::try_from(found).ok() != Some(self.data.n_cols()) {
             return Err(CoreError::Format(FormatError::new(
-                &self.path,
+                self.data.path(),
                 FormatProblem::VecsDimensionMismatch {
                     row,
-                    expected: self.dim,
+                    expected: self.data.n_cols(),
                     found: i64::from(found),
                 },
             )));
@@ -205,47 +199,19 @@ fn ext(kind: VecsKind) -> &'static str {
 }
 
 impl DataSource for VecsFile {
-    fn n_rows(&self) -> usize {
-        self.rows
-    }
-
-    fn n_cols(&self) -> usize {
-        self.dim
-    }
+    forward_to_row_bytes!(data);
 
     /// Always copies (each row's values are interleaved with prefixes), and
     /// checks every row's dimension prefix on the way.
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
-        check_range(&|| self.name(), &range, self.rows)?;
-        let row_bytes = self.row_bytes();
-        let src = &self.bytes.bytes()[range.start * row_bytes..range.end * row_bytes];
+        let src = self.data.rows(&range)?;
         scratch.clear();
-        scratch.reserve(range.len() * self.dim);
+        scratch.reserve(range.len() * self.data.n_cols());
         let dtype = self.kind.dtype();
-        for (i, row) in src.chunks_exact(row_bytes).enumerate() {
+        for (i, row) in src.chunks_exact(self.row_bytes()).enumerate() {
             self.check_prefix_bytes(range.start + i, row)?;
             extend_f32(dtype, &row[4..], scratch);
         }
         Ok(&scratch[..])
-    }
-
-    fn name(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn advise_sequential(&self) {
-        self.bytes.advise_sequential();
-    }
-
-    fn advise_random(&self) {
-        self.bytes.advise_random();
-    }
-
-    fn will_need(&self, range: Range<usize>) {
-        if range.end <= self.rows && range.start < range.end {
-            let row_bytes = self.row_bytes();
-            self.bytes
-                .advise_will_need(range.start * row_bytes, range.len() * row_bytes);
-        }
     }
 }
