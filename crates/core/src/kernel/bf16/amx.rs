@@ -92,7 +92,10 @@ pub(super) unsafe fn dots(
     assert!(x.len() == m * d && out.len() == m * k && d_pad.is_multiple_of(32));
     let pairs = d_pad / 2;
     let n_panels = centers.k_pad / PANEL;
-    assert_eq!(centers.panels.len(), n_panels * pairs * 2 * PANEL);
+    assert_eq!(
+        centers.panels.as_slice().len(),
+        n_panels * pairs * 2 * PANEL
+    );
     let Bf16Scratch {
         rows: rows_buf,
         tile,
@@ -104,7 +107,7 @@ pub(super) unsafe fn dots(
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let rows = (m - i0).min(ROW_BLOCK);
         let rows_pad = rows.next_multiple_of(BLOCK_ROWS);
-        let block = grown(rows_buf, rows_pad * d_pad);
+        let block = rows_buf.grow(rows_pad * d_pad);
         // SAFETY: the vector features are available; shapes by construction.
         unsafe { convert_rows(&x[i0 * d..(i0 + rows) * d], d, d_pad, rows, block) };
         let block: &[u16] = block;
@@ -113,7 +116,7 @@ pub(super) unsafe fn dots(
             let np = if n_panels - s >= 2 { 2 } else { 1 };
             for g in (0..rows_pad).step_by(BLOCK_ROWS) {
                 let a = block[g * d_pad..(g + BLOCK_ROWS) * d_pad].as_ptr();
-                let b = centers.panels[s * panel_len..(s + np) * panel_len].as_ptr();
+                let b = centers.panels.as_slice()[s * panel_len..(s + np) * panel_len].as_ptr();
                 // SAFETY: `a` starts 32 rows of `d_pad` values, `b` `np`
                 // panels of `pairs · 32` values (bounds checked by the
                 // slicing above); the configured tiles are 16 × 64 bytes.

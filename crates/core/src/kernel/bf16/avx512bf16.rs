@@ -77,7 +77,10 @@ pub(super) unsafe fn dots(
     assert!(x.len() == m * d && out.len() == m * k);
     let pairs = d_pad / 2;
     let n_panels = centers.k_pad / PANEL;
-    assert_eq!(centers.panels.len(), n_panels * pairs * 2 * PANEL);
+    assert_eq!(
+        centers.panels.as_slice().len(),
+        n_panels * pairs * 2 * PANEL
+    );
     for i0 in (0..m).step_by(ROW_BLOCK) {
         let rows = (m - i0).min(ROW_BLOCK);
         let rows_pad = rows.next_multiple_of(MR);
@@ -92,7 +95,7 @@ pub(super) unsafe fn dots(
                 let tile = Tile {
                     a: block[g * d_pad..].as_ptr(),
                     lda: d_pad,
-                    b: centers.panels[s * pairs * 2 * PANEL..].as_ptr(),
+                    b: centers.panels.as_slice()[s * pairs * 2 * PANEL..].as_ptr(),
                     pairs,
                 };
                 let at = Out {

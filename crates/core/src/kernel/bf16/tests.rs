@@ -427,3 +427,87 @@ fn centres_packed_for_another_path_are_refused() {
     });
     assert!(r.is_err());
 }
+
+/// GFLOP/s (2·m·k·d per pass over m rows) of `dots_with` on every bf16 path
+/// this CPU runs, row conversion included, next to the f32 `assign_chunk`
+/// (product, argmin and exact distance of the winner) on the same shape,
+/// one thread, best of several passes. `rows/call = m`: one call, whose
+/// output (m·k f32, 16 MB at k = 1000) leaves the caches; `rows/call = 256`:
+/// calls of 256 rows into one reused output (1 MB at k = 1000), as a caller
+/// that consumes each block's products at once would. Run with
+/// `cargo test --profile ci --workspace --lib kernel::bf16::tests::measure_dots -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test: run on a quiet machine"]
+fn measure_dots() {
+    use std::time::Instant;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    eprintln!("{cpu}");
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let best = |f: &mut dyn FnMut(), reps: usize| {
+        f();
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    for &(m, k, d, per_call) in &[
+        (4096, 100, 384, 4096),
+        (4096, 1000, 384, 4096),
+        (4096, 100, 384, 256),
+        (4096, 1000, 384, 256),
+    ] {
+        let x = data(Kind::Random, m * d, &mut rng);
+        let c = data(Kind::Random, k * d, &mut rng);
+        let flop = 2.0 * (m * k * d) as f64;
+        let reps = (2e10 / flop).clamp(3.0, 50.0) as usize;
+        let mut line = format!("m = {m}, k = {k}, d = {d}, rows/call {per_call}:");
+        for isa in [Isa::Amx, Isa::Avx512Bf16] {
+            if !isa.run_or_skip("measure_dots") {
+                continue;
+            }
+            let centers = Bf16Centers::new(isa, &c, k, d).unwrap();
+            let mut out = vec![0.0f32; per_call * k];
+            let mut scratch = Bf16Scratch::default();
+            let t = best(
+                &mut || {
+                    for rows in x.chunks(per_call * d) {
+                        let n = rows.len() / d;
+                        dots_with(isa, rows, &centers, &mut out[..n * k], &mut scratch);
+                    }
+                },
+                reps,
+            );
+            line += &format!(" {isa} {:.0} GFLOP/s,", flop / t / 1e9);
+        }
+        if Isa::Avx512.run_or_skip("measure_dots") {
+            let packed = crate::kernel::PackedCenters::new(&c, k, d).unwrap();
+            let (mut labels, mut dist) = (vec![0u32; m], vec![0.0f32; m]);
+            let mut scratch = crate::kernel::AssignScratch::new();
+            let t = best(
+                &mut || {
+                    crate::kernel::assign_chunk_with(
+                        Isa::Avx512,
+                        &x,
+                        &packed,
+                        &mut labels,
+                        &mut dist,
+                        &mut scratch,
+                    );
+                },
+                reps,
+            );
+            line += &format!(" f32 assign_chunk (avx512) {:.0} GFLOP/s", flop / t / 1e9);
+        }
+        eprintln!("{line}");
+    }
+}
