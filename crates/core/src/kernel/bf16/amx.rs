@@ -109,7 +109,16 @@ pub(super) unsafe fn dots(
         let rows_pad = rows.next_multiple_of(BLOCK_ROWS);
         let block = rows_buf.grow(rows_pad * d_pad);
         // SAFETY: the vector features are available; shapes by construction.
-        unsafe { convert_rows(&x[i0 * d..(i0 + rows) * d], d, d_pad, rows, block) };
+        unsafe {
+            convert_rows(
+                &x[i0 * d..(i0 + rows) * d],
+                d,
+                centers.split,
+                d_pad,
+                rows,
+                block,
+            )
+        };
         let block: &[u16] = block;
         let mut s = 0;
         while s < n_panels {

@@ -25,20 +25,53 @@ fn low_bits(n: usize) -> u32 {
 /// Converts the `rows` rows of `x` (`d` values each) to bf16 (round to
 /// nearest even, denormals to zero: `vcvtne2ps2bf16`) into `out`, rows of
 /// `d_pad` values zero-padded, and zeroes the rows of `out` past `rows`.
+/// When `split`, each row becomes `(x_hi, x_hi, x_lo)` (`3d ≤ d_pad` values,
+/// `x_lo = bf16(x − x_hi)`).
 ///
 /// # Safety
-/// AVX512-BF16, AVX-512F and AVX-512BW must be available; `d ≤ d_pad`,
-/// `x.len() == rows·d`, `out.len()` a multiple of `d_pad` holding at least
-/// `rows` rows (checked by assertions before any vector code).
+/// AVX512-BF16, AVX-512F, BW and VL must be available; `d ≤ d_pad` (`3d`
+/// when split), `x.len() == rows·d`, `out.len()` a multiple of `d_pad`
+/// holding at least `rows` rows (checked by assertions before any vector
+/// code).
 #[target_feature(enable = "avx512f,avx512bf16,avx512bw,avx512vl")]
-pub(super) unsafe fn convert_rows(x: &[f32], d: usize, d_pad: usize, rows: usize, out: &mut [u16]) {
-    assert!(d <= d_pad && x.len() == rows * d && out.len() >= rows * d_pad);
+pub(super) unsafe fn convert_rows(
+    x: &[f32],
+    d: usize,
+    split: bool,
+    d_pad: usize,
+    rows: usize,
+    out: &mut [u16],
+) {
+    let width = if split { 3 * d } else { d };
+    assert!(width <= d_pad && x.len() == rows * d && out.len() >= rows * d_pad);
     for (r, dst) in out.chunks_exact_mut(d_pad).enumerate() {
         if r >= rows {
             dst.fill(0);
             continue;
         }
         let src = x[r * d..(r + 1) * d].as_ptr();
+        if split {
+            for p in (0..d).step_by(16) {
+                let mask = low_bits((d - p).min(16)) as u16;
+                // SAFETY: the mask selects lanes `p .. min(p + 16, d)`:
+                // inside the row for the load (masked-off lanes are not
+                // read), and inside `dst` (`3d ≤ d_pad`) for the three
+                // stores at `p`, `d + p` and `2d + p`.
+                unsafe {
+                    let v = _mm512_maskz_loadu_ps(mask, src.add(p));
+                    let hi = _mm512_cvtneps_pbh(v);
+                    let lo = _mm512_cvtneps_pbh(_mm512_sub_ps(v, _mm512_cvtpbh_ps(hi)));
+                    let hi = transmute::<__m256bh, __m256i>(hi);
+                    let lo = transmute::<__m256bh, __m256i>(lo);
+                    let o = dst.as_mut_ptr().cast::<i16>();
+                    _mm256_mask_storeu_epi16(o.add(p), mask, hi);
+                    _mm256_mask_storeu_epi16(o.add(d + p), mask, hi);
+                    _mm256_mask_storeu_epi16(o.add(2 * d + p), mask, lo);
+                }
+            }
+            dst[3 * d..].fill(0);
+            continue;
+        }
         for p in (0..d_pad).step_by(32) {
             let n_in = d.saturating_sub(p).min(32);
             let lo_mask = low_bits(n_in.min(16)) as u16;
@@ -87,7 +120,16 @@ pub(super) unsafe fn dots(
         let block = scratch.rows(rows_pad * d_pad);
         // SAFETY: the features are available (this function's contract);
         // the shapes hold by construction.
-        unsafe { convert_rows(&x[i0 * d..(i0 + rows) * d], d, d_pad, rows, block) };
+        unsafe {
+            convert_rows(
+                &x[i0 * d..(i0 + rows) * d],
+                d,
+                centers.split,
+                d_pad,
+                rows,
+                block,
+            )
+        };
         let mut s = 0;
         while s < n_panels {
             let two = n_panels - s >= 2;

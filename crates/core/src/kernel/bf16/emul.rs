@@ -48,14 +48,30 @@ pub(super) fn fma_ftz(a: f32, b: f32, acc: f32) -> f32 {
     }
 }
 
+/// `v` split into `(hi, lo)`: `hi = bf16(v)`, `lo = bf16(v − hi)` (the
+/// difference is exact in f32).
+pub(super) fn split(v: f32) -> (u16, u16) {
+    let hi = to_bf16(v);
+    (hi, to_bf16(v - from_bf16(hi)))
+}
+
 /// Converts row `row` (`d` values) to bf16 into `out` (`d_pad` values,
-/// zero-padded).
-pub(super) fn convert_row(row: &[f32], out: &mut [u16]) {
-    let (head, tail) = out.split_at_mut(row.len());
-    for (o, &v) in head.iter_mut().zip(row) {
-        *o = to_bf16(v);
+/// zero-padded): `bf16(x)`, or when `split` the `3d` values
+/// `(x_hi, x_hi, x_lo)`.
+pub(super) fn convert_row(row: &[f32], split: bool, out: &mut [u16]) {
+    let d = row.len();
+    if split {
+        for (p, &v) in row.iter().enumerate() {
+            let (hi, lo) = self::split(v);
+            (out[p], out[d + p], out[2 * d + p]) = (hi, hi, lo);
+        }
+        out[3 * d..].fill(0);
+    } else {
+        for (o, &v) in out[..d].iter_mut().zip(row) {
+            *o = to_bf16(v);
+        }
+        out[d..].fill(0);
     }
-    tail.fill(0);
 }
 
 /// The emulated `VDPBF16PS` chain for `m` rows (see `dots_emulated`).
@@ -73,7 +89,7 @@ pub(super) fn dots(
         .collect();
     let row = scratch.rows(d_pad);
     for i in 0..m {
-        convert_row(&x[i * d..(i + 1) * d], row);
+        convert_row(&x[i * d..(i + 1) * d], centers.split, row);
         let xr: Vec<f32> = row.iter().map(|&h| from_bf16(h)).collect();
         for (j, cj) in c.chunks_exact(d_pad).enumerate() {
             let mut acc = 0.0f32;

@@ -10,33 +10,50 @@ use rand_chacha::ChaCha8Rng;
 use super::emul::{self, AmxOrder};
 use super::*;
 
-/// An estimator under test: a name and a function filling `out`.
+/// An estimator under test: a name, whether it is the hi/lo split, and a
+/// function filling `out`.
 type Estimator = (
-    &'static str,
+    String,
+    bool,
     Box<dyn Fn(&[f32], &[f32], usize, usize, &mut [f32])>,
 );
 
+/// Packs centres, plain or split.
+fn pack(isa: Isa, split: bool, c: &[f32], k: usize, d: usize) -> Bf16Centers {
+    if split {
+        Bf16Centers::new_split(isa, c, k, d).unwrap()
+    } else {
+        Bf16Centers::new(isa, c, k, d).unwrap()
+    }
+}
+
 /// The emulation, and the kernel of every bf16 path this CPU runs (SKIP
-/// lines for the others).
+/// lines for the others), each plain and split.
 fn estimators(test: &str) -> Vec<Estimator> {
-    let mut v: Vec<Estimator> = vec![(
-        "emulated",
-        Box::new(|x, c, k, d, out| {
-            let centers = Bf16Centers::new(Isa::Scalar, c, k, d).unwrap();
-            dots_emulated(x, &centers, out, &mut Bf16Scratch::default());
-        }),
-    )];
-    for &isa in Isa::test_paths() {
-        if isa < Isa::Avx512Bf16 || !isa.run_or_skip(test) {
-            continue;
-        }
+    let mut v: Vec<Estimator> = Vec::new();
+    for split in [false, true] {
+        let tag = if split { " split" } else { "" };
         v.push((
-            isa.name(),
+            format!("emulated{tag}"),
+            split,
             Box::new(move |x, c, k, d, out| {
-                let centers = Bf16Centers::new(isa, c, k, d).unwrap();
-                dots_with(isa, x, &centers, out, &mut Bf16Scratch::default());
+                let centers = pack(Isa::Scalar, split, c, k, d);
+                dots_emulated(x, &centers, out, &mut Bf16Scratch::default());
             }),
         ));
+        for &isa in Isa::test_paths() {
+            if isa < Isa::Avx512Bf16 || !isa.run_or_skip(test) {
+                continue;
+            }
+            v.push((
+                format!("{isa}{tag}"),
+                split,
+                Box::new(move |x, c, k, d, out| {
+                    let centers = pack(isa, split, c, k, d);
+                    dots_with(isa, x, &centers, out, &mut Bf16Scratch::default());
+                }),
+            ));
+        }
     }
     v
 }
@@ -61,12 +78,12 @@ fn reference(x: &[f32], c: &[f32]) -> (f64, f64) {
 }
 
 /// Runs every estimator on `m` rows × `k` centres; asserts every estimate is
-/// within the bound of the reference; returns the largest ratio
-/// `|error| / bound` seen.
-fn check_within_bound(test: &str, x: &[f32], c: &[f32], k: usize, d: usize) -> f64 {
+/// within its bound of the reference; returns the largest ratios
+/// `|error| / bound` seen, plain and split.
+fn check_within_bound(test: &str, x: &[f32], c: &[f32], k: usize, d: usize) -> (f64, f64) {
     let m = x.len() / d;
-    let mut worst = 0.0f64;
-    for (name, run) in estimators(test) {
+    let mut worst = [0.0f64; 2];
+    for (name, split, run) in estimators(test) {
         let mut out = vec![f32::NAN; m * k];
         run(x, c, k, d, &mut out);
         for i in 0..m {
@@ -74,7 +91,11 @@ fn check_within_bound(test: &str, x: &[f32], c: &[f32], k: usize, d: usize) -> f
             for j in 0..k {
                 let cj = &c[j * d..(j + 1) * d];
                 let (exact, slop) = reference(xi, cj);
-                let bound = dot_error_bound(d, norm(xi), norm(cj));
+                let bound = if split {
+                    dot_error_bound_split(d, norm(xi), norm(cj))
+                } else {
+                    dot_error_bound(d, norm(xi), norm(cj))
+                };
                 let est = f64::from(out[i * k + j]);
                 if !est.is_finite() {
                     // Allowed only where bf16 or f32 overflows (the caller
@@ -100,12 +121,13 @@ fn check_within_bound(test: &str, x: &[f32], c: &[f32], k: usize, d: usize) -> f
                      {exact:e}, error {err:e} > bound {bound:e}"
                 );
                 if bound > 0.0 {
-                    worst = worst.max(err / bound);
+                    let w = &mut worst[usize::from(split)];
+                    *w = w.max(err / bound);
                 }
             }
         }
     }
-    worst
+    (worst[0], worst[1])
 }
 
 /// Kinds of data of the property tests.
@@ -174,7 +196,7 @@ fn the_conversion_matches_the_instruction() {
     let mut out = vec![0u16; d.next_multiple_of(2)];
     // SAFETY: AVX512-BF16 (+F, BW, VL) are available (checked above); one
     // row of `d` values into `d_pad = out.len() ≥ d`.
-    unsafe { avx512bf16::convert_rows(&values, d, out.len(), 1, &mut out) };
+    unsafe { avx512bf16::convert_rows(&values, d, false, out.len(), 1, &mut out) };
     for (&v, &h) in values.iter().zip(&out) {
         assert_eq!(h, emul::to_bf16(v), "{v:e} ({:#010x})", v.to_bits());
     }
@@ -201,10 +223,13 @@ fn avx512bf16_gives_the_emulation_bits() {
         (20, 48, 384),
         (5, 7, 1024),
     ] {
-        for kind in [Kind::Random, Kind::Offset, Kind::Tiny, Kind::Mixed] {
+        for (kind, split) in [Kind::Random, Kind::Offset, Kind::Tiny, Kind::Mixed]
+            .into_iter()
+            .flat_map(|kind| [(kind, false), (kind, true)])
+        {
             let x = data(kind, m * d, &mut rng);
             let c = data(kind, k * d, &mut rng);
-            let centers = Bf16Centers::new(Isa::Avx512Bf16, &c, k, d).unwrap();
+            let centers = pack(Isa::Avx512Bf16, split, &c, k, d);
             let mut scratch = Bf16Scratch::default();
             let (mut want, mut got) = (vec![0.0f32; m * k], vec![0.0f32; m * k]);
             dots_emulated(&x, &centers, &mut want, &mut scratch);
@@ -213,7 +238,7 @@ fn avx512bf16_gives_the_emulation_bits() {
                 assert_eq!(
                     w.to_bits(),
                     g.to_bits(),
-                    "{kind:?} m {m} k {k} d {d} at {i}: {w:e} vs {g:e}"
+                    "{kind:?} split {split} m {m} k {k} d {d} at {i}: {w:e} vs {g:e}"
                 );
             }
         }
@@ -253,7 +278,7 @@ fn amx_follows_the_sdm_order_and_the_bound() {
             let d_pad = centers.d_pad;
             let mut row = vec![0u16; d_pad];
             for i in 0..m {
-                emul::convert_row(&x[i * d..(i + 1) * d], &mut row);
+                emul::convert_row(&x[i * d..(i + 1) * d], false, &mut row);
                 for j in 0..k {
                     let col: Vec<u16> = (0..d_pad).map(|p| centers.value(j, p)).collect();
                     let g = got[i * k + j].to_bits();
@@ -300,8 +325,9 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = data(kind, m * d, &mut rng);
         let c = data(kind, k * d, &mut rng);
-        let worst = check_within_bound("every_estimate_is_within_the_bound", &x, &c, k, d);
-        prop_assert!(worst <= 1.0);
+        let (plain, split) =
+            check_within_bound("every_estimate_is_within_the_bound", &x, &c, k, d);
+        prop_assert!(plain <= 1.0 && split <= 1.0);
     }
 }
 
@@ -320,16 +346,16 @@ fn the_bound_is_tight() {
     for d in [1, 32, 384, 1024] {
         let x = vec![v; 4 * d];
         let c = vec![v; 3 * d];
-        let worst = check_within_bound("the_bound_is_tight", &x, &c, 3, d);
-        eprintln!("adversarial d = {d}: worst error / bound = {worst:.4}");
+        let (worst, split) = check_within_bound("the_bound_is_tight", &x, &c, 3, d);
+        eprintln!("adversarial d = {d}: worst error / bound = {worst:.4} (split {split:.4})");
         assert!(worst > 0.97, "d = {d}: {worst}");
     }
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     for d in [32, 384] {
         let x = data(Kind::Random, 64 * d, &mut rng);
         let c = data(Kind::Random, 64 * d, &mut rng);
-        let worst = check_within_bound("the_bound_is_tight", &x, &c, 64, d);
-        eprintln!("random d = {d}: worst error / bound = {worst:.4}");
+        let (worst, split) = check_within_bound("the_bound_is_tight", &x, &c, 64, d);
+        eprintln!("random d = {d}: worst error / bound = {worst:.4} (split {split:.4})");
         assert!(worst > 1e-3 && worst < 0.5, "d = {d}: {worst}");
     }
 }
@@ -345,7 +371,7 @@ fn overflow_gives_non_finite_estimates() {
     x[d + 8] = 3e38;
     x[2 * d + 1] = f32::NAN;
     let c = vec![2.0f32; 2 * d];
-    for (name, run) in estimators("overflow_gives_non_finite_estimates") {
+    for (name, _, run) in estimators("overflow_gives_non_finite_estimates") {
         let mut out = vec![0.0f32; 3 * 2];
         run(&x, &c, 2, d, &mut out);
         assert!(out.iter().all(|v| !v.is_finite()), "{name}: {out:?}");
@@ -368,6 +394,28 @@ fn the_bound_formula() {
     assert!(dot_error_bound(0, 0.0, 0.0) > 0.0);
     assert_eq!(dot_error_bound(1 << 23, 1.0, 1.0), f64::INFINITY);
     assert!(!dot_error_bound(8, f64::INFINITY, 1.0).is_finite());
+    // The split bound: 3·2⁻¹⁶ + 2⁻²² + γ_{3d+1}·(1+2⁻⁸)²(1+2⁻⁷) at d = 1.
+    let g4 = 4.0 * 2f64.powi(-23) / (1.0 - 4.0 * 2f64.powi(-23));
+    let want = (3.0 * 2f64.powi(-16)
+        + 2f64.powi(-22)
+        + g4 * (1.0 + 2f64.powi(-8)).powi(2) * (1.0 + 2f64.powi(-7)))
+        * (1.0 + 2f64.powi(-20));
+    let b = dot_error_bound_split(1, 1.0, 1.0);
+    assert!((b - want).abs() < 1e-15 * want, "{b} vs {want}");
+    // 42 times tighter at d = 384, 19 times at d = 1024 (the accumulation
+    // of 3d terms dominates the split bound).
+    let ratio = |d| dot_error_bound(d, 1.0, 1.0) / dot_error_bound_split(d, 1.0, 1.0);
+    assert!(
+        ratio(384) > 40.0 && ratio(1024) > 18.0,
+        "{} {}",
+        ratio(384),
+        ratio(1024)
+    );
+    let c = Bf16Centers::new_split(Isa::Scalar, &[1.0; 6], 2, 3).unwrap();
+    assert!(c.is_split());
+    assert_eq!(c.error_bound(2.0, 3.0), dot_error_bound_split(3, 2.0, 3.0));
+    let c = Bf16Centers::new(Isa::Scalar, &[1.0; 6], 2, 3).unwrap();
+    assert_eq!(c.error_bound(2.0, 3.0), dot_error_bound(3, 2.0, 3.0));
 }
 
 #[test]
@@ -428,8 +476,9 @@ fn centres_packed_for_another_path_are_refused() {
     assert!(r.is_err());
 }
 
-/// GFLOP/s (2·m·k·d per pass over m rows) of `dots_with` on every bf16 path
-/// this CPU runs, row conversion included, next to the f32 `assign_chunk`
+/// GFLOP/s (2·m·k·d per pass over m rows, also for the split products,
+/// which do three times the work) of `dots_with` on every bf16 path this CPU
+/// runs, plain and split, row conversion included, next to the f32 `assign_chunk`
 /// (product, argmin and exact distance of the winner) on the same shape,
 /// one thread, best of several passes. `rows/call = m`: one call, whose
 /// output (m·k f32, 16 MB at k = 1000) leaves the caches; `rows/call = 256`:
@@ -471,11 +520,16 @@ fn measure_dots() {
         let flop = 2.0 * (m * k * d) as f64;
         let reps = (2e10 / flop).clamp(3.0, 50.0) as usize;
         let mut line = format!("m = {m}, k = {k}, d = {d}, rows/call {per_call}:");
-        for isa in [Isa::Amx, Isa::Avx512Bf16] {
+        for (isa, split) in [
+            (Isa::Amx, false),
+            (Isa::Amx, true),
+            (Isa::Avx512Bf16, false),
+            (Isa::Avx512Bf16, true),
+        ] {
             if !isa.run_or_skip("measure_dots") {
                 continue;
             }
-            let centers = Bf16Centers::new(isa, &c, k, d).unwrap();
+            let centers = pack(isa, split, &c, k, d);
             let mut out = vec![0.0f32; per_call * k];
             let mut scratch = Bf16Scratch::default();
             let t = best(
@@ -487,7 +541,8 @@ fn measure_dots() {
                 },
                 reps,
             );
-            line += &format!(" {isa} {:.0} GFLOP/s,", flop / t / 1e9);
+            let tag = if split { " split" } else { "" };
+            line += &format!(" {isa}{tag} {:.0} GFLOP/s,", flop / t / 1e9);
         }
         if Isa::Avx512.run_or_skip("measure_dots") {
             let packed = crate::kernel::PackedCenters::new(&c, k, d).unwrap();
