@@ -81,7 +81,8 @@ impl Machine {
         });
         let simd = dispatch_name();
         let lanes = match simd {
-            "avx512" => 16,
+            // The f32 kernels run their AVX-512 variant on the bf16 paths.
+            "avx512" | "avx512bf16" | "amx" => 16,
             "avx2" => 8,
             _ => 4,
         };

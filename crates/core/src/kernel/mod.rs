@@ -87,6 +87,7 @@ use crate::isa::Isa;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+pub mod bf16;
 pub mod certify;
 mod direct;
 pub mod lanes;
