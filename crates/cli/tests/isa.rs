@@ -205,7 +205,8 @@ fn centres_hash(path: &Path, k: usize, d: usize) -> u64 {
     })
 }
 
-/// The centres K-means finds on blobs, Old Faithful and a k = 1000 problem
+/// The centres K-means finds on blobs (d = 24 and d = 64), Old Faithful and a
+/// k = 1000 problem
 /// have these hashes on every path of every CPU that runs this test: the
 /// model does not depend on the machine. The hashes were computed by this
 /// test on an Intel Xeon with AMX and AVX-512 (every path there agreeing);
@@ -216,7 +217,7 @@ fn centres_hash(path: &Path, k: usize, d: usize) -> u64 {
 fn kmeans_centres_have_the_committed_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let faithful = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
-    let cases: [(&str, String, usize, usize, &[&str], u64); 3] = [
+    let cases: [(&str, String, usize, usize, &[&str], u64); 4] = [
         (
             "blobs",
             blobs(dir.path(), 20_000, 24, 50),
@@ -240,6 +241,16 @@ fn kmeans_centres_have_the_committed_hashes() {
             8,
             &["--max-iter", "15"],
             0xee45_f3fd_2cf3_e83d,
+        ),
+        // d ≥ 32, k ≥ 16: the bf16 pre-screen's range on the paths that
+        // have it.
+        (
+            "d=64",
+            blobs(dir.path(), 20_000, 64, 100),
+            100,
+            64,
+            &["--max-iter", "20"],
+            0x80b2_48e6_49e7_8076,
         ),
     ];
     let mut wrong = Vec::new();

@@ -78,13 +78,35 @@ impl FastBound {
     /// `f32`, is `nx`.
     #[must_use]
     pub fn row(&self, nx: f32) -> RowErr {
+        let nxs = self.norm_hi(nx);
+        let e = self.rel * (self.cmax * self.cmax + 2.0 * nxs * self.cmax) * (1.0 + 1e-12);
+        self.row_with(nx, e)
+    }
+
+    /// An upper bound on `‖x̃‖` from its square `nx` computed in `f32`.
+    #[must_use]
+    pub fn norm_hi(&self, nx: f32) -> f64 {
+        (f64::from(nx) * (1.0 + self.rel)).sqrt() * (1.0 + 1e-12)
+    }
+
+    /// A bound on the norm of every translated centre.
+    #[must_use]
+    pub fn cmax(&self) -> f64 {
+        self.cmax
+    }
+
+    /// The error terms of a translated row whose squared norm, computed in
+    /// `f32`, is `nx`, when every fast value of the row is within `e`
+    /// (squared space) of `‖c̃‖² − 2x̃·c̃`: for fast paths with their own
+    /// product error (the bf16 ones).
+    #[must_use]
+    pub fn row_with(&self, nx: f32, e: f64) -> RowErr {
+        let nxs = self.norm_hi(nx);
         let nx = f64::from(nx);
-        let nx_hi = nx * (1.0 + self.rel);
-        let nxs = nx_hi.sqrt() * (1.0 + 1e-12);
         RowErr {
             nx_lo: nx * (1.0 - self.rel),
-            nx_hi,
-            e: self.rel * (self.cmax * self.cmax + 2.0 * nxs * self.cmax) * (1.0 + 1e-12),
+            nx_hi: nx * (1.0 + self.rel),
+            e,
             tau: 1.01 * U32 * (nxs + self.cmax),
             gap: self.gap,
         }
@@ -110,8 +132,14 @@ impl RowErr {
     /// `v` (0 when `v` is NaN).
     #[must_use]
     pub fn lower(&self, v: f32) -> f32 {
+        self.lower_f64(f64::from(v))
+    }
+
+    /// [`RowErr::lower`] of a fast value held in `f64`.
+    #[must_use]
+    pub fn lower_f64(&self, v: f64) -> f32 {
         // `max` turns NaN into 0.
-        let sq = (self.nx_lo + f64::from(v) - self.e).max(0.0);
+        let sq = (self.nx_lo + v - self.e).max(0.0);
         (((sq.sqrt() * (1.0 - 1e-12) - self.tau - ABS_EPS) * DOWN) as f32).max(0.0)
     }
 
@@ -129,9 +157,45 @@ impl RowErr {
     /// square root; false when `v` is not finite.
     #[must_use]
     pub fn upper_below(&self, v: f32, b: f32) -> bool {
+        self.upper_below_f64(f64::from(v), b)
+    }
+
+    /// [`RowErr::upper_below`] of a fast value held in `f64`.
+    #[must_use]
+    pub fn upper_below_f64(&self, v: f64, b: f32) -> bool {
         let bm = f64::from(b) - self.tau - ABS_EPS;
-        let sq = (self.nx_hi + f64::from(v) + self.e).max(0.0);
+        let sq = (self.nx_hi + v + self.e).max(0.0);
         v.is_finite() && bm > 0.0 && sq * self.gap < bm * bm
+    }
+
+    /// The bound on `‖x̃‖²` from below.
+    #[must_use]
+    pub fn nx_lo(&self) -> f64 {
+        self.nx_lo
+    }
+
+    /// The bound on `‖x̃‖²` from above.
+    #[must_use]
+    pub fn nx_hi(&self) -> f64 {
+        self.nx_hi
+    }
+
+    /// The bound on a fast value's error (squared space).
+    #[must_use]
+    pub fn e(&self) -> f64 {
+        self.e
+    }
+
+    /// The translation's effect (sqrt space).
+    #[must_use]
+    pub fn tau(&self) -> f64 {
+        self.tau
+    }
+
+    /// The relative gap a certificate needs (squared space).
+    #[must_use]
+    pub fn gap(&self) -> f64 {
+        self.gap
     }
 
     /// Whether the centre with the least fast value `v1` is certainly the

@@ -81,6 +81,8 @@
 //! an argument. [`dispatch_name`] says which one runs.
 
 use crate::error::{CoreError, Result};
+use std::sync::OnceLock;
+
 use crate::isa::Isa;
 
 #[cfg(target_arch = "x86_64")]
@@ -90,6 +92,7 @@ mod avx512;
 pub mod bf16;
 pub mod certify;
 mod direct;
+mod exact;
 pub mod lanes;
 pub mod reference;
 mod scalar;
@@ -178,6 +181,13 @@ pub struct PackedCenters {
     sub: top2::SubPanels,
     /// The error model of the pre-screen's fast values.
     bound: certify::FastBound,
+    /// `‖c̃_j‖²` of the translated centres, in `f64`.
+    sub_norms: Vec<f64>,
+    /// The translated centres, row-major (for the bf16 packs).
+    shifted: Vec<f32>,
+    /// The translated centres packed for the bf16 pre-screen, made on first
+    /// use: for the AMX path (0) and the AVX512-BF16 path (1).
+    bf16: [OnceLock<bf16::Bf16Centers>; 2],
 }
 
 impl PackedCenters {
@@ -226,6 +236,10 @@ impl PackedCenters {
         }
         let mut shifted = Vec::new();
         let (mu, cmax) = certify::translation(centers, d, &mut shifted);
+        let sub_norms = shifted
+            .chunks_exact(d)
+            .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
+            .collect();
         Ok(PackedCenters {
             k,
             d,
@@ -236,6 +250,9 @@ impl PackedCenters {
             mu,
             sub: top2::SubPanels::new(shifted.chunks_exact(d), d),
             bound: certify::FastBound::f32_fma(d, cmax),
+            sub_norms,
+            shifted,
+            bf16: Default::default(),
         })
     }
 
@@ -270,6 +287,16 @@ impl PackedCenters {
     #[must_use]
     pub fn centers(&self) -> &[f32] {
         &self.centers
+    }
+
+    /// The translated centres packed for the bf16 kernel of `isa` (made on
+    /// first use).
+    fn bf16_pack(&self, isa: Isa) -> &bf16::Bf16Centers {
+        let slot = usize::from(isa.best_of(&[Isa::Amx, Isa::Avx512Bf16]) != Isa::Amx);
+        self.bf16[slot].get_or_init(|| {
+            bf16::Bf16Centers::new(isa, &self.shifted, self.k, self.d)
+                .expect("the shape was checked by PackedCenters::new")
+        })
     }
 
     pub(crate) fn n_panels(&self) -> usize {
@@ -308,6 +335,11 @@ pub struct AssignScratch {
     nx: Vec<f32>,
     top: Vec<top2::Top2>,
     work: Vec<f64>,
+    /// The bf16 pre-screen's estimates of a block, its candidates, its
+    /// conversion buffers.
+    dots: Vec<f32>,
+    cand: Vec<u32>,
+    bf16: Option<bf16::Bf16Scratch>,
     /// Rows re-checked by the reference scan since the last
     /// [`AssignScratch::take_rechecks`].
     rechecks: u64,
@@ -344,10 +376,6 @@ fn row_block(d: usize, mr: usize) -> usize {
     let rows = (96 * 1024 / (4 * d)).clamp(2 * mr, 384);
     rows / mr * mr
 }
-
-/// Rows per block of the exact assignment (translated copies: `rows · d · 4`
-/// bytes).
-const EXACT_BLOCK: usize = 256;
 
 /// The reference label of each row of a chunk: its nearest centre by the
 /// reference distance, the same bits on every path and machine.
@@ -404,26 +432,14 @@ pub fn assign_chunk_with(
         "assign_chunk: dist_sq must hold one value per label"
     );
     isa.assert_available();
-    let s = scratch;
-    for r0 in (0..n).step_by(EXACT_BLOCK) {
-        let m = EXACT_BLOCK.min(n - r0);
+    let pack = exact::use_bf16(isa, centers.k, d).then(|| centers.bf16_pack(isa));
+    for r0 in (0..n).step_by(exact::BLOCK) {
+        let m = exact::BLOCK.min(n - r0);
         let xs = &x[r0 * d..(r0 + m) * d];
         let out = &mut labels[r0..r0 + m];
-        s.sel.clear();
-        s.sel.extend(0..m as u32);
-        s.xt.resize(m * d, 0.0);
-        s.nx.resize(m, 0.0);
-        s.top.resize(m, top2::Top2::NONE);
-        top2::translate_rows_with(isa, xs, d, &s.sel, &centers.mu, &mut s.xt, &mut s.nx);
-        top2::nearest_two_with(isa, &s.xt, &s.sel, &centers.sub, &mut s.top);
-        for (i, (t, &nx)) in s.top.iter().zip(&s.nx).enumerate() {
-            out[i] = if centers.bound.row(nx).certifies(t.v1, t.v2) {
-                t.j
-            } else {
-                s.rechecks += 1;
-                let row = &xs[i * d..(i + 1) * d];
-                reference::nearest_with(isa, row, &centers.centers, centers.k, &mut s.work).0
-            };
+        match pack {
+            Some(pack) => exact::block_bf16(isa, xs, centers, pack, out, scratch),
+            None => exact::block_f32(isa, xs, centers, out, scratch),
         }
         reference::dists_to_labels_with(
             isa,

@@ -1,0 +1,197 @@
+//! The exact assignment's pre-screens: `f32` top-2 and bf16 products, both
+//! certified by [`super::certify`] and settled by the reference distance.
+//!
+//! * `f32` ([`top2`](super::top2)): each row's nearest and second-nearest
+//!   fast value; the nearest is certified when the second is far enough,
+//!   otherwise the row is re-checked against every centre.
+//! * bf16 (AVX512-BF16 or AMX, [`bf16`](super::bf16)): every product
+//!   `x̃·c̃` of a block of rows, so every centre's estimate; the candidates
+//!   are the centres whose lower bound does not clear the best one's upper
+//!   bound, and only those are re-checked when there are several.
+//!
+//! Both translate rows and centres by the centres' mean first, so that the
+//! errors, which scale with the norms, stay small next to the distances.
+
+use super::bf16::{self, Bf16Centers, Bf16Scratch};
+use super::certify::{ABS_EPS, RowErr};
+use super::{AssignScratch, PackedCenters, reference, top2};
+use crate::isa::Isa;
+
+/// Rows per block of the exact assignment (translated copies: `rows · d · 4`
+/// bytes; bf16 estimates: `rows · k · 4` bytes).
+pub(super) const BLOCK: usize = bf16::ROW_BLOCK;
+
+/// Whether the bf16 pre-screen serves `isa` for this shape: the path has a
+/// bf16 kernel and the shape is one where it pays (see `bench`).
+pub(super) fn use_bf16(isa: Isa, k: usize, d: usize) -> bool {
+    isa >= Isa::Avx512Bf16 && d >= BF16_MIN_D && k >= BF16_MIN_K
+}
+
+/// Smallest dimension for the bf16 pre-screen: below it the row's
+/// translation, the estimates' scan and the re-checks cost more than the
+/// products saved.
+const BF16_MIN_D: usize = 32;
+/// Smallest number of centres for the bf16 pre-screen.
+const BF16_MIN_K: usize = 16;
+
+/// The exact assignment of one block of `m` rows `xs` (untranslated) into
+/// `labels` (`m` values): the `f32` top-2 pre-screen.
+pub(super) fn block_f32(
+    isa: Isa,
+    xs: &[f32],
+    centers: &PackedCenters,
+    labels: &mut [u32],
+    s: &mut AssignScratch,
+) {
+    let (m, d) = (labels.len(), centers.d);
+    s.sel.clear();
+    s.sel.extend(0..m as u32);
+    s.xt.resize(m * d, 0.0);
+    s.nx.resize(m, 0.0);
+    s.top.resize(m, top2::Top2::NONE);
+    top2::translate_rows_with(isa, xs, d, &s.sel, &centers.mu, &mut s.xt, &mut s.nx);
+    top2::nearest_two_with(isa, &s.xt, &s.sel, &centers.sub, &mut s.top);
+    for (i, (t, &nx)) in s.top.iter().zip(&s.nx).enumerate() {
+        labels[i] = if centers.bound.row(nx).certifies(t.v1, t.v2) {
+            t.j
+        } else {
+            s.rechecks += 1;
+            let row = &xs[i * d..(i + 1) * d];
+            reference::nearest_with(isa, row, &centers.centers, centers.k, &mut s.work).0
+        };
+    }
+}
+
+/// As [`block_f32`] with the bf16 products of `pack` (the translated
+/// centres packed for `isa`).
+pub(super) fn block_bf16(
+    isa: Isa,
+    xs: &[f32],
+    centers: &PackedCenters,
+    pack: &Bf16Centers,
+    labels: &mut [u32],
+    s: &mut AssignScratch,
+) {
+    let (m, d, k) = (labels.len(), centers.d, centers.k);
+    s.sel.clear();
+    s.sel.extend(0..m as u32);
+    s.xt.resize(m * d, 0.0);
+    s.nx.resize(m, 0.0);
+    s.dots.resize(m * k, 0.0);
+    top2::translate_rows_with(isa, xs, d, &s.sel, &centers.mu, &mut s.xt, &mut s.nx);
+    let bs = s.bf16.get_or_insert_with(Bf16Scratch::default);
+    bf16::dots_with(isa, &s.xt, pack, &mut s.dots, bs);
+    let cmax = centers.bound.cmax();
+    for i in 0..m {
+        let dots = &s.dots[i * k..(i + 1) * k];
+        let row = &xs[i * d..(i + 1) * d];
+        let nxs = centers.bound.norm_hi(s.nx[i]);
+        // The error of an estimate `‖c̃‖² − 2·x̃·c̃`: twice the products'
+        // bound, plus the f64 rounding of the norms (sums of `d` squares)
+        // and of the estimate itself, far below `2⁻⁴⁰` relative.
+        let e =
+            2.0 * pack.error_bound(nxs, cmax) + 2f64.powi(-40) * (cmax * cmax + 2.0 * nxs * cmax);
+        let r = centers.bound.row_with(s.nx[i], e);
+        let est = |j: usize| centers.sub_norms[j] - 2.0 * f64::from(dots[j]);
+        let (mut j1, mut v1, mut nan) = (0usize, f64::INFINITY, false);
+        for j in 0..k {
+            let v = est(j);
+            nan |= v.is_nan();
+            if v < v1 {
+                (j1, v1) = (j, v);
+            }
+        }
+        // A NaN estimate (an infinity in the products) proves nothing.
+        let threshold = if e.is_finite() && v1.is_finite() && !nan {
+            candidate_threshold(&r, v1)
+        } else {
+            f64::NAN
+        };
+        if !threshold.is_finite() {
+            s.rechecks += 1;
+            labels[i] = reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0;
+            continue;
+        }
+        // Every other centre whose estimate is at most the threshold might
+        // be nearer: the reference distance decides among them.
+        s.cand.clear();
+        s.cand.extend(
+            (0..k)
+                .filter(|&j| j == j1 || est(j) <= threshold)
+                .map(|j| j as u32),
+        );
+        labels[i] = if s.cand.len() == 1 {
+            j1 as u32
+        } else {
+            s.rechecks += 1;
+            let mut best = (0u32, f64::NAN);
+            for &j in &s.cand {
+                let c = &centers.centers[j as usize * d..(j as usize + 1) * d];
+                let v = reference::dist_sq(row, c);
+                if v < best.1 || (best.1.is_nan() && !v.is_nan()) {
+                    best = (j, v);
+                }
+            }
+            if best.1.is_nan() {
+                // No candidate has a number: the full scan's convention.
+                reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0
+            } else {
+                best.0
+            }
+        };
+    }
+}
+
+/// The least estimate `T` above which a centre is certainly not the
+/// reference label of a row whose best estimate is `v1`: for `v > T`,
+/// `r.upper_below_f64(v1, r.lower_f64(v))` holds (so the centre of `v1`, or
+/// another candidate, is nearer by more than the reference distance's own
+/// rounding). Derived from those two functions with every rounding taken
+/// the unfavourable way (the `1 ± 1e-15` factors cover the few `f64`
+/// operations here); NaN when no bound exists.
+fn candidate_threshold(r: &RowErr, v1: f64) -> f64 {
+    let (tau, gap) = (r.tau(), r.gap());
+    // `upper_below_f64(v1, b)` holds when `b − tau − ABS_EPS` exceeds this.
+    let need = ((r.nx_hi() + v1 + r.e()).max(0.0) * gap).sqrt() * (1.0 + 1e-15);
+    // `lower_f64(v)` is `((√(nx_lo + v − e)·(1 − 1e-12) − tau − ABS_EPS)·DOWN)`
+    // rounded to the nearest `f32`: at least that times `1 − 2⁻²³`, and
+    // DOWN = 1 − 2⁻²³.
+    let down = (1.0 - f64::from(f32::EPSILON)) * (1.0 - f64::from(f32::EPSILON));
+    let s = ((need + tau + ABS_EPS) / down + tau + ABS_EPS) / (1.0 - 1e-12) * (1.0 + 1e-15);
+    s * s * (1.0 + 1e-15) - r.nx_lo() + r.e()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::kernel::certify::FastBound;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Above the threshold, the certificate holds: what makes dropping
+        /// those centres from the re-check safe.
+        #[test]
+        fn above_the_threshold_the_certificate_holds(
+            d in 1usize..2000,
+            cmax in 1e-3f64..1e6,
+            nx in 0.0f32..1e12,
+            e_rel in 0.0f64..1e-2,
+            v1_rel in -1.0f64..1.0,
+            step in 0.0f64..1.0,
+        ) {
+            let bound = FastBound::f32_fma(d, cmax);
+            let nxs = bound.norm_hi(nx);
+            let r = bound.row_with(nx, e_rel * (cmax * cmax + 2.0 * nxs * cmax));
+            // A best estimate between −2‖x̃‖C and C².
+            let v1 = v1_rel * 2.0 * nxs * cmax;
+            let t = candidate_threshold(&r, v1);
+            prop_assume!(t.is_finite());
+            let v = t + step * (t.abs() + 1.0) * 1e-6 + f64::from(f32::MIN_POSITIVE);
+            let v = if v > t { v } else { t.next_up() };
+            prop_assert!(r.upper_below_f64(v1, r.lower_f64(v)), "v1 {} T {} v {}", v1, t, v);
+        }
+    }
+}
