@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     propagate_version = true,
-    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json\n\nEnvironment:\n  MMCLUST_ISA=scalar|avx2|avx512  run the kernels on this instruction-set path, at most\n                                  what the CPU has (default: the best it has)\n  RAYON_NUM_THREADS=N             worker threads, as --threads"
+    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json\n\nEnvironment:\n  MMCLUST_ISA=scalar|avx2|avx512|avx512bf16|amx\n                                  run the kernels on this instruction-set path, at most\n                                  what the CPU has (default: the best it has)\n  RAYON_NUM_THREADS=N             worker threads, as --threads"
 )]
 struct Cli {
     #[command(flatten)]

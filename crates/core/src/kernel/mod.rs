@@ -75,10 +75,13 @@
 //! # Dispatch
 //!
 //! Each entry point runs the process's path ([`Isa::current`]: the best this
-//! CPU has, AVX-512F (with AVX2 and FMA), else AVX2 + FMA, else a portable
-//! scalar path, the only one on other architectures; or a lower one that
-//! `MMCLUST_ISA` asks for), and has a twin `*_with` that takes the path as
-//! an argument. [`dispatch_name`] says which one runs.
+//! CPU has, AMX, AVX512-BF16, AVX-512F (with AVX2 and FMA), AVX2 + FMA, or a
+//! portable scalar path, the only one on other architectures; or a lower one
+//! that `MMCLUST_ISA` asks for), and has a twin `*_with` that takes the path
+//! as an argument. A kernel without a variant for the path runs its best one
+//! below it (the `f32` kernels run their AVX-512 variant on the bf16 paths;
+//! the exact assignment uses the bf16 products there). [`dispatch_name`] says
+//! which path runs.
 
 use crate::error::{CoreError, Result};
 use std::sync::OnceLock;
@@ -109,7 +112,8 @@ pub const PANEL: usize = 32;
 const VARIANTS: &[Isa] = &[Isa::Avx512, Isa::Avx2];
 
 /// Name of the instruction-set path the kernels run in this process
-/// ([`Isa::current`]): `"avx512"`, `"avx2"` or `"scalar"`.
+/// ([`Isa::current`]): `"amx"`, `"avx512bf16"`, `"avx512"`, `"avx2"` or
+/// `"scalar"`.
 #[must_use]
 pub fn dispatch_name() -> &'static str {
     Isa::current().name()
