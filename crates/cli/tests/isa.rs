@@ -213,11 +213,21 @@ fn centres_hash(path: &Path, k: usize, d: usize) -> u64 {
 /// a CPU that disagrees fails here. A deliberate change of the algorithm
 /// changes them: recompute them then (the failure message prints the new
 /// value) and say why in the commit.
+/// A hash case: name, data file, k, d, extra arguments, expected hash.
+type HashCase = (
+    &'static str,
+    String,
+    usize,
+    usize,
+    &'static [&'static str],
+    u64,
+);
+
 #[test]
 fn kmeans_centres_have_the_committed_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let faithful = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
-    let cases: [(&str, String, usize, usize, &[&str], u64); 4] = [
+    let cases: [HashCase; 4] = [
         (
             "blobs",
             blobs(dir.path(), 20_000, 24, 50),
