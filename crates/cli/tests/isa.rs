@@ -114,15 +114,14 @@ fn an_unknown_path_exits_2_naming_the_available_ones() {
 }
 
 #[test]
-fn json_summaries_and_bench_carry_the_path() {
+fn json_summaries_carry_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let x = blobs(dir.path(), 500, 3, 3);
     let want = Isa::detected().name();
-    let runs: [&[&str]; 4] = [
+    let runs: [&[&str]; 3] = [
         &["info", &x],
         &["gmm", &x, "-k", "2"],
         &["silhouette", &x, "--k", "2..=3"],
-        &["bench", "--quick", "--reps", "1"],
     ];
     for args in runs {
         let o = bin()
@@ -132,14 +131,91 @@ fn json_summaries_and_bench_carry_the_path() {
             .unwrap();
         assert_eq!(json(&o)["isa"], want, "{args:?}");
     }
-    let o = bin()
-        .env("MMCLUST_ISA", "scalar")
-        .args(["bench", "--quick", "--reps", "1", "--json", "--quiet"])
-        .output()
-        .unwrap();
-    let j = json(&o);
-    assert_eq!(j["isa"], "scalar");
-    assert_eq!(j["machine"]["simd"], "scalar");
+}
+
+/// A positive finite number.
+fn assert_positive(v: &serde_json::Value, what: &str) {
+    let x = v.as_f64().unwrap_or_else(|| panic!("{what}: {v}"));
+    assert!(x.is_finite() && x > 0.0, "{what}: {x}");
+}
+
+/// `mmclust bench` on this CPU's best path, on `avx2` and on `scalar` (the
+/// three kinds of peak report; a quick bench takes seconds, so not every
+/// path: `kernel::peak`'s tests cover each): the path it ran, the peaks it
+/// measured (positive where the path has the instruction, null where not,
+/// none on scalar), the memory bandwidth, both assignment kernels with the
+/// arithmetic whose peak their percentages use, and the exact kernel's
+/// re-checks per row.
+#[test]
+fn bench_reports_measured_peaks_bandwidth_and_rechecks() {
+    let name = "bench_reports_measured_peaks_bandwidth_and_rechecks";
+    let mut paths = vec![Isa::detected()];
+    for isa in [Isa::Avx2, Isa::Scalar] {
+        if !paths.contains(&isa) && isa.run_or_skip(name) {
+            paths.push(isa);
+        }
+    }
+    for isa in paths {
+        let o = bin()
+            .env("MMCLUST_ISA", isa.name())
+            .args(["bench", "--quick", "--reps", "1", "--json", "--quiet"])
+            .output()
+            .unwrap();
+        let j = json(&o);
+        let at = |what: &str| format!("{isa}: {what}");
+        assert_eq!(j["isa"], isa.name());
+        assert_eq!(j["machine"]["simd"], isa.name());
+        let peaks = &j["peak_gflops"];
+        for (key, has) in [
+            ("f32_fma", isa >= Isa::Avx2),
+            ("avx512bf16", isa >= Isa::Avx512Bf16),
+            ("amx", isa >= Isa::Amx),
+        ] {
+            if has {
+                assert_positive(&peaks[key]["1_thread"], &at(key));
+                assert_positive(&peaks[key]["all"], &at(key));
+            } else {
+                assert!(peaks[key].is_null(), "{}: {}", at(key), peaks[key]);
+            }
+        }
+        let bw = &j["memory_bandwidth"];
+        assert!(bw["bytes"].as_u64().unwrap() >= 512 << 20, "{bw}");
+        assert_positive(&bw["read_gb_per_s"]["1_thread"], &at("read 1 thread"));
+        assert_positive(&bw["read_gb_per_s"]["all"], &at("read all"));
+        // The shape is d = 32, k = 100: bf16 products on the bf16 paths.
+        let want_exact = match isa {
+            Isa::Amx => "amx",
+            Isa::Avx512Bf16 => "avx512bf16",
+            _ => "f32_fma",
+        };
+        let asg = &j["assignment"];
+        assert_eq!(
+            (asg["d"].as_u64(), asg["k"].as_u64()),
+            (Some(32), Some(100))
+        );
+        for (key, arith) in [("exact", want_exact), ("fast", "f32_fma")] {
+            let kj = &asg[key];
+            assert_eq!(kj["arithmetic"], arith, "{}", at(key));
+            for f in ["gflops_1_thread", "gflops_all"] {
+                assert_positive(&kj[f], &at(&format!("{key} {f}")));
+            }
+            for f in ["percent_of_peak_1_thread", "percent_of_peak_all"] {
+                if isa == Isa::Scalar {
+                    assert!(kj[f].is_null(), "{}: {}", at(f), kj[f]);
+                } else {
+                    assert_positive(&kj[f], &at(&format!("{key} {f}")));
+                }
+            }
+        }
+        let r = asg["exact"]["rechecks_per_row"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&r), "{}: {r}", at("rechecks_per_row"));
+        assert!(asg["fast"].get("rechecks_per_row").is_none());
+        let lloyd = &j["lloyd_iteration"];
+        assert_eq!(lloyd["arithmetic"], want_exact);
+        assert_positive(&lloyd["gflops"], &at("lloyd gflops"));
+        assert_eq!(lloyd["percent_of_peak"].is_null(), isa == Isa::Scalar);
+        assert!(j["machine"].get("peak_gflops_1_thread").is_none());
+    }
 }
 
 /// K-means (every exact algorithm, k-means++ and k-means‖ initialisations,
@@ -213,11 +289,21 @@ fn centres_hash(path: &Path, k: usize, d: usize) -> u64 {
 /// a CPU that disagrees fails here. A deliberate change of the algorithm
 /// changes them: recompute them then (the failure message prints the new
 /// value) and say why in the commit.
+/// A hash case: name, data file, k, d, extra arguments, expected hash.
+type HashCase = (
+    &'static str,
+    String,
+    usize,
+    usize,
+    &'static [&'static str],
+    u64,
+);
+
 #[test]
 fn kmeans_centres_have_the_committed_hashes() {
     let dir = tempfile::tempdir().unwrap();
     let faithful = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/faithful.csv");
-    let cases: [(&str, String, usize, usize, &[&str], u64); 4] = [
+    let cases: [HashCase; 4] = [
         (
             "blobs",
             blobs(dir.path(), 20_000, 24, 50),

@@ -97,6 +97,7 @@ pub mod certify;
 mod direct;
 mod exact;
 pub mod lanes;
+pub mod peak;
 pub mod reference;
 mod scalar;
 pub mod silhouette;
