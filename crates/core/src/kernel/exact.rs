@@ -21,18 +21,97 @@ use crate::isa::Isa;
 /// bytes; bf16 estimates: `rows · k · 4` bytes).
 pub(super) const BLOCK: usize = bf16::ROW_BLOCK;
 
-/// Whether the bf16 pre-screen serves `isa` for this shape: the path has a
-/// bf16 kernel and the shape is one where it pays (see `bench`).
+/// Whether the bf16 pre-screen serves `isa` for this shape: only the AMX
+/// path, where the products pay (`scripts/bench_exact.sh`, Intel Xeon with
+/// AMX: at n = 2·10⁵, d = 384 the AMX pre-screen beat the `f32` one at
+/// k = 100 and k = 1000; at d = 32, k = 100 it lost 4× to its scan and
+/// re-checks). AVX512-BF16's `vdpbf16ps` ran at about half the `f32` FMA
+/// rate on that CPU, so that path keeps the `f32` pre-screen until a CPU
+/// where it pays (Zen 4) is measured.
 pub(super) fn use_bf16(isa: Isa, k: usize, d: usize) -> bool {
-    isa >= Isa::Avx512Bf16 && d >= BF16_MIN_D && k >= BF16_MIN_K
+    isa >= Isa::Amx && d >= BF16_MIN_D && k >= BF16_MIN_K
 }
 
 /// Smallest dimension for the bf16 pre-screen: below it the row's
 /// translation, the estimates' scan and the re-checks cost more than the
 /// products saved.
-const BF16_MIN_D: usize = 32;
+const BF16_MIN_D: usize = 128;
 /// Smallest number of centres for the bf16 pre-screen.
-const BF16_MIN_K: usize = 16;
+const BF16_MIN_K: usize = 64;
+
+/// Whether the lane pre-screen serves `isa`: the AVX2 path, whose top-2
+/// kernel is not vectorised.
+pub(super) fn use_lanes(isa: Isa) -> bool {
+    isa.best_of(&[Isa::Avx512, Isa::Avx2]) == Isa::Avx2
+}
+
+/// As [`block_f32`] with direct `f32` distances to every centre
+/// ([`lanes::sq_dists`](super::lanes::sq_dists), within `(d + 2)·ε`
+/// relative of the exact ones: the differences are taken first, so no
+/// translation is needed): the candidates are the centres whose distance
+/// could be the least, re-checked with the reference distance when there are
+/// several.
+pub(super) fn block_lanes(
+    isa: Isa,
+    xs: &[f32],
+    centers: &PackedCenters,
+    lanes: &super::lanes::LaneCenters,
+    labels: &mut [u32],
+    s: &mut AssignScratch,
+) {
+    let (m, d, k) = (labels.len(), centers.d, centers.k);
+    s.dots.resize(m * k, 0.0);
+    super::lanes::sq_dists_with(isa, xs, lanes, &mut s.dots);
+    // `f32` distances within `rel` of the exact ones, the reference within
+    // far less: a centre whose computed distance exceeds `hi` is farther
+    // than the best for certain.
+    let rel = 2.0 * (d as f64 + 8.0) * f64::from(f32::EPSILON) + 4.0 * reference::rel_err(d);
+    for i in 0..m {
+        let dist = &s.dots[i * k..(i + 1) * k];
+        let row = &xs[i * d..(i + 1) * d];
+        let (mut j1, mut v1, mut nan) = (0usize, f32::INFINITY, false);
+        for (j, &v) in dist.iter().enumerate() {
+            nan |= v.is_nan();
+            if v < v1 {
+                (j1, v1) = (j, v);
+            }
+        }
+        if nan || !v1.is_finite() {
+            s.rechecks += 1;
+            labels[i] = reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0;
+            continue;
+        }
+        let hi =
+            f64::from(v1) * (1.0 + rel) / (1.0 - rel) * (1.0 + 1e-12) + d as f64 * 2f64.powi(-140);
+        s.cand.clear();
+        s.cand.extend(
+            (0..k)
+                .filter(|&j| j == j1 || f64::from(dist[j]) <= hi)
+                .map(|j| j as u32),
+        );
+        labels[i] = if s.cand.len() == 1 {
+            j1 as u32
+        } else {
+            s.rechecks += 1;
+            best_candidate(row, centers, &s.cand)
+        };
+    }
+}
+
+/// The reference label among the candidates `cand` (in increasing order):
+/// least `D`, lowest index among equal values.
+fn best_candidate(row: &[f32], centers: &PackedCenters, cand: &[u32]) -> u32 {
+    let d = centers.d;
+    let mut best = (cand[0], f64::NAN);
+    for &j in cand {
+        let c = &centers.centers[j as usize * d..(j as usize + 1) * d];
+        let v = reference::dist_sq(row, c);
+        if v < best.1 || (best.1.is_nan() && !v.is_nan()) {
+            best = (j, v);
+        }
+    }
+    best.0
+}
 
 /// The exact assignment of one block of `m` rows `xs` (untranslated) into
 /// `labels` (`m` values): the `f32` top-2 pre-screen.

@@ -193,6 +193,8 @@ pub struct PackedCenters {
     /// The translated centres packed for the bf16 pre-screen, made on first
     /// use: for the AMX path (0) and the AVX512-BF16 path (1).
     bf16: [OnceLock<bf16::Bf16Centers>; 2],
+    /// The centres in lane groups for the AVX2 pre-screen, made on first use.
+    lanes: OnceLock<lanes::LaneCenters>,
 }
 
 impl PackedCenters {
@@ -258,6 +260,7 @@ impl PackedCenters {
             sub_norms,
             shifted,
             bf16: Default::default(),
+            lanes: OnceLock::new(),
         })
     }
 
@@ -299,7 +302,7 @@ impl PackedCenters {
     fn bf16_pack(&self, isa: Isa) -> &bf16::Bf16Centers {
         let slot = usize::from(isa.best_of(&[Isa::Amx, Isa::Avx512Bf16]) != Isa::Amx);
         self.bf16[slot].get_or_init(|| {
-            bf16::Bf16Centers::new(isa, &self.shifted, self.k, self.d)
+            bf16::Bf16Centers::new_split(isa, &self.shifted, self.k, self.d)
                 .expect("the shape was checked by PackedCenters::new")
         })
     }
@@ -444,6 +447,13 @@ pub fn assign_chunk_with(
         let out = &mut labels[r0..r0 + m];
         match pack {
             Some(pack) => exact::block_bf16(isa, xs, centers, pack, out, scratch),
+            None if exact::use_lanes(isa) => {
+                let lanes = centers.lanes.get_or_init(|| {
+                    let rows: Vec<&[f32]> = centers.centers.chunks_exact(d).collect();
+                    lanes::LaneCenters::new(&rows, d)
+                });
+                exact::block_lanes(isa, xs, centers, lanes, out, scratch);
+            }
             None => exact::block_f32(isa, xs, centers, out, scratch),
         }
         reference::dists_to_labels_with(

@@ -624,12 +624,16 @@ mod tests {
             Arithmetic::F32Fma
         );
         assert_eq!(
-            exact_assignment_arithmetic(Isa::Amx, 100, 32),
+            exact_assignment_arithmetic(Isa::Amx, 100, 384),
             Arithmetic::Amx
         );
         assert_eq!(
-            exact_assignment_arithmetic(Isa::Avx512Bf16, 100, 32),
-            Arithmetic::Avx512Bf16
+            exact_assignment_arithmetic(Isa::Amx, 100, 32),
+            Arithmetic::F32Fma
+        );
+        assert_eq!(
+            exact_assignment_arithmetic(Isa::Avx512Bf16, 100, 384),
+            Arithmetic::F32Fma
         );
         assert_eq!(
             exact_assignment_arithmetic(Isa::Amx, 100, 8),
