@@ -83,18 +83,34 @@ pub(super) fn block_lanes(
         }
         let hi =
             f64::from(v1) * (1.0 + rel) / (1.0 - rel) * (1.0 + 1e-12) + d as f64 * 2f64.powi(-140);
-        s.cand.clear();
-        s.cand.extend(
-            (0..k)
-                .filter(|&j| j == j1 || f64::from(dist[j]) <= hi)
-                .map(|j| j as u32),
-        );
-        labels[i] = if s.cand.len() == 1 {
-            j1 as u32
-        } else {
-            s.rechecks += 1;
-            best_candidate(row, centers, &s.cand)
-        };
+        labels[i] = settle(&mut s.cand, &mut s.rechecks, row, centers, j1, |j| {
+            f64::from(dist[j]) <= hi
+        });
+    }
+}
+
+/// The label of `row` given the pre-screen's best centre `j1` and which
+/// others might be nearer (`maybe`): `j1` when none, else the reference
+/// label among them (counted in `rechecks`).
+fn settle(
+    cand: &mut Vec<u32>,
+    rechecks: &mut u64,
+    row: &[f32],
+    centers: &PackedCenters,
+    j1: usize,
+    maybe: impl Fn(usize) -> bool,
+) -> u32 {
+    cand.clear();
+    cand.extend(
+        (0..centers.k)
+            .filter(|&j| j == j1 || maybe(j))
+            .map(|j| j as u32),
+    );
+    if cand.len() == 1 {
+        j1 as u32
+    } else {
+        *rechecks += 1;
+        best_candidate(row, centers, cand)
     }
 }
 
@@ -193,31 +209,9 @@ pub(super) fn block_bf16(
         }
         // Every other centre whose estimate is at most the threshold might
         // be nearer: the reference distance decides among them.
-        s.cand.clear();
-        s.cand.extend(
-            (0..k)
-                .filter(|&j| j == j1 || est(j) <= threshold)
-                .map(|j| j as u32),
-        );
-        labels[i] = if s.cand.len() == 1 {
-            j1 as u32
-        } else {
-            s.rechecks += 1;
-            let mut best = (0u32, f64::NAN);
-            for &j in &s.cand {
-                let c = &centers.centers[j as usize * d..(j as usize + 1) * d];
-                let v = reference::dist_sq(row, c);
-                if v < best.1 || (best.1.is_nan() && !v.is_nan()) {
-                    best = (j, v);
-                }
-            }
-            if best.1.is_nan() {
-                // No candidate has a number: the full scan's convention.
-                reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0
-            } else {
-                best.0
-            }
-        };
+        labels[i] = settle(&mut s.cand, &mut s.rechecks, row, centers, j1, |j| {
+            est(j) <= threshold
+        });
     }
 }
 

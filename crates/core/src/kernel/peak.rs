@@ -559,21 +559,8 @@ mod tests {
                     "{isa}: {} {one:.1} GFLOP/s on 1 thread, {all:.1} on all",
                     arith.name()
                 );
-                assert!(all > 0.5 * one, "{isa} {}: {all} < {one} / 2", arith.name());
             }
         }
-    }
-
-    /// The AVX-512 FMA peak is at least the AVX2 one's (same FMA units,
-    /// twice the lanes; the tolerance absorbs licence clocks and noise).
-    #[test]
-    fn wider_vectors_do_not_lose() {
-        if !Isa::Avx512.run_or_skip("wider_vectors_do_not_lose") {
-            return;
-        }
-        let w512 = f32_fma_gflops_with(Isa::Avx512, Threads::One, 0.05).unwrap();
-        let w256 = f32_fma_gflops_with(Isa::Avx2, Threads::One, 0.05).unwrap();
-        assert!(w512 > 0.7 * w256, "avx512 {w512} vs avx2 {w256}");
     }
 
     #[test]

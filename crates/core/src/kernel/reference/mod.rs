@@ -121,15 +121,58 @@ pub fn dists_with(isa: Isa, row: &[f32], centers: &[f32], out: &mut [f64]) {
         "reference::dists: centers is not {} rows × {d}",
         out.len()
     );
+    for_pairs(
+        isa,
+        out.len(),
+        d,
+        |j| (row, &centers[j * d..(j + 1) * d]),
+        |j, v| out[j] = v,
+    );
+}
+
+/// `put(i, D(a_i, b_i))` for the `n` pairs of rows of `d` values
+/// `pair(i)`, on the path `isa` (the same bits on every path).
+///
+/// # Panics
+/// When a row of a pair does not hold `d` values, or this CPU cannot run
+/// `isa`.
+fn for_pairs<'a>(
+    isa: Isa,
+    n: usize,
+    d: usize,
+    pair: impl Fn(usize) -> (&'a [f32], &'a [f32]),
+    mut put: impl FnMut(usize, f64),
+) {
     isa.assert_available();
+    let pair = |i: usize| {
+        let (a, b) = pair(i);
+        assert!(
+            a.len() == d && b.len() == d,
+            "reference: rows of {d} values"
+        );
+        (a, b)
+    };
     match isa.best_of(&[Isa::Avx512, Isa::Avx2]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
-        // below it that `best_of` picked; the shapes were checked above.
-        p @ (Isa::Avx512 | Isa::Avx2) => unsafe { x86::dists(p, row, centers, out) },
+        // below it that `best_of` picked; every row holds `d` values
+        // (asserted in `pair`).
+        p @ (Isa::Avx512 | Isa::Avx2) => unsafe {
+            x86::pairs(
+                p,
+                n,
+                d,
+                |i| {
+                    let (a, b) = pair(i);
+                    (a.as_ptr(), b.as_ptr())
+                },
+                put,
+            );
+        },
         _ => {
-            for (o, c) in out.iter_mut().zip(centers.chunks_exact(d)) {
-                *o = dist_sq(row, c);
+            for i in 0..n {
+                let (a, b) = pair(i);
+                put(i, dist_sq(a, b));
             }
         }
     }
@@ -158,22 +201,16 @@ pub fn dists_to_labels_with(
         labels.iter().all(|&j| (j as usize) < k),
         "reference::dists_to_labels: label out of range"
     );
-    isa.assert_available();
-    match isa.best_of(&[Isa::Avx512, Isa::Avx2]) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
-        // below it that `best_of` picked; the shapes and labels were checked
-        // above.
-        p @ (Isa::Avx512 | Isa::Avx2) => unsafe {
-            x86::dists_to_labels(p, x, centers, d, labels, out);
+    for_pairs(
+        isa,
+        labels.len(),
+        d,
+        |i| {
+            let j = labels[i] as usize;
+            (&x[i * d..(i + 1) * d], &centers[j * d..(j + 1) * d])
         },
-        _ => {
-            for ((row, &j), o) in x.chunks_exact(d).zip(labels).zip(out) {
-                let j = j as usize;
-                *o = dist_sq(row, &centers[j * d..(j + 1) * d]) as f32;
-            }
-        }
-    }
+        |i, v| out[i] = v as f32,
+    );
 }
 
 /// The reference label of `row` among the `k` row-major `centers` and its

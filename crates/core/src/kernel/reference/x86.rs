@@ -124,7 +124,7 @@ fn tails(a: *const f32, b: *const f32, p: usize, d: usize) -> ([f32; ACC], [f32;
 /// # Safety
 /// The CPU runs `isa` (AVX-512F or AVX2); every pointer `pair` returns starts
 /// `d` readable values.
-unsafe fn pairs(
+pub(super) unsafe fn pairs(
     isa: Isa,
     n: usize,
     d: usize,
@@ -148,53 +148,5 @@ unsafe fn pairs(
         for (i, &v) in v.iter().enumerate().take(live) {
             put(i0 + i, v);
         }
-    }
-}
-
-/// `out[j] = D(row, c_j)`.
-///
-/// # Safety
-/// The CPU runs `isa` (AVX-512F or AVX2); `centers.len() == out.len() · row.len()`.
-pub(super) unsafe fn dists(isa: Isa, row: &[f32], centers: &[f32], out: &mut [f64]) {
-    let d = row.len();
-    // SAFETY: the CPU runs `isa`; `centers` holds `out.len()` rows of `d`.
-    unsafe {
-        pairs(
-            isa,
-            out.len(),
-            d,
-            |j| (row.as_ptr(), centers[j * d..].as_ptr()),
-            |j, v| out[j] = v,
-        );
-    }
-}
-
-/// `out[i] = D(x_i, c_{labels[i]})` rounded to `f32`.
-///
-/// # Safety
-/// The CPU runs `isa` (AVX-512F or AVX2); `x` holds `labels.len()` rows of
-/// `d`, every label is a row of `centers`, `out.len() == labels.len()`.
-pub(super) unsafe fn dists_to_labels(
-    isa: Isa,
-    x: &[f32],
-    centers: &[f32],
-    d: usize,
-    labels: &[u32],
-    out: &mut [f32],
-) {
-    // SAFETY: the CPU runs `isa`; the rows and labels are in range (caller).
-    unsafe {
-        pairs(
-            isa,
-            labels.len(),
-            d,
-            |i| {
-                (
-                    x[i * d..].as_ptr(),
-                    centers[labels[i] as usize * d..].as_ptr(),
-                )
-            },
-            |i, v| out[i] = v as f32,
-        );
     }
 }
