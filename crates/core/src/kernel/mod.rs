@@ -3,7 +3,7 @@
 //! # The exact assignment
 //!
 //! [`assign_chunk`] gives every row its *reference label*: the nearest centre
-//! by the reference distance `D` of [`reference`] (lowest index among equal
+//! by the reference distance `D` of [`reference`](mod@reference) (lowest index among equal
 //! values), and `D` to it rounded to `f32`: the same bits on every path and
 //! machine. The fast kernels only pre-screen: rows and centres are
 //! translated by the centres' mean, the top-2 kernel ([`top2`]) estimates
@@ -390,7 +390,7 @@ fn row_block(d: usize, mr: usize) -> usize {
 ///
 /// For each row `i` of the row-major `x` (`n = labels.len()` rows of
 /// `centers.d()` values): `labels[i] = argmin_j D(x_i, c_j)` (the reference
-/// distance of [`reference`], lowest index among equal values; 0 when all
+/// distance of [`reference`](mod@reference), lowest index among equal values; 0 when all
 /// are NaN), and `dist_sq[i]` is `D(x_i, c_{labels[i]})` rounded to `f32`.
 ///
 /// How: rows and centres are translated by the centres' mean, the top-2
@@ -558,7 +558,7 @@ pub(crate) fn assign_chunk_order(
 }
 
 /// `dist_sq[i] = D(x_i, c_{labels[i]})` rounded to `f32`, the reference
-/// distance ([`reference`]) of each row of `x` (`labels.len()` rows of
+/// distance ([`reference`](mod@reference)) of each row of `x` (`labels.len()` rows of
 /// `centers.d()` values) to its labelled centre, as [`assign_chunk`] reports
 /// it: for labels chosen elsewhere, e.g. by the bounds of the accelerated
 /// K-means variants. The same bits on every path.

@@ -71,7 +71,7 @@ pub(super) fn gather(plan: &PassPlan<'_>, chunk: &Chunk<'_>, rows: &[u32], ws: &
     ws.err.extend(ws.nx.iter().map(|&nx| plan.bound.row(nx)));
 }
 
-/// The reference distances `D` ([`reference`]) of `x` to every centre, into
+/// The reference distances `D` ([`reference`](mod@reference)) of `x` to every centre, into
 /// `out`; returns the reference label (lowest index among equal values).
 /// Counted in `rechecks`.
 pub(super) fn exact_scan(
