@@ -426,19 +426,7 @@ pub fn assign_chunk_with(
     dist_sq: &mut [f32],
     scratch: &mut AssignScratch,
 ) {
-    let n = labels.len();
-    let d = centers.d();
-    assert_eq!(
-        x.len(),
-        n * d,
-        "assign_chunk: x holds {} values, not {n} rows × {d}",
-        x.len()
-    );
-    assert_eq!(
-        dist_sq.len(),
-        n,
-        "assign_chunk: dist_sq must hold one value per label"
-    );
+    let (n, d) = check_shapes(x, centers, labels, dist_sq);
     isa.assert_available();
     let pack = exact::use_bf16(isa, centers.k, d).then(|| centers.bf16_pack(isa));
     for r0 in (0..n).step_by(exact::BLOCK) {
@@ -465,6 +453,32 @@ pub fn assign_chunk_with(
             &mut dist_sq[r0..r0 + m],
         );
     }
+}
+
+/// The assignments' shape checks: `(n, d)`.
+///
+/// # Panics
+/// When `x` is not `labels.len()` rows of `centers.d()` values or `dist_sq`
+/// does not hold one value per label.
+fn check_shapes(
+    x: &[f32],
+    centers: &PackedCenters,
+    labels: &[u32],
+    dist_sq: &[f32],
+) -> (usize, usize) {
+    let (n, d) = (labels.len(), centers.d());
+    assert_eq!(
+        x.len(),
+        n * d,
+        "assign_chunk: x holds {} values, not {n} rows × {d}",
+        x.len()
+    );
+    assert_eq!(
+        dist_sq.len(),
+        n,
+        "assign_chunk: dist_sq must hold one value per label"
+    );
+    (n, d)
 }
 
 /// The `f32` fast-formula assignment (the fused product kernel): for each
@@ -526,19 +540,7 @@ pub(crate) fn assign_chunk_order(
     dist_sq: &mut [f32],
     scratch: &mut AssignScratch,
 ) {
-    let n = labels.len();
-    let d = centers.d();
-    assert_eq!(
-        x.len(),
-        n * d,
-        "assign_chunk: x holds {} values, not {n} rows × {d}",
-        x.len()
-    );
-    assert_eq!(
-        dist_sq.len(),
-        n,
-        "assign_chunk: dist_sq must hold one value per label"
-    );
+    let (n, _) = check_shapes(x, centers, labels, dist_sq);
     isa.assert_available();
     if n == 0 {
         return;
