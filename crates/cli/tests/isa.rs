@@ -183,7 +183,7 @@ fn bench_reports_measured_peaks_bandwidth_and_rechecks() {
         assert_positive(&bw["read_gb_per_s"]["1_thread"], &at("read 1 thread"));
         assert_positive(&bw["read_gb_per_s"]["all"], &at("read all"));
         // The shape is d = 32, k = 100: below the bf16 pre-screen's range
-        // (AMX only, d ≥ 128, k ≥ 64), so f32 on every path.
+        // (AMX only, d ≥ 64, k ≥ 64), so f32 on every path.
         let want_exact = "f32_fma";
         let asg = &j["assignment"];
         assert_eq!(

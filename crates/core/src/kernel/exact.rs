@@ -4,17 +4,27 @@
 //! * `f32` ([`top2`](super::top2)): each row's nearest and second-nearest
 //!   fast value; the nearest is certified when the second is far enough,
 //!   otherwise the row is re-checked against every centre.
-//! * bf16 (AVX512-BF16 or AMX, [`bf16`](super::bf16)): every product
-//!   `x̃·c̃` of a block of rows, so every centre's estimate; the candidates
-//!   are the centres whose lower bound does not clear the best one's upper
-//!   bound, and only those are re-checked when there are several.
+//! * bf16 (AMX, [`bf16`](super::bf16)): every product `x̃·c̃` of a block of
+//!   rows, so every centre's estimate; the candidates are the centres whose
+//!   lower bound does not clear the best one's upper bound ([`scan`](super::scan),
+//!   vectorised). One candidate is the label. Several (the bf16 bound is
+//!   `2⁻⁶‖x̃‖‖c̃‖` wide, so a row's few nearest centres often are) get their
+//!   `f32` fast values (`γ_{d+1}` wide, 300 times tighter at `d = 384`) and
+//!   the `f32` certificate; only what that cannot settle is re-checked with
+//!   the reference distance.
 //!
 //! Both translate rows and centres by the centres' mean first, so that the
 //! errors, which scale with the norms, stay small next to the distances.
+//!
+//! The bf16 products are plain (`x̂·ĉ`), not the hi/lo split
+//! ([`Bf16Centers::new_split`]): on the Intel Xeon with AMX the split's
+//! three products cost more than the plain products and the `f32`
+//! refinement of their candidates (about 11 per row at n = 2·10⁵, d = 384,
+//! k = 1000), for the same labels (docs/benchmarks.md, "Exact assignment").
 
 use super::bf16::{self, Bf16Centers, Bf16Scratch};
 use super::certify::{ABS_EPS, RowErr};
-use super::{AssignScratch, PackedCenters, reference, top2};
+use super::{AssignScratch, PackedCenters, reference, scan, top2};
 use crate::isa::Isa;
 
 /// Rows per block of the exact assignment (translated copies: `rows · d · 4`
@@ -23,11 +33,12 @@ pub(super) const BLOCK: usize = bf16::ROW_BLOCK;
 
 /// Whether the bf16 pre-screen serves `isa` for this shape: only the AMX
 /// path, where the products pay (`scripts/bench_exact.sh`, Intel Xeon with
-/// AMX: at n = 2·10⁵, d = 384 the AMX pre-screen beat the `f32` one at
-/// k = 100 and k = 1000; at d = 32, k = 100 it lost 4× to its scan and
-/// re-checks). AVX512-BF16's `vdpbf16ps` ran at about half the `f32` FMA
-/// rate on that CPU, so that path keeps the `f32` pre-screen until a CPU
-/// where it pays (Zen 4) is measured.
+/// AMX, per Lloyd iteration against the `f32` pre-screen: 2.2 times faster
+/// at d = 64 and d = 128 with k = 1000, even at k = 100; at d = 32 it lost
+/// 1.2–1.3 times to its per-row scan over every centre). AVX512-BF16's
+/// `vdpbf16ps` ran at about half the `f32` FMA rate on that CPU, so that
+/// path keeps the `f32` pre-screen until a CPU where it pays (Zen 4) is
+/// measured.
 pub(super) fn use_bf16(isa: Isa, k: usize, d: usize) -> bool {
     isa >= Isa::Amx && d >= BF16_MIN_D && k >= BF16_MIN_K
 }
@@ -35,7 +46,7 @@ pub(super) fn use_bf16(isa: Isa, k: usize, d: usize) -> bool {
 /// Smallest dimension for the bf16 pre-screen: below it the row's
 /// translation, the estimates' scan and the re-checks cost more than the
 /// products saved.
-const BF16_MIN_D: usize = 128;
+const BF16_MIN_D: usize = 64;
 /// Smallest number of centres for the bf16 pre-screen.
 const BF16_MIN_K: usize = 64;
 
@@ -83,50 +94,19 @@ pub(super) fn block_lanes(
         }
         let hi =
             f64::from(v1) * (1.0 + rel) / (1.0 - rel) * (1.0 + 1e-12) + d as f64 * 2f64.powi(-140);
-        labels[i] = settle(&mut s.cand, &mut s.rechecks, row, centers, j1, |j| {
-            f64::from(dist[j]) <= hi
-        });
+        s.cand.clear();
+        s.cand.extend(
+            (0..k)
+                .filter(|&j| j == j1 || f64::from(dist[j]) <= hi)
+                .map(|j| j as u32),
+        );
+        labels[i] = if s.cand.len() == 1 {
+            j1 as u32
+        } else {
+            s.rechecks += 1;
+            reference::nearest_among_with(isa, row, &centers.centers, &s.cand, &mut s.work).0
+        };
     }
-}
-
-/// The label of `row` given the pre-screen's best centre `j1` and which
-/// others might be nearer (`maybe`): `j1` when none, else the reference
-/// label among them (counted in `rechecks`).
-fn settle(
-    cand: &mut Vec<u32>,
-    rechecks: &mut u64,
-    row: &[f32],
-    centers: &PackedCenters,
-    j1: usize,
-    maybe: impl Fn(usize) -> bool,
-) -> u32 {
-    cand.clear();
-    cand.extend(
-        (0..centers.k)
-            .filter(|&j| j == j1 || maybe(j))
-            .map(|j| j as u32),
-    );
-    if cand.len() == 1 {
-        j1 as u32
-    } else {
-        *rechecks += 1;
-        best_candidate(row, centers, cand)
-    }
-}
-
-/// The reference label among the candidates `cand` (in increasing order):
-/// least `D`, lowest index among equal values.
-fn best_candidate(row: &[f32], centers: &PackedCenters, cand: &[u32]) -> u32 {
-    let d = centers.d;
-    let mut best = (cand[0], f64::NAN);
-    for &j in cand {
-        let c = &centers.centers[j as usize * d..(j as usize + 1) * d];
-        let v = reference::dist_sq(row, c);
-        if v < best.1 || (best.1.is_nan() && !v.is_nan()) {
-            best = (j, v);
-        }
-    }
-    best.0
 }
 
 /// The exact assignment of one block of `m` rows `xs` (untranslated) into
@@ -158,7 +138,7 @@ pub(super) fn block_f32(
 }
 
 /// As [`block_f32`] with the bf16 products of `pack` (the translated
-/// centres packed for `isa`).
+/// centres packed for `isa`), their candidates refined by [`refine`].
 pub(super) fn block_bf16(
     isa: Isa,
     xs: &[f32],
@@ -184,35 +164,77 @@ pub(super) fn block_bf16(
         // The error of an estimate `‖c̃‖² − 2·x̃·c̃`: twice the products'
         // bound, plus the f64 rounding of the norms (sums of `d` squares)
         // and of the estimate itself, far below `2⁻⁴⁰` relative.
-        let e =
-            2.0 * pack.error_bound(nxs, cmax) + 2f64.powi(-40) * (cmax * cmax + 2.0 * nxs * cmax);
+        let scale = cmax * cmax + 2.0 * nxs * cmax;
+        let e = 2.0 * pack.error_bound(nxs, cmax) + 2f64.powi(-40) * scale;
         let r = centers.bound.row_with(s.nx[i], e);
-        let est = |j: usize| centers.sub_norms[j] - 2.0 * f64::from(dots[j]);
-        let (mut j1, mut v1, mut nan) = (0usize, f64::INFINITY, false);
-        for j in 0..k {
-            let v = est(j);
-            nan |= v.is_nan();
-            if v < v1 {
-                (j1, v1) = (j, v);
-            }
-        }
-        // A NaN estimate (an infinity in the products) proves nothing.
-        let threshold = if e.is_finite() && v1.is_finite() && !nan {
-            candidate_threshold(&r, v1)
+        // The scan computes the estimates in `f32` (`fl(fl(‖c̃‖²) − 2·x̃·c̃)`,
+        // two roundings of values at most `scale` (1 + 2⁻⁶) in magnitude):
+        // within `delta` of the `f64` ones the bound speaks of.
+        let delta = 2f64.powi(-22) * scale + 2f64.powi(-140);
+        let (v1, nan) = scan::least(isa, &centers.sub_norms32, dots);
+        // The least `f64` estimate is at most `v1 + delta`, and the
+        // threshold grows with it; a centre whose `f32` estimate exceeds
+        // `threshold + delta` has an `f64` one above the threshold.
+        let threshold = if e.is_finite() && scale < 1e37 && v1.is_finite() && !nan {
+            candidate_threshold(&r, f64::from(v1) + delta) + delta
         } else {
             f64::NAN
         };
-        if !threshold.is_finite() {
+        // A NaN estimate (an infinity in the products) proves nothing.
+        if !threshold.is_finite() || threshold >= f64::from(f32::MAX) {
             s.rechecks += 1;
             labels[i] = reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0;
             continue;
         }
-        // Every other centre whose estimate is at most the threshold might
-        // be nearer: the reference distance decides among them.
-        labels[i] = settle(&mut s.cand, &mut s.rechecks, row, centers, j1, |j| {
-            est(j) <= threshold
-        });
+        // Every centre whose estimate is at most the threshold might be the
+        // nearest: the reference distance decides among them. The `f32`
+        // threshold is rounded up.
+        let t32 = (threshold as f32).next_up();
+        scan::at_most(isa, &centers.sub_norms32, dots, t32, &mut s.cand);
+        labels[i] = match s.cand.len() {
+            1 => s.cand[0],
+            // Not possible (the least estimate is below its threshold) unless
+            // the arithmetic misbehaves: the reference scan then.
+            0 => {
+                s.rechecks += 1;
+                reference::nearest_with(isa, row, &centers.centers, k, &mut s.work).0
+            }
+            _ => refine(isa, row, i, centers, s),
+        };
     }
+}
+
+/// The label of `row`, row `i` of the block (translated in `s.xt`, its
+/// squared norm in `s.nx`), among the candidates `s.cand` of a pre-screen: their `f32` fast values
+/// (far tighter than bf16 products), certified as [`block_f32`] does;
+/// otherwise the reference distance decides among them (counted in
+/// `s.rechecks`).
+fn refine(isa: Isa, row: &[f32], i: usize, centers: &PackedCenters, s: &mut AssignScratch) -> u32 {
+    let d = centers.d;
+    let xt = &s.xt[i * d..(i + 1) * d];
+    scan::fast_values(
+        isa,
+        xt,
+        &centers.shifted,
+        &centers.sub_norms32,
+        &s.cand,
+        &mut s.vals,
+    );
+    let (mut i1, mut v1, mut v2) = (0usize, f32::INFINITY, f32::INFINITY);
+    let mut nan = false;
+    for (i, &v) in s.vals.iter().enumerate() {
+        nan |= v.is_nan();
+        if v < v1 {
+            (i1, v2, v1) = (i, v1, v);
+        } else if v < v2 {
+            v2 = v;
+        }
+    }
+    if !nan && centers.bound.row(s.nx[i]).certifies(v1, v2) {
+        return s.cand[i1];
+    }
+    s.rechecks += 1;
+    reference::nearest_among_with(isa, row, &centers.centers, &s.cand, &mut s.work).0
 }
 
 /// The least estimate `T` above which a centre is certainly not the

@@ -100,6 +100,7 @@ pub mod lanes;
 pub mod peak;
 pub mod reference;
 mod scalar;
+mod scan;
 pub mod silhouette;
 pub mod top2;
 
@@ -186,8 +187,9 @@ pub struct PackedCenters {
     sub: top2::SubPanels,
     /// The error model of the pre-screen's fast values.
     bound: certify::FastBound,
-    /// `‖c̃_j‖²` of the translated centres, in `f64`.
-    sub_norms: Vec<f64>,
+    /// `‖c̃_j‖²` of the translated centres (summed in `f64`), rounded to
+    /// `f32` (the bf16 pre-screen's scan).
+    sub_norms32: Vec<f32>,
     /// The translated centres, row-major (for the bf16 packs).
     shifted: Vec<f32>,
     /// The translated centres packed for the bf16 pre-screen, made on first
@@ -243,10 +245,11 @@ impl PackedCenters {
         }
         let mut shifted = Vec::new();
         let (mu, cmax) = certify::translation(centers, d, &mut shifted);
-        let sub_norms = shifted
+        let sub_norms: Vec<f64> = shifted
             .chunks_exact(d)
             .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum())
             .collect();
+        let sub_norms32 = sub_norms.iter().map(|&v| v as f32).collect();
         Ok(PackedCenters {
             k,
             d,
@@ -257,7 +260,7 @@ impl PackedCenters {
             mu,
             sub: top2::SubPanels::new(shifted.chunks_exact(d), d),
             bound: certify::FastBound::f32_fma(d, cmax),
-            sub_norms,
+            sub_norms32,
             shifted,
             bf16: Default::default(),
             lanes: OnceLock::new(),
@@ -302,7 +305,7 @@ impl PackedCenters {
     fn bf16_pack(&self, isa: Isa) -> &bf16::Bf16Centers {
         let slot = usize::from(isa.best_of(&[Isa::Amx, Isa::Avx512Bf16]) != Isa::Amx);
         self.bf16[slot].get_or_init(|| {
-            bf16::Bf16Centers::new_split(isa, &self.shifted, self.k, self.d)
+            bf16::Bf16Centers::new(isa, &self.shifted, self.k, self.d)
                 .expect("the shape was checked by PackedCenters::new")
         })
     }
@@ -347,6 +350,7 @@ pub struct AssignScratch {
     /// conversion buffers.
     dots: Vec<f32>,
     cand: Vec<u32>,
+    vals: Vec<f32>,
     bf16: Option<bf16::Bf16Scratch>,
     /// Rows re-checked by the reference scan since the last
     /// [`AssignScratch::take_rechecks`].

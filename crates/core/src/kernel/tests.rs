@@ -460,13 +460,19 @@ fn exact_assignment_counts_its_rechecks() {
     assert_eq!(scratch.take_rechecks(), 0);
 }
 
-/// Shapes in the bf16 pre-screen's range (AMX: `d ≥ 128`, `k ≥ 64`) and the
+/// Shapes in the bf16 pre-screen's range (AMX: `d ≥ 64`, `k ≥ 64`) and the
 /// AVX2 lane pre-screen: every path gives the reference labels and bits,
 /// near ties and data far from the origin included.
 #[test]
 fn exact_assignment_is_the_reference_in_the_bf16_range() {
     let mut rng = ChaCha8Rng::seed_from_u64(41);
-    for (d, offset) in [(128usize, 0.0f32), (384, 3e3), (200, -50.0)] {
+    for (d, offset) in [
+        (64usize, 10.0f32),
+        (128, 0.0),
+        (384, 3e3),
+        (200, -50.0),
+        (1024, 1.0),
+    ] {
         let (x, mut c) = near_ties(&mut rng, 60, d, offset);
         c.extend((0..80 * d).map(|_| rng.gen_range(-1.5f32..1.5) + offset));
         // Centres near each other and near the rows: many candidates.

@@ -120,11 +120,13 @@ pub(super) unsafe fn dots(
             )
         };
         let block: &[u16] = block;
-        let mut s = 0;
-        while s < n_panels {
-            let np = if n_panels - s >= 2 { 2 } else { 1 };
-            for g in (0..rows_pad).step_by(BLOCK_ROWS) {
-                let a = block[g * d_pad..(g + BLOCK_ROWS) * d_pad].as_ptr();
+        // Row groups outer: a group's A rows (`32 · d_pad` bf16) stay in L1
+        // while the panels stream from L2, one 2 KiB step at a time.
+        for g in (0..rows_pad).step_by(BLOCK_ROWS) {
+            let a = block[g * d_pad..(g + BLOCK_ROWS) * d_pad].as_ptr();
+            let mut s = 0;
+            while s < n_panels {
+                let np = if n_panels - s >= 2 { 2 } else { 1 };
                 let b = centers.panels.as_slice()[s * panel_len..(s + np) * panel_len].as_ptr();
                 // SAFETY: `a` starts 32 rows of `d_pad` values, `b` `np`
                 // panels of `pairs · 32` values (bounds checked by the
@@ -139,8 +141,8 @@ pub(super) unsafe fn dots(
                     // writes inside `out` (m × k) only.
                     unsafe { store(c, at, m, k, out, tile) };
                 }
+                s += np;
             }
-            s += np;
         }
     }
 }
@@ -185,13 +187,14 @@ unsafe fn accumulate(
             let b0 = b.add(t * 16 * 2 * PANEL);
             if np == 2 {
                 let b1 = b0.add(panel_len);
+                // Each product issued as soon as its tiles are loaded.
                 asm!(
                     "tileloadd tmm4, [{a0} + {lda}*1]",
-                    "tileloadd tmm5, [{a1} + {lda}*1]",
                     "tileloadd tmm6, [{b0} + {ldb}*1]",
-                    "tileloadd tmm7, [{b1} + {ldb}*1]",
                     "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tileloadd tmm5, [{a1} + {lda}*1]",
                     "tdpbf16ps tmm1, tmm5, tmm6",
+                    "tileloadd tmm7, [{b1} + {ldb}*1]",
                     "tdpbf16ps tmm2, tmm4, tmm7",
                     "tdpbf16ps tmm3, tmm5, tmm7",
                     a0 = in(reg) a0,

@@ -514,6 +514,8 @@ fn measure_dots() {
         (4096, 1000, 384, 4096),
         (4096, 100, 384, 256),
         (4096, 1000, 384, 256),
+        (4096, 100, 384, ROW_BLOCK),
+        (4096, 1000, 384, ROW_BLOCK),
     ] {
         let x = data(Kind::Random, m * d, &mut rng);
         let c = data(Kind::Random, k * d, &mut rng);

@@ -233,6 +233,37 @@ pub fn nearest_with(
     argmin(work)
 }
 
+/// As [`nearest_with`] among the centres `cand` only (indices into the
+/// row-major `centers`, increasing): the label among them and its `D`.
+///
+/// # Panics
+/// When `cand` is empty or names a centre `centers` does not hold, or as
+/// [`dists_with`].
+pub fn nearest_among_with(
+    isa: Isa,
+    row: &[f32],
+    centers: &[f32],
+    cand: &[u32],
+    work: &mut Vec<f64>,
+) -> (u32, f64) {
+    assert!(!cand.is_empty(), "reference::nearest_among: no candidate");
+    let d = row.len();
+    work.clear();
+    work.resize(cand.len(), 0.0);
+    for_pairs(
+        isa,
+        cand.len(),
+        d,
+        |i| {
+            let j = cand[i] as usize;
+            (row, &centers[j * d..(j + 1) * d])
+        },
+        |i, v| work[i] = v,
+    );
+    let (i, v) = argmin(work);
+    (cand[i as usize], v)
+}
+
 /// The least non-NaN value and its index (the first among equal ones);
 /// `(0, NaN)` when there is none.
 #[must_use]

@@ -1,0 +1,231 @@
+//! The bf16 pre-screen's scan of one row's estimates `fl(n_j − 2·p_j)`
+//! (`n` the centres' squared norms rounded to `f32`, `p` the row's products
+//! with them): the least estimate, then every centre whose estimate is at
+//! most a threshold. One fused multiply-add per estimate on every path, so
+//! every path computes the same estimates (one rounding of the exact
+//! `n_j − 2p_j`) and the same candidates.
+
+use crate::isa::Isa;
+
+/// The least estimate of the row and whether any estimate is NaN.
+///
+/// # Panics
+/// When `norms` and `dots` differ in length.
+pub(super) fn least(isa: Isa, norms: &[f32], dots: &[f32]) -> (f32, bool) {
+    assert_eq!(norms.len(), dots.len());
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx512 {
+        // SAFETY: AVX-512F is part of the path `isa` (asserted by the caller
+        // of the assignment); the lengths are equal.
+        return unsafe { x86::least(norms, dots) };
+    }
+    let _ = isa;
+    let mut nan = false;
+    let mut v1 = f32::INFINITY;
+    for (&n, &p) in norms.iter().zip(dots) {
+        let v = (-2.0f32).mul_add(p, n);
+        nan |= v.is_nan();
+        if v < v1 {
+            v1 = v;
+        }
+    }
+    (v1, nan)
+}
+
+/// Sets `out` to the indices `j` (increasing) whose estimate is at most `t`.
+///
+/// # Panics
+/// When `norms` and `dots` differ in length.
+pub(super) fn at_most(isa: Isa, norms: &[f32], dots: &[f32], t: f32, out: &mut Vec<u32>) {
+    assert_eq!(norms.len(), dots.len());
+    out.clear();
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx512 {
+        // SAFETY: as in `least`.
+        unsafe { x86::at_most(norms, dots, t, out) };
+        return;
+    }
+    let _ = isa;
+    for (j, (&n, &p)) in norms.iter().zip(dots).enumerate() {
+        if (-2.0f32).mul_add(p, n) <= t {
+            out.push(j as u32);
+        }
+    }
+}
+
+/// `out[i] = fl(n_j − 2·row·c_j)` for `j = cand[i]`: the `f32` fast values
+/// of [`super::certify`] (`row` and the row-major `centers` translated, `n`
+/// their squared norms rounded to `f32`; the products summed in an order of
+/// the path's choosing, which the bound allows).
+///
+/// # Panics
+/// When `centers` or `norms` does not hold a candidate.
+pub(super) fn fast_values(
+    isa: Isa,
+    row: &[f32],
+    centers: &[f32],
+    norms: &[f32],
+    cand: &[u32],
+    out: &mut Vec<f32>,
+) {
+    let d = row.len();
+    out.clear();
+    for &j in cand {
+        let j = j as usize;
+        let c = &centers[j * d..(j + 1) * d];
+        #[cfg(target_arch = "x86_64")]
+        if isa >= Isa::Avx512 {
+            // SAFETY: AVX-512F is part of the path `isa`; `c` and `row` hold
+            // `d` values.
+            let dot = unsafe { x86::dot(row, c) };
+            out.push((-2.0f32).mul_add(dot, norms[j]));
+            continue;
+        }
+        let _ = isa;
+        let dot: f32 = row.iter().zip(c).map(|(&a, &b)| a * b).sum();
+        out.push((-2.0f32).mul_add(dot, norms[j]));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// The masked lanes of the tail of `len` values from `j`.
+    fn tail(len: usize, j: usize) -> __mmask16 {
+        let left = (len - j).min(16);
+        ((1u32 << left) - 1) as __mmask16
+    }
+
+    /// `super::least` with AVX-512F.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `norms.len() == dots.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn least(norms: &[f32], dots: &[f32]) -> (f32, bool) {
+        let len = norms.len();
+        let m2 = _mm512_set1_ps(-2.0);
+        let mut best = _mm512_set1_ps(f32::INFINITY);
+        let mut nan: __mmask16 = 0;
+        let mut j = 0;
+        while j < len {
+            let m = tail(len, j);
+            // SAFETY: lanes of `m` are `j .. min(j + 16, len)`, in bounds.
+            let (n, p) = unsafe {
+                (
+                    _mm512_mask_loadu_ps(best, m, norms.as_ptr().add(j)),
+                    _mm512_maskz_loadu_ps(m, dots.as_ptr().add(j)),
+                )
+            };
+            let v = _mm512_fmadd_ps(m2, p, n);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            best = _mm512_min_ps(best, v);
+            j += 16;
+        }
+        (_mm512_reduce_min_ps(best), nan != 0)
+    }
+
+    /// `Σ a_p b_p` in `f32`: four 16-lane FMA chains, then their sum.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `a.len() == b.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let d = a.len();
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut p = 0;
+        while p + 64 <= d {
+            for (q, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `p + 16q + 16 ≤ d`: inside both rows.
+                *acc = unsafe {
+                    _mm512_fmadd_ps(
+                        _mm512_loadu_ps(pa.add(p + 16 * q)),
+                        _mm512_loadu_ps(pb.add(p + 16 * q)),
+                        *acc,
+                    )
+                };
+            }
+            p += 64;
+        }
+        while p < d {
+            let m = tail(d, p);
+            // SAFETY: the lanes of `m` are inside both rows.
+            acc[0] = unsafe {
+                _mm512_fmadd_ps(
+                    _mm512_maskz_loadu_ps(m, pa.add(p)),
+                    _mm512_maskz_loadu_ps(m, pb.add(p)),
+                    acc[0],
+                )
+            };
+            p += 16;
+        }
+        let s = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        _mm512_reduce_add_ps(s)
+    }
+
+    /// `super::at_most` with AVX-512F.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `norms.len() == dots.len()`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn at_most(norms: &[f32], dots: &[f32], t: f32, out: &mut Vec<u32>) {
+        let len = norms.len();
+        let m2 = _mm512_set1_ps(-2.0);
+        let tv = _mm512_set1_ps(t);
+        let mut j = 0;
+        while j < len {
+            let m = tail(len, j);
+            // SAFETY: as in `least`.
+            let (n, p) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(m, norms.as_ptr().add(j)),
+                    _mm512_maskz_loadu_ps(m, dots.as_ptr().add(j)),
+                )
+            };
+            let v = _mm512_fmadd_ps(m2, p, n);
+            let mut hit = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(m, v, tv);
+            while hit != 0 {
+                out.push((j + hit.trailing_zeros() as usize) as u32);
+                hit &= hit - 1;
+            }
+            j += 16;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Every path finds the scalar path's least estimate and candidates.
+        #[test]
+        fn every_path_scans_alike(
+            vals in prop::collection::vec((-1e6f32..1e6, -1e6f32..1e6), 1..70),
+            t_at in 0usize..70,
+            nan_at in prop::option::of(0usize..70),
+        ) {
+            let (norms, mut dots): (Vec<f32>, Vec<f32>) = vals.into_iter().unzip();
+            if let Some(i) = nan_at.filter(|&i| i < dots.len()) {
+                dots[i] = f32::NAN;
+            }
+            let t = (-2.0f32).mul_add(dots[t_at % dots.len()], norms[t_at % dots.len()]);
+            let want = least(Isa::Scalar, &norms, &dots);
+            let mut want_c = Vec::new();
+            at_most(Isa::Scalar, &norms, &dots, t, &mut want_c);
+            for isa in Isa::paths_for_test("every_path_scans_alike") {
+                let got = least(isa, &norms, &dots);
+                prop_assert_eq!(got.1, want.1, "{}", isa);
+                if !want.1 {
+                    prop_assert_eq!(got.0.to_bits(), want.0.to_bits(), "{}", isa);
+                }
+                let mut c = Vec::new();
+                at_most(isa, &norms, &dots, t, &mut c);
+                prop_assert_eq!(&c, &want_c, "{}", isa);
+            }
+        }
+    }
+}
