@@ -5,6 +5,8 @@
 #   scripts/bench_peers.sh --all [--quick]   # every section below, then the report
 #   scripts/bench_peers.sh --kmeans          # Lloyd iteration, full fit, mini-batch (n = 1e6)
 #   scripts/bench_peers.sh --real            # scikit-learn digits and sample-image pixels
+#   scripts/bench_peers.sh --embeddings      # Lloyd iteration on real word embeddings (d = 384,
+#                                            # n = 200,000, k = 100 and 1000; scripts/make_embeddings.sh)
 #   scripts/bench_peers.sh --accel           # exact Lloyd / Hamerly / Yinyang to convergence
 #   scripts/bench_peers.sh --gmm             # one EM iteration vs GaussianMixture
 #   scripts/bench_peers.sh --silhouette      # exact silhouette vs silhouette_score
@@ -31,7 +33,7 @@ fi
 mode=""; quick=(); write_quick=0; rest=()
 for a in "$@"; do
     case "$a" in
-        --all|--kmeans) mode=${a#--} ;;
+        --all|--kmeans|--embeddings) mode=${a#--} ;;
         --quick) quick=(--quick) ;;
         --write-quick) write_quick=1 ;;
         *) rest+=("$a") ;;
@@ -44,6 +46,10 @@ run() { "$PY" scripts/bench_peers.py "${quick[@]}" "${report[@]}" "$@"; }
 
 case "$mode" in
     kmeans) run --configs 32x100,128x1000 --minibatch "${rest[@]}" ;;
+    embeddings)
+        emb=bench-out/embeddings_words_minilm384.npy
+        [ -f "$emb" ] || scripts/make_embeddings.sh --out "$emb" >&2
+        run --embeddings "$emb" --no-full "${rest[@]}" ;;
     all)
         q=${#quick[@]}
         if [ "$q" -gt 0 ]; then configs=32x100; else configs=32x100,128x1000; fi

@@ -43,6 +43,7 @@ HEADLINE = re.compile(r"(<!-- bench:headline -->\n).*?(<!-- /bench:headline -->)
 SECTIONS = {
     "kmeans": "scripts/bench_peers.sh --kmeans",
     "real": "scripts/bench_peers.sh --real",
+    "embeddings": "scripts/bench_peers.sh --embeddings",
     "accel": "scripts/bench_peers.sh --accel",
     "gmm": "scripts/bench_peers.sh --gmm",
     "silhouette": "scripts/bench_peers.sh --silhouette",
