@@ -8,8 +8,9 @@
 #        assignment. Set THREADS (default: nproc), REPS (default 3) and PATHS
 #        (default: every path this CPU has but scalar).
 # Shapes: overlapping blobs n = 1e6, d = 32, k = 100; n = 2e5, d = 384,
-# k = 100 and k = 1000. Prints one Markdown table (median of REPS runs of 10
-# iterations each, tol 0, --algorithm lloyd) with the CPU model.
+# k = 100 and k = 1000; n = 5e5, d = 64, k = 1000 (the bf16 range's edge).
+# Prints one Markdown table (median of REPS runs of 10 iterations each, tol 0,
+# --algorithm lloyd) with the CPU model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-target/bench-exact}
@@ -23,6 +24,7 @@ gen() { # name n d
 }
 gen b32 1000000 32
 gen b384 200000 384
+gen b64 500000 64
 init() { # data k out
   [ -f "$dir/$3.npy" ] || "$m" kmeans "$dir/$1.npy" -k "$2" --init random --max-iter 1 --seed 1 \
     --centers-out "$dir/$3.npy" --quiet >/dev/null 2>&1
@@ -30,6 +32,7 @@ init() { # data k out
 init b32 100 c_b32_100
 init b384 100 c_b384_100
 init b384 1000 c_b384_1000
+init b64 1000 c_b64_1000
 # The paths this CPU has (the refusal of a bogus one lists them), without the
 # scalar one unless PATHS names it: it is there for correctness, not speed.
 have=$( (MMCLUST_ISA=bogus "$m" info "$dir/b32.npy" 2>&1 || true) | sed -n 's/.*this CPU has \([^;]*\);.*/\1/p' | tr -d ',')
@@ -52,7 +55,7 @@ run() { # label binary isa data k init
   printf '| %s | %s | %.1f | %s |\n' "$1" "$7" "$med" "$rc"
 }
 for shape in "b32 100 c_b32_100 n=1e6,d=32,k=100" "b384 100 c_b384_100 n=2e5,d=384,k=100" \
-             "b384 1000 c_b384_1000 n=2e5,d=384,k=1000"; do
+             "b384 1000 c_b384_1000 n=2e5,d=384,k=1000" "b64 1000 c_b64_1000 n=5e5,d=64,k=1000"; do
   set -- $shape
   if [ -n "${BASELINE:-}" ]; then
     run "$4" "$BASELINE" "" "$1" "$2" "$3" "baseline ($(basename "$BASELINE"))"

@@ -114,6 +114,20 @@ fn shape_of(x: &Bound<'_, PyAny>) -> PyResult<(usize, usize)> {
     Ok((source.n_rows(), source.n_cols()))
 }
 
+/// The instruction-set path this process's kernels run (`MMCLUST_ISA`, or
+/// the most capable one) and, where the CPU has AMX but the operating system
+/// refused its tile data (e.g. an alternate signal stack too small for the
+/// tile state), why. Asking detects the paths, which makes the tile-data
+/// request once per process.
+///
+/// # Errors
+/// `ValueError` when `MMCLUST_ISA` names no path this CPU has.
+#[pyfunction]
+fn kernel_path() -> PyResult<(String, Option<String>)> {
+    let isa = mmclust_core::isa::Isa::process_default().map_err(|e| engine_error(e, true))?;
+    Ok((isa.name().to_owned(), mmclust_core::isa::Isa::amx_refusal()))
+}
+
 /// The native module.
 #[pymodule]
 #[pyo3(name = "_native")]
@@ -121,6 +135,7 @@ fn mmclust_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     for function in [
         wrap_pyfunction!(shape_of, m)?,
+        wrap_pyfunction!(kernel_path, m)?,
         wrap_pyfunction!(kmeans::kmeans_fit, m)?,
         wrap_pyfunction!(kmeans::kmeans_predict, m)?,
         wrap_pyfunction!(kmeans::kmeans_transform, m)?,

@@ -167,3 +167,63 @@ def test_arrays_are_never_copied_whole():
         # The labels (4 bytes per row) are the only O(n) state; a float32 copy
         # of the data would be 256 (128 from float64) MiB.
         assert grew_mib < per_row_mib + 32, (dtype, grew_mib, per_row_mib)
+
+
+# A child interpreter that gives its main thread an alternate signal stack too
+# small for the AMX tile state (as some embedders and faulthandler-like tools
+# do), then fits: Linux refuses the tile-data permission with ENOSPC, and the
+# engine must fall back to the next path and give the same model.
+_SMALL_ALTSTACK_FIT = r"""
+import ctypes, json, sys
+import numpy as np
+if sys.argv[1] == "small":
+    class StackT(ctypes.Structure):
+        _fields_ = [("ss_sp", ctypes.c_void_p), ("ss_flags", ctypes.c_int),
+                    ("ss_size", ctypes.c_size_t)]
+    buf = ctypes.create_string_buffer(4096)
+    st = StackT(ctypes.cast(buf, ctypes.c_void_p), 0, 4096)
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.sigaltstack(ctypes.byref(st), None) == 0, ctypes.get_errno()
+import mmclust
+info = mmclust.kernel_path()
+rng = np.random.default_rng(3)
+X = (rng.standard_normal((4000, 96)) + rng.integers(0, 8, (4000, 1))).astype(np.float32)
+km = mmclust.KMeans(80, init="random", n_init=1, random_state=5, max_iter=5).fit(X)
+print(json.dumps({**info, "centres": km.cluster_centers_.tobytes().hex(),
+                  "labels": km.labels_.tolist()}))
+"""
+
+
+def _cpu_has_amx():
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_tile" in flags and " amx_bf16" in flags
+
+
+def _fit_in_child(mode, env=None):
+    r = subprocess.run([sys.executable, "-c", _SMALL_ALTSTACK_FIT, mode],
+                       capture_output=True, text=True, env={**os.environ, **(env or {})})
+    return r
+
+
+@pytest.mark.skipif(not _cpu_has_amx(), reason="this CPU has no AMX")
+def test_amx_refused_by_a_small_signal_stack_falls_back_to_the_same_model():
+    env = {"MMCLUST_ISA": ""}
+    normal = _fit_in_child("normal", env)
+    assert normal.returncode == 0, normal.stderr
+    small = _fit_in_child("small", env)
+    assert small.returncode == 0, small.stderr
+    a, b = json.loads(normal.stdout), json.loads(small.stdout)
+    assert a["isa"] == "amx" and a["amx_refusal"] is None, a["isa"]
+    assert b["isa"] != "amx", b["isa"]
+    assert "refused" in b["amx_refusal"], b["amx_refusal"]
+    # The bf16 pre-screen ran in one process and not in the other (d = 96,
+    # k = 80): the same model bit for bit all the same.
+    assert a["centres"] == b["centres"]
+    assert a["labels"] == b["labels"]
+    # Asking for the refused path is a clear error, not a crash.
+    forced = _fit_in_child("small", {"MMCLUST_ISA": "amx"})
+    assert forced.returncode != 0
+    assert "ValueError" in forced.stderr and "amx" in forced.stderr, forced.stderr

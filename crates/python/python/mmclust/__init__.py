@@ -26,4 +26,21 @@ from .mixture import GaussianMixture
 
 __version__ = _native.__version__
 
-__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", *metrics.__all__]
+
+def kernel_path() -> dict:
+    """The instruction-set path the engine's kernels run in this process.
+
+    Returns ``{"isa": name, "amx_refusal": reason or None}``: ``name`` is what
+    ``MMCLUST_ISA`` asks for, or the most capable path of this CPU
+    (``"amx"``, ``"avx512bf16"``, ``"avx512"``, ``"avx2"``, ``"scalar"``);
+    ``amx_refusal`` says why the ``amx`` path is not available on a CPU that
+    has AMX (the operating system refused the tile data: in a process with a
+    small alternate signal stack, Linux answers ENOSPC). Every path gives
+    the same K-means model bit for bit. Raises ``ValueError`` when
+    ``MMCLUST_ISA`` names a path this CPU lacks.
+    """
+    isa, refusal = _native.kernel_path()
+    return {"isa": isa, "amx_refusal": refusal}
+
+
+__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "kernel_path", *metrics.__all__]

@@ -144,6 +144,23 @@
 //! * The split costs 2–3 times the plain product: on AMX it is still
 //!   1–3 times the f32 kernel, for a bound 42 times tighter.
 //!
+//! # Not used for the silhouette and GMM
+//!
+//! K-means needs the products only to *rank* centres, so any error with a
+//! rigorous bound is fine: the candidates it leaves are settled exactly.
+//! The silhouette and the GMM E-step *report sums* of the values (mean
+//! distances; log-densities through Mahalanobis norms), which must agree
+//! with scikit-learn within 1e-6 relative. A product here is off by up to
+//! `2⁻⁷‖x‖‖c‖` (plain) or `3·2⁻¹⁶‖x‖‖c‖ ≈ 4.6e-5‖x‖‖c‖` (split), and a
+//! distance `‖x‖² + ‖c‖² − 2x·c` between nearby points loses that much
+//! relative to `‖x‖²`, not to the distance: tens to thousands of times 1e-6
+//! on the data of the fixtures. Meeting 1e-6 would take a three-part split
+//! (`x = x_h + x_m + x_l`, six products for `≈ 2⁻²⁴`), whose cost on AMX is
+//! near the `f32` kernels' and on AVX512-BF16 (half the `f32` rate on the
+//! Intel machine) far above it; and the `f32` accumulation would still need
+//! its own analysis against the f64 sums GMM uses. So neither uses the
+//! matrix units; they keep their `f32`/`f64` kernels.
+//!
 //! Files: this one holds the types, the entry points (shape checks and
 //! dispatch) and the bound; `emul.rs` the scalar emulation; `avx512bf16.rs`
 //! and `amx.rs` the kernels; `tests.rs` their tests.
