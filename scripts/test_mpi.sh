@@ -44,6 +44,23 @@ bad() { echo "FAIL: $*"; fail=1; }
 strip_model() {
     python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); m.pop("seconds",None); print(json.dumps(m,sort_keys=True))' "$1"
 }
+# --json summaries without timings, `ranks` and `threads`, and with the run's
+# tag (single, n1, n2, n3) taken out of the output paths they name.
+strip_json() {
+    python3 - "$1" <<'PY'
+import json, re, sys
+def clean(v):
+    if isinstance(v, dict):
+        return {k: clean(x) for k, x in v.items()
+                if k not in ("ranks", "threads") and not k.endswith("seconds")}
+    if isinstance(v, list):
+        return [clean(x) for x in v]
+    if isinstance(v, str):
+        return re.sub(r"\.(single|n[0-9]+)\.", ".TAG.", v)
+    return v
+print(json.dumps(clean(json.load(open(sys.argv[1]))), sort_keys=True))
+PY
+}
 
 # d = 40 gives 1632-row chunks: 30,000 rows are 19 chunks, split unevenly
 # over 2 and 3 ranks.
@@ -51,7 +68,8 @@ strip_model() {
 "$BIN" generate blobs -o small.npy --n 5000 --d 40 --k 4 --seed 6 -q
 
 # compare NAME OUTPUT-FLAGS... -- ARGS...: runs single-process, then under
-# mpirun -n 1, 2, 3, and byte-compares every output.
+# mpirun -n 1, 2, 3, and byte-compares every output and the --json summary
+# (less timings, ranks and threads).
 compare() {
     local name=$1; shift
     local outs=()
@@ -66,6 +84,8 @@ compare() {
                 centers) args+=(--centers-out "$name.$tag.centers.npy") ;;
                 proba) args+=(--proba-out "$name.$tag.proba.npy") ;;
                 model) args+=(--model-out "$name.$tag.model.json") ;;
+                out) args+=(-o "$name.$tag.out.npy") ;;
+                persample) args+=(--per-sample-out "$name.$tag.persample.npy") ;;
             esac
         done
         "$@" "${args[@]}" -q --json > "$name.$tag.json" 2> "$name.$tag.err" \
@@ -75,23 +95,28 @@ compare() {
     for r in 1 2 3; do
         run_one "n$r" timeout 120 "${MPIRUN[@]}" -n "$r" "$BIN" "$@" || continue
         local same=1
+        cmp -s <(strip_json "$name.single.json") <(strip_json "$name.n$r.json") \
+            || { same=0; bad "$name: --json differs with $r ranks: $(diff <(strip_json "$name.single.json") <(strip_json "$name.n$r.json") | head -c 300)"; }
         for o in "${outs[@]}"; do
             case $o in
                 model) cmp -s <(strip_model "$name.single.model.json") <(strip_model "$name.n$r.model.json") || { same=0; bad "$name: model differs with $r ranks"; } ;;
                 *) cmp -s "$name.single.$o.npy" "$name.n$r.$o.npy" || { same=0; bad "$name: $o differ with $r ranks"; } ;;
             esac
         done
-        [ $same = 1 ] && note "ok   $name: mpirun -n $r identical (${outs[*]})"
+        [ $same = 1 ] && note "ok   $name: mpirun -n $r identical (${outs[*]} json)"
     done
 }
 
 compare kmeans-pp labels centers model -- kmeans data.npy -k 9 --seed 1 --init k-means++ --tol 0
 compare kmeans-par labels centers model -- kmeans data.npy -k 9 --seed 2 --init k-means-parallel
 compare kmeans-random-std labels centers model -- kmeans data.npy -k 7 --seed 3 --init random --n-init 2 --standardize
-# k·d = 1600: one process would resolve auto to Yinyang, a distributed run to Lloyd
-# (the bounded variants run in one process only), so the model would name another
-# algorithm; compare Lloyd with Lloyd.
-compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --init random --n-init 1 --max-iter 5 --algorithm lloyd
+# k·d = 1600: auto resolves to Yinyang (on any number of ranks), with empty
+# clusters relocated under the bounds.
+compare kmeans-empty labels centers model -- kmeans small.npy -k 40 --seed 4 --init random --n-init 1 --max-iter 5
+grep -q '"algorithm": *"yinyang"' kmeans-empty.n2.json || bad "kmeans-empty: auto did not resolve to yinyang on 2 ranks"
+# The bounded variants: Lloyd passes while many labels change, then the bounds.
+compare kmeans-hamerly labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm hamerly --tol 0
+compare kmeans-yinyang labels centers model -- kmeans data.npy -k 40 --seed 2 --init random --n-init 1 --algorithm yinyang --max-iter 30
 compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
 compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
 compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
@@ -138,7 +163,6 @@ PY
 expect_fail mismatched-shards 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans --shards 'part-*.npy' -k 3 -q
 grep -q "same columns" mismatched-shards.err || bad "mismatched shards: message does not say why"
 rm part-x.npy
-expect_fail bounded-algorithm 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans data.npy -k 5 --algorithm hamerly -q
 MMCLUST_TEST_PANIC_RANK=1 expect_fail panic-rank-1 any "${MPIRUN[@]}" -n 3 "$BIN" kmeans data.npy -k 5 -q
 # A rank killed in the middle of a long run.
 "$BIN" generate blobs -o big.npy --n 400000 --d 32 --k 50 --seed 7 -q
