@@ -15,9 +15,9 @@ use std::sync::OnceLock;
 
 use anyhow::Result;
 use mmclust_core::CoreError;
-use mmclust_core::format::{NpyElement, npy_header_bytes};
+use mmclust_core::format::{NpyElement, NpyWriter, npy_header_bytes};
 use mmclust_core::output::AtomicOutput;
-use mmclust_core::parallel::AllReduce;
+use mmclust_core::parallel::{AllReduce, Chunking, owned_rows};
 
 static COMM: OnceLock<&'static dyn AllReduce> = OnceLock::new();
 
@@ -231,4 +231,66 @@ pub(crate) fn ordered_sum(comm: &dyn AllReduce, mine: &[f64]) -> Result<f64> {
         total += v;
     }
     Ok(total)
+}
+
+/// [`ordered_sum`], or in one process the same left-to-right sum of `mine`.
+pub(crate) fn chunk_total(mine: &[f64]) -> Result<f64> {
+    match comm() {
+        Some(comm) => ordered_sum(comm, mine),
+        None => Ok(mine.iter().fold(0.0, |t, v| t + v)),
+    }
+}
+
+/// The rows of `n` (`d` columns) whose per-row outputs this process computes
+/// in a streamed pass (chunks of `Chunking::for_dim(d)`, as the models'
+/// streaming passes use): its share of the global chunk grid, all rows in
+/// one process. Chunk boundaries stay where one process has them, so sums
+/// taken chunk by chunk ([`chunk_total`]) keep their bits.
+pub(crate) fn streamed_rows(n: usize, d: usize) -> Range<usize> {
+    match comm() {
+        Some(c) => owned_rows(n, Chunking::for_dim(d), c.rank(), c.size()),
+        None => 0..n,
+    }
+}
+
+/// A per-row `.npy` output: one process's streamed file, or in a distributed
+/// run this rank's rows ([`streamed_rows`]) of one shared file.
+pub(crate) enum RowsOut<T: NpyElement> {
+    One(NpyWriter<T>),
+    Shared(SharedNpy<T>, &'static dyn AllReduce),
+}
+
+impl<T: NpyElement> RowsOut<T> {
+    /// Opens `path` for `n` rows (`cols` as in `NpyWriter::create`), of which
+    /// this process writes `rows`. Collective in a distributed run.
+    pub(crate) fn create(
+        path: &Path,
+        inputs: &[&Path],
+        n: usize,
+        cols: Option<usize>,
+        rows: Range<usize>,
+    ) -> Result<Self> {
+        Ok(match comm() {
+            Some(c) => RowsOut::Shared(SharedNpy::create(c, path, inputs, n, cols, rows)?, c),
+            None => RowsOut::One(NpyWriter::create(path, cols, inputs)?),
+        })
+    }
+
+    /// Appends the values of this process's next rows.
+    pub(crate) fn write(&mut self, values: &[T]) -> mmclust_core::Result<()> {
+        match self {
+            RowsOut::One(w) => w.write(values),
+            RowsOut::Shared(w, _) => w.write(values),
+        }
+    }
+
+    /// Completes the file under its final name (collective in a distributed
+    /// run: rank 0 renames it after every rank has written its rows).
+    pub(crate) fn finish(self) -> Result<()> {
+        match self {
+            RowsOut::One(w) => w.finish()?,
+            RowsOut::Shared(w, c) => w.finish(c)?,
+        }
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 //! rows, and the first two principal axes from a streamed covariance.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce};
+use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce_global};
 use rand::SeedableRng;
 
 use crate::error::{EvalError, Result};
@@ -87,7 +87,9 @@ impl PrincipalAxes {
 
 /// The two leading principal axes of `source` (d ≥ 2): two streamed passes
 /// (means, then the covariance about them, in f64), then power iteration with
-/// deflation on the d × d matrix, from a fixed start (deterministic).
+/// deflation on the d × d matrix, from a fixed start (deterministic). The
+/// passes go over the global chunk grid: a source shared between processes
+/// (MPI) splits them, every process calling this, with the same result.
 ///
 /// # Errors
 /// [`EvalError::InvalidParameter`] for fewer than 2 columns; read errors.
@@ -100,7 +102,7 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
         ));
     }
     let chunking = Chunking::for_dim(d);
-    let sums = map_reduce(
+    let sums = map_reduce_global(
         source,
         chunking,
         PassOptions::default(),
@@ -117,7 +119,7 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
     )?
     .unwrap_or_default();
     let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
-    let mut cov = map_reduce(
+    let mut cov = map_reduce_global(
         source,
         chunking,
         PassOptions::default(),

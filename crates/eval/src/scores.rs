@@ -3,12 +3,14 @@
 //! Pass 1 sums every cluster's rows (f64) to get the centroids; pass 2 sums,
 //! per cluster, the squared and the plain distances of its rows to its
 //! centroid. Both passes are `map_reduce`s over fixed chunks merged in a fixed
-//! tree, so the scores are bitwise the same on any thread count. Definitions
+//! tree, so the scores are bitwise the same on any thread count; over the
+//! global chunk grid (`map_reduce_global`), so a source shared between
+//! processes (MPI) splits the passes and gets the same bits. Definitions
 //! and edge cases follow scikit-learn's `calinski_harabasz_score` and
 //! `davies_bouldin_score`.
 
 use mmclust_core::DataSource;
-use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce};
+use mmclust_core::parallel::{Chunking, PassOptions, add_cells, map_reduce_global};
 
 use crate::error::Result;
 use crate::labels::Labels;
@@ -43,7 +45,7 @@ pub fn cluster_scores<S: DataSource + ?Sized>(
     labels.check_cluster_count()?;
     let codes = labels.codes();
     let chunking = Chunking::for_dim(d);
-    let sums = map_reduce(
+    let sums = map_reduce_global(
         source,
         chunking,
         options,
@@ -73,7 +75,7 @@ pub fn cluster_scores<S: DataSource + ?Sized>(
         *m /= n as f64;
     }
     // Per cluster: Σ‖x − c‖² then Σ‖x − c‖.
-    let disp = map_reduce(
+    let disp = map_reduce_global(
         source,
         chunking,
         options,

@@ -19,10 +19,18 @@
 //! standard error sd(s)/√m · √(1 − m/n). This differs from scikit-learn's
 //! `sample_size`, which scores the sample against itself only (a biased
 //! estimate for small samples).
+//!
+//! **Distributed** (a source shared between MPI processes,
+//! [`DataSource::comm`]): the scored rows (all, or the sample) are split into
+//! one contiguous range per process; each process scores its range against
+//! every row of the shared file, and the values are gathered in row order on
+//! every process. A value does not depend on which process computes it, and
+//! the sums over values are then taken as in one process: the same bits.
 
 use mmclust_core::isa::Isa;
 use mmclust_core::kernel::silhouette::{Segment, Tile, accumulate, pack_tile, sort_by_cluster};
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_into};
+use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_into};
+use mmclust_core::source::RowRange;
 use mmclust_core::{ArraySource, DataSource};
 use rand::SeedableRng;
 
@@ -142,22 +150,26 @@ pub fn silhouette<S: DataSource + ?Sized>(
         Some(m) if m < n => Some(m),
         _ => None,
     };
+    let comm = source.comm().filter(|c| c.size() > 1);
     let (values, rows) = match sample {
-        None => (
-            score_rows(source, codes, source, labels, &plan, params, options)?,
-            None,
-        ),
+        None => {
+            let mine = share(n, comm);
+            let part = RowRange::new(source, mine.clone())?;
+            let v = score_rows(&part, &codes[mine], source, labels, &plan, params, options)?;
+            (gather(comm, v)?, None)
+        }
         Some(m) => {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed);
             let mut idx = rand::seq::index::sample(&mut rng, n, m).into_vec();
             idx.sort_unstable();
-            let mut data = Vec::with_capacity(m * d);
+            let mine = &idx[share(m, comm)];
+            let mut data = Vec::with_capacity(mine.len() * d);
             let mut scratch = Vec::new();
-            for &i in &idx {
+            for &i in mine {
                 data.extend_from_slice(source.rows(i..i + 1, &mut scratch)?);
             }
-            let sample_src = ArraySource::from_slice(&data, m, d)?;
-            let sample_codes: Vec<u32> = idx.iter().map(|&i| codes[i]).collect();
+            let sample_src = ArraySource::from_slice(&data, mine.len(), d)?;
+            let sample_codes: Vec<u32> = mine.iter().map(|&i| codes[i]).collect();
             let v = score_rows(
                 &sample_src,
                 &sample_codes,
@@ -167,7 +179,7 @@ pub fn silhouette<S: DataSource + ?Sized>(
                 params,
                 options,
             )?;
-            (v, Some(idx))
+            (gather(comm, v)?, Some(idx))
         }
     };
     let scored_codes: Vec<u32> = match &rows {
@@ -201,6 +213,22 @@ pub fn silhouette<S: DataSource + ?Sized>(
         cluster_scored,
         n_rows: n,
     })
+}
+
+/// This process's share of `m` scored rows: a contiguous range, the ranges
+/// of processes 0, 1, … tiling `0..m` in order (all of them in one process).
+fn share(m: usize, comm: Option<&dyn AllReduce>) -> std::ops::Range<usize> {
+    let Some(c) = comm else { return 0..m };
+    let at = |r: usize| (m as u128 * r as u128 / c.size() as u128) as usize;
+    at(c.rank())..at(c.rank() + 1)
+}
+
+/// Every process's values, in rank order (so in row order), on every process.
+fn gather(comm: Option<&dyn AllReduce>, mine: Vec<f64>) -> Result<Vec<f64>> {
+    match comm {
+        None => Ok(mine),
+        Some(c) => Ok(c.all_gather_f64(&mine)?.concat()),
+    }
 }
 
 /// s(i) for every row of `rows_src` (cluster codes `row_codes`) against all

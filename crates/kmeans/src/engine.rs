@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use mmclust_core::fitting::{FitObserver, checked_stats};
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::parallel::{Chunking, PassOptions, local_rows};
 use mmclust_core::{ArraySource, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -81,24 +81,8 @@ impl KMeansParams {
         debug_assert!(!matches!(self.algorithm, Algorithm::MiniBatch(_)));
         let (n, d) = (source.n_rows(), source.n_cols());
         let init = self.init.resolve(n, d, self.k);
-        let distributed = source.comm().is_some_and(|c| c.size() > 1);
-        let algorithm = match self.algorithm {
-            // The bounded variants do not run distributed yet; Lloyd gives
-            // the same answer.
-            Algorithm::Auto if distributed => Algorithm::Lloyd,
-            ref a => a.resolve(d, self.k),
-        };
-        if distributed && matches!(algorithm, Algorithm::Hamerly | Algorithm::Yinyang) {
-            // Their per-point bounds live with the points and their passes
-            // are not on the global chunk grid yet.
-            return Err(KMeansError::param(
-                "algorithm",
-                format!(
-                    "{} is not available in a distributed (MPI) run; use --algorithm lloyd (the same answer) or auto",
-                    algorithm.name()
-                ),
-            ));
-        }
+        // From the shape alone: the same on any number of processes.
+        let algorithm = self.algorithm.resolve(d, self.k);
         // Every run's seed is drawn up front, so run r is the same whatever
         // happens in the others (and on any number of threads).
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);
@@ -152,6 +136,8 @@ impl KMeansParams {
         hooks: FitHooks<'_>,
     ) -> Result<Run> {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        // The rows whose labels and bounds this process keeps.
+        let held = local_rows(source, chunking).len();
         let t_init = Instant::now();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let ctx = Ctx {
@@ -210,10 +196,10 @@ impl KMeansParams {
                 let cluster = |params: &KMeansParams, points: &[f32]| {
                     Ok(fit_points(params, points, d, None)?.centers)
                 };
-                Assigner::bounded(kind, n, &centers, k, d, seed, &self.scratch, cluster)?
+                Assigner::bounded(kind, held, &centers, k, d, seed, &self.scratch, cluster)?
                     .warm_up(self.bounds_warm_up)
             }
-            _ => Assigner::lloyd(n, &self.scratch)?,
+            _ => Assigner::lloyd(held, &self.scratch)?,
         };
         let mut history = Vec::new();
         let mut relocated = 0;

@@ -157,7 +157,8 @@ pub enum Algorithm {
     /// (4·⌈k/16⌉ bytes per point). Best for large k·d.
     Yinyang,
     /// Lloyd, Yinyang or Hamerly by [`Algorithm::resolve`] (Lloyd below
-    /// k = 32, d = 8 or k·d = 1024; Lloyd in a distributed run).
+    /// k = 32, d = 8 or k·d = 1024), from the shape alone: the same choice
+    /// in one process and in a distributed run.
     Auto,
     /// Mini-batch K-means; `max_iter` counts epochs (passes' worth of rows).
     MiniBatch(Box<MiniBatchOptions>),

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use mmclust_core::DataSource;
 use mmclust_core::kernel::{AssignScratch, PackedCenters, assign_chunk};
 use mmclust_core::parallel::{
-    Chunk, Chunking, PassOptions, map_reduce_global, map_reduce_into_global,
+    Chunk, Chunking, PassOptions, map_reduce_global, map_reduce_into_local,
 };
 use mmclust_core::partial::{Partial, PartialReader};
 
@@ -158,8 +158,9 @@ impl Partial for LloydPartial {
 /// `per_row` values per row: the bounded variants' warm-up keeps its bounds
 /// after each label) and returns the statistics of the new partition. In a
 /// distributed run (a source with a communicator) this process assigns and
-/// labels only its own chunks, and the statistics are those of all rows,
-/// bitwise as in one process.
+/// labels only its own chunks, `labels` holds only its rows
+/// ([`local_rows`](mmclust_core::parallel::local_rows)), and the statistics
+/// are those of all rows, bitwise as in one process.
 pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -170,7 +171,7 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     per_row: usize,
 ) -> Result<LloydPartial> {
     let (k, d) = (centers.k(), centers.d());
-    let partial = map_reduce_into_global(
+    let partial = map_reduce_into_local(
         source,
         chunking,
         options,

@@ -67,46 +67,64 @@ fn every_init_and_algorithm_matches_one_process_on_2_to_5_ranks() {
     }
 }
 
+/// Hamerly, Yinyang and `auto` (which picks Yinyang or Hamerly here) give
+/// one process's fit on 2 to 5 ranks: each rank keeps the bounds of its own
+/// rows, everything else comes from the centres. With and without the
+/// warm-up (without: every pass is a bounded one), from k-means++ and from
+/// random centres with empty clusters (relocations move bounds too).
 #[test]
-fn bounded_algorithms_are_refused_when_distributed() {
-    let x = blobs(500, 3, 3);
-    let src = ArraySource::from_slice(&x, 500, 3).unwrap();
-    let errs = ThreadGroup::run(2, |comm| {
-        KMeansParams::new(3)
-            .algorithm(Algorithm::Hamerly)
-            .fit(&Distributed::new(&src, comm))
-            .unwrap_err()
-            .to_string()
-    });
-    assert!(
-        errs[0].contains("not available in a distributed"),
-        "{}",
-        errs[0]
-    );
-}
-
-#[test]
-fn auto_runs_lloyd_when_distributed_even_where_it_would_pick_bounds() {
-    // k·d = 8192 with small bounds: one process resolves auto to Yinyang.
-    let (n, d, k) = (2_000, 128, 64);
-    assert_eq!(Algorithm::Auto.resolve(d, k), Algorithm::Yinyang);
-    let x = blobs(n, d, k);
+fn bounded_algorithms_and_auto_match_one_process_on_2_to_5_ranks() {
+    let (n, d) = (4_000, 16);
+    let x = blobs(n, d, 40);
     let src = ArraySource::from_slice(&x, n, d).unwrap();
-    let params = |a: Algorithm| {
-        KMeansParams::new(k)
-            .seed(3)
-            .max_iter(5)
-            .init(Init::KMeansPlusPlus)
-            .algorithm(a)
+    assert_eq!(Algorithm::Auto.resolve(d, 64), Algorithm::Yinyang);
+    assert_eq!(Algorithm::Auto.resolve(d, 160), Algorithm::Hamerly);
+    let base = |k: usize, a: Algorithm| {
+        let mut p = KMeansParams::new(k)
+            .seed(11)
+            .max_iter(25)
+            .tol(0.0)
+            .algorithm(a);
+        // 37 chunks: ownership boundaries fall inside the merge tree.
+        p.chunking = Some(Chunking::with_rows(109).unwrap());
+        p
     };
-    let lloyd = params(Algorithm::Lloyd).fit(&src).unwrap();
-    let models = ThreadGroup::run(2, |comm| {
-        params(Algorithm::Auto)
-            .fit(&Distributed::new(&src, comm))
-            .unwrap()
-    });
-    for m in &models {
-        assert_eq!(m.algorithm, "lloyd");
-        common::assert_same_fit(&lloyd, m, "auto on 2 ranks against Lloyd in one process");
+    let cases = [
+        ("hamerly", base(40, Algorithm::Hamerly)),
+        ("yinyang", base(64, Algorithm::Yinyang)),
+        (
+            "hamerly, no warm-up",
+            base(40, Algorithm::Hamerly).bounds_warm_up(false),
+        ),
+        (
+            "yinyang, no warm-up",
+            base(64, Algorithm::Yinyang).bounds_warm_up(false),
+        ),
+        (
+            "yinyang, random, empty clusters",
+            base(200, Algorithm::Yinyang)
+                .init(Init::Random)
+                .n_init(2)
+                .bounds_warm_up(false),
+        ),
+        ("auto (yinyang)", base(64, Algorithm::Auto)),
+        ("auto (hamerly)", base(160, Algorithm::Auto)),
+    ];
+    for (what, params) in &cases {
+        let one = params.fit(&src).unwrap();
+        assert_ne!(one.algorithm, "lloyd", "{what}");
+        for ranks in 2..=5 {
+            let models = ThreadGroup::run(ranks, |comm| {
+                params.fit(&Distributed::new(&src, comm)).unwrap()
+            });
+            for m in &models {
+                assert_eq!(m.algorithm, one.algorithm, "{what}, {ranks} ranks");
+                let counts = |m: &mmclust_kmeans::KMeansModel| {
+                    (m.distance_evals, m.rechecks, m.assigned_rows, m.relocated)
+                };
+                assert_eq!(counts(m), counts(&one), "{what}, {ranks} ranks: counts");
+                common::assert_same_fit(&one, m, &format!("{what}, {ranks} ranks"));
+            }
+        }
     }
 }

@@ -57,8 +57,7 @@ pub(crate) struct Args {
     /// bound per point (4 bytes), Yinyang one per group of at most 16 centres
     /// (4·⌈k/16⌉ bytes); both spill to --scratch-dir when large, and both run
     /// Lloyd's passes until one changes at most 0.5 % of the labels, then
-    /// start the bounds. auto: lloyd when k < 32, d < 8 or k·d < 1024 (or
-    /// under MPI); else yinyang when its bounds take at most half a row's
+    /// start the bounds. auto: lloyd when k < 32, d < 8 or k·d < 1024; else yinyang when its bounds take at most half a row's
     /// bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise (times to convergence per
     /// shape: `scripts/bench_peers.sh --accel`, results in
     /// docs/benchmarks.md). minibatch: random batches, for data too

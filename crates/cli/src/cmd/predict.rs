@@ -1,15 +1,23 @@
 //! `mmclust predict MODEL FILE -o OUT` and `mmclust score MODEL FILE`.
+//!
+//! Under MPI each rank streams the rows of its share of the chunk grid
+//! ([`streamed_rows`]) into its rows of the one output file, and sums taken
+//! chunk by chunk are added in chunk order across ranks ([`chunk_total`]): the
+//! same bytes and the same totals as one process.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use mmclust_core::format::NpyWriter;
+use mmclust_core::format::NpyElement;
+use mmclust_core::source::{Distributed, RowRange};
 use mmclust_core::{DataSource, FiniteSource};
 use serde_json::json;
 
 use crate::Global;
 use crate::cmd::gmm::load_gmm;
 use crate::cmd::kmeans::{as_i32, load_model};
+use crate::dist::{RowsOut, chunk_total, streamed_rows};
 use crate::fail::usage;
 use crate::input::{emit_json, emit_summary, open, read_text};
 use crate::progress::with_progress;
@@ -92,28 +100,30 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
     let out = &a.out;
-    let k = with_progress(g, "predict", data.n_rows(), |options| match &model {
+    let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
+    let part = RowRange::new(&data, rows.clone())?;
+    let k = with_progress(g, "predict", rows.len(), |options| match &model {
         Model::KMeans(m) if a.transform => {
-            stream_npy(out, Some(m.k), &inputs, |w| {
-                m.transform_each(&data, options, |rows| Ok(w.write(rows)?))
+            stream_npy(out, Some(m.k), &inputs, n, &rows, |w| {
+                m.transform_each(&part, options, |r| Ok(w.write(r)?))
             })?;
             Ok(m.k)
         }
         Model::KMeans(m) => {
-            stream_npy(out, None, &inputs, |w| {
-                m.predict_each(&data, options, |labels, _| Ok(w.write(&as_i32(labels))?))
+            stream_npy(out, None, &inputs, n, &rows, |w| {
+                m.predict_each(&part, options, |labels, _| Ok(w.write(&as_i32(labels))?))
             })?;
             Ok(m.k)
         }
         Model::Gmm(m) if a.proba => {
-            stream_npy(out, Some(m.k()), &inputs, |w| {
-                m.predict_proba_each(&data, options, |r| Ok(w.write(r)?))
+            stream_npy(out, Some(m.k()), &inputs, n, &rows, |w| {
+                m.predict_proba_each(&part, options, |r| Ok(w.write(r)?))
             })?;
             Ok(m.k())
         }
         Model::Gmm(m) => {
-            stream_npy(out, None, &inputs, |w| {
-                m.predict_each(&data, options, |labels| Ok(w.write(&as_i32(labels))?))
+            stream_npy(out, None, &inputs, n, &rows, |w| {
+                m.predict_each(&part, options, |labels| Ok(w.write(&as_i32(labels))?))
             })?;
             Ok(m.k())
         }
@@ -134,22 +144,24 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
     )
 }
 
-/// Creates `path` (an .npy of `cols` columns, or a vector), lets `fill`
-/// stream into it, and completes it (renamed into place only then).
+/// Creates `path` (an .npy of `n` rows of `cols` columns, or a vector) of
+/// which this process writes `rows`, lets `fill` stream into it, and
+/// completes it (renamed into place only then).
 fn stream_npy<T, E>(
     path: &Path,
     cols: Option<usize>,
     inputs: &[&Path],
-    fill: impl FnOnce(&mut NpyWriter<T>) -> std::result::Result<(), E>,
+    n: usize,
+    rows: &Range<usize>,
+    fill: impl FnOnce(&mut RowsOut<T>) -> std::result::Result<(), E>,
 ) -> Result<()>
 where
-    T: mmclust_core::format::NpyElement,
+    T: NpyElement,
     anyhow::Error: From<E>,
 {
-    let mut w = NpyWriter::<T>::create(path, cols, inputs)?;
+    let mut w = RowsOut::<T>::create(path, inputs, n, cols, rows.clone())?;
     fill(&mut w)?;
-    w.finish()?;
-    Ok(())
+    w.finish()
 }
 
 /// K-means inertia (sum of squared distances to the nearest centre) of data
@@ -180,22 +192,28 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
     };
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
-    let inertia = with_progress(g, "score", data.n_rows(), |options| {
+    let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
+    let inertia = with_progress(g, "score", rows.len(), |options| {
         Ok(match &a.per_sample_out {
             Some(p) => {
-                let mut total = 0.0f64;
-                stream_npy(p, None, &inputs, |w| {
-                    model.predict_each(&data, options, |_, dist| {
-                        total += dist.iter().map(|&v| f64::from(v)).sum::<f64>();
+                let part = RowRange::new(&data, rows.clone())?;
+                let mut sums = Vec::new();
+                stream_npy(p, None, &inputs, n, &rows, |w| {
+                    model.predict_each(&part, options, |_, dist| {
+                        sums.push(dist.iter().map(|&v| f64::from(v)).sum::<f64>());
                         Ok(w.write(dist)?)
                     })
                 })?;
-                total
+                chunk_total(&sums)?
             }
-            None => model.inertia_of(&data, None, options)?,
+            // The inertia pass over the global chunk grid: split between
+            // ranks, merged by the one-process tree.
+            None => match crate::dist::comm() {
+                Some(comm) => model.inertia_of(&Distributed::new(&data, comm), None, options)?,
+                None => model.inertia_of(&data, None, options)?,
+            },
         })
     })?;
-    let n = data.n_rows();
     if g.json {
         emit_json(&json!({
             "command": "score",
@@ -219,14 +237,16 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
 fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
     let data = FiniteSource::new(open(&a.file)?);
     let inputs = [a.model.as_path(), a.file.as_path()];
-    let total = with_progress(g, "score", data.n_rows(), |options| {
+    let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
+    let part = RowRange::new(&data, rows.clone())?;
+    let total = with_progress(g, "score", rows.len(), |options| {
         let mut writer = match &a.per_sample_out {
-            Some(p) => Some(NpyWriter::<f32>::create(p, None, &inputs)?),
+            Some(p) => Some(RowsOut::<f32>::create(p, &inputs, n, None, rows.clone())?),
             None => None,
         };
-        let mut total = 0.0f64;
-        model.score_samples_each(&data, options, |ll| {
-            total += ll.iter().sum::<f64>();
+        let mut sums = Vec::new();
+        model.score_samples_each(&part, options, |ll| {
+            sums.push(ll.iter().sum::<f64>());
             if let Some(w) = writer.as_mut() {
                 let v: Vec<f32> = ll.iter().map(|&x| x as f32).collect();
                 w.write(&v)?;
@@ -236,9 +256,8 @@ fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel
         if let Some(w) = writer {
             w.finish()?;
         }
-        Ok(total)
+        chunk_total(&sums)
     })?;
-    let n = data.n_rows();
     let mean = total / n as f64;
     let p = model.n_parameters() as f64;
     let bic = -2.0 * total + p * (n as f64).ln();

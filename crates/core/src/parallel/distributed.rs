@@ -142,11 +142,76 @@ where
     M: Fn(Chunk<'_>, &mut [T]) -> Result<P> + Sync,
     R: Fn(P, P) -> P + Sync,
 {
+    let all = 0..source.n_rows();
+    into_global(source, chunking, options, out, all, per_row, map, merge)
+}
+
+/// The rows whose per-row values this process computes in passes over the
+/// global chunk grid of `source`: its [`owned_rows`](super::owned_rows) in a
+/// distributed run, every row otherwise.
+#[must_use]
+pub fn local_rows<S: DataSource + ?Sized>(source: &S, chunking: Chunking) -> Range<usize> {
+    let n = source.n_rows();
+    match source.comm().filter(|c| c.size() > 1) {
+        Some(comm) => super::owned_rows(n, chunking, comm.rank(), comm.size()),
+        None => 0..n,
+    }
+}
+
+/// [`map_reduce_into_global`] with `out` holding only this process's rows,
+/// [`local_rows`] (`per_row` values each): per-row state that lives with the
+/// rows a process computes (labels, the bounds of accelerated K-means), so a
+/// process of a distributed run keeps O(n / processes) of it, not O(n). The
+/// statistics are those of every row, as from [`map_reduce_into_global`].
+///
+/// # Errors
+/// As [`map_reduce_into`]; communication failures.
+pub fn map_reduce_into_local<S, T, P, M, R>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    out: &mut [T],
+    per_row: usize,
+    map: M,
+    merge: R,
+) -> Result<Option<P>>
+where
+    S: DataSource + ?Sized,
+    T: Send,
+    P: Partial + Send,
+    M: Fn(Chunk<'_>, &mut [T]) -> Result<P> + Sync,
+    R: Fn(P, P) -> P + Sync,
+{
+    let mine = local_rows(source, chunking);
+    into_global(source, chunking, options, out, mine, per_row, map, merge)
+}
+
+/// The pass of [`map_reduce_into_global`] and [`map_reduce_into_local`]:
+/// `out` holds rows `held` (`per_row` values each), all of this process's rows.
+#[allow(clippy::too_many_arguments)]
+fn into_global<S, T, P, M, R>(
+    source: &S,
+    chunking: Chunking,
+    options: PassOptions<'_>,
+    out: &mut [T],
+    held: Range<usize>,
+    per_row: usize,
+    map: M,
+    merge: R,
+) -> Result<Option<P>>
+where
+    S: DataSource + ?Sized,
+    T: Send,
+    P: Partial + Send,
+    M: Fn(Chunk<'_>, &mut [T]) -> Result<P> + Sync,
+    R: Fn(P, P) -> P + Sync,
+{
     let Some(comm) = source.comm().filter(|c| c.size() > 1) else {
         return map_reduce_into(source, chunking, options, out, per_row, map, merge);
     };
     let n = source.n_rows();
-    check_out_len(out.len(), n, per_row)?;
+    check_out_len(out.len(), held.len(), per_row)?;
+    let first = held.start;
     let n_chunks = chunking.n_chunks(n);
     if n_chunks == 0 {
         return Ok(None);
@@ -159,9 +224,9 @@ where
         n_chunks,
         comm,
         |node| {
-            let first = chunking.range(node.start, n).start;
-            let last = chunking.range(node.end - 1, n).end;
-            let out = &mut out[first * per_row..last * per_row];
+            let start = chunking.range(node.start, n).start - first;
+            let end = chunking.range(node.end - 1, n).end - first;
+            let out = &mut out[start * per_row..end * per_row];
             tree_into(node, out, chunking, per_row, &leaf, &merge)
         },
         &merge,

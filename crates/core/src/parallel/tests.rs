@@ -279,6 +279,63 @@ fn global_pass_is_bitwise_the_single_process_pass_on_any_rank_count() {
     }
 }
 
+/// Per-row outputs that hold only a process's own rows get the values of
+/// those rows, and the statistics of every row.
+#[test]
+fn local_outputs_hold_the_rows_of_their_process() {
+    use crate::group::ThreadGroup;
+    use crate::source::Distributed;
+    let (n, d) = (5_003, 2);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(61).unwrap();
+    let per_row = 2;
+    let value = |i: usize| (i as u32 * 7 % 11, i as u32 + 1);
+    for ranks in 1..=4 {
+        let held = ThreadGroup::run(ranks, |comm| {
+            let dist = Distributed::new(&src, comm);
+            let mine = local_rows(&dist, chunking);
+            assert_eq!(mine, owned_rows(n, chunking, comm.rank(), comm.size()));
+            let mut out = vec![u32::MAX; mine.len() * per_row];
+            // A buffer of every row is refused.
+            let mut whole = vec![0u32; n * per_row];
+            let pass = |out: &mut [u32]| {
+                map_reduce_into_local(
+                    &dist,
+                    chunking,
+                    PassOptions::default(),
+                    out,
+                    per_row,
+                    |c, out| {
+                        for (i, o) in out.chunks_exact_mut(per_row).enumerate() {
+                            let (a, b) = value(c.start_row + i);
+                            o.copy_from_slice(&[a, b]);
+                        }
+                        Ok(c.n_rows as u64)
+                    },
+                    |a, b| a + b,
+                )
+            };
+            if ranks > 1 {
+                assert!(pass(&mut whole).is_err());
+            }
+            assert_eq!(pass(&mut out).unwrap(), Some(n as u64));
+            for (i, o) in mine.clone().zip(out.chunks_exact(per_row)) {
+                let (a, b) = value(i);
+                assert_eq!(o, [a, b], "row {i}");
+            }
+            mine
+        });
+        // The processes' rows tile 0..n in rank order.
+        let mut next = 0;
+        for r in held {
+            assert_eq!(r.start, next);
+            next = r.end;
+        }
+        assert_eq!(next, n, "{ranks} ranks");
+    }
+}
+
 #[test]
 fn errors_propagate() {
     let v = data(100, 1);

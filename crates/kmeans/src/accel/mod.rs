@@ -89,6 +89,17 @@
 //! `distance_evals` counts every distance computed: own centre, kernel
 //! (16-lane groups count their real centres) and exact scans.
 //!
+//! # Distributed runs
+//!
+//! Under MPI each process keeps the labels and bounds of the rows it
+//! computes ([`local_rows`]) and passes go over the global chunk grid
+//! ([`map_reduce_into_local`]): the M-step statistics, the labels changed
+//! (which end the warm-up) and the distance counts are those of every row,
+//! bitwise as in one process. Everything else a pass needs comes from the
+//! centres alone, identical on every process: the drifts (from the previous
+//! centres), Yinyang's groups and their bounds. So a bounded run gives one
+//! process's result on any number of processes.
+//!
 //! Empty clusters re-seeded by Lloyd's relocation need nothing special: the
 //! relocated centre's drift is the full jump, so every bound that involves it
 //! drops by that much (conservative, hence safe).
@@ -100,6 +111,7 @@
 //! groups; [`plan`] what one bounded pass precomputes; [`rows`] what the two
 //! variants share on a chunk; [`hamerly`] and [`yinyang`] their chunk passes.
 //!
+//! [`local_rows`]: mmclust_core::parallel::local_rows
 //! [`up`]: bounds::up
 //! [`down`]: bounds::down
 //! [`UP`]: bounds::UP
@@ -119,7 +131,7 @@ mod yinyang;
 
 use mmclust_core::DataSource;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_into};
+use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_into_local};
 use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 
 use crate::error::Result;
@@ -149,15 +161,20 @@ pub(crate) enum Assigner {
 }
 
 impl Assigner {
-    /// Lloyd's assigner for `n` rows.
+    /// Lloyd's assigner for `n` rows: those this process computes
+    /// ([`local_rows`](mmclust_core::parallel::local_rows)), all of them in
+    /// one process.
     pub(crate) fn lloyd(n: usize, scratch: &ScratchConfig) -> Result<Self> {
         Ok(Assigner::Lloyd {
             labels: RowBuffer::new(n, u32::MAX, scratch)?,
         })
     }
 
-    /// A bounded assigner for `n` rows and the initial `centers` (k × d);
-    /// Yinyang groups the centres here, by K-means on them, which `cluster`
+    /// A bounded assigner for `n` rows (this process's, as for
+    /// [`Assigner::lloyd`]: in a distributed run each process keeps the
+    /// bounds of its own rows) and the initial `centers` (k × d);
+    /// Yinyang groups the centres here, by K-means on them (on the centres
+    /// alone, so every process of a distributed run forms the same groups), which `cluster`
     /// runs (given its parameters and the points, it returns the centres; the
     /// engine passes its in-memory fit, so this module need not import it).
     /// Bounds from the first pass (see [`Assigner::warm_up`]).
@@ -321,7 +338,7 @@ impl BoundState {
         }
         let centers = packed.centers();
         let plan = self.groups.plan(packed, k, d);
-        let merged = map_reduce_into(
+        let merged = map_reduce_into_local(
             source,
             chunking,
             options,

@@ -14,6 +14,7 @@ use std::path::Path;
 use anyhow::Result;
 use mmclust_core::format::{CsvOptions, CsvReader, Matrix};
 use mmclust_core::parallel::{Chunking, PassOptions};
+use mmclust_core::source::Distributed;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 use mmclust_core::{DataSource, FiniteSource};
 use mmclust_eval::{EvalError, principal_axes, sample_rows};
@@ -63,9 +64,23 @@ pub(crate) fn eval_err(e: EvalError) -> anyhow::Error {
     }
 }
 
-/// Runs `f` on the data, z-scored on the fly when `standardize`.
+/// Runs `f` on the data, z-scored on the fly when `standardize`. Under MPI
+/// the data is shared between the ranks ([`Distributed`]): every pass over it
+/// (statistics, fits, scores, silhouette rows) is split between them with
+/// one process's result, so every rank must run the same `f`.
 pub(crate) fn with_source<R>(
     m: &Matrix,
+    standardize: bool,
+    f: impl FnOnce(&dyn DataSource) -> Result<R>,
+) -> Result<R> {
+    match crate::dist::comm() {
+        Some(comm) => source_in(&Distributed::new(m, comm), standardize, f),
+        None => source_in(m, standardize, f),
+    }
+}
+
+fn source_in<S: DataSource, R>(
+    m: &S,
     standardize: bool,
     f: impl FnOnce(&dyn DataSource) -> Result<R>,
 ) -> Result<R> {
@@ -178,9 +193,12 @@ pub(crate) fn scatter_svg(
     )))
 }
 
-/// Writes a small text output atomically, refusing to overwrite `inputs`.
+/// Writes a small text output atomically, refusing to overwrite `inputs`;
+/// under MPI rank 0 alone writes it (every rank computed the same text).
 pub(crate) fn write_text(path: &Path, inputs: &[&Path], text: &str) -> Result<()> {
-    mmclust_core::output::write_atomic(path, inputs, text.as_bytes())?;
+    if crate::dist::is_root() {
+        mmclust_core::output::write_atomic(path, inputs, text.as_bytes())?;
+    }
     Ok(())
 }
 

@@ -137,7 +137,8 @@ fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) ->
         let svg = super::plot::silhouette(&title, &s.values, &s.codes, labels.k(), s.mean);
         write_text(path, &inputs, &svg)?;
     }
-    if let Some(path) = &a.values_out {
+    // Every rank holds every value; rank 0 writes them.
+    if let Some(path) = a.values_out.as_ref().filter(|_| crate::dist::is_root()) {
         let v: Vec<f32> = s.values.iter().map(|&x| x as f32).collect();
         let mut w = mmclust_core::format::NpyWriter::<f32>::create(path, None, &inputs)?;
         w.write(&v)?;
