@@ -487,16 +487,18 @@ def real_datasets(opts: argparse.Namespace) -> list[tuple[str, Path, int, str]]:
 
 def embeddings_description(path: Path) -> str:
     """How the --embeddings file was made, from the JSON sidecar that
-    scripts/make_embeddings.py writes beside it (``PATH.json``)."""
-    side = Path(str(path) + ".json")
-    if not side.exists():
-        side = path.with_suffix(".json")
+    scripts/make_embeddings.py writes beside it (``PATH`` with ``.json``)."""
     try:
-        meta = json.loads(side.read_text())
-    except (OSError, ValueError):
-        return f"`{path.name}`, no sidecar describing it"
-    return (f"{meta.get('n', '?')} English words from `{meta.get('source', '?')}` embedded by "
-            f"{meta.get('model', '?')} (`scripts/make_embeddings.sh`), float32, L2-normalised")
+        meta = json.loads(path.with_suffix(".json").read_text())
+        src, model = meta["source"], meta["model"]
+        return (f"the first {src['n']:,} of the sorted, lower-cased `{'+'.join(src['lists'])}` "
+                f"words of english-words {src['version']} ('{src['first']}' to '{src['last']}'), "
+                f"embedded by {model['name']} from the PyPI wheel {model['package']} "
+                f"{model['package_version']} (`scripts/make_embeddings.sh`, NumPy forward pass), "
+                "float32, L2-normalised")
+    except (OSError, ValueError, KeyError, TypeError):
+        return (f"`{path.name}` from `scripts/make_embeddings.sh` (English words embedded by "
+                "all-MiniLM-L6-v2; no sidecar found beside it)")
 
 
 def bench_config(b: Bench, opts: argparse.Namespace, n: int, d: int, k: int,

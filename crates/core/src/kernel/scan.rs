@@ -70,20 +70,30 @@ pub(super) fn fast_values(
 ) {
     let d = row.len();
     out.clear();
-    for &j in cand {
-        let j = j as usize;
-        let c = &centers[j * d..(j + 1) * d];
-        #[cfg(target_arch = "x86_64")]
-        if isa >= Isa::Avx512 {
-            // SAFETY: AVX-512F is part of the path `isa`; `c` and `row` hold
+    let center = |j: u32| &centers[j as usize * d..(j as usize + 1) * d];
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx512 {
+        let mut groups = cand.chunks_exact(4);
+        for g in &mut groups {
+            let cs = [center(g[0]), center(g[1]), center(g[2]), center(g[3])];
+            // SAFETY: AVX-512F is part of the path `isa`; every row holds
             // `d` values.
-            let dot = unsafe { x86::dot(row, c) };
-            out.push((-2.0f32).mul_add(dot, norms[j]));
-            continue;
+            let dots = unsafe { x86::dot4(row, cs) };
+            for (&j, dot) in g.iter().zip(dots) {
+                out.push((-2.0f32).mul_add(dot, norms[j as usize]));
+            }
         }
-        let _ = isa;
-        let dot: f32 = row.iter().zip(c).map(|(&a, &b)| a * b).sum();
-        out.push((-2.0f32).mul_add(dot, norms[j]));
+        for &j in groups.remainder() {
+            // SAFETY: as above.
+            let dot = unsafe { x86::dot(row, center(j)) };
+            out.push((-2.0f32).mul_add(dot, norms[j as usize]));
+        }
+        return;
+    }
+    let _ = isa;
+    for &j in cand {
+        let dot: f32 = row.iter().zip(center(j)).map(|(&a, &b)| a * b).sum();
+        out.push((-2.0f32).mul_add(dot, norms[j as usize]));
     }
 }
 
@@ -105,24 +115,47 @@ mod x86 {
     pub(super) unsafe fn least(norms: &[f32], dots: &[f32]) -> (f32, bool) {
         let len = norms.len();
         let m2 = _mm512_set1_ps(-2.0);
-        let mut best = _mm512_set1_ps(f32::INFINITY);
+        let inf = _mm512_set1_ps(f32::INFINITY);
+        // Four running minima (a minimum is exact, so their order does not
+        // matter): four independent chains instead of one.
+        let mut best = [inf; 4];
         let mut nan: __mmask16 = 0;
+        let (pn, pd) = (norms.as_ptr(), dots.as_ptr());
         let mut j = 0;
+        while j + 64 <= len {
+            for (q, b) in best.iter_mut().enumerate() {
+                // SAFETY: `j + 16q + 16 ≤ len`: inside both slices.
+                let v = unsafe {
+                    _mm512_fmadd_ps(
+                        m2,
+                        _mm512_loadu_ps(pd.add(j + 16 * q)),
+                        _mm512_loadu_ps(pn.add(j + 16 * q)),
+                    )
+                };
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                *b = _mm512_min_ps(*b, v);
+            }
+            j += 64;
+        }
         while j < len {
             let m = tail(len, j);
             // SAFETY: lanes of `m` are `j .. min(j + 16, len)`, in bounds.
             let (n, p) = unsafe {
                 (
-                    _mm512_mask_loadu_ps(best, m, norms.as_ptr().add(j)),
-                    _mm512_maskz_loadu_ps(m, dots.as_ptr().add(j)),
+                    _mm512_mask_loadu_ps(inf, m, pn.add(j)),
+                    _mm512_maskz_loadu_ps(m, pd.add(j)),
                 )
             };
             let v = _mm512_fmadd_ps(m2, p, n);
             nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
-            best = _mm512_min_ps(best, v);
+            best[0] = _mm512_min_ps(best[0], v);
             j += 16;
         }
-        (_mm512_reduce_min_ps(best), nan != 0)
+        let b = _mm512_min_ps(
+            _mm512_min_ps(best[0], best[1]),
+            _mm512_min_ps(best[2], best[3]),
+        );
+        (_mm512_reduce_min_ps(b), nan != 0)
     }
 
     /// `Σ a_p b_p` in `f32`: four 16-lane FMA chains, then their sum.
@@ -164,6 +197,45 @@ mod x86 {
         _mm512_reduce_add_ps(s)
     }
 
+    /// [`dot`] of `a` with four rows at once, loading `a` once for the four:
+    /// two chains per row, so a value may differ from [`dot`]'s in its last
+    /// bits (any order of the sum is within the certificate's bound).
+    ///
+    /// # Safety
+    /// AVX-512F must be available; every `b` as long as `a`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+        let d = a.len();
+        let pa = a.as_ptr();
+        let pb = b.map(<[f32]>::as_ptr);
+        let mut acc = [[_mm512_setzero_ps(); 2]; 4];
+        let mut p = 0;
+        while p + 32 <= d {
+            for h in 0..2 {
+                // SAFETY: `p + 16h + 16 ≤ d`: inside every row.
+                unsafe {
+                    let x = _mm512_loadu_ps(pa.add(p + 16 * h));
+                    for (acc, pb) in acc.iter_mut().zip(pb) {
+                        acc[h] = _mm512_fmadd_ps(x, _mm512_loadu_ps(pb.add(p + 16 * h)), acc[h]);
+                    }
+                }
+            }
+            p += 32;
+        }
+        while p < d {
+            let m = tail(d, p);
+            // SAFETY: the lanes of `m` are inside every row.
+            unsafe {
+                let x = _mm512_maskz_loadu_ps(m, pa.add(p));
+                for (acc, pb) in acc.iter_mut().zip(pb) {
+                    acc[0] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(m, pb.add(p)), acc[0]);
+                }
+            }
+            p += 16;
+        }
+        acc.map(|[a0, a1]| _mm512_reduce_add_ps(_mm512_add_ps(a0, a1)))
+    }
+
     /// `super::at_most` with AVX-512F.
     ///
     /// # Safety
@@ -201,6 +273,47 @@ mod tests {
     use super::*;
 
     proptest! {
+        /// Every path's fast values lie within the bound the certificate
+        /// assumes: `(d + 8)·2⁻²³·(n + 2Σ|x_p c_p|)` of the exact
+        /// `n − 2x·c` (`n` the rounded norm it is given).
+        #[test]
+        fn fast_values_are_within_the_bound(
+            d in 1usize..300,
+            k in 1usize..9,
+            seed in 0u64..1000,
+            scale in prop::sample::select(vec![1e-3f32, 1.0, 1e3]),
+        ) {
+            let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = move || {
+                z ^= z << 13;
+                z ^= z >> 7;
+                z ^= z << 17;
+                ((z >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
+            };
+            let row: Vec<f32> = (0..d).map(|_| next()).collect();
+            let centers: Vec<f32> = (0..k * d).map(|_| next()).collect();
+            let norms: Vec<f32> = centers
+                .chunks_exact(d)
+                .map(|c| c.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() as f32)
+                .collect();
+            let cand: Vec<u32> = (0..k as u32).rev().collect();
+            for isa in Isa::paths_for_test("fast_values_are_within_the_bound") {
+                let mut out = Vec::new();
+                fast_values(isa, &row, &centers, &norms, &cand, &mut out);
+                prop_assert_eq!(out.len(), k);
+                for (&j, &v) in cand.iter().zip(&out) {
+                    let c = &centers[j as usize * d..(j as usize + 1) * d];
+                    let exact: f64 = f64::from(norms[j as usize])
+                        - 2.0 * row.iter().zip(c).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum::<f64>();
+                    let mass: f64 = f64::from(norms[j as usize])
+                        + 2.0 * row.iter().zip(c).map(|(&a, &b)| f64::from(a * b).abs()).sum::<f64>();
+                    let bound = (d as f64 + 8.0) * f64::from(f32::EPSILON) * mass;
+                    prop_assert!((f64::from(v) - exact).abs() <= bound,
+                        "{} d {} j {}: {} vs {} (bound {})", isa, d, j, v, exact, bound);
+                }
+            }
+        }
+
         /// Every path finds the scalar path's least estimate and candidates.
         #[test]
         fn every_path_scans_alike(
