@@ -47,9 +47,24 @@ run() { "$PY" scripts/bench_peers.py "${quick[@]}" "${report[@]}" "$@"; }
 case "$mode" in
     kmeans) run --configs 32x100,128x1000 --minibatch "${rest[@]}" ;;
     embeddings)
+        # Per Lloyd iteration against every peer, then time to convergence from
+        # the same C0 (mmclust's variants against scikit-learn-intelex, the
+        # fastest peer per iteration here; scikit-learn's elkan takes minutes
+        # per run at k = 1000), spliced into one section.
         emb=bench-out/embeddings_words_minilm384.npy
         [ -f "$emb" ] || scripts/make_embeddings.sh --out "$emb" >&2
-        run --embeddings "$emb" --no-full "${rest[@]}" ;;
+        run --embeddings "$emb" --no-full --no-report --out bench-out/section-embeddings-iter.md \
+            "${rest[@]}"
+        run --embeddings "$emb" --no-full --no-iter --accel --no-mlpack \
+            --engines mmclust,sklearnex --no-report --out bench-out/section-embeddings-accel.md \
+            "${rest[@]}"
+        { cat bench-out/section-embeddings-iter.md
+          sed -n '/^## Exact accelerated K-means/,$p' bench-out/section-embeddings-accel.md
+        } > bench-out/section-embeddings.md
+        if [ ${#report[@]} -eq 0 ]; then
+            "$PY" scripts/bench_report.py --section embeddings bench-out/section-embeddings.md
+        fi
+        ;;
     all)
         q=${#quick[@]}
         if [ "$q" -gt 0 ]; then configs=32x100; else configs=32x100,128x1000; fi
