@@ -68,6 +68,8 @@ def write_fixtures(out):
     save(out, "f8.npy", base("<f8"))
     save(out, "u1.npy", base("|u1"))
     save(out, "i4.npy", base("<i4"))
+    save(out, "f2.npy", base("<f2"))
+    save(out, "i1.npy", base("|i1"))
     save(out, "f4_v2.npy", f4, version=(2, 0))
     save(out, "f4_v3.npy", f4, version=(3, 0))
     # 1-D vectors for the label / weight readers.
@@ -76,13 +78,37 @@ def write_fixtures(out):
     save(out, "vec_i8_big.npy", np.array([1, 2**40], dtype="<i8"))
     save(out, "vec_f4.npy", np.array([0.5, 1.5, -2.0], dtype="<f4"))
     save(out, "vec_f8.npy", np.array([0.5, 1.5, -2.0], dtype="<f8"))
+    save(out, "vec_f2.npy", np.array([0.5, 1.5, -2.0], dtype="<f2"))
+    save(out, "vec_i1.npy", np.array([3, -1, 0, 7, 2], dtype="|i1"))
+
+    # float16 and int8, with numpy's own conversion to float32 beside them:
+    # the reader must give the same bits. Half bit patterns: every exponent
+    # with the edge mantissas, both signs (zeros, subnormals, the largest
+    # finite, infinities, quiet and signalling NaNs with payloads), then
+    # patterns drawn with a fixed seed, 960 in all (each file under 4 KiB).
+    edges = [0x000, 0x001, 0x002, 0x155, 0x1FF, 0x200, 0x3FE, 0x3FF]
+    picked = [s << 15 | e << 10 | m for s in (0, 1) for e in range(32) for m in edges]
+    rest = sorted(set(range(65536)) - set(picked))
+    rng = np.random.default_rng(20)
+    picked += list(rng.choice(rest, 960 - len(picked), replace=False))
+    halves = np.array(picked, dtype="<u2").view("<f2").reshape(480, 2)
+    save(out, "f2_bits.npy", halves)
+    save(out, "f2_bits_as_f4.npy", halves.astype("<f4"))
+    int8s = np.arange(-128, 128, dtype="|i1").reshape(128, 2)
+    save(out, "i1_all.npy", int8s)
+    save(out, "i1_all_as_f4.npy", int8s.astype("<f4"))
+    # Three blobs in 8 columns, rounded to float16 (values a K-means fit can
+    # tell apart), and the same values as float32: a fit gives one model.
+    centres = rng.normal(0, 6, size=(3, 8))
+    blobs = (centres[rng.integers(0, 3, 120)] + rng.normal(0, 1, size=(120, 8))).astype("<f2")
+    save(out, "blobs_f2.npy", blobs)
+    save(out, "blobs_f2_as_f4.npy", blobs.astype("<f4"))
 
     # Valid .npy files that are not matrices mmclust reads.
     save(out, "three_d.npy", np.arange(24, dtype="<f4").reshape(2, 3, 4))
     save(out, "scalar.npy", np.array(1.0, dtype="<f4"))
     save(out, "fortran.npy", np.asfortranarray(f4))
     save(out, "big_endian.npy", base(">f4"))
-    save(out, "f2.npy", base("<f2"))
     save(out, "c8.npy", base("<c8"))
     save(out, "zero_rows.npy", np.zeros((0, 3), dtype="<f4"))
     save(out, "zero_cols.npy", np.zeros((3, 0), dtype="<f4"))
@@ -133,7 +159,8 @@ def write_fixtures(out):
 def check_fixtures(out):
     """Every fixture meant to be readable loads in numpy with the expected values."""
     expect = np.arange(12).reshape(4, 3)
-    for name in ["f4.npy", "f8.npy", "u1.npy", "i4.npy", "f4_v2.npy", "f4_v3.npy",
+    for name in ["f4.npy", "f8.npy", "u1.npy", "i4.npy", "f2.npy", "i1.npy",
+                 "f4_v2.npy", "f4_v3.npy",
                  "align16.npy", "misaligned.npy", "odd_header.npy", "fortran.npy",
                  "big_endian.npy"]:
         a = np.load(os.path.join(out, name))

@@ -7,6 +7,7 @@ mod dist;
 mod fail;
 mod input;
 mod progress;
+mod scratch;
 mod signals;
 
 use std::io::Write;

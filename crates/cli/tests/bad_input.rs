@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use common::*;
+use mmclust_core::format::f16_bits_to_f32;
 use serde::Deserialize;
 
 const TABLE: &str = "tests/data/bad_input.json";
@@ -276,8 +277,34 @@ fn good_values(d: usize) -> Vec<f32> {
         .collect()
 }
 
+/// The half-precision bits of `x`, rounded to nearest even: the table's
+/// float values (0 to 11, NaN, ±inf) are all in the normal range of `<f2`.
+fn f16_bits(x: f32) -> u16 {
+    let sign = ((x.to_bits() >> 16) & 0x8000) as u16;
+    if x.is_nan() {
+        return 0x7e00;
+    }
+    if x.is_infinite() {
+        return sign | 0x7c00;
+    }
+    if x == 0.0 {
+        return sign;
+    }
+    let bits = x.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127 + 15;
+    assert!((1..31).contains(&exponent), "{x} is not a normal half");
+    let mantissa = bits & 0x7f_ffff;
+    let mut h = ((exponent as u32) << 10) | (mantissa >> 13);
+    let rest = mantissa & 0x1fff;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
+
 impl Values {
-    fn bytes(&self) -> Vec<u8> {
+    /// The data bytes: float values as `<f4`, or as `<f2` when `descr` says so.
+    fn bytes(&self, descr: &str) -> Vec<u8> {
         let given = [
             self.zero_bytes.is_some(),
             self.good_cols.is_some(),
@@ -307,6 +334,9 @@ impl Values {
                 serde_json::Value::String(t) => t.parse().expect("nan, inf or -inf"),
                 other => panic!("{other}: not a value"),
             };
+        }
+        if descr == "<f2" {
+            return v.iter().flat_map(|&x| f16_bits(x).to_le_bytes()).collect();
         }
         f32_bytes(&v)
     }
@@ -393,7 +423,7 @@ impl Env {
             return path;
         }
         let mut bytes = match (&make.npy, make.from.as_deref()) {
-            (Some(n), None) => npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes()),
+            (Some(n), None) => npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes(&n.descr)),
             (None, Some(from @ ("km" | "ck"))) => std::fs::read(self.get(from)).unwrap(),
             (None, None) => Vec::new(),
             _ => panic!("{name}: npy, or from km or ck"),
@@ -610,9 +640,20 @@ fn non_finite_values_are_counted_by_info_and_copied_by_convert() {
         let out = env.path(&format!("copy-{class}.npy"));
         let o = run(&["convert", s(&file), s(&out)]);
         assert!(o.status.success(), "{class}");
+        let input = std::fs::read(&file).unwrap();
+        let want: Vec<u8> = match bad.make.npy.as_ref().map(|n| n.descr.as_str()) {
+            // float16 widens to float32 exactly (checked against numpy in
+            // crates/core/tests/formats.rs), NaN and ±inf included.
+            Some("<f2") => input[128..]
+                .chunks_exact(2)
+                .map(|c| f16_bits_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .flat_map(f32::to_le_bytes)
+                .collect(),
+            _ => input[128..].to_vec(),
+        };
         assert_eq!(
             std::fs::read(&out).unwrap()[128..],
-            std::fs::read(&file).unwrap()[128..],
+            want[..],
             "{class}: convert copies the values bit for bit"
         );
     }

@@ -82,7 +82,7 @@ fn bad_files_exit_2_with_the_problem_named() {
         (npy_fixture("trailing.npy"), "trailing bytes"),
         (npy_fixture("fortran.npy"), "np.ascontiguousarray"),
         (npy_fixture("big_endian.npy"), "big-endian"),
-        (npy_fixture("f2.npy"), "<f2"),
+        (npy_fixture("c8.npy"), "<c8"),
         (npy_fixture("three_d.npy"), "2-D"),
         (npy_fixture("zero_rows.npy"), "0 rows"),
         (npy_fixture("header_too_large.npy"), "limit"),
@@ -210,6 +210,76 @@ fn convert_round_trips_csv_and_names_bad_cells() {
         "--json",
     ]);
     assert_eq!(json(&conv)["rows"], 4);
+}
+
+/// The values of a `.npy` fixture written by numpy as float32.
+fn numpy_f32(name: &str) -> Vec<u32> {
+    read_f32_npy(&npy_fixture(name))
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+#[test]
+fn float16_and_int8_files_are_read_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, descr, as_f4) in [
+        ("f2_bits.npy", "<f2", "f2_bits_as_f4.npy"),
+        ("blobs_f2.npy", "<f2", "blobs_f2_as_f4.npy"),
+        ("i1_all.npy", "|i1", "i1_all_as_f4.npy"),
+    ] {
+        let path = npy_fixture(name);
+        let text = stdout(&run_ok(&["info", s(&path)]));
+        assert!(text.contains(&format!("dtype   {descr}")), "{text}");
+        assert_eq!(
+            json(&run(&["info", s(&path), "--json"]))["file"]["dtype"],
+            descr
+        );
+        // Converted to float32 bit for bit as numpy's astype(np.float32),
+        // NaN payloads, infinities and subnormals of f2_bits.npy included.
+        let out = dir.path().join(format!("{name}.f4.npy"));
+        run_ok(&["convert", s(&path), s(&out), "--quiet"]);
+        let got: Vec<u32> = read_f32_npy(&out).iter().map(|v| v.to_bits()).collect();
+        assert!(got == numpy_f32(as_f4), "{name}: differs from numpy");
+    }
+    // Non-finite float16 values get the error every dtype gets. The first in
+    // f2_bits.npy is +inf, pattern 0x7c00, the 249th value (after 31
+    // exponents × 8 mantissas): row 124, column 0.
+    let bits = npy_fixture("f2_bits.npy");
+    let o = run(&["kmeans", s(&bits), "-k", "2"]);
+    assert_input_error(&o, "non-finite");
+    assert!(stderr(&o).contains("f2_bits.npy"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("row 124, column 0"), "{}", stderr(&o));
+
+    // A fit on the float16 file is the fit on the same values stored as
+    // float32: same centres, labels and inertia, bit for bit.
+    for algorithm in ["lloyd", "hamerly", "yinyang"] {
+        let mut fits = Vec::new();
+        for name in ["blobs_f2.npy", "blobs_f2_as_f4.npy"] {
+            let labels = dir.path().join(format!("{algorithm}-{name}-labels.npy"));
+            let centres = dir.path().join(format!("{algorithm}-{name}-centres.npy"));
+            let v = json(&run(&[
+                "kmeans",
+                s(&npy_fixture(name)),
+                "-k",
+                "3",
+                "--algorithm",
+                algorithm,
+                "--labels-out",
+                s(&labels),
+                "--centers-out",
+                s(&centres),
+                "--json",
+            ]));
+            fits.push((
+                v["inertia"].to_string(),
+                v["n_iter"].clone(),
+                std::fs::read(&labels).unwrap(),
+                std::fs::read(&centres).unwrap(),
+            ));
+        }
+        assert_eq!(fits[0], fits[1], "{algorithm}");
+    }
 }
 
 #[test]

@@ -298,6 +298,197 @@ fn a_full_disk_gives_a_clear_error_and_removes_the_temporary() {
     }
 }
 
+/// A 1 MiB tmpfs mounted on a fresh folder, unmounted when dropped.
+struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    /// The mount, or why there is none (not root, or `mount` refused).
+    fn mount() -> Result<SmallTmpfs, String> {
+        // SAFETY: geteuid(2) takes nothing and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root".to_string());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !o.status.success() {
+            return Err(format!("mount: {}", stderr(&o).trim()));
+        }
+        Ok(SmallTmpfs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Fills the file system: a file grown until the disk is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path().join("filler")).unwrap();
+        let block = vec![7u8; 4096];
+        while f.write_all(&block).and_then(|()| f.flush()).is_ok() {}
+    }
+
+    /// What is in the file system besides the filler.
+    fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "filler")
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_real_full_file_system_fails_outputs_checkpoints_and_scratch_cleanly() {
+    let tmpfs = match SmallTmpfs::mount() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("skipped: a real full file system needs a 1 MiB tmpfs mounted here ({why})");
+            return;
+        }
+    };
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data.npy");
+    generate(&data, 20_000, 4, 3);
+    let full = tmpfs.path();
+    // Spill every per-row buffer (labels: 20 000 × 4 bytes), whatever its size.
+    let spill = ("MMCLUST_TEST_SCRATCH_IN_MEMORY_LIMIT", "0");
+    let run_env = |list: &[&str], env: &[(&str, &str)]| {
+        bin().args(list).envs(env.iter().copied()).output().unwrap()
+    };
+    let d = s(&data);
+    let labels = full.join("labels.npy");
+    let checkpoint = full.join("run.ck");
+    let dir = s(full);
+
+    // Room to spare first: scratch in a tmpfs works, with a warning.
+    let o = run_env(
+        &[
+            "kmeans",
+            d,
+            "-k",
+            "3",
+            "--algorithm",
+            "lloyd",
+            "--scratch-dir",
+            dir,
+        ],
+        &[spill],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("tmpfs"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--scratch-dir"), "{}", stderr(&o));
+
+    tmpfs.fill();
+    // (what, arguments, environment, what stderr must name)
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "output",
+            vec![
+                "kmeans",
+                d,
+                "-k",
+                "3",
+                "--max-iter",
+                "3",
+                "--labels-out",
+                s(&labels),
+            ],
+            vec![],
+            vec!["labels.npy", "disk is full"],
+        ),
+        (
+            "checkpoint",
+            vec![
+                "kmeans",
+                d,
+                "-k",
+                "3",
+                "--algorithm",
+                "minibatch",
+                "--max-iter",
+                "5",
+                "--checkpoint",
+                s(&checkpoint),
+            ],
+            vec![],
+            vec!["run.ck", "disk is full"],
+        ),
+        (
+            "scratch (--scratch-dir)",
+            vec![
+                "kmeans",
+                d,
+                "-k",
+                "3",
+                "--algorithm",
+                "lloyd",
+                "--scratch-dir",
+                dir,
+            ],
+            vec![spill],
+            vec![dir, "80000 bytes", "scratch", "disk is full"],
+        ),
+        (
+            "scratch (beside the output, by default)",
+            vec![
+                "kmeans",
+                d,
+                "-k",
+                "3",
+                "--algorithm",
+                "lloyd",
+                "--labels-out",
+                s(&labels),
+            ],
+            vec![spill],
+            vec![dir, "80000 bytes", "scratch", "disk is full"],
+        ),
+        (
+            "scratch of the GMM's K-means initialisation",
+            vec![
+                "gmm",
+                d,
+                "-k",
+                "3",
+                "--covariance",
+                "diag",
+                "--scratch-dir",
+                dir,
+            ],
+            vec![spill],
+            vec![dir, "scratch", "disk is full"],
+        ),
+    ];
+    for (what, list, env, want) in cases {
+        let o = run_env(&list, &env);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        for w in want {
+            assert!(err.contains(w), "{what}: stderr should name {w:?}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{what}: one line: {err}");
+        assert_eq!(tmpfs.entries(), Vec::<String>::new(), "{what}: left behind");
+    }
+}
+
 #[test]
 fn an_input_truncated_while_mapped_is_named_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();

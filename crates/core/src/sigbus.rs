@@ -23,6 +23,11 @@
 //! have without the handler. A `SIGBUS` sent with `kill` to a process that
 //! ignored it stays ignored.
 //!
+//! Per-row scratch files ([`crate::scratch`]) are registered too: their
+//! blocks are reserved when they are created, but where the file system
+//! cannot reserve, a page that cannot be written (a full disk) faults, and
+//! the line then names the scratch folder instead.
+//!
 //! Libraries do not print: only a binary that calls [`install`] gets the
 //! handler (the `mmclust` CLI does, first thing in `main`). Registration is
 //! always on and costs two atomic stores per opened file.
@@ -39,9 +44,13 @@ mod imp {
     const FREE: u8 = 0;
     const BUSY: u8 = 1;
     const READY: u8 = 2;
+    /// What a slot maps: an input file, or a scratch file in a folder.
+    const INPUT: u8 = 0;
+    const SCRATCH: u8 = 1;
 
     struct Slot {
         state: AtomicU8,
+        kind: AtomicU8,
         start: AtomicUsize,
         len: AtomicUsize,
         path_len: AtomicUsize,
@@ -57,6 +66,7 @@ mod imp {
     #[allow(clippy::declare_interior_mutable_const)]
     const EMPTY: Slot = Slot {
         state: AtomicU8::new(FREE),
+        kind: AtomicU8::new(INPUT),
         start: AtomicUsize::new(0),
         len: AtomicUsize::new(0),
         path_len: AtomicUsize::new(0),
@@ -81,6 +91,15 @@ mod imp {
     /// use (more than 64 inputs open at once) the mapping is simply not
     /// recorded: a fault in it then ends the process as a plain `SIGBUS`.
     pub(crate) fn register(start: *const u8, len: usize, path: &Path) -> Registration {
+        register_kind(start, len, path, INPUT)
+    }
+
+    /// Records that bytes `start..start + len` map a scratch file in `dir`.
+    pub(crate) fn register_scratch(start: *const u8, len: usize, dir: &Path) -> Registration {
+        register_kind(start, len, dir, SCRATCH)
+    }
+
+    fn register_kind(start: *const u8, len: usize, path: &Path, kind: u8) -> Registration {
         let bytes = path.as_os_str().as_encoded_bytes();
         for (i, slot) in TABLE.iter().enumerate() {
             if slot
@@ -94,6 +113,7 @@ mod imp {
                 slot.path_len.store(n, Ordering::Relaxed);
                 slot.start.store(start as usize, Ordering::Relaxed);
                 slot.len.store(len, Ordering::Relaxed);
+                slot.kind.store(kind, Ordering::Relaxed);
                 slot.state.store(READY, Ordering::Release);
                 return Registration(Some(i));
             }
@@ -127,13 +147,26 @@ mod imp {
             let len = slot.len.load(Ordering::Relaxed);
             if addr >= start && addr - start < len {
                 let n = slot.path_len.load(Ordering::Relaxed);
-                write_all(b"error: input file ");
+                let scratch = slot.kind.load(Ordering::Relaxed) == SCRATCH;
+                write_all(if scratch {
+                    b"error: scratch file in "
+                } else {
+                    b"error: input file "
+                });
                 // SAFETY: READY slots are not written (see `Slot`).
                 write_all(unsafe { &(&*slot.path.get())[..n] });
-                write_all(
-                    b" changed size while being read (truncated or rewritten by another process?); \
-                      the run stopped; outputs not yet complete were not written under their final names: rerun once the file is complete\n",
-                );
+                if scratch {
+                    write_all(
+                        b": a page of it could not be stored (the file system is full or failing); \
+                          the run stopped; outputs not yet complete were not written under their final names: \
+                          free space there or choose another folder for scratch files (--scratch-dir)\n",
+                    );
+                } else {
+                    write_all(
+                        b" changed size while being read (truncated or rewritten by another process?); \
+                          the run stopped; outputs not yet complete were not written under their final names: rerun once the file is complete\n",
+                    );
+                }
                 // SAFETY: _exit is async-signal-safe and ends the process.
                 unsafe { libc::_exit(1) };
             }
@@ -251,10 +284,14 @@ mod imp {
         Registration
     }
 
+    pub(crate) fn register_scratch(_start: *const u8, _len: usize, _dir: &Path) -> Registration {
+        Registration
+    }
+
     pub(crate) fn install() {}
 }
 
-pub(crate) use imp::{Registration, register};
+pub(crate) use imp::{Registration, register, register_scratch};
 
 /// Installs the `SIGBUS` handler described in the module documentation
 /// (Unix; a no-op elsewhere). Call once, early in `main`, from a binary.

@@ -65,6 +65,8 @@ fn npy_happy_paths_match_numpy_values() {
         ("f8.npy", Dtype::F64, (1, 0), 128),
         ("u1.npy", Dtype::U8, (1, 0), 128),
         ("i4.npy", Dtype::I32, (1, 0), 128),
+        ("f2.npy", Dtype::F16, (1, 0), 128),
+        ("i1.npy", Dtype::I8, (1, 0), 128),
         ("f4_v2.npy", Dtype::F32, (2, 0), 128),
         ("f4_v3.npy", Dtype::F32, (3, 0), 128),
         ("align16.npy", Dtype::F32, (1, 0), 80),
@@ -108,7 +110,14 @@ fn aligned_f4_is_zero_copy_and_other_dtypes_convert_only_the_requested_rows() {
     f4.rows(0..4, &mut scratch).unwrap();
     assert!(scratch.is_empty(), "aligned <f4 must not copy");
 
-    for name in ["f8.npy", "u1.npy", "i4.npy", "misaligned.npy"] {
+    for name in [
+        "f8.npy",
+        "u1.npy",
+        "i4.npy",
+        "f2.npy",
+        "i1.npy",
+        "misaligned.npy",
+    ] {
         let file = NpyFile::open(fixture(name)).unwrap();
         assert!(!file.is_zero_copy(), "{name}");
         let mut scratch = Vec::new();
@@ -122,9 +131,63 @@ fn aligned_f4_is_zero_copy_and_other_dtypes_convert_only_the_requested_rows() {
     }
 }
 
+/// The bits of every value of a matrix source.
+fn all_bits(src: &dyn DataSource) -> Vec<u32> {
+    all_rows(src).iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn float16_and_int8_convert_as_numpy_does_bit_for_bit() {
+    // Each fixture beside numpy's own astype(np.float32) of it: zeros,
+    // subnormals, the largest half, infinities and NaNs (quiet and
+    // signalling, with payloads) for float16; all 256 values for int8.
+    for (name, dtype, numpy) in [
+        ("f2_bits.npy", Dtype::F16, "f2_bits_as_f4.npy"),
+        ("blobs_f2.npy", Dtype::F16, "blobs_f2_as_f4.npy"),
+        ("i1_all.npy", Dtype::I8, "i1_all_as_f4.npy"),
+    ] {
+        let file = NpyFile::open(fixture(name)).unwrap();
+        let want = NpyFile::open(fixture(numpy)).unwrap();
+        assert_eq!(file.dtype(), dtype, "{name}");
+        assert_eq!(file.shape(), want.shape(), "{name}");
+        assert_eq!(all_bits(&file), all_bits(&want), "{name}");
+        // Any row range converts alone to the same values.
+        let (n, d) = file.shape();
+        let mut scratch = Vec::new();
+        for range in [0..1, n / 3..n / 2, n - 1..n] {
+            let part: Vec<u32> = file
+                .rows(range.clone(), &mut scratch)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(part, all_bits(&want)[range.start * d..range.end * d]);
+        }
+    }
+    let halves = NpyFile::open(fixture("f2_bits.npy")).unwrap();
+    let values = all_rows(&halves);
+    for (what, seen) in [
+        (
+            "a half subnormal",
+            values.iter().any(|v| *v != 0.0 && v.abs() < 2f32.powi(-14)),
+        ),
+        ("+inf", values.contains(&f32::INFINITY)),
+        ("-inf", values.contains(&f32::NEG_INFINITY)),
+        (
+            "a signalling NaN",
+            values
+                .iter()
+                .any(|v| v.is_nan() && v.to_bits() & 0x0040_0000 == 0),
+        ),
+        ("65504", values.contains(&65504.0)),
+    ] {
+        assert!(seen, "f2_bits.npy lacks {what}");
+    }
+}
+
 #[test]
 fn npy_file_works_in_a_parallel_pass() {
-    for name in ["f4.npy", "misaligned.npy", "f8.npy"] {
+    for name in ["f4.npy", "misaligned.npy", "f8.npy", "f2.npy", "i1.npy"] {
         let file = NpyFile::open(fixture(name)).unwrap();
         let sum = map_reduce(
             &file,
@@ -176,7 +239,6 @@ fn every_bad_npy_has_its_own_problem() {
                 limit: MAX_NPY_HEADER_LEN,
             },
         ),
-        ("f2.npy", dtype("<f2")),
         ("c8.npy", dtype("<c8")),
         ("vec_i8.npy", dtype("<i8")),
         (
@@ -286,6 +348,14 @@ fn label_and_weight_vectors() {
     assert_eq!(
         read_npy_vector_f32(fixture("vec_f8.npy")).unwrap(),
         vec![0.5, 1.5, -2.0]
+    );
+    assert_eq!(
+        read_npy_vector_f32(fixture("vec_f2.npy")).unwrap(),
+        vec![0.5, 1.5, -2.0]
+    );
+    assert_eq!(
+        read_npy_vector_i32(fixture("vec_i1.npy")).unwrap(),
+        vec![3, -1, 0, 7, 2]
     );
 
     let big = fixture("vec_i8_big.npy");

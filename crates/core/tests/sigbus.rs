@@ -190,3 +190,53 @@ fn a_fault_in_our_mapping_is_ours_whatever_came_before() {
         },
     );
 }
+
+/// Truncates the (unlinked) scratch file this process holds open in `dir`,
+/// found through `/proc/self/fd`: as a full disk would, it leaves the pages
+/// of the mapping with nothing behind them.
+#[cfg(target_os = "linux")]
+fn truncate_scratch_in(dir: &Path) {
+    let mut found = 0;
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        if target.starts_with(dir) && target.to_string_lossy().ends_with("(deleted)") {
+            truncate(&entry.path());
+            found += 1;
+        }
+    }
+    assert_eq!(found, 1, "one scratch file open in {}", dir.display());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fault_in_a_scratch_mapping_names_the_scratch_folder() {
+    use mmclust_core::scratch::{RowBuffer, ScratchConfig};
+    let body = || {
+        install_siginfo_then_ours();
+        let dir = tempfile::tempdir().unwrap();
+        let config = ScratchConfig {
+            in_memory_limit: 0,
+            dir: Some(dir.path().join("")),
+            notify: None,
+        };
+        let n = 64 * 1024;
+        let buffer = RowBuffer::<u32>::new(n, 1, &config).unwrap();
+        assert!(buffer.is_mapped(), "the test needs a mapped buffer");
+        truncate_scratch_in(dir.path());
+        let last = std::hint::black_box(buffer.as_slice()[n - 1]);
+        panic!("read {last} from a truncated scratch file");
+    };
+    in_child_judged(
+        "a_fault_in_a_scratch_mapping_names_the_scratch_folder",
+        body,
+        |out| {
+            assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("error: scratch file in "), "{stderr}");
+            assert!(stderr.contains("--scratch-dir"), "{stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        },
+    );
+}

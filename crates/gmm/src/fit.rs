@@ -297,6 +297,7 @@ impl GmmParams {
             Init::KMeans | Init::KMeansPlusPlus => {
                 let mut p = KMeansParams::new(k).n_init(1).seed(seed);
                 p.chunking = Some(chunking);
+                p.scratch = self.scratch.clone();
                 if self.init == Init::KMeansPlusPlus {
                     p = p.init(mmclust_kmeans::Init::KMeansPlusPlus).max_iter(1);
                 }

@@ -240,6 +240,9 @@ pub struct GmmParams {
     pub chunking: Option<Chunking>,
     /// Arithmetic of the EM pass (default [`Precision::F64`]).
     pub precision: Precision,
+    /// Where the K-means initialisation's per-row state (labels, distances)
+    /// spills when it does not fit in memory.
+    pub scratch: mmclust_core::scratch::ScratchConfig,
 }
 
 impl GmmParams {
@@ -258,6 +261,7 @@ impl GmmParams {
             standardize: false,
             chunking: None,
             precision: Precision::F64,
+            scratch: mmclust_core::scratch::ScratchConfig::default(),
         }
     }
 

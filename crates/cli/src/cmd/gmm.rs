@@ -81,6 +81,12 @@ pub(crate) struct Args {
     /// Write the model (JSON).
     #[arg(long, value_name = "PATH.json")]
     model_out: Option<PathBuf>,
+    /// Folder for the K-means initialisation's per-row scratch files (labels,
+    /// distances) when they do not fit in memory; their space is reserved up
+    /// front (default: the folder of the first output, else the input's, else
+    /// the system's temporary folder).
+    #[arg(long, value_name = "DIR")]
+    scratch_dir: Option<PathBuf>,
     /// Write each row's most responsible component (.npy int32; one more pass).
     #[arg(long, value_name = "PATH.npy")]
     labels_out: Option<PathBuf>,
@@ -151,7 +157,7 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
     if a.init.ends_with(".npy") {
         input.read_also(Path::new(&a.init));
     }
-    Ok(GmmParams::new(a.k)
+    let mut params = GmmParams::new(a.k)
         .covariance(covariance)
         .init(init)
         .n_init(a.n_init)
@@ -160,7 +166,18 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
         .reg_covar(a.reg_covar)
         .precision(precision)
         .seed(g.seed)
-        .standardize(a.standardize))
+        .standardize(a.standardize);
+    params.scratch = crate::scratch::config(
+        g,
+        a.scratch_dir.as_deref(),
+        &[
+            a.labels_out.as_deref(),
+            a.proba_out.as_deref(),
+            a.model_out.as_deref(),
+        ],
+        &a.file,
+    );
+    Ok(params)
 }
 
 /// The fit, with its progress lines.

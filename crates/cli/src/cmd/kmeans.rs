@@ -130,8 +130,9 @@ pub(crate) struct Args {
     /// the result is bit for bit that of an uninterrupted run.
     #[arg(long, value_name = "PATH")]
     resume: Option<PathBuf>,
-    /// Folder for per-row scratch files when labels do not fit in memory
-    /// (default: the system's temporary folder).
+    /// Folder for per-row scratch files when labels or bounds do not fit in
+    /// memory; their space is reserved up front (default: the folder of the
+    /// first output, else the input's, else the system's temporary folder).
     #[arg(long, value_name = "DIR")]
     scratch_dir: Option<PathBuf>,
     /// Write the model (JSON).
@@ -245,9 +246,16 @@ impl Setup {
             .seed(g.seed)
             .standardize(a.standardize);
         params.n_init = a.n_init;
-        if let Some(dir) = &a.scratch_dir {
-            params = params.scratch_dir(dir);
-        }
+        params.scratch = crate::scratch::config(
+            g,
+            a.scratch_dir.as_deref(),
+            &[
+                a.labels_out.as_deref(),
+                a.model_out.as_deref(),
+                a.centers_out.as_deref(),
+            ],
+            &a.file,
+        );
         params = params.algorithm(match a.algorithm {
             Algorithm::Auto => KMeansAlgorithm::Auto,
             Algorithm::Lloyd => KMeansAlgorithm::Lloyd,

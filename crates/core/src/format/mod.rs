@@ -28,7 +28,7 @@ mod vecs;
 
 pub use csv::{CsvOptions, CsvReader};
 pub use matrix::{Matrix, open_matrix};
-pub use npy::{Dtype, NpyFile, read_npy_vector_f32, read_npy_vector_i32};
+pub use npy::{Dtype, NpyFile, f16_bits_to_f32, read_npy_vector_f32, read_npy_vector_i32};
 pub use npy_writer::{NpyElement, NpyWriter, npy_header_bytes, write_npy_f32};
 pub use vecs::{VecsFile, VecsKind};
 
@@ -64,7 +64,7 @@ pub enum FormatProblem {
     #[error("malformed .npy header: {detail}")]
     MalformedHeader { detail: String },
     #[error(
-        "unsupported dtype '{descr}'; supported are '<f4' (float32), '<f8' (float64), '|u1' (uint8) and '<i4' (int32)"
+        "unsupported dtype '{descr}'; supported are '<f4' (float32), '<f2' (float16), '<f8' (float64), '|u1' (uint8), '|i1' (int8) and '<i4' (int32)"
     )]
     UnsupportedDtype { descr: String },
     #[error(

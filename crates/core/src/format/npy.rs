@@ -6,7 +6,9 @@
 //! from the map. Everything else (`<f8`, `|u1`, `<i4`, and `<f4` at an odd
 //! offset) is converted with `from_le_bytes` into the caller's scratch buffer,
 //! one requested row range at a time: never an unaligned reference, never the
-//! whole file.
+//! whole file. `<f2` (float16) and `|i1` (int8) are converted the same way:
+//! both convert to `f32` exactly, and they halve or quarter the bytes a pass
+//! reads from disk, which is what a pass over a file larger than RAM costs.
 
 use std::ops::Range;
 use std::path::Path;
@@ -22,22 +24,29 @@ use crate::source::DataSource;
 pub enum Dtype {
     /// `<f4`, little-endian IEEE single precision.
     F32,
+    /// `<f2`, little-endian IEEE half precision (exact in `f32`, subnormals,
+    /// infinities and NaN payloads included).
+    F16,
     /// `<f8`, little-endian IEEE double precision (rounded to `f32` on read).
     F64,
     /// `|u1`, unsigned bytes.
     U8,
+    /// `|i1`, signed bytes.
+    I8,
     /// `<i4`, little-endian 32-bit integers (exact in `f32` up to ±2²⁴).
     I32,
 }
 
 impl Dtype {
-    /// The numpy dtype string: `"<f4"`, `"<f8"`, `"|u1"` or `"<i4"`.
+    /// The numpy dtype string: `"<f4"`, `"<f2"`, `"<f8"`, `"|u1"`, `"|i1"` or `"<i4"`.
     #[must_use]
     pub fn descr(self) -> &'static str {
         match self {
             Dtype::F32 => "<f4",
+            Dtype::F16 => "<f2",
             Dtype::F64 => "<f8",
             Dtype::U8 => "|u1",
+            Dtype::I8 => "|i1",
             Dtype::I32 => "<i4",
         }
     }
@@ -46,19 +55,23 @@ impl Dtype {
     #[must_use]
     pub fn size(self) -> usize {
         match self {
-            Dtype::U8 => 1,
+            Dtype::U8 | Dtype::I8 => 1,
+            Dtype::F16 => 2,
             Dtype::F32 | Dtype::I32 => 4,
             Dtype::F64 => 8,
         }
     }
 
-    /// The numpy name: `"float32"`, `"float64"`, `"uint8"`, `"int32"`.
+    /// The numpy name: `"float32"`, `"float16"`, `"float64"`, `"uint8"`,
+    /// `"int8"`, `"int32"`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Dtype::F32 => "float32",
+            Dtype::F16 => "float16",
             Dtype::F64 => "float64",
             Dtype::U8 => "uint8",
+            Dtype::I8 => "int8",
             Dtype::I32 => "int32",
         }
     }
@@ -70,7 +83,8 @@ impl std::fmt::Display for Dtype {
     }
 }
 
-/// A memory-mapped 2-D, C-order `.npy` matrix of `<f4`, `<f8`, `|u1` or `<i4`.
+/// A memory-mapped 2-D, C-order `.npy` matrix of `<f4`, `<f2`, `<f8`, `|u1`,
+/// `|i1` or `<i4`.
 ///
 /// Everything the header promises is checked against the file's length in
 /// [`NpyFile::open`], so reading rows never touches a page past the end.
@@ -125,8 +139,10 @@ impl NpyFile {
         let err = |p| format_err(path, p);
         let dtype = match npy_header::classify_descr(header).map_err(err)? {
             Elem::F4 => Dtype::F32,
+            Elem::F2 => Dtype::F16,
             Elem::F8 => Dtype::F64,
             Elem::U1 => Dtype::U8,
+            Elem::I1 => Dtype::I8,
             Elem::I4 => Dtype::I32,
             Elem::I8 => {
                 return Err(err(FormatProblem::UnsupportedDtype {
@@ -227,6 +243,11 @@ pub(crate) fn check_range(name: &dyn Fn() -> String, range: &Range<usize>, n: us
 }
 
 #[inline]
+fn le2(c: &[u8]) -> [u8; 2] {
+    [c[0], c[1]]
+}
+
+#[inline]
 fn le4(c: &[u8]) -> [u8; 4] {
     [c[0], c[1], c[2], c[3]]
 }
@@ -236,10 +257,46 @@ fn le8(c: &[u8]) -> [u8; 8] {
     [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]
 }
 
+/// The `f32` with the value of the IEEE half-precision number whose bits are
+/// `h`: exact for every input, as numpy's `astype(np.float32)` (subnormals
+/// become normal `f32`s, infinities stay infinite, a NaN keeps its sign and
+/// payload, shifted into the top of the `f32` mantissa, quiet or not).
+///
+/// Branch-free selects, so the loop over a row converts in vector registers.
+#[inline]
+#[must_use]
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    // 2^-14, the smallest normal half, as an f32: exponent 127 - 14 = 113.
+    const MIN_NORMAL: u32 = 113 << 23;
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    // Exponent and mantissa moved to their f32 places; the exponent is still
+    // biased by 15 (half) instead of 127 (single).
+    let body = (h & 0x7fff) << 13;
+    let exponent = body & (0x1f << 23);
+    let normal = body + ((127 - 15) << 23);
+    let bits = if exponent == 0x1f << 23 {
+        // Infinity or NaN: the f32 exponent is all ones too.
+        body | (0xff << 23)
+    } else if exponent == 0 {
+        // Zero or subnormal, m · 2^-24: read the mantissa as 1.m · 2^-14 and
+        // take 2^-14 away (exact: Sterbenz), which leaves m · 2^-24, or +0.
+        (f32::from_bits(body + MIN_NORMAL) - f32::from_bits(MIN_NORMAL)).to_bits()
+    } else {
+        normal
+    };
+    f32::from_bits(bits | sign)
+}
+
 /// Converts little-endian elements of `dtype` in `src` to `f32`, appending to `out`.
 pub(crate) fn extend_f32(dtype: Dtype, src: &[u8], out: &mut Vec<f32>) {
     match dtype {
         Dtype::F32 => out.extend(src.chunks_exact(4).map(|c| f32::from_le_bytes(le4(c)))),
+        Dtype::F16 => out.extend(
+            src.chunks_exact(2)
+                .map(|c| f16_bits_to_f32(u16::from_le_bytes(le2(c)))),
+        ),
+        Dtype::I8 => out.extend(src.iter().map(|&b| f32::from(i8::from_ne_bytes([b])))),
         // Rounding to the nearest f32 is the documented behaviour for f64 input.
         #[allow(clippy::cast_possible_truncation)]
         Dtype::F64 => out.extend(
@@ -296,8 +353,8 @@ fn open_vector(path: &Path) -> Result<(FileBytes, Elem, usize, usize)> {
     Ok((bytes, elem, header.data_offset, n))
 }
 
-/// Reads a 1-D integer `.npy` vector (labels): `<i4`, or `<i8` when every value
-/// fits in an `i32`. Read into memory (labels are O(n), not O(n·d)).
+/// Reads a 1-D integer `.npy` vector (labels): `<i4`, `|i1`, or `<i8` when
+/// every value fits in an `i32`. Read into memory (labels are O(n), not O(n·d)).
 ///
 /// # Errors
 /// As [`NpyFile::open`], plus [`FormatProblem::NotOneD`],
@@ -312,6 +369,10 @@ pub fn read_npy_vector_i32(path: impl AsRef<Path>) -> Result<Vec<i32>> {
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes(le4(c)))
             .collect()),
+        Elem::I1 => Ok(data
+            .iter()
+            .map(|&b| i32::from(i8::from_ne_bytes([b])))
+            .collect()),
         Elem::I8 => data
             .chunks_exact(8)
             .enumerate()
@@ -325,31 +386,32 @@ pub fn read_npy_vector_i32(path: impl AsRef<Path>) -> Result<Vec<i32>> {
             path,
             FormatProblem::UnsupportedVectorDtype {
                 descr: elem_descr(elem).to_string(),
-                expected: "'<i4' (int32) or '<i8' (int64)",
+                expected: "'<i4' (int32), '<i8' (int64) or '|i1' (int8)",
             },
         )),
     }
     .inspect(|v: &Vec<i32>| debug_assert_eq!(v.len(), n))
 }
 
-/// Reads a 1-D floating-point `.npy` vector (weights): `<f4`, or `<f8` rounded
-/// to `f32`. Read into memory.
+/// Reads a 1-D floating-point `.npy` vector (weights): `<f4`, `<f2`, or `<f8`
+/// rounded to `f32`. Read into memory.
 ///
 /// # Errors
-/// As [`read_npy_vector_i32`], with `<f4`/`<f8` as the accepted dtypes.
+/// As [`read_npy_vector_i32`], with `<f4`/`<f2`/`<f8` as the accepted dtypes.
 pub fn read_npy_vector_f32(path: impl AsRef<Path>) -> Result<Vec<f32>> {
     let path = path.as_ref();
     let (bytes, elem, offset, n) = open_vector(path)?;
     let data = &bytes.bytes()[offset..];
     let dtype = match elem {
         Elem::F4 => Dtype::F32,
+        Elem::F2 => Dtype::F16,
         Elem::F8 => Dtype::F64,
         _ => {
             return Err(format_err(
                 path,
                 FormatProblem::UnsupportedVectorDtype {
                     descr: elem_descr(elem).to_string(),
-                    expected: "'<f4' (float32) or '<f8' (float64)",
+                    expected: "'<f4' (float32), '<f8' (float64) or '<f2' (float16)",
                 },
             ));
         }
@@ -362,8 +424,10 @@ pub fn read_npy_vector_f32(path: impl AsRef<Path>) -> Result<Vec<f32>> {
 fn elem_descr(elem: Elem) -> &'static str {
     match elem {
         Elem::F4 => "<f4",
+        Elem::F2 => "<f2",
         Elem::F8 => "<f8",
         Elem::U1 => "|u1",
+        Elem::I1 => "|i1",
         Elem::I4 => "<i4",
         Elem::I8 => "<i8",
     }
@@ -419,5 +483,54 @@ mod tests {
                 offset % 4 == 0
             );
         }
+    }
+
+    /// The value of half-precision bits by the definition, in f64 arithmetic:
+    /// (-1)^s · 2^(e - 15) · (1 + m / 1024), or 2^-14 · m / 1024 when e = 0.
+    fn half_by_definition(h: u16) -> f64 {
+        let sign = if h & 0x8000 == 0 { 1.0 } else { -1.0 };
+        let e = i32::from((h >> 10) & 0x1f);
+        let m = f64::from(h & 0x3ff);
+        match e {
+            0 => sign * m * 2f64.powi(-24),
+            31 if m == 0.0 => sign * f64::INFINITY,
+            31 => f64::NAN,
+            _ => sign * (1.0 + m / 1024.0) * 2f64.powi(e - 15),
+        }
+    }
+
+    #[test]
+    fn every_half_converts_exactly() {
+        for h in 0..=u16::MAX {
+            let got = f16_bits_to_f32(h);
+            let want = half_by_definition(h);
+            if want.is_nan() {
+                assert!(got.is_nan(), "{h:#06x}");
+                // Sign and payload kept, shifted into the top of the mantissa.
+                let bits = got.to_bits();
+                assert_eq!(bits >> 31, u32::from(h >> 15), "{h:#06x}");
+                assert_eq!(bits & 0x007f_ffff, u32::from(h & 0x3ff) << 13, "{h:#06x}");
+            } else {
+                // Every half is an f32: the cast from the exact f64 is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let want32 = want as f32;
+                assert_eq!(f64::from(want32), want, "{h:#06x}");
+                assert_eq!(got.to_bits(), want32.to_bits(), "{h:#06x}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn int8_and_float16_rows_convert_in_place_of_the_requested_range() {
+        let mut out = vec![9.0];
+        extend_f32(Dtype::I8, &[0x80, 0xff, 0x00, 0x7f], &mut out);
+        assert_eq!(out, [9.0, -128.0, -1.0, 0.0, 127.0]);
+        out.clear();
+        // 1.0, -2.0, 65504 (largest half), 2^-24 (smallest subnormal), -0.
+        let halves: [u16; 5] = [0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000];
+        let bytes: Vec<u8> = halves.iter().flat_map(|h| h.to_le_bytes()).collect();
+        extend_f32(Dtype::F16, &bytes, &mut out);
+        assert_eq!(out[..4], [1.0, -2.0, 65504.0, 2f32.powi(-24)]);
+        assert_eq!(out[4].to_bits(), (-0.0f32).to_bits());
     }
 }

@@ -47,9 +47,11 @@ pub(crate) struct NpyHeader {
 /// it accepts one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Elem {
+    F2,
     F4,
     F8,
     U1,
+    I1,
     I4,
     I8,
 }
@@ -57,7 +59,8 @@ pub(crate) enum Elem {
 impl Elem {
     pub(crate) fn size(self) -> usize {
         match self {
-            Elem::U1 => 1,
+            Elem::U1 | Elem::I1 => 1,
+            Elem::F2 => 2,
             Elem::F4 | Elem::I4 => 4,
             Elem::F8 | Elem::I8 => 8,
         }
@@ -77,9 +80,11 @@ pub(crate) fn classify_descr(header: &NpyHeader) -> Result<Elem, FormatProblem> 
     let order = chars.next().ok_or_else(unsupported)?;
     let kind = chars.as_str();
     let elem = match kind {
+        "f2" => Elem::F2,
         "f4" => Elem::F4,
         "f8" => Elem::F8,
         "u1" => Elem::U1,
+        "i1" => Elem::I1,
         "i4" => Elem::I4,
         "i8" => Elem::I8,
         _ => return Err(unsupported()),
@@ -691,17 +696,22 @@ mod tests {
             fortran_order: false,
             shape: vec![],
         };
+        assert_eq!(classify_descr(&h("<f2")), Ok(Elem::F2));
         assert_eq!(classify_descr(&h("<f4")), Ok(Elem::F4));
         assert_eq!(classify_descr(&h("<f8")), Ok(Elem::F8));
         assert_eq!(classify_descr(&h("|u1")), Ok(Elem::U1));
         assert_eq!(classify_descr(&h("<u1")), Ok(Elem::U1));
+        assert_eq!(classify_descr(&h("|i1")), Ok(Elem::I1));
+        assert_eq!(classify_descr(&h("<i1")), Ok(Elem::I1));
         assert_eq!(classify_descr(&h("<i4")), Ok(Elem::I4));
         assert_eq!(classify_descr(&h("<i8")), Ok(Elem::I8));
-        assert!(matches!(
-            classify_descr(&h(">f4")),
-            Err(FormatProblem::BigEndian { .. })
-        ));
-        for d in ["<f2", "<c8", "|O", "", "f4", "|f4", "<U10"] {
+        for d in [">f4", ">f2"] {
+            assert!(
+                matches!(classify_descr(&h(d)), Err(FormatProblem::BigEndian { .. })),
+                "{d}"
+            );
+        }
+        for d in ["<u2", "<e", "|f2", "<c8", "|O", "", "f4", "|f4", "<U10"] {
             assert!(
                 matches!(
                     classify_descr(&h(d)),
