@@ -205,10 +205,12 @@ pub(super) fn block_bf16(
 }
 
 /// The label of `row`, row `i` of the block (translated in `s.xt`, its
-/// squared norm in `s.nx`), among the candidates `s.cand` of a pre-screen: their `f32` fast values
-/// (far tighter than bf16 products), certified as [`block_f32`] does;
-/// otherwise the reference distance decides among them (counted in
-/// `s.rechecks`).
+/// squared norm in `s.nx`), among the candidates `s.cand` of a pre-screen:
+/// their `f32` fast values (far tighter than bf16 products), certified as
+/// [`block_f32`] does; otherwise the reference distance decides among them
+/// (counted in `s.rechecks`). The certified label is nearer than every
+/// other candidate, and each candidate the pre-screen dropped is farther
+/// than the candidate of least estimate: so it is the reference label.
 fn refine(isa: Isa, row: &[f32], i: usize, centers: &PackedCenters, s: &mut AssignScratch) -> u32 {
     let d = centers.d;
     let xt = &s.xt[i * d..(i + 1) * d];
