@@ -677,8 +677,9 @@ def accel_markdown(results: list[dict[str, Any]], opts: argparse.Namespace) -> s
            "--max-iter 300`; auto shows what it resolved to. Every variant takes the "
            "reference label (the exact assignment), so from the same C0 they reach the "
            "same centres bit for bit, in the same number of iterations. Hamerly and "
-           "Yinyang start with Lloyd's passes until one changes at most 0.5 % of the labels (the bounds' warm-up), then run "
-           "their bounds; `distances skipped` counts the whole run.",
+           "Yinyang start with Lloyd's passes until one changes at most 0.5 % of the "
+           "labels (the bounds' warm-up), then run their bounds; `distances skipped` "
+           "counts the whole run.",
            "- scikit-learn `KMeans(init=C0, n_init=1, algorithm='lloyd'|'elkan', tol=1e-4, "
            "max_iter=300)`; scikit-learn-intelex the same with lloyd.",
            ("- mlpack: not run for these tables (`--no-mlpack`). Its Hamerly and Elkan "
