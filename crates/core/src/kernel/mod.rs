@@ -397,12 +397,14 @@ fn row_block(d: usize, mr: usize) -> usize {
 /// distance of [`reference`](mod@reference), lowest index among equal values; 0 when all
 /// are NaN), and `dist_sq[i]` is `D(x_i, c_{labels[i]})` rounded to `f32`.
 ///
-/// How: rows and centres are translated by the centres' mean, the top-2
-/// kernel ([`top2`]) gives each row's nearest and second-nearest fast value,
-/// and [`certify`] proves the nearest is the reference label; the rows it
-/// cannot prove (near ties, duplicate centres, non-finite values) are
-/// re-checked by the reference scan over every centre, and counted in
-/// `scratch` ([`AssignScratch::take_rechecks`]).
+/// How: rows and centres are translated by the centres' mean and a
+/// pre-screen bounds every row's distances: the top-2 kernel ([`top2`]) on
+/// the AVX-512 and scalar paths, direct `f32` distances on AVX2, bf16
+/// products ([`bf16`]) on `amx` from `d ≥ 64`, `k ≥ 64` (its candidates then
+/// get `f32` fast values). [`certify`] proves the nearest is the reference
+/// label; the rows it cannot prove (near ties, duplicate centres,
+/// non-finite values) are re-checked with the reference distance, and
+/// counted in `scratch` ([`AssignScratch::take_rechecks`]).
 ///
 /// # Panics
 /// When `x.len() != labels.len() * centers.d()` or
