@@ -72,6 +72,14 @@ pub enum CoreError {
         col: usize,
     },
 
+    /// A row of norm 0 met by [`crate::normalize::Normalized`]: its direction,
+    /// and so its cosine to anything, is undefined.
+    #[error(
+        "{source_name}: row {row} (0-based) is all zeros; cosine (spherical) clustering needs \
+         rows of non-zero length: remove such rows first"
+    )]
+    ZeroRow { source_name: String, row: usize },
+
     /// `MMCLUST_ISA` names an unknown instruction-set path or one this CPU
     /// cannot run; the message names the paths it can (see [`crate::isa`]).
     #[error("{0}")]

@@ -107,6 +107,7 @@ pub mod group;
 pub mod isa;
 pub mod kernel;
 pub mod model_file;
+pub mod normalize;
 pub mod output;
 pub mod parallel;
 pub mod partial;

@@ -23,7 +23,7 @@ use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::init::{self, Ctx};
 use crate::model::KMeansModel;
-use crate::params::{Algorithm, Init, KMeansParams};
+use crate::params::{Algorithm, Init, KMeansParams, Metric};
 use crate::pass::{LloydPartial, farthest_points, read_row};
 use crate::state::Run;
 
@@ -39,6 +39,54 @@ pub(crate) fn chunking_for(params: &KMeansParams, n: usize, d: usize) -> Chunkin
 pub(crate) fn tol_abs(tol: f64, variance: &[f64]) -> f64 {
     let mean_variance = variance.iter().sum::<f64>() / variance.len() as f64;
     tol * mean_variance
+}
+
+/// Cosine: moves every initial centre to unit length (k-means++ and random
+/// rows of the normalised source are already there, up to rounding; given
+/// centres and k-means‖'s reduced candidates are not). Euclidean: nothing.
+pub(crate) fn project_initial(metric: Metric, centers: &mut [f32], d: usize) -> Result<()> {
+    if metric == Metric::Cosine {
+        for (j, c) in centers.chunks_exact_mut(d).enumerate() {
+            if mmclust_core::normalize::normalize_in_place(c) == 0.0 {
+                return Err(KMeansError::param(
+                    "init",
+                    format!("initial centre {j} is all zeros; cosine needs centres of non-zero length"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets `center` to its new value from its cluster's f64 `sums` and total
+/// `weight`, and returns the squared shift: the mean (Euclidean), or the
+/// normalised sum (cosine; a sum of norm 0 leaves the centre where it was).
+/// `buf` is d values of scratch.
+pub(crate) fn update_center(
+    metric: Metric,
+    center: &mut [f32],
+    sums: &[f64],
+    weight: f64,
+    buf: &mut Vec<f32>,
+) -> f64 {
+    buf.clear();
+    match metric {
+        Metric::Euclidean => {
+            let inv = 1.0 / weight;
+            buf.extend(sums.iter().map(|&s| (s * inv) as f32));
+        }
+        Metric::Cosine => {
+            buf.extend_from_slice(center);
+            mmclust_core::normalize::unit_from_sums(sums, buf);
+        }
+    }
+    let mut shift = 0.0f64;
+    for (c, &new) in center.iter_mut().zip(buf.iter()) {
+        let delta = f64::from(new) - f64::from(*c);
+        shift += delta * delta;
+        *c = new;
+    }
+    shift
 }
 
 /// K-means on `points` (row-major, `d` columns) held in memory, with optional
@@ -176,6 +224,7 @@ impl KMeansParams {
             )?,
             Init::Given(c) => init::given(c, k, d)?,
         };
+        project_initial(self.metric, &mut centers, d)?;
         let init_seconds = t_init.elapsed().as_secs_f64();
         hooks.emit(FitEvent::InitDone {
             run,
@@ -209,6 +258,8 @@ impl KMeansParams {
         let mut distance_evals = 0u64;
         let mut distance_evals_lloyd = 0u64;
         let mut rechecks = 0u64;
+        let scale = self.metric.distance_scale();
+        let mut buf = Vec::with_capacity(d);
         let mut assigned_rows = 0u64;
         for iter in 0..self.max_iter {
             let packed = PackedCenters::new(&centers, k, d)?;
@@ -217,6 +268,7 @@ impl KMeansParams {
             distance_evals_lloyd += (n * k) as u64;
             rechecks += p.rechecks;
             assigned_rows += n as u64;
+            p.inertia *= scale;
             history.push(p.inertia);
             if p.weight.iter().any(|&w| w <= 0.0) {
                 relocated += relocate_empty(source, chunking, &packed, weights, &mut p)?;
@@ -226,16 +278,13 @@ impl KMeansParams {
                 if p.weight[j] <= 0.0 {
                     continue; // still empty: the centre stays where it was
                 }
-                let inv = 1.0 / p.weight[j];
-                for (c, &s) in centers[j * d..(j + 1) * d]
-                    .iter_mut()
-                    .zip(&p.sums[j * d..(j + 1) * d])
-                {
-                    let new = (s * inv) as f32;
-                    let delta = f64::from(new) - f64::from(*c);
-                    shift += delta * delta;
-                    *c = new;
-                }
+                shift += update_center(
+                    self.metric,
+                    &mut centers[j * d..(j + 1) * d],
+                    &p.sums[j * d..(j + 1) * d],
+                    p.weight[j],
+                    &mut buf,
+                );
             }
             n_iter = iter + 1;
             hooks.emit(FitEvent::Iteration {
@@ -270,7 +319,7 @@ impl KMeansParams {
             )?;
             distance_evals += evals;
             distance_evals_lloyd += (n * k) as u64;
-            inertia
+            inertia * scale
         };
         Ok(Run {
             centers,

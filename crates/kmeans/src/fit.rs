@@ -7,6 +7,7 @@ use std::time::Instant;
 use mmclust_core::DataSource;
 use mmclust_core::fitting::{FitObserver, checked_stats};
 use mmclust_core::isa::Isa;
+use mmclust_core::normalize::Normalized;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 
@@ -14,7 +15,7 @@ use crate::engine::{chunking_for, tol_abs};
 use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::model::KMeansModel;
-use crate::params::{Algorithm, KMeansParams};
+use crate::params::{Algorithm, KMeansParams, Metric};
 
 impl KMeansParams {
     /// Fits K-means to `source`.
@@ -60,6 +61,24 @@ impl KMeansParams {
         // point is not to read all the data; it checks each batch instead.
         let minibatch = matches!(self.algorithm, Algorithm::MiniBatch(_));
         let t = Instant::now();
+        if self.metric == Metric::Cosine {
+            // Spherical K-means: the Euclidean engine on the normalised rows,
+            // its statistics pass (finiteness, zero rows, tol's scale) on them too.
+            let unit = Normalized::new(source);
+            let variance = if minibatch && self.tol == 0.0 {
+                vec![0.0; d]
+            } else {
+                checked_stats(&unit, chunking, hooks.pass())?.variance()
+            };
+            let stats_seconds = t.elapsed().as_secs_f64();
+            hooks.emit(FitEvent::StatsDone {
+                seconds: stats_seconds,
+            });
+            let mut model = self.fit_prepared(&unit, weights, chunking, &variance, hooks)?;
+            model.stats_seconds = stats_seconds;
+            model.fit_seconds = started.elapsed().as_secs_f64();
+            return Ok(model);
+        }
         let stats = if minibatch && !self.standardize && self.tol == 0.0 {
             None
         } else {
@@ -121,7 +140,9 @@ impl KMeansParams {
 /// bit.
 ///
 /// The parameters are checked as the public fit checks them; the data's
-/// values are not (a caller passing a variance has checked them).
+/// values are not (a caller passing a variance has checked them). With
+/// [`crate::Metric::Cosine`] the source must already be at unit length
+/// (wrap it in [`Normalized`]).
 ///
 /// # Errors
 /// Invalid parameters or weights, `params.standardize` set (standardise the

@@ -54,6 +54,6 @@ pub use hooks::{CheckpointHook, FitEvent, FitHooks};
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{
     AUTO_BOUNDS_MIN_D, AUTO_BOUNDS_MIN_K, AUTO_BOUNDS_MIN_KD, AUTO_PARALLEL_BYTES, Algorithm, Init,
-    KMeansParams, MiniBatchOptions, Sampling,
+    KMeansParams, Metric, MiniBatchOptions, Sampling,
 };
 pub use state::MiniBatchState;

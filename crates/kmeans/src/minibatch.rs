@@ -30,7 +30,7 @@ use mmclust_core::{ArraySource, CoreError, DataSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::engine::fit_points;
+use crate::engine::{fit_points, project_initial, update_center};
 use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::init;
@@ -394,6 +394,7 @@ impl KMeansParams {
             if state.done {
                 return Ok(());
             }
+            let (mut running, mut buf) = (Vec::with_capacity(d), Vec::with_capacity(d));
             for batch in rx.iter() {
                 let batch = batch?;
                 debug_assert_eq!(batch.step, state.step);
@@ -409,15 +410,16 @@ impl KMeansParams {
                     }
                     let old = state.counts[j];
                     let new = old + stats.weight[j];
-                    for (c, &s) in state.centers[j * d..(j + 1) * d]
-                        .iter_mut()
-                        .zip(&stats.sums[j * d..(j + 1) * d])
-                    {
-                        let v = ((f64::from(*c) * old + s) / new) as f32;
-                        let delta = f64::from(v) - f64::from(*c);
-                        shift += delta * delta;
-                        *c = v;
-                    }
+                    // The running sum old·c + Σ w·x, then the mean (or, cosine,
+                    // its direction) as Lloyd's update forms it.
+                    let c = &mut state.centers[j * d..(j + 1) * d];
+                    running.clear();
+                    running.extend(
+                        c.iter()
+                            .zip(&stats.sums[j * d..(j + 1) * d])
+                            .map(|(&c, &s)| f64::from(c) * old + s),
+                    );
+                    shift += update_center(self.metric, c, &running, new, &mut buf);
                     state.counts[j] = new;
                 }
                 let rows = batch.data.len() / d;
@@ -431,7 +433,8 @@ impl KMeansParams {
                         reassign(&mut state, &batch, opts.reassignment_ratio, &mut rng);
                     state.since_reassign = 0;
                 }
-                let batch_inertia = stats.inertia / stats.total_weight.max(f64::MIN_POSITIVE);
+                let batch_inertia = self.metric.distance_scale() * stats.inertia
+                    / stats.total_weight.max(f64::MIN_POSITIVE);
                 state.step += 1;
                 let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
                 hooks.emit(FitEvent::Step {
@@ -512,7 +515,8 @@ impl KMeansParams {
         }
         let packed = PackedCenters::new(&state.centers, k, d)?;
         let inertia = if opts.final_pass {
-            inertia_pass(source, Chunking::for_dim(d), hooks.pass(), &packed, weights)?
+            self.metric.distance_scale()
+                * inertia_pass(source, Chunking::for_dim(d), hooks.pass(), &packed, weights)?
         } else {
             f64::NAN
         };
@@ -531,7 +535,9 @@ impl KMeansParams {
     ) -> Result<Vec<f32>> {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         if let Init::Given(c) = &self.init {
-            return init::given(c, k, d);
+            let mut c = init::given(c, k, d)?;
+            project_initial(self.metric, &mut c, d)?;
+            return Ok(c);
         }
         let size = opts.init_size.unwrap_or(3 * batch_rows).max(3 * k).min(n);
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x9E37_79B9_7F4A_7C15);
@@ -572,7 +578,8 @@ impl KMeansParams {
         let w = sample_w
             .as_deref()
             .filter(|w| w.iter().filter(|&&v| v > 0.0).count() >= k);
-        let m = fit_points(&params, &sample, d, w)?;
-        Ok(m.centers)
+        let mut centers = fit_points(&params, &sample, d, w)?.centers;
+        project_initial(self.metric, &mut centers, d)?;
+        Ok(centers)
     }
 }

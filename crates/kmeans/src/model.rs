@@ -5,12 +5,13 @@ use mmclust_core::fitting::{in_fit_space, map_rows_ordered};
 use mmclust_core::isa::Isa;
 use mmclust_core::kernel::{PackedCenters, reference};
 use mmclust_core::model_file::{self, Seconds, StandardizerFile};
+use mmclust_core::normalize::Normalized;
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions};
 use mmclust_core::stats::Standardizer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
-use crate::params::{Algorithm, Init, KMeansParams, check_weights_len};
+use crate::params::{Algorithm, Init, KMeansParams, Metric, check_weights_len};
 use crate::pass::{assign, inertia_pass, with_workspace};
 use crate::state::{MiniBatchState, Run};
 
@@ -35,7 +36,11 @@ pub struct KMeansModel {
     pub centers: Vec<f32>,
     /// The z-score transform applied before clustering, if any.
     pub standardizer: Option<Standardizer>,
-    /// Sum of (weighted) squared distances of the points to their centres.
+    /// Euclidean, or cosine (spherical K-means: rows are L2-normalised before
+    /// assignment, centres are unit vectors; see [`Metric::Cosine`]).
+    pub metric: Metric,
+    /// Sum of (weighted) squared distances of the points to their centres;
+    /// cosine: Σ w·(1 − cos), half the squared distance of the unit vectors.
     pub inertia: f64,
     /// Lloyd iterations of the winning run.
     pub n_iter: usize,
@@ -120,6 +125,7 @@ impl KMeansModel {
             d,
             centers: run.centers,
             standardizer: None,
+            metric: params.metric,
             inertia: run.inertia,
             n_iter: run.n_iter,
             converged: run.converged,
@@ -180,6 +186,7 @@ impl KMeansModel {
             distinct_centers: count_distinct(&state.centers, k, d),
             centers: state.centers,
             standardizer: None,
+            metric: params.metric,
             inertia,
             n_iter: steps as usize,
             converged: state.converged,
@@ -235,6 +242,7 @@ impl KMeansModel {
             distinct_centers: count_distinct(&centers, k, d),
             centers,
             standardizer: None,
+            metric: Metric::Euclidean,
             inertia: f64::NAN,
             n_iter: 0,
             converged: false,
@@ -283,7 +291,8 @@ impl KMeansModel {
 
     /// Streams the nearest centre and squared distance of every row of
     /// `source` to `sink`, chunk by chunk in row order (labels, squared
-    /// distances in the fit's space). The standardisation, if any, is applied.
+    /// distances in the fit's space; cosine: 1 − cos). The standardisation or
+    /// the normalisation, if any, is applied.
     ///
     /// # Errors
     /// Dimension mismatch, read errors, or an error returned by `sink`.
@@ -304,9 +313,13 @@ impl KMeansModel {
             |chunk| {
                 with_workspace(|ws| {
                     assign(&chunk, &packed, ws);
+                    let dist = &ws.dist[..chunk.n_rows];
                     (
                         ws.labels[..chunk.n_rows].to_vec(),
-                        ws.dist[..chunk.n_rows].to_vec(),
+                        match self.metric {
+                            Metric::Euclidean => dist.to_vec(),
+                            Metric::Cosine => dist.iter().map(|&v| 0.5 * v).collect(),
+                        },
                     )
                 })
             },
@@ -343,13 +356,15 @@ impl KMeansModel {
         }
         let packed = PackedCenters::new(&self.centers, self.k, self.d)?;
         let chunking = Chunking::for_dim(self.d);
-        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
-            inertia_pass(s, chunking, options, &packed, weights)
+        let scale = self.metric.distance_scale();
+        self.in_space(source, |s| {
+            Ok(scale * inertia_pass(s, chunking, options, &packed, weights)?)
         })
     }
 
     /// Streams, for every row, its Euclidean distance to each centre (k values
-    /// per row, scikit-learn's `transform`), chunk by chunk in row order.
+    /// per row, scikit-learn's `transform`), chunk by chunk in row order;
+    /// cosine: its cosine distance 1 − cos to each centre.
     ///
     /// # Errors
     /// As [`KMeansModel::predict_each`].
@@ -373,7 +388,10 @@ impl KMeansModel {
                 let mut work = vec![0.0f64; self.k];
                 for x in chunk.rows() {
                     reference::dists_with(isa, x, &self.centers, &mut work);
-                    out.extend(work.iter().map(|&v| v.sqrt() as f32));
+                    match self.metric {
+                        Metric::Euclidean => out.extend(work.iter().map(|&v| v.sqrt() as f32)),
+                        Metric::Cosine => out.extend(work.iter().map(|&v| (0.5 * v) as f32)),
+                    }
                 }
                 out
             },
@@ -394,8 +412,20 @@ impl KMeansModel {
         S: DataSource + ?Sized,
         T: Send,
     {
-        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
+        self.in_space(source, |s| {
             map_rows_ordered(s, options, |chunk| Ok(map(chunk)), sink)
+        })
+    }
+
+    /// `pass` over `source` in the fit's space: standardised if the fit
+    /// standardised, L2-normalised if it clustered by cosine.
+    fn in_space<S, R>(&self, source: &S, pass: impl FnOnce(&dyn DataSource) -> Result<R>) -> Result<R>
+    where
+        S: DataSource + ?Sized,
+    {
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| match self.metric {
+            Metric::Euclidean => pass(s),
+            Metric::Cosine => pass(&Normalized::new(s)),
         })
     }
 
@@ -420,6 +450,7 @@ impl KMeansModel {
                     .collect()
             }),
             standardizer: self.standardizer.as_ref().map(StandardizerFile::from),
+            metric: (self.metric != Metric::Euclidean).then(|| self.metric.name().to_string()),
             inertia: self.inertia,
             n_iter: self.n_iter,
             converged: self.converged,
@@ -486,11 +517,25 @@ impl KMeansModel {
             .map(|s| s.into_standardizer(f.d, "centres"))
             .transpose()
             .map_err(bad)?;
+        let metric = match f.metric.as_deref() {
+            None => Metric::Euclidean,
+            Some(name) => Metric::from_name(name).map_err(|_| {
+                bad(format!(
+                    "\"metric\" is {name:?}; this version knows \"euclidean\" and \"cosine\""
+                ))
+            })?,
+        };
+        if metric == Metric::Cosine && standardizer.is_some() {
+            return Err(bad(
+                "\"metric\": \"cosine\" with a \"standardizer\": cosine models never standardise".into(),
+            ));
+        }
         Ok(KMeansModel {
             k: f.k,
             d: f.d,
             centers,
             standardizer,
+            metric,
             inertia: f.inertia,
             n_iter: f.n_iter,
             converged: f.converged,
@@ -559,6 +604,9 @@ struct ModelFile {
     centers_original_units: Option<Vec<Vec<f32>>>,
     #[serde(default)]
     standardizer: Option<StandardizerFile>,
+    /// "cosine"; absent for Euclidean (and in files written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    metric: Option<String>,
     inertia: f64,
     n_iter: usize,
     converged: bool,
