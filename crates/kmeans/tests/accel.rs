@@ -1,11 +1,13 @@
 //! Hamerly and Yinyang against Lloyd: from the same initial centres, the same
 //! labels every iteration (up to ties within float32 rounding, which Lloyd's
 //! fast formula and the bounded variants may break differently), hence the same
-//! history, iteration count and centres.
+//! history, iteration count and centres. For both metrics: spherical
+//! K-means (cosine) runs the same engines on normalised rows, with its
+//! centres projected to unit length after each update.
 
 use mmclust_core::ArraySource;
 use mmclust_core::parallel::{Chunking, with_threads};
-use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams};
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, Metric};
 use proptest::prelude::*;
 
 mod common;
@@ -23,9 +25,31 @@ fn data_strategy() -> impl Strategy<Value = (Vec<f32>, usize, usize, usize)> {
     })
 }
 
+const METRICS: [Metric; 2] = [Metric::Euclidean, Metric::Cosine];
+
+/// Cosine needs rows of non-zero length (a zero row is an error).
+fn usable(x: &[f32], d: usize, metric: Metric) -> bool {
+    metric == Metric::Euclidean || x.chunks_exact(d).all(|r| r.iter().any(|&v| v != 0.0))
+}
+
 fn fit(x: &[f32], n: usize, d: usize, c0: &[f32], k: usize, a: Algorithm, tol: f64) -> KMeansModel {
+    fit_metric(x, n, d, c0, k, a, tol, Metric::Euclidean)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_metric(
+    x: &[f32],
+    n: usize,
+    d: usize,
+    c0: &[f32],
+    k: usize,
+    a: Algorithm,
+    tol: f64,
+    metric: Metric,
+) -> KMeansModel {
     let src = ArraySource::from_slice(x, n, d).unwrap();
     KMeansParams::new(k)
+        .metric(metric)
         .init(Init::Given(c0.to_vec()))
         .algorithm(a.clone())
         .tol(tol)
@@ -51,29 +75,38 @@ proptest! {
             let r = (pick + j * 7919) % n;
             x[r * d..(r + 1) * d].to_vec()
         }).collect();
-        let lloyd = fit(&x, n, d, &c0, k, Algorithm::Lloyd, 0.0);
-        let ham = fit(&x, n, d, &c0, k, Algorithm::Hamerly, 0.0);
-        let yy = fit(&x, n, d, &c0, k, Algorithm::Yinyang, 0.0);
-        // The two bounded variants decide exactly the same way: same bits.
-        prop_assert_eq!(&ham.centers, &yy.centers);
-        prop_assert_eq!(ham.n_iter, yy.n_iter);
-        prop_assert_eq!(ham.inertia.to_bits(), yy.inertia.to_bits());
-        // At most: each row once through the kernel, once through the exact scan
-        // (a near tie: duplicate centres), and its own centre.
-        prop_assert!(ham.distance_evals <= 2 * ham.distance_evals_lloyd + n as u64 * ham.n_iter as u64);
-        // Against Lloyd: all three decide by the reference distance, so the
-        // same fit bit for bit (iterations, history, centres, inertia).
-        prop_assert_eq!(lloyd.n_iter, ham.n_iter);
-        prop_assert_eq!(bits(&lloyd.history), bits(&ham.history));
-        prop_assert_eq!(&lloyd.centers, &ham.centers);
-        prop_assert_eq!(lloyd.inertia.to_bits(), ham.inertia.to_bits());
+        for metric in METRICS {
+            if !usable(&x, d, metric) || !usable(&c0, d, metric) {
+                continue;
+            }
+            let lloyd = fit_metric(&x, n, d, &c0, k, Algorithm::Lloyd, 0.0, metric);
+            let ham = fit_metric(&x, n, d, &c0, k, Algorithm::Hamerly, 0.0, metric);
+            let yy = fit_metric(&x, n, d, &c0, k, Algorithm::Yinyang, 0.0, metric);
+            // The two bounded variants decide exactly the same way: same bits.
+            prop_assert_eq!(&ham.centers, &yy.centers);
+            prop_assert_eq!(ham.n_iter, yy.n_iter);
+            prop_assert_eq!(ham.inertia.to_bits(), yy.inertia.to_bits());
+            // At most: each row once through the kernel, once through the exact scan
+            // (a near tie: duplicate centres), and its own centre.
+            prop_assert!(ham.distance_evals <= 2 * ham.distance_evals_lloyd + n as u64 * ham.n_iter as u64);
+            // Against Lloyd: all three decide by the reference distance, so the
+            // same fit bit for bit (iterations, history, centres, inertia).
+            prop_assert_eq!(lloyd.n_iter, ham.n_iter);
+            prop_assert_eq!(bits(&lloyd.history), bits(&ham.history));
+            prop_assert_eq!(&lloyd.centers, &ham.centers);
+            prop_assert_eq!(lloyd.inertia.to_bits(), ham.inertia.to_bits());
+        }
     }
 
     #[test]
     fn bounded_variants_give_the_same_bits_on_1_and_2_threads((x, n, d, k) in data_strategy(), seed in 0u64..1000) {
         let src = ArraySource::from_slice(&x, n, d).unwrap();
         for (a, warm) in ACCEL.into_iter().flat_map(|a| [(a.clone(), true), (a, false)]) {
-            let params = KMeansParams::new(k).seed(seed).algorithm(a)
+            let metric = if warm { Metric::Euclidean } else { Metric::Cosine };
+            if !usable(&x, d, metric) {
+                continue;
+            }
+            let params = KMeansParams::new(k).seed(seed).algorithm(a).metric(metric)
                 .chunking(Chunking::with_rows(16).unwrap()).bounds_warm_up(warm);
             let one = with_threads(Some(1), || params.fit(&src)).unwrap().unwrap();
             let two = with_threads(Some(2), || params.fit(&src)).unwrap().unwrap();
