@@ -21,6 +21,10 @@ labels (largest cosine), the gap between the best and the second-best cosine per
 (rows with a gap under 1e-6 are ties, which a float32 engine may break either way),
 the centres, and the inertia Σ (1 − cos(x, c_label)).
 
+The cosine silhouette (``crates/eval/tests/fixtures/cosine_*``): scikit-learn's
+``silhouette_samples(X, labels, metric="cosine")`` of the first 600 rows of the blobs
+case, labelled by the reference after 20 iterations.
+
 Cases (``crates/kmeans/tests/fixtures/spherical_<case>_*``):
 
 * ``blobs``: n = 2000, d = 16, k = 5 directions, rows of random length (0.5 to 4);
@@ -42,6 +46,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "crates" / "kmeans" / "tests" / "fixtures"
+EVAL_OUT = REPO / "crates" / "eval" / "tests" / "fixtures"
 ITERS = (0, 1, 20)
 
 
@@ -175,14 +180,38 @@ def write_case(out: Path, name: str, x: np.ndarray, c0: np.ndarray, written: lis
     written.append(path)
 
 
+def write_silhouette(out: Path, written: list[Path]) -> None:
+    import sklearn
+    from sklearn.metrics import silhouette_samples
+
+    out.mkdir(parents=True, exist_ok=True)
+    x, c0 = blobs_case(np.random.default_rng(20261203))
+    x = x[:600]
+    labels, _, _ = assign(unit_rows(x), spherical_kmeans(x, c0, 20))
+    values = silhouette_samples(x.astype(np.float64), labels, metric="cosine")
+    np.save(out / "cosine_x.npy", x, allow_pickle=False)
+    np.save(out / "cosine_labels.npy", labels, allow_pickle=False)
+    meta = {
+        "what": "sklearn.metrics.silhouette_samples(cosine_x (as float64), cosine_labels, "
+        "metric='cosine'); score = their mean",
+        "sklearn": sklearn.__version__,
+        "silhouette_samples": [float(v) for v in values],
+        "silhouette_score": float(values.mean()),
+    }
+    (out / "cosine_silhouette.json").write_text(json.dumps(meta, indent=1) + "\n")
+    written += [out / "cosine_x.npy", out / "cosine_labels.npy", out / "cosine_silhouette.json"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--eval-out", type=Path, default=EVAL_OUT)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     write_case(args.out, "blobs", *blobs_case(np.random.default_rng(20261203)), written)
     write_case(args.out, "ties", *ties_case(np.random.default_rng(20261204)), written)
+    write_silhouette(args.eval_out, written)
     for path in written:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
         print(f"  {path.name}  {path.stat().st_size:7d} B  sha256:{digest}")

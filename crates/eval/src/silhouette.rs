@@ -3,7 +3,10 @@
 //! For a row i of cluster A, a(i) is its mean distance to the other members of
 //! A and b(i) the smallest mean distance to the members of another cluster;
 //! s(i) = (b − a) / max(a, b), and 0 for a row alone in its cluster
-//! (scikit-learn's `silhouette_samples`, Euclidean distances).
+//! (scikit-learn's `silhouette_samples`, Euclidean distances; with
+//! [`Metric::Cosine`], its `metric="cosine"`: the distance 1 − cos(x, y),
+//! computed as ½‖x̂ − ŷ‖² on rows normalised as they are read, a row of
+//! zeros an error naming it).
 //!
 //! **Exact**: every row against every row, O(n²·d) work but O(n) memory: rows
 //! go in blocks (sized from the `working_memory` budget, never n × n) through
@@ -28,7 +31,11 @@
 //! the sums over values are then taken as in one process: the same bits.
 
 use mmclust_core::isa::Isa;
-use mmclust_core::kernel::silhouette::{Segment, Tile, accumulate, pack_tile, sort_by_cluster};
+use mmclust_core::kernel::silhouette::{
+    PairDistance, Segment, Tile, accumulate_distance_with, pack_tile, sort_by_cluster,
+};
+use mmclust_core::normalize::Normalized;
+use mmclust_kmeans::Metric;
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_into};
 use mmclust_core::source::RowRange;
 use mmclust_core::{ArraySource, DataSource};
@@ -50,6 +57,8 @@ pub struct SilhouetteParams {
     pub sample: Option<usize>,
     /// Seed of the sample.
     pub seed: u64,
+    /// Euclidean distances (default), or cosine distances 1 − cos.
+    pub metric: Metric,
 }
 
 impl Default for SilhouetteParams {
@@ -58,6 +67,7 @@ impl Default for SilhouetteParams {
             working_memory: DEFAULT_WORKING_MEMORY,
             sample: None,
             seed: 0,
+            metric: Metric::Euclidean,
         }
     }
 }
@@ -130,6 +140,19 @@ pub fn silhouette<S: DataSource + ?Sized>(
     options: PassOptions<'_>,
 ) -> Result<Silhouette> {
     Isa::process_default()?;
+    match params.metric {
+        Metric::Euclidean => silhouette_of(source, labels, params, options),
+        Metric::Cosine => silhouette_of(&Normalized::new(source), labels, params, options),
+    }
+}
+
+/// [`silhouette`] on `source` as it is read (normalised already for cosine).
+fn silhouette_of<S: DataSource + ?Sized>(
+    source: &S,
+    labels: &Labels,
+    params: &SilhouetteParams,
+    options: PassOptions<'_>,
+) -> Result<Silhouette> {
     let (n, d, k) = (source.n_rows(), source.n_cols(), labels.k());
     labels.check_len(n, &source.name())?;
     labels.check_cluster_count()?;
@@ -257,6 +280,11 @@ where
     let per_row = k * 8 + d * 4 + 8;
     let block = (per_worker.saturating_sub(fixed) / per_row).clamp(4, 4096) / 4 * 4;
     let mut out = vec![0.0f64; rows_src.n_rows()];
+    let isa = Isa::current();
+    let what = match params.metric {
+        Metric::Euclidean => PairDistance::Euclidean,
+        Metric::Cosine => PairDistance::HalfSquared,
+    };
     map_reduce_into(
         rows_src,
         Chunking::with_rows(block)?,
@@ -278,7 +306,7 @@ where
                     padded,
                     segments: &plan.segments[ti],
                 };
-                accumulate(chunk.data, d, tile, k, &mut sums, &mut dist);
+                accumulate_distance_with(isa, what, chunk.data, d, tile, k, &mut sums, &mut dist);
             }
             let codes = &row_codes[chunk.start_row..chunk.start_row + b];
             for (r, o) in out.iter_mut().enumerate() {

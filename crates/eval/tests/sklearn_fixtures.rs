@@ -12,6 +12,7 @@ use mmclust_eval::{
     Labels, SilhouetteParams, adjusted_rand_index, cluster_scores, normalized_mutual_info,
     silhouette,
 };
+use mmclust_kmeans::Metric;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -108,4 +109,54 @@ fn elbow_and_bic_pick_two_on_old_faithful() {
     .unwrap();
     let best = mmclust_eval::best_by_bic(&c).unwrap();
     assert_eq!(c[best].k, 2);
+}
+
+/// The cosine silhouette against scikit-learn's `metric="cosine"` (fixtures
+/// from scripts/make_spherical_fixtures.py): per-row values within 1e-6
+/// absolute, the score within 1e-6 relative; the sampled estimate scores
+/// each sampled row exactly, so its values are the same rows' values.
+#[test]
+fn cosine_silhouette_matches_sklearn() {
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("cosine_silhouette.json")).unwrap(),
+    )
+    .unwrap();
+    let x = NpyFile::open(fixtures().join("cosine_x.npy")).unwrap();
+    let raw = read_npy_vector_i32(fixtures().join("cosine_labels.npy")).unwrap();
+    let labels = Labels::new(&raw).unwrap();
+    let params = SilhouetteParams {
+        metric: Metric::Cosine,
+        ..SilhouetteParams::default()
+    };
+    let s = silhouette(&x, &labels, &params, PassOptions::default()).unwrap();
+    let samples: Vec<f64> = want["silhouette_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(s.values.len(), samples.len());
+    for (i, (a, b)) in s.values.iter().zip(&samples).enumerate() {
+        assert!((a - b).abs() < 1e-6, "row {i}: {a} against sklearn {b}");
+    }
+    close("cosine silhouette", s.mean, want["silhouette_score"].as_f64().unwrap());
+    // Not the Euclidean one (the rows have different lengths).
+    let e = silhouette(&x, &labels, &SilhouetteParams::default(), PassOptions::default()).unwrap();
+    assert!((e.mean - s.mean).abs() > 1e-3, "{} {}", e.mean, s.mean);
+    let sampled = silhouette(
+        &x,
+        &labels,
+        &SilhouetteParams {
+            sample: Some(100),
+            seed: 4,
+            ..params
+        },
+        PassOptions::default(),
+    )
+    .unwrap();
+    let rows = sampled.rows.unwrap();
+    assert_eq!(rows.len(), 100);
+    for (&r, v) in rows.iter().zip(&sampled.values) {
+        assert!((v - samples[r]).abs() < 1e-6, "sampled row {r}: {v} against {}", samples[r]);
+    }
 }

@@ -10,7 +10,7 @@ use mmclust_core::parallel::{Chunking, PassOptions, owned_rows};
 use mmclust_core::source::RowRange;
 use mmclust_kmeans::{
     Algorithm as KMeansAlgorithm, FitEvent, FitHooks, Init, KMeansError, KMeansModel, KMeansParams,
-    MiniBatchOptions, MiniBatchState, Sampling,
+    Metric as KMeansMetric, MiniBatchOptions, MiniBatchState, Sampling,
 };
 use serde_json::json;
 
@@ -86,6 +86,12 @@ pub(crate) struct Args {
     /// Z-score the columns before clustering (applied on the fly; stored in the model).
     #[arg(long)]
     standardize: bool,
+    /// euclidean, or cosine: spherical K-means (rows L2-normalised on the fly,
+    /// a row of zeros is an error; each centre the normalised sum of its rows;
+    /// inertia, score and history are Σ(1 − cos), half the squared distance of
+    /// the unit vectors). Not with --standardize.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
     /// With --standardize, write --centers-out in standardised units (default: original units).
     #[arg(long, requires = "standardize")]
     standardized_centers: bool,
@@ -144,6 +150,21 @@ pub(crate) struct Args {
     /// Write each row's cluster (.npy int32; one more streaming pass).
     #[arg(long, value_name = "PATH.npy")]
     labels_out: Option<PathBuf>,
+}
+
+/// `--metric` of `kmeans` and `silhouette`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Metric {
+    Euclidean,
+    Cosine,
+}
+
+/// The library's metric for `--metric`.
+pub(crate) fn kmeans_metric(m: Metric) -> KMeansMetric {
+    match m {
+        Metric::Euclidean => KMeansMetric::Euclidean,
+        Metric::Cosine => KMeansMetric::Cosine,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -244,7 +265,8 @@ impl Setup {
             .max_iter(a.max_iter)
             .tol(tol)
             .seed(g.seed)
-            .standardize(a.standardize);
+            .standardize(a.standardize)
+            .metric(kmeans_metric(a.metric));
         params.n_init = a.n_init;
         params.scratch = crate::scratch::config(
             g,
@@ -271,6 +293,11 @@ impl Setup {
             "init_size": a.init_size, "standardize": a.standardize, "refine": a.refine,
             "weights": a.weights.as_ref().map(|p| p.display().to_string()),
         });
+        let mut checkpoint_params = checkpoint_params;
+        if a.metric == Metric::Cosine {
+            // Only when cosine: Euclidean checkpoints stay as before.
+            checkpoint_params["metric"] = json!("cosine");
+        }
         if minibatch {
             let resume = match &a.resume {
                 Some(p) => Some(checkpoint::load(p, &input.fingerprint, &checkpoint_params)?),
@@ -551,6 +578,7 @@ fn print_summary(
             "skipped_fraction": skipped_fraction(model),
             "rechecks_per_row": model.rechecks_per_row(),
             "standardized": model.standardizer.is_some(),
+            "metric": model.metric.name(),
             "model_out": a.model_out,
             "centers_out": a.centers_out,
             "labels_out": a.labels_out,
@@ -567,7 +595,8 @@ fn print_summary(
         model.run_inertias.len()
     );
     println!(
-        "inertia {:.9e} after {} iteration(s), {}",
+        "inertia{} {:.9e} after {} iteration(s), {}",
+        if model.metric == KMeansMetric::Cosine { " Σ(1 − cos)" } else { "" },
         model.inertia,
         model.n_iter,
         converged_word(model.converged)

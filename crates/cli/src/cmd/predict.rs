@@ -56,8 +56,9 @@ fn load_any(path: &Path) -> Result<Model> {
 
 /// Labels for new data from a fitted model, streamed to a .npy int32 vector;
 /// --transform writes the Euclidean distance to every centre instead (n × k
-/// float32, K-means); --proba the responsibilities (n × k float32, Gaussian
-/// mixtures). The model's standardisation, if any, is applied first.
+/// float32, K-means; a cosine model: the cosine distance 1 − cos); --proba
+/// the responsibilities (n × k float32, Gaussian mixtures). The model's
+/// standardisation or (cosine) row normalisation is applied first.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust predict model.json new.npy -o labels.npy
@@ -73,7 +74,7 @@ pub(crate) struct PredictArgs {
     /// Write responsibilities (Gaussian mixture models only).
     #[arg(long, conflicts_with = "transform")]
     proba: bool,
-    /// Write distances to every centre (n × k float32).
+    /// Write distances to every centre (n × k float32; cosine models: 1 − cos).
     #[arg(long)]
     transform: bool,
 }
@@ -166,6 +167,8 @@ where
 
 /// K-means inertia (sum of squared distances to the nearest centre) of data
 /// under a fitted model; --per-sample-out writes each row's squared distance.
+/// For a cosine model (`kmeans --metric cosine`): Σ(1 − cos) to the nearest
+/// centre, and each row's 1 − cos.
 /// For a Gaussian mixture: the mean per-row log-likelihood (scikit-learn's
 /// `score`), BIC and AIC; --per-sample-out writes each row's log-likelihood.
 /// For a model fitted with --standardize, densities are those of the
@@ -222,12 +225,17 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
             "input": a.file,
             "n": n,
             "inertia": inertia,
+            "metric": model.metric.name(),
             "mean_squared_distance": inertia / n as f64,
             "per_sample_out": a.per_sample_out,
         }))?;
     } else {
+        let what = match model.metric {
+            mmclust_kmeans::Metric::Cosine => " Σ(1 − cos)",
+            mmclust_kmeans::Metric::Euclidean => "",
+        };
         println!(
-            "inertia {inertia:.9e} ({:.6e} per row, {n} rows)",
+            "inertia{what} {inertia:.9e} ({:.6e} per row, {n} rows)",
             inertia / n as f64
         );
     }

@@ -111,6 +111,18 @@ pub fn kernel_name_with(isa: Isa) -> &'static str {
     }
 }
 
+/// The distance whose sums [`accumulate_distance_with`] adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PairDistance {
+    /// ‖x − y‖.
+    #[default]
+    Euclidean,
+    /// ½‖x − y‖²: on unit-length rows, the cosine distance 1 − cos(x, y)
+    /// (scikit-learn's `metric="cosine"`), computed without the cancellation of
+    /// 1 − x·y for nearly parallel rows.
+    HalfSquared,
+}
+
 /// Adds, for every row of `rows` (row-major, `d` columns) and every segment
 /// of `tile`, the sum of the row's Euclidean distances to the segment's points
 /// to `sums[row * k + segment.code]`. `dist` is scratch of at least
@@ -144,6 +156,25 @@ pub fn accumulate_with(
     sums: &mut [f64],
     dist: &mut Vec<f32>,
 ) {
+    accumulate_distance_with(isa, PairDistance::Euclidean, rows, d, tile, k, sums, dist);
+}
+
+/// [`accumulate_with`] for the distance `what` (Euclidean, or ½‖x − y‖²: the
+/// cosine distance of unit rows).
+///
+/// # Panics
+/// As [`accumulate_with`].
+#[allow(clippy::too_many_arguments)]
+pub fn accumulate_distance_with(
+    isa: Isa,
+    what: PairDistance,
+    rows: &[f32],
+    d: usize,
+    tile: Tile<'_>,
+    k: usize,
+    sums: &mut [f64],
+    dist: &mut Vec<f32>,
+) {
     let Tile {
         packed,
         padded,
@@ -166,12 +197,17 @@ pub fn accumulate_with(
     );
     dist.resize(ROWS * padded, 0.0);
     isa.assert_available();
-    match isa.best_of(&[Isa::Avx2]) {
+    let half = what == PairDistance::HalfSquared;
+    match (isa.best_of(&[Isa::Avx2]), half) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: this CPU runs `isa` (asserted above), hence the path at or
         // below it that `best_of` picked: AVX2 and FMA.
-        Isa::Avx2 => unsafe { accumulate_avx2(rows, d, tile, k, sums, dist) },
-        _ => accumulate_body::<false>(rows, d, tile, k, sums, dist),
+        (Isa::Avx2, false) => unsafe { accumulate_avx2::<false>(rows, d, tile, k, sums, dist) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        (Isa::Avx2, true) => unsafe { accumulate_avx2::<true>(rows, d, tile, k, sums, dist) },
+        (_, false) => accumulate_body::<false, false>(rows, d, tile, k, sums, dist),
+        (_, true) => accumulate_body::<false, true>(rows, d, tile, k, sums, dist),
     }
 }
 
@@ -181,7 +217,7 @@ pub fn accumulate_with(
 /// AVX2 and FMA must be available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn accumulate_avx2(
+unsafe fn accumulate_avx2<const HALF_SQ: bool>(
     rows: &[f32],
     d: usize,
     tile: Tile<'_>,
@@ -191,7 +227,7 @@ unsafe fn accumulate_avx2(
 ) {
     // The same body, compiled with AVX2 + FMA: lane loops become ymm
     // operations, `mul_add` one fused instruction, `sqrt` one vsqrtps.
-    accumulate_body::<true>(rows, d, tile, k, sums, dist);
+    accumulate_body::<true, HALF_SQ>(rows, d, tile, k, sums, dist);
 }
 
 /// Sum of `v` in f64 with four accumulators (a fixed order: same bits every run).
@@ -212,7 +248,7 @@ fn sum_f64(v: &[f32]) -> f64 {
 }
 
 #[inline(always)]
-fn accumulate_body<const FMA: bool>(
+fn accumulate_body<const FMA: bool, const HALF_SQ: bool>(
     rows: &[f32],
     d: usize,
     tile: Tile<'_>,
@@ -239,7 +275,7 @@ fn accumulate_body<const FMA: bool>(
                     .try_into()
                     .expect("LANES values");
                 for l in 0..LANES {
-                    o[l] = acc[l].sqrt();
+                    o[l] = if HALF_SQ { 0.5 * acc[l] } else { acc[l].sqrt() };
                 }
             }
         }
@@ -320,6 +356,47 @@ mod tests {
             // The scalar body gives the same sums up to rounding of the FMA.
             for (a, b) in plain.iter().zip(&sums) {
                 assert!((a - b).abs() < 1e-5 * a.abs().max(1.0), "{isa}");
+            }
+        }
+    }
+
+    /// ½‖x − y‖² (the cosine distance of unit rows) on every path, against
+    /// the exact value and against 1 − x·y of the normalised rows.
+    #[test]
+    fn half_squared_sums_are_cosine_distances_of_unit_rows() {
+        let (d, n_rows, m, k) = (6, 9, 21, 4);
+        let unit = |v: Vec<f32>| -> Vec<f32> {
+            let mut v = v;
+            for r in v.chunks_exact_mut(d) {
+                crate::normalize::normalize_in_place(r);
+            }
+            v
+        };
+        let rows = unit((0..n_rows * d).map(|i| ((i * 37) % 11) as f32 * 0.3 - 1.4).collect());
+        let tile = unit((0..m * d).map(|i| ((i * 29) % 13) as f32 * 0.2 - 1.1).collect());
+        let codes: Vec<u32> = (0..m).map(|j| (j % k) as u32).collect();
+        let (order, segments) = sort_by_cluster(&codes);
+        let mut want = vec![0.0f64; n_rows * k];
+        for (i, x) in rows.chunks_exact(d).enumerate() {
+            for (y, &c) in tile.chunks_exact(d).zip(&codes) {
+                let dot: f64 = x.iter().zip(y).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                want[i * k + c as usize] += 1.0 - dot;
+            }
+        }
+        for isa in Isa::paths_for_test("half_squared_sums_are_cosine_distances_of_unit_rows") {
+            let mut packed = Vec::new();
+            let padded = pack_tile(&tile, d, &order, &mut packed);
+            let mut sums = vec![0.0; n_rows * k];
+            let tile = Tile {
+                packed: &packed,
+                padded,
+                segments: &segments,
+            };
+            let mut dist = Vec::new();
+            let what = PairDistance::HalfSquared;
+            accumulate_distance_with(isa, what, &rows, d, tile, k, &mut sums, &mut dist);
+            for (s, w) in sums.iter().zip(&want) {
+                assert!((s - w).abs() < 1e-5 * w.max(1.0), "{isa}: {s} vs {w}");
             }
         }
     }

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::plot::{Series, curves};
 use super::{eval_err, parse_k_range, read_labels, with_source, write_text};
 use crate::Global;
+use crate::cmd::kmeans::{Metric, kmeans_metric};
 use crate::fail::usage;
 use crate::input::{emit_json, fingerprint, open};
 use crate::progress::{StatusLine, with_progress};
@@ -23,7 +24,10 @@ use crate::progress::{StatusLine, with_progress};
 /// memory stays within --working-memory, never n × n), or, with --sample N,
 /// N random rows each scored exactly against all rows: an unbiased estimate of
 /// the mean with its standard error (scikit-learn's sample_size instead scores
-/// the sample against itself). Euclidean distances.
+/// the sample against itself). Euclidean distances, or with --metric cosine
+/// the cosine distance 1 − cos (scikit-learn's metric="cosine"; rows
+/// normalised as read, a row of zeros is an error), and with --k spherical
+/// K-means.
 ///
 /// With LABELS (.npy int32, one per row): the mean, per-cluster means, and the
 /// silhouette plot. With --k A..=B: K-means for each k, and the k with the
@@ -32,7 +36,8 @@ use crate::progress::{StatusLine, with_progress};
 #[command(after_help = "Examples:
   mmclust silhouette blobs.npy labels.npy --plot-out silhouette.svg
   mmclust silhouette big.npy labels.npy --sample 20000 --json
-  mmclust silhouette data/faithful.csv --k 2..=8 --standardize")]
+  mmclust silhouette data/faithful.csv --k 2..=8 --standardize
+  mmclust silhouette embeddings.npy --k 2..=20 --metric cosine --sample 5000")]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv.
     file: PathBuf,
@@ -53,6 +58,10 @@ pub(crate) struct Args {
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
     standardize: bool,
+    /// euclidean, or cosine: distances 1 − cos (and spherical K-means with
+    /// --k). Not with --standardize.
+    #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
+    metric: Metric,
     /// Write the silhouette plot (or, with --k, the score by k) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot_out: Option<PathBuf>,
@@ -76,6 +85,7 @@ pub(crate) fn params(
         working_memory: working_memory_mib.saturating_mul(1 << 20),
         sample,
         seed: g.seed,
+        ..SilhouetteParams::default()
     })
 }
 
@@ -96,7 +106,13 @@ pub(crate) fn summary(s: &Silhouette, labels: &Labels) -> serde_json::Value {
 }
 
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
-    let p = params(g, a.sample, a.working_memory)?;
+    let mut p = params(g, a.sample, a.working_memory)?;
+    p.metric = kmeans_metric(a.metric);
+    if a.standardize && a.metric == Metric::Cosine {
+        return Err(usage(
+            "--metric cosine normalises each row; it does not combine with --standardize",
+        ));
+    }
     match (&a.labels, &a.k) {
         (Some(_), Some(_)) => Err(usage("give either LABELS or --k A..=B, not both")),
         (None, None) => Err(usage(
@@ -154,6 +170,7 @@ fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) ->
         j["threads"] = json!(rayon::current_num_threads());
         j["working_memory_mib"] = json!(a.working_memory);
         j["standardized"] = json!(a.standardize);
+        j["metric"] = json!(p.metric.name());
         j["input"] = serde_json::to_value(&fp)?;
         emit_json(&j)?;
     } else {
@@ -196,6 +213,7 @@ fn run_sweep(g: &Global, a: &Args, k: &str, p: &SilhouetteParams) -> Result<()> 
         let mut rows = Vec::new();
         for k in ks.clone() {
             let model = KMeansParams::new(k)
+                .metric(p.metric)
                 .init(Init::KMeansPlusPlus)
                 .n_init(a.n_init)
                 .seed(g.seed)
@@ -253,6 +271,7 @@ fn run_sweep(g: &Global, a: &Args, k: &str, p: &SilhouetteParams) -> Result<()> 
             "best_k": best.map(|b| b.0),
             "sampled": p.sample.is_some_and(|s| s < m.n_rows()),
             "standardized": a.standardize,
+            "metric": p.metric.name(),
             "seed": g.seed,
             "input": fp,
         }))?;
