@@ -20,8 +20,9 @@ fn labels_of(labels: &PyReadonlyArray1<'_, i64>) -> PyResult<Labels> {
 
 /// Exact silhouette of every row (or of `sample_size` rows drawn with
 /// `seed`, scored against all rows); returns (values, mean, scored rows or None).
+/// `metric`: "euclidean" or "cosine" (1 − cos).
 #[pyfunction]
-#[pyo3(signature = (x, labels, sample_size = None, seed = 0))]
+#[pyo3(signature = (x, labels, sample_size = None, seed = 0, metric = "euclidean"))]
 #[allow(clippy::type_complexity)]
 pub(crate) fn silhouette<'py>(
     py: Python<'py>,
@@ -29,6 +30,7 @@ pub(crate) fn silhouette<'py>(
     labels: PyReadonlyArray1<'py, i64>,
     sample_size: Option<usize>,
     seed: u64,
+    metric: &str,
 ) -> PyResult<(
     Bound<'py, PyArray1<f64>>,
     f64,
@@ -39,7 +41,7 @@ pub(crate) fn silhouette<'py>(
     let params = SilhouetteParams {
         sample: sample_size,
         seed,
-        ..SilhouetteParams::default()
+        metric: crate::kmeans::parse_metric(metric)?,
     };
     let s = run_detached(py, &input, |src| {
         mmclust_eval::silhouette(src, &labels, &params, PassOptions::default()).map_err(err)

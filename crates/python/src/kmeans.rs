@@ -3,7 +3,8 @@
 
 use mmclust_core::parallel::PassOptions;
 use mmclust_kmeans::{
-    Algorithm, FitHooks, Init, KMeansError, KMeansModel, KMeansParams, MiniBatchOptions, Sampling,
+    Algorithm, FitHooks, Init, KMeansError, KMeansModel, KMeansParams, Metric, MiniBatchOptions,
+    Sampling,
 };
 use numpy::ndarray::Array2;
 use numpy::{
@@ -58,6 +59,15 @@ fn parse_algorithm(name: &str, minibatch: Option<MiniBatchOptions>) -> PyResult<
     })
 }
 
+/// `metric="euclidean"` or `"cosine"` (spherical K-means).
+pub(crate) fn parse_metric(name: &str) -> PyResult<Metric> {
+    Metric::from_name(name).map_err(|_| {
+        PyValueError::new_err(format!(
+            "metric={name:?} is not one of 'euclidean', 'cosine'"
+        ))
+    })
+}
+
 fn centers_array(
     py: Python<'_>,
     centers: Vec<f32>,
@@ -77,7 +87,7 @@ fn centers_array(
     x, n_clusters, *, init, n_init, max_iter, tol, seed, algorithm,
     sample_weight = None, init_rounds = 5, minibatch = false, batch_size = 1024,
     block_rows = 256, max_no_improvement = None, reassignment_ratio = 0.01,
-    init_size = None, refine = 0
+    init_size = None, refine = 0, metric = "euclidean"
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn kmeans_fit<'py>(
@@ -99,6 +109,7 @@ pub(crate) fn kmeans_fit<'py>(
     reassignment_ratio: f64,
     init_size: Option<usize>,
     refine: usize,
+    metric: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let input = Input::extract(x)?;
     let opts = minibatch.then(|| MiniBatchOptions {
@@ -120,7 +131,8 @@ pub(crate) fn kmeans_fit<'py>(
         .algorithm(parse_algorithm(algorithm, opts)?)
         .max_iter(max_iter)
         .tol(tol)
-        .seed(seed);
+        .seed(seed)
+        .metric(parse_metric(metric)?);
     params.n_init = n_init;
     let weights = sample_weight.as_ref().map(|w| w.as_slice()).transpose()?;
     let model = run_detached(py, &input, |src| {
@@ -146,24 +158,31 @@ pub(crate) fn kmeans_fit<'py>(
     Ok(out)
 }
 
-fn model_of(centers: &PyReadonlyArray2<'_, f32>) -> PyResult<KMeansModel> {
+/// A model of the given centres; cosine: rows are normalised as they are
+/// read and scores are 1 − cos (the centres of a cosine fit are unit vectors).
+fn model_of(centers: &PyReadonlyArray2<'_, f32>, metric: &str) -> PyResult<KMeansModel> {
     let (k, d) = (centers.shape()[0], centers.shape()[1]);
-    KMeansModel::from_centers(centers.as_array().iter().copied().collect(), k, d).map_err(err)
+    let mut model =
+        KMeansModel::from_centers(centers.as_array().iter().copied().collect(), k, d).map_err(err)?;
+    model.metric = parse_metric(metric)?;
+    Ok(model)
 }
 
 /// Nearest centre (int32) of every row, and with `with_distances` its squared
-/// distance (float32); without, only the labels are kept (4 bytes per row).
+/// distance (float32; cosine: 1 − cos); without, only the labels are kept (4
+/// bytes per row).
 #[pyfunction]
-#[pyo3(signature = (x, centers, with_distances = true))]
+#[pyo3(signature = (x, centers, with_distances = true, metric = "euclidean"))]
 #[allow(clippy::type_complexity)]
 pub(crate) fn kmeans_predict<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
     with_distances: bool,
+    metric: &str,
 ) -> PyResult<(Bound<'py, PyArray1<i32>>, Option<Bound<'py, PyArray1<f32>>>)> {
     let input = Input::extract(x)?;
-    let model = model_of(&centers)?;
+    let model = model_of(&centers, metric)?;
     let (labels, dist) = run_detached(py, &input, |src| {
         let mut labels = Vec::with_capacity(src.n_rows());
         let mut dist = Vec::with_capacity(if with_distances { src.n_rows() } else { 0 });
@@ -181,15 +200,18 @@ pub(crate) fn kmeans_predict<'py>(
     Ok((labels.into_pyarray(py), dist.map(|d| d.into_pyarray(py))))
 }
 
-/// Euclidean distance of every row to every centre (n × k float32).
+/// Euclidean distance of every row to every centre (n × k float32; cosine:
+/// 1 − cos).
 #[pyfunction]
+#[pyo3(signature = (x, centers, metric = "euclidean"))]
 pub(crate) fn kmeans_transform<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
+    metric: &str,
 ) -> PyResult<Bound<'py, PyArray2<f32>>> {
     let input = Input::extract(x)?;
-    let model = model_of(&centers)?;
+    let model = model_of(&centers, metric)?;
     let k = model.k;
     let (out, n) = run_detached(py, &input, |src| {
         let n = src.n_rows();
@@ -207,17 +229,19 @@ pub(crate) fn kmeans_transform<'py>(
         .into_pyarray(py))
 }
 
-/// Sum of (weighted) squared distances of the rows to their nearest centre.
+/// Sum of (weighted) squared distances of the rows to their nearest centre
+/// (cosine: Σ w·(1 − cos)).
 #[pyfunction]
-#[pyo3(signature = (x, centers, sample_weight = None))]
+#[pyo3(signature = (x, centers, sample_weight = None, metric = "euclidean"))]
 pub(crate) fn kmeans_inertia<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
     centers: PyReadonlyArray2<'py, f32>,
     sample_weight: Option<PyReadonlyArray1<'py, f32>>,
+    metric: &str,
 ) -> PyResult<f64> {
     let input = Input::extract(x)?;
-    let model = model_of(&centers)?;
+    let model = model_of(&centers, metric)?;
     let weights = sample_weight.as_ref().map(|w| w.as_slice()).transpose()?;
     run_detached(py, &input, |src| {
         model

@@ -78,10 +78,14 @@ class _KMeansBase(BaseEstimator):
             seed=seed_of(self.random_state),
             algorithm=algorithm,
             sample_weight=weights_of(sample_weight, n_rows),
+            metric=self._metric(),
             **extra,
         )
         self._set_fitted(X, inp, result)
         return result
+
+    def _metric(self):
+        return getattr(self, "metric", "euclidean")
 
     def _set_fitted(self, X, inp, result):
         self.cluster_centers_ = result["cluster_centers"]
@@ -103,7 +107,7 @@ class _KMeansBase(BaseEstimator):
             if "_fit_input" not in self.__dict__:
                 raise AttributeError(f"{type(self).__name__} has no labels_: fit it first")
             self._labels = _native.kmeans_predict(
-                self._fit_input, self.cluster_centers_, with_distances=False
+                self._fit_input, self.cluster_centers_, with_distances=False, metric=self._metric()
             )[0]
             del self._fit_input
         return self._labels
@@ -123,27 +127,31 @@ class _KMeansBase(BaseEstimator):
     def predict(self, X, sample_weight="deprecated"):
         """Index of the nearest centre of each row (int32)."""
         self._check_fitted("cluster_centers_")
-        return _native.kmeans_predict(as_input(X), self.cluster_centers_, with_distances=False)[0]
+        return _native.kmeans_predict(
+            as_input(X), self.cluster_centers_, with_distances=False, metric=self._metric()
+        )[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fits and returns the training labels."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
     def transform(self, X):
-        """Euclidean distance of each row to each centre, (n_samples, n_clusters)."""
+        """Euclidean distance of each row to each centre, (n_samples, n_clusters);
+        with metric='cosine', the cosine distance 1 - cos."""
         self._check_fitted("cluster_centers_")
-        return _native.kmeans_transform(as_input(X), self.cluster_centers_)
+        return _native.kmeans_transform(as_input(X), self.cluster_centers_, metric=self._metric())
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fits and returns `transform(X)`."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the (weighted) inertia of X against the centres."""
+        """Opposite of the (weighted) inertia of X against the centres
+        (metric='cosine': of the sum of 1 - cos)."""
         self._check_fitted("cluster_centers_")
         inp = as_input(X)
         w = weights_of(sample_weight, n_features_of(inp, _native)[0])
-        return -_native.kmeans_inertia(inp, self.cluster_centers_, w)
+        return -_native.kmeans_inertia(inp, self.cluster_centers_, w, metric=self._metric())
 
     def get_feature_names_out(self, input_features=None):
         """Names of the `transform` columns."""
@@ -170,6 +178,12 @@ class KMeans(_KMeansBase):
       k-means‖ above). `algorithm` accepts 'lloyd', 'elkan' (run as Hamerly's
       bounds: same answer as Lloyd), 'hamerly', 'yinyang' and 'auto'.
     * `copy_x` and `verbose` are accepted and ignored (X is never modified).
+    * `metric='cosine'` (not in scikit-learn): spherical K-means. Rows are
+      L2-normalised as they are read (a row of zeros is an error), each row
+      goes to the centre of largest cosine, each centre is the normalised sum
+      of its rows (unit length); `inertia_` and `-score` are the sum of
+      1 - cos (half the squared distance of the unit vectors), `transform`
+      gives 1 - cos to each centre. As `mmclust kmeans --metric cosine`.
     """
 
     def __init__(
@@ -184,11 +198,13 @@ class KMeans(_KMeansBase):
         random_state=None,
         copy_x=True,
         algorithm="lloyd",
+        metric="euclidean",
     ):
         super().__init__(n_clusters, init=init, n_init=n_init, max_iter=max_iter, tol=tol,
                          verbose=verbose, random_state=random_state)
         self.copy_x = copy_x
         self.algorithm = algorithm
+        self.metric = metric
 
     def fit(self, X, y=None, sample_weight=None):
         """Computes the clustering of X (an array or a `.npy` path)."""

@@ -30,15 +30,17 @@ def _labels(labels):
     return np.unique(labels, return_inverse=True)[1].astype(np.int64).ravel()
 
 
-def _euclidean(metric):
-    if metric != "euclidean":
-        raise ValueError(f"metric={metric!r} is not supported; only 'euclidean' is")
+def _metric(metric):
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric={metric!r} is not supported; use 'euclidean' or 'cosine'")
+    return metric
 
 
 def silhouette_samples(X, labels, *, metric="euclidean"):
-    """Silhouette of every row (exact, in O(n) memory: no n x n matrix)."""
-    _euclidean(metric)
-    return _native.silhouette(as_input(X), _labels(labels))[0]
+    """Silhouette of every row (exact, in O(n) memory: no n x n matrix).
+
+    `metric='cosine'`: cosine distances 1 - cos, as scikit-learn's."""
+    return _native.silhouette(as_input(X), _labels(labels), metric=_metric(metric))[0]
 
 
 def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_state=None):
@@ -48,9 +50,10 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     scored against *all* rows: an unbiased estimate of the full score
     (scikit-learn scores the sample against itself only).
     """
-    _euclidean(metric)
     return float(
-        _native.silhouette(as_input(X), _labels(labels), sample_size, seed_of(random_state))[1]
+        _native.silhouette(
+            as_input(X), _labels(labels), sample_size, seed_of(random_state), metric=_metric(metric)
+        )[1]
     )
 
 
