@@ -44,9 +44,11 @@ fi
 
 # crates/mpi is outside the workspace (it needs MPI to build): lint and format
 # it here, with the CLI that uses it.
-cargo clippy --profile ci -p mmclust-cli --features mpi,test-hooks --all-targets -- -D warnings
+cargo clippy --profile ci -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --all-targets -- -D warnings
 rustfmt --edition 2024 --check crates/mpi/src/*.rs
 cargo build --profile ci -p mmclust-cli --features mpi,test-hooks
+# crates/mpi's own unit tests (outside the workspace: named with the CLI).
+cargo test --profile ci -q -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --lib
 BIN="$PWD/target/ci/mmclust"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -131,6 +133,19 @@ fi
 # over 2 and 3 ranks.
 "$BIN" generate blobs -o data.npy --n 30000 --d 40 --k 6 --seed 5 -q
 "$BIN" generate blobs -o small.npy --n 5000 --d 40 --k 4 --seed 6 -q
+
+# mmclust's Open MPI default (docs/distributed.md): waiting ranks yield
+# (mpi_yield_when_idle, set before MPI_Init), unless the user sets it.
+yield_seen() {
+    OMPI_MCA_mpi_show_mca_params=all "${MPIRUN[@]}" -n 2 "$@" "$BIN" info small.npy 2>&1 \
+        | grep -o 'mpi_yield_when_idle=[a-z]* ([a-z ]*)' | sort -u | tr '\n' ' '
+}
+seen=$(yield_seen)
+[ "$seen" = "mpi_yield_when_idle=true (environment) " ] \
+    && note "ok   default: $seen" || bad "default mpi_yield_when_idle: got [$seen]"
+seen=$(yield_seen --mca mpi_yield_when_idle 0)
+[ "$seen" = "mpi_yield_when_idle=false (environment) " ] \
+    && note "ok   --mca mpi_yield_when_idle 0 kept: $seen" || bad "the user's mpi_yield_when_idle 0: got [$seen]"
 
 # compare NAME OUTPUT-FLAGS... -- ARGS...: runs single-process, then in every
 # layout, and byte-compares every output and the --json summary (less timings,
@@ -313,6 +328,12 @@ if [ -n "$NETNS_DIR" ]; then
         elif [ -e lost.labels.npy ] || [ -e lost.model.json ]; then bad "lost host: an output has its final name"
         else note "ok   lost host: exit $rc after ${took} s, naming $(grep -o "$NETNS_PREFIX-h2" lost.err | head -1)"
         fi
+        # The lost host's own rank and daemon end too (its daemon's keepalive
+        # sees mpirun gone), within 30 s more.
+        t0=$SECONDS
+        while [ -n "$(ip netns pids "$NETNS_PREFIX-h2")" ] && [ $((SECONDS - t0)) -lt 30 ]; do sleep 1; done
+        left=$(ip netns pids "$NETNS_PREFIX-h2" | xargs -r ps -o comm= -p | tr '\n' ' ')
+        [ -z "$left" ] || bad "lost host: still running on host 2 after 30 s: $left"
     else
         wait "$launcher_pid" || true
         bad "lost host: the run ended before the link went down: $(tail -3 lost.err)"
