@@ -6,11 +6,30 @@
 # algorithm, GMM, and predict, score, silhouette, scores, elbow, gmm-select,
 # that shards read as one file give the same answer, and that faults end the
 # whole job quickly with a non-zero status. Needs Open MPI; installs it (and
-# libclang for the bindings) from Debian's packages when missing.
+# libclang for the bindings, iproute2 for the namespaces) from Debian's
+# packages when missing.
+#
+# Separate hosts: as root, it also makes three network namespaces joined by a
+# bridge (scripts/mpi_netns.sh), each with its own address and hostname, and
+# runs the same comparisons with one rank per namespace, Open MPI on TCP only,
+# remote daemons started through a namespace instead of ssh; then takes one
+# host's link down mid-run: the job must end within 60 s, naming the host.
+# Where namespaces cannot be made (not root, no CAP_SYS_ADMIN) it says so and
+# skips that part.
+#
+# Usage: scripts/test_mpi.sh [--full]
+#   default: 1, 2, 3 ranks over shared memory and 3 namespace hosts × 1 rank
+#   --full:  also 4 ranks, 2 namespace hosts × 1 rank, 3 hosts × 2 ranks
 set -euo pipefail
 cd "$(dirname "$0")/.."
+full=0
+case ${1:-} in
+    --full) full=1 ;;
+    "") ;;
+    *) echo "usage: scripts/test_mpi.sh [--full]" >&2; exit 2 ;;
+esac
 
-packages=(openmpi-bin libopenmpi-dev libclang-dev clang pkg-config)
+packages=(openmpi-bin libopenmpi-dev libclang-dev clang pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -25,9 +44,11 @@ fi
 
 # crates/mpi is outside the workspace (it needs MPI to build): lint and format
 # it here, with the CLI that uses it.
-cargo clippy --profile ci -p mmclust-cli --features mpi,test-hooks --all-targets -- -D warnings
+cargo clippy --profile ci -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --all-targets -- -D warnings
 rustfmt --edition 2024 --check crates/mpi/src/*.rs
 cargo build --profile ci -p mmclust-cli --features mpi,test-hooks
+# crates/mpi's own unit tests (outside the workspace: named with the CLI).
+cargo test --profile ci -q -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --lib
 BIN="$PWD/target/ci/mmclust"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -35,12 +56,40 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 MPIRUN=(mpirun --oversubscribe --bind-to none)
 
+# The layouts every comparison runs: nR is R ranks over shared memory; hH is H
+# namespace hosts × 1 rank, hHxP is H hosts × P ranks (TCP only).
+layouts=(n1 n2 n3)
+[ $full = 1 ] && layouts+=(n4)
+source scripts/mpi_netns.sh
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'netns_down; rm -rf "$work"' EXIT
+if netns_up 3; then
+    layouts+=(h3)
+    [ $full = 1 ] && layouts+=(h2 h3x2)
+    echo "separate hosts: namespaces ${NETNS_PREFIX}-h0..2 on 10.231.$NETNS_NET.0/24"
+else
+    echo "SKIP separate hosts (network namespaces): $NETNS_WHY"
+fi
 cd "$work"
 fail=0
 note() { echo "$*"; }
 bad() { echo "FAIL: $*"; fail=1; }
+
+# launcher LAYOUT: sets L to the command that starts the layout's ranks.
+launcher() {
+    case $1 in
+        n*) L=("${MPIRUN[@]}" -n "${1#n}") ;;
+        h*x*) local h=${1#h}; mapfile -t L < <(netns_mpirun "${h%x*}" "${h#*x}") ;;
+        h*) mapfile -t L < <(netns_mpirun "${1#h}" 1) ;;
+    esac
+}
+describe() {
+    case $1 in
+        n*) echo "mpirun -n ${1#n}" ;;
+        h*x*) local h=${1#h}; echo "${h%x*} hosts x ${h#*x} ranks" ;;
+        h*) echo "${1#h} hosts" ;;
+    esac
+}
 
 # Models without their timings (the only field that may differ).
 strip_model() {
@@ -58,20 +107,49 @@ def clean(v):
     if isinstance(v, list):
         return [clean(x) for x in v]
     if isinstance(v, str):
-        return re.sub(r"\.(single|n[0-9]+)\.", ".TAG.", v)
+        return re.sub(r"\.(single|n[0-9]+|h[0-9]+(x[0-9]+)?)\.", ".TAG.", v)
     return v
 print(json.dumps(clean(json.load(open(sys.argv[1]))), sort_keys=True))
 PY
 }
+
+# The namespace hosts are separate nodes to Open MPI: one rank on each, each
+# under its own hostname, on its own address, and rank traffic crosses the veth
+# links (host 1 receives bytes over eth0 during a run).
+if [ -n "$NETNS_DIR" ]; then
+    launcher h3
+    rx0=$(ip netns exec "$NETNS_PREFIX-h1" cat /sys/class/net/eth0/statistics/rx_bytes)
+    seen=$(timeout 60 "${L[@]}" sh -c 'echo "$(hostname) $(ip -4 -o addr show eth0 | awk "{print \$4}")"' | sort -u)
+    rx1=$(ip netns exec "$NETNS_PREFIX-h1" cat /sys/class/net/eth0/statistics/rx_bytes)
+    want=$(for i in 0 1 2; do echo "$NETNS_PREFIX-h$i 10.231.$NETNS_NET.$((i + 1))/24"; done)
+    if [ "$seen" = "$want" ] && [ "$rx1" -gt "$rx0" ]; then
+        note "ok   3 hosts: one rank on each of $(echo "$seen" | tr '\n' ' ')"
+    else
+        bad "3 hosts: ranks ran on [$(echo "$seen" | tr '\n' ' ')], expected [$(echo "$want" | tr '\n' ' ')]; host 1 received $((rx1 - rx0)) bytes"
+    fi
+fi
 
 # d = 40 gives 1632-row chunks: 30,000 rows are 19 chunks, split unevenly
 # over 2 and 3 ranks.
 "$BIN" generate blobs -o data.npy --n 30000 --d 40 --k 6 --seed 5 -q
 "$BIN" generate blobs -o small.npy --n 5000 --d 40 --k 4 --seed 6 -q
 
-# compare NAME OUTPUT-FLAGS... -- ARGS...: runs single-process, then under
-# mpirun -n 1, 2, 3, and byte-compares every output and the --json summary
-# (less timings, ranks and threads).
+# mmclust's Open MPI default (docs/distributed.md): waiting ranks yield
+# (mpi_yield_when_idle, set before MPI_Init), unless the user sets it.
+yield_seen() {
+    OMPI_MCA_mpi_show_mca_params=all "${MPIRUN[@]}" -n 2 "$@" "$BIN" info small.npy 2>&1 \
+        | grep -o 'mpi_yield_when_idle=[a-z]* ([a-z ]*)' | sort -u | tr '\n' ' '
+}
+seen=$(yield_seen)
+[ "$seen" = "mpi_yield_when_idle=true (environment) " ] \
+    && note "ok   default: $seen" || bad "default mpi_yield_when_idle: got [$seen]"
+seen=$(yield_seen --mca mpi_yield_when_idle 0)
+[ "$seen" = "mpi_yield_when_idle=false (environment) " ] \
+    && note "ok   --mca mpi_yield_when_idle 0 kept: $seen" || bad "the user's mpi_yield_when_idle 0: got [$seen]"
+
+# compare NAME OUTPUT-FLAGS... -- ARGS...: runs single-process, then in every
+# layout, and byte-compares every output and the --json summary (less timings,
+# ranks and threads).
 compare() {
     local name=$1; shift
     local outs=()
@@ -95,19 +173,22 @@ compare() {
             || { bad "$name ($tag) exited $?: $(tail -3 "$name.$tag.err")"; return 1; }
     }
     run_one single "$BIN" "$@" || return 0
-    for r in 1 2 3; do
-        run_one "n$r" timeout 120 "${MPIRUN[@]}" -n "$r" "$BIN" "$@" || continue
-        local same=1
-        cmp -s <(strip_json "$name.single.json") <(strip_json "$name.n$r.json") \
-            || { same=0; bad "$name: --json differs with $r ranks: $(diff <(strip_json "$name.single.json") <(strip_json "$name.n$r.json") | head -c 300)"; }
+    local t
+    for t in "${layouts[@]}"; do
+        launcher "$t"
+        run_one "$t" timeout 120 "${L[@]}" "$BIN" "$@" || continue
+        local same=1 what
+        what=$(describe "$t")
+        cmp -s <(strip_json "$name.single.json") <(strip_json "$name.$t.json") \
+            || { same=0; bad "$name: --json differs ($what): $(diff <(strip_json "$name.single.json") <(strip_json "$name.$t.json") | head -c 300)"; }
         for o in "${outs[@]}"; do
             case $o in
-                model) cmp -s <(strip_model "$name.single.model.json") <(strip_model "$name.n$r.model.json") || { same=0; bad "$name: model differs with $r ranks"; } ;;
-                *) cmp -s "$name.single.$o.npy" "$name.n$r.$o.npy" || { same=0; bad "$name: $o differ with $r ranks"; } ;;
+                model) cmp -s <(strip_model "$name.single.model.json") <(strip_model "$name.$t.model.json") || { same=0; bad "$name: model differs ($what)"; } ;;
+                *) cmp -s "$name.single.$o.npy" "$name.$t.$o.npy" || { same=0; bad "$name: $o differ ($what)"; } ;;
             esac
         done
         local shown=("${outs[@]}" json)
-        [ $same = 1 ] && note "ok   $name: mpirun -n $r identical (${shown[*]})"
+        [ $same = 1 ] && note "ok   $name: $what identical (${shown[*]})"
     done
 }
 
@@ -156,11 +237,14 @@ compare gmm-select -- gmm-select small.npy --k 2..=3 --covariance full,spherical
 # Shards (uneven: 7,000 + 15,000 + 8,000 rows) give the answer of the whole file.
 python3 "$OLDPWD/scripts/npy_split.py" data.npy part 7000,15000
 "$BIN" kmeans data.npy -k 9 --seed 1 --labels-out whole.labels.npy --centers-out whole.centers.npy -q > /dev/null
-for r in 1 3; do
-    timeout 120 "${MPIRUN[@]}" -n $r "$BIN" kmeans --shards 'part-*.npy' -k 9 --seed 1 \
-        --labels-out shards$r.labels.npy --centers-out shards$r.centers.npy -q > /dev/null \
-        && cmp -s whole.labels.npy shards$r.labels.npy && cmp -s whole.centers.npy shards$r.centers.npy \
-        && note "ok   shards: mpirun -n $r identical to the whole file" || bad "shards with $r ranks"
+shard_layouts=(n1 n3)
+[ -n "$NETNS_DIR" ] && shard_layouts+=(h3)
+for t in "${shard_layouts[@]}"; do
+    launcher "$t"
+    timeout 120 "${L[@]}" "$BIN" kmeans --shards 'part-*.npy' -k 9 --seed 1 \
+        --labels-out shards$t.labels.npy --centers-out shards$t.centers.npy -q > /dev/null \
+        && cmp -s whole.labels.npy shards$t.labels.npy && cmp -s whole.centers.npy shards$t.centers.npy \
+        && note "ok   shards: $(describe "$t") identical to the whole file" || bad "shards ($(describe "$t"))"
 done
 
 # Faults: each must end the whole job, non-zero, within seconds.
@@ -189,6 +273,10 @@ expect_fail mismatched-shards 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans --shards 'part
 grep -q "same columns" mismatched-shards.err || bad "mismatched shards: message does not say why"
 rm part-x.npy
 MMCLUST_TEST_PANIC_RANK=1 expect_fail panic-rank-1 any "${MPIRUN[@]}" -n 3 "$BIN" kmeans data.npy -k 5 -q
+if [ -n "$NETNS_DIR" ]; then
+    launcher h3
+    MMCLUST_TEST_PANIC_RANK=1 expect_fail panic-rank-1-hosts any "${L[@]}" "$BIN" kmeans data.npy -k 5 -q
+fi
 # A rank killed in the middle of a long run.
 "$BIN" generate blobs -o big.npy --n 400000 --d 32 --k 50 --seed 7 -q
 "${MPIRUN[@]}" -n 2 "$BIN" kmeans big.npy -k 200 --max-iter 300 --tol 0 --init random -q > kill.out 2> kill.err &
@@ -209,6 +297,47 @@ if [ -n "$victim" ]; then
 else
     wait "$launcher" || true
     bad "killed rank: the run ended before a rank could be killed"
+fi
+
+# A lost host: host 2's link goes down in the middle of a long run. No reset
+# reaches the others (TCP would retry for many minutes); the daemons' keepalive
+# (netns_mpirun's oob_tcp_keepalive_* settings) notices within ~20 s and
+# mpirun ends the job, naming the host. Nothing may appear under a final name.
+if [ -n "$NETNS_DIR" ]; then
+    launcher h3
+    "${L[@]}" "$BIN" kmeans big.npy -k 200 --algorithm lloyd --max-iter 300 --tol 0 --init random -q \
+        --labels-out lost.labels.npy --model-out lost.model.json > lost.out 2> lost.err &
+    launcher_pid=$!
+    sleep 5
+    if kill -0 "$launcher_pid" 2> /dev/null; then
+        t0=$SECONDS
+        netns_link_down 2
+        # Wait at most 60 s for the job to end.
+        while kill -0 "$launcher_pid" 2> /dev/null && [ $((SECONDS - t0)) -lt 60 ]; do sleep 1; done
+        took=$((SECONDS - t0))
+        if kill -0 "$launcher_pid" 2> /dev/null; then
+            bad "lost host: the job still runs 60 s after host 2's link went down"
+            kill -9 "$launcher_pid" 2> /dev/null || true
+        fi
+        set +e
+        wait "$launcher_pid"
+        rc=$?
+        set -e
+        if [ "$rc" = 0 ]; then bad "lost host: exit 0"
+        elif ! grep -q "$NETNS_PREFIX-h2" lost.err; then bad "lost host: exit $rc after $took s, but the message does not name host 2: $(tail -5 lost.err)"
+        elif [ -e lost.labels.npy ] || [ -e lost.model.json ]; then bad "lost host: an output has its final name"
+        else note "ok   lost host: exit $rc after ${took} s, naming $(grep -o "$NETNS_PREFIX-h2" lost.err | head -1)"
+        fi
+        # The lost host's own rank and daemon end too (its daemon's keepalive
+        # sees mpirun gone), within 30 s more.
+        t0=$SECONDS
+        while [ -n "$(ip netns pids "$NETNS_PREFIX-h2")" ] && [ $((SECONDS - t0)) -lt 30 ]; do sleep 1; done
+        left=$(ip netns pids "$NETNS_PREFIX-h2" | xargs -r ps -o comm= -p | tr '\n' ' ')
+        [ -z "$left" ] || bad "lost host: still running on host 2 after 30 s: $left"
+    else
+        wait "$launcher_pid" || true
+        bad "lost host: the run ended before the link went down: $(tail -3 lost.err)"
+    fi
 fi
 ls -a | grep -q mmclust-tmp && bad "temporary outputs left behind: $(ls -a | grep mmclust-tmp)"
 

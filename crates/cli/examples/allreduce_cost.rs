@@ -21,6 +21,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // As the binary: waiting ranks yield unless the user chose otherwise.
+    // SAFETY: no other thread exists yet.
+    unsafe {
+        mmclust_mpi::apply_mca_defaults();
+    }
     let mpi = Mpi::init().expect("MPI starts");
     mpi.install_panic_hook();
     let n: usize = std::env::args()

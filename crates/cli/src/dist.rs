@@ -26,13 +26,22 @@ static MPI: OnceLock<&'static mmclust_mpi::Mpi> = OnceLock::new();
 
 /// Initialises MPI when this process was started by an MPI launcher (and the
 /// binary was built with the `mpi` feature). Non-root ranks then send stdout
-/// to /dev/null: one summary per job, from rank 0.
+/// to /dev/null: one summary per job, from rank 0. Before `MPI_Init` it sets
+/// Open MPI's `mpi_yield_when_idle` to 1 where the user has not set it
+/// (`mmclust_mpi::DEFAULT_MCA`), so call it before any other thread starts.
 ///
 /// # Errors
 /// MPI cannot be initialised.
 pub(crate) fn start() -> Result<()> {
     #[cfg(feature = "mpi")]
     if mmclust_mpi::launched_by_mpi() {
+        // Open MPI's defaults for mmclust (waiting ranks yield their core),
+        // where the user has not set them: before MPI_Init, which reads them.
+        // SAFETY: `main` calls `start` before any other thread exists (the
+        // rayon pool is built after it).
+        unsafe {
+            mmclust_mpi::apply_mca_defaults();
+        }
         let mpi: &'static mmclust_mpi::Mpi = Box::leak(Box::new(
             mmclust_mpi::Mpi::init().map_err(|e| anyhow::anyhow!("cannot start MPI: {e}"))?,
         ));

@@ -45,6 +45,47 @@ pub fn launched_by_mpi() -> bool {
         || slurm_step
 }
 
+/// Open MPI settings that mmclust applies when the user has not chosen them:
+/// `(environment variable, value)`. Each is set in the environment before
+/// `MPI_Init`, which reads it there; a user's `export OMPI_MCA_...=...` or
+/// `mpirun --mca NAME VALUE` (which `mpirun` passes to the ranks as the same
+/// variable) wins.
+///
+/// * `mpi_yield_when_idle = 1`: a rank waiting in a collective calls
+///   `sched_yield` between polls instead of spinning. Open MPI yields by itself
+///   only when it knows the node is oversubscribed (more ranks than slots); it
+///   cannot see that ranks × rayon threads exceed the cores, and a polling rank
+///   then takes CPU time from the threads still computing (measured by
+///   `scripts/bench_mpi.sh`, figures in docs/distributed.md). With a core per
+///   thread, yielding with nothing else runnable returns at once.
+pub const DEFAULT_MCA: [(&str, &str); 1] = [("OMPI_MCA_mpi_yield_when_idle", "1")];
+
+/// The settings of [`DEFAULT_MCA`] that `get` (a lookup in the environment)
+/// does not already give a value, empty values included.
+pub fn missing_mca_defaults(
+    get: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(&'static str, &'static str)> {
+    DEFAULT_MCA
+        .iter()
+        .filter(|(var, _)| get(var).is_none())
+        .copied()
+        .collect()
+}
+
+/// Sets [`DEFAULT_MCA`]'s settings the environment lacks; returns them.
+///
+/// # Safety
+/// No other thread of the process may be running (it writes the environment,
+/// see [`std::env::set_var`]): call it first thing, before [`Mpi::init`].
+pub unsafe fn apply_mca_defaults() -> Vec<(&'static str, &'static str)> {
+    let missing = missing_mca_defaults(|v| std::env::var_os(v));
+    for (var, value) in &missing {
+        // SAFETY: the caller guarantees that this thread is the only one.
+        unsafe { std::env::set_var(var, value) };
+    }
+    missing
+}
+
 /// `MPI_COMM_WORLD` of an initialised MPI library; finalises MPI when dropped.
 pub struct Mpi {
     world: Mutex<World>,
@@ -203,5 +244,31 @@ impl AllReduce for Mpi {
     fn barrier(&self) -> mmclust_core::Result<()> {
         self.world().0.barrier();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    #[test]
+    fn yield_is_set_only_where_the_user_did_not_choose() {
+        // Nothing set: mmclust's default.
+        assert_eq!(
+            missing_mca_defaults(|_| None),
+            vec![("OMPI_MCA_mpi_yield_when_idle", "1")]
+        );
+        // Set by the user (to either value, or empty): left alone.
+        for value in ["0", "1", ""] {
+            let got = missing_mca_defaults(|v| {
+                (v == "OMPI_MCA_mpi_yield_when_idle").then(|| OsString::from(value))
+            });
+            assert!(got.is_empty(), "{value:?}: {got:?}");
+        }
+        // Another variable set: still the default.
+        let got =
+            missing_mca_defaults(|v| (v == "OMPI_MCA_btl").then(|| OsString::from("tcp,self")));
+        assert_eq!(got.len(), 1);
     }
 }

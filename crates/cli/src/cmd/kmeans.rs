@@ -403,7 +403,12 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
             FitHooks {
                 on_event: Some(&on_event),
                 progress: Some(&tick),
-                stop: Some(&crate::signals::STOP),
+                // Under MPI, rank 0 alone acts on Ctrl-C/SIGTERM (which the
+                // launcher sends to every rank): it writes the checkpoint of
+                // the last step all ranks completed, then ends the job. Were
+                // another rank to stop first, its abort would kill rank 0
+                // before the checkpoint is written.
+                stop: Some(&crate::signals::STOP).filter(|_| crate::dist::is_root()),
                 on_checkpoint: Some(&save),
             },
         )

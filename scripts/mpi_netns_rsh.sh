@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Open MPI's remote-launch agent for the namespace "hosts" of
+# scripts/mpi_netns.sh, in place of ssh: `mpi_netns_rsh.sh HOST COMMAND...`
+# runs COMMAND (joined into one shell command line, as ssh does) in HOST's
+# network namespace under HOST's hostname. HOST is a name from the hostfile
+# mpi_netns.sh writes (PREFIX-hI, which is also the namespace's name).
+set -eu
+host=$1
+shift
+case $host in
+    "$NETNS_PREFIX"-h[0-9]*) ;;
+    *) echo "mpi_netns_rsh.sh: $host is not a namespace host of $NETNS_PREFIX" >&2; exit 255 ;;
+esac
+exec ip netns exec "$host" unshare --uts sh -c 'hostname "$0" && eval "$1"' "$host" "$*"
