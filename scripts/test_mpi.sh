@@ -208,6 +208,11 @@ for c in kmeans-hamerly kmeans-yinyang; do
         || bad "$c: the bounds skipped no distance on 2 ranks"
 done
 compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
+# Ranks read only their share of each batch; re-seeded centres (many here)
+# come from rows any rank may not have read.
+compare minibatch-reseed labels centers model -- kmeans small.npy -k 40 --seed 2 --algorithm minibatch --batch-size 1000 --reassignment-ratio 0.8 --max-iter 5 --block-rows 0
+python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["relocated"] > 0 else 1)' minibatch-reseed.n2.json \
+    || bad "minibatch-reseed: no centre was re-seeded"
 compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
 compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
 compare gmm-diag-f32 labels proba model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random --precision f32
