@@ -107,7 +107,7 @@ def clean(v):
     if isinstance(v, list):
         return [clean(x) for x in v]
     if isinstance(v, str):
-        return re.sub(r"\.(single|n[0-9]+|h[0-9]+(x[0-9]+)?)\.", ".TAG.", v)
+        return re.sub(r"\.(single|plain|n[0-9]+|h[0-9]+(x[0-9]+)?)\.", ".TAG.", v)
     return v
 print(json.dumps(clean(json.load(open(sys.argv[1]))), sort_keys=True))
 PY
@@ -208,6 +208,11 @@ for c in kmeans-hamerly kmeans-yinyang; do
         || bad "$c: the bounds skipped no distance on 2 ranks"
 done
 compare minibatch labels centers model -- kmeans data.npy -k 9 --seed 1 --algorithm minibatch --batch-size 1024 --refine 1
+# Ranks read only their share of each batch; re-seeded centres (many here)
+# come from rows any rank may not have read.
+compare minibatch-reseed labels centers model -- kmeans small.npy -k 40 --seed 2 --algorithm minibatch --batch-size 1000 --reassignment-ratio 0.8 --max-iter 5 --block-rows 0
+python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["relocated"] > 0 else 1)' minibatch-reseed.n2.json \
+    || bad "minibatch-reseed: no centre was re-seeded"
 compare gmm-full labels proba model -- gmm data.npy -k 4 --seed 1 --covariance full
 compare gmm-diag labels model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random
 compare gmm-diag-f32 labels proba model -- gmm data.npy -k 4 --seed 2 --covariance diag --init random --precision f32
@@ -246,6 +251,48 @@ for t in "${shard_layouts[@]}"; do
         && cmp -s whole.labels.npy shards$t.labels.npy && cmp -s whole.centers.npy shards$t.centers.npy \
         && note "ok   shards: $(describe "$t") identical to the whole file" || bad "shards ($(describe "$t"))"
 done
+
+# A mini-batch checkpoint written by rank 0 of 2 ranks, resumed by one process,
+# 1 and 3 ranks (and 3 hosts): each gives the bits of the run never
+# interrupted. The run is stopped by SIGTERM to its ranks (as Slurm or a
+# terminal's Ctrl-C sends) once its first periodic checkpoint exists, well
+# before its end.
+"$BIN" generate blobs -o mb.npy --n 200000 --d 32 --k 30 --seed 8 -q
+mb=(kmeans mb.npy -k 30 --seed 4 --algorithm minibatch --batch-size 4096 --max-iter 40
+    --max-no-improvement 0 --tol 0 --refine 1 -q --json)
+mb_out() { echo --labels-out "resume.$1.labels.npy" --centers-out "resume.$1.centers.npy" --model-out "resume.$1.model.json"; }
+rm -f ck.json
+"$BIN" "${mb[@]}" $(mb_out single) > resume.single.json 2> /dev/null
+"${MPIRUN[@]}" -n 2 "$BIN" "${mb[@]}" --checkpoint ck.json --checkpoint-every 100 > /dev/null 2> ck.err &
+launcher_pid=$!
+t0=$SECONDS
+while [ ! -e ck.json ] && kill -0 "$launcher_pid" 2> /dev/null && [ $((SECONDS - t0)) -lt 60 ]; do sleep 0.05; done
+for pid in $(pgrep -P "$launcher_pid" || true); do kill -TERM "$pid" 2> /dev/null || true; done
+set +e
+wait "$launcher_pid"
+rc=$?
+set -e
+step=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["state"]; print(-1 if s["done"] else s["step"])' ck.json 2> /dev/null || echo none)
+if [ "$step" = none ] || [ "$step" -le 0 ] || [ "$rc" = 0 ]; then
+    bad "resume: no checkpoint of an unfinished run (step $step, exit $rc): $(grep -v '^-' ck.err | head -3)"
+else
+    resume_layouts=(plain n1 n3)
+    [ -n "$NETNS_DIR" ] && resume_layouts+=(h3)
+    for t in "${resume_layouts[@]}"; do
+        if [ "$t" = plain ]; then L=(); else launcher "$t"; fi
+        # shellcheck disable=SC2046
+        timeout 120 "${L[@]}" "$BIN" "${mb[@]}" --resume ck.json $(mb_out "$t") > "resume.$t.json" 2> "resume.$t.err" \
+            || { bad "resume ($t) exited $?: $(tail -2 "resume.$t.err")"; continue; }
+        what=$([ "$t" = plain ] && echo "one process" || describe "$t")
+        if cmp -s resume.single.labels.npy "resume.$t.labels.npy" && cmp -s resume.single.centers.npy "resume.$t.centers.npy" \
+            && cmp -s <(strip_model resume.single.model.json) <(strip_model "resume.$t.model.json") \
+            && cmp -s <(strip_json resume.single.json) <(strip_json "resume.$t.json"); then
+            note "ok   resume: a 2-rank checkpoint (step $step) resumed by $what, identical to the run never stopped"
+        else
+            bad "resume by $what differs from the run never stopped: $(diff <(strip_json resume.single.json) <(strip_json "resume.$t.json") | head -c 300)"
+        fi
+    done
+fi
 
 # Faults: each must end the whole job, non-zero, within seconds.
 expect_fail() {

@@ -7,7 +7,8 @@
 //!   run is the same whatever the thread count, and resuming from a checkpoint
 //!   at step s replays exactly the batches an uninterrupted run would see.
 //! * The next batch is read on a background thread while the current one is
-//!   assigned in parallel (fixed 256-row chunks, merged by the fixed tree).
+//!   assigned in parallel (fixed 256-row chunks, merged by the fixed tree). In
+//!   a distributed run each process reads only the rows of its chunks.
 //! * Each centre moves to the running mean of the points it has been given
 //!   (learning rate weight/count); centres whose count falls below
 //!   `reassignment_ratio` × the largest are re-seeded from points of the batch;
@@ -18,12 +19,13 @@
 //! Memory: the batch being assigned, the one being read, the centres and the
 //! counts: independent of n.
 
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
+use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global, owned_rows};
 use mmclust_core::partial::{Partial, PartialReader};
 use mmclust_core::source::Distributed;
 use mmclust_core::{ArraySource, CoreError, DataSource};
@@ -42,12 +44,31 @@ use crate::state::MiniBatchState;
 /// Rows per chunk when a batch is assigned.
 const BATCH_CHUNK_ROWS: usize = 256;
 
-/// One batch: the rows of one step, read ahead.
+/// One batch: the rows of one step, read ahead. In a distributed run a
+/// process reads only its share of the batch (`own`, the rows of its chunks);
+/// the other rows of `data` are zeros, never used.
 struct Batch {
     step: u64,
-    first_row: Vec<usize>,
+    /// The batch's runs of rows of the source: (first row, length), in order.
+    runs: Vec<(usize, usize)>,
+    /// The rows of the batch this process read (all of them in one process).
+    own: Range<usize>,
     data: Vec<f32>,
+    /// The weights of every row of the batch (from memory, not the file).
     weights: Option<Vec<f32>>,
+}
+
+impl Batch {
+    /// The source row of the batch's row `i`.
+    fn source_row(&self, mut i: usize) -> usize {
+        for &(start, len) in &self.runs {
+            if i < len {
+                return start + i;
+            }
+            i -= len;
+        }
+        unreachable!("row {i} past the end of the batch")
+    }
 }
 
 /// The rows of step `step`, as (first row, length) runs sorted by position.
@@ -70,32 +91,59 @@ fn batch_runs(seed: u64, step: u64, n: usize, opts: &MiniBatchOptions) -> Vec<(u
     runs
 }
 
+/// The parts of the batch's runs that fall in its rows `own`: (source rows,
+/// first row of the batch they fill).
+fn own_parts(runs: &[(usize, usize)], own: &Range<usize>) -> Vec<(Range<usize>, usize)> {
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for &(start, len) in runs {
+        let (lo, hi) = (at.max(own.start), (at + len).min(own.end));
+        if lo < hi {
+            parts.push((start + lo - at..start + hi - at, lo));
+        }
+        at += len;
+    }
+    parts
+}
+
+/// Reads step `step`'s batch: every row in one process; in a distributed run
+/// (`share` = (rank, size)) only the rows of this rank's chunks of the batch,
+/// the chunks [`assign_batch`] gives it.
 fn read_batch<S: DataSource + ?Sized>(
     source: &S,
     weights: Option<&[f32]>,
     seed: u64,
     step: u64,
     opts: &MiniBatchOptions,
+    share: Option<(usize, usize)>,
 ) -> Result<Batch> {
-    let n = source.n_rows();
+    let (n, d) = (source.n_rows(), source.n_cols());
     let runs = batch_runs(seed, step, n, opts);
     let rows: usize = runs.iter().map(|r| r.1).sum();
+    let own = match share {
+        Some((rank, size)) => owned_rows(rows, Chunking::with_rows(BATCH_CHUNK_ROWS)?, rank, size),
+        None => 0..rows,
+    };
+    let parts = own_parts(&runs, &own);
     // Ask for every run first, so the kernel reads them in parallel, then copy.
-    for &(start, len) in &runs {
-        source.will_need(start..start + len);
+    for (range, _) in &parts {
+        source.will_need(range.clone());
     }
-    let mut data = Vec::with_capacity(rows * source.n_cols());
+    let mut data = vec![0.0f32; rows * d];
     let mut scratch = Vec::new();
-    let mut w = weights.map(|_| Vec::with_capacity(rows));
-    for &(start, len) in &runs {
-        data.extend_from_slice(source.rows(start..start + len, &mut scratch)?);
-        if let (Some(w), Some(all)) = (w.as_mut(), weights) {
-            w.extend_from_slice(&all[start..start + len]);
-        }
+    for (range, at) in &parts {
+        let len = range.len();
+        data[at * d..(at + len) * d].copy_from_slice(source.rows(range.clone(), &mut scratch)?);
     }
+    let w = weights.map(|all| {
+        runs.iter()
+            .flat_map(|&(start, len)| all[start..start + len].iter().copied())
+            .collect()
+    });
     Ok(Batch {
         step,
-        first_row: runs.iter().map(|r| r.0).collect(),
+        runs,
+        own,
         data,
         weights: w,
     })
@@ -129,10 +177,10 @@ impl Partial for BatchStats {
     }
 }
 
-/// Assigns a batch. In a distributed run every process holds the whole batch
-/// (the same rows, drawn from the same seed) and assigns only its share of the
-/// batch's chunks; the sums are combined by the batch's merge tree, so they
-/// are bitwise those of one process.
+/// Assigns a batch. In a distributed run every process draws the same rows
+/// (from the same seed), reads and assigns only its share of the batch's
+/// chunks; the sums are combined by the batch's merge tree, so they are
+/// bitwise those of one process.
 fn assign_batch(
     batch: &Batch,
     centers: &PackedCenters,
@@ -198,27 +246,15 @@ fn batch_pass<S: DataSource + ?Sized>(
     )?)
 }
 
+/// A non-finite value among the rows this process read (in a distributed
+/// run, the rank whose share holds it reports it and ends the job).
 fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
-    if let Some(pos) = batch.data.iter().position(|v| !v.is_finite()) {
-        // Map the position back to a row of the source.
-        let mut row_in_batch = pos / d;
-        let mut row = 0;
-        let len = if batch.first_row.is_empty() {
-            1
-        } else {
-            batch.data.len() / d / batch.first_row.len()
-        };
-        for &start in &batch.first_row {
-            if row_in_batch < len {
-                row = start + row_in_batch;
-                break;
-            }
-            row_in_batch -= len;
-        }
+    let read = &batch.data[batch.own.start * d..batch.own.end * d];
+    if let Some(pos) = read.iter().position(|v| !v.is_finite()) {
         return Err(CoreError::NonFinite {
             source_name: name.to_string(),
-            count: batch.data.iter().filter(|v| !v.is_finite()).count() as u64,
-            row,
+            count: read.iter().filter(|v| !v.is_finite()).count() as u64,
+            row: batch.source_row(batch.own.start + pos / d),
             col: pos % d,
         }
         .into());
@@ -265,14 +301,22 @@ impl MiniBatchState {
 }
 
 /// Re-seeds centres with little weight from random points of the batch
-/// (scikit-learn's `_random_reassign`).
-fn reassign(state: &mut MiniBatchState, batch: &Batch, ratio: f64, rng: &mut ChaCha8Rng) -> u64 {
+/// (scikit-learn's `_random_reassign`). The picks come from `rng` and the
+/// batch's weights alone, so every process of a distributed run makes the
+/// same; a picked row outside this process's share is read from `source`.
+fn reassign<S: DataSource + ?Sized>(
+    state: &mut MiniBatchState,
+    batch: &Batch,
+    source: &S,
+    ratio: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<u64> {
     let (k, d) = (state.k, state.d);
     let rows = batch.data.len() / d;
     let max = state.counts.iter().copied().fold(0.0, f64::max);
     let mut to_reassign: Vec<usize> = (0..k).filter(|&j| state.counts[j] < ratio * max).collect();
     if to_reassign.is_empty() {
-        return 0;
+        return Ok(0);
     }
     // At most half a batch per step: the lightest centres first.
     let limit = (rows / 2).max(1);
@@ -299,11 +343,30 @@ fn reassign(state: &mut MiniBatchState, batch: &Batch, ratio: f64, rng: &mut Cha
         .map(|j| state.counts[j])
         .fold(f64::INFINITY, f64::min);
     let kept_min = if kept_min.is_finite() { kept_min } else { 0.0 };
+    let mut scratch = Vec::new();
     for (&j, &row) in to_reassign.iter().zip(&picks) {
-        state.centers[j * d..(j + 1) * d].copy_from_slice(&batch.data[row * d..(row + 1) * d]);
+        let point = if batch.own.contains(&row) {
+            &batch.data[row * d..(row + 1) * d]
+        } else {
+            let r = batch.source_row(row);
+            source.rows(r..r + 1, &mut scratch)?
+        };
+        if let Some(v) = point.iter().find(|v| !v.is_finite()) {
+            return Err(CoreError::NonFinite {
+                source_name: source.name(),
+                count: 1,
+                row: batch.source_row(row),
+                col: point
+                    .iter()
+                    .position(|x| x.to_bits() == v.to_bits())
+                    .unwrap_or(0),
+            }
+            .into());
+        }
+        state.centers[j * d..(j + 1) * d].copy_from_slice(point);
         state.counts[j] = kept_min;
     }
-    picks.len() as u64
+    Ok(picks.len() as u64)
 }
 
 impl KMeansParams {
@@ -377,6 +440,8 @@ impl KMeansParams {
         let first_step = state.step;
         let mut last_checkpoint = Instant::now();
         let (tx, rx) = crossbeam_channel::bounded::<Result<Batch>>(1);
+        // In a distributed run each process reads only its share of a batch.
+        let share = source.comm().map(|c| (c.rank(), c.size()));
         let outcome = std::thread::scope(|scope| -> Result<()> {
             // Owned here, so it is dropped when this closure returns, which
             // unblocks a reader waiting to send before the scope joins it.
@@ -384,7 +449,7 @@ impl KMeansParams {
             // The reader: batches of the coming steps, in order, one ahead.
             scope.spawn(move || {
                 for step in first_step..total_steps {
-                    let batch = read_batch(source, weights, seed, step, opts);
+                    let batch = read_batch(source, weights, seed, step, opts, share);
                     let failed = batch.is_err();
                     if tx.send(batch).is_err() || failed {
                         break;
@@ -429,8 +494,13 @@ impl KMeansParams {
                 {
                     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
                     rng.set_stream(state.step);
-                    state.reassigned +=
-                        reassign(&mut state, &batch, opts.reassignment_ratio, &mut rng);
+                    state.reassigned += reassign(
+                        &mut state,
+                        &batch,
+                        source,
+                        opts.reassignment_ratio,
+                        &mut rng,
+                    )?;
                     state.since_reassign = 0;
                 }
                 let batch_inertia = self.metric.distance_scale() * stats.inertia
