@@ -66,11 +66,7 @@ impl SymmetricEigen {
                 vectors[i * n + new_j] = v[i * n + j];
             }
         }
-        SymmetricEigen {
-            values,
-            vectors,
-            n,
-        }
+        SymmetricEigen { values, vectors, n }
     }
 
     /// Component `i` of eigenvector `j`.

@@ -21,7 +21,12 @@ pub struct KernelKMeansModel {
 
 /// Checks what kernel K-means and spectral clustering share: M ≥ k, no
 /// standardisation.
-pub(crate) fn check_k(nystrom: &NystromParams, params: &KMeansParams, n: usize, d: usize) -> Result<()> {
+pub(crate) fn check_k(
+    nystrom: &NystromParams,
+    params: &KMeansParams,
+    n: usize,
+    d: usize,
+) -> Result<()> {
     nystrom.check(n, d)?;
     if nystrom.n_landmarks < params.k {
         return Err(KernelError::param(
@@ -41,7 +46,8 @@ pub(crate) fn check_k(nystrom: &NystromParams, params: &KMeansParams, n: usize, 
     Ok(())
 }
 
-/// Fits the map on `source`, then `params`' K-means on φ.
+/// Fits the map on `source`, then `params`' K-means on φ. The default rbf γ
+/// uses the neighbour rank [`crate::nystrom::kernel_kmeans_neighbour`].
 ///
 /// # Errors
 /// Invalid parameters (γ ≤ 0, M > n, M < k, degree 0, …), read errors,
@@ -53,6 +59,13 @@ pub fn fit_kernel_kmeans<S: DataSource + ?Sized>(
     hooks: FitHooks<'_>,
 ) -> Result<KernelKMeansModel> {
     check_k(nystrom, params, source.n_rows(), source.n_cols())?;
+    let mut nystrom = nystrom.clone();
+    nystrom.scale_neighbour =
+        nystrom
+            .scale_neighbour
+            .or(Some(crate::nystrom::kernel_kmeans_neighbour(
+                nystrom.n_landmarks,
+            )));
     let map = nystrom.fit(source)?;
     let features = NystromFeatures::new(source, &map)?;
     let kmeans = params.fit_with(&features, None, hooks)?;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::error::{KernelError, Result};
 use crate::kkmeans::KernelKMeansModel;
-use crate::nystrom::{EIGEN_RTOL, Kernel, LOCAL_SCALE_NEIGHBOUR, NystromMap};
+use crate::nystrom::{EIGEN_RTOL, Kernel, NystromMap};
 use crate::spectral::{DEGREE_FLOOR, EIGEN_FLOOR, Embedding, SpectralModel};
 
 /// `"kind"` of a kernel K-means model.
@@ -36,6 +36,7 @@ struct MapFile {
     /// How γ was chosen.
     gamma_rule: String,
     sigma: Option<f64>,
+    scale_neighbour: Option<usize>,
     d: usize,
     n_landmarks: usize,
     n_components: usize,
@@ -92,14 +93,15 @@ pub fn kind_of(text: &str) -> Option<String> {
 fn map_file(map: &NystromMap, landmark_init: &str) -> MapFile {
     MapFile {
         kernel: map.kernel,
-        gamma_rule: match (map.sigma, map.kernel) {
-            (Some(_), _) => format!(
+        gamma_rule: match map.sigma {
+            Some((_, rank)) => format!(
                 "local scale: 1/(2σ²), σ the median distance from a landmark to its \
-                 {LOCAL_SCALE_NEIGHBOUR}th nearest other landmark"
+                 nearest other landmark of rank {rank}"
             ),
-            (None, _) => "given, or 1/d (polynomial default)".to_string(),
+            None => "given, or 1/d (polynomial default)".to_string(),
         },
-        sigma: map.sigma,
+        sigma: map.sigma.map(|s| s.0),
+        scale_neighbour: map.sigma.map(|s| s.1),
         d: map.d,
         n_landmarks: map.n_landmarks(),
         n_components: map.n_components,
@@ -167,7 +169,7 @@ fn map_from(f: &MapFile, arrays: &ArraysFile, values: &[f64]) -> Result<NystromM
         .collect();
     let w = part(arrays, values, "w", m * mp)?.to_vec();
     let mut map = NystromMap::from_parts(f.kernel, landmarks, d, w, mp)?;
-    map.sigma = f.sigma;
+    map.sigma = f.sigma.zip(f.scale_neighbour);
     Ok(map)
 }
 
@@ -193,7 +195,10 @@ impl KernelKMeansModel {
     pub fn to_json(&self, arrays_file: &str, input: Option<Value>) -> (Value, Vec<f64>) {
         let (arrays, values) = pack(
             arrays_file,
-            &[("landmarks", landmarks_f64(&self.map)), ("w", self.map.w.clone())],
+            &[
+                ("landmarks", landmarks_f64(&self.map)),
+                ("w", self.map.w.clone()),
+            ],
         );
         let file = KernelKMeansFile {
             kind: KERNEL_KMEANS_KIND.to_string(),
@@ -202,7 +207,10 @@ impl KernelKMeansModel {
             arrays,
             kmeans: self.kmeans.to_json(input),
         };
-        (serde_json::to_value(file).expect("model serialises"), values)
+        (
+            serde_json::to_value(file).expect("model serialises"),
+            values,
+        )
     }
 
     /// The name of the sidecar a model's text refers to.
@@ -261,7 +269,10 @@ impl SpectralModel {
             floored_eigenvalues: self.floored_eigenvalues,
             kmeans: self.kmeans.to_json(input),
         };
-        (serde_json::to_value(file).expect("model serialises"), values)
+        (
+            serde_json::to_value(file).expect("model serialises"),
+            values,
+        )
     }
 
     /// The name of the sidecar a model's text refers to.

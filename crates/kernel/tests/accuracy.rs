@@ -1,8 +1,8 @@
 //! Non-convex data at n = 20 000 with the default γ and M: spectral
 //! clustering separates moons and rings, plain K-means neither (adjusted Rand
-//! index against the generating labels). Kernel K-means' score is printed,
-//! not asserted: with the default (local) γ it does not separate the moons
-//! (ARI 0.18 measured; see the crate's docs).
+//! index against the generating labels); kernel K-means (its own default γ,
+//! a wider local scale) mostly separates the moons (ARI 0.93, short of the
+//! 0.99 target); on the rings its score is printed, not asserted.
 
 use mmclust_core::ArraySource;
 use mmclust_eval::Labels;
@@ -34,9 +34,11 @@ fn scores(shape: Shape) -> (f64, f64, f64) {
     let k = ari(&truth, &kk.predict(&data).unwrap());
     let p = ari(&truth, &plain.predict(&data).unwrap());
     eprintln!(
-        "{shape:?}: gamma {:.4} (sigma {:?}), M' {}, spectral {s:.4} (clamped {}), kernel k-means {k:.4}, plain {p:.4}",
+        "{shape:?}: gamma {:.4} (sigma {:?}), kernel k-means gamma {:.4} (sigma {:?}), M' {}, spectral {s:.4} (clamped {}), kernel k-means {k:.4}, plain {p:.4}",
         spectral.embedding.map.kernel.gamma(),
         spectral.embedding.map.sigma,
+        kk.map.kernel.gamma(),
+        kk.map.sigma,
         spectral.embedding.map.n_components,
         spectral.clamped,
     );
@@ -47,7 +49,8 @@ fn scores(shape: Shape) -> (f64, f64, f64) {
 fn moons() {
     let (s, k, p) = scores(Shape::Moons);
     assert!(s >= 0.99, "spectral ARI {s}");
-    assert!(k.is_finite());
+    // 0.93 measured; the target of 0.99 is not met by the default γ.
+    assert!(k >= 0.9, "kernel k-means ARI {k}");
     assert!((0.15..0.4).contains(&p), "plain k-means ARI {p}");
 }
 

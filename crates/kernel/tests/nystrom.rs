@@ -16,7 +16,9 @@ use mmclust_kernel::{
 use mmclust_kmeans::{FitHooks, KMeansParams};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn read_f32(path: &Path) -> (Vec<f32>, usize, usize) {
@@ -141,7 +143,10 @@ fn models_read_back_predict_the_same() {
     let (json, values) = kk.to_json("m.arrays.npy", None);
     write_arrays(&side, &values, &[]).unwrap();
     let text = json.to_string();
-    assert_eq!(KernelKMeansModel::arrays_file(&text).unwrap(), "m.arrays.npy");
+    assert_eq!(
+        KernelKMeansModel::arrays_file(&text).unwrap(),
+        "m.arrays.npy"
+    );
     let back = KernelKMeansModel::from_json(&text, &read_arrays(&side).unwrap()).unwrap();
     assert_eq!(back.predict(&data).unwrap(), kk.predict(&data).unwrap());
     assert_eq!(back.map.w, kk.map.w);

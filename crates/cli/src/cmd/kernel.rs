@@ -37,8 +37,9 @@ pub(crate) struct KernelArgs {
     #[arg(long, value_enum, value_name = "KERNEL")]
     pub(crate) kernel: Option<KernelName>,
     /// Kernel γ > 0. Default for rbf: a local scale, 1/(2σ²) with σ the median
-    /// distance from a landmark to its 7th nearest other landmark (printed
-    /// and stored in the model); for polynomial 1/d.
+    /// distance from a landmark to its r-th nearest other landmark, r = 7 for
+    /// spectral, max(7, ⌈M/10⌉) for kernel K-means, which needs a wider kernel
+    /// (printed and stored in the model); for polynomial 1/d.
     #[arg(long, value_name = "G")]
     pub(crate) gamma: Option<f64>,
     /// Polynomial kernel degree ≥ 1 (default 3).
@@ -111,6 +112,7 @@ impl KernelArgs {
                 _ => LandmarkInit::KMeansPlusPlus,
             },
             seed: g.seed,
+            scale_neighbour: None,
         })
     }
 }
@@ -270,7 +272,9 @@ fn run(
         "kernel {}: γ = {:.6e}{}, M = {} landmarks ({}), M' = {} components ({} eigenvalues dropped)",
         map.kernel.name(),
         map.kernel.gamma(),
-        map.sigma.map_or(String::new(), |s| format!(" (local scale σ = {s:.6e})")),
+        map.sigma.map_or(String::new(), |(s, r)| format!(
+            " (local scale σ = {s:.6e}, the median distance to the landmark neighbour of rank {r})"
+        )),
         map.n_landmarks(),
         nys.landmark_init.name(),
         map.n_components,
@@ -323,7 +327,8 @@ fn run(
         "d": source.n_cols(),
         "kernel": map.kernel,
         "gamma": map.kernel.gamma(),
-        "sigma": map.sigma,
+        "sigma": map.sigma.map(|s| s.0),
+        "sigma_neighbour": map.sigma.map(|s| s.1),
         "landmarks": map.n_landmarks(),
         "landmark_init": nys.landmark_init.name(),
         "n_components": map.n_components,
