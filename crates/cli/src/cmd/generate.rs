@@ -42,6 +42,7 @@ pub(crate) enum Generate {
 /// file is the same bit for bit whatever the thread count.
 #[derive(Debug, clap::Args)]
 #[command(
+    allow_negative_numbers = true,
     after_help = "Examples:\n  mmclust generate moons --n 1000000 -o moons.npy --labels-out moons_truth.npy\n  mmclust generate rings --n 300000 -o rings.npy --noise 0.2 --seed 3"
 )]
 pub(crate) struct ShapeArgs {
