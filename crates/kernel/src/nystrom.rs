@@ -285,7 +285,7 @@ impl NystromParams {
             (None, KernelKind::Rbf) => {
                 let rank = self.scale_neighbour.unwrap_or(LOCAL_SCALE_NEIGHBOUR);
                 let sigma = local_scale(&landmarks, d, rank);
-                if !(sigma > 0.0) {
+                if sigma.is_nan() || sigma <= 0.0 {
                     return Err(KernelError::param(
                         "gamma",
                         "the landmarks coincide (local scale 0); give --gamma or more distinct data",
@@ -371,7 +371,7 @@ impl NystromMap {
     /// no positive eigenvalue.
     pub fn from_landmarks(kernel: Kernel, landmarks: Vec<f32>, d: usize) -> Result<Self> {
         kernel.check()?;
-        if d == 0 || landmarks.is_empty() || landmarks.len() % d != 0 {
+        if d == 0 || landmarks.is_empty() || !landmarks.len().is_multiple_of(d) {
             return Err(KernelError::param(
                 "landmarks",
                 format!("{} values do not make rows of {d} columns", landmarks.len()),
@@ -441,7 +441,7 @@ impl NystromMap {
         kernel.check().map_err(|e| KernelError::InvalidModel {
             message: e.to_string(),
         })?;
-        let m = if d == 0 { 0 } else { landmarks.len() / d };
+        let m = landmarks.len().checked_div(d).unwrap_or(0);
         if m == 0 || landmarks.len() != m * d || w.len() != m * n_components || n_components == 0 {
             return Err(KernelError::InvalidModel {
                 message: format!(
