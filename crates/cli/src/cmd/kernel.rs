@@ -342,7 +342,7 @@ fn run(
         "fit_seconds": km.fit_seconds,
         "total_seconds": started.elapsed().as_secs_f64(),
         "model_out": out.model_out,
-        "model_arrays": sidecar.filter(|_| out.model_out.is_some()),
+        "model_arrays_out": sidecar.filter(|_| out.model_out.is_some()),
         "labels_out": out.labels_out,
         "centers_out": out.centers_out,
         "input": input.fingerprint,
