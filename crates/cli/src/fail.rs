@@ -40,6 +40,9 @@ pub(crate) fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(gm) = cause.downcast_ref::<mmclust_gmm::GmmError>() {
             return if gm.is_input_error() { 2 } else { 1 };
         }
+        if let Some(ke) = cause.downcast_ref::<mmclust_kernel::KernelError>() {
+            return if ke.is_input_error() { 2 } else { 1 };
+        }
         if cause
             .downcast_ref::<mmclust_core::format::FormatError>()
             .is_some()

@@ -177,6 +177,50 @@ fn kmeans_every_algorithm() {
 }
 
 #[test]
+fn kernel_kmeans_and_spectral() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = data(dir.path(), 20_000, 4, 3);
+    assert_thread_independent(
+        "kernel-kmeans",
+        dir.path(),
+        &[
+            "kmeans",
+            &x,
+            "-k",
+            "3",
+            "--kernel",
+            "rbf",
+            "--landmarks",
+            "40",
+            "--model-out",
+            "OUT_m.json",
+            "--labels-out",
+            "OUT_l.npy",
+            "--centers-out",
+            "OUT_c.npy",
+        ],
+    );
+    assert_thread_independent(
+        "spectral",
+        dir.path(),
+        &[
+            "spectral",
+            &x,
+            "-k",
+            "3",
+            "--landmarks",
+            "40",
+            "--landmark-init",
+            "uniform",
+            "--model-out",
+            "OUT_m.json",
+            "--labels-out",
+            "OUT_l.npy",
+        ],
+    );
+}
+
+#[test]
 fn gmm_every_covariance_type() {
     let dir = tempfile::tempdir().unwrap();
     let x = data(dir.path(), 30_000, 4, 3);

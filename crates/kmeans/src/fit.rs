@@ -193,3 +193,34 @@ pub fn fit_source<S: DataSource + ?Sized>(
         ..model
     })
 }
+
+/// The initial centres that `params.init` picks on `source` (k-means++ or
+/// random rows; given centres as given), seeded by `params.seed`, without the
+/// Lloyd iterations: rows of the data chosen as a fit would choose them. For
+/// a caller that needs well-spread rows rather than a clustering (the Nyström
+/// landmarks of `mmclust-kernel`). `Init::Auto` and k-means‖ are k-means++
+/// here.
+///
+/// # Errors
+/// Invalid parameters (k > n, …), read errors, see [`KMeansError`].
+pub fn initial_centers<S: DataSource + ?Sized>(
+    params: &KMeansParams,
+    source: &S,
+) -> Result<Vec<f32>> {
+    use rand::SeedableRng;
+
+    let (n, d) = (source.n_rows(), source.n_cols());
+    params.check(n, d, None)?;
+    let ctx = crate::init::Ctx {
+        source,
+        chunking: chunking_for(params, n, d),
+        weights: None,
+        scratch: &params.scratch,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed);
+    match &params.init {
+        crate::params::Init::Random => crate::init::random(&ctx, params.k, &mut rng),
+        crate::params::Init::Given(c) => crate::init::given(c, params.k, d),
+        _ => Ok(crate::init::plus_plus(&ctx, params.k, &mut rng)?.0),
+    }
+}

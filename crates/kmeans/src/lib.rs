@@ -49,7 +49,7 @@ mod pass;
 mod state;
 
 pub use error::{KMeansError, Result};
-pub use fit::fit_source;
+pub use fit::{fit_source, initial_centers};
 pub use hooks::{CheckpointHook, FitEvent, FitHooks};
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{

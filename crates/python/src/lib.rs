@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 
 mod eval;
 mod gmm;
+mod kernel;
 mod kmeans;
 mod source;
 
@@ -147,6 +148,8 @@ fn mmclust_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(eval::silhouette, m)?,
         wrap_pyfunction!(eval::cluster_scores, m)?,
         wrap_pyfunction!(eval::elbow, m)?,
+        wrap_pyfunction!(kernel::kernel_fit, m)?,
+        wrap_pyfunction!(kernel::kernel_predict, m)?,
     ] {
         m.add_function(function)?;
     }

@@ -37,7 +37,8 @@ mod checkpoint;
     after_help = "Examples:
   mmclust kmeans data/faithful.csv -k 2 --standardize --model-out faithful.json
   mmclust kmeans blobs.npy -k 100 --init k-means-parallel --labels-out labels.npy --json
-  mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0"
+  mmclust kmeans blobs.npy -k 100 --init c0.npy --max-iter 20 --tol 0
+  mmclust kmeans moons.npy -k 2 --kernel rbf --landmarks 300 --model-out kk.json"
 )]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
@@ -150,6 +151,8 @@ pub(crate) struct Args {
     /// Write each row's cluster (.npy int32; one more streaming pass).
     #[arg(long, value_name = "PATH.npy")]
     labels_out: Option<PathBuf>,
+    #[command(flatten)]
+    kernel: super::kernel::KernelArgs,
 }
 
 /// `--metric` of `kmeans` and `silhouette`.
@@ -216,6 +219,28 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         ],
     )?;
     let setup = Setup::new(g, &a, &mut input)?;
+    if a.kernel.any() {
+        let out = super::kernel::Outputs {
+            model_out: a.model_out.as_ref(),
+            labels_out: a.labels_out.as_ref(),
+            centers_out: a.centers_out.as_ref(),
+        };
+        let unsupported = [
+            ("--standardize", a.standardize),
+            ("--weights", a.weights.is_some()),
+            ("--checkpoint", a.checkpoint.is_some()),
+            ("--resume", a.resume.is_some()),
+        ];
+        return super::kernel::kmeans(
+            g,
+            &a.kernel,
+            &input,
+            &setup.params,
+            out,
+            &unsupported,
+            started,
+        );
+    }
     let mut model = fit(g, &a, &input, &setup)?;
     warn_about(g, &a, &model);
     write_outputs(g, &a, &input, &setup, &mut model)?;

@@ -7,6 +7,7 @@ pub(crate) mod fit;
 pub(crate) mod generate;
 pub(crate) mod gmm;
 pub(crate) mod info;
+pub(crate) mod kernel;
 pub(crate) mod kmeans;
 pub(crate) mod predict;
 pub(crate) mod sample;

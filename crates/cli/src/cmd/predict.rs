@@ -80,6 +80,16 @@ pub(crate) struct PredictArgs {
 }
 
 pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
+    if let Some(m) = crate::cmd::kernel::load(&a.model)? {
+        return crate::cmd::kernel::predict(
+            g,
+            &m,
+            &a.model,
+            &a.file,
+            &a.out,
+            a.proba || a.transform,
+        );
+    }
     let model = load_any(&a.model)?;
     let output = match (&model, a.proba, a.transform) {
         (Model::KMeans(_), true, _) => {
@@ -189,6 +199,9 @@ pub(crate) struct ScoreArgs {
 }
 
 pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
+    if let Some(m) = crate::cmd::kernel::load(&a.model)? {
+        return crate::cmd::kernel::score(g, &m, &a.model, &a.file, a.per_sample_out.as_ref());
+    }
     let model = match load_any(&a.model)? {
         Model::KMeans(m) => m,
         Model::Gmm(m) => return score_gmm(g, a, &m),

@@ -5,7 +5,8 @@ scikit-learn's API.
     km = KMeans(100, random_state=0).fit("huge.npy")   # memory-mapped by the engine
     km = KMeans(8).fit(X)                               # or any NumPy array
 
-Estimators: `KMeans`, `MiniBatchKMeans`, `GaussianMixture`. Scores:
+Estimators: `KMeans`, `MiniBatchKMeans`, `KernelKMeans`, `SpectralClustering`,
+`GaussianMixture`. Scores:
 `silhouette_score`, `silhouette_samples`, `calinski_harabasz_score`,
 `davies_bouldin_score`, and the `elbow` sweep. The engine releases the GIL
 while it works and uses all cores (RAYON_NUM_THREADS limits them); Ctrl-C
@@ -14,6 +15,7 @@ interrupts a fit.
 
 from . import _native, metrics
 from .cluster import KMeans, MiniBatchKMeans
+from .kernel import KernelKMeans, SpectralClustering
 from .metrics import (
     Elbow,
     calinski_harabasz_score,
@@ -43,4 +45,12 @@ def kernel_path() -> dict:
     return {"isa": isa, "amx_refusal": refusal}
 
 
-__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "kernel_path", *metrics.__all__]
+__all__ = [
+    "KMeans",
+    "MiniBatchKMeans",
+    "KernelKMeans",
+    "SpectralClustering",
+    "GaussianMixture",
+    "kernel_path",
+    *metrics.__all__,
+]

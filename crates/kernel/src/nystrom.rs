@@ -1,0 +1,614 @@
+//! The Nyström feature map φ(x) = K(x, landmarks) · W, W = V Λ^(−1/2), and
+//! [`NystromFeatures`], a [`DataSource`] whose rows are φ of another
+//! source's rows, computed chunk by chunk as they are read.
+//!
+//! * Kernels as scikit-learn defines them: rbf exp(−γ‖x − y‖²), polynomial
+//!   (γ x·y + coef0)^degree.
+//! * Landmarks: M rows of the data, by k-means++ (`mmclust-kmeans`' own
+//!   initialisation, M passes) or uniformly at random, both seeded.
+//! * K_MM = V Λ Vᵀ in `f64` ([`crate::eig`]); eigenvalues at most
+//!   [`EIGEN_RTOL`] × the largest are dropped (their directions carry rounding
+//!   noise amplified by 1/√λ), so φ has M' ≤ M components.
+//! * Arithmetic: the products x·l, the kernel values and K·W in `f64` from
+//!   the `f32` data; φ is rounded to `f32` once, at the end (relative error
+//!   ≤ 2⁻²⁴ per component on top of an `f64` computation), so φ(x)·φ(y)
+//!   matches an `f64` reference to about 1e-7 times ‖φ(x)‖‖φ(y)‖.
+//! * The default rbf γ is a *local* scale: σ = the median, over the M
+//!   landmarks, of the distance to their 7th nearest other landmark, and
+//!   γ = 1/(2σ²) ([`local_scale`]). A global median distance gives a kernel as
+//!   wide as the data; the data's own 7th-neighbour distance shrinks with n
+//!   below the landmark spacing, where M landmarks cannot represent the
+//!   kernel. The landmarks' spacing is what the map can resolve.
+
+use std::cell::Cell;
+use std::ops::Range;
+
+use mmclust_core::{DataSource, Result as CoreResult};
+use mmclust_kmeans::{Init, KMeansParams, initial_centers};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::eig::SymmetricEigen;
+use crate::error::{KernelError, Result};
+
+/// Eigenvalues of K_MM at most this fraction of the largest are dropped.
+pub const EIGEN_RTOL: f64 = 1e-10;
+
+/// Neighbour rank of the local scale by default (spectral clustering): σ is
+/// the median distance from a landmark to its `LOCAL_SCALE_NEIGHBOUR`-th
+/// nearest other landmark.
+pub const LOCAL_SCALE_NEIGHBOUR: usize = 7;
+
+/// The neighbour rank kernel K-means uses by default: max(7, ⌈M/10⌉), a
+/// kernel about ten landmark spacings wide. Kernel K-means minimises spread in
+/// the feature space and needs a wider kernel than the normalised cut. At
+/// n = 20 000, M = 300 (crates/kernel/tests/accuracy.rs) the 7th-neighbour
+/// scale gives an adjusted Rand index of 0.18 on moons and rings, this one
+/// 0.93 on moons and 1.0 on rings; the issue's target (0.99 on moons) is not
+/// met by default (σ ≈ 0.3 reached 0.99 in a sweep, not robustly).
+#[must_use]
+pub fn kernel_kmeans_neighbour(n_landmarks: usize) -> usize {
+    LOCAL_SCALE_NEIGHBOUR.max(n_landmarks.div_ceil(10))
+}
+
+/// Default landmark count.
+pub const DEFAULT_LANDMARKS: usize = 300;
+
+/// A positive semidefinite kernel with its parameters resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum Kernel {
+    /// exp(−γ‖x − y‖²).
+    Rbf {
+        /// γ > 0.
+        gamma: f64,
+    },
+    /// (γ x·y + coef0)^degree.
+    Polynomial {
+        /// γ > 0.
+        gamma: f64,
+        /// degree ≥ 1.
+        degree: u32,
+        /// coef0 ≥ 0 (scikit-learn allows any; a negative one makes the kernel indefinite).
+        coef0: f64,
+    },
+}
+
+impl Kernel {
+    /// "rbf" or "polynomial".
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Rbf { .. } => "rbf",
+            Kernel::Polynomial { .. } => "polynomial",
+        }
+    }
+
+    /// γ.
+    #[must_use]
+    pub fn gamma(&self) -> f64 {
+        match *self {
+            Kernel::Rbf { gamma } | Kernel::Polynomial { gamma, .. } => gamma,
+        }
+    }
+
+    /// The kernel value from the product x·y and the squared norms.
+    #[inline]
+    fn value(&self, dot: f64, xx: f64, yy: f64) -> f64 {
+        match *self {
+            Kernel::Rbf { gamma } => (-gamma * (xx + yy - 2.0 * dot).max(0.0)).exp(),
+            Kernel::Polynomial {
+                gamma,
+                degree,
+                coef0,
+            } => (gamma * dot + coef0).powi(degree as i32),
+        }
+    }
+
+    /// Checks the parameters: γ finite and > 0, degree ≥ 1, coef0 finite.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] naming the parameter.
+    pub fn check(&self) -> Result<()> {
+        let gamma = self.gamma();
+        if !(gamma.is_finite() && gamma > 0.0) {
+            return Err(KernelError::param(
+                "gamma",
+                format!("γ = {gamma}; it must be a finite number > 0"),
+            ));
+        }
+        if let Kernel::Polynomial { degree, coef0, .. } = *self {
+            if degree == 0 || degree > 64 {
+                return Err(KernelError::param(
+                    "degree",
+                    format!("degree = {degree}; it must be from 1 to 64"),
+                ));
+            }
+            if !coef0.is_finite() {
+                return Err(KernelError::param(
+                    "coef0",
+                    format!("coef0 = {coef0}; it must be finite"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which kernel, with γ optional (a default from the data).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KernelKind {
+    /// rbf.
+    Rbf,
+    /// polynomial with its degree and coef0.
+    Polynomial {
+        /// degree ≥ 1 (scikit-learn's default 3).
+        degree: u32,
+        /// coef0 (scikit-learn's default 1).
+        coef0: f64,
+    },
+}
+
+/// How the landmarks are picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LandmarkInit {
+    /// Greedy k-means++ over all rows (M passes over the data): landmarks
+    /// spread over the data, the small clusters included.
+    #[default]
+    KMeansPlusPlus,
+    /// M distinct rows uniformly at random (one read of M rows).
+    Uniform,
+}
+
+impl LandmarkInit {
+    /// "k-means++" or "uniform".
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            LandmarkInit::KMeansPlusPlus => "k-means++",
+            LandmarkInit::Uniform => "uniform",
+        }
+    }
+}
+
+/// Parameters of a Nyström map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NystromParams {
+    /// The kernel.
+    pub kernel: KernelKind,
+    /// γ; `None`: rbf the local scale ([`local_scale`]), polynomial 1/d
+    /// (scikit-learn's default).
+    pub gamma: Option<f64>,
+    /// Landmarks M (default [`DEFAULT_LANDMARKS`]).
+    pub n_landmarks: usize,
+    /// How the landmarks are picked.
+    pub landmark_init: LandmarkInit,
+    /// Seed of the landmark choice.
+    pub seed: u64,
+    /// The neighbour rank of the rbf local scale (`None`: the default of the
+    /// fit, [`LOCAL_SCALE_NEIGHBOUR`] for spectral clustering,
+    /// [`kernel_kmeans_neighbour`] for kernel K-means).
+    pub scale_neighbour: Option<usize>,
+}
+
+impl NystromParams {
+    /// An rbf map with the default γ and M.
+    #[must_use]
+    pub fn rbf() -> Self {
+        NystromParams {
+            kernel: KernelKind::Rbf,
+            gamma: None,
+            n_landmarks: DEFAULT_LANDMARKS,
+            landmark_init: LandmarkInit::KMeansPlusPlus,
+            seed: 0,
+            scale_neighbour: None,
+        }
+    }
+
+    /// Checks the parameters that do not need the data.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] naming the parameter.
+    pub fn check(&self, n: usize, d: usize) -> Result<()> {
+        if self.n_landmarks == 0 {
+            return Err(KernelError::param("landmarks", "M must be at least 1"));
+        }
+        if self.n_landmarks > n {
+            return Err(KernelError::param(
+                "landmarks",
+                format!(
+                    "M = {} landmarks is more than the {n} rows of the data",
+                    self.n_landmarks
+                ),
+            ));
+        }
+        if d == 0 {
+            return Err(KernelError::param("data", "the data has no columns"));
+        }
+        self.resolved_kernel(1.0).check()
+    }
+
+    fn resolved_kernel(&self, gamma: f64) -> Kernel {
+        let gamma = self.gamma.unwrap_or(gamma);
+        match self.kernel {
+            KernelKind::Rbf => Kernel::Rbf { gamma },
+            KernelKind::Polynomial { degree, coef0 } => Kernel::Polynomial {
+                gamma,
+                degree,
+                coef0,
+            },
+        }
+    }
+
+    /// Picks the landmarks of `source`, resolves γ and builds the map.
+    ///
+    /// # Errors
+    /// Invalid parameters, read errors, non-finite data, a landmark kernel
+    /// matrix with no eigenvalue above the tolerance.
+    pub fn fit<S: DataSource + ?Sized>(&self, source: &S) -> Result<NystromMap> {
+        let (n, d) = (source.n_rows(), source.n_cols());
+        self.check(n, d)?;
+        let m = self.n_landmarks;
+        let landmarks = match self.landmark_init {
+            LandmarkInit::KMeansPlusPlus => {
+                let p = KMeansParams::new(m)
+                    .init(Init::KMeansPlusPlus)
+                    .seed(self.seed);
+                initial_centers(&p, source)?
+            }
+            LandmarkInit::Uniform => {
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                let mut rows = rand::seq::index::sample(&mut rng, n, m).into_vec();
+                rows.sort_unstable();
+                let mut out = Vec::with_capacity(m * d);
+                let mut scratch = Vec::new();
+                for r in rows {
+                    out.extend_from_slice(source.rows(r..r + 1, &mut scratch)?);
+                }
+                out
+            }
+        };
+        if let Some(i) = landmarks.iter().position(|v| !v.is_finite()) {
+            return Err(KernelError::param(
+                "data",
+                format!(
+                    "{}: landmark {} has a non-finite value in column {}; remove or impute NaN/inf first",
+                    source.name(),
+                    i / d,
+                    i % d
+                ),
+            ));
+        }
+        let (gamma, sigma) = match (self.gamma, self.kernel) {
+            (Some(g), _) => (g, None),
+            (None, KernelKind::Rbf) => {
+                let rank = self.scale_neighbour.unwrap_or(LOCAL_SCALE_NEIGHBOUR);
+                let sigma = local_scale(&landmarks, d, rank);
+                if sigma.is_nan() || sigma <= 0.0 {
+                    return Err(KernelError::param(
+                        "gamma",
+                        "the landmarks coincide (local scale 0); give --gamma or more distinct data",
+                    ));
+                }
+                (1.0 / (2.0 * sigma * sigma), Some((sigma, rank.min(m - 1))))
+            }
+            (None, KernelKind::Polynomial { .. }) => (1.0 / d as f64, None),
+        };
+        let kernel = self.resolved_kernel(gamma);
+        kernel.check()?;
+        let mut map = NystromMap::from_landmarks(kernel, landmarks, d)?;
+        map.sigma = sigma;
+        Ok(map)
+    }
+}
+
+/// The local scale of a point set: the median over its points of the
+/// distance to the k-th nearest other point, k = min(`rank`, M − 1).
+#[must_use]
+pub fn local_scale(points: &[f32], d: usize, rank: usize) -> f64 {
+    let m = points.len() / d;
+    if m < 2 {
+        return 0.0;
+    }
+    let k = rank.clamp(1, m - 1);
+    let mut kth: Vec<f64> = (0..m)
+        .map(|i| {
+            let pi = &points[i * d..(i + 1) * d];
+            let mut dist: Vec<f64> = (0..m)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    let pj = &points[j * d..(j + 1) * d];
+                    pi.iter()
+                        .zip(pj)
+                        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                        .sum::<f64>()
+                })
+                .collect();
+            let (_, v, _) = dist.select_nth_unstable_by(k - 1, f64::total_cmp);
+            v.sqrt()
+        })
+        .collect();
+    let mid = kth.len() / 2;
+    let (_, v, _) = kth.select_nth_unstable_by(mid, f64::total_cmp);
+    *v
+}
+
+/// A fitted Nyström map: the landmarks and W = V Λ^(−1/2) (M × M').
+#[derive(Debug, Clone, PartialEq)]
+pub struct NystromMap {
+    /// The kernel.
+    pub kernel: Kernel,
+    /// Input columns d.
+    pub d: usize,
+    /// M × d landmarks, row-major.
+    pub landmarks: Vec<f32>,
+    /// Squared norms of the landmarks (f64).
+    landmark_norms: Vec<f64>,
+    /// M × M' row-major.
+    pub w: Vec<f64>,
+    /// M', the feature dimension.
+    pub n_components: usize,
+    /// The eigenvalues of K_MM, largest first (all M).
+    pub eigenvalues: Vec<f64>,
+    /// The local scale σ and its neighbour rank when γ came from it.
+    pub sigma: Option<(f64, usize)>,
+}
+
+thread_local! {
+    static INNER_SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    static KROWS: Cell<Vec<f64>> = const { Cell::new(Vec::new()) };
+}
+
+/// Rows computed together in [`NystromMap::map_rows`]: W is read once per block.
+const BLOCK: usize = 8;
+
+impl NystromMap {
+    /// The map of given landmarks (M × d, row-major).
+    ///
+    /// # Errors
+    /// Invalid kernel parameters, landmarks not M × d, a kernel matrix with
+    /// no positive eigenvalue.
+    pub fn from_landmarks(kernel: Kernel, landmarks: Vec<f32>, d: usize) -> Result<Self> {
+        kernel.check()?;
+        if d == 0 || landmarks.is_empty() || !landmarks.len().is_multiple_of(d) {
+            return Err(KernelError::param(
+                "landmarks",
+                format!("{} values do not make rows of {d} columns", landmarks.len()),
+            ));
+        }
+        let m = landmarks.len() / d;
+        let landmark_norms = norms(&landmarks, d);
+        let mut kmm = vec![0.0f64; m * m];
+        for i in 0..m {
+            for j in 0..=i {
+                let v = kernel.value(
+                    dot(
+                        &landmarks[i * d..(i + 1) * d],
+                        &landmarks[j * d..(j + 1) * d],
+                    ),
+                    landmark_norms[i],
+                    landmark_norms[j],
+                );
+                kmm[i * m + j] = v;
+                kmm[j * m + i] = v;
+            }
+        }
+        let e = SymmetricEigen::new(&kmm, m);
+        let top = e.values[0];
+        if !(top > 0.0 && top.is_finite()) {
+            return Err(KernelError::Numerical {
+                message: format!(
+                    "the landmark kernel matrix has no positive eigenvalue (largest {top}); \
+                     check γ, degree and coef0"
+                ),
+            });
+        }
+        let kept = e
+            .values
+            .iter()
+            .take_while(|&&v| v > EIGEN_RTOL * top)
+            .count();
+        let mut w = vec![0.0f64; m * kept];
+        for i in 0..m {
+            for j in 0..kept {
+                w[i * kept + j] = e.vector(i, j) / e.values[j].sqrt();
+            }
+        }
+        Ok(NystromMap {
+            kernel,
+            d,
+            landmarks,
+            landmark_norms,
+            w,
+            n_components: kept,
+            eigenvalues: e.values,
+            sigma: None,
+        })
+    }
+
+    /// The map with a stored W (a model file): no eigendecomposition.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidModel`] when the shapes disagree.
+    pub fn from_parts(
+        kernel: Kernel,
+        landmarks: Vec<f32>,
+        d: usize,
+        w: Vec<f64>,
+        n_components: usize,
+    ) -> Result<Self> {
+        kernel.check().map_err(|e| KernelError::InvalidModel {
+            message: e.to_string(),
+        })?;
+        let m = landmarks.len().checked_div(d).unwrap_or(0);
+        if m == 0 || landmarks.len() != m * d || w.len() != m * n_components || n_components == 0 {
+            return Err(KernelError::InvalidModel {
+                message: format!(
+                    "{} landmark values, {} map values for d = {d}, {n_components} components",
+                    landmarks.len(),
+                    w.len()
+                ),
+            });
+        }
+        let landmark_norms = norms(&landmarks, d);
+        Ok(NystromMap {
+            kernel,
+            d,
+            landmarks,
+            landmark_norms,
+            w,
+            n_components,
+            eigenvalues: Vec::new(),
+            sigma: None,
+        })
+    }
+
+    /// Landmarks M.
+    #[must_use]
+    pub fn n_landmarks(&self) -> usize {
+        self.landmark_norms.len()
+    }
+
+    /// Eigenvalues dropped (at most [`EIGEN_RTOL`] × the largest).
+    #[must_use]
+    pub fn dropped(&self) -> usize {
+        self.eigenvalues.len().saturating_sub(self.n_components)
+    }
+
+    /// φ of row-major `rows` (d columns each) into `out` (M' per row), in
+    /// `f64`; the per-row result does not depend on which rows come along.
+    pub fn map_rows_f64(&self, rows: &[f32], out: &mut [f64]) {
+        let (d, m, mp) = (self.d, self.n_landmarks(), self.n_components);
+        let n = rows.len() / d;
+        debug_assert_eq!(out.len(), n * mp);
+        let mut k = KROWS.with(Cell::take);
+        k.clear();
+        k.resize(BLOCK * m, 0.0);
+        for b in (0..n).step_by(BLOCK) {
+            let nb = BLOCK.min(n - b);
+            for r in 0..nb {
+                let x = &rows[(b + r) * d..(b + r + 1) * d];
+                let xx = dot(x, x);
+                let krow = &mut k[r * m..(r + 1) * m];
+                for (j, kv) in krow.iter_mut().enumerate() {
+                    let l = &self.landmarks[j * d..(j + 1) * d];
+                    *kv = self.kernel.value(dot(x, l), xx, self.landmark_norms[j]);
+                }
+            }
+            let acc = &mut out[b * mp..(b + nb) * mp];
+            acc.fill(0.0);
+            for j in 0..m {
+                let wrow = &self.w[j * mp..(j + 1) * mp];
+                for r in 0..nb {
+                    let kv = k[r * m + j];
+                    let o = &mut acc[r * mp..(r + 1) * mp];
+                    for (o, &wv) in o.iter_mut().zip(wrow) {
+                        *o += kv * wv;
+                    }
+                }
+            }
+        }
+        KROWS.with(|c| c.set(k));
+    }
+
+    /// φ of `rows` rounded to `f32`, appended to `out`.
+    pub fn map_rows(&self, rows: &[f32], out: &mut Vec<f32>) {
+        let mp = self.n_components;
+        let n = rows.len() / self.d;
+        let mut tmp = vec![0.0f64; BLOCK * 32 * mp];
+        out.reserve(n * mp);
+        for start in (0..n).step_by(BLOCK * 32) {
+            let nb = (BLOCK * 32).min(n - start);
+            let t = &mut tmp[..nb * mp];
+            self.map_rows_f64(&rows[start * self.d..(start + nb) * self.d], t);
+            out.extend(t.iter().map(|&v| v as f32));
+        }
+    }
+
+    /// Wraps `inner` so that its rows read as φ.
+    ///
+    /// # Errors
+    /// [`mmclust_core::CoreError::ShapeMismatch`] when `inner` does not have d columns.
+    pub fn features<S: DataSource>(&self, inner: S) -> CoreResult<NystromFeatures<'_, S>> {
+        NystromFeatures::new(inner, self)
+    }
+}
+
+/// Squared norms of row-major rows, in `f64`.
+fn norms(rows: &[f32], d: usize) -> Vec<f64> {
+    rows.chunks_exact(d).map(|r| dot(r, r)).collect()
+}
+
+/// x·y in `f64`, in a fixed order.
+#[inline]
+pub(crate) fn dot(x: &[f32], y: &[f32]) -> f64 {
+    // Four independent sums (fixed order): vectorises, stays deterministic.
+    let mut s = [0.0f64; 4];
+    let mut xs = x.chunks_exact(4);
+    let mut ys = y.chunks_exact(4);
+    for (a, b) in (&mut xs).zip(&mut ys) {
+        for i in 0..4 {
+            s[i] += f64::from(a[i]) * f64::from(b[i]);
+        }
+    }
+    let mut tail = 0.0;
+    for (&a, &b) in xs.remainder().iter().zip(ys.remainder()) {
+        tail += f64::from(a) * f64::from(b);
+    }
+    (s[0] + s[1]) + (s[2] + s[3]) + tail
+}
+
+/// A [`DataSource`] whose rows are the Nyström features φ(x) (M' columns) of
+/// another source's rows, computed as chunks are read: the n × M' matrix
+/// never exists.
+#[derive(Debug)]
+pub struct NystromFeatures<'m, S> {
+    inner: S,
+    map: &'m NystromMap,
+}
+
+impl<'m, S: DataSource> NystromFeatures<'m, S> {
+    /// Wraps `inner`.
+    ///
+    /// # Errors
+    /// [`mmclust_core::CoreError::ShapeMismatch`] when `inner` does not have
+    /// the map's d columns.
+    pub fn new(inner: S, map: &'m NystromMap) -> CoreResult<Self> {
+        if inner.n_cols() != map.d {
+            return Err(mmclust_core::CoreError::ShapeMismatch {
+                what: inner.name(),
+                message: format!(
+                    "data has {} columns but the kernel map was fitted on {}",
+                    inner.n_cols(),
+                    map.d
+                ),
+            });
+        }
+        Ok(NystromFeatures { inner, map })
+    }
+
+    /// The wrapped source.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: DataSource> DataSource for NystromFeatures<'_, S> {
+    mmclust_core::forward_source!(inner => n_rows, name, advise_sequential, advise_random, will_need, comm);
+
+    fn n_cols(&self) -> usize {
+        self.map.n_components
+    }
+
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> CoreResult<&'a [f32]> {
+        let mut own = INNER_SCRATCH.with(Cell::take);
+        let result = self.inner.rows(range, &mut own).map(|view| {
+            scratch.clear();
+            self.map.map_rows(view, scratch);
+        });
+        INNER_SCRATCH.with(|s| s.set(own));
+        result?;
+        Ok(&scratch[..])
+    }
+}
