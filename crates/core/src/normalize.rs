@@ -267,9 +267,9 @@ impl<S: DataSource> DataSource for Normalized<S> {
         let mut own = INNER_SCRATCH.with(std::cell::Cell::take);
         let result = self.inner.rows(range, &mut own).map(|view| {
             // The rows start on a 64-byte boundary, as a mapped `.npy` file's
-            // do: the assignment kernels' 64-byte loads then never straddle
-            // two cache lines (measured: unaligned rows made the d = 32
-            // assignment about a third slower).
+            // do, so that the assignment kernels' 64-byte loads straddle no
+            // more cache lines than on the file itself (a precaution; its
+            // effect was not measured on its own).
             let len = view.len();
             if scratch.len() < len + ALIGN_SLACK {
                 scratch.resize(len + ALIGN_SLACK, 0.0);
