@@ -14,6 +14,7 @@
 //! * [`kernel`]: squared row norms, the fused nearest-centre assignment, and the
 //!   other distance kernels (nearest two, centres in lanes, silhouette sums).
 //! * [`stats`]: column statistics in one streaming pass (Chan's merge).
+//! * [`normalize`]: rows L2-normalised on the fly, for cosine clustering.
 //!
 //! # Examples
 //!

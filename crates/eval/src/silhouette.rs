@@ -35,10 +35,10 @@ use mmclust_core::kernel::silhouette::{
     PairDistance, Segment, Tile, accumulate_distance_with, pack_tile, sort_by_cluster,
 };
 use mmclust_core::normalize::Normalized;
-use mmclust_kmeans::Metric;
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_into};
 use mmclust_core::source::RowRange;
 use mmclust_core::{ArraySource, DataSource};
+use mmclust_kmeans::Metric;
 use rand::SeedableRng;
 
 use crate::error::{EvalError, Result};

@@ -139,9 +139,19 @@ fn cosine_silhouette_matches_sklearn() {
     for (i, (a, b)) in s.values.iter().zip(&samples).enumerate() {
         assert!((a - b).abs() < 1e-6, "row {i}: {a} against sklearn {b}");
     }
-    close("cosine silhouette", s.mean, want["silhouette_score"].as_f64().unwrap());
+    close(
+        "cosine silhouette",
+        s.mean,
+        want["silhouette_score"].as_f64().unwrap(),
+    );
     // Not the Euclidean one (the rows have different lengths).
-    let e = silhouette(&x, &labels, &SilhouetteParams::default(), PassOptions::default()).unwrap();
+    let e = silhouette(
+        &x,
+        &labels,
+        &SilhouetteParams::default(),
+        PassOptions::default(),
+    )
+    .unwrap();
     assert!((e.mean - s.mean).abs() > 1e-3, "{} {}", e.mean, s.mean);
     let sampled = silhouette(
         &x,
@@ -157,6 +167,10 @@ fn cosine_silhouette_matches_sklearn() {
     let rows = sampled.rows.unwrap();
     assert_eq!(rows.len(), 100);
     for (&r, v) in rows.iter().zip(&sampled.values) {
-        assert!((v - samples[r]).abs() < 1e-6, "sampled row {r}: {v} against {}", samples[r]);
+        assert!(
+            (v - samples[r]).abs() < 1e-6,
+            "sampled row {r}: {v} against {}",
+            samples[r]
+        );
     }
 }

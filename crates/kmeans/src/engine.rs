@@ -50,7 +50,9 @@ pub(crate) fn project_initial(metric: Metric, centers: &mut [f32], d: usize) -> 
             if mmclust_core::normalize::normalize_in_place(c) == 0.0 {
                 return Err(KMeansError::param(
                     "init",
-                    format!("initial centre {j} is all zeros; cosine needs centres of non-zero length"),
+                    format!(
+                        "initial centre {j} is all zeros; cosine needs centres of non-zero length"
+                    ),
                 ));
             }
         }

@@ -9,6 +9,9 @@
 //!   distances: Hamerly's and Yinyang's triangle-inequality bounds.
 //! * Restarts (`n_init`) keeping the lowest inertia, sample weights, and
 //!   standardisation applied on the fly.
+//! * Spherical (cosine) K-means ([`Metric::Cosine`]): the same engines on
+//!   rows L2-normalised as they are read, centres projected to unit length
+//!   after each update; inertia and scores are Σ(1 − cos).
 //!
 //! Results are bitwise reproducible for a seed whatever the thread count: every
 //! pass merges its partials by a fixed tree over fixed-size chunks, and every

@@ -37,7 +37,7 @@ use crate::error::{KMeansError, Result};
 use crate::hooks::{FitEvent, FitHooks};
 use crate::init;
 use crate::model::{KMeansModel, count_distinct};
-use crate::params::{Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
+use crate::params::{Algorithm, Init, KMeansParams, Metric, MiniBatchOptions, Sampling};
 use crate::pass::{assign, inertia_pass, with_workspace};
 use crate::state::MiniBatchState;
 
@@ -475,16 +475,25 @@ impl KMeansParams {
                     }
                     let old = state.counts[j];
                     let new = old + stats.weight[j];
-                    // The running sum old·c + Σ w·x, then the mean (or, cosine,
-                    // its direction) as Lloyd's update forms it.
                     let c = &mut state.centers[j * d..(j + 1) * d];
-                    running.clear();
-                    running.extend(
-                        c.iter()
-                            .zip(&stats.sums[j * d..(j + 1) * d])
-                            .map(|(&c, &s)| f64::from(c) * old + s),
-                    );
-                    shift += update_center(self.metric, c, &running, new, &mut buf);
+                    let sums = &stats.sums[j * d..(j + 1) * d];
+                    match self.metric {
+                        Metric::Euclidean => {
+                            for (c, &s) in c.iter_mut().zip(sums) {
+                                let v = ((f64::from(*c) * old + s) / new) as f32;
+                                let delta = f64::from(v) - f64::from(*c);
+                                shift += delta * delta;
+                                *c = v;
+                            }
+                        }
+                        Metric::Cosine => {
+                            // The direction of the running sum old·c + Σ w·x.
+                            running.clear();
+                            running
+                                .extend(c.iter().zip(sums).map(|(&c, &s)| f64::from(c) * old + s));
+                            shift += update_center(self.metric, c, &running, new, &mut buf);
+                        }
+                    }
                     state.counts[j] = new;
                 }
                 let rows = batch.data.len() / d;

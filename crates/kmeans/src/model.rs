@@ -419,13 +419,19 @@ impl KMeansModel {
 
     /// `pass` over `source` in the fit's space: standardised if the fit
     /// standardised, L2-normalised if it clustered by cosine.
-    fn in_space<S, R>(&self, source: &S, pass: impl FnOnce(&dyn DataSource) -> Result<R>) -> Result<R>
+    fn in_space<S, R>(
+        &self,
+        source: &S,
+        pass: impl FnOnce(&dyn DataSource) -> Result<R>,
+    ) -> Result<R>
     where
         S: DataSource + ?Sized,
     {
-        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| match self.metric {
-            Metric::Euclidean => pass(s),
-            Metric::Cosine => pass(&Normalized::new(s)),
+        in_fit_space(source, self.d, self.standardizer.as_ref(), |s| {
+            match self.metric {
+                Metric::Euclidean => pass(s),
+                Metric::Cosine => pass(&Normalized::new(s)),
+            }
         })
     }
 
@@ -527,7 +533,8 @@ impl KMeansModel {
         };
         if metric == Metric::Cosine && standardizer.is_some() {
             return Err(bad(
-                "\"metric\": \"cosine\" with a \"standardizer\": cosine models never standardise".into(),
+                "\"metric\": \"cosine\" with a \"standardizer\": cosine models never standardise"
+                    .into(),
             ));
         }
         Ok(KMeansModel {

@@ -7,7 +7,7 @@ use mmclust_core::ArraySource;
 use mmclust_core::group::ThreadGroup;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::source::Distributed;
-use mmclust_kmeans::{Algorithm, Init, KMeansParams, MiniBatchOptions, Sampling};
+use mmclust_kmeans::{Algorithm, Init, KMeansParams, Metric, MiniBatchOptions, Sampling};
 
 mod common;
 
@@ -39,6 +39,41 @@ fn every_init_and_algorithm_matches_one_process_on_2_to_5_ranks() {
         (
             "empty clusters",
             base(60).init(Init::Random).n_init(1).max_iter(4),
+        ),
+        (
+            "cosine, k-means||",
+            base(6)
+                .init(Init::k_means_parallel())
+                .metric(Metric::Cosine),
+        ),
+        (
+            "cosine, empty clusters",
+            base(60)
+                .init(Init::Random)
+                .n_init(1)
+                .max_iter(4)
+                .metric(Metric::Cosine),
+        ),
+        (
+            "cosine, yinyang",
+            base(20)
+                .algorithm(Algorithm::Yinyang)
+                .bounds_warm_up(false)
+                .metric(Metric::Cosine),
+        ),
+        (
+            "cosine, mini-batch",
+            base(6)
+                .tol(0.0)
+                .max_iter(3)
+                .metric(Metric::Cosine)
+                .algorithm(Algorithm::MiniBatch(Box::new(MiniBatchOptions {
+                    batch_size: 700,
+                    sampling: Sampling::Blocks { rows: 50 },
+                    max_no_improvement: None,
+                    refine: 1,
+                    ..MiniBatchOptions::default()
+                }))),
         ),
         (
             "mini-batch",

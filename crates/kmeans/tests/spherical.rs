@@ -21,7 +21,7 @@ use mmclust_core::isa::Isa;
 use mmclust_core::normalize::normalize_in_place;
 use mmclust_core::parallel::{PassOptions, with_threads};
 use mmclust_core::{ArraySource, testing};
-use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, MiniBatchOptions, Metric};
+use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, Metric, MiniBatchOptions};
 use serde_json::Value;
 
 mod common;
@@ -92,7 +92,11 @@ fn compare(c: &Case, model: &KMeansModel, t: usize, what: &str) {
             ties += 1;
             continue;
         }
-        assert_eq!(got as i32, want, "{what}: label of row {i} (cosine gap {:e})", gap[i]);
+        assert_eq!(
+            got as i32, want,
+            "{what}: label of row {i} (cosine gap {:e})",
+            gap[i]
+        );
     }
     assert!(ties < c.n / 10, "{what}: {ties} rows within {TOL} of a tie");
     for (i, (&g, &w)) in model.centers.iter().zip(&want_c).enumerate() {
@@ -110,9 +114,14 @@ fn compare(c: &Case, model: &KMeansModel, t: usize, what: &str) {
         "{what}: inertia {} against {want_inertia} ({rel:e} relative)",
         model.inertia
     );
-    let again = model.inertia_of(&src, None, PassOptions::default()).unwrap();
+    let again = model
+        .inertia_of(&src, None, PassOptions::default())
+        .unwrap();
     let rel = (again - want_inertia).abs() / want_inertia;
-    assert!(rel <= TOL, "{what}: inertia_of {again} against {want_inertia}");
+    assert!(
+        rel <= TOL,
+        "{what}: inertia_of {again} against {want_inertia}"
+    );
 }
 
 fn check_path(isa: &str) {
@@ -213,9 +222,15 @@ fn spherical_kmeans_gives_the_same_bits_on_1_and_2_threads() {
             // Unit-length centres, and Σ(1 − cos) between 0 and 2 per row.
             for (j, row) in one.centers.chunks_exact(c.d).enumerate() {
                 let norm = mmclust_core::normalize::row_norm(row);
-                assert!((norm - 1.0).abs() < 1e-6, "{what}: centre {j} has norm {norm}");
+                assert!(
+                    (norm - 1.0).abs() < 1e-6,
+                    "{what}: centre {j} has norm {norm}"
+                );
             }
-            assert!(one.inertia > 0.0 && one.inertia < 2.0 * c.n as f64, "{what}");
+            assert!(
+                one.inertia > 0.0 && one.inertia < 2.0 * c.n as f64,
+                "{what}"
+            );
             assert_eq!(one.metric, Metric::Cosine);
         }
     }
@@ -233,7 +248,12 @@ fn zero_rows_and_standardisation_are_refused() {
     let p = KMeansParams::new(2).metric(Metric::Cosine);
     let err = p.fit(&src).unwrap_err().to_string();
     assert!(err.contains("row 17"), "{err}");
-    let err = p.clone().standardize(true).fit(&src).unwrap_err().to_string();
+    let err = p
+        .clone()
+        .standardize(true)
+        .fit(&src)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("metric") && err.contains("standardi"), "{err}");
     let mb = p.algorithm(Algorithm::MiniBatch(Box::default())).tol(0.0);
     let err = mb.fit(&src).unwrap_err().to_string();
@@ -261,7 +281,9 @@ fn the_model_file_keeps_the_metric() {
     assert_eq!(euclid.metric, Metric::Euclidean);
     let mut bad = json;
     bad["metric"] = "manhattan".into();
-    let err = KMeansModel::from_json(&bad.to_string()).unwrap_err().to_string();
+    let err = KMeansModel::from_json(&bad.to_string())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("manhattan"), "{err}");
     // Euclidean models write no "metric" (the files of older versions).
     let plain = KMeansParams::new(5).seed(3).fit(&src).unwrap();

@@ -42,6 +42,7 @@ pub(crate) fn silhouette<'py>(
         sample: sample_size,
         seed,
         metric: crate::kmeans::parse_metric(metric)?,
+        ..SilhouetteParams::default()
     };
     let s = run_detached(py, &input, |src| {
         mmclust_eval::silhouette(src, &labels, &params, PassOptions::default()).map_err(err)

@@ -162,8 +162,8 @@ pub(crate) fn kmeans_fit<'py>(
 /// read and scores are 1 − cos (the centres of a cosine fit are unit vectors).
 fn model_of(centers: &PyReadonlyArray2<'_, f32>, metric: &str) -> PyResult<KMeansModel> {
     let (k, d) = (centers.shape()[0], centers.shape()[1]);
-    let mut model =
-        KMeansModel::from_centers(centers.as_array().iter().copied().collect(), k, d).map_err(err)?;
+    let mut model = KMeansModel::from_centers(centers.as_array().iter().copied().collect(), k, d)
+        .map_err(err)?;
     model.metric = parse_metric(metric)?;
     Ok(model)
 }

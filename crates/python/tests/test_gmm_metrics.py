@@ -111,4 +111,4 @@ def test_scores_match_scikit_learn(blobs, faithful):
     with pytest.raises(ValueError, match="labels"):
         mmclust.silhouette_score(blobs, labels[:10])
     with pytest.raises(ValueError, match="metric"):
-        mmclust.silhouette_score(blobs, labels, metric="cosine")
+        mmclust.silhouette_score(blobs, labels, metric="manhattan")

@@ -626,7 +626,11 @@ fn print_summary(
     );
     println!(
         "inertia{} {:.9e} after {} iteration(s), {}",
-        if model.metric == KMeansMetric::Cosine { " Σ(1 − cos)" } else { "" },
+        if model.metric == KMeansMetric::Cosine {
+            " Σ(1 − cos)"
+        } else {
+            ""
+        },
         model.inertia,
         model.n_iter,
         converged_word(model.converged)

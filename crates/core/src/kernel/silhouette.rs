@@ -372,14 +372,26 @@ mod tests {
             }
             v
         };
-        let rows = unit((0..n_rows * d).map(|i| ((i * 37) % 11) as f32 * 0.3 - 1.4).collect());
-        let tile = unit((0..m * d).map(|i| ((i * 29) % 13) as f32 * 0.2 - 1.1).collect());
+        let rows = unit(
+            (0..n_rows * d)
+                .map(|i| ((i * 37) % 11) as f32 * 0.3 - 1.4)
+                .collect(),
+        );
+        let tile = unit(
+            (0..m * d)
+                .map(|i| ((i * 29) % 13) as f32 * 0.2 - 1.1)
+                .collect(),
+        );
         let codes: Vec<u32> = (0..m).map(|j| (j % k) as u32).collect();
         let (order, segments) = sort_by_cluster(&codes);
         let mut want = vec![0.0f64; n_rows * k];
         for (i, x) in rows.chunks_exact(d).enumerate() {
             for (y, &c) in tile.chunks_exact(d).zip(&codes) {
-                let dot: f64 = x.iter().zip(y).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                let dot: f64 = x
+                    .iter()
+                    .zip(y)
+                    .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                    .sum();
                 want[i * k + c as usize] += 1.0 - dot;
             }
         }
