@@ -200,6 +200,19 @@ fn bad_kernel_parameters_exit_2_naming_them() {
             ],
             "--standardize",
         ),
+        (
+            &[
+                "kmeans",
+                s(&x),
+                "-k",
+                "2",
+                "--kernel",
+                "rbf",
+                "--metric",
+                "cosine",
+            ],
+            "--metric cosine",
+        ),
         (&["generate", "rings", "--n", "0", "-o", s(&r)], "--n"),
         (
             &[

@@ -37,9 +37,11 @@ impl SymmetricEigen {
                 m[i * n + j] = 0.5 * (a[i * n + j] + a[j * n + i]);
             }
         }
-        let mut v = vec![0.0f64; n * n];
+        // V transposed (row j is eigenvector j), so a rotation updates two
+        // contiguous rows of it instead of two strided columns.
+        let mut vt = vec![0.0f64; n * n];
         for i in 0..n {
-            v[i * n + i] = 1.0;
+            vt[i * n + i] = 1.0;
         }
         let norm2: f64 = m.iter().map(|x| x * x).sum();
         let target = norm2 * 1e-30;
@@ -53,7 +55,7 @@ impl SymmetricEigen {
             }
             for p in 0..n {
                 for q in p + 1..n {
-                    rotate(&mut m, &mut v, n, p, q);
+                    rotate(&mut m, &mut vt, n, p, q);
                 }
             }
         }
@@ -63,7 +65,7 @@ impl SymmetricEigen {
         let mut vectors = vec![0.0f64; n * n];
         for (new_j, &j) in order.iter().enumerate() {
             for i in 0..n {
-                vectors[i * n + new_j] = v[i * n + j];
+                vectors[i * n + new_j] = vt[j * n + i];
             }
         }
         SymmetricEigen { values, vectors, n }
@@ -76,9 +78,10 @@ impl SymmetricEigen {
     }
 }
 
-/// One Jacobi rotation in the (p, q) plane: m ← Jᵀ m J, v ← v J, with J
-/// chosen so that m[p][q] becomes 0 (Rutishauser's stable formulas).
-fn rotate(m: &mut [f64], v: &mut [f64], n: usize, p: usize, q: usize) {
+/// One Jacobi rotation in the (p, q) plane: m ← Jᵀ m J, v ← v J (held as
+/// `vt` = vᵀ, so rows p and q of `vt` change), with J chosen so that m[p][q]
+/// becomes 0 (Rutishauser's stable formulas).
+fn rotate(m: &mut [f64], vt: &mut [f64], n: usize, p: usize, q: usize) {
     let apq = m[p * n + q];
     if apq == 0.0 {
         return;
@@ -93,14 +96,18 @@ fn rotate(m: &mut [f64], v: &mut [f64], n: usize, p: usize, q: usize) {
     };
     let c = 1.0 / t.hypot(1.0);
     let s = t * c;
-    // Columns p and q of m and of v.
+    // Columns p and q of m.
     for k in 0..n {
         let (akp, akq) = (m[k * n + p], m[k * n + q]);
         m[k * n + p] = c * akp - s * akq;
         m[k * n + q] = s * akp + c * akq;
-        let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
-        v[k * n + p] = c * vkp - s * vkq;
-        v[k * n + q] = s * vkp + c * vkq;
+    }
+    // Columns p and q of v: rows p and q of vt, contiguous.
+    let (head, tail) = vt.split_at_mut(q * n);
+    for (vkp, vkq) in head[p * n..(p + 1) * n].iter_mut().zip(&mut tail[..n]) {
+        let (a, b) = (*vkp, *vkq);
+        *vkp = c * a - s * b;
+        *vkq = s * a + c * b;
     }
     // Rows p and q of m.
     for k in 0..n {

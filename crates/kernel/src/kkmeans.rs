@@ -68,7 +68,10 @@ pub fn fit_kernel_kmeans<S: DataSource + ?Sized>(
             )));
     let map = nystrom.fit(source)?;
     let features = NystromFeatures::new(source, &map)?;
-    let kmeans = params.fit_with(&features, None, hooks)?;
+    let kmeans =
+        crate::cache::fit_cached(&features, nystrom.cache_features, &params.scratch, |src| {
+            params.fit_with(src, None, hooks)
+        })?;
     Ok(KernelKMeansModel {
         map,
         landmark_init: nystrom.landmark_init.name().to_string(),

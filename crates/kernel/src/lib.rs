@@ -12,6 +12,8 @@
 //!   run on φ.
 //! * [`spectral`]: normalised spectral clustering by the Nyström method
 //!   (Fowlkes et al. 2004) in O(M²) memory.
+//! * [`cache`]: the features computed once into a scratch buffer, so the
+//!   K-means iterations read them back instead of recomputing them.
 //! * [`eig`]: the symmetric eigensolver (cyclic Jacobi, `f64`).
 //! * [`datasets`]: half-moons and rings, where plain K-means fails.
 //! * [`model`]: the model files (JSON, large arrays in a sidecar `.npy`).
@@ -41,6 +43,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cache;
 pub mod datasets;
 pub mod eig;
 mod error;

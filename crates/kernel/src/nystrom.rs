@@ -190,6 +190,10 @@ pub struct NystromParams {
     /// fit, [`LOCAL_SCALE_NEIGHBOUR`] for spectral clustering,
     /// [`kernel_kmeans_neighbour`] for kernel K-means).
     pub scale_neighbour: Option<usize>,
+    /// Compute the features once into a scratch buffer and let the K-means
+    /// iterations read them ([`crate::cache`]; the default), instead of
+    /// recomputing them on every pass. The same result either way.
+    pub cache_features: bool,
 }
 
 impl NystromParams {
@@ -203,6 +207,7 @@ impl NystromParams {
             landmark_init: LandmarkInit::KMeansPlusPlus,
             seed: 0,
             scale_neighbour: None,
+            cache_features: true,
         }
     }
 

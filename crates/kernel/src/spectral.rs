@@ -220,7 +220,12 @@ pub fn fit_spectral<S: DataSource + ?Sized>(
         projection,
         k,
     };
-    let kmeans = params.fit_with(&SpectralEmbedding::new(source, &embedding)?, None, hooks)?;
+    let kmeans = crate::cache::fit_cached(
+        &SpectralEmbedding::new(source, &embedding)?,
+        nystrom.cache_features,
+        &params.scratch,
+        |src| params.fit_with(src, None, hooks),
+    )?;
     Ok(SpectralModel {
         embedding,
         landmark_init: nystrom.landmark_init.name().to_string(),

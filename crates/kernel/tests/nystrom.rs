@@ -103,6 +103,38 @@ fn small_params() -> NystromParams {
 }
 
 #[test]
+fn cached_features_give_the_bits_of_features_recomputed_on_every_pass() {
+    let x = moons(3000);
+    let data = ArraySource::from_slice(&x, 3000, 2).unwrap();
+    // A zero in-memory limit sends the cache to a mapped scratch file.
+    let mut params = KMeansParams::new(2).seed(3);
+    params.scratch.in_memory_limit = 0;
+    let fit = |cache: bool| {
+        let nys = NystromParams {
+            cache_features: cache,
+            ..small_params()
+        };
+        let kk = fit_kernel_kmeans(&nys, &params, &data, FitHooks::default()).unwrap();
+        let sp = fit_spectral(&nys, &params, &data, FitHooks::default()).unwrap();
+        (kk, sp)
+    };
+    let ((k1, s1), (k2, s2)) = (fit(true), fit(false));
+    assert!(
+        k1.kmeans.n_iter > 1,
+        "a test of one pass would prove little"
+    );
+    assert!(k1.kmeans.centers == k2.kmeans.centers);
+    assert_eq!(k1.kmeans.inertia.to_bits(), k2.kmeans.inertia.to_bits());
+    assert_eq!(k1.kmeans.history, k2.kmeans.history);
+    assert!(s1.kmeans.centers == s2.kmeans.centers);
+    assert_eq!(s1.kmeans.inertia.to_bits(), s2.kmeans.inertia.to_bits());
+    let cached =
+        mmclust_kernel::cache::CachedRows::fill(&k1.features(&data).unwrap(), &params.scratch)
+            .unwrap();
+    assert!(cached.is_mapped());
+}
+
+#[test]
 fn same_bits_on_one_and_two_threads() {
     let x = moons(3000);
     let data = ArraySource::from_slice(&x, 3000, 2).unwrap();

@@ -80,6 +80,7 @@ pub(crate) fn kernel_fit<'py>(
         landmark_init,
         seed,
         scale_neighbour: None,
+        cache_features: true,
     };
     let params = KMeansParams::new(n_clusters)
         .init(Init::KMeansPlusPlus)

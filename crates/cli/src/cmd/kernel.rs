@@ -54,6 +54,11 @@ pub(crate) struct KernelArgs {
     /// How the landmarks are picked: k-means++ (M passes, spread over the data) or uniform.
     #[arg(long, value_enum, value_name = "HOW")]
     pub(crate) landmark_init: Option<LandmarkHow>,
+    /// Compute the features on every pass instead of once into a scratch buffer
+    /// (n·M′·4 bytes: on the heap up to 256 MiB, a scratch file beside the output
+    /// or input above). The same result either way; caching is faster.
+    #[arg(long)]
+    pub(crate) recompute_features: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,6 +83,7 @@ impl KernelArgs {
             || self.coef0.is_some()
             || self.landmarks.is_some()
             || self.landmark_init.is_some()
+            || self.recompute_features
     }
 
     /// The map's parameters (`kernel`: the kernel when none was given).
@@ -113,6 +119,7 @@ impl KernelArgs {
             },
             seed: g.seed,
             scale_neighbour: None,
+            cache_features: !self.recompute_features,
         })
     }
 }
@@ -442,11 +449,17 @@ pub(crate) fn spectral(g: &Global, a: SpectralArgs) -> Result<()> {
         &[a.model_out.as_ref(), a.labels_out.as_ref()],
     )?;
     let nys = a.kernel.params(g, KernelName::Rbf)?;
-    let params = KMeansParams::new(a.k)
+    let mut params = KMeansParams::new(a.k)
         .init(mmclust_kmeans::Init::KMeansPlusPlus)
         .n_init(a.n_init)
         .max_iter(a.max_iter)
         .seed(g.seed);
+    params.scratch = crate::scratch::config(
+        g,
+        None,
+        &[a.model_out.as_deref(), a.labels_out.as_deref()],
+        &a.file,
+    );
     let out = Outputs {
         model_out: a.model_out.as_ref(),
         labels_out: a.labels_out.as_ref(),

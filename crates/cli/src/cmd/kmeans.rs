@@ -226,6 +226,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             centers_out: a.centers_out.as_ref(),
         };
         let unsupported = [
+            ("--metric cosine", a.metric == Metric::Cosine),
             ("--standardize", a.standardize),
             ("--weights", a.weights.is_some()),
             ("--checkpoint", a.checkpoint.is_some()),
