@@ -8,7 +8,8 @@
 # Usage: scripts/bench_spherical.sh [DIR]   (data and results in DIR, default
 #        target/bench-spherical). Set THREADS (default: nproc), REPS (default 5)
 #        and ITERS (default 10).
-# Shapes: overlapping blobs n = 1e6, d = 32, k = 100; and, when present,
+# Shapes: overlapping blobs n = 1e6, d = 32, k = 100 and n = 2e5, d = 384, k = 100;
+# and, when present,
 # bench-out/embeddings_words_minilm384.npy (scripts/make_embeddings.sh: 200,000
 # real sentence-embedding rows, d = 384) with k = 100.
 # Each repetition runs both metrics back to back, alternating which goes first;
@@ -26,7 +27,11 @@ cargo build --profile ci -q --bin mmclust
 m=target/ci/mmclust
 [ -f "$dir/b32.npy" ] || "$m" generate blobs -o "$dir/b32.npy" --n 1000000 --d 32 --k 100 \
   --spread 4 --seed 7 --quiet
-shapes=("$dir/b32.npy n=1e6,d=32,k=100")
+# A high-dimensional generated shape too, so d = 384 is measured where the
+# embeddings file has not been made.
+[ -f "$dir/b384.npy" ] || "$m" generate blobs -o "$dir/b384.npy" --n 200000 --d 384 --k 100 \
+  --spread 4 --seed 7 --quiet
+shapes=("$dir/b32.npy n=1e6,d=32,k=100" "$dir/b384.npy blobs,n=2e5,d=384,k=100")
 emb=bench-out/embeddings_words_minilm384.npy
 if [ -f "$emb" ]; then
   shapes+=("$emb embeddings,n=2e5,d=384,k=100")
@@ -63,5 +68,5 @@ for shape in "${shapes[@]}"; do
   me=$(printf '%s\n' "${eu[@]}" | median)
   mc=$(printf '%s\n' "${co[@]}" | median)
   printf '| %s | %.1f | %.1f | %.3f | e: %s; c: %s |\n' "$label" "$me" "$mc" \
-    "$(python3 -c "print($mc / $me)")" "$(echo "${eu[*]}" | tr ' ' ',')" "$(echo "${co[*]}" | tr ' ' ',')"
+    "$(python3 -c "print($mc / $me)")" "$(printf '%.1f,' "${eu[@]}")" "$(printf '%.1f,' "${co[@]}")"
 done
