@@ -50,6 +50,8 @@ SECTIONS = {
     "python": "scripts/bench_python.sh",
     "scaling": "scripts/scaling.sh",
     "kernel": "scripts/bench_kernel.sh",
+    "spherical": "scripts/bench_spherical.sh",
+    "nonconvex": "scripts/bench_kernel_peers.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
 }
 
