@@ -231,10 +231,6 @@ fn zero_row(source_name: &str, row: usize) -> CoreError {
 /// 64-byte boundary inside it.
 const ALIGN_SLACK: usize = 16;
 
-thread_local! {
-    static INNER_SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 /// A [`DataSource`] that L2-normalises each row of another one as it is read.
 /// A row of norm 0 is an error ([`CoreError::ZeroRow`]) naming the row; rows
 /// holding NaN or ±inf are passed unchanged, so the finiteness checks name
@@ -264,8 +260,7 @@ impl<S: DataSource> DataSource for Normalized<S> {
         // either way its rows are read and normalised in one sweep into `scratch`.
         let start = range.start;
         let d = self.inner.n_cols();
-        let mut own = INNER_SCRATCH.with(std::cell::Cell::take);
-        let result = self.inner.rows(range, &mut own).map(|view| {
+        let (at, len, zero) = crate::source::with_inner_rows(&self.inner, range, |view| {
             // The rows start on a 64-byte boundary, as a mapped `.npy` file's
             // do, so that the assignment kernels' 64-byte loads straddle no
             // more cache lines than on the file itself (a precaution; its
@@ -281,9 +276,7 @@ impl<S: DataSource> DataSource for Normalized<S> {
                 normalize_rows_into(view, &mut scratch[at..at + len], d)
             };
             (at, len, zero)
-        });
-        INNER_SCRATCH.with(|s| s.set(own));
-        let (at, len, zero) = result?;
+        })?;
         if let Some(i) = zero {
             return Err(zero_row(&self.inner.name(), start + i));
         }

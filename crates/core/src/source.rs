@@ -342,6 +342,32 @@ impl<S: DataSource> DataSource for Distributed<'_, S> {
     }
 }
 
+thread_local! {
+    /// Buffers for [`with_inner_rows`]: a stack, so nested wrappers each
+    /// reuse their own.
+    static INNER_ROWS: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads rows `range` of `inner` and hands them to `f`, for a wrapper that
+/// writes transformed rows into its caller's scratch: the inner source may
+/// need a buffer of its own (a file that is not zero-copy), and this one is
+/// kept per thread, so no pass allocates per chunk.
+///
+/// # Errors
+/// The inner source's read errors.
+pub fn with_inner_rows<S: DataSource + ?Sized, R>(
+    inner: &S,
+    range: Range<usize>,
+    f: impl FnOnce(&[f32]) -> R,
+) -> Result<R> {
+    let mut own = INNER_ROWS
+        .with(|p| p.borrow_mut().pop())
+        .unwrap_or_default();
+    let result = inner.rows(range, &mut own).map(f);
+    INNER_ROWS.with(|p| p.borrow_mut().push(own));
+    result
+}
+
 /// An in-memory matrix (an ndarray view) as a [`DataSource`].
 ///
 /// Standard-layout (C-order) views are served zero-copy; other layouts are

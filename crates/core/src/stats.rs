@@ -350,10 +350,6 @@ impl Standardizer {
     }
 }
 
-thread_local! {
-    static INNER_SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 /// A [`DataSource`] that standardises another one chunk by chunk as it is read:
 /// no standardised copy of the data is ever written.
 #[derive(Debug)]
@@ -398,13 +394,10 @@ impl<S: DataSource> DataSource for Standardized<S> {
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         // The inner source may hand out a view of its own memory or of `own`;
         // either way the standardised rows are written into `scratch`.
-        let mut own = INNER_SCRATCH.with(std::cell::Cell::take);
-        let result = self.inner.rows(range, &mut own).map(|view| {
+        crate::source::with_inner_rows(&self.inner, range, |view| {
             scratch.clear();
             scratch.extend_from_slice(view);
-        });
-        INNER_SCRATCH.with(|s| s.set(own));
-        result?;
+        })?;
         self.transform.apply_in_place(scratch);
         Ok(&scratch[..])
     }

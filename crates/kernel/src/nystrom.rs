@@ -361,7 +361,6 @@ pub struct NystromMap {
 }
 
 thread_local! {
-    static INNER_SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     static KROWS: Cell<Vec<f64>> = const { Cell::new(Vec::new()) };
 }
 
@@ -607,13 +606,10 @@ impl<S: DataSource> DataSource for NystromFeatures<'_, S> {
     }
 
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> CoreResult<&'a [f32]> {
-        let mut own = INNER_SCRATCH.with(Cell::take);
-        let result = self.inner.rows(range, &mut own).map(|view| {
+        mmclust_core::source::with_inner_rows(&self.inner, range, |view| {
             scratch.clear();
             self.map.map_rows(view, scratch);
-        });
-        INNER_SCRATCH.with(|s| s.set(own));
-        result?;
+        })?;
         Ok(&scratch[..])
     }
 }

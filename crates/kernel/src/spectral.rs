@@ -21,7 +21,6 @@
 //! A new row is embedded the same way (its degree from the stored s), so
 //! `predict` extends the clustering through the landmarks.
 
-use std::cell::Cell;
 use std::ops::Range;
 
 use mmclust_core::parallel::{Chunking, PassOptions, map_reduce_global};
@@ -281,10 +280,6 @@ impl SpectralModel {
     }
 }
 
-thread_local! {
-    static INNER_SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-}
-
 /// A [`DataSource`] whose rows are the spectral embedding (k columns, unit
 /// length) of another source's rows, computed as chunks are read.
 #[derive(Debug)]
@@ -322,13 +317,10 @@ impl<S: DataSource> DataSource for SpectralEmbedding<'_, S> {
     }
 
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> CoreResult<&'a [f32]> {
-        let mut own = INNER_SCRATCH.with(Cell::take);
-        let result = self.inner.rows(range, &mut own).map(|view| {
+        mmclust_core::source::with_inner_rows(&self.inner, range, |view| {
             scratch.clear();
             self.embedding.embed_rows(view, scratch);
-        });
-        INNER_SCRATCH.with(|s| s.set(own));
-        result?;
+        })?;
         Ok(&scratch[..])
     }
 }
