@@ -20,8 +20,9 @@ use mmclust_kmeans::KMeansParams;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::bayesian::{Posterior, ResolvedPrior, component_len, entropy_term};
 use crate::error::{GmmError, Result};
-use crate::mixture::Mixture;
+use crate::mixture::{Mixture, Stats};
 use crate::model::GaussianMixtureModel;
 use crate::params::{CovarianceType, GmmParams, Init, Precision};
 use crate::pass::{Responsibilities, em_pass, init_pass, loglik_pass};
@@ -90,6 +91,19 @@ struct FitData<'a, S: ?Sized> {
     chunking: Chunking,
     column_means: &'a [f64],
     column_variance: Option<&'a [f64]>,
+    /// The priors of a variational Bayesian fit, resolved on this source.
+    prior: Option<&'a ResolvedPrior>,
+}
+
+/// A run's initial state: statistics of initial responsibilities about
+/// shifts (to go through an M-step), or a given mixture.
+enum Initial {
+    Stats {
+        stats: Stats,
+        shifts: Vec<f64>,
+        keep_shifts: bool,
+    },
+    Mixture(Mixture),
 }
 
 impl GmmParams {
@@ -130,22 +144,26 @@ impl GmmParams {
             // No column variance: a K-means initialisation computes that of
             // the standardised source (its `tol`'s scale), as it always has.
             let column_means = vec![0.0; d];
+            let prior = self.resolve_prior(&std_source, chunking, hooks, &column_means)?;
             let data = FitData {
                 source: &std_source,
                 chunking,
                 column_means: &column_means,
                 column_variance: None,
+                prior: prior.as_ref(),
             };
             let mut model = self.fit_runs(&data, hooks)?;
             model.standardizer = Some(transform);
             model
         } else {
             let column_variance = stats.variance();
+            let prior = self.resolve_prior(source, chunking, hooks, &stats.mean)?;
             let data = FitData {
                 source,
                 chunking,
                 column_means: &stats.mean,
                 column_variance: Some(&column_variance),
+                prior: prior.as_ref(),
             };
             self.fit_runs(&data, hooks)?
         };
@@ -174,6 +192,27 @@ impl GmmParams {
         }
         check_non_negative("tol", self.tol, GmmError::param)?;
         check_non_negative("reg_covar", self.reg_covar, GmmError::param)?;
+        if self.bayesian.is_some() {
+            if self.precision == Precision::F32 {
+                return Err(GmmError::param(
+                    "precision",
+                    "a variational Bayesian fit runs in f64 only; drop --precision f32",
+                ));
+            }
+            if matches!(self.init, Init::Parameters { .. }) {
+                return Err(GmmError::param(
+                    "init",
+                    "a variational Bayesian fit starts from responsibilities (an init method, \
+                     or --init-resp), not from given weights and covariances",
+                ));
+            }
+            if n < 2 {
+                return Err(GmmError::param(
+                    "bayesian",
+                    "the default priors need the data's covariance: at least 2 rows",
+                ));
+            }
+        }
         match &self.init {
             Init::Means(m) => check_len("init means", m.len(), k * d, k, d)?,
             Init::Parameters {
@@ -273,24 +312,111 @@ impl GmmParams {
         ))
     }
 
-    fn initial_mixture<S: DataSource + ?Sized>(
+    /// The priors of a Bayesian fit with every default resolved on the
+    /// fit's `source` (scikit-learn's `_check_parameters`): one pass for the
+    /// column means and the covariance (`ddof = 1`; its diagonal for diag
+    /// and spherical) about `column_means`, when a default needs it.
+    fn resolve_prior<S: DataSource + ?Sized>(
+        &self,
+        source: &S,
+        chunking: Chunking,
+        hooks: FitHooks<'_>,
+        column_means: &[f64],
+    ) -> Result<Option<ResolvedPrior>> {
+        let Some(p) = &self.bayesian else {
+            return Ok(None);
+        };
+        let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        let cov = self.covariance;
+        let (mean, covariance) = match (&p.mean, &p.covariance) {
+            (Some(m), Some(c)) => (m.clone(), c.clone()),
+            (m, c) => {
+                let pass_type = if cov.is_matrix() {
+                    CovarianceType::Full
+                } else {
+                    CovarianceType::Diag
+                };
+                let nearest = Responsibilities::Nearest;
+                let st = init_pass(
+                    source,
+                    chunking,
+                    hooks.pass(),
+                    pass_type,
+                    column_means,
+                    1,
+                    nearest,
+                )?;
+                let nf = n as f64;
+                let delta: Vec<f64> = st.s1.iter().map(|v| v / nf).collect();
+                let data_mean: Vec<f64> = column_means
+                    .iter()
+                    .zip(&delta)
+                    .map(|(a, b)| a + b)
+                    .collect();
+                // Σ (x − x̄)(x − x̄)ᵀ = S2 − n δ δᵀ, over n − 1.
+                let scatter =
+                    |p: usize, q: usize, s2: f64| (s2 - nf * delta[p] * delta[q]) / (nf - 1.0);
+                let data_cov = match cov {
+                    CovarianceType::Full | CovarianceType::Tied => {
+                        let mut m = vec![0.0; d * d];
+                        for p in 0..d {
+                            for q in 0..=p {
+                                let v = scatter(p, q, st.s2[p * (p + 1) / 2 + q]);
+                                m[p * d + q] = v;
+                                m[q * d + p] = v;
+                            }
+                        }
+                        m
+                    }
+                    CovarianceType::Diag => (0..d).map(|j| scatter(j, j, st.s2[j])).collect(),
+                    CovarianceType::Spherical => {
+                        vec![(0..d).map(|j| scatter(j, j, st.s2[j])).sum::<f64>() / d as f64]
+                    }
+                };
+                (
+                    m.clone().unwrap_or(data_mean),
+                    c.clone().unwrap_or(data_cov),
+                )
+            }
+        };
+        debug_assert_eq!(covariance.len().max(1), covariance.len());
+        let resolved = ResolvedPrior {
+            weight_prior: p.weight_prior,
+            weight_concentration: p.weight_concentration.unwrap_or(1.0 / k as f64),
+            mean_precision: p.mean_precision.unwrap_or(1.0),
+            mean,
+            dof: p.dof.unwrap_or(d as f64),
+            covariance,
+        };
+        resolved.check(cov, d)?;
+        debug_assert_eq!(resolved.covariance.len(), component_len(cov, d));
+        Ok(Some(resolved))
+    }
+
+    /// A run's initial responsibilities' statistics (or its given mixture).
+    fn initial_state<S: DataSource + ?Sized>(
         &self,
         data: &FitData<'_, S>,
         seed: u64,
         hooks: FitHooks<'_>,
-    ) -> Result<Mixture> {
+    ) -> Result<Initial> {
         let FitData {
             source,
             chunking,
             column_means,
             column_variance,
+            ..
         } = *data;
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let cov = self.covariance;
-        let hard = |centers: Vec<f64>, keep: bool| -> Result<Mixture> {
+        let hard = |centers: Vec<f64>, keep: bool| -> Result<Initial> {
             let nearest = Responsibilities::Nearest;
             let st = init_pass(source, chunking, hooks.pass(), cov, &centers, k, nearest)?;
-            st.m_step(cov, k, d, &centers, self.reg_covar, keep)
+            Ok(Initial::Stats {
+                stats: st,
+                shifts: centers,
+                keep_shifts: keep,
+            })
         };
         let widen = |c: &[f32]| c.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
         match &self.init {
@@ -323,11 +449,22 @@ impl GmmParams {
                 }
                 hard(centers, false)
             }
-            Init::Random => {
+            Init::Random | Init::Responsibilities(_) => {
                 let shifts: Vec<f64> = (0..k).flat_map(|_| column_means.iter().copied()).collect();
-                let random = Responsibilities::Random { seed };
-                let st = init_pass(source, chunking, hooks.pass(), cov, &shifts, k, random)?;
-                st.m_step(cov, k, d, &shifts, self.reg_covar, false)
+                let file;
+                let given = match &self.init {
+                    Init::Responsibilities(path) => {
+                        file = open_responsibilities(path, n, k)?;
+                        Responsibilities::Given(&file)
+                    }
+                    _ => Responsibilities::Random { seed },
+                };
+                let st = init_pass(source, chunking, hooks.pass(), cov, &shifts, k, given)?;
+                Ok(Initial::Stats {
+                    stats: st,
+                    shifts,
+                    keep_shifts: false,
+                })
             }
             Init::Means(m) => hard(widen(m), true),
             Init::Parameters {
@@ -338,6 +475,45 @@ impl GmmParams {
                 let s: f64 = weights.iter().sum();
                 let w = weights.iter().map(|v| v / s).collect();
                 Mixture::new(cov, k, d, w, means.clone(), covariances.clone(), None)
+                    .map(Initial::Mixture)
+            }
+        }
+    }
+
+    /// A run's initial mixture (EM), or its initial posterior and mixture
+    /// (variational Bayes: scikit-learn's `_initialize`).
+    fn initial_mixture<S: DataSource + ?Sized>(
+        &self,
+        data: &FitData<'_, S>,
+        seed: u64,
+        hooks: FitHooks<'_>,
+    ) -> Result<(Mixture, Option<Posterior>)> {
+        let (k, d) = (self.k, data.source.n_cols());
+        let cov = self.covariance;
+        match (self.initial_state(data, seed, hooks)?, data.prior) {
+            (Initial::Mixture(mix), _) => Ok((mix, None)),
+            (
+                Initial::Stats {
+                    stats,
+                    shifts,
+                    keep_shifts,
+                },
+                None,
+            ) => Ok((
+                stats.m_step(cov, k, d, &shifts, self.reg_covar, keep_shifts)?,
+                None,
+            )),
+            (
+                Initial::Stats {
+                    stats,
+                    shifts,
+                    keep_shifts,
+                },
+                Some(prior),
+            ) => {
+                let est = stats.estimate(cov, k, d, &shifts, self.reg_covar, keep_shifts);
+                let (post, mix) = Posterior::update(prior, &est, cov, &stats.nk)?;
+                Ok((mix, Some(post)))
             }
         }
     }
@@ -354,7 +530,7 @@ impl GmmParams {
         } = *data;
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
         let t_init = Instant::now();
-        let mut mix = self.initial_mixture(data, seed, hooks)?;
+        let (mut mix, mut posterior) = self.initial_mixture(data, seed, hooks)?;
         let init_seconds = t_init.elapsed().as_secs_f64();
         hooks.emit(FitEvent::InitDone {
             run,
@@ -379,14 +555,31 @@ impl GmmParams {
                     ),
                 });
             }
-            mix = st.m_step(self.covariance, k, d, &mix.means, self.reg_covar, false)?;
-            history.push(ll);
-            let change = ll - lower_bound;
-            lower_bound = ll;
+            // EM: the mean log-likelihood of the E-step. Variational Bayes:
+            // scikit-learn's lower bound (a total, not a mean) of the
+            // posterior after the M-step and the E-step's Σ r ln r.
+            let lb = match (&posterior, data.prior) {
+                (Some(_), Some(prior)) => {
+                    let entropy = entropy_term(&mix, &st);
+                    let est = st.estimate(self.covariance, k, d, &mix.means, self.reg_covar, false);
+                    let (post, next) = Posterior::update(prior, &est, self.covariance, &st.nk)?;
+                    let lb = post.lower_bound(&next, entropy);
+                    posterior = Some(post);
+                    mix = next;
+                    lb
+                }
+                _ => {
+                    mix = st.m_step(self.covariance, k, d, &mix.means, self.reg_covar, false)?;
+                    ll
+                }
+            };
+            history.push(lb);
+            let change = lb - lower_bound;
+            lower_bound = lb;
             hooks.emit(FitEvent::Iteration {
                 run,
                 iter,
-                lower_bound: ll,
+                lower_bound: lb,
                 change,
             });
             if change.abs() < self.tol {
@@ -396,6 +589,7 @@ impl GmmParams {
         }
         Ok(Run {
             mix,
+            posterior,
             lower_bound,
             n_iter: history.len(),
             converged,
@@ -405,6 +599,28 @@ impl GmmParams {
             f32_iterations,
         })
     }
+}
+
+/// The n × k initial responsibilities file, checked for its shape.
+fn open_responsibilities(
+    path: &std::path::Path,
+    n: usize,
+    k: usize,
+) -> Result<mmclust_core::format::Matrix> {
+    let m = mmclust_core::format::open_matrix(path)?;
+    if m.n_rows() != n || m.n_cols() != k {
+        return Err(GmmError::param(
+            "init responsibilities",
+            format!(
+                "{} is {} × {}; the data has {n} rows and k = {k}: it needs one row per data row \
+                 and one column per component",
+                path.display(),
+                m.n_rows(),
+                m.n_cols()
+            ),
+        ));
+    }
+    Ok(m)
 }
 
 fn check_len(name: &'static str, found: usize, want: usize, k: usize, d: usize) -> Result<()> {

@@ -49,6 +49,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod bayesian;
 mod error;
 mod fit;
 mod linalg;
@@ -59,8 +60,12 @@ mod partial;
 mod pass;
 mod run;
 mod simd;
+mod special;
 
+pub use bayesian::{EFFECTIVE_WEIGHT, Posterior, ResolvedPrior};
 pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};
 pub use model::{GaussianMixtureModel, MODEL_VERSION, SAMPLE_BLOCK_ROWS};
-pub use params::{CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision};
+pub use params::{
+    BayesianPrior, CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision, WeightPrior,
+};

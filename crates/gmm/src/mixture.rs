@@ -160,9 +160,24 @@ impl Mixture {
         })
     }
 
+    /// This mixture with `log_weights` in place of `ln w` as each
+    /// component's additive log-term in the E-step (variational Bayes: the
+    /// expected log weight plus the terms of the expected log-density that
+    /// do not depend on the row). The weights stay as given.
+    pub(crate) fn with_log_weights(mut self, log_weights: Vec<f64>) -> Mixture {
+        debug_assert_eq!(log_weights.len(), self.k);
+        self.log_weights = log_weights;
+        self
+    }
+
+    /// Per component, `log det U_c` (the sum of the log-diagonal of the
+    /// precision factor; `d · ln p` for spherical).
+    pub(crate) fn log_det(&self) -> &[f64] {
+        &self.log_det
+    }
+
     /// Per component, `log w_c − d/2 log 2π + log det U_c`: the log-density
     /// at the mean.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) fn log_constants(&self) -> Vec<f64> {
         let base = -0.5 * self.d as f64 * LN_2PI;
         (0..self.k)
@@ -412,10 +427,36 @@ impl Stats {
         reg_covar: f64,
         keep_shifts: bool,
     ) -> Result<Mixture> {
+        let est = self.estimate(cov_type, k, d, shifts, reg_covar, keep_shifts);
+        let total: f64 = est.n.iter().sum();
+        let weights: Vec<f64> = est.n.iter().map(|&v| v / total).collect();
+        Mixture::new(
+            cov_type,
+            k,
+            d,
+            weights,
+            est.means,
+            est.covariances,
+            Some(&self.nk),
+        )
+    }
+
+    /// scikit-learn's `_estimate_gaussian_parameters`: the effective sizes
+    /// `N_k + 10 ε`, the means and the covariances (with `reg_covar` on every
+    /// diagonal) of these statistics accumulated about `shifts` (with
+    /// `keep_shifts`, the shifts are the means).
+    pub(crate) fn estimate(
+        &self,
+        cov_type: CovarianceType,
+        k: usize,
+        d: usize,
+        shifts: &[f64],
+        reg_covar: f64,
+        keep_shifts: bool,
+    ) -> Estimate {
         let t = tri(d);
         let n: Vec<f64> = self.nk.iter().map(|&v| v + NK_FLOOR).collect();
         let total: f64 = n.iter().sum();
-        let weights: Vec<f64> = n.iter().map(|&v| v / total).collect();
         let mut means = vec![0.0f64; k * d];
         // δ = S1 / N and the factor of δ δᵀ in the scatter about the new mean:
         // Σ r (x − m)(x − m)ᵀ = S2 − (2N − N₀) δ δᵀ.
@@ -483,8 +524,24 @@ impl Stats {
                 }
             }
         }
-        Mixture::new(cov_type, k, d, weights, means, cov, Some(&self.nk))
+        Estimate {
+            n,
+            means,
+            covariances: cov,
+        }
     }
+}
+
+/// What [`Stats::estimate`] gives: scikit-learn's `nk`, `means` and
+/// `covariances` of `_estimate_gaussian_parameters`.
+#[derive(Debug, Clone)]
+pub(crate) struct Estimate {
+    /// `N_k + 10 ε` per component.
+    pub(crate) n: Vec<f64>,
+    /// k × d.
+    pub(crate) means: Vec<f64>,
+    /// Layout of [`CovarianceType::covariance_len`], `reg_covar` included.
+    pub(crate) covariances: Vec<f64>,
 }
 
 #[cfg(test)]

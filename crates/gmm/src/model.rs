@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::bayesian::Posterior;
 use crate::error::{GmmError, Result};
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
@@ -76,6 +77,14 @@ pub struct GaussianMixtureModel {
     /// Iterations of the winning run whose pass ran in `f32` (see
     /// [`Precision::F32`] for when an `f32` request runs in `f64`).
     pub f32_iterations: usize,
+    /// The variational posterior of a Bayesian fit
+    /// ([`GmmParams::bayesian`]); `None` for EM. A Bayesian model's
+    /// weights are the expected weights, its per-row log-likelihoods (and
+    /// so `score`, `predict`, the responsibilities) use the variational
+    /// expectations as scikit-learn's `BayesianGaussianMixture` does, its
+    /// `lower_bound` and `history` are scikit-learn's variational lower
+    /// bound (a total over rows, not a mean), and it has no BIC or AIC.
+    pub bayesian: Option<Posterior>,
 }
 
 impl GaussianMixtureModel {
@@ -89,6 +98,7 @@ impl GaussianMixtureModel {
     ) -> Self {
         GaussianMixtureModel {
             mix: run.mix,
+            bayesian: run.posterior,
             standardizer: None,
             converged: run.converged,
             n_iter: run.n_iter,
@@ -159,6 +169,7 @@ impl GaussianMixtureModel {
         let mix = Mixture::new(covariance_type, k, d, weights, means, covariances, None)?;
         Ok(GaussianMixtureModel {
             mix,
+            bayesian: None,
             standardizer: None,
             converged: false,
             n_iter: 0,
@@ -180,6 +191,55 @@ impl GaussianMixtureModel {
             precision: Precision::F64,
             f32_iterations: 0,
         })
+    }
+
+    /// A variational Bayesian model of the given means and covariances
+    /// (scikit-learn's `means_` and `covariances_`) and posterior: its
+    /// weights are the posterior's expected weights, its per-row results use
+    /// the variational expectations.
+    ///
+    /// # Errors
+    /// As [`GaussianMixtureModel::from_parameters`]; [`GmmError::InvalidModel`]
+    /// for a posterior whose lengths are not k and d.
+    pub fn from_posterior(
+        covariance_type: CovarianceType,
+        means: Vec<f64>,
+        covariances: Vec<f64>,
+        posterior: Posterior,
+    ) -> Result<Self> {
+        let k = posterior.mean_precision.len();
+        let bad = |m: String| GmmError::InvalidModel { message: m };
+        if posterior.dof.len() != k
+            || posterior.concentration_a.len() != k
+            || !(posterior.concentration_b.is_empty() || posterior.concentration_b.len() == k)
+        {
+            return Err(bad(format!(
+                "the posterior's weight concentration, mean precision and degrees of freedom \
+                 need k = {k} values each"
+            )));
+        }
+        let mut model =
+            Self::from_parameters(covariance_type, posterior.weights(), means, covariances)?;
+        if posterior.prior.mean.len() != model.d() {
+            return Err(bad(format!(
+                "the mean prior has {} values; the means have d = {}",
+                posterior.prior.mean.len(),
+                model.d()
+            )));
+        }
+        posterior
+            .prior
+            .check(covariance_type, model.d())
+            .map_err(|e| bad(e.to_string()))?;
+        model.mix = posterior.mixture(
+            covariance_type,
+            model.mix.means.clone(),
+            model.mix.covariances.clone(),
+            None,
+        )?;
+        model.bayesian = Some(posterior);
+        model.init = "given-posterior".into();
+        Ok(model)
     }
 
     /// The covariance type.
@@ -226,16 +286,33 @@ impl GaussianMixtureModel {
         self.mix.cov_type.n_parameters(self.mix.k, self.mix.d)
     }
 
-    /// BIC on the fitted data: `−2 · n · log_likelihood + p · ln n`.
+    /// Components whose expected weight is above
+    /// [`crate::EFFECTIVE_WEIGHT`] (Bayesian fits; `k` for EM).
+    #[must_use]
+    pub fn effective_components(&self) -> usize {
+        self.bayesian
+            .as_ref()
+            .map_or(self.mix.k, Posterior::effective_components)
+    }
+
+    /// BIC on the fitted data: `−2 · n · log_likelihood + p · ln n` (NaN for
+    /// a Bayesian fit).
     #[must_use]
     pub fn bic(&self) -> f64 {
+        if self.bayesian.is_some() {
+            return f64::NAN;
+        }
         let n = self.n_rows as f64;
         -2.0 * self.log_likelihood * n + self.n_parameters() as f64 * n.ln()
     }
 
-    /// AIC on the fitted data: `−2 · n · log_likelihood + 2p`.
+    /// AIC on the fitted data: `−2 · n · log_likelihood + 2p` (NaN for a
+    /// Bayesian fit).
     #[must_use]
     pub fn aic(&self) -> f64 {
+        if self.bayesian.is_some() {
+            return f64::NAN;
+        }
         let n = self.n_rows as f64;
         -2.0 * self.log_likelihood * n + 2.0 * self.n_parameters() as f64
     }

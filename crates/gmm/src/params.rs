@@ -183,6 +183,12 @@ pub enum Init {
         /// Covariances in the layout of the covariance type.
         covariances: Vec<f64>,
     },
+    /// Given initial responsibilities: an n × k matrix file (`.npy`, read
+    /// row block by row block, never loaded whole), row i the
+    /// responsibilities of data row i. Values must be finite and ≥ 0; they
+    /// are used as given, not normalised (scikit-learn's `_initialize(X,
+    /// resp)`).
+    Responsibilities(std::path::PathBuf),
 }
 
 impl Init {
@@ -196,14 +202,71 @@ impl Init {
             Init::RandomFromData => "random-from-data",
             Init::Means(_) => "given-means",
             Init::Parameters { .. } => "given-parameters",
+            Init::Responsibilities(_) => "given-responsibilities",
         }
     }
 
     /// Whether the initialisation is the same for every run (given values).
     #[must_use]
     pub fn is_given(&self) -> bool {
-        matches!(self, Init::Means(_) | Init::Parameters { .. })
+        matches!(
+            self,
+            Init::Means(_) | Init::Parameters { .. } | Init::Responsibilities(_)
+        )
     }
+}
+
+/// The prior on the mixture weights of a variational Bayesian fit
+/// (scikit-learn's `weight_concentration_prior_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WeightPrior {
+    /// A Dirichlet process (stick-breaking, truncated at k): components are
+    /// switched off in order; scikit-learn's default.
+    #[default]
+    DirichletProcess,
+    /// A symmetric Dirichlet distribution.
+    DirichletDistribution,
+}
+
+impl WeightPrior {
+    /// Both weight priors.
+    pub const ALL: [WeightPrior; 2] = [
+        WeightPrior::DirichletProcess,
+        WeightPrior::DirichletDistribution,
+    ];
+
+    /// The name on the command line and in model files.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightPrior::DirichletProcess => "dirichlet-process",
+            WeightPrior::DirichletDistribution => "dirichlet-distribution",
+        }
+    }
+}
+
+named_enum!(WeightPrior, "weight prior");
+
+/// The priors of a variational Bayesian Gaussian mixture, with
+/// scikit-learn's `BayesianGaussianMixture` meanings; `None` takes
+/// scikit-learn's default.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BayesianPrior {
+    /// Dirichlet process or distribution (default: process).
+    pub weight_prior: WeightPrior,
+    /// `weight_concentration_prior` (default 1/k), > 0.
+    pub weight_concentration: Option<f64>,
+    /// `mean_precision_prior` (default 1), > 0.
+    pub mean_precision: Option<f64>,
+    /// `mean_prior`, d values (default: the data's column means).
+    pub mean: Option<Vec<f64>>,
+    /// `degrees_of_freedom_prior` (default d), > d − 1.
+    pub dof: Option<f64>,
+    /// `covariance_prior` in the layout of one component's covariance (full
+    /// and tied: d × d; diag: d; spherical: 1). Default: the data's
+    /// covariance (full, tied), column variances (diag) or their mean
+    /// (spherical), with `ddof = 1`.
+    pub covariance: Option<Vec<f64>>,
 }
 
 /// Parameters of a Gaussian-mixture fit.
@@ -243,6 +306,10 @@ pub struct GmmParams {
     /// Where the K-means initialisation's per-row state (labels, distances)
     /// spills when it does not fit in memory.
     pub scratch: mmclust_core::scratch::ScratchConfig,
+    /// A variational Bayesian fit with these priors (scikit-learn's
+    /// `BayesianGaussianMixture`) instead of maximum likelihood; `None`
+    /// (default): EM.
+    pub bayesian: Option<BayesianPrior>,
 }
 
 impl GmmParams {
@@ -262,7 +329,15 @@ impl GmmParams {
             chunking: None,
             precision: Precision::F64,
             scratch: mmclust_core::scratch::ScratchConfig::default(),
+            bayesian: None,
         }
+    }
+
+    /// Fits a variational Bayesian mixture with these priors.
+    #[must_use]
+    pub fn bayesian(mut self, prior: BayesianPrior) -> Self {
+        self.bayesian = Some(prior);
+        self
     }
 
     /// Sets the covariance type.

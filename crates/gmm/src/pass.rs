@@ -50,7 +50,7 @@ fn stats_pass<S: DataSource + ?Sized>(
     chunking: Chunking,
     options: PassOptions<'_>,
     zero: impl Fn() -> Stats + Sync,
-    add: impl Fn(&Chunk<'_>, &mut Stats) + Sync,
+    add: impl Fn(&Chunk<'_>, &mut Stats) -> mmclust_core::Result<()> + Sync,
 ) -> Result<Stats> {
     let merged = map_reduce_global(
         source,
@@ -58,7 +58,7 @@ fn stats_pass<S: DataSource + ?Sized>(
         options,
         |chunk| {
             let mut st = zero();
-            add(&chunk, &mut st);
+            add(&chunk, &mut st)?;
             Ok(st)
         },
         Stats::merge,
@@ -93,6 +93,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
                         avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
                 }
                 avx512::single::finish(&single, &mut ws, st);
+                Ok(())
             })?;
             return Ok((stats, Precision::F32));
         }
@@ -108,6 +109,7 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
                 row += m;
             }
             avx512::finish_chunk(&prep, &mut ws, st);
+            Ok(())
         })?;
         return Ok((stats, Precision::F64));
     }
@@ -116,21 +118,24 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
             st.loglik += ll;
             st.accumulate_block(mix.cov_type, x, m, k, d, resp, &mix.means, ws);
         });
+        Ok(())
     })?;
     Ok((stats, Precision::F64))
 }
 
 /// How an initial pass gives each row its responsibilities.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Responsibilities {
+#[derive(Clone, Copy)]
+pub(crate) enum Responsibilities<'a> {
     /// All to the nearest of the shifts (squared Euclidean in f64, ties to
     /// the lowest index): a hard assignment, with the shifts as centres.
     Nearest,
     /// Uniform per (row, component) from `seed`, normalised per row.
     Random { seed: u64 },
+    /// Row i of an n × k matrix (checked finite and ≥ 0 as read).
+    Given(&'a (dyn DataSource + 'a)),
 }
 
-impl Responsibilities {
+impl Responsibilities<'_> {
     /// Writes the m × k responsibilities `resp` of the block `x` (m rows of
     /// d) whose first row is `first_row` of the source.
     fn fill(
@@ -140,8 +145,28 @@ impl Responsibilities {
         shifts: &[f64],
         (k, d): (usize, usize),
         resp: &mut [f64],
-    ) {
+        scratch: &mut Vec<f32>,
+    ) -> mmclust_core::Result<()> {
         match self {
+            Responsibilities::Given(given) => {
+                let m = resp.len() / k;
+                let rows = given.rows(first_row..first_row + m, scratch)?;
+                for (i, (out, &v)) in resp.iter_mut().zip(rows).enumerate() {
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(mmclust_core::CoreError::InvalidParameter {
+                            name: "init responsibilities",
+                            message: format!(
+                                "{}: row {}, column {} (0-based) is {v}; responsibilities must \
+                                 be finite and ≥ 0",
+                                given.name(),
+                                first_row + i / k,
+                                i % k
+                            ),
+                        });
+                    }
+                    *out = f64::from(v);
+                }
+            }
             Responsibilities::Nearest => {
                 resp.fill(0.0);
                 for (i, row) in x.chunks_exact(d).enumerate() {
@@ -159,6 +184,7 @@ impl Responsibilities {
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -171,20 +197,22 @@ pub(crate) fn init_pass<S: DataSource + ?Sized>(
     cov_type: CovarianceType,
     shifts: &[f64],
     k: usize,
-    given: Responsibilities,
+    given: Responsibilities<'_>,
 ) -> Result<Stats> {
     let d = source.n_cols();
     let zero = || Stats::new(cov_type, k, d);
     stats_pass(source, chunking, options, zero, |chunk, st| {
         let mut ws = Workspace::new(k, d);
         let mut resp = vec![0.0f64; BLOCK_ROWS * k];
+        let mut scratch = Vec::new();
         let mut row0 = chunk.start_row;
         for (x, m) in blocks(chunk) {
             let resp = &mut resp[..m * k];
-            given.fill(row0, x, shifts, (k, d), resp);
+            given.fill(row0, x, shifts, (k, d), resp, &mut scratch)?;
             st.accumulate_block(cov_type, x, m, k, d, resp, shifts, &mut ws);
             row0 += m;
         }
+        Ok(())
     })
 }
 

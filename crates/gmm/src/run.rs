@@ -3,12 +3,15 @@
 //! A leaf, so that `fit` (which makes runs) and `model` (which is built from
 //! one) import it without importing each other.
 
+use crate::bayesian::Posterior;
 use crate::mixture::Mixture;
 
 /// The result of one run.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
     pub(crate) mix: Mixture,
+    /// The variational posterior (Bayesian fits).
+    pub(crate) posterior: Option<Posterior>,
     pub(crate) lower_bound: f64,
     pub(crate) n_iter: usize,
     pub(crate) converged: bool,

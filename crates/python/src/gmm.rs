@@ -2,7 +2,10 @@
 //! its parameters (predict, predict_proba, score_samples), and sampling.
 
 use mmclust_core::parallel::PassOptions;
-use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmError, GmmParams, Init, Precision};
+use mmclust_gmm::{
+    BayesianPrior, CovarianceType, GaussianMixtureModel, GmmError, GmmParams, Init, Posterior,
+    Precision, ResolvedPrior, WeightPrior,
+};
 use numpy::ndarray::{Array2, ArrayD, IxDyn};
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
@@ -48,7 +51,8 @@ fn flat(a: &PyReadonlyArrayDyn<'_, f64>) -> Vec<f64> {
 #[pyfunction]
 #[pyo3(signature = (
     x, n_components, *, covariance_type, tol, reg_covar, max_iter, n_init, init_params, seed,
-    weights_init = None, means_init = None, covariances_init = None, precision = "f64"
+    weights_init = None, means_init = None, covariances_init = None, precision = "f64",
+    bayesian = None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gmm_fit<'py>(
@@ -66,6 +70,7 @@ pub(crate) fn gmm_fit<'py>(
     means_init: Option<PyReadonlyArrayDyn<'py, f64>>,
     covariances_init: Option<PyReadonlyArrayDyn<'py, f64>>,
     precision: &str,
+    bayesian: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let input = Input::extract(x)?;
     let cov = self::covariance_type(covariance_type)?;
@@ -97,7 +102,7 @@ pub(crate) fn gmm_fit<'py>(
             ));
         }
     };
-    let params = GmmParams::new(n_components)
+    let mut params = GmmParams::new(n_components)
         .covariance(cov)
         .init(init)
         .n_init(n_init)
@@ -106,6 +111,7 @@ pub(crate) fn gmm_fit<'py>(
         .reg_covar(reg_covar)
         .precision(precision)
         .seed(seed);
+    params.bayesian = bayesian.map(bayesian_prior).transpose()?;
     let model = run_detached(py, &input, |src| params.fit(src).map_err(err))?;
     let (k, d) = (model.k(), model.d());
     let out = PyDict::new(py);
@@ -129,7 +135,100 @@ pub(crate) fn gmm_fit<'py>(
     out.set_item("n_iter", model.n_iter)?;
     out.set_item("lower_bound", model.lower_bound)?;
     out.set_item("n_parameters", model.n_parameters())?;
+    out.set_item("lower_bounds", model.history.clone().into_pyarray(py))?;
+    if let Some(p) = &model.bayesian {
+        out.set_item("posterior", posterior_dict(py, p)?)?;
+    }
     Ok(out)
+}
+
+/// `d[key]`, `None` when absent or `None`.
+macro_rules! optional {
+    ($d:expr, $key:literal, $t:ty) => {
+        match $d.get_item($key)? {
+            Some(v) if !v.is_none() => Some(v.extract::<$t>()?),
+            _ => None,
+        }
+    };
+}
+
+/// `d[key]`, an error naming it when absent.
+macro_rules! required {
+    ($d:expr, $key:literal, $t:ty) => {
+        optional!($d, $key, $t)
+            .ok_or_else(|| PyValueError::new_err(concat!("missing '", $key, "'")))?
+    };
+}
+
+fn weight_prior(name: &str) -> PyResult<WeightPrior> {
+    name.replace('_', "-")
+        .parse()
+        .map_err(|e: String| PyValueError::new_err(format!("weight_concentration_prior_type: {e}")))
+}
+
+/// The priors of a Bayesian fit from scikit-learn's parameter names (`None`:
+/// its default).
+fn bayesian_prior(d: &Bound<'_, PyDict>) -> PyResult<BayesianPrior> {
+    let kind = optional!(d, "weight_concentration_prior_type", String);
+    Ok(BayesianPrior {
+        weight_prior: kind
+            .as_deref()
+            .map(weight_prior)
+            .transpose()?
+            .unwrap_or_default(),
+        weight_concentration: optional!(d, "weight_concentration_prior", f64),
+        mean_precision: optional!(d, "mean_precision_prior", f64),
+        mean: optional!(d, "mean_prior", Vec<f64>),
+        dof: optional!(d, "degrees_of_freedom_prior", f64),
+        covariance: optional!(d, "covariance_prior", Vec<f64>),
+    })
+}
+
+/// scikit-learn's fitted attributes of the posterior (`weight_concentration_`
+/// a pair of arrays for the Dirichlet process, one array otherwise).
+fn posterior_dict<'py>(py: Python<'py>, p: &Posterior) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    let name = p.prior.weight_prior.name().replace('-', "_");
+    out.set_item("weight_concentration_prior_type", name)?;
+    out.set_item("weight_concentration_prior", p.prior.weight_concentration)?;
+    out.set_item("mean_precision_prior", p.prior.mean_precision)?;
+    out.set_item("mean_prior", p.prior.mean.clone().into_pyarray(py))?;
+    out.set_item("degrees_of_freedom_prior", p.prior.dof)?;
+    out.set_item(
+        "covariance_prior",
+        p.prior.covariance.clone().into_pyarray(py),
+    )?;
+    out.set_item(
+        "concentration_a",
+        p.concentration_a.clone().into_pyarray(py),
+    )?;
+    out.set_item(
+        "concentration_b",
+        p.concentration_b.clone().into_pyarray(py),
+    )?;
+    out.set_item("mean_precision", p.mean_precision.clone().into_pyarray(py))?;
+    out.set_item("degrees_of_freedom", p.dof.clone().into_pyarray(py))?;
+    Ok(out)
+}
+
+/// The posterior back from [`posterior_dict`]'s keys.
+fn posterior_of(d: &Bound<'_, PyDict>) -> PyResult<Posterior> {
+    let kind = required!(d, "weight_concentration_prior_type", String);
+    let cov_prior = required!(d, "covariance_prior", Vec<f64>);
+    Ok(Posterior {
+        prior: ResolvedPrior {
+            weight_prior: weight_prior(&kind)?,
+            weight_concentration: required!(d, "weight_concentration_prior", f64),
+            mean_precision: required!(d, "mean_precision_prior", f64),
+            mean: required!(d, "mean_prior", Vec<f64>),
+            dof: required!(d, "degrees_of_freedom_prior", f64),
+            covariance: cov_prior,
+        },
+        concentration_a: required!(d, "concentration_a", Vec<f64>),
+        concentration_b: required!(d, "concentration_b", Vec<f64>),
+        mean_precision: required!(d, "mean_precision", Vec<f64>),
+        dof: required!(d, "degrees_of_freedom", Vec<f64>),
+    })
 }
 
 fn mixture(
@@ -137,19 +236,31 @@ fn mixture(
     weights: &PyReadonlyArrayDyn<'_, f64>,
     means: &PyReadonlyArrayDyn<'_, f64>,
     covariances: &PyReadonlyArrayDyn<'_, f64>,
+    posterior: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<GaussianMixtureModel> {
-    GaussianMixtureModel::from_parameters(
-        self::covariance_type(covariance_type)?,
-        flat(weights),
-        flat(means),
-        flat(covariances),
-    )
+    let cov = self::covariance_type(covariance_type)?;
+    match posterior {
+        Some(p) => GaussianMixtureModel::from_posterior(
+            cov,
+            flat(means),
+            flat(covariances),
+            posterior_of(p)?,
+        ),
+        None => GaussianMixtureModel::from_parameters(
+            cov,
+            flat(weights),
+            flat(means),
+            flat(covariances),
+        ),
+    }
     .map_err(err)
 }
 
 /// Per-row results of a mixture: `what` is "proba" (n × k responsibilities),
-/// "score_samples" (n log-likelihoods) or "predict" (n int32 labels).
+/// "score_samples" (n log-likelihoods) or "predict" (n int32 labels). With
+/// `posterior` (a Bayesian fit's), the variational expectations.
 #[pyfunction]
+#[pyo3(signature = (x, what, covariance_type, weights, means, covariances, posterior = None))]
 pub(crate) fn gmm_rows<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -158,9 +269,10 @@ pub(crate) fn gmm_rows<'py>(
     weights: PyReadonlyArrayDyn<'py, f64>,
     means: PyReadonlyArrayDyn<'py, f64>,
     covariances: PyReadonlyArrayDyn<'py, f64>,
+    posterior: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let input = Input::extract(x)?;
-    let model = mixture(covariance_type, &weights, &means, &covariances)?;
+    let model = mixture(covariance_type, &weights, &means, &covariances, posterior)?;
     let k = model.k();
     match what {
         "proba" => {
@@ -197,8 +309,9 @@ pub(crate) fn gmm_rows<'py>(
     }
 }
 
-/// Mean log-likelihood per row.
+/// Mean log-likelihood per row (variational expectations with `posterior`).
 #[pyfunction]
+#[pyo3(signature = (x, covariance_type, weights, means, covariances, posterior = None))]
 pub(crate) fn gmm_score<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -206,9 +319,10 @@ pub(crate) fn gmm_score<'py>(
     weights: PyReadonlyArrayDyn<'py, f64>,
     means: PyReadonlyArrayDyn<'py, f64>,
     covariances: PyReadonlyArrayDyn<'py, f64>,
+    posterior: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<f64> {
     let input = Input::extract(x)?;
-    let model = mixture(covariance_type, &weights, &means, &covariances)?;
+    let model = mixture(covariance_type, &weights, &means, &covariances, posterior)?;
     run_detached(py, &input, |src| {
         model.score(src, PassOptions::default()).map_err(err)
     })
@@ -225,7 +339,7 @@ pub(crate) fn gmm_sample<'py>(
     means: PyReadonlyArrayDyn<'py, f64>,
     covariances: PyReadonlyArrayDyn<'py, f64>,
 ) -> PyResult<crate::RowsAndInts<'py>> {
-    let model = mixture(covariance_type, &weights, &means, &covariances)?;
+    let model = mixture(covariance_type, &weights, &means, &covariances, None)?;
     let d = model.d();
     let (x, labels) = py.detach(|| model.sample(n, seed)).map_err(err)?;
     let labels: Vec<i32> = labels.into_iter().map(|l| l as i32).collect();

@@ -9,7 +9,8 @@ use mmclust_core::format::{Matrix, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
 use mmclust_core::source::{Concat, RowRange};
 use mmclust_gmm::{
-    CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init, Precision,
+    BayesianPrior, CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init,
+    Precision, WeightPrior,
 };
 use serde_json::json;
 
@@ -36,7 +37,8 @@ use crate::progress::{RowProgress, StatusLine, with_progress};
   mmclust gmm data/faithful.csv -k 2 --standardize --model-out faithful_gmm.json
   mmclust gmm blobs.npy -k 16 --covariance diag --n-init 3 --labels-out labels.npy --json
   mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy
-  mmclust gmm blobs.npy -k 16 --covariance diag --precision f32"
+  mmclust gmm blobs.npy -k 16 --covariance diag --precision f32
+  mmclust gmm blobs.npy -k 10 --bayesian --covariance full --json   # effective_components"
 )]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
@@ -93,6 +95,32 @@ pub(crate) struct Args {
     /// Write each row's responsibilities (.npy float32 n × k; one more pass).
     #[arg(long, value_name = "PATH.npy")]
     proba_out: Option<PathBuf>,
+    /// Initial responsibilities: an n × k .npy (row i for data row i, values
+    /// ≥ 0, used as given), read block by block; replaces --init.
+    #[arg(long, value_name = "PATH.npy")]
+    init_resp: Option<PathBuf>,
+    /// Variational Bayesian mixture (scikit-learn's BayesianGaussianMixture):
+    /// priors on the weights, means and precisions; unneeded components get
+    /// weights near 0, so k is an upper bound (`effective_components` in
+    /// --json counts weights above 0.01). The lower bound and --tol are
+    /// scikit-learn's variational bound, a total over rows.
+    #[arg(long)]
+    bayesian: bool,
+    /// With --bayesian: dirichlet-process (default; components switch off in
+    /// order) or dirichlet-distribution.
+    #[arg(long, value_name = "PRIOR")]
+    weight_prior: Option<String>,
+    /// With --bayesian: the weight concentration prior (default 1/k; smaller
+    /// favours fewer components).
+    #[arg(long, value_name = "A")]
+    weight_concentration: Option<f64>,
+    /// With --bayesian: the precision prior of the means (default 1).
+    #[arg(long, value_name = "B")]
+    mean_precision: Option<f64>,
+    /// With --bayesian: the degrees-of-freedom prior of the precisions
+    /// (default d; must be > d − 1).
+    #[arg(long, value_name = "N")]
+    dof: Option<f64>,
 }
 
 fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
@@ -153,10 +181,20 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
         .precision
         .parse()
         .map_err(|e: String| usage(format!("--precision: {e}")))?;
-    let init = parse_init(&a.init, a.k, input.source().n_cols())?;
+    let init = match &a.init_resp {
+        Some(path) => {
+            if a.init != "kmeans" {
+                return Err(usage("--init-resp replaces --init: give one of them"));
+            }
+            input.read_also(path);
+            Init::Responsibilities(path.clone())
+        }
+        None => parse_init(&a.init, a.k, input.source().n_cols())?,
+    };
     if a.init.ends_with(".npy") {
         input.read_also(Path::new(&a.init));
     }
+    let bayesian = bayesian_prior(a)?;
     let mut params = GmmParams::new(a.k)
         .covariance(covariance)
         .init(init)
@@ -167,6 +205,7 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
         .precision(precision)
         .seed(g.seed)
         .standardize(a.standardize);
+    params.bayesian = bayesian;
     params.scratch = crate::scratch::config(
         g,
         a.scratch_dir.as_deref(),
@@ -180,11 +219,51 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
     Ok(params)
 }
 
+/// The priors of --bayesian; a prior flag without --bayesian is an error.
+fn bayesian_prior(a: &Args) -> Result<Option<BayesianPrior>> {
+    if !a.bayesian {
+        let given = [
+            ("--weight-prior", a.weight_prior.is_some()),
+            ("--weight-concentration", a.weight_concentration.is_some()),
+            ("--mean-precision", a.mean_precision.is_some()),
+            ("--dof", a.dof.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+            return Err(usage(format!(
+                "{flag} is a prior of a variational Bayesian fit: add --bayesian"
+            )));
+        }
+        return Ok(None);
+    }
+    let weight_prior: WeightPrior = match &a.weight_prior {
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| usage(format!("--weight-prior: {e}")))?,
+        None => WeightPrior::default(),
+    };
+    let positive = |flag: &str, v: Option<f64>| -> Result<Option<f64>> {
+        match v {
+            Some(x) if !(x.is_finite() && x > 0.0) => {
+                Err(usage(format!("{flag} must be > 0 and finite, not {x}")))
+            }
+            _ => Ok(v),
+        }
+    };
+    Ok(Some(BayesianPrior {
+        weight_prior,
+        weight_concentration: positive("--weight-concentration", a.weight_concentration)?,
+        mean_precision: positive("--mean-precision", a.mean_precision)?,
+        dof: a.dof,
+        ..BayesianPrior::default()
+    }))
+}
+
 /// The fit, with its progress lines.
 fn fit(g: &Global, a: &Args, input: &FitInput, params: &GmmParams) -> Result<GaussianMixtureModel> {
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "pass", 0);
-    let on_event = |e: &FitEvent| match e {
+    let on_event = |e: &FitEvent| {
+        match e {
         FitEvent::InitDone { run, seconds } => {
             status.set(format!("run {run}: initialised in {seconds:.2} s"));
         }
@@ -193,15 +272,23 @@ fn fit(g: &Global, a: &Args, input: &FitInput, params: &GmmParams) -> Result<Gau
             iter,
             lower_bound,
             change,
-        } => status.set(format!(
-            "run {run}: iteration {} log-likelihood {lower_bound:.6} per row (change {change:.2e})",
-            iter + 1
-        )),
+        } => status.set(if a.bayesian {
+            format!(
+                "run {run}: iteration {} lower bound {lower_bound:.6} (change {change:.2e})",
+                iter + 1
+            )
+        } else {
+            format!(
+                "run {run}: iteration {} log-likelihood {lower_bound:.6} per row (change {change:.2e})",
+                iter + 1
+            )
+        }),
         // With one run its error is the command's error: no second line.
         FitEvent::RunFailed { run, message } if a.n_init > 1 => {
             g.warn(format_args!("run {run} failed: {message}"));
         }
         _ => {}
+    }
     };
     let tick = |r: usize| bar.tick(r);
     let model = input.with_source(|source| {
@@ -259,6 +346,13 @@ fn print_summary(
             "aic": model.aic(),
             "n_parameters": model.n_parameters(),
             "weights": model.weights(),
+            "bayesian": model.bayesian.as_ref().map(|p| json!({
+                "weight_prior": p.prior.weight_prior.name(),
+                "weight_concentration_prior": p.prior.weight_concentration,
+                "mean_precision_prior": p.prior.mean_precision,
+                "degrees_of_freedom_prior": p.prior.dof,
+            })),
+            "effective_components": model.effective_components(),
             "standardized": model.standardizer.is_some(),
             "model_out": a.model_out,
             "labels_out": a.labels_out,
@@ -276,14 +370,27 @@ fn print_summary(
         model.init,
         model.run_lower_bounds.len()
     );
-    println!(
-        "log-likelihood {:.9} per row after {} iteration(s), {}; BIC {:.6e}, AIC {:.6e}",
-        model.log_likelihood,
-        model.n_iter,
-        converged_word(model.converged),
-        model.bic(),
-        model.aic()
-    );
+    if model.bayesian.is_some() {
+        println!(
+            "variational lower bound {:.9} after {} iteration(s), {}; {} effective component(s) \
+             (weight > 0.01) of {}; log-likelihood {:.9} per row (variational expectations)",
+            model.lower_bound,
+            model.n_iter,
+            converged_word(model.converged),
+            model.effective_components(),
+            model.k(),
+            model.log_likelihood,
+        );
+    } else {
+        println!(
+            "log-likelihood {:.9} per row after {} iteration(s), {}; BIC {:.6e}, AIC {:.6e}",
+            model.log_likelihood,
+            model.n_iter,
+            converged_word(model.converged),
+            model.bic(),
+            model.aic()
+        );
+    }
     report.print_timing();
     if a.k <= 20 {
         for (j, w) in model.weights().iter().enumerate() {

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::GaussianMixtureModel;
+use crate::bayesian::{Posterior, ResolvedPrior};
 use crate::error::{GmmError, Result};
-use crate::params::{CovarianceType, Precision};
+use crate::params::{CovarianceType, Precision, WeightPrior};
 
 /// Version of the model file format written by [`GaussianMixtureModel::to_json`].
 /// Files of this version or older are read; newer ones are refused.
@@ -66,6 +67,99 @@ struct Parameters {
     f32_iterations: usize,
 }
 
+/// The variational posterior of a Bayesian model, with scikit-learn's
+/// attribute names.
+#[derive(Serialize, Deserialize)]
+struct BayesianFile {
+    weight_concentration_prior_type: String,
+    weight_concentration_prior: f64,
+    mean_precision_prior: f64,
+    mean_prior: Vec<f64>,
+    degrees_of_freedom_prior: f64,
+    /// One component's layout, flattened (full and tied: d × d row-major).
+    covariance_prior: Vec<f64>,
+    /// `[a, b]` (Dirichlet process) or `[α]` (Dirichlet distribution).
+    weight_concentration: Vec<Vec<f64>>,
+    mean_precision: Vec<f64>,
+    degrees_of_freedom: Vec<f64>,
+    /// Written for readers; recomputed from the weights on reading.
+    effective_components: usize,
+}
+
+impl BayesianFile {
+    fn of(p: &Posterior) -> Self {
+        let mut wc = vec![p.concentration_a.clone()];
+        if !p.concentration_b.is_empty() {
+            wc.push(p.concentration_b.clone());
+        }
+        BayesianFile {
+            weight_concentration_prior_type: p.prior.weight_prior.name().to_string(),
+            weight_concentration_prior: p.prior.weight_concentration,
+            mean_precision_prior: p.prior.mean_precision,
+            mean_prior: p.prior.mean.clone(),
+            degrees_of_freedom_prior: p.prior.dof,
+            covariance_prior: p.prior.covariance.clone(),
+            weight_concentration: wc,
+            mean_precision: p.mean_precision.clone(),
+            degrees_of_freedom: p.dof.clone(),
+            effective_components: p.effective_components(),
+        }
+    }
+
+    fn into_posterior(self, cov_type: CovarianceType, k: usize, d: usize) -> Result<Posterior> {
+        let bad = |m: String| GmmError::InvalidModel {
+            message: format!("\"bayesian\": {m}"),
+        };
+        let weight_prior: WeightPrior =
+            self.weight_concentration_prior_type.parse().map_err(bad)?;
+        let want_rows = match weight_prior {
+            WeightPrior::DirichletProcess => 2,
+            WeightPrior::DirichletDistribution => 1,
+        };
+        let mut wc = self.weight_concentration.into_iter();
+        let a = wc.next().unwrap_or_default();
+        let b = wc.next().unwrap_or_default();
+        let rows = 1 + usize::from(!b.is_empty()) + wc.count();
+        if rows != want_rows
+            || a.len() != k
+            || (want_rows == 2 && b.len() != k)
+            || self.mean_precision.len() != k
+            || self.degrees_of_freedom.len() != k
+        {
+            return Err(bad(format!(
+                "\"weight_concentration\" ({weight_prior}: {want_rows} rows), \"mean_precision\" \
+                 and \"degrees_of_freedom\" need k = {k} values each"
+            )));
+        }
+        if a.iter()
+            .chain(&b)
+            .chain(&self.mean_precision)
+            .chain(&self.degrees_of_freedom)
+            .any(|&v| !(v.is_finite() && v > 0.0))
+        {
+            return Err(bad(
+                "the posterior's parameters must be finite and > 0".into()
+            ));
+        }
+        let prior = ResolvedPrior {
+            weight_prior,
+            weight_concentration: self.weight_concentration_prior,
+            mean_precision: self.mean_precision_prior,
+            mean: self.mean_prior,
+            dof: self.degrees_of_freedom_prior,
+            covariance: self.covariance_prior,
+        };
+        prior.check(cov_type, d).map_err(|e| bad(e.to_string()))?;
+        Ok(Posterior {
+            prior,
+            concentration_a: a,
+            concentration_b: b,
+            mean_precision: self.mean_precision,
+            dof: self.degrees_of_freedom,
+        })
+    }
+}
+
 fn f64_name() -> String {
     Precision::F64.name().to_string()
 }
@@ -108,6 +202,9 @@ struct ModelFile {
     seconds: Seconds,
     #[serde(deserialize_with = "Option::deserialize")]
     input: Option<Value>,
+    /// Bayesian fits only (absent otherwise, and in files written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bayesian: Option<BayesianFile>,
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -165,6 +262,7 @@ impl GaussianMixtureModel {
                 fit: self.fit_seconds,
             },
             input,
+            bayesian: self.bayesian.as_ref().map(BayesianFile::of),
         };
         serde_json::to_value(file).expect("a model file serialises")
     }
@@ -187,12 +285,20 @@ impl GaussianMixtureModel {
             .precision
             .parse()
             .map_err(|e| bad(format!("\"parameters.precision\": {e}")))?;
-        let mut model = Self::from_parameters(
-            cov_type,
-            f.weights,
-            f.means.concat(),
-            f.covariances.flatten(),
-        )?;
+        let mut model = match f.bayesian {
+            Some(b) => {
+                let k = f.weights.len();
+                let d = f.means.first().map_or(0, Vec::len);
+                let post = b.into_posterior(cov_type, k, d)?;
+                Self::from_posterior(cov_type, f.means.concat(), f.covariances.flatten(), post)?
+            }
+            None => Self::from_parameters(
+                cov_type,
+                f.weights,
+                f.means.concat(),
+                f.covariances.flatten(),
+            )?,
+        };
         if f.means.len() != f.k
             || f.means.iter().any(|row| row.len() != f.d)
             || f.k != model.k()

@@ -6,7 +6,7 @@ scikit-learn's API.
     km = KMeans(8).fit(X)                               # or any NumPy array
 
 Estimators: `KMeans`, `MiniBatchKMeans`, `KernelKMeans`, `SpectralClustering`,
-`GaussianMixture`. Scores:
+`GaussianMixture`, `BayesianGaussianMixture`. Scores:
 `silhouette_score`, `silhouette_samples`, `calinski_harabasz_score`,
 `davies_bouldin_score`, and the `elbow` sweep. The engine releases the GIL
 while it works and uses all cores (RAYON_NUM_THREADS limits them); Ctrl-C
@@ -24,7 +24,7 @@ from .metrics import (
     silhouette_samples,
     silhouette_score,
 )
-from .mixture import GaussianMixture
+from .mixture import BayesianGaussianMixture, GaussianMixture
 
 __version__ = _native.__version__
 
@@ -51,6 +51,7 @@ __all__ = [
     "KernelKMeans",
     "SpectralClustering",
     "GaussianMixture",
+    "BayesianGaussianMixture",
     "kernel_path",
     *metrics.__all__,
 ]

@@ -7,7 +7,7 @@ import numpy as np
 from . import _native
 from ._base import BaseEstimator, as_input, feature_names_of, n_features_of, seed_of
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "BayesianGaussianMixture"]
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -193,3 +193,160 @@ class GaussianMixture(BaseEstimator):
         inp = as_input(X)
         n = n_features_of(inp, _native)[0]
         return -2 * self.score(inp) * n + 2 * self._n_parameters_()
+
+
+class BayesianGaussianMixture(GaussianMixture):
+    """Variational Bayesian Gaussian mixture (scikit-learn's
+    `sklearn.mixture.BayesianGaussianMixture`).
+
+    Same engine and streaming passes as `GaussianMixture` (`mmclust gmm
+    --bayesian`). Parameters keep scikit-learn's names, defaults and meanings
+    (`weight_concentration_prior_type`, `weight_concentration_prior`,
+    `mean_precision_prior`, `mean_prior`, `degrees_of_freedom_prior`,
+    `covariance_prior`); fitted attributes too (`weights_`, `means_`,
+    `covariances_`, `precisions_cholesky_`, `precisions_`,
+    `weight_concentration_`, `mean_precision_`, `degrees_of_freedom_`, the
+    resolved priors with a trailing underscore, `converged_`, `n_iter_`,
+    `lower_bound_`, `lower_bounds_`). `lower_bound_` is the variational lower
+    bound, a total over rows as in scikit-learn. `score`, `score_samples`,
+    `predict` and `predict_proba` use the variational expectations, as
+    scikit-learn does. Not in scikit-learn: `effective_components_` (weights
+    above 0.01). `warm_start` and given initial parameters are not supported
+    (scikit-learn's BayesianGaussianMixture has no `weights_init` either).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components=1,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    def _priors(self):
+        def flat(v):
+            return None if v is None else np.asarray(v, dtype=np.float64).ravel()
+
+        def scalar(v):
+            return None if v is None else float(v)
+
+        return dict(
+            weight_concentration_prior_type=self.weight_concentration_prior_type,
+            weight_concentration_prior=scalar(self.weight_concentration_prior),
+            mean_precision_prior=scalar(self.mean_precision_prior),
+            mean_prior=flat(self.mean_prior),
+            degrees_of_freedom_prior=scalar(self.degrees_of_freedom_prior),
+            covariance_prior=flat(self.covariance_prior),
+        )
+
+    def fit(self, X, y=None):
+        """Estimates the variational posterior."""
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
+                f"use one of {_COVARIANCE_TYPES}"
+            )
+        if self.warm_start:
+            raise ValueError("warm_start is not supported by mmclust's BayesianGaussianMixture")
+        inp = as_input(X)
+        r = _native.gmm_fit(
+            inp,
+            int(self.n_components),
+            covariance_type=self.covariance_type,
+            tol=float(self.tol),
+            reg_covar=float(self.reg_covar),
+            max_iter=int(self.max_iter),
+            n_init=int(self.n_init),
+            init_params=self.init_params,
+            seed=seed_of(self.random_state),
+            bayesian=self._priors(),
+        )
+        self.weights_ = r["weights"]
+        self.means_ = r["means"]
+        self.covariances_ = r["covariances"]
+        self.precisions_cholesky_ = r["precisions_cholesky"]
+        self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
+        self.converged_ = bool(r["converged"])
+        self.n_iter_ = int(r["n_iter"])
+        self.lower_bound_ = float(r["lower_bound"])
+        self.lower_bounds_ = list(r["lower_bounds"])
+        self.n_features_in_ = self.means_.shape[1]
+        p = r["posterior"]
+        self._posterior = p
+        d = self.n_features_in_
+        self.weight_concentration_prior_ = p["weight_concentration_prior"]
+        self.mean_precision_prior_ = p["mean_precision_prior"]
+        self.mean_prior_ = p["mean_prior"]
+        self.degrees_of_freedom_prior_ = p["degrees_of_freedom_prior"]
+        cp = p["covariance_prior"]
+        self.covariance_prior_ = {
+            "full": lambda: cp.reshape(d, d),
+            "tied": lambda: cp.reshape(d, d),
+            "diag": lambda: cp,
+            "spherical": lambda: float(cp[0]),
+        }[self.covariance_type]()
+        if len(p["concentration_b"]):
+            self.weight_concentration_ = (p["concentration_a"], p["concentration_b"])
+        else:
+            self.weight_concentration_ = p["concentration_a"]
+        self.mean_precision_ = p["mean_precision"]
+        dof = p["degrees_of_freedom"]
+        self.degrees_of_freedom_ = float(dof[0]) if self.covariance_type == "tied" else dof
+        self.effective_components_ = int(np.sum(self.weights_ > 0.01))
+        names = feature_names_of(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        return self
+
+    def predict(self, X):
+        """Most probable component of each row (int32)."""
+        return _native.gmm_rows(as_input(X), "predict", *self._params(), self._posterior)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component, (n_samples, n_components)."""
+        return _native.gmm_rows(as_input(X), "proba", *self._params(), self._posterior)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the variational expectations."""
+        return _native.gmm_rows(as_input(X), "score_samples", *self._params(), self._posterior)
+
+    def score(self, X, y=None):
+        """Mean of `score_samples`."""
+        return _native.gmm_score(as_input(X), *self._params(), self._posterior)
+
+    def bic(self, X):
+        raise AttributeError("BayesianGaussianMixture has no bic (as in scikit-learn)")
+
+    def aic(self, X):
+        raise AttributeError("BayesianGaussianMixture has no aic (as in scikit-learn)")

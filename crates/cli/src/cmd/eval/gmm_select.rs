@@ -1,11 +1,13 @@
-//! `mmclust gmm-select FILE --k A..=B [--covariance LIST]`: BIC/AIC sweep.
+//! `mmclust gmm-select FILE --k A..=B [--covariance LIST]`: BIC/AIC sweep;
+//! with `--bayesian`, one variational Bayesian fit per covariance type at
+//! the largest k, reporting its effective components.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_eval::{GmmSweepParams, best_by_bic, gmm_sweep};
-use mmclust_gmm::CovarianceType;
+use mmclust_gmm::{BayesianPrior, CovarianceType, EFFECTIVE_WEIGHT, GmmParams};
 use serde_json::json;
 
 use super::plot::{Series, curves};
@@ -19,10 +21,17 @@ use crate::progress::StatusLine;
 /// type of the list, and prints BIC and AIC for each (lower is better); the
 /// choice is the lowest BIC. A fit whose component collapses is reported and
 /// skipped.
+///
+/// With --bayesian: one variational Bayesian fit (scikit-learn's
+/// BayesianGaussianMixture, Dirichlet-process prior) per covariance type at
+/// the largest k of the range, instead of one fit per k; it reports each
+/// type's effective components (expected weight above 0.01) and lower bound,
+/// and --plot-out draws the expected weights.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust gmm-select data/faithful.csv --k 1..=6 --standardize --plot-out bic.svg
-  mmclust gmm-select blobs.npy --k 4..=12 --covariance full,diag --json")]
+  mmclust gmm-select blobs.npy --k 4..=12 --covariance full,diag --json
+  mmclust gmm-select blobs.npy --k 20 --bayesian --plot-out weights.svg")]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv.
     file: PathBuf,
@@ -44,9 +53,12 @@ pub(crate) struct Args {
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
     standardize: bool,
-    /// Write the BIC and AIC curves as SVG.
+    /// Write the BIC and AIC curves (--bayesian: the expected weights) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     plot_out: Option<PathBuf>,
+    /// One variational Bayesian fit per covariance type at the largest k.
+    #[arg(long)]
+    bayesian: bool,
 }
 
 pub(crate) fn parse_covariances(list: &str) -> Result<Vec<CovarianceType>> {
@@ -122,6 +134,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
     let m = open(&a.file)?;
     let fp = fingerprint(&a.file, &m);
+    if a.bayesian {
+        return run_bayesian(g, &a, *ks.end(), &covs, &m, fp);
+    }
     let params = GmmSweepParams {
         n_init: a.n_init,
         seed: g.seed,
@@ -197,5 +212,113 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             None => println!("every fit failed"),
         }
     }
+    Ok(())
+}
+
+/// `--bayesian`: one fit per covariance type at `k`.
+fn run_bayesian(
+    g: &Global,
+    a: &Args,
+    k: usize,
+    covs: &[CovarianceType],
+    m: &mmclust_core::format::Matrix,
+    fp: crate::input::Fingerprint,
+) -> Result<()> {
+    let status = StatusLine::new(g);
+    let fits = with_source(m, a.standardize, |src| {
+        Ok(covs
+            .iter()
+            .map(|&c| {
+                status.set(format!("{} k = {k}: variational Bayesian fit", c.name()));
+                let p = GmmParams::new(k)
+                    .covariance(c)
+                    .bayesian(BayesianPrior::default())
+                    .n_init(a.n_init)
+                    .max_iter(a.max_iter)
+                    .reg_covar(a.reg_covar)
+                    .seed(g.seed);
+                p.fit(src).map_err(|e| e.to_string())
+            })
+            .collect::<Vec<_>>())
+    })?;
+    status.finish();
+    if let Some(p) = &a.plot_out {
+        let xs: Vec<f64> = (1..=k).map(|i| i as f64).collect();
+        let series: Vec<Series> = covs
+            .iter()
+            .zip(&fits)
+            .enumerate()
+            .filter_map(|(i, (c, f))| {
+                let f = f.as_ref().ok()?;
+                let mut w = f.weights().to_vec();
+                w.sort_by(|x, y| y.total_cmp(x));
+                Some(Series {
+                    name: format!("{} ({} effective)", c.name(), f.effective_components()),
+                    ys: w.into_iter().map(Some).collect(),
+                    dashed: false,
+                    colour: i,
+                })
+            })
+            .collect();
+        let mut all = series;
+        all.push(Series {
+            name: format!("threshold {EFFECTIVE_WEIGHT}"),
+            ys: vec![Some(EFFECTIVE_WEIGHT); k],
+            dashed: true,
+            colour: covs.len(),
+        });
+        let svg = curves(
+            &format!("Variational Bayesian mixtures, k = {k}: expected weights, largest first"),
+            "component (by weight)",
+            "expected weight",
+            &xs,
+            &all,
+            None,
+        );
+        write_text(p, &[a.file.as_path()], &svg)?;
+    }
+    if g.json {
+        return emit_json(&json!({
+            "command": "gmm-select",
+            "bayesian": true,
+            "n": m.n_rows(),
+            "d": m.n_cols(),
+            "k": k,
+            "fits": covs.iter().zip(&fits).map(|(c, f)| match f {
+                Ok(f) => json!({
+                    "covariance": c.name(),
+                    "effective_components": f.effective_components(),
+                    "lower_bound": f.lower_bound,
+                    "log_likelihood": f.log_likelihood,
+                    "converged": f.converged,
+                    "n_iter": f.n_iter,
+                    "weights": f.weights(),
+                }),
+                Err(e) => json!({"covariance": c.name(), "error": e}),
+            }).collect::<Vec<_>>(),
+            "standardized": a.standardize,
+            "seed": g.seed,
+            "input": fp,
+        }));
+    }
+    println!(
+        "{:>10}  {:>9}  {:>18}  {:>9}",
+        "covariance", "effective", "lower bound", "converged"
+    );
+    for (c, f) in covs.iter().zip(&fits) {
+        match f {
+            Ok(f) => println!(
+                "{:>10}  {:>9}  {:>18.6e}  {:>9}",
+                c.name(),
+                f.effective_components(),
+                f.lower_bound,
+                f.converged
+            ),
+            Err(e) => println!("{:>10}  failed: {e}", c.name()),
+        }
+    }
+    println!(
+        "effective components: expected weight above {EFFECTIVE_WEIGHT} of k = {k} (Dirichlet-process prior)"
+    );
     Ok(())
 }
