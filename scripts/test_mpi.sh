@@ -222,6 +222,8 @@ if grep -q avx512f /proc/cpuinfo && ! grep -Eq '"f32_iterations": ?[1-9]' gmm-di
 fi
 compare gmm-tied labels model -- gmm small.npy -k 3 --seed 3 --covariance tied --init k-means++
 compare gmm-spherical labels model -- gmm small.npy -k 3 --seed 4 --covariance spherical --standardize
+compare gmm-bayesian labels proba model -- gmm data.npy -k 6 --seed 5 --covariance full --bayesian
+compare gmm-bayesian-dd labels model -- gmm small.npy -k 4 --seed 6 --covariance tied --bayesian --weight-prior dirichlet-distribution --standardize
 
 # The commands run after a fit, on the models and labels above: ranks split the
 # rows, write theirs into the one output, and sum in one process's order.
@@ -233,11 +235,13 @@ compare score-kmeans persample -- score kmeans-random-std.single.model.json data
 compare score-kmeans-pass -- score kmeans-pp.single.model.json data.npy
 compare score-gmm persample -- score gmm-full.single.model.json data.npy
 compare score-gmm-pass -- score gmm-spherical.single.model.json small.npy
+compare score-bayesian persample -- score gmm-bayesian.single.model.json data.npy
 compare silhouette values -- silhouette small.npy gmm-tied.single.labels.npy
 compare silhouette-sampled values -- silhouette data.npy kmeans-pp.single.labels.npy --sample 1500 --standardize
 compare scores -- scores small.npy gmm-tied.single.labels.npy --truth gmm-spherical.single.labels.npy --standardize
 compare elbow -- elbow small.npy --k 2..=5 --n-init 1 --standardize
 compare gmm-select -- gmm-select small.npy --k 2..=3 --covariance full,spherical
+compare gmm-select-bayesian -- gmm-select small.npy --k 5 --covariance diag,tied --bayesian
 
 # Shards (uneven: 7,000 + 15,000 + 8,000 rows) give the answer of the whole file.
 python3 "$OLDPWD/scripts/npy_split.py" data.npy part 7000,15000

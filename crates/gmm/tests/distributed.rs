@@ -70,3 +70,39 @@ fn every_covariance_type_matches_one_process_on_2_to_4_ranks() {
         }
     }
 }
+
+/// Variational Bayes: the prior pass and every iteration's pass split
+/// between ranks give one process's bits.
+#[test]
+fn bayesian_fits_match_one_process_on_2_and_3_ranks() {
+    let (n, d) = (3_000, 3);
+    let x = data(n, d);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    for (cov, prior) in [
+        (
+            CovarianceType::Full,
+            mmclust_gmm::WeightPrior::DirichletProcess,
+        ),
+        (
+            CovarianceType::Spherical,
+            mmclust_gmm::WeightPrior::DirichletDistribution,
+        ),
+    ] {
+        let mut p = GmmParams::new(5)
+            .covariance(cov)
+            .bayesian(mmclust_gmm::BayesianPrior {
+                weight_prior: prior,
+                ..Default::default()
+            })
+            .seed(7)
+            .max_iter(15);
+        p.chunking = Some(Chunking::with_rows(97).unwrap());
+        let one = p.fit(&src).unwrap();
+        for ranks in 2..=3 {
+            for m in ThreadGroup::run(ranks, |comm| p.fit(&Distributed::new(&src, comm)).unwrap()) {
+                same(&one, &m, &format!("bayesian {cov:?}, {ranks} ranks"));
+                assert_eq!(m.bayesian, one.bayesian);
+            }
+        }
+    }
+}
