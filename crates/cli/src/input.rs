@@ -22,7 +22,9 @@ pub(crate) struct Fingerprint {
 
 /// Opens a matrix file of any supported format.
 pub(crate) fn open(path: &Path) -> Result<Matrix> {
-    Ok(open_matrix(path)?)
+    let m = open_matrix(path)?;
+    crate::progress::set_input_row_bytes(path, m.n_rows());
+    Ok(m)
 }
 
 /// The data of a clustering command: one file, or (`--shards`) the files a

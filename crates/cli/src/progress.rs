@@ -1,16 +1,45 @@
 //! Progress bars on stderr for passes over the data.
 //!
 //! A bar appears only when stderr is a terminal, `--quiet` is off, and the pass
-//! has been running for more than a second: short passes stay silent.
+//! has been running for more than a second: short passes stay silent. Bars of
+//! passes over the command's input show rows per second and the MB/s they
+//! read from it ([`set_input_row_bytes`]), so a user sees whether a run is
+//! disk-bound.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use mmclust_core::DataSource;
 use mmclust_core::fitting::map_rows_ordered;
 use mmclust_core::parallel::{Chunk, PassOptions};
+
+/// Bytes one row of the command's input takes in its files (0: unknown,
+/// no MB/s shown).
+static INPUT_ROW_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Records the command's input (a file and its rows) so every later bar
+/// shows the MB/s its pass reads: the file's bytes over its rows (header
+/// included, negligible for the large files bars are for). The first matrix
+/// a command opens is its data; later ones (labels, initial centres) do not
+/// replace it.
+pub(crate) fn set_input_row_bytes(path: &Path, rows: usize) {
+    if let (Ok(m), true) = (std::fs::metadata(path), rows > 0) {
+        let _ = INPUT_ROW_BYTES.compare_exchange(
+            0,
+            m.len() / rows as u64,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// `state`'s rate in rows per second times `row_bytes`, as MB/s.
+fn write_mb_per_sec(row_bytes: u64, state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0} MB/s", state.per_sec() * row_bytes as f64 / 1e6);
+}
 
 /// A row counter for one pass; call [`RowProgress::tick`] from any thread.
 #[derive(Debug)]
@@ -25,19 +54,33 @@ impl RowProgress {
     pub(crate) fn new(g: &crate::Global, what: &str, total: u64) -> Self {
         let enabled = !g.quiet && std::io::stderr().is_terminal();
         let bar = enabled.then(|| {
+            let row_bytes = INPUT_ROW_BYTES.load(Ordering::Relaxed);
+            let rate = if row_bytes > 0 {
+                "{per_sec}, {mb_per_sec}"
+            } else {
+                "{per_sec}"
+            };
             // A total of 0 means "many passes of unknown count": a row counter.
             let (len, template) = if total == 0 {
-                (None, "{msg:>12} {human_pos} rows ({per_sec})")
+                (None, format!("{{msg:>12}} {{human_pos}} rows ({rate})"))
             } else {
                 (
                     Some(total),
-                    "{msg:>12} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+                    format!(
+                        "{{msg:>12}} [{{bar:40}}] {{human_pos}}/{{human_len}} rows ({rate}, eta {{eta}})"
+                    ),
                 )
             };
             let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::hidden());
             bar.set_style(
-                ProgressStyle::with_template(template)
+                ProgressStyle::with_template(&template)
                     .expect("static template")
+                    .with_key(
+                        "mb_per_sec",
+                        move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                            write_mb_per_sec(row_bytes, s, w);
+                        },
+                    )
                     .progress_chars("=> "),
             );
             bar.set_message(what.to_string());
