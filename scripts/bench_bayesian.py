@@ -103,7 +103,7 @@ def main() -> None:
         np.save(resp, R)
     rows = []
     for cov in [c.strip() for c in a.covariances.split(",") if c.strip()]:
-        per: dict[str, list[float]] = {"mmclust EM": [], "mmclust --bayesian": [],
+        per: dict[str, list[float]] = {"mmclust --bayesian": [], "mmclust EM": [],
                                        "sklearn BayesianGaussianMixture": []}
         bounds: dict[str, float] = {}
         for rep in range(a.reps):

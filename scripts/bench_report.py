@@ -52,6 +52,7 @@ SECTIONS = {
     "kernel": "scripts/bench_kernel.sh",
     "spherical": "scripts/bench_spherical.sh",
     "nonconvex": "scripts/bench_kernel_peers.sh",
+    "bayesian": "scripts/bench_bayesian.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
 }
 
