@@ -520,3 +520,89 @@ fn minibatch_survives_ctrl_c_and_resumes_to_the_same_bits() {
         "minibatch",
     );
 }
+
+/// `kmeans` (Lloyd, Hamerly, Yinyang) with --checkpoint: Ctrl-C after a
+/// checkpoint, then --resume, gives the uninterrupted run's centres byte for
+/// byte; a resume with another algorithm's checkpoint or options is refused.
+#[test]
+fn exact_kmeans_survives_ctrl_c_and_resumes_to_the_same_bits() {
+    let (dir, data) = temp_blobs(300_000, 8, 40);
+    let mut tested = 0;
+    for algorithm in ["lloyd", "yinyang"] {
+        let ck = dir.path().join(format!("{algorithm}.ck"));
+        let (c_a, c_b) = (
+            dir.path().join(format!("{algorithm}-a.npy")),
+            dir.path().join(format!("{algorithm}-b.npy")),
+        );
+        let base = |centers: &Path| {
+            args(&[
+                "kmeans",
+                s(&data),
+                "-k",
+                "40",
+                "--algorithm",
+                algorithm,
+                "--tol",
+                "0",
+                "--max-iter",
+                "300",
+                "--seed",
+                "3",
+                "--checkpoint",
+                s(&ck),
+                "--checkpoint-every",
+                "1",
+                "--centers-out",
+                s(centers),
+            ])
+        };
+        let Some(o) = interrupt_after_first_checkpoint(&base(&c_b), &ck) else {
+            eprintln!("note: {algorithm} finished before the signal; nothing to resume");
+            continue;
+        };
+        tested += 1;
+        assert!(
+            stderr(&o).contains("interrupted after iteration"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(
+            !c_b.exists(),
+            "no centres under the final name after an interrupt"
+        );
+        let mut resume = base(&c_b);
+        resume.extend(args(&["--resume", s(&ck)]));
+        let o = run(&resume);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut whole = base(&c_a);
+        whole.retain(|a| a != "--checkpoint" && a != s(&ck));
+        let o = run(&whole);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_same_bytes(&c_a, &c_b);
+        // Other options, another algorithm's checkpoint, several runs: refused.
+        let mut other = resume.clone();
+        other[11] = "7".to_string(); // --seed
+        assert_input_error(&run(&other), "seed");
+        let mut other = resume.clone();
+        other[5] = "hamerly".to_string();
+        assert_input_error(&run(&other), "algorithm");
+    }
+    assert!(
+        tested > 0,
+        "every run finished before SIGINT: nothing was tested"
+    );
+    let ck = dir.path().join("r.ck");
+    assert_input_error(
+        &run(&[
+            "kmeans",
+            s(&data),
+            "-k",
+            "4",
+            "--init",
+            "random",
+            "--checkpoint",
+            s(&ck),
+        ]),
+        "--n-init 1",
+    );
+}

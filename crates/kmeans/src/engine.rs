@@ -197,7 +197,9 @@ impl KMeansParams {
             scratch: &self.scratch,
         };
         let mut distinct_init = k;
+        let resume = self.checkpoints.resume.as_deref();
         let mut centers = match init {
+            _ if resume.is_some() => resume.expect("checked").centers.clone(),
             Init::Random => init::random(&ctx, k, &mut rng)?,
             Init::KMeansPlusPlus | Init::Auto => {
                 let (c, distinct) = init::plus_plus(&ctx, k, &mut rng)?;
@@ -226,8 +228,14 @@ impl KMeansParams {
             )?,
             Init::Given(c) => init::given(c, k, d)?,
         };
-        project_initial(self.metric, &mut centers, d)?;
-        let init_seconds = t_init.elapsed().as_secs_f64();
+        if resume.is_none() {
+            project_initial(self.metric, &mut centers, d)?;
+        }
+        let init_seconds =
+            resume.map_or_else(|| t_init.elapsed().as_secs_f64(), |r| r.init_seconds);
+        if let Some(r) = resume {
+            distinct_init = r.distinct_init;
+        }
         hooks.emit(FitEvent::InitDone {
             run,
             seconds: init_seconds,
@@ -263,7 +271,20 @@ impl KMeansParams {
         let scale = self.metric.distance_scale();
         let mut buf = Vec::with_capacity(d);
         let mut assigned_rows = 0u64;
-        for iter in 0..self.max_iter {
+        let mut seconds_before = 0.0;
+        if let Some(r) = resume {
+            history.clone_from(&r.history);
+            relocated = r.relocated;
+            n_iter = r.iter;
+            distance_evals = r.distance_evals;
+            distance_evals_lloyd = r.distance_evals_lloyd;
+            rechecks = r.rechecks;
+            assigned_rows = r.assigned_rows;
+            seconds_before = r.iter_seconds;
+        }
+        let first = n_iter;
+        let mut last_checkpoint = Instant::now();
+        for iter in first..self.max_iter {
             let packed = PackedCenters::new(&centers, k, d)?;
             let (mut p, evals) = assigner.pass(source, chunking, hooks.pass(), &packed, weights)?;
             distance_evals += evals;
@@ -296,7 +317,11 @@ impl KMeansParams {
                 changed: p.changed,
                 shift,
             });
-            if p.changed == 0 {
+            // The first pass after a resume has no previous labels to compare
+            // with (`changed` counts every row). Centres that did not move at
+            // all mean the same sums, so the labels of an uninterrupted run
+            // did not change either: its strict convergence, kept here.
+            if p.changed == 0 || (iter == first && resume.is_some() && shift == 0.0) {
                 converged = true;
                 strict = true;
                 break;
@@ -304,6 +329,38 @@ impl KMeansParams {
             if shift <= tol_abs {
                 converged = true;
                 break;
+            }
+            if let Some(save) = hooks.on_lloyd_checkpoint {
+                let every = self.checkpoints.every;
+                let seconds = self.checkpoints.seconds;
+                let stop = hooks
+                    .stop
+                    .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+                let due = (every > 0 && n_iter.is_multiple_of(every))
+                    || (seconds > 0.0 && last_checkpoint.elapsed().as_secs_f64() >= seconds);
+                if (due || stop) && n_iter < self.max_iter {
+                    save(&crate::state::LloydState {
+                        k,
+                        d,
+                        iter: n_iter,
+                        centers: centers.clone(),
+                        history: history.clone(),
+                        relocated,
+                        distinct_init,
+                        init_seconds,
+                        iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
+                        distance_evals,
+                        distance_evals_lloyd,
+                        rechecks,
+                        assigned_rows,
+                    })?;
+                    last_checkpoint = Instant::now();
+                }
+                if stop && n_iter < self.max_iter {
+                    return Err(KMeansError::Interrupted {
+                        step: n_iter as u64,
+                    });
+                }
             }
         }
         // Labels unchanged means the new centres equal the ones just assigned
@@ -332,7 +389,7 @@ impl KMeansParams {
             relocated,
             distinct_init,
             init_seconds,
-            iter_seconds: t_iter.elapsed().as_secs_f64(),
+            iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
             distance_evals,
             distance_evals_lloyd,
             rechecks,

@@ -4,7 +4,7 @@
 use mmclust_core::fitting::FitObserver;
 
 use crate::error::Result;
-use crate::state::MiniBatchState;
+use crate::state::{LloydState, MiniBatchState};
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,9 @@ pub enum FitEvent {
 /// Receives a mini-batch run's state to save it.
 pub type CheckpointHook<'a> = dyn Fn(&MiniBatchState) -> Result<()> + Sync + 'a;
 
+/// Receives an exact run's (Lloyd, Hamerly, Yinyang) state to save it.
+pub type LloydCheckpointHook<'a> = dyn Fn(&LloydState) -> Result<()> + Sync + 'a;
+
 /// Observers of a fit.
 #[derive(Clone, Copy, Default)]
 pub struct FitHooks<'a> {
@@ -50,12 +53,17 @@ pub struct FitHooks<'a> {
     pub on_event: Option<&'a (dyn Fn(&FitEvent) + Sync)>,
     /// Called with row counts as passes progress (from worker threads).
     pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
-    /// When set (e.g. by a signal handler), a mini-batch run checkpoints and
-    /// stops with [`crate::KMeansError::Interrupted`].
+    /// When set (e.g. by a signal handler), a mini-batch run, or an exact run
+    /// with [`crate::KMeansParams::checkpoints`], checkpoints and stops with
+    /// [`crate::KMeansError::Interrupted`].
     pub stop: Option<&'a std::sync::atomic::AtomicBool>,
     /// Receives mini-batch checkpoints (every `checkpoint_every` steps, when
     /// stopped, and at the end).
     pub on_checkpoint: Option<&'a CheckpointHook<'a>>,
+    /// Receives an exact run's checkpoints (as
+    /// [`crate::KMeansParams::checkpoints`] says, when stopped, and at the
+    /// end).
+    pub on_lloyd_checkpoint: Option<&'a LloydCheckpointHook<'a>>,
 }
 
 impl std::fmt::Debug for FitHooks<'_> {
@@ -65,6 +73,7 @@ impl std::fmt::Debug for FitHooks<'_> {
             .field("progress", &self.progress.is_some())
             .field("stop", &self.stop)
             .field("on_checkpoint", &self.on_checkpoint.is_some())
+            .field("on_lloyd_checkpoint", &self.on_lloyd_checkpoint.is_some())
             .finish()
     }
 }

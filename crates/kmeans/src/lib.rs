@@ -53,10 +53,10 @@ mod state;
 
 pub use error::{KMeansError, Result};
 pub use fit::{fit_source, initial_centers};
-pub use hooks::{CheckpointHook, FitEvent, FitHooks};
+pub use hooks::{CheckpointHook, FitEvent, FitHooks, LloydCheckpointHook};
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{
     AUTO_BOUNDS_MIN_D, AUTO_BOUNDS_MIN_K, AUTO_BOUNDS_MIN_KD, AUTO_PARALLEL_BYTES, Algorithm, Init,
-    KMeansParams, Metric, MiniBatchOptions, Sampling,
+    KMeansParams, LloydCheckpoints, Metric, MiniBatchOptions, Sampling,
 };
-pub use state::MiniBatchState;
+pub use state::{LloydState, MiniBatchState};

@@ -8,7 +8,7 @@ use mmclust_core::scratch::ScratchConfig;
 
 use crate::error::{KMeansError, Result};
 use crate::init;
-use crate::state::MiniBatchState;
+use crate::state::{LloydState, MiniBatchState};
 
 /// How the initial centres are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +299,30 @@ pub const AUTO_BOUNDS_MIN_D: usize = 8;
 /// [`Algorithm::Auto`] keeps Lloyd below this `k·d`.
 pub const AUTO_BOUNDS_MIN_KD: usize = 1024;
 
+/// Checkpoints of an exact run (Lloyd, Hamerly, Yinyang): when its state
+/// goes to [`crate::FitHooks::on_lloyd_checkpoint`], and a state to resume
+/// from. They need one run (`n_init` 1).
+#[derive(Debug, Clone, Default)]
+pub struct LloydCheckpoints {
+    /// Iterations between checkpoints (0: none by count).
+    pub every: usize,
+    /// Also checkpoint when this many seconds have passed since the last one
+    /// (0: off). Timing never changes the result: a checkpoint only copies the
+    /// state.
+    pub seconds: f64,
+    /// State to resume from (a checkpoint of a run with the same data and
+    /// parameters): the result is bit for bit that of an uninterrupted run.
+    pub resume: Option<Box<LloydState>>,
+}
+
+impl LloydCheckpoints {
+    /// Whether any checkpoint or resume is asked for.
+    #[must_use]
+    pub fn any(&self) -> bool {
+        self.every > 0 || self.seconds > 0.0 || self.resume.is_some()
+    }
+}
+
 /// Parameters of a K-means fit.
 ///
 /// ```
@@ -341,6 +365,8 @@ pub struct KMeansParams {
     pub bounds_warm_up: bool,
     /// Euclidean (default) or cosine (spherical K-means, see [`Metric::Cosine`]).
     pub metric: Metric,
+    /// Exact runs: checkpoints and resume (default: none).
+    pub checkpoints: LloydCheckpoints,
 }
 
 impl KMeansParams {
@@ -360,6 +386,7 @@ impl KMeansParams {
             scratch: ScratchConfig::default(),
             bounds_warm_up: true,
             metric: Metric::Euclidean,
+            checkpoints: LloydCheckpoints::default(),
         }
     }
 
@@ -487,6 +514,51 @@ impl KMeansParams {
                 "cosine clustering normalises each row; it does not combine with standardize \
                  (standardise the file first, then cluster it by cosine)",
             ));
+        }
+        if self.checkpoints.any() {
+            if self.runs() > 1 {
+                return Err(KMeansError::param(
+                    "n_init",
+                    format!(
+                        "checkpoints follow one run; these parameters make {} (set n_init to 1)",
+                        self.runs()
+                    ),
+                ));
+            }
+            if matches!(self.algorithm, Algorithm::MiniBatch(_)) {
+                return Err(KMeansError::param(
+                    "checkpoints",
+                    "mini-batch runs take their checkpoint options in MiniBatchOptions",
+                ));
+            }
+            if !(self.checkpoints.seconds.is_finite() && self.checkpoints.seconds >= 0.0) {
+                return Err(KMeansError::param(
+                    "checkpoint_seconds",
+                    "must be a number of seconds ≥ 0",
+                ));
+            }
+        }
+        if let Some(r) = &self.checkpoints.resume {
+            r.validate()?;
+            if r.k != self.k || r.d != d {
+                return Err(KMeansError::param(
+                    "resume",
+                    format!(
+                        "the checkpoint is for k = {} on {} columns; this run has k = {} on {d} \
+                         columns",
+                        r.k, r.d, self.k
+                    ),
+                ));
+            }
+            if r.iter > self.max_iter {
+                return Err(KMeansError::param(
+                    "resume",
+                    format!(
+                        "the checkpoint is after {} iterations, past max_iter = {}",
+                        r.iter, self.max_iter
+                    ),
+                ));
+            }
         }
         if let Init::Given(c) = &self.init {
             init::given(c, self.k, d)?;

@@ -183,3 +183,77 @@ impl MiniBatchState {
         }
     }
 }
+
+/// Everything an exact run (Lloyd, Hamerly, Yinyang) needs to continue after
+/// `iter` iterations: written to checkpoints. The centres determine the next
+/// iteration (the bounded variants assign exactly, their bounds only skip
+/// work), so a run resumed from this state gives the bits of an
+/// uninterrupted one; its per-row labels and bounds are rebuilt by the first
+/// pass after the resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LloydState {
+    /// Number of clusters.
+    pub k: usize,
+    /// Number of columns.
+    pub d: usize,
+    /// Iterations done.
+    pub iter: usize,
+    /// The centres after `iter` iterations, k × d.
+    pub centers: Vec<f32>,
+    /// Inertia of each iteration's assignment.
+    pub history: Vec<f64>,
+    /// Empty clusters relocated so far.
+    pub relocated: usize,
+    /// Distinct initial centres.
+    pub distinct_init: usize,
+    /// Seconds of the initialisation.
+    pub init_seconds: f64,
+    /// Seconds of the iterations before this state (over all sessions).
+    pub iter_seconds: f64,
+    /// Distance evaluations so far, and plain Lloyd's for the same iterations.
+    pub distance_evals: u64,
+    /// See `distance_evals`.
+    pub distance_evals_lloyd: u64,
+    /// Rows re-checked with the reference scan, of `assigned_rows`.
+    pub rechecks: u64,
+    /// Rows assigned so far.
+    pub assigned_rows: u64,
+}
+
+impl LloydState {
+    /// Checks that the state is one a run could have written (shapes, finite
+    /// values, one history entry per iteration).
+    ///
+    /// # Errors
+    /// [`KMeansError::InvalidParameter`] (`"resume"`) naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(KMeansError::param("resume", m));
+        if self.k == 0 || self.d == 0 || self.k.checked_mul(self.d) != Some(self.centers.len()) {
+            return bad(format!(
+                "{} centre values do not fit k = {}, d = {}",
+                self.centers.len(),
+                self.k,
+                self.d
+            ));
+        }
+        if self.centers.iter().any(|c| !c.is_finite()) {
+            return bad("a centre holds a non-finite value".into());
+        }
+        if self.history.len() != self.iter || self.history.iter().any(|v| !v.is_finite()) {
+            return bad(format!(
+                "the history has {} entries for {} iterations, or a non-finite one",
+                self.history.len(),
+                self.iter
+            ));
+        }
+        for (name, v) in [
+            ("init_seconds", self.init_seconds),
+            ("iter_seconds", self.iter_seconds),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(format!("{name} = {v} is not a time"));
+            }
+        }
+        Ok(())
+    }
+}

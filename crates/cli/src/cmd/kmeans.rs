@@ -10,7 +10,8 @@ use mmclust_core::parallel::{Chunking, PassOptions, owned_rows};
 use mmclust_core::source::RowRange;
 use mmclust_kmeans::{
     Algorithm as KMeansAlgorithm, FitEvent, FitHooks, Init, KMeansError, KMeansModel, KMeansParams,
-    Metric as KMeansMetric, MiniBatchOptions, MiniBatchState, Sampling,
+    LloydCheckpoints, LloydState, Metric as KMeansMetric, MiniBatchOptions, MiniBatchState,
+    Sampling,
 };
 use serde_json::json;
 
@@ -123,18 +124,20 @@ pub(crate) struct Args {
     /// Minibatch: rows sampled for the initialisation (default 3 × batch size).
     #[arg(long, value_name = "N")]
     init_size: Option<usize>,
-    /// Minibatch: write the run's state here (atomically) every
-    /// --checkpoint-every steps or --checkpoint-seconds, on Ctrl-C, and at the end.
+    /// Write the run's state here (atomically) every --checkpoint-every
+    /// steps (mini-batch) or iterations (lloyd, hamerly, yinyang, with
+    /// --n-init 1), or --checkpoint-seconds, and on Ctrl-C/SIGTERM;
+    /// mini-batch also at the end.
     #[arg(long, value_name = "PATH")]
     checkpoint: Option<PathBuf>,
-    /// Minibatch: steps between checkpoints.
+    /// Steps (mini-batch) or iterations between checkpoints.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     checkpoint_every: u64,
-    /// Minibatch: seconds between checkpoints.
+    /// Seconds between checkpoints.
     #[arg(long, default_value_t = 60.0, value_name = "S")]
     checkpoint_seconds: f64,
-    /// Minibatch: continue from a checkpoint (same data, k, seed and options);
-    /// the result is bit for bit that of an uninterrupted run.
+    /// Continue from a checkpoint (same data, k, seed, algorithm and
+    /// options); the result is bit for bit that of an uninterrupted run.
     #[arg(long, value_name = "PATH")]
     resume: Option<PathBuf>,
     /// Folder for per-row scratch files when labels or bounds do not fit in
@@ -275,16 +278,6 @@ impl Setup {
             None => None,
         };
         let minibatch = a.algorithm == Algorithm::Minibatch;
-        if !minibatch {
-            for (flag, given) in [
-                ("--checkpoint", a.checkpoint.is_some()),
-                ("--resume", a.resume.is_some()),
-            ] {
-                if given {
-                    return Err(usage(format!("{flag} needs --algorithm minibatch")));
-                }
-            }
-        }
         let tol = a.tol.unwrap_or(if minibatch { 0.0 } else { 1e-4 });
         let mut params = KMeansParams::new(a.k)
             .init(init)
@@ -333,6 +326,38 @@ impl Setup {
                 a, resume,
             ))));
             crate::signals::install();
+        } else if a.checkpoint.is_some() || a.resume.is_some() {
+            if params.runs() > 1 {
+                return Err(usage(format!(
+                    "--checkpoint and --resume follow one run; this fit makes {} (--init random \
+                     defaults to 10): add --n-init 1",
+                    params.runs()
+                )));
+            }
+            checkpoint_params["algorithm"] = json!(format!("{:?}", a.algorithm).to_lowercase());
+            params.checkpoints = LloydCheckpoints {
+                every: if a.checkpoint.is_some() {
+                    usize::try_from(a.checkpoint_every).unwrap_or(usize::MAX)
+                } else {
+                    0
+                },
+                seconds: if a.checkpoint.is_some() {
+                    a.checkpoint_seconds
+                } else {
+                    0.0
+                },
+                resume: match &a.resume {
+                    Some(p) => Some(Box::new(checkpoint::load::<LloydState>(
+                        p,
+                        &input.fingerprint,
+                        &checkpoint_params,
+                    )?)),
+                    None => None,
+                },
+            };
+            if a.checkpoint.is_some() {
+                crate::signals::install();
+            }
         }
         // The checkpoint is written during the run: refuse one that would
         // replace an input now, not at the first checkpoint.
@@ -422,6 +447,18 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
         }
         Ok(())
     };
+    let save_lloyd = |state: &LloydState| -> mmclust_kmeans::Result<()> {
+        if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
+            checkpoint::save(
+                p,
+                &data_inputs,
+                &input.fingerprint,
+                &setup.checkpoint_params,
+                state,
+            )?;
+        }
+        Ok(())
+    };
     let fitted = input.with_source(|source| {
         setup.params.fit_with(
             source,
@@ -436,6 +473,7 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
                 // before the checkpoint is written.
                 stop: Some(&crate::signals::STOP).filter(|_| crate::dist::is_root()),
                 on_checkpoint: Some(&save),
+                on_lloyd_checkpoint: Some(&save_lloyd),
             },
         )
     });
@@ -443,14 +481,19 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
     bar.finish();
     match fitted {
         Err(KMeansError::Interrupted { step }) => {
+            let unit = if a.algorithm == Algorithm::Minibatch {
+                "step"
+            } else {
+                "iteration"
+            };
             let message = match &a.checkpoint {
                 Some(p) => format!(
-                    "interrupted after step {step}; the state is in {}: continue with --resume {}",
+                    "interrupted after {unit} {step}; the state is in {}: continue with --resume {}",
                     p.display(),
                     p.display()
                 ),
                 None => format!(
-                    "interrupted after step {step}; no --checkpoint was given, so the run is lost"
+                    "interrupted after {unit} {step}; no --checkpoint was given, so the run is lost"
                 ),
             };
             Err(crate::fail::Interrupted(message).into())

@@ -1,28 +1,56 @@
-//! Mini-batch checkpoint files: the run's state plus what it belongs to (the
-//! input's fingerprint and the options that shape the run), so a resume with
-//! other data or other options is refused instead of silently diverging.
+//! Checkpoint files of mini-batch and exact (Lloyd, Hamerly, Yinyang) runs:
+//! the run's state plus what it belongs to (the input's fingerprint and the
+//! options that shape the run), so a resume with other data or other options
+//! is refused instead of silently diverging.
 
 use std::path::Path;
 
 use anyhow::Result;
-use mmclust_kmeans::{KMeansError, MiniBatchState};
+use mmclust_kmeans::{KMeansError, LloydState, MiniBatchState};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::fail::usage;
 
-const KIND: &str = "mmclust-minibatch-checkpoint";
 const VERSION: u64 = 1;
 
+/// A run state a checkpoint file holds.
+pub(super) trait State: Serialize + DeserializeOwned {
+    /// The file's `"kind"`.
+    const KIND: &'static str;
+    /// What the run is called in messages.
+    const WHAT: &'static str;
+    /// Whether a run could have written it.
+    fn check(&self) -> mmclust_kmeans::Result<()>;
+}
+
+impl State for MiniBatchState {
+    const KIND: &'static str = "mmclust-minibatch-checkpoint";
+    const WHAT: &'static str = "mini-batch";
+    fn check(&self) -> mmclust_kmeans::Result<()> {
+        self.validate()
+    }
+}
+
+impl State for LloydState {
+    const KIND: &'static str = "mmclust-lloyd-checkpoint";
+    const WHAT: &'static str = "exact (lloyd, hamerly, yinyang)";
+    fn check(&self) -> mmclust_kmeans::Result<()> {
+        self.validate()
+    }
+}
+
 /// Writes a checkpoint atomically (temporary name, then rename).
-pub(super) fn save(
+pub(super) fn save<T: State>(
     path: &Path,
     inputs: &[&Path],
     input: &Value,
     params: &Value,
-    state: &MiniBatchState,
+    state: &T,
 ) -> mmclust_kmeans::Result<()> {
     let v = json!({
-        "kind": KIND,
+        "kind": T::KIND,
         "version": VERSION,
         "input": input,
         "parameters": params,
@@ -33,7 +61,7 @@ pub(super) fn save(
 }
 
 /// Reads a checkpoint and checks it belongs to this input and these options.
-pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBatchState> {
+pub(super) fn load<T: State>(path: &Path, input: &Value, params: &Value) -> Result<T> {
     let text = crate::input::read_text(
         path,
         "a checkpoint written by `mmclust kmeans --checkpoint`",
@@ -44,8 +72,13 @@ pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBat
             "not valid JSON ({e}); expected a checkpoint written by --checkpoint"
         ))
     })?;
-    if v.get("kind").and_then(Value::as_str) != Some(KIND) {
-        return Err(bad("not an mmclust mini-batch checkpoint".into()));
+    if v.get("kind").and_then(Value::as_str) != Some(T::KIND) {
+        return Err(bad(format!(
+            "not a checkpoint of an mmclust {} run (its kind is {}); resume with the algorithm \
+             that wrote it",
+            T::WHAT,
+            v.get("kind").unwrap_or(&Value::Null)
+        )));
     }
     if v.get("version").and_then(Value::as_u64) != Some(VERSION) {
         return Err(bad(format!(
@@ -73,9 +106,9 @@ pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBat
             }
         }
     }
-    let state: MiniBatchState = serde_json::from_value(v["state"].clone())
+    let state: T = serde_json::from_value(v["state"].clone())
         .map_err(|e| bad(format!("malformed state ({e})")))?;
-    if let Err(e) = state.validate() {
+    if let Err(e) = state.check() {
         return Err(bad(format!("the checkpoint is corrupt: {e}")));
     }
     Ok(state)
