@@ -48,7 +48,7 @@
 //! ```
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+mod block;
 mod bayesian;
 mod error;
 mod fit;
