@@ -349,8 +349,10 @@ pub(super) fn log_prob_diag<S: Simd, const CT: usize, const RT: usize>(
     let (a, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
     let (xp, qp) = (xt.as_ptr(), xq.as_ptr());
     for i0 in (0..ms).step_by(RT * L) {
-        let mut acc: [[S::V; RT]; CT] =
-            std::array::from_fn(|u| [s.splat(prep.constant[c0 + u]); RT]);
+        let mut acc = [[s.zero(); RT]; CT];
+        for (u, acc) in acc.iter_mut().enumerate() {
+            *acc = [s.splat(prep.constant[c0 + u]); RT];
+        }
         for j in 0..d {
             let mut xv = [s.zero(); RT];
             let mut xs = [s.zero(); RT];

@@ -249,17 +249,6 @@ unsafe impl Simd for Avx512 {
     fn transpose_sum(self, a: &[__m512d; L]) -> __m512d {
         // SAFETY: see above.
         unsafe {
-            // Adjacent lanes: (a_r0 + a_r1), (a_r2 + a_r3), … of two rows.
-            let pair = |x: __m512d, y: __m512d| {
-                _mm512_add_pd(_mm512_unpacklo_pd(x, y), _mm512_unpackhi_pd(x, y))
-            };
-            // 128-bit blocks 0 + 1 and 2 + 3 of each input, two inputs.
-            let quad = |x: __m512d, y: __m512d| {
-                _mm512_add_pd(
-                    _mm512_shuffle_f64x2::<0x88>(x, y),
-                    _mm512_shuffle_f64x2::<0xDD>(x, y),
-                )
-            };
             let b01 = pair(a[0], a[1]);
             let b23 = pair(a[2], a[3]);
             let b45 = pair(a[4], a[5]);
@@ -278,61 +267,156 @@ unsafe impl Simd for Avx512 {
     }
 }
 
+/// Adjacent lanes of two rows: `(x0 + x1, y0 + y1, x2 + x3, y2 + y3, …)`.
+///
+/// # Safety
+/// AVX-512F runs.
+#[inline(always)]
+unsafe fn pair(x: __m512d, y: __m512d) -> __m512d {
+    // SAFETY: the caller's contract.
+    unsafe { _mm512_add_pd(_mm512_unpacklo_pd(x, y), _mm512_unpackhi_pd(x, y)) }
+}
+
+/// 128-bit blocks 0 + 1 and 2 + 3 of each of two inputs.
+///
+/// # Safety
+/// AVX-512F runs.
+#[inline(always)]
+unsafe fn quad(x: __m512d, y: __m512d) -> __m512d {
+    // SAFETY: the caller's contract.
+    unsafe {
+        _mm512_add_pd(
+            _mm512_shuffle_f64x2::<0x88>(x, y),
+            _mm512_shuffle_f64x2::<0xDD>(x, y),
+        )
+    }
+}
+
 /// Lanes 0–3 and 4–7.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pair(__m256d, __m256d);
 
-impl Avx2 {
-    /// `f` on each half.
-    #[inline(always)]
-    fn each(self, a: Pair, f: impl Fn(__m256d) -> __m256d) -> Pair {
-        Pair(f(a.0), f(a.1))
-    }
+// The AVX2 tier's operations on one half. Functions, not closures: they
+// must be inlined (`#[inline(always)]`) into the `#[target_feature]` entry
+// points, whose instructions they then become; LLVM left closures as calls.
 
-    /// `f` on each pair of halves.
-    #[inline(always)]
-    fn both(self, a: Pair, b: Pair, f: impl Fn(__m256d, __m256d) -> __m256d) -> Pair {
-        Pair(f(a.0, b.0), f(a.1, b.1))
+/// `T[bits(x) mod 16]`: four 4-entry in-register permutations, then blends
+/// on bits 2 and 3.
+///
+/// # Safety
+/// AVX2 and FMA run.
+#[inline(always)]
+unsafe fn lookup16_half(t: &[f64; 16], x: __m256d) -> __m256d {
+    // SAFETY: the caller's contract; the loads read 4 of the 16 entries.
+    unsafe {
+        let bits = _mm256_castpd_si256(x);
+        // Entry w = bits mod 4 of a 4-entry group: 32-bit lanes 2w, 2w + 1.
+        let w2 = _mm256_slli_epi64::<1>(_mm256_and_si256(bits, _mm256_set1_epi64x(3)));
+        let one = _mm256_set1_epi64x(1);
+        let idx = _mm256_or_si256(w2, _mm256_slli_epi64::<32>(_mm256_or_si256(w2, one)));
+        let t0 = _mm256_castpd_ps(_mm256_loadu_pd(t.as_ptr()));
+        let t1 = _mm256_castpd_ps(_mm256_loadu_pd(t.as_ptr().add(4)));
+        let t2 = _mm256_castpd_ps(_mm256_loadu_pd(t.as_ptr().add(8)));
+        let t3 = _mm256_castpd_ps(_mm256_loadu_pd(t.as_ptr().add(12)));
+        let g0 = _mm256_castps_pd(_mm256_permutevar8x32_ps(t0, idx));
+        let g1 = _mm256_castps_pd(_mm256_permutevar8x32_ps(t1, idx));
+        let g2 = _mm256_castps_pd(_mm256_permutevar8x32_ps(t2, idx));
+        let g3 = _mm256_castps_pd(_mm256_permutevar8x32_ps(t3, idx));
+        // Bits 2 and 3 moved to the sign bit, which `blendv` reads.
+        let b2 = _mm256_castsi256_pd(_mm256_slli_epi64::<61>(bits));
+        let b3 = _mm256_castsi256_pd(_mm256_slli_epi64::<60>(bits));
+        let lo = _mm256_blendv_pd(g0, g1, b2);
+        let hi = _mm256_blendv_pd(g2, g3, b2);
+        _mm256_blendv_pd(lo, hi, b3)
     }
+}
 
-    /// `2^(j/16)`-style lookup of one half: `T[bits mod 16]` by four
-    /// 4-entry in-register permutations, then blends on bits 2 and 3.
-    #[inline(always)]
-    fn lookup16_half(self, t: &[f64; 16], x: __m256d) -> __m256d {
-        // SAFETY: the token: AVX2 and FMA run.
-        unsafe {
-            let bits = _mm256_castpd_si256(x);
-            // Entry w = bits mod 4 of a 4-entry group: 32-bit lanes 2w, 2w + 1.
-            let w2 = _mm256_slli_epi64::<1>(_mm256_and_si256(bits, _mm256_set1_epi64x(3)));
-            let one = _mm256_set1_epi64x(1);
-            let idx = _mm256_or_si256(w2, _mm256_slli_epi64::<32>(_mm256_or_si256(w2, one)));
-            let group = |g: usize| {
-                let tg = _mm256_castpd_ps(_mm256_loadu_pd(t.as_ptr().add(4 * g)));
-                _mm256_castps_pd(_mm256_permutevar8x32_ps(tg, idx))
-            };
-            // Bits 2 and 3 moved to the sign bit, which `blendv` reads.
-            let b2 = _mm256_castsi256_pd(_mm256_slli_epi64::<61>(bits));
-            let b3 = _mm256_castsi256_pd(_mm256_slli_epi64::<60>(bits));
-            let lo = _mm256_blendv_pd(group(0), group(1), b2);
-            let hi = _mm256_blendv_pd(group(2), group(3), b2);
-            _mm256_blendv_pd(lo, hi, b3)
-        }
+/// Lane `r` of the 4 rows `a[r]`: `(a_r0 + a_r1) + (a_r2 + a_r3)`.
+///
+/// # Safety
+/// AVX2 and FMA run.
+#[inline(always)]
+unsafe fn transpose_sum4(a0: __m256d, a1: __m256d, a2: __m256d, a3: __m256d) -> __m256d {
+    // SAFETY: the caller's contract.
+    unsafe {
+        // [a0_0 + a0_1, a1_0 + a1_1, a0_2 + a0_3, a1_2 + a1_3]
+        let h01 = _mm256_hadd_pd(a0, a1);
+        let h23 = _mm256_hadd_pd(a2, a3);
+        _mm256_add_pd(
+            _mm256_permute2f128_pd::<0x20>(h01, h23),
+            _mm256_permute2f128_pd::<0x31>(h01, h23),
+        )
     }
+}
 
-    /// Lanes `r` of the 4 rows `a[r]`: `(a_r0 + a_r1) + (a_r2 + a_r3)`.
-    #[inline(always)]
-    fn transpose_sum4(self, a: [__m256d; 4]) -> __m256d {
-        // SAFETY: the token: AVX2 and FMA run.
-        unsafe {
-            // [a0_0 + a0_1, a1_0 + a1_1, a0_2 + a0_3, a1_2 + a1_3]
-            let h01 = _mm256_hadd_pd(a[0], a[1]);
-            let h23 = _mm256_hadd_pd(a[2], a[3]);
-            _mm256_add_pd(
-                _mm256_permute2f128_pd::<0x20>(h01, h23),
-                _mm256_permute2f128_pd::<0x31>(h01, h23),
-            )
-        }
+/// Lanes 0–3 of rows `r..r + 4` of `a`: the 8-lane sums of
+/// [`Simd::transpose_sum`] (lanes 0–3, then 4–7, then their sum).
+///
+/// # Safety
+/// AVX2 and FMA run; `r + 4 ≤ L`.
+#[inline(always)]
+unsafe fn transpose_sum_rows(a: &[Pair; L], r: usize) -> __m256d {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let lo = transpose_sum4(a[r].0, a[r + 1].0, a[r + 2].0, a[r + 3].0);
+        let hi = transpose_sum4(a[r].1, a[r + 1].1, a[r + 2].1, a[r + 3].1);
+        _mm256_add_pd(lo, hi)
     }
+}
+
+/// See [`Simd::exponent_mantissa`].
+///
+/// # Safety
+/// AVX2 and FMA run.
+#[inline(always)]
+unsafe fn exponent_mantissa_half(x: __m256d) -> (__m256d, __m256d) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let bits = _mm256_castpd_si256(x);
+        let eb = _mm256_castsi256_pd(_mm256_or_si256(
+            _mm256_srli_epi64::<52>(bits),
+            _mm256_set1_epi64x(TWO52),
+        ));
+        let m = _mm256_castsi256_pd(_mm256_or_si256(
+            _mm256_and_si256(bits, _mm256_set1_epi64x(MANTISSA)),
+            _mm256_set1_epi64x(ONE),
+        ));
+        (_mm256_sub_pd(eb, _mm256_set1_pd(EXPONENT_BIAS)), m)
+    }
+}
+
+/// See [`Simd::add_exponent`].
+///
+/// # Safety
+/// AVX2 and FMA run.
+#[inline(always)]
+unsafe fn add_exponent_half(v: __m256d, t: __m256d) -> __m256d {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let e = _mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(_mm256_castpd_si256(t)));
+        _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(v), e))
+    }
+}
+
+/// Bits 0–3 set where the lanes of `x` are finite.
+///
+/// # Safety
+/// AVX2 and FMA run.
+#[inline(always)]
+unsafe fn finite_half(x: __m256d) -> u8 {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let zero = _mm256_cmp_pd::<_CMP_EQ_OQ>(_mm256_sub_pd(x, x), _mm256_setzero_pd());
+        _mm256_movemask_pd(zero) as u8
+    }
+}
+
+/// Both halves by the same AVX2 intrinsic.
+macro_rules! halves {
+    ($f:ident($($a:expr),+)) => {
+        // SAFETY: the token `self` exists: AVX2 and FMA run.
+        unsafe { Pair($f($($a.0),+), $f($($a.1),+)) }
+    };
 }
 
 // SAFETY: `Avx2` is constructed only by `Avx2::new`, a
@@ -342,8 +426,8 @@ unsafe impl Simd for Avx2 {
     type V = Pair;
     const WIDE: bool = false;
 
-    // SAFETY (every `unsafe` block below that calls an intrinsic): the
-    // token `self` exists, so the CPU runs AVX2 and FMA.
+    // SAFETY (every `unsafe` block below): the token `self` exists, so the
+    // CPU runs AVX2 and FMA.
     #[inline(always)]
     fn zero(self) -> Pair {
         // SAFETY: see above.
@@ -389,33 +473,27 @@ unsafe impl Simd for Avx2 {
     }
     #[inline(always)]
     fn add(self, a: Pair, b: Pair) -> Pair {
-        // SAFETY: see above.
-        self.both(a, b, |x, y| unsafe { _mm256_add_pd(x, y) })
+        halves!(_mm256_add_pd(a, b))
     }
     #[inline(always)]
     fn sub(self, a: Pair, b: Pair) -> Pair {
-        // SAFETY: see above.
-        self.both(a, b, |x, y| unsafe { _mm256_sub_pd(x, y) })
+        halves!(_mm256_sub_pd(a, b))
     }
     #[inline(always)]
     fn mul(self, a: Pair, b: Pair) -> Pair {
-        // SAFETY: see above.
-        self.both(a, b, |x, y| unsafe { _mm256_mul_pd(x, y) })
+        halves!(_mm256_mul_pd(a, b))
     }
     #[inline(always)]
     fn div(self, a: Pair, b: Pair) -> Pair {
-        // SAFETY: see above.
-        self.both(a, b, |x, y| unsafe { _mm256_div_pd(x, y) })
+        halves!(_mm256_div_pd(a, b))
     }
     #[inline(always)]
     fn max(self, a: Pair, b: Pair) -> Pair {
-        // SAFETY: see above.
-        self.both(a, b, |x, y| unsafe { _mm256_max_pd(x, y) })
+        halves!(_mm256_max_pd(a, b))
     }
     #[inline(always)]
     fn fmadd(self, a: Pair, b: Pair, c: Pair) -> Pair {
-        // SAFETY: see above.
-        unsafe { Pair(_mm256_fmadd_pd(a.0, b.0, c.0), _mm256_fmadd_pd(a.1, b.1, c.1)) }
+        halves!(_mm256_fmadd_pd(a, b, c))
     }
     #[inline(always)]
     fn keep_first(self, v: Pair, live: usize) -> Pair {
@@ -430,71 +508,52 @@ unsafe impl Simd for Avx2 {
     #[inline(always)]
     fn finite_lanes(self, v: Pair) -> u8 {
         // SAFETY: see above.
-        let half = |x: __m256d| unsafe {
-            _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(
-                _mm256_sub_pd(x, x),
-                _mm256_setzero_pd(),
-            )) as u8
-        };
-        half(v.0) | (half(v.1) << 4)
+        unsafe { finite_half(v.0) | (finite_half(v.1) << 4) }
     }
     #[inline(always)]
     fn zero_below(self, x: Pair, limit: f64, v: Pair) -> Pair {
         // SAFETY: see above.
-        let half = |x: __m256d, v: __m256d| unsafe {
-            _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(limit)), v)
-        };
-        Pair(half(x.0, v.0), half(x.1, v.1))
+        unsafe {
+            let l = _mm256_set1_pd(limit);
+            Pair(
+                _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x.0, l), v.0),
+                _mm256_andnot_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(x.1, l), v.1),
+            )
+        }
     }
     #[inline(always)]
     fn select_above(self, x: Pair, limit: f64, a: Pair, b: Pair) -> Pair {
         // SAFETY: see above.
-        let half = |x: __m256d, a: __m256d, b: __m256d| unsafe {
-            _mm256_blendv_pd(b, a, _mm256_cmp_pd::<_CMP_GT_OQ>(x, _mm256_set1_pd(limit)))
-        };
-        Pair(half(x.0, a.0, b.0), half(x.1, a.1, b.1))
+        unsafe {
+            let l = _mm256_set1_pd(limit);
+            Pair(
+                _mm256_blendv_pd(b.0, a.0, _mm256_cmp_pd::<_CMP_GT_OQ>(x.0, l)),
+                _mm256_blendv_pd(b.1, a.1, _mm256_cmp_pd::<_CMP_GT_OQ>(x.1, l)),
+            )
+        }
     }
     #[inline(always)]
     fn lookup16(self, t: &[f64; 16], x: Pair) -> Pair {
-        self.each(x, |h| self.lookup16_half(t, h))
+        // SAFETY: see above.
+        unsafe { Pair(lookup16_half(t, x.0), lookup16_half(t, x.1)) }
     }
     #[inline(always)]
     fn add_exponent(self, v: Pair, t: Pair) -> Pair {
         // SAFETY: see above.
-        self.both(v, t, |v, t| unsafe {
-            let e = _mm256_slli_epi64::<52>(_mm256_srli_epi64::<4>(_mm256_castpd_si256(t)));
-            _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(v), e))
-        })
+        unsafe { Pair(add_exponent_half(v.0, t.0), add_exponent_half(v.1, t.1)) }
     }
     #[inline(always)]
     fn exponent_mantissa(self, x: Pair) -> (Pair, Pair) {
         // SAFETY: see above.
-        let half = |x: __m256d| unsafe {
-            let bits = _mm256_castpd_si256(x);
-            let eb = _mm256_castsi256_pd(_mm256_or_si256(
-                _mm256_srli_epi64::<52>(bits),
-                _mm256_set1_epi64x(TWO52),
-            ));
-            let m = _mm256_castsi256_pd(_mm256_or_si256(
-                _mm256_and_si256(bits, _mm256_set1_epi64x(MANTISSA)),
-                _mm256_set1_epi64x(ONE),
-            ));
-            (_mm256_sub_pd(eb, _mm256_set1_pd(EXPONENT_BIAS)), m)
-        };
-        let ((e0, m0), (e1, m1)) = (half(x.0), half(x.1));
+        let ((e0, m0), (e1, m1)) = unsafe { (exponent_mantissa_half(x.0), exponent_mantissa_half(x.1)) };
         (Pair(e0, e1), Pair(m0, m1))
     }
     #[inline(always)]
     fn transpose_sum(self, a: &[Pair; L]) -> Pair {
         // Rows 0–3 to lanes 0–3, rows 4–7 to lanes 4–7; each lane
         // `(a_r0..3 tree) + (a_r4..7 tree)`, as on AVX-512.
-        let half = |r: usize| {
-            let lo = self.transpose_sum4([a[r].0, a[r + 1].0, a[r + 2].0, a[r + 3].0]);
-            let hi = self.transpose_sum4([a[r].1, a[r + 1].1, a[r + 2].1, a[r + 3].1]);
-            // SAFETY: see above.
-            unsafe { _mm256_add_pd(lo, hi) }
-        };
-        Pair(half(0), half(4))
+        // SAFETY: see above; 4 + 4 ≤ L.
+        unsafe { Pair(transpose_sum_rows(a, 0), transpose_sum_rows(a, 4)) }
     }
     #[inline(always)]
     fn reduce(self, v: Pair) -> f64 {
