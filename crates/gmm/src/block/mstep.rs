@@ -183,15 +183,10 @@ pub(super) fn diag_stats<S: Simd, const CT: usize, const JT: usize>(
         let mut j0 = 0;
         while j0 < d {
             let jt = (d - j0).min(JT);
-            match (ct, jt) {
-                (1, 1) => diag_stats_tile::<S, 1, 1>(s, prep, c0, j0, ms, ws),
-                (1, _) => diag_stats_tile::<S, 1, JT>(s, prep, c0, j0, ms, ws),
-                (2, 1) => diag_stats_tile::<S, 2, 1>(s, prep, c0, j0, ms, ws),
-                (2, _) => diag_stats_tile::<S, 2, JT>(s, prep, c0, j0, ms, ws),
-                (3, 1) => diag_stats_tile::<S, 3, 1>(s, prep, c0, j0, ms, ws),
-                (3, _) => diag_stats_tile::<S, 3, JT>(s, prep, c0, j0, ms, ws),
-                (_, 1) => diag_stats_tile::<S, CT, 1>(s, prep, c0, j0, ms, ws),
-                (_, _) => diag_stats_tile::<S, CT, JT>(s, prep, c0, j0, ms, ws),
+            if j0 == 0 {
+                diag_stats_tiles::<S, CT, JT, true>(s, prep, (c0, ct), (j0, jt), ms, ws);
+            } else {
+                diag_stats_tiles::<S, CT, JT, false>(s, prep, (c0, ct), (j0, jt), ms, ws);
             }
             j0 += jt;
         }
@@ -199,10 +194,34 @@ pub(super) fn diag_stats<S: Simd, const CT: usize, const JT: usize>(
     }
 }
 
-/// One tile of [`diag_stats`]: components `c0..c0 + CT`, columns
-/// `j0..j0 + JT`, all ms rows; `N` with the first column tile.
+/// [`diag_stats_tile`] for `ct ≤ CT` components from `c0` and `jt ≤ JT`
+/// columns from `j0`; `N` with the first column tile (`FIRST`, a separate
+/// instance so that the other tiles keep their accumulators in registers).
 #[inline(always)]
-fn diag_stats_tile<S: Simd, const CT: usize, const JT: usize>(
+fn diag_stats_tiles<S: Simd, const CT: usize, const JT: usize, const FIRST: bool>(
+    s: S,
+    prep: &Prepared,
+    (c0, ct): (usize, usize),
+    (j0, jt): (usize, usize),
+    ms: usize,
+    ws: &mut Scratch,
+) {
+    match (ct, jt) {
+        (1, 1) => diag_stats_tile::<S, 1, 1, FIRST>(s, prep, c0, j0, ms, ws),
+        (1, _) => diag_stats_tile::<S, 1, JT, FIRST>(s, prep, c0, j0, ms, ws),
+        (2, 1) => diag_stats_tile::<S, 2, 1, FIRST>(s, prep, c0, j0, ms, ws),
+        (2, _) => diag_stats_tile::<S, 2, JT, FIRST>(s, prep, c0, j0, ms, ws),
+        (3, 1) => diag_stats_tile::<S, 3, 1, FIRST>(s, prep, c0, j0, ms, ws),
+        (3, _) => diag_stats_tile::<S, 3, JT, FIRST>(s, prep, c0, j0, ms, ws),
+        (_, 1) => diag_stats_tile::<S, CT, 1, FIRST>(s, prep, c0, j0, ms, ws),
+        (_, _) => diag_stats_tile::<S, CT, JT, FIRST>(s, prep, c0, j0, ms, ws),
+    }
+}
+
+/// One tile of [`diag_stats`]: components `c0..c0 + CT`, columns
+/// `j0..j0 + JT`, all ms rows; with `FIRST` (the tile of column 0) `N` too.
+#[inline(always)]
+fn diag_stats_tile<S: Simd, const CT: usize, const JT: usize, const FIRST: bool>(
     s: S,
     prep: &Prepared,
     c0: usize,
@@ -218,7 +237,8 @@ fn diag_stats_tile<S: Simd, const CT: usize, const JT: usize>(
     let mut sb = [[s.zero(); JT]; CT];
     let mut sa = [[s.zero(); JT]; CT];
     let mut sn = [s.zero(); CT];
-    let first = j0 == 0;
+    let first = FIRST;
+    debug_assert_eq!(FIRST, j0 == 0);
     for i0 in (0..ms).step_by(L) {
         let mut r = [s.zero(); CT];
         for (u, v) in r.iter_mut().enumerate() {
