@@ -47,9 +47,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bayesian;
 #[cfg(target_arch = "x86_64")]
 mod block;
-mod bayesian;
 mod error;
 mod fit;
 mod linalg;

@@ -367,7 +367,8 @@ pub(super) fn log_prob_diag<S: Simd, const CT: usize, const RT: usize>(
             for (u, acc) in acc.iter_mut().enumerate() {
                 let c = c0 + u;
                 // SAFETY: `prec` and `bias` are k × dp; c < k, j < d ≤ dp.
-                let (aj, bj) = unsafe { (s.splat(*a.add(c * dp + j)), s.splat(*b.add(c * dp + j))) };
+                let (aj, bj) =
+                    unsafe { (s.splat(*a.add(c * dp + j)), s.splat(*b.add(c * dp + j))) };
                 for t in 0..RT {
                     acc[t] = s.fmadd(xs[t], aj, acc[t]);
                     acc[t] = s.fmadd(xv[t], bj, acc[t]);

@@ -125,13 +125,7 @@ pub(crate) fn e_step(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> 
 ///
 /// # Panics
 /// As [`e_step`]; also if this CPU cannot run `isa`.
-pub(crate) fn e_step_with(
-    isa: Isa,
-    prep: &Prepared,
-    x: &[f32],
-    m: usize,
-    ws: &mut Scratch,
-) -> f64 {
+pub(crate) fn e_step_with(isa: Isa, prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
     assert!(x.len() >= m * prep.d && ws.fits(prep, m, false));
     run(isa, prep, x, m, ws, false)
 }
@@ -166,7 +160,10 @@ pub(crate) fn em_block_with(
 /// The E-step (and with `stats` the statistics) of a block on the tier of
 /// `isa`, whose lengths the caller checked.
 fn run(isa: Isa, prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch, stats: bool) -> f64 {
-    assert!(isa.is_available(), "{isa} asked for, but this CPU cannot run it");
+    assert!(
+        isa.is_available(),
+        "{isa} asked for, but this CPU cannot run it"
+    );
     match tier_of(isa) {
         // SAFETY: this CPU runs `isa` (asserted), hence the tier at or below
         // it: AVX-512F, AVX2 and FMA; the lengths were checked by the

@@ -352,9 +352,10 @@ fn horizontal_sums_follow_their_trees() {
 fn diag_quadratic_form_error_follows_its_bound() {
     let (k, d, m) = (4, 8, BLOCK_ROWS);
     let tiers = tiers("diag_quadratic_form_error_follows_its_bound");
-    for (isa, cov_type) in tiers.iter().flat_map(|&isa| {
-        [CovarianceType::Diag, CovarianceType::Spherical].map(|c| (isa, c))
-    }) {
+    for (isa, cov_type) in tiers
+        .iter()
+        .flat_map(|&isa| [CovarianceType::Diag, CovarianceType::Spherical].map(|c| (isa, c)))
+    {
         let means: Vec<f64> = (0..k * d)
             .map(|i| 1e3 + 400.0 * ((i / d) as f64) * if i % 2 == 0 { 1.0 } else { -1.0 })
             .collect();
@@ -451,17 +452,17 @@ fn vector_ln_is_within_two_ulp() {
         let mut v = [1.0f64; L];
         v[..chunk.len()].copy_from_slice(chunk);
         for &isa in &tiers {
-        let out = on_lanes!(isa, ln_positive, &v);
-        for l in 0..chunk.len() {
-            let want = v[l].ln();
-            let ulp = f64::EPSILON * want.abs().max(f64::MIN_POSITIVE);
-            assert!(
-                (out[l] - want).abs() <= 2.0 * ulp,
-                "{isa}: ln({}) = {} vs {want}",
-                v[l],
-                out[l]
-            );
-        }
+            let out = on_lanes!(isa, ln_positive, &v);
+            for l in 0..chunk.len() {
+                let want = v[l].ln();
+                let ulp = f64::EPSILON * want.abs().max(f64::MIN_POSITIVE);
+                assert!(
+                    (out[l] - want).abs() <= 2.0 * ulp,
+                    "{isa}: ln({}) = {} vs {want}",
+                    v[l],
+                    out[l]
+                );
+            }
         }
     }
 }
@@ -477,11 +478,11 @@ fn vector_exp_has_the_scalar_bits() {
         let mut v = [f64::NEG_INFINITY; L];
         v[..chunk.len()].copy_from_slice(chunk);
         for &isa in &tiers {
-        let out = on_lanes!(isa, exp_nonpositive, &v);
-        for l in 0..chunk.len() {
-            let want = crate::simd::exp_nonpositive_for_tests(v[l]);
-            assert_eq!(out[l].to_bits(), want.to_bits(), "{isa}: exp({})", v[l]);
-        }
+            let out = on_lanes!(isa, exp_nonpositive, &v);
+            for l in 0..chunk.len() {
+                let want = crate::simd::exp_nonpositive_for_tests(v[l]);
+                assert_eq!(out[l].to_bits(), want.to_bits(), "{isa}: exp({})", v[l]);
+            }
         }
     }
 }

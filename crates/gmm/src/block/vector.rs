@@ -545,7 +545,8 @@ unsafe impl Simd for Avx2 {
     #[inline(always)]
     fn exponent_mantissa(self, x: Pair) -> (Pair, Pair) {
         // SAFETY: see above.
-        let ((e0, m0), (e1, m1)) = unsafe { (exponent_mantissa_half(x.0), exponent_mantissa_half(x.1)) };
+        let ((e0, m0), (e1, m1)) =
+            unsafe { (exponent_mantissa_half(x.0), exponent_mantissa_half(x.1)) };
         (Pair(e0, e1), Pair(m0, m1))
     }
     #[inline(always)]
