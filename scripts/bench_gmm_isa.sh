@@ -49,6 +49,11 @@ if [ ! -x "$base_bin" ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_rev" ]
         git worktree remove --force "$base_src"
     fi
     git worktree add --detach "$base_src" "$base_rev" >/dev/null
+    # Start from this build's folder: the dependencies are built already.
+    if [ ! -d "$dir/base-target/ci" ] && [ -d "$root/target/ci" ]; then
+        mkdir -p "$dir/base-target"
+        cp -a "$root/target/ci" "$dir/base-target/ci"
+    fi
     (cd "$base_src" && CARGO_TARGET_DIR=$dir/base-target cargo build --profile ci -q --bin mmclust)
     echo "$base_rev" >"$base_stamp"
     git worktree remove --force "$base_src"
