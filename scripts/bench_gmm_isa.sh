@@ -79,7 +79,7 @@ for cov in $types; do
             for it in 1 $((iters + 1)); do
                 MMCLUST_ISA=$isa "$bin" gmm "$data" -k "$k" --covariance "$cov" --init "$c0" \
                     --max-iter "$it" --tol 0 --threads "$threads" --json --quiet \
-                    >"$dir/run.$it.json"
+                    >"$dir/run.$it.json" 2>"$dir/run.err" || { cat "$dir/run.err" >&2; exit 1; }
             done
             python3 - "$dir" "$iters" "$cov" "$name" "$rep" >>"$out" <<'PY'
 import json, sys
