@@ -363,3 +363,66 @@ fn kmeans_centres_have_the_committed_hashes() {
         wrong.join("\n")
     );
 }
+
+/// Gaussian mixtures in `f64` give the same model (its timings aside),
+/// responsibilities and lower bound, bit for bit, on every path with a tier of the block kernels
+/// (AVX-512 and AVX2 + FMA: the same kernels, whose lanes run the same
+/// operations and whose horizontal sums use the same trees), for every
+/// covariance type. The portable path (`scalar`) rounds its products
+/// separately and is compared with a tolerance in the library's tests.
+#[test]
+fn gmm_gives_the_same_bits_on_the_vector_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    // d = 11 crosses the 8-lane boundary; 3001 rows end in a partial block.
+    let x = blobs(dir.path(), 3001, 11, 4);
+    let paths: Vec<Isa> = Isa::paths_for_test("gmm_gives_the_same_bits_on_the_vector_paths")
+        .into_iter()
+        .filter(|&isa| isa != Isa::Scalar)
+        .collect();
+    for cov in ["full", "tied", "diag", "spherical"] {
+        let mut first: Option<(Isa, Vec<u8>, Vec<u8>, serde_json::Value)> = None;
+        for &isa in &paths {
+            let run = dir.path().join(format!("{}-{cov}", isa.name()));
+            std::fs::create_dir_all(&run).unwrap();
+            let (m, p) = (run.join("m.json"), run.join("p.npy"));
+            let o = bin()
+                .env("MMCLUST_ISA", isa.name())
+                .args([
+                    "gmm",
+                    &x,
+                    "-k",
+                    "4",
+                    "--covariance",
+                    cov,
+                    "--json",
+                    "--quiet",
+                ])
+                .args(["--max-iter", "8", "--tol", "0"])
+                .args(["--model-out", &s(&m), "--proba-out", &s(&p)])
+                .output()
+                .unwrap();
+            let j = json(&o);
+            assert_eq!(j["isa"], isa.name());
+            // The model without its timings (`seconds`): every parameter,
+            // written as shortest round-trip decimals.
+            let mut model: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&m).unwrap()).unwrap();
+            assert!(model["seconds"].is_object(), "{model}");
+            model.as_object_mut().unwrap().remove("seconds");
+            let got = (
+                model.to_string().into_bytes(),
+                std::fs::read(&p).unwrap(),
+                j["lower_bound"].clone(),
+            );
+            match &first {
+                None => first = Some((isa, got.0, got.1, got.2)),
+                Some((base, m0, p0, l0)) => {
+                    let what = format!("{cov}: {isa} against {base}");
+                    assert_eq!(&got.2, l0, "lower bound differs, {what}");
+                    assert!(&got.0 == m0, "models differ, {what}");
+                    assert!(&got.1 == p0, "responsibilities differ, {what}");
+                }
+            }
+        }
+    }
+}

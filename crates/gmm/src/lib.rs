@@ -47,9 +47,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(target_arch = "x86_64")]
-mod avx512;
 mod bayesian;
+#[cfg(target_arch = "x86_64")]
+mod block;
 mod error;
 mod fit;
 mod linalg;

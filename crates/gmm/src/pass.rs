@@ -9,7 +9,7 @@ use mmclust_core::fitting::map_rows_ordered;
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce_global};
 
 #[cfg(target_arch = "x86_64")]
-use crate::avx512;
+use crate::block;
 use crate::error::Result;
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
 use crate::params::{CovarianceType, Precision};
@@ -68,8 +68,10 @@ fn stats_pass<S: DataSource + ?Sized>(
 
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
 /// statistics of its responsibilities about `mix`'s means; in `f32` where
-/// `precision` asks for it and [`avx512::single::Single::new`] accepts the
-/// mixture, else in `f64`.
+/// `precision` asks for it, the process's path runs the `f32` kernel
+/// (AVX-512) and [`block::single::Single::new`] accepts the mixture, else in
+/// `f64`: by the block kernels where the path has a tier of them
+/// ([`block::tier`]), else by the portable kernels.
 pub(crate) fn em_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -80,35 +82,35 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
     let (k, d) = (mix.k, mix.d);
     let zero = || Stats::new(mix.cov_type, k, d);
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        if let Some(single) = (precision == Precision::F32)
-            .then(|| avx512::single::Single::new(mix))
+    if block::tier().is_some() {
+        if let Some(single) = (precision == Precision::F32 && block::single::available())
+            .then(|| block::single::Single::new(mix))
             .flatten()
         {
             let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
-                let mut ws = avx512::single::SingleScratch::new(&single);
-                for row in (0..chunk.n_rows).step_by(avx512::single::BLOCK_ROWS) {
-                    let m = (chunk.n_rows - row).min(avx512::single::BLOCK_ROWS);
+                let mut ws = block::single::SingleScratch::new(&single);
+                for row in (0..chunk.n_rows).step_by(block::single::BLOCK_ROWS) {
+                    let m = (chunk.n_rows - row).min(block::single::BLOCK_ROWS);
                     st.loglik +=
-                        avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
+                        block::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
                 }
-                avx512::single::finish(&single, &mut ws, st);
+                block::single::finish(&single, &mut ws, st);
                 Ok(())
             })?;
             return Ok((stats, Precision::F32));
         }
-        let prep = avx512::Prepared::new(mix);
+        let prep = block::Prepared::new(mix);
         let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
-            let mut ws = avx512::Scratch::new(&prep);
+            let mut ws = block::Scratch::new(&prep);
             // Each block with the rest of the chunk after it, which the
             // kernel prefetches.
             let mut row = 0;
             for (_, m) in blocks(chunk) {
-                let ll = avx512::em_block(&prep, &chunk.data[row * d..], m, &mut ws);
+                let ll = block::em_block(&prep, &chunk.data[row * d..], m, &mut ws);
                 st.loglik += ll;
                 row += m;
             }
-            avx512::finish_chunk(&prep, &mut ws, st);
+            block::finish_chunk(&prep, &mut ws, st);
             Ok(())
         })?;
         return Ok((stats, Precision::F64));
@@ -258,16 +260,16 @@ pub(crate) fn loglik_pass<S: DataSource + ?Sized>(
     mix: &Mixture,
 ) -> Result<f64> {
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
-        let prep = avx512::Prepared::new(mix);
+    if block::tier().is_some() {
+        let prep = block::Prepared::new(mix);
         let total = map_reduce_global(
             source,
             chunking,
             options,
             |chunk| {
-                let mut ws = avx512::Scratch::new(&prep);
+                let mut ws = block::Scratch::new(&prep);
                 Ok(blocks(&chunk)
-                    .map(|(x, m)| avx512::e_step(&prep, x, m, &mut ws))
+                    .map(|(x, m)| block::e_step(&prep, x, m, &mut ws))
                     .sum::<f64>())
             },
             |a, b| a + b,
@@ -302,7 +304,7 @@ where
 {
     let k = mix.k;
     #[cfg(target_arch = "x86_64")]
-    let prep = avx512::available().then(|| avx512::Prepared::new(mix));
+    let prep = block::tier().is_some().then(|| block::Prepared::new(mix));
     map_rows_ordered(
         source,
         options,
@@ -311,10 +313,10 @@ where
             let mut lse = Vec::with_capacity(chunk.n_rows);
             #[cfg(target_arch = "x86_64")]
             if let Some(prep) = &prep {
-                let mut ws = avx512::Scratch::new(prep);
+                let mut ws = block::Scratch::new(prep);
                 for (x, m) in blocks(&chunk) {
-                    avx512::e_step(prep, x, m, &mut ws);
-                    let ms = avx512::Scratch::stride(m);
+                    block::e_step(prep, x, m, &mut ws);
+                    let ms = block::Scratch::stride(m);
                     for i in 0..m {
                         resp.extend((0..k).map(|c| ws.lp[c * ms + i]));
                     }

@@ -8,11 +8,10 @@ use mmclust_core::ArraySource;
 use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 
+/// Whether the process's path runs the `f32` kernel (AVX-512; not under
+/// `MMCLUST_ISA=avx2` or `scalar`, which run `f64`).
 fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx512f");
-    #[cfg(not(target_arch = "x86_64"))]
-    return false;
+    mmclust_core::isa::Isa::current() >= mmclust_core::isa::Isa::Avx512
 }
 
 /// n rows around k centres `sep` apart per coordinate (unit-ish noise,

@@ -37,7 +37,7 @@ impl Prepared {
 
     /// [`Prepared::new`] with the shift rounded to `f32`, so that the
     /// single-precision kernel's `fl(x − shift)` is the exact difference
-    /// rounded once, and the `f64` correction in [`finish_chunk`] uses the
+    /// rounded once, and the `f64` correction in [`finish_chunk`](super::finish_chunk) uses the
     /// same shift.
     pub(crate) fn with_f32_shift(mix: &Mixture) -> Self {
         Self::build(mix, true)
@@ -160,10 +160,10 @@ pub(crate) struct Scratch {
     pub(crate) lp: Vec<f64>,
     /// Per-row log-sum-exp.
     pub(crate) lse: Vec<f64>,
-    /// The chunk's sums about the shift, see [`finish_chunk`]. Full/tied: k,
+    /// The chunk's sums about the shift, see [`finish_chunk`](super::finish_chunk). Full/tied: k,
     /// k × dp and k × dp × dp. Diag/spherical: the same sums per lane (rows
     /// `i ≡ l mod 8` go to lane `l`), k × L, k × d × L and k × d × L, whose
-    /// lanes [`finish_chunk`] adds up.
+    /// lanes [`finish_chunk`](super::finish_chunk) adds up.
     pub(super) nk: Vec<f64>,
     pub(super) b: Vec<f64>,
     pub(super) a: Vec<f64>,

@@ -32,6 +32,7 @@
 use std::arch::x86_64::*;
 
 use super::estep::scalar_group;
+use super::vector::Avx512;
 use super::{L, Prepared, Scratch, finish_chunk, padded_rows, prefetch_ahead};
 use crate::mixture::{Mixture, Stats};
 use crate::params::{CovarianceType, F32_SPREAD_LIMIT};
@@ -48,6 +49,12 @@ pub(crate) const BLOCK_ROWS: usize = 512;
 /// Blocks whose statistics are summed in `f32` before they go to the
 /// chunk's `f64` sums.
 const FLUSH_BLOCKS: usize = 8;
+
+/// Whether this kernel runs on the process's path ([`crate::simd::isa`]):
+/// AVX-512 only (it has no AVX2 tier).
+pub(crate) fn available() -> bool {
+    super::tier() == Some(crate::simd::Isa::Avx512)
+}
 
 /// A diag/spherical mixture laid out for the `f32` kernel.
 #[derive(Debug)]
@@ -178,7 +185,7 @@ pub(crate) fn em_block(s: &Single, x: &[f32], m: usize, ws: &mut SingleScratch) 
     let (k, d) = (s.base.k, s.base.d);
     let ms = padded_rows(m);
     let rs = stride(ms);
-    assert!(super::available() && m <= BLOCK_ROWS && x.len() >= m * d);
+    assert!(available() && m <= BLOCK_ROWS && x.len() >= m * d);
     assert!(ws.xt.len() >= d * rs && ws.xq.len() >= d * rs);
     assert!(ws.lp.len() >= k * rs && ws.lse.len() >= rs);
     assert!(ws.nk.len() == k * W && ws.b.len() == k * d * W && ws.a.len() == k * d * W);
@@ -435,7 +442,7 @@ unsafe fn normalise(lp: &mut [f32], lse: &mut [f64], k: usize, m: usize, rs: usi
             };
             let (sh, mh) = (_mm512_cvtps_pd(pick(s)), _mm512_cvtps_pd(pick(mx)));
             let mask = (live_mask >> (h * L)) as u8;
-            let v = _mm512_maskz_add_pd(mask, mh, super::ln_positive(sh));
+            let v = _mm512_maskz_add_pd(mask, mh, super::ln_positive(Avx512::new(), sh));
             // SAFETY: i0 + 16 ≤ rs ≤ lse.len().
             unsafe { _mm512_storeu_pd(lse.as_mut_ptr().add(i0 + h * L), v) };
         }

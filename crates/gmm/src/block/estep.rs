@@ -5,16 +5,22 @@
 use std::arch::x86_64::*;
 
 use super::layout::{Prepared, Scratch, padded_rows};
-use super::maths::{exp_nonpositive, ln_positive, transpose_sum};
+use super::maths::{exp_nonpositive, ln_positive};
+use super::vector::Simd;
 use super::{L, PREFETCH_ROWS};
 
-/// The body of [`super::e_step`].
+/// The body of [`super::e_step`] on the tier of `s`.
 ///
 /// # Safety
-/// AVX-512F, AVX2 and FMA are available; `x` holds `m` rows of `prep.d`;
-/// `ws.fits(prep, m, false)`.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut Scratch) -> f64 {
+/// `x` holds `m` rows of `prep.d`; `ws.fits(prep, m, false)`.
+#[inline(always)]
+pub(super) unsafe fn e_step_impl<S: Simd>(
+    s: S,
+    prep: &Prepared,
+    x: &[f32],
+    m: usize,
+    ws: &mut Scratch,
+) -> f64 {
     let (k, d, dp) = (prep.k, prep.d, prep.dp);
     let ms = padded_rows(m);
     if prep.matrix() {
@@ -23,56 +29,70 @@ pub(super) unsafe fn e_step_impl(prep: &Prepared, x: &[f32], m: usize, ws: &mut 
         for i in 0..m {
             for v in 0..nv {
                 let live = (d - v * L).min(L);
-                let mask: __mmask8 = if live == L { 0xff } else { (1u8 << live) - 1 };
                 // SAFETY: lanes v·L..v·L + live of row i lie within `x` (m
-                // rows of d); masked-off lanes are not read; row i of xr and
-                // `shift` have dp ≥ v·L + L entries. Padding lanes: 0 − 0.
+                // rows of d); the others are not read; row i of xr and
+                // `shift` have dp ≥ v·L + L entries. Padding lanes: 0.
                 unsafe {
-                    let xs =
-                        _mm512_maskz_loadu_ps(__mmask16::from(mask), x.as_ptr().add(i * d + v * L));
-                    let xv = _mm512_cvtps_pd(_mm512_castps512_ps256(xs));
-                    let sh = _mm512_loadu_pd(prep.shift.as_ptr().add(v * L));
-                    let out = _mm512_maskz_sub_pd(mask, xv, sh);
-                    _mm512_storeu_pd(ws.xr.as_mut_ptr().add(i * dp + v * L), out);
+                    let xv = s.load_f32(x.as_ptr().add(i * d + v * L), live);
+                    let sh = s.load(prep.shift.as_ptr().add(v * L));
+                    let out = s.keep_first(s.sub(xv, sh), live);
+                    s.store(ws.xr.as_mut_ptr().add(i * dp + v * L), out);
                 }
             }
         }
         ws.xr[m * dp..ms * dp].fill(0.0);
     } else {
-        // SAFETY: AVX-512F (this function's contract); `x` holds m rows of
-        // d, `xt` and `xq` d columns of ms ≥ m.
-        unsafe { transpose_centred(x, m, d, ms, &prep.shift, &mut ws.xt, &mut ws.xq) };
+        transpose_centred(s, x, m, d, ms, &prep.shift, &mut ws.xt, &mut ws.xq);
     }
     if prep.matrix() {
         for c in 0..k {
             let lp = &mut ws.lp[c * ms..(c + 1) * ms];
-            // SAFETY: AVX-512F (this function's contract); lengths as set up.
-            unsafe { log_prob_full(prep, c, &ws.xr, ms, lp) };
+            // Register tiles: rows × vectors of columns of `U`.
+            if S::WIDE {
+                log_prob_full::<S, 8, 2>(s, prep, c, &ws.xr, ms, lp);
+            } else {
+                log_prob_full::<S, 4, 1>(s, prep, c, &ws.xr, ms, lp);
+            }
         }
     } else {
+        // Register tiles: 4 components × RT vectors of 8 rows.
         let mut c0 = 0;
         while c0 < k {
-            // SAFETY: AVX-512F (this function's contract); lengths as set up.
-            unsafe {
-                match k - c0 {
-                    1 => log_prob_diag::<1>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
-                    2 => log_prob_diag::<2>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
-                    3 => log_prob_diag::<3>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
-                    _ => log_prob_diag::<4>(prep, c0, &ws.xt, &ws.xq, ms, &mut ws.lp),
-                }
+            if S::WIDE {
+                log_prob_diag_run::<S, 4>(s, prep, c0, ws, ms);
+            } else {
+                log_prob_diag_run::<S, 1>(s, prep, c0, ws, ms);
             }
             c0 += 4;
         }
     }
-    // SAFETY: as above.
-    unsafe { normalise(&mut ws.lp, &mut ws.lse, k, m, ms) }
+    // SAFETY: `lp` holds k × ms values and `lse` ms (this function's
+    // contract).
+    unsafe { normalise(s, &mut ws.lp, &mut ws.lse, k, m, ms) }
+}
+
+/// [`log_prob_diag`] for the (up to) 4 components from `c0`.
+#[inline(always)]
+fn log_prob_diag_run<S: Simd, const RT: usize>(
+    s: S,
+    prep: &Prepared,
+    c0: usize,
+    ws: &mut Scratch,
+    ms: usize,
+) {
+    let (xt, xq, lp) = (&ws.xt, &ws.xq, &mut ws.lp);
+    match prep.k - c0 {
+        1 => log_prob_diag::<S, 1, RT>(s, prep, c0, xt, xq, ms, lp),
+        2 => log_prob_diag::<S, 2, RT>(s, prep, c0, xt, xq, ms, lp),
+        3 => log_prob_diag::<S, 3, RT>(s, prep, c0, xt, xq, ms, lp),
+        _ => log_prob_diag::<S, 4, RT>(s, prep, c0, xt, xq, ms, lp),
+    }
 }
 
 /// Prefetches the rows [`PREFETCH_ROWS`] past row `i0` of `x` (`d` columns;
 /// rows past the block that the caller passed, such as the rest of its chunk,
 /// are only prefetched), a cache line at a time.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline(always)]
 pub(super) fn prefetch_ahead(x: &[f32], d: usize, i0: usize) {
     let (bytes, base) = (std::mem::size_of_val(x), x.as_ptr().cast::<i8>());
     let row_bytes = 4 * d;
@@ -89,9 +109,9 @@ pub(super) fn prefetch_ahead(x: &[f32], d: usize, i0: usize) {
 /// the 8 rows, zero past `rows` and past column `d`.
 ///
 /// # Safety
-/// AVX-512F; `rows ≤ 8` rows from `i0` exist in `x`.
+/// `rows ≤ 8` rows from `i0` exist in `x`.
 #[inline]
-#[target_feature(enable = "avx512f,avx2,fma")]
+#[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn tile_columns(
     x: &[f32],
     d: usize,
@@ -150,11 +170,10 @@ pub(super) unsafe fn tile_columns(
 /// padding rows `m ≤ i < ms` (ms a multiple of [`L`]): 8 × 8 tiles of `f32`
 /// transposed in registers, then widened to `f64` and centred; their squares
 /// to `xq` (same layout).
-///
-/// # Safety
-/// AVX-512F, AVX2 and FMA are available. (The lengths are asserted.)
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn transpose_centred(
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn transpose_centred<S: Simd>(
+    s: S,
     x: &[f32],
     m: usize,
     d: usize,
@@ -171,35 +190,37 @@ pub(super) unsafe fn transpose_centred(
     for i0 in (0..ms).step_by(L) {
         prefetch_ahead(x, d, i0);
         let rows = m.saturating_sub(i0).min(L);
-        let row_mask: __mmask8 = if rows == L { 0xff } else { (1u8 << rows) - 1 };
         for j0 in (0..d).step_by(L) {
             let cols = (d - j0).min(L);
-            // SAFETY: AVX-512F (this function's contract); rows
-            // i0..i0 + rows of `x` exist.
+            // SAFETY: the token `s` proves AVX2 and FMA (`Simd`'s
+            // contract); rows i0..i0 + rows of `x` exist (asserted).
             let cols_v = unsafe { tile_columns(x, d, rows, i0, j0) };
             for (t, &col) in cols_v.iter().enumerate().take(cols) {
                 let j = j0 + t;
-                let v =
-                    _mm512_maskz_sub_pd(row_mask, _mm512_cvtps_pd(col), _mm512_set1_pd(shift[j]));
+                let v = s.keep_first(s.sub(s.widen(col), s.splat(shift[j])), rows);
                 // SAFETY: column j < d of xt (and of xq) has ms ≥ i0 + L
                 // entries.
                 unsafe {
-                    _mm512_storeu_pd(xo.add(j * ms + i0), v);
-                    _mm512_storeu_pd(qo.add(j * ms + i0), _mm512_mul_pd(v, v));
+                    s.store(xo.add(j * ms + i0), v);
+                    s.store(qo.add(j * ms + i0), s.mul(v, v));
                 }
             }
         }
     }
 }
 
-/// `lp[i] = constant_c − ½ ‖x̃_i U − μ̃ U‖²` for the ms rows of `xr`.
+/// `lp[i] = constant_c − ½ ‖x̃_i U − μ̃ U‖²` for the ms rows of `xr`, by
+/// register tiles of `R` rows × `NV` vectors of columns (`R` divides 8,
+/// `NV` is 1 or 2). Each `y_ij` is the same chain of FMAs over `p` whatever
+/// the tile, each row's squares are added column vector by column vector in
+/// order, and [`Simd::transpose_sum`] adds the lanes: the tiling does not
+/// change the bits.
 ///
-/// # Safety
-/// AVX-512F, AVX2 and FMA are available; `prep` is full/tied, `c < k`,
-/// `xr` holds ms rows of `dp`, ms is a multiple of 8 and `lp` holds ms
-/// values.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn log_prob_full(
+/// `prep` is full/tied, `c < k`, `xr` holds ms rows of `dp`, ms is a
+/// multiple of 8 and `lp` holds ms values (asserted).
+#[inline(always)]
+pub(super) fn log_prob_full<S: Simd, const R: usize, const NV: usize>(
+    s: S,
     prep: &Prepared,
     c: usize,
     xr: &[f64],
@@ -209,74 +230,91 @@ pub(super) unsafe fn log_prob_full(
     let (d, dp) = (prep.d, prep.dp);
     let nv = dp / L;
     let u = prep.u(c);
+    assert!(xr.len() >= ms * dp && lp.len() >= ms && ms.is_multiple_of(L) && L.is_multiple_of(R));
     let bias = &prep.bias[c * dp..(c + 1) * dp];
     let up = u.as_ptr();
-    let constant = _mm512_set1_pd(prep.constant[c]);
-    let half = _mm512_set1_pd(-0.5);
+    let constant = s.splat(prep.constant[c]);
+    let half = s.splat(-0.5);
     for i0 in (0..ms).step_by(L) {
-        let xp = xr[i0 * dp..(i0 + L) * dp].as_ptr();
-        let mut sq = [_mm512_setzero_pd(); L];
-        let mut v0 = 0;
-        while v0 < nv {
-            // SAFETY: for all loads below, `u` has d rows of dp, `bias` dp,
-            // rows i0..i0+L of `xr` exist (ms is a multiple of L); lanes
-            // v0·L..(v0+2)·L ≤ dp.
-            unsafe {
-                if v0 + 1 < nv {
-                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
-                    let b1 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L + L));
-                    let z = _mm512_setzero_pd();
-                    let mut a0 = [_mm512_sub_pd(z, b0); L];
-                    let mut a1 = [_mm512_sub_pd(z, b1); L];
-                    // U is upper triangular: rows p < (v0+1)·L meet both
-                    // column vectors, rows up to (v0+2)·L only the second.
-                    let p_both = ((v0 + 1) * L).min(d);
-                    let p_end = ((v0 + 2) * L).min(d);
-                    for p in 0..p_both {
-                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
-                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
-                        for r in 0..L {
-                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
-                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
-                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
-                        }
-                    }
-                    for p in p_both..p_end {
-                        let u1 = _mm512_loadu_pd(up.add(p * dp + v0 * L + L));
-                        for r in 0..L {
-                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
-                            a1[r] = _mm512_fmadd_pd(xb, u1, a1[r]);
-                        }
-                    }
-                    for r in 0..L {
-                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
-                        sq[r] = _mm512_fmadd_pd(a1[r], a1[r], sq[r]);
-                    }
-                } else {
-                    let b0 = _mm512_loadu_pd(bias.as_ptr().add(v0 * L));
-                    let mut a0 = [_mm512_sub_pd(_mm512_setzero_pd(), b0); L];
-                    let p_end = ((v0 + 1) * L).min(d);
-                    for p in 0..p_end {
-                        let u0 = _mm512_loadu_pd(up.add(p * dp + v0 * L));
-                        for r in 0..L {
-                            let xb = _mm512_set1_pd(*xp.add(r * dp + p));
-                            a0[r] = _mm512_fmadd_pd(xb, u0, a0[r]);
-                        }
-                    }
-                    for r in 0..L {
-                        sq[r] = _mm512_fmadd_pd(a0[r], a0[r], sq[r]);
+        let mut sq = [s.zero(); L];
+        for r0 in (0..L).step_by(R) {
+            let xp = xr[(i0 + r0) * dp..(i0 + r0 + R) * dp].as_ptr();
+            let sq: &mut [S::V; R] = (&mut sq[r0..r0 + R]).try_into().expect("R divides L");
+            let mut v0 = 0;
+            while v0 < nv {
+                // SAFETY: `u` has d rows of dp, `bias` dp, `xp` R rows of
+                // dp; v0 + NV ≤ nv = dp / L, or v0 + 1 ≤ nv.
+                unsafe {
+                    if v0 + NV <= nv {
+                        full_tile::<S, R, NV>(s, (d, dp), up, bias.as_ptr(), xp, v0, sq);
+                    } else {
+                        full_tile::<S, R, 1>(s, (d, dp), up, bias.as_ptr(), xp, v0, sq);
                     }
                 }
+                v0 += NV;
             }
-            v0 += 2;
         }
-        let maha = transpose_sum(&sq);
+        let maha = s.transpose_sum(&sq);
         // SAFETY: i0 + L ≤ ms = lp.len().
-        unsafe {
-            _mm512_storeu_pd(
-                lp.as_mut_ptr().add(i0),
-                _mm512_fmadd_pd(half, maha, constant),
-            );
+        unsafe { s.store(lp.as_mut_ptr().add(i0), s.fmadd(half, maha, constant)) };
+    }
+}
+
+/// One tile of [`log_prob_full`]: for `R` rows at `xp` (rows of `dp`) and
+/// the column vectors `v0..v0 + N`, `y = x̃ U − μ̃ U` (a chain of FMAs over
+/// `p` from `−μ̃ U`), whose squares are added to each row's `sq`, vector
+/// after vector.
+///
+/// # Safety
+/// `up` points at d rows of dp, `bias` at dp values, `xp` at R rows of dp;
+/// `(v0 + N)·L ≤ dp`.
+#[inline(always)]
+unsafe fn full_tile<S: Simd, const R: usize, const N: usize>(
+    s: S,
+    (d, dp): (usize, usize),
+    up: *const f64,
+    bias: *const f64,
+    xp: *const f64,
+    v0: usize,
+    sq: &mut [S::V; R],
+) {
+    // SAFETY: every load below lies within the caller's buffers (lanes
+    // (v0 + t)·L.. + L ≤ dp of a row of `U` or of `bias`; p < d ≤ dp).
+    unsafe {
+        let mut a = [[s.zero(); N]; R];
+        for t in 0..N {
+            let b = s.sub(s.zero(), s.load(bias.add((v0 + t) * L)));
+            for row in a.iter_mut() {
+                row[t] = b;
+            }
+        }
+        // U is upper triangular: column vector v0 + t meets the rows
+        // p < (v0 + t + 1)·L; the first vector's rows meet them all.
+        for p in 0..((v0 + 1) * L).min(d) {
+            let mut uv = [s.zero(); N];
+            for t in 0..N {
+                uv[t] = s.load(up.add(p * dp + (v0 + t) * L));
+            }
+            for r in 0..R {
+                let xb = s.splat(*xp.add(r * dp + p));
+                for t in 0..N {
+                    a[r][t] = s.fmadd(xb, uv[t], a[r][t]);
+                }
+            }
+        }
+        for t in 1..N {
+            for p in ((v0 + t) * L).min(d)..((v0 + t + 1) * L).min(d) {
+                let uv = s.load(up.add(p * dp + (v0 + t) * L));
+                for r in 0..R {
+                    let xb = s.splat(*xp.add(r * dp + p));
+                    a[r][t] = s.fmadd(xb, uv, a[r][t]);
+                }
+            }
+        }
+        for r in 0..R {
+            for t in 0..N {
+                sq[r] = s.fmadd(a[r][t], a[r][t], sq[r]);
+            }
         }
     }
 }
@@ -288,14 +326,11 @@ pub(super) unsafe fn log_prob_full(
 /// the accumulator, no temporaries. The rows are centred on the mean of the
 /// means, so the terms are of the order of the spread of the means and the
 /// cancellation stays small (scikit-learn expands the same way about the
-/// origin). Tiles of CT components × 32 rows: each loaded column serves CT
-/// components and each broadcast coefficient 32 rows.
-///
-/// # Safety
-/// AVX-512F, AVX2 and FMA are available; `prep` is diag/spherical. (The
-/// lengths are asserted.)
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn log_prob_diag<const CT: usize>(
+/// origin). Tiles of CT components × RT vectors of 8 rows: each loaded
+/// column serves CT components and each broadcast coefficient 8·RT rows.
+#[inline(always)]
+pub(super) fn log_prob_diag<S: Simd, const CT: usize, const RT: usize>(
+    s: S,
     prep: &Prepared,
     c0: usize,
     xt: &[f64],
@@ -303,7 +338,6 @@ pub(super) unsafe fn log_prob_diag<const CT: usize>(
     ms: usize,
     lp: &mut [f64],
 ) {
-    const RT: usize = 4;
     let (d, dp) = (prep.d, prep.dp);
     assert!(
         c0 + CT <= prep.k
@@ -315,31 +349,29 @@ pub(super) unsafe fn log_prob_diag<const CT: usize>(
     let (a, b) = (prep.prec.as_ptr(), prep.bias.as_ptr());
     let (xp, qp) = (xt.as_ptr(), xq.as_ptr());
     for i0 in (0..ms).step_by(RT * L) {
-        let mut acc: [[__m512d; RT]; CT] =
-            std::array::from_fn(|u| [_mm512_set1_pd(prep.constant[c0 + u]); RT]);
+        let mut acc = [[s.zero(); RT]; CT];
+        for (u, acc) in acc.iter_mut().enumerate() {
+            *acc = [s.splat(prep.constant[c0 + u]); RT];
+        }
         for j in 0..d {
-            let mut xv = [_mm512_setzero_pd(); RT];
-            let mut xs = [_mm512_setzero_pd(); RT];
+            let mut xv = [s.zero(); RT];
+            let mut xs = [s.zero(); RT];
             for t in 0..RT {
                 // SAFETY: column j < d of xt and xq has ms ≥ i0 + RT·L
                 // entries.
                 unsafe {
-                    xv[t] = _mm512_loadu_pd(xp.add(j * ms + i0 + t * L));
-                    xs[t] = _mm512_loadu_pd(qp.add(j * ms + i0 + t * L));
+                    xv[t] = s.load(xp.add(j * ms + i0 + t * L));
+                    xs[t] = s.load(qp.add(j * ms + i0 + t * L));
                 }
             }
             for (u, acc) in acc.iter_mut().enumerate() {
                 let c = c0 + u;
                 // SAFETY: `prec` and `bias` are k × dp; c < k, j < d ≤ dp.
-                let (aj, bj) = unsafe {
-                    (
-                        _mm512_set1_pd(*a.add(c * dp + j)),
-                        _mm512_set1_pd(*b.add(c * dp + j)),
-                    )
-                };
+                let (aj, bj) =
+                    unsafe { (s.splat(*a.add(c * dp + j)), s.splat(*b.add(c * dp + j))) };
                 for t in 0..RT {
-                    acc[t] = _mm512_fmadd_pd(xs[t], aj, acc[t]);
-                    acc[t] = _mm512_fmadd_pd(xv[t], bj, acc[t]);
+                    acc[t] = s.fmadd(xs[t], aj, acc[t]);
+                    acc[t] = s.fmadd(xv[t], bj, acc[t]);
                 }
             }
         }
@@ -347,7 +379,7 @@ pub(super) unsafe fn log_prob_diag<const CT: usize>(
             let c = c0 + u;
             for (t, &v) in acc.iter().enumerate() {
                 // SAFETY: c·ms + i0 + RT·L ≤ k·ms ≤ lp.len().
-                unsafe { _mm512_storeu_pd(lp.as_mut_ptr().add(c * ms + i0 + t * L), v) };
+                unsafe { s.store(lp.as_mut_ptr().add(c * ms + i0 + t * L), v) };
             }
         }
     }
@@ -359,10 +391,10 @@ pub(super) unsafe fn log_prob_diag<const CT: usize>(
 /// whose maximum is not finite goes through the scalar code.
 ///
 /// # Safety
-/// AVX-512F, AVX2 and FMA are available; `lp` holds at least k × ms values
-/// and `lse` ms, ms a multiple of 8.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn normalise(
+/// `lp` holds at least k × ms values and `lse` ms, ms a multiple of 8.
+#[inline(always)]
+pub(super) unsafe fn normalise<S: Simd>(
+    s: S,
     lp: &mut [f64],
     lse: &mut [f64],
     k: usize,
@@ -383,38 +415,35 @@ pub(super) unsafe fn normalise(
         // `at(c)` below reads or writes the L values there.
         let at = |c: usize| unsafe { base.add(c * ms + i0) };
         // SAFETY: `at(0)` points at L values of `lp` (above).
-        let mut mx = unsafe { _mm512_loadu_pd(at(0)) };
+        let mut mx = unsafe { s.load(at(0)) };
         for c in 1..k {
             // SAFETY: as above.
-            mx = _mm512_max_pd(mx, unsafe { _mm512_loadu_pd(at(c)) });
+            mx = s.max(mx, unsafe { s.load(at(c)) });
         }
-        // Finite lanes: mx − mx == 0 (false for ±∞ and NaN).
-        let finite = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(_mm512_sub_pd(mx, mx), _mm512_setzero_pd());
-        let live_mask: u8 = if live == L { 0xff } else { (1u8 << live) - 1 };
-        if finite & live_mask != live_mask {
+        let live_mask: u8 = ((1u16 << live) - 1) as u8;
+        if s.finite_lanes(mx) & live_mask != live_mask {
             scalar_group(lp, lse, (k, ms), (i0, live, L), &mut total, |v| v, |v| v);
             continue;
         }
-        let mut s = _mm512_setzero_pd();
+        let mut sum = s.zero();
         for c in 0..k {
             // SAFETY: as above.
             unsafe {
-                let e = exp_nonpositive(_mm512_sub_pd(_mm512_loadu_pd(at(c)), mx));
-                _mm512_storeu_pd(at(c), e);
-                s = _mm512_add_pd(s, e);
+                let e = exp_nonpositive(s, s.sub(s.load(at(c)), mx));
+                s.store(at(c), e);
+                sum = s.add(sum, e);
             }
         }
-        let inv = _mm512_div_pd(_mm512_set1_pd(1.0), s);
         // Padding rows: responsibility 0.
-        let inv = _mm512_maskz_mov_pd(live_mask, inv);
+        let inv = s.keep_first(s.div(s.splat(1.0), sum), live);
         for c in 0..k {
             // SAFETY: as above.
-            unsafe { _mm512_storeu_pd(at(c), _mm512_mul_pd(_mm512_loadu_pd(at(c)), inv)) };
+            unsafe { s.store(at(c), s.mul(s.load(at(c)), inv)) };
         }
-        // s ≥ 1 (the maximum contributes exp(0)); padding rows' lse: 0.
-        let v = _mm512_maskz_add_pd(live_mask, mx, ln_positive(s));
+        // sum ≥ 1 (the maximum contributes exp(0)); padding rows' lse: 0.
+        let v = s.keep_first(s.add(mx, ln_positive(s, sum)), live);
         // SAFETY: i0 + L ≤ ms ≤ lse.len().
-        unsafe { _mm512_storeu_pd(lse.as_mut_ptr().add(i0), v) };
+        unsafe { s.store(lse.as_mut_ptr().add(i0), v) };
         for &v in &lse[i0..i0 + live] {
             total += v;
         }
