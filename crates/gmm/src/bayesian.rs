@@ -118,7 +118,8 @@ pub(crate) fn component_len(cov_type: CovarianceType, d: usize) -> usize {
 }
 
 /// The variational posterior's parameters other than the means and
-/// covariances (which the [`Mixture`] beside it holds).
+/// covariances (which the model's mixture holds: see
+/// [`crate::GaussianMixtureModel::from_posterior`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posterior {
     /// The priors.
