@@ -68,8 +68,9 @@ fn stats_pass<S: DataSource + ?Sized>(
 
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
 /// statistics of its responsibilities about `mix`'s means; in `f32` where
-/// `precision` asks for it and [`avx512::single::Single::new`] accepts the
-/// mixture, else in `f64`.
+/// `precision` asks for it and [`avx512::single::Single::new`] (diag,
+/// spherical) or [`avx512::single_matrix::SingleMatrix::new`] (full, tied)
+/// accepts the mixture, else in `f64`.
 pub(crate) fn em_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -93,6 +94,22 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
                         avx512::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
                 }
                 avx512::single::finish(&single, &mut ws, st);
+                Ok(())
+            })?;
+            return Ok((stats, Precision::F32));
+        }
+        if let Some(single) = (precision == Precision::F32)
+            .then(|| avx512::single_matrix::SingleMatrix::new(mix))
+            .flatten()
+        {
+            use avx512::single_matrix::{MatrixScratch, em_block, finish};
+            let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
+                let mut ws = MatrixScratch::new(&single);
+                for row in (0..chunk.n_rows).step_by(avx512::single::BLOCK_ROWS) {
+                    let m = (chunk.n_rows - row).min(avx512::single::BLOCK_ROWS);
+                    st.loglik += em_block(&single, &chunk.data[row * d..], m, &mut ws);
+                }
+                finish(&single, &mut ws, st);
                 Ok(())
             })?;
             return Ok((stats, Precision::F32));

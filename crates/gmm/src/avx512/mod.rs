@@ -59,6 +59,7 @@ mod layout;
 mod maths;
 mod mstep;
 pub(crate) mod single;
+pub(crate) mod single_matrix;
 #[cfg(test)]
 mod tests;
 
