@@ -259,3 +259,50 @@ fn ill_conditioned_full_and_tied_run_in_f64() {
         assert_eq!(bits(a.covariances()), bits(b.covariances()), "{cov}");
     }
 }
+
+/// Full/tied, the conditioning gate's margin: two clusters whose first two
+/// coordinates differ by `eps` times a uniform (correlation near 1, the
+/// gate's `g` about 41/eps). At eps = 0.4 (g ≈ 102, below the limit of
+/// 128) every pass runs in `f32` and every parameter, the precision
+/// Cholesky factors included, is within 1e-4 of the `f64` fit (the error
+/// grows about as g²: measured 1.5e-5 at g ≈ 136, 1.4e-4 at g ≈ 272). At
+/// eps = 0.2 (g ≈ 204) the gate sends every pass after the first, whose
+/// initial covariance is well conditioned, to `f64`.
+#[test]
+fn full_and_tied_f32_within_1e_4_of_f64_up_to_the_conditioning_gate() {
+    let n = 20_000;
+    for (eps, f32_iterations) in [(0.4, 10), (0.2, 1)] {
+        let x: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let a = 10.0 * (((i * 7919) % 1009) as f64 / 1009.0 - 0.5);
+                let b = ((i * 104_729) % 1013) as f64 / 1013.0 - 0.5;
+                let c = ((i * 15_485_863) % 997) as f64 / 997.0 - 0.5;
+                let off = if i % 2 == 0 { 3.0 } else { -3.0 };
+                [
+                    (a + off) as f32,
+                    (a + off + eps * b) as f32,
+                    (c + off * eps) as f32,
+                ]
+            })
+            .collect();
+        let one = [8.0, 7.9, 0.0, 7.9, 8.0, 0.0, 0.0, 0.0, 0.1];
+        for cov in [CovarianceType::Full, CovarianceType::Tied] {
+            let init = Init::Parameters {
+                weights: vec![0.5, 0.5],
+                means: vec![2.5, 2.5, 0.0, -2.5, -2.5, 0.0],
+                covariances: one.repeat(if cov == CovarianceType::Full { 2 } else { 1 }),
+            };
+            let a = fit_as_given(&x, n, 3, 2, cov, &init, Precision::F64, 10);
+            let b = fit_as_given(&x, n, 3, 2, cov, &init, Precision::F32, 10);
+            let what = format!("eps {eps} {cov}");
+            if avx512() {
+                assert_eq!(b.f32_iterations, f32_iterations, "{what}");
+            }
+            assert!(max_rel(&b.history, &a.history) < 1e-4, "{what}");
+            assert!(max_rel(b.means(), a.means()) < 1e-4, "{what}");
+            assert!(max_rel(b.covariances(), a.covariances()) < 1e-4, "{what}");
+            let e = max_rel(b.precisions_cholesky(), a.precisions_cholesky());
+            assert!(e < 1e-4, "{what}: precisions_cholesky {e:.2e}");
+        }
+    }
+}
