@@ -4,38 +4,43 @@
 //!
 //! * The block is transposed to column-major `f32`, centred on the shift
 //!   rounded to `f32` (so `fl(x − shift)` is the exact difference rounded
-//!   once) by [`super::single`]'s transpose; a column of ones follows the d
-//!   columns, then zero columns up to a multiple of 4.
+//!   once) by [`super::single`]'s transpose.
 //! * Mahalanobis terms `‖y‖²` with `y_j = Σ_{p ≤ j} x̃_p U_pj − (μ̃ U)_j`,
 //!   rows in lanes: tiles of 32 rows × 8 columns `j` of `U` (16
 //!   accumulators), each `y_j` a run of FMAs over `p`, `μ̃ U` computed in
-//!   `f64` and rounded once. The rounding error of `y_j` is about
+//!   `f64` and rounded once. The rounding error of `y_j` is at most about
 //!   `u Σ_p |x̃_p U_pj|` (`u = 2⁻²⁴`); for the rows a component is
-//!   responsible for, `|x̃_p| ≲ |μ̃_p| + σ_p`, so it is at most `u g_c` with
-//!   `g_c = max_j Σ_p (|μ̃_cp| + σ_cp) |U_c,pj|`, which is near `1 + spread`
-//!   for a well-conditioned covariance and grows with its condition (for
-//!   two coordinates of correlation ρ, `(1 + |ρ|)/√(1 − ρ²)` times that).
-//!   The same `g_c` bounds the statistics' error on the scale of the
-//!   covariance's smallest direction, which the precision factor `U`
-//!   amplifies (`g_c` grows as the square root of the condition number):
-//!   measured on two coordinates with correlation near 1, the precision
-//!   Cholesky factors' error after 10 iterations grows about as `g_c²`
-//!   (1.5e-5 at `g_c` = 136, 1.4e-4 at 272). [`SingleMatrix::new`] declines
-//!   mixtures with `g_c` above [`F32_MATRIX_LIMIT`] (`y_j` then within about
-//!   `2⁻¹⁷` of its exact value).
+//!   responsible for, `|x̃_p| ≲ |μ̃_p| + σ_p` (`σ_p = √Σ_pp`), so it is about
+//!   `u g_c` with `g_c = max_j Σ_p (|μ̃_cp| + σ_cp) |U_c,pj|`, which is near
+//!   `1 + spread` for a well-conditioned covariance and grows with its
+//!   condition (for two coordinates of correlation ρ, as
+//!   `(1 + |ρ|)/√(1 − ρ²)`). Through the responsibilities this error reaches
+//!   the next covariance, whose smallest directions the next `U` amplifies:
+//!   measured on two coordinates with correlation near 1 (tests/precision.rs
+//!   has the data), the precision Cholesky factors after 10 iterations
+//!   differ from the `f64` fit's by about 4e-6 at `g_c` = 136, 2.6e-5 at 204,
+//!   4e-5 at 272, 1.3e-4 at 408 and 3.7e-4 at 816 (relative to max(|v|, 1)).
+//!   [`SingleMatrix::new`] declines mixtures with `g_c` above
+//!   [`F32_MATRIX_LIMIT`] = 256, and, as for diag/spherical, mixtures with a
+//!   mean more than [`F32_SPREAD_LIMIT`] standard deviations from the shift
+//!   (whose `x̃` terms are large).
 //! * The log-sum-exp is [`super::single`]'s, on the same layout.
-//! * Statistics `N`, `Σ r x̃` and `Σ r x̃ x̃ᵀ` about the shift, rows in lanes,
-//!   as one lower triangle of `Σ r z zᵀ` with `z = (x̃, 1)`: tiles of 4 × 4
-//!   entries over the block's rows (groups of 16 rows whose responsibilities
+//! * Statistics of each component `c` about its centre `cen_c = fl32(μ̃_c)`:
+//!   the rows `z = fl(x̃ − cen_c)` (a column of ones after the d columns,
+//!   zero columns to a multiple of 4) and one lower triangle of `Σ r z zᵀ`,
+//!   whose last row holds `Σ r z` and `N`: tiles of 4 × 4 entries over the
+//!   block's rows, rows in lanes (groups of 16 rows whose responsibilities
 //!   are all 0 skipped: they add exactly 0), summed in `f32` over
 //!   [`FLUSH_BLOCKS`] blocks (at most 256 rows per lane) and then, the 16
 //!   lanes added in `f64` in a fixed tree, into the `f64` sums that
-//!   [`super::finish_chunk`] moves to each component's mean as for the
-//!   `f64` kernel. Moving `Σ r x̃_p x̃_q ≈ N (Σ_pq + μ̃_p μ̃_q)` to the mean
-//!   turns its relative error into one of about `u (|μ̃_p|/σ_p)(|μ̃_q|/σ_q)`
-//!   on the scale `σ_p σ_q` of the covariance entry: as for diag/spherical,
-//!   mixtures with a mean more than [`F32_SPREAD_LIMIT`] standard deviations
-//!   (`σ_p = √Σ_pp`) from the shift run in `f64`.
+//!   [`super::finish_chunk`] moves by the `f64` offsets `μ̃_c − cen_c` to
+//!   each component's mean. Centred per component, the second moments are
+//!   about `N Σ`, not `N (Σ + μ̃ μ̃ᵀ)`: their `f32` error is about `u` on
+//!   the scale of `Σ`, with no spread amplification (centring on the shift
+//!   instead gave errors about 15 times larger in the precision Cholesky
+//!   factors on blobs with means 6 σ from the shift: 9e-5 against 6e-6).
+//!   The centring costs d subtractions per row and component, against
+//!   about d² FMAs.
 //!
 //! Sums run in a fixed order (rows `i ≡ l mod 16` in lane `l` inside a block,
 //! the lanes in a fixed tree at each flush), so results are deterministic for
@@ -49,12 +54,11 @@ use crate::mixture::{Mixture, Stats};
 use crate::params::{CovarianceType, F32_SPREAD_LIMIT};
 
 /// The largest `g_c = max_j Σ_p (|μ̃_cp| + σ_cp) |U_c,pj|` (see the module
-/// documentation) for which a full/tied iteration runs in `f32`: `2⁷`, so
-/// that each `y_j` carries an error of at most about `2⁷ · 2⁻²⁴ = 2⁻¹⁷`,
-/// and, measured, the precision Cholesky factors stay within about 2e-5 of
-/// the `f64` pass's (the error grows about as `g²`: 1.5e-5 at g = 136,
-/// 7e-5 at 204, 1.4e-4 at 272, 9e-4 at 816).
-pub(crate) const F32_MATRIX_LIMIT: f64 = 128.0;
+/// documentation) for which a full/tied iteration runs in `f32`: `2⁸`, so
+/// that each `y_j` carries an error of at most about `2⁸ · 2⁻²⁴ = 2⁻¹⁶`,
+/// and, measured, the precision Cholesky factors stay within about 4e-5 of
+/// the `f64` fit's (1.3e-4 at `g_c` = 408).
+pub(crate) const F32_MATRIX_LIMIT: f64 = 256.0;
 
 /// Entries per side of the statistics' register tiles.
 const T: usize = 4;
@@ -65,9 +69,13 @@ const JT: usize = 8;
 /// A full/tied mixture laid out for the `f32` kernel.
 #[derive(Debug)]
 pub(crate) struct SingleMatrix {
-    /// The `f64` layout with the shift rounded to `f32`: the sums and
-    /// [`finish_chunk`] are shared with the `f64` kernel.
+    /// The `f64` layout with the shift rounded to `f32`.
     base: Prepared,
+    /// What [`finish_chunk`] needs of the mixture's layout, with `mu` the
+    /// offsets `μ̃_c − cen_c` of the means from the statistics' centres.
+    offsets: Prepared,
+    /// k × d: the statistics' centres `cen_c = fl32(μ̃_c)`.
+    centre: Vec<f32>,
     /// The shift, length d.
     shift: Vec<f32>,
     /// Per matrix (k for full, 1 for tied), `U` as d rows of `dp` columns,
@@ -120,7 +128,28 @@ impl SingleMatrix {
         if u.iter().any(|v| !v.is_finite()) {
             return None;
         }
+        let mut centre = vec![0.0f32; k * d];
+        let mut offsets = vec![0.0f64; k * dp];
+        for c in 0..k {
+            for j in 0..d {
+                let v = base.mu[c * dp + j];
+                centre[c * d + j] = v as f32;
+                offsets[c * dp + j] = v - f64::from(v as f32);
+            }
+        }
         Some(SingleMatrix {
+            offsets: Prepared {
+                cov_type: base.cov_type,
+                k,
+                d,
+                dp,
+                shift: base.shift.clone(),
+                mu: offsets,
+                prec: Vec::new(),
+                bias: Vec::new(),
+                constant: Vec::new(),
+            },
+            centre,
             shift: base.shift[..d].iter().map(|&v| v as f32).collect(),
             u,
             bias,
@@ -146,9 +175,12 @@ pub(crate) struct MatrixScratch {
     lp: Vec<f32>,
     /// Per-row log-sum-exp.
     lse: Vec<f64>,
-    /// dq × rs column-major centred rows, the ones, the zero columns (rs
-    /// the block's stride).
+    /// d × rs column-major rows centred on the shift (rs the block's
+    /// stride).
     xt: Vec<f32>,
+    /// dq × rs: the rows centred on one component's centre, the ones, the
+    /// zero columns.
+    zc: Vec<f32>,
     /// d × rs: the squares the shared transpose writes (unused here).
     xq: Vec<f32>,
     /// Per component and tile, the `f32` sums of the last blocks: T × T
@@ -175,7 +207,8 @@ impl MatrixScratch {
             },
             lp: vec![0.0; k * rs],
             lse: vec![0.0; rs],
-            xt: vec![0.0; dq * rs],
+            xt: vec![0.0; d * rs],
+            zc: vec![0.0; dq * rs],
             xq: vec![0.0; d * rs],
             sums: vec![0.0; k * s.tiles() * T * T * W],
             pending: 0,
@@ -239,13 +272,14 @@ pub(crate) fn em_block(s: &SingleMatrix, x: &[f32], m: usize, ws: &mut MatrixScr
         1
     };
     assert!(super::available() && m <= BLOCK_ROWS && x.len() >= m * d);
-    assert!(ws.xt.len() >= dq * rs && ws.xq.len() >= d * rs);
+    assert!(ws.xt.len() >= d * rs && ws.zc.len() >= dq * rs && ws.xq.len() >= d * rs);
+    assert!(s.centre.len() == k * d);
     assert!(ws.lp.len() >= k * rs && ws.lse.len() >= rs);
     assert!(ws.sums.len() == k * s.tiles() * T * T * W);
     assert!(s.u.len() == mats * d * dp && s.bias.len() == k * dp && s.constant.len() == k);
     // The augmented columns (the stride depends on the block's length).
-    ws.xt[d * rs..(d + 1) * rs].fill(1.0);
-    ws.xt[(d + 1) * rs..dq * rs].fill(0.0);
+    ws.zc[d * rs..(d + 1) * rs].fill(1.0);
+    ws.zc[(d + 1) * rs..dq * rs].fill(0.0);
     // SAFETY: AVX-512F is available and every buffer has the length the
     // kernels index (checked above; ms is a multiple of 32).
     let ll = unsafe {
@@ -257,6 +291,7 @@ pub(crate) fn em_block(s: &SingleMatrix, x: &[f32], m: usize, ws: &mut MatrixScr
         let nb = dq / T;
         let mut t = 0;
         for c in 0..k {
+            centre_on(&ws.xt, &s.centre[c * d..(c + 1) * d], ms, rs, &mut ws.zc);
             for pb in 0..nb {
                 for qb in 0..=pb {
                     stats_tile(c, pb * T, qb * T, ms, rs, t, ws);
@@ -277,7 +312,7 @@ pub(crate) fn em_block(s: &SingleMatrix, x: &[f32], m: usize, ws: &mut MatrixScr
 /// resets them (see [`super::finish_chunk`]).
 pub(crate) fn finish(s: &SingleMatrix, ws: &mut MatrixScratch, st: &mut Stats) {
     ws.flush(s);
-    finish_chunk(&s.base, &mut ws.base, st);
+    finish_chunk(&s.offsets, &mut ws.base, st);
 }
 
 /// `lp[c · rs + i] = K_c − ½ Σ_j (Σ_{p ≤ j} x̃_ip U_pj − (μ̃ U)_j)²` for all
@@ -343,8 +378,24 @@ unsafe fn log_prob(s: &SingleMatrix, c: usize, xt: &[f32], ms: usize, rs: usize,
     }
 }
 
+/// `zc[p · rs + i] = fl(xt[p · rs + i] − cen_p)` for the d columns `p` of
+/// `cen` and the ms rows.
+///
+/// # Safety
+/// AVX-512F; `xt` and `zc` hold d × rs, ms ≤ rs.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn centre_on(xt: &[f32], cen: &[f32], ms: usize, rs: usize, zc: &mut [f32]) {
+    for (p, &cp) in cen.iter().enumerate() {
+        let (src, dst) = (&xt[p * rs..p * rs + ms], &mut zc[p * rs..p * rs + ms]);
+        for (z, &x) in dst.iter_mut().zip(src) {
+            *z = x - cp;
+        }
+    }
+}
+
 /// Tile `t` of the statistics: entries `(p0 + a, q0 + b)`, `a, b < T`, of
-/// `Σ r_c z zᵀ` over the block's ms rows, added to the tile's `f32` sums in
+/// `Σ r_c z zᵀ` (`z` the rows centred on component c's centre, and 1) over
+/// the block's ms rows, added to the tile's `f32` sums in
 /// `ws`. Groups of 16 rows with all responsibilities 0 are skipped.
 ///
 /// # Safety
@@ -360,7 +411,7 @@ unsafe fn stats_tile(
     t: usize,
     ws: &mut MatrixScratch,
 ) {
-    let (rp, xp) = (ws.lp.as_ptr(), ws.xt.as_ptr());
+    let (rp, xp) = (ws.lp.as_ptr(), ws.zc.as_ptr());
     let mut acc = [[_mm512_setzero_ps(); T]; T];
     for i0 in (0..ms).step_by(W) {
         // SAFETY: rows i0..i0 + 16 ≤ ms of component c < k.
@@ -370,7 +421,7 @@ unsafe fn stats_tile(
         }
         let mut w = [_mm512_setzero_ps(); T];
         for (a, w) in w.iter_mut().enumerate() {
-            // SAFETY: column p0 + a < dq of xt has rs ≥ i0 + 16 entries.
+            // SAFETY: column p0 + a < dq of zc has rs ≥ i0 + 16 entries.
             *w = _mm512_mul_ps(r, unsafe { _mm512_loadu_ps(xp.add((p0 + a) * rs + i0)) });
         }
         for b in 0..T {
