@@ -54,6 +54,22 @@ const ALL_TYPES: [CovarianceType; 4] = [
     CovarianceType::Spherical,
 ];
 
+/// Covariances `v I` (variances `v`) in the layout of `cov`.
+fn scaled_identity(cov: CovarianceType, k: usize, d: usize, v: f64) -> Vec<f64> {
+    match cov {
+        CovarianceType::Full | CovarianceType::Tied => (0..cov.covariance_len(k, d))
+            .map(|i| {
+                if (i % (d * d)).is_multiple_of(d + 1) {
+                    v
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+        _ => vec![v; cov.covariance_len(k, d)],
+    }
+}
+
 /// A fit from `init` as given (its covariances in the layout of `cov`).
 #[allow(clippy::too_many_arguments)]
 fn fit_as_given(
@@ -92,12 +108,7 @@ fn fit(
     let src = ArraySource::from_slice(x, n, d).unwrap();
     // Unit covariances in the layout of `cov` (identity matrices for
     // full/tied).
-    let covariances = match cov {
-        CovarianceType::Full | CovarianceType::Tied => (0..cov.covariance_len(k, d))
-            .map(|i| if i % (d * d) % (d + 1) == 0 { 1.0 } else { 0.0 })
-            .collect(),
-        _ => vec![1.0; cov.covariance_len(k, d)],
-    };
+    let covariances = scaled_identity(cov, k, d, 1.0);
     let init = match init {
         Init::Parameters { weights, means, .. } => Init::Parameters {
             weights: weights.clone(),
@@ -215,12 +226,7 @@ fn means_far_apart_in_standard_deviations_run_in_f64() {
         let init = Init::Parameters {
             weights: weights.clone(),
             means: means.clone(),
-            covariances: match cov {
-                CovarianceType::Full | CovarianceType::Tied => (0..cov.covariance_len(k, d))
-                    .map(|i| if i % (d * d) % (d + 1) == 0 { 0.1 } else { 0.0 })
-                    .collect(),
-                _ => vec![0.1; cov.covariance_len(k, d)],
-            },
+            covariances: scaled_identity(cov, k, d, 0.1),
         };
         let a = fit_as_given(&x, n, d, k, cov, &init, Precision::F64, 5);
         let b = fit_as_given(&x, n, d, k, cov, &init, Precision::F32, 5);
