@@ -77,7 +77,7 @@ for d in ds:
                 last[p] = summary
         a, b = statistics.median(per["f64"]), statistics.median(per["f32"])
         print(f"| {d} | {cov} | {a:.2f} | {b:.2f} | {a / b:.2f}x | "
-              f"{last['f32']['f32_iterations']} of {last['f32']['n_iter']} | "
+              f"{last['f32']['f32_iterations']} of {last['f32'].get('n_iter')} | "
               f"{last['f64']['lower_bound']:.10f} | {last['f32']['lower_bound']:.10f} |",
               flush=True)
 PY
