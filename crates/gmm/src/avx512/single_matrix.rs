@@ -451,14 +451,16 @@ mod tests {
     use crate::mixture::{Workspace, normalise_rows};
     use mmclust_core::isa::Isa;
 
-    /// The kernel on one block of `m` rows near the means of a random
-    /// mixture (`offset` from the origin) against the portable `f64` path:
+    /// The kernel on `m` rows (blocks of up to `BLOCK_ROWS`, one chunk)
+    /// near the means of a random mixture (means about 1e3 from the origin
+    /// for odd seeds) against the portable `f64` path:
     /// returns the largest errors of the responsibilities (absolute), of
     /// the per-row log-likelihoods (relative to max(|ℓ|, 1)), and of the
     /// statistics (`N` relative to m, `S1` and `S2` relative to the largest
     /// `S2` entry of the component, `S1` through its square root times m).
     fn errors(cov_type: CovarianceType, k: usize, d: usize, m: usize, seed: u64) -> [f64; 3] {
-        let mix = mixture(cov_type, k, d, 0.0, seed);
+        let offset = if seed % 2 == 0 { 0.0 } else { 1e3 };
+        let mix = mixture(cov_type, k, d, offset, seed);
         let x: Vec<f32> = (0..m * d)
             .map(|i| {
                 let (r, j) = (i / d, i % d);
@@ -470,10 +472,25 @@ mod tests {
         let s = SingleMatrix::new(&mix).expect("within the gates");
         let mut ws = MatrixScratch::new(&s);
         let mut st = Stats::new(cov_type, k, d);
-        let ll = em_block(&s, &x, m, &mut ws);
-        let rs = stride(padded_rows(m));
-        let resp: Vec<f32> = ws.lp.clone();
-        let lse: Vec<f64> = ws.lse[..m].to_vec();
+        // Blocks of up to BLOCK_ROWS rows (more than FLUSH_BLOCKS of them
+        // for the largest m): responsibilities to row-major m × k.
+        let (mut ll, mut resp, mut lse) = (0.0, vec![0.0f32; m * k], Vec::new());
+        for i0 in (0..m).step_by(BLOCK_ROWS) {
+            let mb = (m - i0).min(BLOCK_ROWS);
+            ll += em_block(&s, &x[i0 * d..], mb, &mut ws);
+            let rs = stride(padded_rows(mb));
+            for i in 0..mb {
+                for c in 0..k {
+                    resp[(i0 + i) * k + c] = ws.lp[c * rs + i];
+                }
+            }
+            for i in mb..rs {
+                for c in 0..k {
+                    assert_eq!(ws.lp[c * rs + i], 0.0, "padding row {i}");
+                }
+            }
+            lse.extend_from_slice(&ws.lse[..mb]);
+        }
         finish(&s, &mut ws, &mut st);
 
         // The portable path, by its blocks of 128 rows.
@@ -495,12 +512,7 @@ mod tests {
         for i in 0..m {
             e_ll = e_ll.max((lse[i] - want_lse[i]).abs() / want_lse[i].abs().max(1.0));
             for c in 0..k {
-                e_resp = e_resp.max((f64::from(resp[c * rs + i]) - lp[i * k + c]).abs());
-            }
-        }
-        for i in m..rs {
-            for c in 0..k {
-                assert_eq!(resp[c * rs + i], 0.0, "padding row {i}");
+                e_resp = e_resp.max((f64::from(resp[i * k + c]) - lp[i * k + c]).abs());
             }
         }
         let t = d * (d + 1) / 2;
@@ -522,7 +534,8 @@ mod tests {
 
     /// On random mixtures (d across the 8-column tiles of `U` and the
     /// 4-entry tiles of the statistics, blocks that end inside a 16-row
-    /// vector), the `f32` kernel is within `f32` rounding of the portable
+    /// vector, more blocks than the `f32` sums hold before a flush, means
+    /// near the origin and 1e3 from it), the `f32` kernel is within `f32` rounding of the portable
     /// `f64` path: responsibilities within 1e-4 absolute, log-likelihoods
     /// within 1e-5 relative, statistics within 1e-5 of their scale. (These
     /// are about 100 u, u = 2⁻²⁴ ≈ 6e-8: the observed errors are printed.)
@@ -543,6 +556,8 @@ mod tests {
                 (2, 16, 512),
                 (6, 17, 300),
                 (2, 33, 64),
+                (3, 5, 10 * BLOCK_ROWS + 77),
+                (4, 12, 9 * BLOCK_ROWS),
             ] {
                 let e = errors(cov_type, k, d, m, (k * 100 + d) as u64);
                 let what = format!(
