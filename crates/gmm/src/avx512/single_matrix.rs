@@ -459,7 +459,7 @@ mod tests {
     /// statistics (`N` relative to m, `S1` and `S2` relative to the largest
     /// `S2` entry of the component, `S1` through its square root times m).
     fn errors(cov_type: CovarianceType, k: usize, d: usize, m: usize, seed: u64) -> [f64; 3] {
-        let offset = if seed % 2 == 0 { 0.0 } else { 1e3 };
+        let offset = if seed.is_multiple_of(2) { 0.0 } else { 1e3 };
         let mix = mixture(cov_type, k, d, offset, seed);
         let x: Vec<f32> = (0..m * d)
             .map(|i| {
