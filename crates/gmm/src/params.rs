@@ -110,15 +110,17 @@ pub enum Precision {
     /// `float64` on the same values to about 1e-12.
     #[default]
     F64,
-    /// Diag and spherical covariances on AVX-512: the per-row products in
-    /// `f32` (16 rows per vector, twice the `f64` rate), summed in `f32` over
-    /// at most 8 rows per lane and then in `f64`. This is the precision
+    /// On AVX-512, every covariance type: the per-row products in `f32` (16
+    /// rows per vector, twice the `f64` rate), summed in `f32` over at most
+    /// 256 rows per lane and then in `f64`. This is the precision
     /// scikit-learn itself computes in for `float32` input; agreement with its
-    /// `float64` run is about 1e-6, and the tests hold it to 1e-4. Full and
-    /// tied covariances, CPUs without AVX-512, and mixtures whose means lie
-    /// more than [`F32_SPREAD_LIMIT`] standard deviations from the mean of
-    /// the means (where `f32` statistics about that point would lose digits)
-    /// run in `f64`.
+    /// `float64` run is about 1e-6, and the tests hold it to 1e-4. CPUs
+    /// without AVX-512, mixtures whose means lie more than
+    /// [`F32_SPREAD_LIMIT`] standard deviations from the mean of the means
+    /// (where `f32` statistics about that point would lose digits), and
+    /// full/tied covariances too ill-conditioned for `f32` (the terms of
+    /// the precision factor's products more than 256 times their result for
+    /// rows one standard deviation from the mean) run in `f64`.
     F32,
 }
 

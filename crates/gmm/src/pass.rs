@@ -68,10 +68,11 @@ fn stats_pass<S: DataSource + ?Sized>(
 
 /// One EM iteration's pass: the log-likelihood of `mix` (summed) and the
 /// statistics of its responsibilities about `mix`'s means; in `f32` where
-/// `precision` asks for it, the process's path runs the `f32` kernel
-/// (AVX-512) and [`block::single::Single::new`] accepts the mixture, else in
-/// `f64`: by the block kernels where the path has a tier of them
-/// ([`block::tier`]), else by the portable kernels.
+/// `precision` asks for it, the process's path runs the `f32` kernels
+/// (AVX-512) and [`block::single::Single::new`] (diag, spherical) or
+/// [`block::single_matrix::SingleMatrix::new`] (full, tied) accepts the
+/// mixture, else in `f64`: by the block kernels where the path has a tier of
+/// them ([`block::tier`]), else by the portable kernels.
 pub(crate) fn em_pass<S: DataSource + ?Sized>(
     source: &S,
     chunking: Chunking,
@@ -95,6 +96,22 @@ pub(crate) fn em_pass<S: DataSource + ?Sized>(
                         block::single::em_block(&single, &chunk.data[row * d..], m, &mut ws);
                 }
                 block::single::finish(&single, &mut ws, st);
+                Ok(())
+            })?;
+            return Ok((stats, Precision::F32));
+        }
+        if let Some(single) = (precision == Precision::F32 && block::single::available())
+            .then(|| block::single_matrix::SingleMatrix::new(mix))
+            .flatten()
+        {
+            use block::single_matrix::{MatrixScratch, em_block, finish};
+            let stats = stats_pass(source, chunking, options, zero, |chunk, st| {
+                let mut ws = MatrixScratch::new(&single);
+                for row in (0..chunk.n_rows).step_by(block::single::BLOCK_ROWS) {
+                    let m = (chunk.n_rows - row).min(block::single::BLOCK_ROWS);
+                    st.loglik += em_block(&single, &chunk.data[row * d..], m, &mut ws);
+                }
+                finish(&single, &mut ws, st);
                 Ok(())
             })?;
             return Ok((stats, Precision::F32));

@@ -72,12 +72,12 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 1e-6, value_name = "R")]
     reg_covar: f64,
     /// Arithmetic of the EM pass: f64 (default) or f32. f32 computes the
-    /// diag/spherical products 16 rows a vector on AVX-512, faster per
-    /// iteration (scripts/bench_peers.sh --gmm), as precise as scikit-learn on float32 data
-    /// (about 1e-6 from the f64 answer); full/tied covariances, CPUs without
-    /// AVX-512 and means more than 16 standard deviations from the mean of
-    /// the means run in f64 (`f32_iterations` in --json says how many ran in
-    /// f32).
+    /// per-row products 16 rows a vector on AVX-512, faster per
+    /// iteration (scripts/bench_peers.sh --gmm, scripts/bench_gmm_f32.sh), as precise as
+    /// scikit-learn on float32 data (about 1e-6 from the f64 answer); CPUs
+    /// without AVX-512, means more than 16 standard deviations from the mean
+    /// of the means and (full/tied) ill-conditioned covariances run in f64
+    /// (`f32_iterations` in --json says how many ran in f32).
     #[arg(long, default_value = "f64", value_name = "P")]
     precision: String,
     /// Write the model (JSON).

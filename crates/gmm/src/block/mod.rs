@@ -73,6 +73,7 @@ mod layout;
 mod maths;
 mod mstep;
 pub(crate) mod single;
+pub(crate) mod single_matrix;
 #[cfg(test)]
 mod tests;
 mod vector;

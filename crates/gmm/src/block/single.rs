@@ -38,7 +38,7 @@ use crate::mixture::{Mixture, Stats};
 use crate::params::{CovarianceType, F32_SPREAD_LIMIT};
 
 /// `f32` lanes per vector.
-const W: usize = 16;
+pub(super) const W: usize = 16;
 
 /// Rows per block: 32 rows per lane in each register accumulator of the
 /// statistics before it is stored (with 128, the `f64` kernel's block, the
@@ -48,7 +48,7 @@ pub(crate) const BLOCK_ROWS: usize = 512;
 
 /// Blocks whose statistics are summed in `f32` before they go to the
 /// chunk's `f64` sums.
-const FLUSH_BLOCKS: usize = 8;
+pub(super) const FLUSH_BLOCKS: usize = 8;
 
 /// Whether this kernel runs on the process's path ([`crate::simd::isa`]):
 /// AVX-512 only (it has no AVX2 tier).
@@ -173,7 +173,7 @@ impl SingleScratch {
 /// components' (or d columns') runs do not start at multiples of 4 KiB,
 /// which alias in the L1 cache (with 512 rows they all did, and the
 /// log-sum-exp ran at half speed).
-fn stride(ms: usize) -> usize {
+pub(super) fn stride(ms: usize) -> usize {
     ms + W
 }
 
@@ -247,7 +247,7 @@ pub(crate) fn finish(s: &Single, ws: &mut SingleScratch, st: &mut Stats) {
 /// m ≤ ms ≤ xs, `shift` d values.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn transpose_centred(
+pub(super) unsafe fn transpose_centred(
     x: &[f32],
     m: usize,
     d: usize,
@@ -373,7 +373,13 @@ fn exp_nonpositive(x: __m512) -> __m512 {
 /// AVX-512F, AVX2 and FMA are available; `lp` holds at least k × rs
 /// values, `lse` rs, rs a multiple of 16.
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn normalise(lp: &mut [f32], lse: &mut [f64], k: usize, m: usize, rs: usize) -> f64 {
+pub(super) unsafe fn normalise(
+    lp: &mut [f32],
+    lse: &mut [f64],
+    k: usize,
+    m: usize,
+    rs: usize,
+) -> f64 {
     let mut total = 0.0;
     for i0 in (0..rs).step_by(W) {
         let live = m.saturating_sub(i0).min(W);

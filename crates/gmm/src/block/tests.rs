@@ -17,7 +17,13 @@ const TYPES: [CovarianceType; 4] = [
 ];
 
 /// A valid mixture: means around `offset`, covariances `A Aᵀ + s I`.
-fn mixture(cov_type: CovarianceType, k: usize, d: usize, offset: f64, seed: u64) -> Mixture {
+pub(super) fn mixture(
+    cov_type: CovarianceType,
+    k: usize,
+    d: usize,
+    offset: f64,
+    seed: u64,
+) -> Mixture {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         state ^= state << 13;

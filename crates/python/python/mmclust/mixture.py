@@ -49,11 +49,12 @@ class GaussianMixture(BaseEstimator):
       give the same rows (scikit-learn's generator moves on).
     * `verbose` and `verbose_interval` are accepted and ignored.
     * `precision` (not in scikit-learn): 'f64' (default) or 'f32'. With 'f32',
-      diag and spherical fits compute their per-row products in float32 on
-      CPUs with AVX-512, faster per iteration (scripts/bench_peers.sh --gmm), within about
+      fits compute their per-row products in float32 on CPUs with AVX-512,
+      faster per iteration (scripts/bench_peers.sh --gmm), within about
       1e-6 of the 'f64' answer (scikit-learn itself computes in float32 on
-      float32 input); full and tied fits, and means more than 16 standard
-      deviations from the mean of the means, run in float64.
+      float32 input); means more than 16 standard deviations from the mean
+      of the means, and ill-conditioned full or tied covariances, run in
+      float64.
     """
 
     _estimator_type = "density_estimator"
