@@ -14,6 +14,9 @@ use pyo3::types::PyDict;
 
 use crate::{Input, engine_error, run_detached};
 
+mod online;
+pub(crate) use online::gmm_partial_fit;
+
 fn err(e: GmmError) -> PyErr {
     // A collapsed component is a ValueError in scikit-learn too.
     let input = e.is_input_error() || matches!(e, GmmError::Degenerate { .. });
@@ -77,31 +80,7 @@ pub(crate) fn gmm_fit<'py>(
     let precision: Precision = precision
         .parse()
         .map_err(|e: String| PyValueError::new_err(format!("precision: {e}")))?;
-    let init = match (weights_init, means_init, covariances_init) {
-        (Some(w), Some(m), Some(c)) => Init::Parameters {
-            weights: flat(&w),
-            means: flat(&m),
-            covariances: flat(&c),
-        },
-        (None, Some(m), None) => Init::Means(m.as_array().iter().map(|&v| v as f32).collect()),
-        (None, None, None) => match init_params {
-            "kmeans" => Init::KMeans,
-            "k-means++" => Init::KMeansPlusPlus,
-            "random" => Init::Random,
-            "random_from_data" => Init::RandomFromData,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "init_params='{other}' is not one of 'kmeans', 'k-means++', 'random', \
-                     'random_from_data'"
-                )));
-            }
-        },
-        _ => {
-            return Err(PyValueError::new_err(
-                "give means_init alone, or weights_init, means_init and precisions_init together",
-            ));
-        }
-    };
+    let init = init_of(init_params, weights_init, means_init, covariances_init)?;
     let mut params = GmmParams::new(n_components)
         .covariance(cov)
         .init(init)
@@ -140,6 +119,42 @@ pub(crate) fn gmm_fit<'py>(
         out.set_item("posterior", posterior_dict(py, p)?)?;
     }
     Ok(out)
+}
+
+/// The initialisation of scikit-learn's arguments: given parameters
+/// (`weights_init`, `means_init` and the covariances of `precisions_init`
+/// together), given means alone, or the method `init_params`.
+fn init_of(
+    init_params: &str,
+    weights_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+    means_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+    covariances_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+) -> PyResult<Init> {
+    Ok(match (weights_init, means_init, covariances_init) {
+        (Some(w), Some(m), Some(c)) => Init::Parameters {
+            weights: flat(&w),
+            means: flat(&m),
+            covariances: flat(&c),
+        },
+        (None, Some(m), None) => Init::Means(m.as_array().iter().map(|&v| v as f32).collect()),
+        (None, None, None) => match init_params {
+            "kmeans" => Init::KMeans,
+            "k-means++" => Init::KMeansPlusPlus,
+            "random" => Init::Random,
+            "random_from_data" => Init::RandomFromData,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "init_params='{other}' is not one of 'kmeans', 'k-means++', 'random', \
+                     'random_from_data'"
+                )));
+            }
+        },
+        _ => {
+            return Err(PyValueError::new_err(
+                "give means_init alone, or weights_init, means_init and precisions_init together",
+            ));
+        }
+    })
 }
 
 /// `d[key]`, `None` when absent or `None`.

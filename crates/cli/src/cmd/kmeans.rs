@@ -15,13 +15,13 @@ use mmclust_kmeans::{
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::checkpoint;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
 use crate::progress::{RowProgress, StatusLine, with_progress};
 
-mod checkpoint;
 
 /// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
 /// statistics (NaN/inf check, tolerance scale, optional standardisation), the
@@ -326,7 +326,13 @@ impl Setup {
         }
         if minibatch {
             let resume = match &a.resume {
-                Some(p) => Some(checkpoint::load(p, &input.fingerprint, &checkpoint_params)?),
+                Some(p) => Some(checkpoint::load(
+                    checkpoint::MINIBATCH,
+                    p,
+                    &input.fingerprint,
+                    &checkpoint_params,
+                    |s: &MiniBatchState| s.validate().map_err(|e| e.to_string()),
+                )?),
                 None => None,
             };
             params = params.algorithm(KMeansAlgorithm::MiniBatch(Box::new(minibatch_options(
@@ -413,12 +419,14 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
         // Every rank holds the same state; rank 0 writes it.
         if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
             checkpoint::save(
+                checkpoint::MINIBATCH,
                 p,
                 &data_inputs,
                 &input.fingerprint,
                 &setup.checkpoint_params,
                 state,
-            )?;
+            )
+            .map_err(KMeansError::from)?;
         }
         Ok(())
     };

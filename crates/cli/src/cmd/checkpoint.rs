@@ -1,42 +1,76 @@
-//! Mini-batch checkpoint files: the run's state plus what it belongs to (the
-//! input's fingerprint and the options that shape the run), so a resume with
-//! other data or other options is refused instead of silently diverging.
+//! Checkpoint files of the runs that learn from batches (mini-batch K-means,
+//! online EM): the run's state plus what it belongs to (the input's
+//! fingerprint and the options that shape the run), so a resume with other
+//! data or other options is refused instead of silently diverging.
 
 use std::path::Path;
 
 use anyhow::Result;
-use mmclust_kmeans::{KMeansError, MiniBatchState};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::fail::usage;
 
-const KIND: &str = "mmclust-minibatch-checkpoint";
+/// What kind of run a checkpoint belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kind {
+    /// The file's `"kind"`.
+    name: &'static str,
+    /// What the file is, in messages.
+    what: &'static str,
+    /// The command line that writes it, in messages.
+    writer: &'static str,
+}
+
+/// `mmclust kmeans --algorithm minibatch --checkpoint`.
+pub(crate) const MINIBATCH: Kind = Kind {
+    name: "mmclust-minibatch-checkpoint",
+    what: "mini-batch",
+    writer: "mmclust kmeans --checkpoint",
+};
+
+/// `mmclust gmm --online --checkpoint`.
+pub(crate) const ONLINE_GMM: Kind = Kind {
+    name: "mmclust-online-gmm-checkpoint",
+    what: "online GMM",
+    writer: "mmclust gmm --online --checkpoint",
+};
+
 const VERSION: u64 = 1;
 
 /// Writes a checkpoint atomically (temporary name, then rename).
-pub(super) fn save(
+pub(crate) fn save<T: Serialize>(
+    kind: Kind,
     path: &Path,
     inputs: &[&Path],
     input: &Value,
     params: &Value,
-    state: &MiniBatchState,
-) -> mmclust_kmeans::Result<()> {
+    state: &T,
+) -> mmclust_core::Result<()> {
     let v = json!({
-        "kind": KIND,
+        "kind": kind.name,
         "version": VERSION,
         "input": input,
         "parameters": params,
         "state": state,
     });
     let text = serde_json::to_string(&v).expect("checkpoint serialises") + "\n";
-    mmclust_core::output::write_atomic(path, inputs, text.as_bytes()).map_err(KMeansError::from)
+    mmclust_core::output::write_atomic(path, inputs, text.as_bytes())
 }
 
-/// Reads a checkpoint and checks it belongs to this input and these options.
-pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBatchState> {
+/// Reads a checkpoint and checks it belongs to this input and these options,
+/// and that its state passes `validate`.
+pub(crate) fn load<T: DeserializeOwned>(
+    kind: Kind,
+    path: &Path,
+    input: &Value,
+    params: &Value,
+    validate: impl FnOnce(&T) -> std::result::Result<(), String>,
+) -> Result<T> {
     let text = crate::input::read_text(
         path,
-        "a checkpoint written by `mmclust kmeans --checkpoint`",
+        &format!("a checkpoint written by `{}`", kind.writer),
     )?;
     let bad = |what: String| usage(format!("{}: {what}", path.display()));
     let v: Value = serde_json::from_str(&text).map_err(|e| {
@@ -44,8 +78,8 @@ pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBat
             "not valid JSON ({e}); expected a checkpoint written by --checkpoint"
         ))
     })?;
-    if v.get("kind").and_then(Value::as_str) != Some(KIND) {
-        return Err(bad("not an mmclust mini-batch checkpoint".into()));
+    if v.get("kind").and_then(Value::as_str) != Some(kind.name) {
+        return Err(bad(format!("not an mmclust {} checkpoint", kind.what)));
     }
     if v.get("version").and_then(Value::as_u64) != Some(VERSION) {
         return Err(bad(format!(
@@ -73,9 +107,9 @@ pub(super) fn load(path: &Path, input: &Value, params: &Value) -> Result<MiniBat
             }
         }
     }
-    let state: MiniBatchState = serde_json::from_value(v["state"].clone())
+    let state: T = serde_json::from_value(v["state"].clone())
         .map_err(|e| bad(format!("malformed state ({e})")))?;
-    if let Err(e) = state.validate() {
+    if let Err(e) = validate(&state) {
         return Err(bad(format!("the checkpoint is corrupt: {e}")));
     }
     Ok(state)
