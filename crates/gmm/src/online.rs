@@ -14,7 +14,12 @@
 //!   kernels over the batch in memory, statistics about the current means,
 //!   moved exactly to the anchors), the blend `s ← (1 − η_t) s + η_t ŝ` with
 //!   `η_t = (t + 2)^(−α)` (`α` = [`OnlineOptions::step_decay`]; step 0 takes
-//!   `s = ŝ`), and the M-step of EM from `s`.
+//!   `s = ŝ`), and the M-step of EM from `s`, which the next E-step uses.
+//! * The model is the M-step of a polynomial-decay average of the running
+//!   statistics over the steps (Polyak–Ruppert averaging): with α < 1 the
+//!   running statistics keep a noise of order `η_t` (they weigh about the
+//!   last `1/η_t` batches), their average weighs a fixed share of all the
+//!   steps, and its log-likelihood comes much closer to full EM's.
 //! * Batches are those of mini-batch K-means ([`mmclust_core::batches`]):
 //!   runs of contiguous rows set by (seed, step), read one ahead on a
 //!   background thread, E-stepped in fixed 256-row chunks merged by the fixed
@@ -226,7 +231,16 @@ pub struct OnlineState {
     /// `Σ r (x − a)(x − a)ᵀ / n`: k packed lower triangles (full, tied) or
     /// k × d diagonals (diag, spherical).
     pub s2: Vec<f64>,
-    /// The current mixture's weights (k).
+    /// Polynomial-decay averages of the running statistics over the steps
+    /// (`avg ← (1 − γ) avg + γ s`, `γ_t = 4 / (t + 4)` after step t ≥ 1):
+    /// the model is the M-step of these. Same layouts as `nk`, `s1`, `s2`.
+    pub avg_nk: Vec<f64>,
+    /// See `avg_nk`.
+    pub avg_s1: Vec<f64>,
+    /// See `avg_nk`.
+    pub avg_s2: Vec<f64>,
+    /// The current mixture's weights (k): the one the next E-step uses
+    /// (the M-step of the running statistics, not of their averages).
     pub weights: Vec<f64>,
     /// Its means (k × d).
     pub means: Vec<f64>,
@@ -268,6 +282,9 @@ impl OnlineState {
             step: 0,
             total_steps,
             anchor: mix.means.clone(),
+            avg_nk: zero.nk.clone(),
+            avg_s1: zero.s1.clone(),
+            avg_s2: zero.s2.clone(),
             nk: zero.nk,
             s1: zero.s1,
             s2: zero.s2,
@@ -308,6 +325,21 @@ impl OnlineState {
         )
     }
 
+    /// The fit's mixture: the M-step of the averaged statistics (the
+    /// current mixture before the first step).
+    fn averaged_mixture(&self, reg_covar: f64) -> Result<Mixture> {
+        if self.step == 0 {
+            return self.mixture();
+        }
+        let averaged = Stats {
+            nk: self.avg_nk.clone(),
+            s1: self.avg_s1.clone(),
+            s2: self.avg_s2.clone(),
+            loglik: 0.0,
+        };
+        averaged.m_step(self.cov_type()?, self.k, self.d, &self.anchor, reg_covar, false)
+    }
+
     /// Checks that the state is one a run could have written for k
     /// components of d columns of `cov_type`: shapes agree, every number is
     /// finite, the history is as thinned. A checkpoint is read from a file;
@@ -331,6 +363,9 @@ impl OnlineState {
             ("nk", self.nk.len(), k),
             ("s1", self.s1.len(), k * d),
             ("s2", self.s2.len(), zero.s2.len()),
+            ("avg_nk", self.avg_nk.len(), k),
+            ("avg_s1", self.avg_s1.len(), k * d),
+            ("avg_s2", self.avg_s2.len(), zero.s2.len()),
             ("weights", self.weights.len(), k),
             ("means", self.means.len(), k * d),
             ("covariances", self.covariances.len(), cov.covariance_len(k, d)),
@@ -346,6 +381,9 @@ impl OnlineState {
             &self.nk,
             &self.s1,
             &self.s2,
+            &self.avg_nk,
+            &self.avg_s1,
+            &self.avg_s2,
             &self.weights,
             &self.means,
             &self.covariances,
@@ -389,7 +427,7 @@ impl OnlineState {
     /// # Errors
     /// A state whose covariances do not factor (a corrupt state).
     pub fn model(&self, params: &GmmParams, step_decay: f64) -> Result<GaussianMixtureModel> {
-        let mix = self.mixture()?;
+        let mix = self.averaged_mixture(params.reg_covar)?;
         let lower_bound = self.last_batch_log_likelihood.unwrap_or(f64::NAN);
         let mut model = GaussianMixtureModel::from_run(
             params,
@@ -496,6 +534,24 @@ fn blend(running: &mut [f64], batch: &[f64], rows: f64, eta: f64, first: bool) {
     for (s, &b) in running.iter_mut().zip(batch) {
         let b = b / rows;
         *s = if first { b } else { (1.0 - eta) * *s + eta * b };
+    }
+}
+
+/// The weight of step `t`'s running statistics in their average:
+/// polynomial-decay averaging (Shamir and Zhang 2013) with `q = 3`,
+/// `γ = (q + 1) / (t + 1 + q)`, 1 for the first step. The average weighs step
+/// `t` about as `t³`: most of its weight lies on the last half of the steps,
+/// so it forgets the start while averaging the noise of the later steps
+/// (Polyak–Ruppert averaging, which Cappé and Moulines pair with α < 1),
+/// without knowing in advance when the run ends.
+fn average_weight(t: u64) -> f64 {
+    4.0 / (t as f64 + 4.0)
+}
+
+/// `avg ← (1 − γ) avg + γ s`, element by element.
+fn average(avg: &mut [f64], s: &[f64], gamma: f64) {
+    for (a, &v) in avg.iter_mut().zip(s) {
+        *a = (1.0 - gamma) * *a + gamma * v;
     }
 }
 
@@ -661,6 +717,10 @@ impl GmmParams {
         blend(&mut state.nk, &st.nk, rows, eta, first);
         blend(&mut state.s1, &st.s1, rows, eta, first);
         blend(&mut state.s2, &st.s2, rows, eta, first);
+        let gamma = average_weight(state.step);
+        average(&mut state.avg_nk, &state.nk, gamma);
+        average(&mut state.avg_s1, &state.s1, gamma);
+        average(&mut state.avg_s2, &state.s2, gamma);
         let running = Stats {
             nk: std::mem::take(&mut state.nk),
             s1: std::mem::take(&mut state.s1),
@@ -856,9 +916,9 @@ impl GmmParams {
         if let Some(save) = hooks.on_checkpoint {
             save(&state)?;
         }
-        let summary = |refine| {
-            state.summary(batch_rows, opts.step_decay, refine, n)
-        };
+        // The model: the M-step of the averaged statistics.
+        let mix = state.averaged_mixture(self.reg_covar)?;
+        let summary = |refine| state.summary(batch_rows, opts.step_decay, refine, n);
         let mut model = if opts.refine > 0 {
             // Full EM from the online mixture; its runs end with the pass
             // that measures the log-likelihood.

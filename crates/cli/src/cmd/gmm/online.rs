@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
+use mmclust_core::DataSource;
 use mmclust_core::batches::Sampling;
 use mmclust_gmm::{
     CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmError, GmmParams, Init,
