@@ -118,7 +118,11 @@ fn online_gmm_gives_the_same_bits_on_1_and_2_threads_and_after_resume() {
     run_ok(&resume);
     assert_eq!(params(&a), params(&b));
     // A checkpoint of other options is refused, naming the option.
-    let mut other = online(&data, &b, &["--max-steps", "12", "--max-no-improvement", "0"]);
+    let mut other = online(
+        &data,
+        &b,
+        &["--max-steps", "12", "--max-no-improvement", "0"],
+    );
     other.extend(args(&["--resume", s(&ck)]));
     assert_input_error(&run(&other), "max_steps");
 
@@ -189,7 +193,16 @@ fn online_flags_are_checked_with_exit_2_naming_the_flag() {
     assert_one_line_input_error(&o, "--resume needs --online");
     // --init MODEL.json: of another k or covariance type, refused by name.
     run_ok(&online(&data, &model, &[]));
-    let o = run(&["gmm", f, "-k", "3", "--covariance", "diag", "--init", s(&model)]);
+    let o = run(&[
+        "gmm",
+        f,
+        "-k",
+        "3",
+        "--covariance",
+        "diag",
+        "--init",
+        s(&model),
+    ]);
     assert_one_line_input_error(&o, "k = 4");
     let o = run(&["gmm", f, "-k", "4", "--init", s(&model)]);
     assert_one_line_input_error(&o, "--covariance full");

@@ -312,7 +312,10 @@ mod tests {
             assert_eq!(&a.data[i * d..(i + 1) * d], &data[r * d..(r + 1) * d]);
         }
         let ids: Vec<usize> = (0..n).collect();
-        assert_eq!(a.gather(&ids), (0..112).map(|i| a.source_row(i)).collect::<Vec<_>>());
+        assert_eq!(
+            a.gather(&ids),
+            (0..112).map(|i| a.source_row(i)).collect::<Vec<_>>()
+        );
         // Two ranks read disjoint shares that together make the batch.
         let r0 = read_batch(&src, &plan, 3, chunking, Some((0, 2))).unwrap();
         let r1 = read_batch(&src, &plan, 3, chunking, Some((1, 2))).unwrap();
@@ -334,7 +337,17 @@ mod tests {
         data[37 * 2 + 1] = f32::NAN;
         let src = ArraySource::from_slice(&data, 50, 2).unwrap();
         let e = read_rows(&src, &[3, 37]).unwrap_err();
-        assert!(matches!(e, CoreError::NonFinite { row: 37, col: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                CoreError::NonFinite {
+                    row: 37,
+                    col: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let plan = BatchPlan {
             batch_size: 50,
             sampling: Sampling::Blocks { rows: 50 },
@@ -342,6 +355,16 @@ mod tests {
         };
         let b = read_batch(&src, &plan, 0, Chunking::with_rows(8).unwrap(), None).unwrap();
         let e = b.check_finite(2, "x").unwrap_err();
-        assert!(matches!(e, CoreError::NonFinite { row: 37, col: 1, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                CoreError::NonFinite {
+                    row: 37,
+                    col: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 }

@@ -38,7 +38,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mmclust_core::{ArraySource, DataSource, FiniteSource};
 use mmclust_core::batches::{
     BatchPlan, HISTORY_CAP, Sampling, read_ahead, read_rows, record_thinned,
 };
@@ -47,6 +46,7 @@ use mmclust_core::isa::Isa;
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::source::Distributed;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
+use mmclust_core::{ArraySource, DataSource, FiniteSource};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -337,7 +337,14 @@ impl OnlineState {
             s2: self.avg_s2.clone(),
             loglik: 0.0,
         };
-        averaged.m_step(self.cov_type()?, self.k, self.d, &self.anchor, reg_covar, false)
+        averaged.m_step(
+            self.cov_type()?,
+            self.k,
+            self.d,
+            &self.anchor,
+            reg_covar,
+            false,
+        )
     }
 
     /// Checks that the state is one a run could have written for k
@@ -368,7 +375,11 @@ impl OnlineState {
             ("avg_s2", self.avg_s2.len(), zero.s2.len()),
             ("weights", self.weights.len(), k),
             ("means", self.means.len(), k * d),
-            ("covariances", self.covariances.len(), cov.covariance_len(k, d)),
+            (
+                "covariances",
+                self.covariances.len(),
+                cov.covariance_len(k, d),
+            ),
         ];
         for (name, got, want) in lens {
             if got != want {
@@ -455,7 +466,13 @@ impl OnlineState {
         }
     }
 
-    fn summary(&self, batch_size: usize, step_decay: f64, refine: usize, n: usize) -> OnlineSummary {
+    fn summary(
+        &self,
+        batch_size: usize,
+        step_decay: f64,
+        refine: usize,
+        n: usize,
+    ) -> OnlineSummary {
         OnlineSummary {
             steps: self.step,
             batch_size,
@@ -669,10 +686,13 @@ impl GmmParams {
     /// in-memory `sample` (K-means, k-means++, random responsibilities or
     /// rows, or given means, all on the sample; given parameters as they
     /// are), with the same run seed as the first run of a full fit.
-    fn sample_mixture<S: DataSource + ?Sized>(&self, sample: &S, hooks: FitHooks<'_>) -> Result<Mixture> {
+    fn sample_mixture<S: DataSource + ?Sized>(
+        &self,
+        sample: &S,
+        hooks: FitHooks<'_>,
+    ) -> Result<Mixture> {
         let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
-        let stats =
-            mmclust_core::fitting::checked_stats(sample, chunking, PassOptions::default())?;
+        let stats = mmclust_core::fitting::checked_stats(sample, chunking, PassOptions::default())?;
         let variance = stats.variance();
         let data = FitData {
             source: sample,
@@ -854,64 +874,71 @@ impl GmmParams {
         let alpha = (batch_rows as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
         let mut last_checkpoint = Instant::now();
         let steps = state.step..total_steps;
-        read_ahead(source, &plan, steps, chunking, share, |batches| -> Result<()> {
-            if state.done || state.step >= total_steps {
-                return Ok(());
-            }
-            for batch in batches {
-                let batch = batch?;
-                debug_assert_eq!(batch.step, state.step);
-                batch.check_finite(d, &name)?;
-                let rows = batch.n_rows();
-                let array = ArraySource::from_slice(&batch.data, rows, d)?;
-                let ll = match source.comm() {
-                    Some(comm) => {
-                        let shared = Distributed::new(&array, comm);
-                        self.online_step(&mut state, &mut mix, &shared, opts.step_decay)?
-                    }
-                    None => self.online_step(&mut state, &mut mix, &array, opts.step_decay)?,
-                };
-                // The first batch is measured against the initial mixture:
-                // not smoothed (as mini-batch K-means).
-                let stop = state.step > 1 && state.smooth(ll, alpha, self.tol, opts);
-                hooks.fit.emit(FitEvent::Step {
-                    step: state.step,
-                    total_steps,
-                    epoch: state.step as f64 * rows as f64 / n as f64,
-                    batch_log_likelihood: ll,
-                    smoothed: state.ewa,
-                    rows,
-                });
-                if let Some(p) = hooks.fit.progress {
-                    p(rows);
+        read_ahead(
+            source,
+            &plan,
+            steps,
+            chunking,
+            share,
+            |batches| -> Result<()> {
+                if state.done || state.step >= total_steps {
+                    return Ok(());
                 }
-                if stop || state.step >= total_steps {
-                    state.done = true;
-                    state.stop_reason = if stop {
-                        StopReason::NoImprovement
-                    } else {
-                        StopReason::MaxSteps
+                for batch in batches {
+                    let batch = batch?;
+                    debug_assert_eq!(batch.step, state.step);
+                    batch.check_finite(d, &name)?;
+                    let rows = batch.n_rows();
+                    let array = ArraySource::from_slice(&batch.data, rows, d)?;
+                    let ll = match source.comm() {
+                        Some(comm) => {
+                            let shared = Distributed::new(&array, comm);
+                            self.online_step(&mut state, &mut mix, &shared, opts.step_decay)?
+                        }
+                        None => self.online_step(&mut state, &mut mix, &array, opts.step_decay)?,
                     };
-                    break;
-                }
-                let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-                let due = (opts.checkpoint_every > 0
-                    && state.step.is_multiple_of(opts.checkpoint_every))
-                    || (opts.checkpoint_seconds > 0.0
-                        && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
-                if interrupted || due {
-                    state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
-                    if let Some(save) = hooks.on_checkpoint {
-                        save(&state)?;
+                    // The first batch is measured against the initial mixture:
+                    // not smoothed (as mini-batch K-means).
+                    let stop = state.step > 1 && state.smooth(ll, alpha, self.tol, opts);
+                    hooks.fit.emit(FitEvent::Step {
+                        step: state.step,
+                        total_steps,
+                        epoch: state.step as f64 * rows as f64 / n as f64,
+                        batch_log_likelihood: ll,
+                        smoothed: state.ewa,
+                        rows,
+                    });
+                    if let Some(p) = hooks.fit.progress {
+                        p(rows);
                     }
-                    last_checkpoint = Instant::now();
-                    if interrupted {
-                        return Err(GmmError::Interrupted { step: state.step });
+                    if stop || state.step >= total_steps {
+                        state.done = true;
+                        state.stop_reason = if stop {
+                            StopReason::NoImprovement
+                        } else {
+                            StopReason::MaxSteps
+                        };
+                        break;
+                    }
+                    let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+                    let due = (opts.checkpoint_every > 0
+                        && state.step.is_multiple_of(opts.checkpoint_every))
+                        || (opts.checkpoint_seconds > 0.0
+                            && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
+                    if interrupted || due {
+                        state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
+                        if let Some(save) = hooks.on_checkpoint {
+                            save(&state)?;
+                        }
+                        last_checkpoint = Instant::now();
+                        if interrupted {
+                            return Err(GmmError::Interrupted { step: state.step });
+                        }
                     }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
         if let Some(save) = hooks.on_checkpoint {
             save(&state)?;
@@ -943,7 +970,11 @@ impl GmmParams {
             let refined = refine.fit_runs(&data, hooks.fit)?;
             let mut model = GaussianMixtureModel::from_run(
                 self,
-                state.run(refined.mixture().clone(), refined.lower_bound, state.step_seconds),
+                state.run(
+                    refined.mixture().clone(),
+                    refined.lower_bound,
+                    state.step_seconds,
+                ),
                 0,
                 vec![refined.lower_bound],
                 refined.log_likelihood,
@@ -956,7 +987,10 @@ impl GmmParams {
         } else {
             let chunking = self.chunking.unwrap_or_else(|| Chunking::for_dim(d));
             let total = loglik_pass(source, chunking, hooks.fit.pass(), &mix)?;
-            let lower_bound = state.ewa.or(state.last_batch_log_likelihood).unwrap_or(f64::NAN);
+            let lower_bound = state
+                .ewa
+                .or(state.last_batch_log_likelihood)
+                .unwrap_or(f64::NAN);
             let mut model = GaussianMixtureModel::from_run(
                 self,
                 state.run(mix, lower_bound, state.step_seconds),
@@ -1041,8 +1075,16 @@ mod tests {
             let mut moved = about(&from);
             move_stats(&mut moved, cov, d, &from, &to);
             let want = about(&to);
-            for (a, b) in moved.s1.iter().chain(&moved.s2).zip(want.s1.iter().chain(&want.s2)) {
-                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{cov}: {a} vs {b}");
+            for (a, b) in moved
+                .s1
+                .iter()
+                .chain(&moved.s2)
+                .zip(want.s1.iter().chain(&want.s2))
+            {
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1.0),
+                    "{cov}: {a} vs {b}"
+                );
             }
         }
     }

@@ -22,9 +22,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use mmclust_core::batches::{self, Batch, BatchPlan, read_ahead};
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::batches::{self, Batch, BatchPlan, read_ahead};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
 use mmclust_core::partial::{Partial, PartialReader};
 use mmclust_core::source::Distributed;
@@ -327,104 +327,112 @@ impl KMeansParams {
         // In a distributed run each process reads only its share of a batch.
         let share = source.comm().map(|c| (c.rank(), c.size()));
         let steps = first_step..total_steps;
-        let outcome = read_ahead(source, &plan, steps, batch_chunking(), share, |batches| -> Result<()> {
-            if state.done {
-                return Ok(());
-            }
-            let (mut running, mut buf) = (Vec::with_capacity(d), Vec::with_capacity(d));
-            for batch in batches {
-                let batch = batch?;
-                debug_assert_eq!(batch.step, state.step);
-                batch.check_finite(d, &name)?;
-                let batch_weights = weights.map(|w| batch.gather(w));
-                let bw = batch_weights.as_deref();
-                let packed = PackedCenters::new(&state.centers, k, d)?;
-                let stats = assign_batch(&batch, bw, &packed, source.comm())?;
-                state.rechecks += stats.rechecks;
-                state.assigned_rows += (batch.data.len() / d) as u64;
-                let mut shift = 0.0f64;
-                for j in 0..k {
-                    if stats.weight[j] <= 0.0 {
-                        continue;
-                    }
-                    let old = state.counts[j];
-                    let new = old + stats.weight[j];
-                    let c = &mut state.centers[j * d..(j + 1) * d];
-                    let sums = &stats.sums[j * d..(j + 1) * d];
-                    match self.metric {
-                        Metric::Euclidean => {
-                            for (c, &s) in c.iter_mut().zip(sums) {
-                                let v = ((f64::from(*c) * old + s) / new) as f32;
-                                let delta = f64::from(v) - f64::from(*c);
-                                shift += delta * delta;
-                                *c = v;
+        let outcome = read_ahead(
+            source,
+            &plan,
+            steps,
+            batch_chunking(),
+            share,
+            |batches| -> Result<()> {
+                if state.done {
+                    return Ok(());
+                }
+                let (mut running, mut buf) = (Vec::with_capacity(d), Vec::with_capacity(d));
+                for batch in batches {
+                    let batch = batch?;
+                    debug_assert_eq!(batch.step, state.step);
+                    batch.check_finite(d, &name)?;
+                    let batch_weights = weights.map(|w| batch.gather(w));
+                    let bw = batch_weights.as_deref();
+                    let packed = PackedCenters::new(&state.centers, k, d)?;
+                    let stats = assign_batch(&batch, bw, &packed, source.comm())?;
+                    state.rechecks += stats.rechecks;
+                    state.assigned_rows += (batch.data.len() / d) as u64;
+                    let mut shift = 0.0f64;
+                    for j in 0..k {
+                        if stats.weight[j] <= 0.0 {
+                            continue;
+                        }
+                        let old = state.counts[j];
+                        let new = old + stats.weight[j];
+                        let c = &mut state.centers[j * d..(j + 1) * d];
+                        let sums = &stats.sums[j * d..(j + 1) * d];
+                        match self.metric {
+                            Metric::Euclidean => {
+                                for (c, &s) in c.iter_mut().zip(sums) {
+                                    let v = ((f64::from(*c) * old + s) / new) as f32;
+                                    let delta = f64::from(v) - f64::from(*c);
+                                    shift += delta * delta;
+                                    *c = v;
+                                }
+                            }
+                            Metric::Cosine => {
+                                // The direction of the running sum old·c + Σ w·x.
+                                running.clear();
+                                running.extend(
+                                    c.iter().zip(sums).map(|(&c, &s)| f64::from(c) * old + s),
+                                );
+                                shift += update_center(self.metric, c, &running, new, &mut buf);
                             }
                         }
-                        Metric::Cosine => {
-                            // The direction of the running sum old·c + Σ w·x.
-                            running.clear();
-                            running
-                                .extend(c.iter().zip(sums).map(|(&c, &s)| f64::from(c) * old + s));
-                            shift += update_center(self.metric, c, &running, new, &mut buf);
+                        state.counts[j] = new;
+                    }
+                    let rows = batch.data.len() / d;
+                    state.since_reassign += rows as u64;
+                    if opts.reassignment_ratio > 0.0
+                        && (state.counts.contains(&0.0) || state.since_reassign >= 10 * k as u64)
+                    {
+                        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
+                        rng.set_stream(state.step);
+                        state.reassigned += reassign(
+                            &mut state,
+                            &batch,
+                            bw,
+                            source,
+                            opts.reassignment_ratio,
+                            &mut rng,
+                        )?;
+                        state.since_reassign = 0;
+                    }
+                    let batch_inertia = self.metric.distance_scale() * stats.inertia
+                        / stats.total_weight.max(f64::MIN_POSITIVE);
+                    state.step += 1;
+                    let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
+                    hooks.emit(FitEvent::Step {
+                        step: state.step,
+                        total_steps,
+                        epoch: state.step as f64 * rows as f64 / n as f64,
+                        batch_inertia,
+                        ewa_inertia: state.ewa,
+                        rows,
+                    });
+                    if let Some(p) = hooks.progress {
+                        p(rows);
+                    }
+                    if stop || state.step >= total_steps {
+                        state.done = true;
+                        state.converged = stop;
+                        break;
+                    }
+                    let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+                    let due = (opts.checkpoint_every > 0
+                        && state.step.is_multiple_of(opts.checkpoint_every))
+                        || (opts.checkpoint_seconds > 0.0
+                            && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
+                    if interrupted || due {
+                        state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
+                        if let Some(save) = hooks.on_checkpoint {
+                            save(&state)?;
+                        }
+                        last_checkpoint = Instant::now();
+                        if interrupted {
+                            return Err(KMeansError::Interrupted { step: state.step });
                         }
                     }
-                    state.counts[j] = new;
                 }
-                let rows = batch.data.len() / d;
-                state.since_reassign += rows as u64;
-                if opts.reassignment_ratio > 0.0
-                    && (state.counts.contains(&0.0) || state.since_reassign >= 10 * k as u64)
-                {
-                    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
-                    rng.set_stream(state.step);
-                    state.reassigned += reassign(
-                        &mut state,
-                        &batch,
-                        bw,
-                        source,
-                        opts.reassignment_ratio,
-                        &mut rng,
-                    )?;
-                    state.since_reassign = 0;
-                }
-                let batch_inertia = self.metric.distance_scale() * stats.inertia
-                    / stats.total_weight.max(f64::MIN_POSITIVE);
-                state.step += 1;
-                let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
-                hooks.emit(FitEvent::Step {
-                    step: state.step,
-                    total_steps,
-                    epoch: state.step as f64 * rows as f64 / n as f64,
-                    batch_inertia,
-                    ewa_inertia: state.ewa,
-                    rows,
-                });
-                if let Some(p) = hooks.progress {
-                    p(rows);
-                }
-                if stop || state.step >= total_steps {
-                    state.done = true;
-                    state.converged = stop;
-                    break;
-                }
-                let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-                let due = (opts.checkpoint_every > 0
-                    && state.step.is_multiple_of(opts.checkpoint_every))
-                    || (opts.checkpoint_seconds > 0.0
-                        && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
-                if interrupted || due {
-                    state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
-                    if let Some(save) = hooks.on_checkpoint {
-                        save(&state)?;
-                    }
-                    last_checkpoint = Instant::now();
-                    if interrupted {
-                        return Err(KMeansError::Interrupted { step: state.step });
-                    }
-                }
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
         outcome?;
         state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
         if let Some(save) = hooks.on_checkpoint {

@@ -27,7 +27,6 @@ pub(crate) struct Run {
     pub(crate) assigned_rows: u64,
 }
 
-
 /// Everything a mini-batch run needs to continue: written to checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MiniBatchState {
@@ -171,7 +170,11 @@ impl MiniBatchState {
     }
 
     pub(crate) fn record(&mut self, value: f64) {
-        record_thinned(&mut self.history, &mut self.history_stride, self.step, value);
+        record_thinned(
+            &mut self.history,
+            &mut self.history_stride,
+            self.step,
+            value,
+        );
     }
-
 }

@@ -68,10 +68,8 @@ pub(crate) fn load<T: DeserializeOwned>(
     params: &Value,
     validate: impl FnOnce(&T) -> std::result::Result<(), String>,
 ) -> Result<T> {
-    let text = crate::input::read_text(
-        path,
-        &format!("a checkpoint written by `{}`", kind.writer),
-    )?;
+    let text =
+        crate::input::read_text(path, &format!("a checkpoint written by `{}`", kind.writer))?;
     let bad = |what: String| usage(format!("{}: {what}", path.display()));
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         bad(format!(

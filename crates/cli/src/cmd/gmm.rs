@@ -176,12 +176,11 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     } else {
         fit(g, &a, &input, &params)?
     };
-    let unit = if a.online.online {
-        "epochs"
+    if a.online.online {
+        online::warn_unconverged(g, &model);
     } else {
-        "iterations"
-    };
-    report(&model).warn_unconverged(g, unit);
+        report(&model).warn_unconverged(g, "iterations");
+    }
     let inputs = input.paths();
     match crate::dist::comm() {
         Some(comm) => write_rows_shared(comm, &model, input.source(), &a, &inputs)?,

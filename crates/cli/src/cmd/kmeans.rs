@@ -22,7 +22,6 @@ use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
 use crate::progress::{RowProgress, StatusLine, with_progress};
 
-
 /// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
 /// statistics (NaN/inf check, tolerance scale, optional standardisation), the
 /// initialisation, then Lloyd iterations over the memory-mapped data until no

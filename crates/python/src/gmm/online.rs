@@ -83,7 +83,10 @@ pub(crate) fn gmm_partial_fit<'py>(
             .into_pyarray(py),
     )?;
     let shape = covariance_shape(cov, k, d);
-    out.set_item("covariances", shaped(py, shape.clone(), model.covariances()))?;
+    out.set_item(
+        "covariances",
+        shaped(py, shape.clone(), model.covariances()),
+    )?;
     out.set_item(
         "precisions_cholesky",
         shaped(py, shape, model.precisions_cholesky()),

@@ -188,7 +188,7 @@ pub(crate) fn init_from_model(
     let bad = |m: String| usage(format!("--init {path}: {m}"));
     if model.bayesian.is_some() {
         return Err(bad(
-            "a variational Bayesian model; give a model fitted by EM".into()
+            "a variational Bayesian model; give a model fitted by EM".into(),
         ));
     }
     if model.standardizer.is_some() {
@@ -322,6 +322,18 @@ pub(crate) fn fit(
             Err(crate::fail::Interrupted(message).into())
         }
         other => Ok(other?),
+    }
+}
+
+/// Warns when the online steps ended at their limit, not by the smoothed
+/// log-likelihood settling.
+pub(crate) fn warn_unconverged(g: &Global, model: &GaussianMixtureModel) {
+    if let Some(o) = model.online.as_ref().filter(|_| !model.converged) {
+        g.warn(format_args!(
+            "online EM stopped at its step limit ({} steps, {:.2} epochs) before the smoothed \
+             log-likelihood settled; raise --max-iter (epochs) or --max-steps, or --tol",
+            o.steps, o.epochs
+        ));
     }
 }
 
