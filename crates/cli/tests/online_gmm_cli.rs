@@ -49,9 +49,22 @@ fn online_gmm_reports_its_steps_and_writes_a_normal_model() {
     assert!(["no-improvement", "max-steps"].contains(&reason), "{o}");
     assert_eq!(sum["converged"], reason == "no-improvement");
     assert!((o["epochs"].as_f64().unwrap() - steps as f64 * 500.0 / 20_000.0).abs() < 1e-9);
-    // Blobs of spread 2 in [-10, 10]³: about −6.3 per row when found.
+    // Within 0.01 per row of full EM's log-likelihood.
     let ll = sum["log_likelihood"].as_f64().unwrap();
-    assert!(ll > -7.0, "{ll}");
+    let full = json(&run_ok(&args(&[
+        "gmm",
+        s(&data),
+        "-k",
+        "4",
+        "--covariance",
+        "diag",
+        "--seed",
+        "3",
+        "--json",
+        "--quiet",
+    ])));
+    let full_ll = full["log_likelihood"].as_f64().unwrap();
+    assert!((ll - full_ll).abs() < 0.01, "{ll} vs full EM's {full_ll}");
 
     let m = read_json(&model);
     assert_eq!(m["kind"], "gmm");
@@ -173,6 +186,12 @@ fn online_flags_are_checked_with_exit_2_naming_the_flag() {
     let (dir, data) = temp_blobs(2000, 3, 4);
     let model = dir.path().join("m.json");
     let f = s(&data);
+    let online = |_: &Path, model: &Path, flags: &[&str]| {
+        let base = ["gmm", f, "-k", "4", "--covariance", "diag", "--online"];
+        let mut v = args(&[&base[..], flags].concat());
+        v.extend(args(&["--model-out", s(model), "--quiet"]));
+        v
+    };
     for (flags, want) in [
         (&["--step-decay", "0.5"][..], "--step-decay"),
         (&["--step-decay", "1.2"][..], "(0.5, 1]"),
