@@ -72,8 +72,8 @@ pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};
 pub use model::{GaussianMixtureModel, MODEL_VERSION, SAMPLE_BLOCK_ROWS};
 pub use online::{
-    DEFAULT_BATCH_SIZE, DEFAULT_STEP_DECAY, OnlineHooks, OnlineOptions, OnlineState, OnlineSummary,
-    StopReason,
+    CheckpointHook, DEFAULT_BATCH_SIZE, DEFAULT_STEP_DECAY, OnlineHooks, OnlineOptions,
+    OnlineState, OnlineSummary, StopReason,
 };
 pub use params::{
     BayesianPrior, CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision, WeightPrior,

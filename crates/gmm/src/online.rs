@@ -488,6 +488,9 @@ impl OnlineState {
     }
 }
 
+/// Saves an online run's state (a checkpoint); an error ends the run.
+pub type CheckpointHook<'a> = dyn Fn(&OnlineState) -> Result<()> + Sync + 'a;
+
 /// Observers of an online fit.
 #[derive(Clone, Copy, Default)]
 pub struct OnlineHooks<'a> {
@@ -499,7 +502,7 @@ pub struct OnlineHooks<'a> {
     /// Receives the state to save, every [`OnlineOptions::checkpoint_every`]
     /// steps or [`OnlineOptions::checkpoint_seconds`], when stopped, and at
     /// the end of the steps.
-    pub on_checkpoint: Option<&'a (dyn Fn(&OnlineState) -> Result<()> + Sync)>,
+    pub on_checkpoint: Option<&'a CheckpointHook<'a>>,
 }
 
 impl std::fmt::Debug for OnlineHooks<'_> {

@@ -276,6 +276,7 @@ fn mixture(
 /// `posterior` (a Bayesian fit's), the variational expectations.
 #[pyfunction]
 #[pyo3(signature = (x, what, covariance_type, weights, means, covariances, posterior = None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn gmm_rows<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
