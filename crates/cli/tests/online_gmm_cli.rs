@@ -145,31 +145,14 @@ fn online_gmm_gives_the_same_bits_on_1_and_2_threads_and_after_resume() {
     let long = ["--max-steps", "4000", "--max-no-improvement", "0"];
     let mut base = online(&data, &b, &long);
     base.extend(args(&["--checkpoint", s(&ck), "--checkpoint-every", "50"]));
-    let mut child = bin()
-        .args(&base)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut finished = false;
-    wait_for("the first checkpoint", || {
-        finished = child.try_wait().unwrap().is_some();
-        finished || ck.exists()
-    });
-    if !finished {
-        // SAFETY: kill(2) on our own child's pid.
-        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-        assert_eq!(sent, 0);
-    }
-    let o = child.wait_with_output().unwrap();
-    if o.status.code() == Some(130) {
-        assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
-        let mut resume = base.clone();
-        resume.extend(args(&["--resume", s(&ck)]));
-        run_ok(&resume);
-    } else {
-        assert!(o.status.success(), "{}", stderr(&o));
-        eprintln!("note: the run finished before SIGINT; comparing its bits only");
+    match interrupt_after_first_checkpoint(&base, &ck) {
+        Some(o) => {
+            assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+            let mut resume = base.clone();
+            resume.extend(args(&["--resume", s(&ck)]));
+            run_ok(&resume);
+        }
+        None => eprintln!("note: the run finished before SIGINT; comparing its bits only"),
     }
     run_ok(&online(&data, &a, &long));
     assert_eq!(params(&a), params(&b));

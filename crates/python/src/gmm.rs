@@ -92,6 +92,24 @@ pub(crate) fn gmm_fit<'py>(
         .seed(seed);
     params.bayesian = bayesian.map(bayesian_prior).transpose()?;
     let model = run_detached(py, &input, |src| params.fit(src).map_err(err))?;
+    let out = parameters_dict(py, &model)?;
+    out.set_item("converged", model.converged)?;
+    out.set_item("n_iter", model.n_iter)?;
+    out.set_item("lower_bound", model.lower_bound)?;
+    out.set_item("lower_bounds", model.history.clone().into_pyarray(py))?;
+    if let Some(p) = &model.bayesian {
+        out.set_item("posterior", posterior_dict(py, p)?)?;
+    }
+    Ok(out)
+}
+
+/// scikit-learn's fitted parameters of a model: `weights`, `means`,
+/// `covariances` and `precisions_cholesky` in its shapes, and
+/// `n_parameters`.
+fn parameters_dict<'py>(
+    py: Python<'py>,
+    model: &GaussianMixtureModel,
+) -> PyResult<Bound<'py, PyDict>> {
     let (k, d) = (model.k(), model.d());
     let out = PyDict::new(py);
     out.set_item("weights", model.weights().to_vec().into_pyarray(py))?;
@@ -101,7 +119,7 @@ pub(crate) fn gmm_fit<'py>(
             .expect("k × d means")
             .into_pyarray(py),
     )?;
-    let shape = covariance_shape(cov, k, d);
+    let shape = covariance_shape(model.covariance_type(), k, d);
     out.set_item(
         "covariances",
         shaped(py, shape.clone(), model.covariances()),
@@ -110,14 +128,7 @@ pub(crate) fn gmm_fit<'py>(
         "precisions_cholesky",
         shaped(py, shape, model.precisions_cholesky()),
     )?;
-    out.set_item("converged", model.converged)?;
-    out.set_item("n_iter", model.n_iter)?;
-    out.set_item("lower_bound", model.lower_bound)?;
     out.set_item("n_parameters", model.n_parameters())?;
-    out.set_item("lower_bounds", model.history.clone().into_pyarray(py))?;
-    if let Some(p) = &model.bayesian {
-        out.set_item("posterior", posterior_dict(py, p)?)?;
-    }
     Ok(out)
 }
 

@@ -112,3 +112,19 @@ pub(crate) fn load<T: DeserializeOwned>(
     }
     Ok(state)
 }
+
+/// The error of a run stopped by a signal after `step` steps: where its
+/// state is and how to continue, or that it is lost without `checkpoint`.
+pub(crate) fn interrupted(step: u64, checkpoint: Option<&Path>) -> anyhow::Error {
+    let message = match checkpoint {
+        Some(p) => format!(
+            "interrupted after step {step}; the state is in {}: continue with --resume {}",
+            p.display(),
+            p.display()
+        ),
+        None => {
+            format!("interrupted after step {step}; no --checkpoint was given, so the run is lost")
+        }
+    };
+    crate::fail::Interrupted(message).into()
+}

@@ -450,17 +450,7 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
     bar.finish();
     match fitted {
         Err(KMeansError::Interrupted { step }) => {
-            let message = match &a.checkpoint {
-                Some(p) => format!(
-                    "interrupted after step {step}; the state is in {}: continue with --resume {}",
-                    p.display(),
-                    p.display()
-                ),
-                None => format!(
-                    "interrupted after step {step}; no --checkpoint was given, so the run is lost"
-                ),
-            };
-            Err(crate::fail::Interrupted(message).into())
+            Err(checkpoint::interrupted(step, a.checkpoint.as_deref()))
         }
         // The library does not know the weights' file: name it.
         Err(

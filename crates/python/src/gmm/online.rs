@@ -5,13 +5,12 @@
 //! checkpoints, so estimators pickle as plain Python values.
 
 use mmclust_gmm::{GmmParams, OnlineState, Precision};
-use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyReadonlyArrayDyn};
+use numpy::PyReadonlyArrayDyn;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{covariance_shape, covariance_type, err, init_of, shaped};
+use super::{covariance_type, err, init_of, parameters_dict};
 use crate::{Input, run_detached};
 
 /// One step of online EM on the rows of `x`; returns scikit-learn's fitted
@@ -73,25 +72,7 @@ pub(crate) fn gmm_partial_fit<'py>(
         let model = state.model(&params, step_decay).map_err(err)?;
         Ok((state, ll, model))
     })?;
-    let (k, d) = (model.k(), model.d());
-    let out = PyDict::new(py);
-    out.set_item("weights", model.weights().to_vec().into_pyarray(py))?;
-    out.set_item(
-        "means",
-        Array2::from_shape_vec((k, d), model.means().to_vec())
-            .expect("k × d means")
-            .into_pyarray(py),
-    )?;
-    let shape = covariance_shape(cov, k, d);
-    out.set_item(
-        "covariances",
-        shaped(py, shape.clone(), model.covariances()),
-    )?;
-    out.set_item(
-        "precisions_cholesky",
-        shaped(py, shape, model.precisions_cholesky()),
-    )?;
-    out.set_item("n_parameters", model.n_parameters())?;
+    let out = parameters_dict(py, &model)?;
     out.set_item("n_steps", state.step)?;
     out.set_item("lower_bound", ll)?;
     let text = serde_json::to_string(&state).expect("the online state serialises");

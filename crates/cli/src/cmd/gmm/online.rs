@@ -309,17 +309,7 @@ pub(crate) fn fit(
     bar.finish();
     match fitted {
         Err(GmmError::Interrupted { step }) => {
-            let message = match &a.checkpoint {
-                Some(p) => format!(
-                    "interrupted after step {step}; the state is in {}: continue with --resume {}",
-                    p.display(),
-                    p.display()
-                ),
-                None => format!(
-                    "interrupted after step {step}; no --checkpoint was given, so the run is lost"
-                ),
-            };
-            Err(crate::fail::Interrupted(message).into())
+            Err(checkpoint::interrupted(step, a.checkpoint.as_deref()))
         }
         other => Ok(other?),
     }
