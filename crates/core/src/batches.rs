@@ -14,6 +14,8 @@
 //!   a batch ([`read_batch`] with a `share`).
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -265,6 +267,43 @@ pub fn read_rows<S: DataSource + ?Sized>(source: &S, rows: &[usize]) -> Result<V
         out.extend_from_slice(row);
     }
     Ok(out)
+}
+
+/// When a run that learns from batches hands its state to be saved: every
+/// `every` steps (0: never by count), once `seconds` have passed since the
+/// last save (0: never by time), and when `stop` is set (Ctrl-C). Timing
+/// decides only when a copy of the state is written, never the result.
+#[derive(Debug)]
+pub struct Checkpoints<'a> {
+    every: u64,
+    seconds: f64,
+    stop: Option<&'a AtomicBool>,
+    last: Instant,
+}
+
+impl<'a> Checkpoints<'a> {
+    /// The schedule, its clock started now.
+    #[must_use]
+    pub fn new(every: u64, seconds: f64, stop: Option<&'a AtomicBool>) -> Self {
+        Checkpoints {
+            every,
+            seconds,
+            stop,
+            last: Instant::now(),
+        }
+    }
+
+    /// After step `step`: `None` when no save is due, else `Some(interrupted)`
+    /// (save now, then stop when `interrupted`); the clock restarts.
+    pub fn after_step(&mut self, step: u64) -> Option<bool> {
+        let interrupted = self.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+        let due = (self.every > 0 && step.is_multiple_of(self.every))
+            || (self.seconds > 0.0 && self.last.elapsed().as_secs_f64() >= self.seconds);
+        (interrupted || due).then(|| {
+            self.last = Instant::now();
+            interrupted
+        })
+    }
 }
 
 /// Entries a run's history keeps before [`record_thinned`] thins it.

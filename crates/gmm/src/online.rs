@@ -35,11 +35,11 @@
 //!
 //! Memory: two batches, the mixture and the statistics: independent of n.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use mmclust_core::batches::{
-    BatchPlan, HISTORY_CAP, Sampling, read_ahead, read_rows, record_thinned,
+    BatchPlan, Checkpoints, HISTORY_CAP, Sampling, read_ahead, read_rows, record_thinned,
 };
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::isa::Isa;
@@ -875,7 +875,8 @@ impl GmmParams {
         let share = source.comm().map(|c| (c.rank(), c.size()));
         let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
         let alpha = (batch_rows as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
-        let mut last_checkpoint = Instant::now();
+        let mut checkpoints =
+            Checkpoints::new(opts.checkpoint_every, opts.checkpoint_seconds, hooks.stop);
         let steps = state.step..total_steps;
         read_ahead(
             source,
@@ -923,17 +924,11 @@ impl GmmParams {
                         };
                         break;
                     }
-                    let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-                    let due = (opts.checkpoint_every > 0
-                        && state.step.is_multiple_of(opts.checkpoint_every))
-                        || (opts.checkpoint_seconds > 0.0
-                            && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
-                    if interrupted || due {
+                    if let Some(interrupted) = checkpoints.after_step(state.step) {
                         state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
                         if let Some(save) = hooks.on_checkpoint {
                             save(&state)?;
                         }
-                        last_checkpoint = Instant::now();
                         if interrupted {
                             return Err(GmmError::Interrupted { step: state.step });
                         }

@@ -19,10 +19,9 @@
 //! Memory: the batch being assigned, the one being read, the centres and the
 //! counts: independent of n.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use mmclust_core::batches::{self, Batch, BatchPlan, read_ahead};
+use mmclust_core::batches::{self, Batch, BatchPlan, Checkpoints, read_ahead};
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
@@ -323,7 +322,8 @@ impl KMeansParams {
         let step_seconds_before = state.step_seconds;
         let name = source.name();
         let first_step = state.step;
-        let mut last_checkpoint = Instant::now();
+        let mut checkpoints =
+            Checkpoints::new(opts.checkpoint_every, opts.checkpoint_seconds, hooks.stop);
         // In a distributed run each process reads only its share of a batch.
         let share = source.comm().map(|c| (c.rank(), c.size()));
         let steps = first_step..total_steps;
@@ -414,17 +414,11 @@ impl KMeansParams {
                         state.converged = stop;
                         break;
                     }
-                    let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-                    let due = (opts.checkpoint_every > 0
-                        && state.step.is_multiple_of(opts.checkpoint_every))
-                        || (opts.checkpoint_seconds > 0.0
-                            && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
-                    if interrupted || due {
+                    if let Some(interrupted) = checkpoints.after_step(state.step) {
                         state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
                         if let Some(save) = hooks.on_checkpoint {
                             save(&state)?;
                         }
-                        last_checkpoint = Instant::now();
                         if interrupted {
                             return Err(KMeansError::Interrupted { step: state.step });
                         }
