@@ -15,6 +15,8 @@
 //!   other distance kernels (nearest two, centres in lanes, silhouette sums).
 //! * [`stats`]: column statistics in one streaming pass (Chan's merge).
 //! * [`normalize`]: rows L2-normalised on the fly, for cosine clustering.
+//! * [`batches`]: mini-batches drawn by (seed, step) and read ahead, for
+//!   mini-batch K-means and online EM.
 //!
 //! # Examples
 //!
@@ -100,6 +102,7 @@
 //! ```
 
 pub mod allreduce;
+pub mod batches;
 pub mod error;
 pub mod fitting;
 pub mod format;

@@ -36,6 +36,11 @@ mmclust_core::library_error! {
         /// The run produced a non-finite value.
         #[error("numerical failure: {message}")]
         Numerical { message: String },
+
+        /// An online fit was stopped (Ctrl-C) after `step` steps; its last
+        /// checkpoint holds the state to resume from.
+        #[error("interrupted after step {step}")]
+        Interrupted { step: u64 },
     }
 }
 
@@ -49,7 +54,9 @@ impl GmmError {
         match self {
             GmmError::Data(e) => e.is_input_error(),
             GmmError::KMeans(e) => e.is_input_error(),
-            GmmError::Numerical { .. } | GmmError::Degenerate { .. } => false,
+            GmmError::Numerical { .. }
+            | GmmError::Degenerate { .. }
+            | GmmError::Interrupted { .. } => false,
             _ => true,
         }
     }

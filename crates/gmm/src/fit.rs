@@ -53,6 +53,18 @@ pub enum FitEvent {
     },
     /// Run `run` failed (a collapsed component); other runs go on.
     RunFailed { run: usize, message: String },
+    /// One step of an online fit is done ([`GmmParams::fit_online`]):
+    /// `batch_log_likelihood` is the batch's mean log-likelihood under the
+    /// mixture before the step, `smoothed` its exponentially weighted
+    /// average (from the second step on).
+    Step {
+        step: u64,
+        total_steps: u64,
+        epoch: f64,
+        batch_log_likelihood: f64,
+        smoothed: Option<f64>,
+        rows: usize,
+    },
 }
 
 /// Observers of a fit.
@@ -86,13 +98,13 @@ impl FitObserver<FitEvent> for FitHooks<'_> {
 /// standardises), its chunking, and its column statistics (the variance
 /// only of raw data: a K-means initialisation computes that of
 /// standardised data itself).
-struct FitData<'a, S: ?Sized> {
-    source: &'a S,
-    chunking: Chunking,
-    column_means: &'a [f64],
-    column_variance: Option<&'a [f64]>,
+pub(crate) struct FitData<'a, S: ?Sized> {
+    pub(crate) source: &'a S,
+    pub(crate) chunking: Chunking,
+    pub(crate) column_means: &'a [f64],
+    pub(crate) column_variance: Option<&'a [f64]>,
     /// The priors of a variational Bayesian fit, resolved on this source.
-    prior: Option<&'a ResolvedPrior>,
+    pub(crate) prior: Option<&'a ResolvedPrior>,
 }
 
 /// A run's initial state: statistics of initial responsibilities about
@@ -172,7 +184,7 @@ impl GmmParams {
         Ok(model)
     }
 
-    fn check(&self, n: usize, d: usize) -> Result<()> {
+    pub(crate) fn check(&self, n: usize, d: usize) -> Result<()> {
         let k = self.k;
         check_data_and_k(n, d, k, GmmError::param)?;
         if self.covariance == CovarianceType::Full && d > n {
@@ -249,7 +261,7 @@ impl GmmParams {
         Ok(())
     }
 
-    fn fit_runs<S: DataSource + ?Sized>(
+    pub(crate) fn fit_runs<S: DataSource + ?Sized>(
         &self,
         data: &FitData<'_, S>,
         hooks: FitHooks<'_>,
@@ -482,7 +494,7 @@ impl GmmParams {
 
     /// A run's initial mixture (EM), or its initial posterior and mixture
     /// (variational Bayes: scikit-learn's `_initialize`).
-    fn initial_mixture<S: DataSource + ?Sized>(
+    pub(crate) fn initial_mixture<S: DataSource + ?Sized>(
         &self,
         data: &FitData<'_, S>,
         seed: u64,

@@ -22,6 +22,10 @@
 //!   the precision scikit-learn computes in for `float32` input. The model
 //!   says how many iterations ran in `f32`
 //!   ([`GaussianMixtureModel::f32_iterations`]).
+//! * Online (stepwise) EM ([`GmmParams::fit_online`]) learns from
+//!   mini-batches drawn as mini-batch K-means draws them, for data too large
+//!   or too slow for one pass per iteration; [`GmmParams::online_update`]
+//!   takes one batch at a time (Python's `partial_fit`).
 //! * A component that collapses is an error naming it ([`GmmError::Degenerate`]),
 //!   never a NaN.
 //!
@@ -55,6 +59,7 @@ mod fit;
 mod linalg;
 mod mixture;
 mod model;
+mod online;
 mod params;
 mod partial;
 mod pass;
@@ -66,6 +71,10 @@ pub use bayesian::{EFFECTIVE_WEIGHT, Posterior, ResolvedPrior};
 pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};
 pub use model::{GaussianMixtureModel, MODEL_VERSION, SAMPLE_BLOCK_ROWS};
+pub use online::{
+    CheckpointHook, DEFAULT_BATCH_SIZE, DEFAULT_STEP_DECAY, OnlineHooks, OnlineOptions,
+    OnlineState, OnlineSummary, StopReason,
+};
 pub use params::{
     BayesianPrior, CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision, WeightPrior,
 };

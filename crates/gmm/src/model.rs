@@ -13,6 +13,7 @@ use crate::bayesian::Posterior;
 use crate::error::{GmmError, Result};
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
+use crate::online::OnlineSummary;
 use crate::params::{CovarianceType, GmmParams, Precision};
 use crate::pass::rows_pass;
 use crate::run::Run;
@@ -85,6 +86,11 @@ pub struct GaussianMixtureModel {
     /// `lower_bound` and `history` are scikit-learn's variational lower
     /// bound (a total over rows, not a mean), and it has no BIC or AIC.
     pub bayesian: Option<Posterior>,
+    /// What an online fit ran ([`GmmParams::fit_online`]); `None` for EM.
+    /// An online model's `n_iter` counts steps, its `history` is the
+    /// smoothed batch log-likelihood, and `converged` says the smoothed
+    /// log-likelihood stopped rising (not the step limit).
+    pub online: Option<OnlineSummary>,
 }
 
 impl GaussianMixtureModel {
@@ -99,6 +105,7 @@ impl GaussianMixtureModel {
         GaussianMixtureModel {
             mix: run.mix,
             bayesian: run.posterior,
+            online: None,
             standardizer: None,
             converged: run.converged,
             n_iter: run.n_iter,
@@ -170,6 +177,7 @@ impl GaussianMixtureModel {
         Ok(GaussianMixtureModel {
             mix,
             bayesian: None,
+            online: None,
             standardizer: None,
             converged: false,
             n_iter: 0,
@@ -240,6 +248,11 @@ impl GaussianMixtureModel {
         model.bayesian = Some(posterior);
         model.init = "given-posterior".into();
         Ok(model)
+    }
+
+    /// The mixture (parameters and what the E-step derives from them).
+    pub(crate) fn mixture(&self) -> &Mixture {
+        &self.mix
     }
 
     /// The covariance type.

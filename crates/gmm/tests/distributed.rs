@@ -106,3 +106,34 @@ fn bayesian_fits_match_one_process_on_2_and_3_ranks() {
         }
     }
 }
+
+#[test]
+fn online_em_matches_one_process_on_2_and_3_ranks() {
+    let (n, d) = (6_000, 3);
+    let x = data(n, d);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let p = GmmParams::new(3)
+        .covariance(CovarianceType::Full)
+        .init(Init::KMeansPlusPlus)
+        .seed(2);
+    // Batches of 1,100 rows: 5 chunks of 256 rows, the last one short, so
+    // ranks own different numbers of rows.
+    let opts = mmclust_gmm::OnlineOptions {
+        batch_size: 1100,
+        max_steps: Some(12),
+        refine: 1,
+        ..mmclust_gmm::OnlineOptions::default()
+    };
+    let fit = |s: &dyn mmclust_core::DataSource| {
+        p.fit_online(s, &opts, mmclust_gmm::OnlineHooks::default())
+            .unwrap()
+    };
+    let one = fit(&src);
+    assert_eq!(one.online.as_ref().unwrap().steps, 12);
+    for ranks in [2, 3] {
+        for m in ThreadGroup::run(ranks, |comm| fit(&Distributed::new(&src, comm))) {
+            same(&one, &m, &format!("online, {ranks} ranks"));
+            assert_eq!(bits(&m.history), bits(&one.history));
+        }
+    }
+}

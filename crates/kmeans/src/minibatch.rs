@@ -19,13 +19,12 @@
 //! Memory: the batch being assigned, the one being read, the centres and the
 //! counts: independent of n.
 
-use std::ops::Range;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use mmclust_core::batches::{self, Batch, BatchPlan, Checkpoints, read_ahead};
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::kernel::PackedCenters;
-use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global, owned_rows};
+use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, map_reduce_global};
 use mmclust_core::partial::{Partial, PartialReader};
 use mmclust_core::source::Distributed;
 use mmclust_core::{ArraySource, CoreError, DataSource};
@@ -44,109 +43,9 @@ use crate::state::MiniBatchState;
 /// Rows per chunk when a batch is assigned.
 const BATCH_CHUNK_ROWS: usize = 256;
 
-/// One batch: the rows of one step, read ahead. In a distributed run a
-/// process reads only its share of the batch (`own`, the rows of its chunks);
-/// the other rows of `data` are zeros, never used.
-struct Batch {
-    step: u64,
-    /// The batch's runs of rows of the source: (first row, length), in order.
-    runs: Vec<(usize, usize)>,
-    /// The rows of the batch this process read (all of them in one process).
-    own: Range<usize>,
-    data: Vec<f32>,
-    /// The weights of every row of the batch (from memory, not the file).
-    weights: Option<Vec<f32>>,
-}
-
-impl Batch {
-    /// The source row of the batch's row `i`.
-    fn source_row(&self, mut i: usize) -> usize {
-        for &(start, len) in &self.runs {
-            if i < len {
-                return start + i;
-            }
-            i -= len;
-        }
-        unreachable!("row {i} past the end of the batch")
-    }
-}
-
-/// The rows of step `step`, as (first row, length) runs sorted by position.
-fn batch_runs(seed: u64, step: u64, n: usize, opts: &MiniBatchOptions) -> Vec<(usize, usize)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5851_F42D_4C95_7F2D);
-    rng.set_stream(step);
-    let mut runs: Vec<(usize, usize)> = match opts.sampling {
-        Sampling::Blocks { rows } => {
-            let len = rows.clamp(1, n);
-            let blocks = opts.batch_size.div_ceil(len);
-            (0..blocks)
-                .map(|_| (rng.gen_range(0..=n - len), len))
-                .collect()
-        }
-        Sampling::Rows => (0..opts.batch_size)
-            .map(|_| (rng.gen_range(0..n), 1))
-            .collect(),
-    };
-    runs.sort_unstable();
-    runs
-}
-
-/// The parts of the batch's runs that fall in its rows `own`: (source rows,
-/// first row of the batch they fill).
-fn own_parts(runs: &[(usize, usize)], own: &Range<usize>) -> Vec<(Range<usize>, usize)> {
-    let mut parts = Vec::new();
-    let mut at = 0;
-    for &(start, len) in runs {
-        let (lo, hi) = (at.max(own.start), (at + len).min(own.end));
-        if lo < hi {
-            parts.push((start + lo - at..start + hi - at, lo));
-        }
-        at += len;
-    }
-    parts
-}
-
-/// Reads step `step`'s batch: every row in one process; in a distributed run
-/// (`share` = (rank, size)) only the rows of this rank's chunks of the batch,
-/// the chunks [`assign_batch`] gives it.
-fn read_batch<S: DataSource + ?Sized>(
-    source: &S,
-    weights: Option<&[f32]>,
-    seed: u64,
-    step: u64,
-    opts: &MiniBatchOptions,
-    share: Option<(usize, usize)>,
-) -> Result<Batch> {
-    let (n, d) = (source.n_rows(), source.n_cols());
-    let runs = batch_runs(seed, step, n, opts);
-    let rows: usize = runs.iter().map(|r| r.1).sum();
-    let own = match share {
-        Some((rank, size)) => owned_rows(rows, Chunking::with_rows(BATCH_CHUNK_ROWS)?, rank, size),
-        None => 0..rows,
-    };
-    let parts = own_parts(&runs, &own);
-    // Ask for every run first, so the kernel reads them in parallel, then copy.
-    for (range, _) in &parts {
-        source.will_need(range.clone());
-    }
-    let mut data = vec![0.0f32; rows * d];
-    let mut scratch = Vec::new();
-    for (range, at) in &parts {
-        let len = range.len();
-        data[at * d..(at + len) * d].copy_from_slice(source.rows(range.clone(), &mut scratch)?);
-    }
-    let w = weights.map(|all| {
-        runs.iter()
-            .flat_map(|&(start, len)| all[start..start + len].iter().copied())
-            .collect()
-    });
-    Ok(Batch {
-        step,
-        runs,
-        own,
-        data,
-        weights: w,
-    })
+/// The chunks a batch is assigned in (and shared by, in a distributed run).
+fn batch_chunking() -> Chunking {
+    Chunking::with_rows(BATCH_CHUNK_ROWS).expect("a positive chunk length")
 }
 
 /// Sums of one batch's assignment.
@@ -183,14 +82,14 @@ impl Partial for BatchStats {
 /// bitwise those of one process.
 fn assign_batch(
     batch: &Batch,
+    w: Option<&[f32]>,
     centers: &PackedCenters,
     comm: Option<&dyn AllReduce>,
 ) -> Result<BatchStats> {
     let d = centers.d();
     let rows = batch.data.len() / d;
     let array = ArraySource::from_slice(&batch.data, rows, d)?;
-    let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
-    let w = batch.weights.as_deref();
+    let chunking = batch_chunking();
     let stats = match comm {
         Some(comm) => batch_pass(&Distributed::new(&array, comm), chunking, centers, w)?,
         None => batch_pass(&array, chunking, centers, w)?,
@@ -246,22 +145,6 @@ fn batch_pass<S: DataSource + ?Sized>(
     )?)
 }
 
-/// A non-finite value among the rows this process read (in a distributed
-/// run, the rank whose share holds it reports it and ends the job).
-fn check_finite(batch: &Batch, d: usize, name: &str) -> Result<()> {
-    let read = &batch.data[batch.own.start * d..batch.own.end * d];
-    if let Some(pos) = read.iter().position(|v| !v.is_finite()) {
-        return Err(CoreError::NonFinite {
-            source_name: name.to_string(),
-            count: read.iter().filter(|v| !v.is_finite()).count() as u64,
-            row: batch.source_row(batch.own.start + pos / d),
-            col: pos % d,
-        }
-        .into());
-    }
-    Ok(())
-}
-
 impl MiniBatchState {
     /// scikit-learn's `_mini_batch_convergence`: returns true to stop.
     fn converged(
@@ -307,6 +190,7 @@ impl MiniBatchState {
 fn reassign<S: DataSource + ?Sized>(
     state: &mut MiniBatchState,
     batch: &Batch,
+    batch_weights: Option<&[f32]>,
     source: &S,
     ratio: f64,
     rng: &mut ChaCha8Rng,
@@ -325,7 +209,7 @@ fn reassign<S: DataSource + ?Sized>(
         to_reassign.truncate(limit);
         to_reassign.sort_unstable();
     }
-    let picks: Vec<usize> = match &batch.weights {
+    let picks: Vec<usize> = match batch_weights {
         None => rand::seq::index::sample(rng, rows, to_reassign.len().min(rows)).into_vec(),
         Some(w) => rand::seq::index::sample_weighted(
             rng,
@@ -393,12 +277,12 @@ impl KMeansParams {
                 "must be a finite number ≥ 0",
             ));
         }
-        let batch_rows = match opts.sampling {
-            Sampling::Blocks { rows } => {
-                opts.batch_size.div_ceil(rows.clamp(1, n)) * rows.clamp(1, n)
-            }
-            Sampling::Rows => opts.batch_size,
+        let plan = BatchPlan {
+            batch_size: opts.batch_size,
+            sampling: opts.sampling,
+            seed: self.seed,
         };
+        let batch_rows = plan.batch_rows(n);
         let total_steps =
             ((self.max_iter as u128 * n as u128).div_ceil(batch_rows as u128) as u64).max(1);
         let seed = self.seed;
@@ -438,118 +322,111 @@ impl KMeansParams {
         let step_seconds_before = state.step_seconds;
         let name = source.name();
         let first_step = state.step;
-        let mut last_checkpoint = Instant::now();
-        let (tx, rx) = crossbeam_channel::bounded::<Result<Batch>>(1);
+        let mut checkpoints =
+            Checkpoints::new(opts.checkpoint_every, opts.checkpoint_seconds, hooks.stop);
         // In a distributed run each process reads only its share of a batch.
         let share = source.comm().map(|c| (c.rank(), c.size()));
-        let outcome = std::thread::scope(|scope| -> Result<()> {
-            // Owned here, so it is dropped when this closure returns, which
-            // unblocks a reader waiting to send before the scope joins it.
-            let rx = rx;
-            // The reader: batches of the coming steps, in order, one ahead.
-            scope.spawn(move || {
-                for step in first_step..total_steps {
-                    let batch = read_batch(source, weights, seed, step, opts, share);
-                    let failed = batch.is_err();
-                    if tx.send(batch).is_err() || failed {
-                        break;
-                    }
+        let steps = first_step..total_steps;
+        let outcome = read_ahead(
+            source,
+            &plan,
+            steps,
+            batch_chunking(),
+            share,
+            |batches| -> Result<()> {
+                if state.done {
+                    return Ok(());
                 }
-            });
-            if state.done {
-                return Ok(());
-            }
-            let (mut running, mut buf) = (Vec::with_capacity(d), Vec::with_capacity(d));
-            for batch in rx.iter() {
-                let batch = batch?;
-                debug_assert_eq!(batch.step, state.step);
-                check_finite(&batch, d, &name)?;
-                let packed = PackedCenters::new(&state.centers, k, d)?;
-                let stats = assign_batch(&batch, &packed, source.comm())?;
-                state.rechecks += stats.rechecks;
-                state.assigned_rows += (batch.data.len() / d) as u64;
-                let mut shift = 0.0f64;
-                for j in 0..k {
-                    if stats.weight[j] <= 0.0 {
-                        continue;
-                    }
-                    let old = state.counts[j];
-                    let new = old + stats.weight[j];
-                    let c = &mut state.centers[j * d..(j + 1) * d];
-                    let sums = &stats.sums[j * d..(j + 1) * d];
-                    match self.metric {
-                        Metric::Euclidean => {
-                            for (c, &s) in c.iter_mut().zip(sums) {
-                                let v = ((f64::from(*c) * old + s) / new) as f32;
-                                let delta = f64::from(v) - f64::from(*c);
-                                shift += delta * delta;
-                                *c = v;
+                let (mut running, mut buf) = (Vec::with_capacity(d), Vec::with_capacity(d));
+                for batch in batches {
+                    let batch = batch?;
+                    debug_assert_eq!(batch.step, state.step);
+                    batch.check_finite(d, &name)?;
+                    let batch_weights = weights.map(|w| batch.gather(w));
+                    let bw = batch_weights.as_deref();
+                    let packed = PackedCenters::new(&state.centers, k, d)?;
+                    let stats = assign_batch(&batch, bw, &packed, source.comm())?;
+                    state.rechecks += stats.rechecks;
+                    state.assigned_rows += (batch.data.len() / d) as u64;
+                    let mut shift = 0.0f64;
+                    for j in 0..k {
+                        if stats.weight[j] <= 0.0 {
+                            continue;
+                        }
+                        let old = state.counts[j];
+                        let new = old + stats.weight[j];
+                        let c = &mut state.centers[j * d..(j + 1) * d];
+                        let sums = &stats.sums[j * d..(j + 1) * d];
+                        match self.metric {
+                            Metric::Euclidean => {
+                                for (c, &s) in c.iter_mut().zip(sums) {
+                                    let v = ((f64::from(*c) * old + s) / new) as f32;
+                                    let delta = f64::from(v) - f64::from(*c);
+                                    shift += delta * delta;
+                                    *c = v;
+                                }
+                            }
+                            Metric::Cosine => {
+                                // The direction of the running sum old·c + Σ w·x.
+                                running.clear();
+                                running.extend(
+                                    c.iter().zip(sums).map(|(&c, &s)| f64::from(c) * old + s),
+                                );
+                                shift += update_center(self.metric, c, &running, new, &mut buf);
                             }
                         }
-                        Metric::Cosine => {
-                            // The direction of the running sum old·c + Σ w·x.
-                            running.clear();
-                            running
-                                .extend(c.iter().zip(sums).map(|(&c, &s)| f64::from(c) * old + s));
-                            shift += update_center(self.metric, c, &running, new, &mut buf);
+                        state.counts[j] = new;
+                    }
+                    let rows = batch.data.len() / d;
+                    state.since_reassign += rows as u64;
+                    if opts.reassignment_ratio > 0.0
+                        && (state.counts.contains(&0.0) || state.since_reassign >= 10 * k as u64)
+                    {
+                        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
+                        rng.set_stream(state.step);
+                        state.reassigned += reassign(
+                            &mut state,
+                            &batch,
+                            bw,
+                            source,
+                            opts.reassignment_ratio,
+                            &mut rng,
+                        )?;
+                        state.since_reassign = 0;
+                    }
+                    let batch_inertia = self.metric.distance_scale() * stats.inertia
+                        / stats.total_weight.max(f64::MIN_POSITIVE);
+                    state.step += 1;
+                    let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
+                    hooks.emit(FitEvent::Step {
+                        step: state.step,
+                        total_steps,
+                        epoch: state.step as f64 * rows as f64 / n as f64,
+                        batch_inertia,
+                        ewa_inertia: state.ewa,
+                        rows,
+                    });
+                    if let Some(p) = hooks.progress {
+                        p(rows);
+                    }
+                    if stop || state.step >= total_steps {
+                        state.done = true;
+                        state.converged = stop;
+                        break;
+                    }
+                    if let Some(interrupted) = checkpoints.after_step(state.step) {
+                        state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
+                        if let Some(save) = hooks.on_checkpoint {
+                            save(&state)?;
+                        }
+                        if interrupted {
+                            return Err(KMeansError::Interrupted { step: state.step });
                         }
                     }
-                    state.counts[j] = new;
                 }
-                let rows = batch.data.len() / d;
-                state.since_reassign += rows as u64;
-                if opts.reassignment_ratio > 0.0
-                    && (state.counts.contains(&0.0) || state.since_reassign >= 10 * k as u64)
-                {
-                    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x2545_F491_4F6C_DD1D);
-                    rng.set_stream(state.step);
-                    state.reassigned += reassign(
-                        &mut state,
-                        &batch,
-                        source,
-                        opts.reassignment_ratio,
-                        &mut rng,
-                    )?;
-                    state.since_reassign = 0;
-                }
-                let batch_inertia = self.metric.distance_scale() * stats.inertia
-                    / stats.total_weight.max(f64::MIN_POSITIVE);
-                state.step += 1;
-                let stop = state.converged(batch_inertia, shift, tol_abs, n, rows, opts);
-                hooks.emit(FitEvent::Step {
-                    step: state.step,
-                    total_steps,
-                    epoch: state.step as f64 * rows as f64 / n as f64,
-                    batch_inertia,
-                    ewa_inertia: state.ewa,
-                    rows,
-                });
-                if let Some(p) = hooks.progress {
-                    p(rows);
-                }
-                if stop || state.step >= total_steps {
-                    state.done = true;
-                    state.converged = stop;
-                    break;
-                }
-                let interrupted = hooks.stop.is_some_and(|s| s.load(Ordering::Relaxed));
-                let due = (opts.checkpoint_every > 0
-                    && state.step.is_multiple_of(opts.checkpoint_every))
-                    || (opts.checkpoint_seconds > 0.0
-                        && last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_seconds);
-                if interrupted || due {
-                    state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
-                    if let Some(save) = hooks.on_checkpoint {
-                        save(&state)?;
-                    }
-                    last_checkpoint = Instant::now();
-                    if interrupted {
-                        return Err(KMeansError::Interrupted { step: state.step });
-                    }
-                }
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
         outcome?;
         state.step_seconds = step_seconds_before + t_steps.elapsed().as_secs_f64();
         if let Some(save) = hooks.on_checkpoint {
@@ -622,28 +499,8 @@ impl KMeansParams {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x9E37_79B9_7F4A_7C15);
         let mut rows = rand::seq::index::sample(&mut rng, n, size).into_vec();
         rows.sort_unstable();
-        for &r in &rows {
-            source.will_need(r..r + 1);
-        }
-        let mut sample = Vec::with_capacity(size * d);
-        let mut sample_w = weights.map(|_| Vec::with_capacity(size));
-        let mut scratch = Vec::new();
-        for &r in &rows {
-            let row = source.rows(r..r + 1, &mut scratch)?;
-            if let Some(col) = row.iter().position(|v| !v.is_finite()) {
-                return Err(CoreError::NonFinite {
-                    source_name: source.name(),
-                    count: row.iter().filter(|v| !v.is_finite()).count() as u64,
-                    row: r,
-                    col,
-                }
-                .into());
-            }
-            sample.extend_from_slice(row);
-            if let (Some(sw), Some(w)) = (sample_w.as_mut(), weights) {
-                sw.push(w[r]);
-            }
-        }
+        let sample = batches::read_rows(source, &rows)?;
+        let sample_w: Option<Vec<f32>> = weights.map(|w| rows.iter().map(|&r| w[r]).collect());
         let init = match self.init.resolve(size, d, k) {
             Init::Auto => Init::KMeansPlusPlus,
             other => other,

@@ -132,18 +132,8 @@ impl Metric {
     }
 }
 
-/// How mini-batches are drawn from the data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sampling {
-    /// Random runs of `rows` contiguous rows, drawn across the whole input, so a
-    /// memory-mapped file is read in page-sized runs (the default, 256 rows).
-    Blocks {
-        /// Rows per block.
-        rows: usize,
-    },
-    /// Uniformly random rows (with replacement), as scikit-learn does.
-    Rows,
-}
+/// How mini-batches are drawn from the data (shared with online EM).
+pub use mmclust_core::batches::Sampling;
 
 /// Options of mini-batch K-means (Sculley 2010, with scikit-learn's refinements).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
 //! Per-run state: the result of one Lloyd run, and everything a mini-batch
 //! run needs to continue (what its checkpoints hold).
 
+use mmclust_core::batches::{HISTORY_CAP, record_thinned};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
@@ -25,10 +26,6 @@ pub(crate) struct Run {
     pub(crate) rechecks: u64,
     pub(crate) assigned_rows: u64,
 }
-
-/// Entries kept in the history before it is thinned (every other entry
-/// dropped and the recording stride doubled), so it stays bounded.
-const HISTORY_CAP: usize = 4096;
 
 /// Everything a mini-batch run needs to continue: written to checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,14 +170,12 @@ impl MiniBatchState {
     }
 
     pub(crate) fn record(&mut self, value: f64) {
-        if self.step.is_multiple_of(self.history_stride) {
-            self.history.push(value);
-            if self.history.len() >= HISTORY_CAP {
-                let kept: Vec<f64> = self.history.iter().step_by(2).copied().collect();
-                self.history = kept;
-                self.history_stride *= 2;
-            }
-        }
+        record_thinned(
+            &mut self.history,
+            &mut self.history_stride,
+            self.step,
+            value,
+        );
     }
 }
 

@@ -14,6 +14,9 @@ use pyo3::types::PyDict;
 
 use crate::{Input, engine_error, run_detached};
 
+mod online;
+pub(crate) use online::gmm_partial_fit;
+
 fn err(e: GmmError) -> PyErr {
     // A collapsed component is a ValueError in scikit-learn too.
     let input = e.is_input_error() || matches!(e, GmmError::Degenerate { .. });
@@ -77,7 +80,68 @@ pub(crate) fn gmm_fit<'py>(
     let precision: Precision = precision
         .parse()
         .map_err(|e: String| PyValueError::new_err(format!("precision: {e}")))?;
-    let init = match (weights_init, means_init, covariances_init) {
+    let init = init_of(init_params, weights_init, means_init, covariances_init)?;
+    let mut params = GmmParams::new(n_components)
+        .covariance(cov)
+        .init(init)
+        .n_init(n_init)
+        .max_iter(max_iter)
+        .tol(tol)
+        .reg_covar(reg_covar)
+        .precision(precision)
+        .seed(seed);
+    params.bayesian = bayesian.map(bayesian_prior).transpose()?;
+    let model = run_detached(py, &input, |src| params.fit(src).map_err(err))?;
+    let out = parameters_dict(py, &model)?;
+    out.set_item("converged", model.converged)?;
+    out.set_item("n_iter", model.n_iter)?;
+    out.set_item("lower_bound", model.lower_bound)?;
+    out.set_item("lower_bounds", model.history.clone().into_pyarray(py))?;
+    if let Some(p) = &model.bayesian {
+        out.set_item("posterior", posterior_dict(py, p)?)?;
+    }
+    Ok(out)
+}
+
+/// scikit-learn's fitted parameters of a model: `weights`, `means`,
+/// `covariances` and `precisions_cholesky` in its shapes, and
+/// `n_parameters`.
+fn parameters_dict<'py>(
+    py: Python<'py>,
+    model: &GaussianMixtureModel,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (k, d) = (model.k(), model.d());
+    let out = PyDict::new(py);
+    out.set_item("weights", model.weights().to_vec().into_pyarray(py))?;
+    out.set_item(
+        "means",
+        Array2::from_shape_vec((k, d), model.means().to_vec())
+            .expect("k × d means")
+            .into_pyarray(py),
+    )?;
+    let shape = covariance_shape(model.covariance_type(), k, d);
+    out.set_item(
+        "covariances",
+        shaped(py, shape.clone(), model.covariances()),
+    )?;
+    out.set_item(
+        "precisions_cholesky",
+        shaped(py, shape, model.precisions_cholesky()),
+    )?;
+    out.set_item("n_parameters", model.n_parameters())?;
+    Ok(out)
+}
+
+/// The initialisation of scikit-learn's arguments: given parameters
+/// (`weights_init`, `means_init` and the covariances of `precisions_init`
+/// together), given means alone, or the method `init_params`.
+fn init_of(
+    init_params: &str,
+    weights_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+    means_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+    covariances_init: Option<PyReadonlyArrayDyn<'_, f64>>,
+) -> PyResult<Init> {
+    Ok(match (weights_init, means_init, covariances_init) {
         (Some(w), Some(m), Some(c)) => Init::Parameters {
             weights: flat(&w),
             means: flat(&m),
@@ -101,45 +165,7 @@ pub(crate) fn gmm_fit<'py>(
                 "give means_init alone, or weights_init, means_init and precisions_init together",
             ));
         }
-    };
-    let mut params = GmmParams::new(n_components)
-        .covariance(cov)
-        .init(init)
-        .n_init(n_init)
-        .max_iter(max_iter)
-        .tol(tol)
-        .reg_covar(reg_covar)
-        .precision(precision)
-        .seed(seed);
-    params.bayesian = bayesian.map(bayesian_prior).transpose()?;
-    let model = run_detached(py, &input, |src| params.fit(src).map_err(err))?;
-    let (k, d) = (model.k(), model.d());
-    let out = PyDict::new(py);
-    out.set_item("weights", model.weights().to_vec().into_pyarray(py))?;
-    out.set_item(
-        "means",
-        Array2::from_shape_vec((k, d), model.means().to_vec())
-            .expect("k × d means")
-            .into_pyarray(py),
-    )?;
-    let shape = covariance_shape(cov, k, d);
-    out.set_item(
-        "covariances",
-        shaped(py, shape.clone(), model.covariances()),
-    )?;
-    out.set_item(
-        "precisions_cholesky",
-        shaped(py, shape, model.precisions_cholesky()),
-    )?;
-    out.set_item("converged", model.converged)?;
-    out.set_item("n_iter", model.n_iter)?;
-    out.set_item("lower_bound", model.lower_bound)?;
-    out.set_item("n_parameters", model.n_parameters())?;
-    out.set_item("lower_bounds", model.history.clone().into_pyarray(py))?;
-    if let Some(p) = &model.bayesian {
-        out.set_item("posterior", posterior_dict(py, p)?)?;
-    }
-    Ok(out)
+    })
 }
 
 /// `d[key]`, `None` when absent or `None`.

@@ -145,6 +145,7 @@ fn mmclust_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(gmm::gmm_rows, m)?,
         wrap_pyfunction!(gmm::gmm_score, m)?,
         wrap_pyfunction!(gmm::gmm_sample, m)?,
+        wrap_pyfunction!(gmm::gmm_partial_fit, m)?,
         wrap_pyfunction!(eval::silhouette, m)?,
         wrap_pyfunction!(eval::cluster_scores, m)?,
         wrap_pyfunction!(eval::elbow, m)?,

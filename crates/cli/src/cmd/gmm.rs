@@ -21,6 +21,8 @@ use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
 use crate::progress::{RowProgress, StatusLine, with_progress};
 
+mod online;
+
 /// Fits a Gaussian mixture (scikit-learn's GaussianMixture semantics) to a
 /// matrix file: one streaming pass of column statistics (NaN/inf check,
 /// optional standardisation), the initialisation, then EM iterations — each
@@ -38,7 +40,9 @@ use crate::progress::{RowProgress, StatusLine, with_progress};
   mmclust gmm blobs.npy -k 16 --covariance diag --n-init 3 --labels-out labels.npy --json
   mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy
   mmclust gmm blobs.npy -k 16 --covariance diag --precision f32
-  mmclust gmm blobs.npy -k 10 --bayesian --covariance full --json   # effective_components"
+  mmclust gmm blobs.npy -k 10 --bayesian --covariance full --json   # effective_components
+  mmclust gmm big.npy -k 32 --covariance diag --online --checkpoint run.ck --model-out m.json
+  mmclust gmm big.npy -k 32 --covariance diag --init m0.json --online --refine 2"
 )]
 pub(crate) struct Args {
     /// Data: .npy, .fvecs, .bvecs or (small) .csv; with --shards, a pattern.
@@ -53,7 +57,9 @@ pub(crate) struct Args {
     /// Covariance type: full, diag, spherical or tied.
     #[arg(long, default_value = "full", value_name = "TYPE")]
     covariance: String,
-    /// Initialisation: kmeans, k-means++, random, random-from-data, or a .npy of k × d means.
+    /// Initialisation: kmeans, k-means++, random, random-from-data, a .npy of
+    /// k × d means, or a model .json (from --model-out, fitted without
+    /// --standardize) whose weights, means and covariances start EM as they are.
     #[arg(long, default_value = "kmeans", value_name = "INIT")]
     init: String,
     /// Runs from different initialisations; the highest final lower bound wins.
@@ -121,6 +127,8 @@ pub(crate) struct Args {
     /// (default d; must be > d − 1).
     #[arg(long, value_name = "N")]
     dof: Option<f64>,
+    #[command(flatten)]
+    online: online::OnlineArgs,
 }
 
 fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
@@ -138,7 +146,7 @@ fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
         }
         other => {
             return Err(usage(format!(
-                "--init '{other}' is not one of kmeans, k-means++, random, random-from-data, or a path ending in .npy"
+                "--init '{other}' is not one of kmeans, k-means++, random, random-from-data, or a path ending in .npy or .json"
             )));
         }
     })
@@ -153,11 +161,26 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             a.model_out.as_ref(),
             a.labels_out.as_ref(),
             a.proba_out.as_ref(),
+            a.online.checkpoint.as_ref(),
         ],
     )?;
+    a.online.check()?;
+    if a.online.online && a.n_init > 1 {
+        return Err(usage(
+            "--online makes one run (its initialisation is on a sample); drop --n-init",
+        ));
+    }
     let params = build_params(g, &a, &mut input)?;
-    let model = fit(g, &a, &input, &params)?;
-    report(&model).warn_unconverged(g, "iterations");
+    let model = if a.online.online {
+        online::fit(g, &a.online, &a.init, &input, &params)?
+    } else {
+        fit(g, &a, &input, &params)?
+    };
+    if a.online.online {
+        online::warn_unconverged(g, &model);
+    } else {
+        report(&model).warn_unconverged(g, "iterations");
+    }
     let inputs = input.paths();
     match crate::dist::comm() {
         Some(comm) => write_rows_shared(comm, &model, input.source(), &a, &inputs)?,
@@ -189,9 +212,12 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
             input.read_also(path);
             Init::Responsibilities(path.clone())
         }
+        None if a.init.ends_with(".json") => {
+            online::init_from_model(&a.init, a.k, input.source().n_cols(), covariance)?
+        }
         None => parse_init(&a.init, a.k, input.source().n_cols())?,
     };
-    if a.init.ends_with(".npy") {
+    if a.init.ends_with(".npy") || a.init.ends_with(".json") {
         input.read_also(Path::new(&a.init));
     }
     let bayesian = bayesian_prior(a)?;
@@ -353,6 +379,7 @@ fn print_summary(
                 "degrees_of_freedom_prior": p.prior.dof,
             })),
             "effective_components": model.effective_components(),
+            "online": online::summary(model),
             "standardized": model.standardizer.is_some(),
             "model_out": a.model_out,
             "labels_out": a.labels_out,
@@ -389,6 +416,18 @@ fn print_summary(
             converged_word(model.converged),
             model.bic(),
             model.aic()
+        );
+    }
+    if let Some(o) = &model.online {
+        println!(
+            "online EM: {} step(s) of {} rows ({:.2} epochs), step decay {}, stopped: {}; {} \
+             refining EM iteration(s)",
+            o.steps,
+            o.batch_size,
+            o.epochs,
+            o.step_decay,
+            o.stop_reason.name(),
+            o.refine
         );
     }
     report.print_timing();

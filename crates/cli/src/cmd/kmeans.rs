@@ -16,13 +16,12 @@ use mmclust_kmeans::{
 use serde_json::json;
 
 use crate::Global;
+use crate::cmd::checkpoint;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
 use crate::input::{emit_json, read_init_matrix};
 use crate::progress::{RowProgress, StatusLine, with_progress};
-
-mod checkpoint;
 
 /// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
 /// statistics (NaN/inf check, tolerance scale, optional standardisation), the
@@ -319,7 +318,13 @@ impl Setup {
         }
         if minibatch {
             let resume = match &a.resume {
-                Some(p) => Some(checkpoint::load(p, &input.fingerprint, &checkpoint_params)?),
+                Some(p) => Some(checkpoint::load(
+                    checkpoint::MINIBATCH,
+                    p,
+                    &input.fingerprint,
+                    &checkpoint_params,
+                    |s: &MiniBatchState| s.validate().map_err(|e| e.to_string()),
+                )?),
                 None => None,
             };
             params = params.algorithm(KMeansAlgorithm::MiniBatch(Box::new(minibatch_options(
@@ -347,10 +352,12 @@ impl Setup {
                     0.0
                 },
                 resume: match &a.resume {
-                    Some(p) => Some(Box::new(checkpoint::load::<LloydState>(
+                    Some(p) => Some(Box::new(checkpoint::load(
+                        checkpoint::LLOYD,
                         p,
                         &input.fingerprint,
                         &checkpoint_params,
+                        |s: &LloydState| s.validate().map_err(|e| e.to_string()),
                     )?)),
                     None => None,
                 },
@@ -438,24 +445,28 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
         // Every rank holds the same state; rank 0 writes it.
         if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
             checkpoint::save(
+                checkpoint::MINIBATCH,
                 p,
                 &data_inputs,
                 &input.fingerprint,
                 &setup.checkpoint_params,
                 state,
-            )?;
+            )
+            .map_err(KMeansError::from)?;
         }
         Ok(())
     };
     let save_lloyd = |state: &LloydState| -> mmclust_kmeans::Result<()> {
         if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
             checkpoint::save(
+                checkpoint::LLOYD,
                 p,
                 &data_inputs,
                 &input.fingerprint,
                 &setup.checkpoint_params,
                 state,
-            )?;
+            )
+            .map_err(KMeansError::from)?;
         }
         Ok(())
     };
@@ -486,17 +497,7 @@ fn fit(g: &Global, a: &Args, input: &FitInput, setup: &Setup) -> Result<KMeansMo
             } else {
                 "iteration"
             };
-            let message = match &a.checkpoint {
-                Some(p) => format!(
-                    "interrupted after {unit} {step}; the state is in {}: continue with --resume {}",
-                    p.display(),
-                    p.display()
-                ),
-                None => format!(
-                    "interrupted after {unit} {step}; no --checkpoint was given, so the run is lost"
-                ),
-            };
-            Err(crate::fail::Interrupted(message).into())
+            Err(checkpoint::interrupted(step, unit, a.checkpoint.as_deref()))
         }
         // The library does not know the weights' file: name it.
         Err(

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod bench;
+pub(crate) mod checkpoint;
 pub(crate) mod convert;
 pub(crate) mod eval;
 pub(crate) mod fit;

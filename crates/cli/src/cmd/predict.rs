@@ -22,7 +22,9 @@ use crate::fail::usage;
 use crate::input::{emit_json, emit_summary, open, read_text};
 use crate::progress::with_progress;
 
-/// A model file of either kind.
+/// A model file of either kind. One per command: the size of the larger
+/// variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Model {
     KMeans(mmclust_kmeans::KMeansModel),
     Gmm(mmclust_gmm::GaussianMixtureModel),

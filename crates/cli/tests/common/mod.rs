@@ -278,3 +278,33 @@ pub(crate) fn minibatch_checkpointing(
         "--quiet",
     ])
 }
+
+/// Starts a run that checkpoints (`base`), sends SIGINT once its first
+/// checkpoint `ck` is on disk, and returns its output, or `None` when it had
+/// finished before the signal could be sent.
+pub(crate) fn interrupt_after_first_checkpoint(
+    base: &[String],
+    ck: &Path,
+) -> Option<std::process::Output> {
+    let mut child = bin()
+        .args(base)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut finished = false;
+    wait_for("the first checkpoint", || {
+        finished = child.try_wait().unwrap().is_some();
+        finished || ck.exists()
+    });
+    if !finished {
+        // SAFETY: kill(2) on our own child's pid.
+        let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        assert_eq!(sent, 0);
+    }
+    let o = child.wait_with_output().unwrap();
+    match o.status.code() {
+        Some(130) => Some(o),
+        Some(0) => None,
+        other => panic!("exit {other:?}: {}", stderr(&o)),
+    }
+}

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::GaussianMixtureModel;
 use crate::bayesian::{Posterior, ResolvedPrior};
 use crate::error::{GmmError, Result};
+use crate::online::OnlineSummary;
 use crate::params::{CovarianceType, Precision, WeightPrior};
 
 /// Version of the model file format written by [`GaussianMixtureModel::to_json`].
@@ -205,6 +206,10 @@ struct ModelFile {
     /// Bayesian fits only (absent otherwise, and in files written before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bayesian: Option<BayesianFile>,
+    /// Online fits only: what the fit ran (absent otherwise, and in files
+    /// written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    online: Option<OnlineSummary>,
 }
 
 fn finite(v: f64) -> Option<f64> {
@@ -263,6 +268,7 @@ impl GaussianMixtureModel {
             },
             input,
             bayesian: self.bayesian.as_ref().map(BayesianFile::of),
+            online: self.online.clone(),
         };
         serde_json::to_value(file).expect("a model file serialises")
     }
@@ -338,6 +344,7 @@ impl GaussianMixtureModel {
         model.init_seconds = f.seconds.init;
         model.iter_seconds = f.seconds.iter;
         model.fit_seconds = f.seconds.fit;
+        model.online = f.online;
         Ok(model)
     }
 }

@@ -48,6 +48,15 @@ class GaussianMixture(BaseEstimator):
       them by component), drawn from the seed of `random_state`: two calls
       give the same rows (scikit-learn's generator moves on).
     * `verbose` and `verbose_interval` are accepted and ignored.
+    * `partial_fit(X)` (not in scikit-learn): one step of online (stepwise)
+      EM on the rows of X, the engine of `mmclust gmm --online`. The first
+      call initialises from X (`init_params` on its rows, or the given
+      `weights_init`/`means_init`/`precisions_init`); after `fit`, it
+      continues from the fitted mixture. The step count (`n_steps_`) and the
+      running statistics persist across calls; step t has step size
+      (t + 2)^(-step_decay) (`step_decay`, not in scikit-learn, default 0.6,
+      in (0.5, 1]). `fit` starts afresh (or, with `warm_start`, from the
+      current mixture, as scikit-learn defines it) and drops the online state.
     * `precision` (not in scikit-learn): 'f64' (default) or 'f32'. With 'f32',
       fits compute their per-row products in float32 on CPUs with AVX-512,
       faster per iteration (scripts/bench_peers.sh --gmm), within about
@@ -77,6 +86,7 @@ class GaussianMixture(BaseEstimator):
         verbose=0,
         verbose_interval=10,
         precision="f64",
+        step_decay=0.6,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -93,6 +103,7 @@ class GaussianMixture(BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.precision = precision
+        self.step_decay = step_decay
 
     def _initial(self):
         if self.covariance_type not in _COVARIANCE_TYPES:
@@ -140,6 +151,75 @@ class GaussianMixture(BaseEstimator):
         self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
         self.converged_ = bool(r["converged"])
         self.n_iter_ = int(r["n_iter"])
+        self.lower_bound_ = float(r["lower_bound"])
+        self.n_features_in_ = self.means_.shape[1]
+        self._n_parameters = int(r["n_parameters"])
+        names = feature_names_of(X)
+        if names is not None:
+            self.feature_names_in_ = names
+        # A new fit replaces whatever partial_fit had learnt.
+        self.__dict__.pop("_online_state", None)
+        self.__dict__.pop("n_steps_", None)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One step of online (stepwise) EM on the rows of X.
+
+        The first call (on an unfitted estimator) initialises the mixture
+        from X: `init_params` run on the rows of X, or the given
+        `weights_init`, `means_init` and `precisions_init`. On a fitted
+        estimator the step starts from the fitted mixture. Each call then
+        computes the responsibilities of X under the current mixture,
+        blends X's sufficient statistics into the running ones with step
+        size (t + 2)^(-step_decay) (the first step takes X's alone), and sets
+        the parameters from them (an M-step). `n_steps_` counts the calls;
+        `lower_bound_` is X's mean log-likelihood before the step.
+        """
+        inp = as_input(X)
+        d = n_features_of(inp, _native)[1]
+        fitted = "means_" in self.__dict__
+        if fitted and d != self.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        state = self.__dict__.get("_online_state")
+        if state is not None or not fitted:
+            initial = {} if state is not None else self._initial()
+        else:
+            # Continue from the fitted mixture (fit, or the attributes set).
+            initial = dict(
+                weights_init=self.weights_,
+                means_init=self.means_,
+                covariances_init=self.covariances_,
+            )
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
+                f"use one of {_COVARIANCE_TYPES}"
+            )
+        r = _native.gmm_partial_fit(
+            inp,
+            int(self.n_components),
+            covariance_type=self.covariance_type,
+            tol=float(self.tol),
+            reg_covar=float(self.reg_covar),
+            init_params=self.init_params,
+            seed=seed_of(self.random_state),
+            step_decay=float(self.step_decay),
+            state=state,
+            precision=self.precision,
+            **initial,
+        )
+        self._online_state = r["state"]
+        self.weights_ = r["weights"]
+        self.means_ = r["means"]
+        self.covariances_ = r["covariances"]
+        self.precisions_cholesky_ = r["precisions_cholesky"]
+        self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
+        self.n_steps_ = int(r["n_steps"])
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
         self.lower_bound_ = float(r["lower_bound"])
         self.n_features_in_ = self.means_.shape[1]
         self._n_parameters = int(r["n_parameters"])
@@ -254,6 +334,13 @@ class BayesianGaussianMixture(GaussianMixture):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+
+    def partial_fit(self, X, y=None):
+        """Not available: online EM fits maximum-likelihood mixtures."""
+        raise NotImplementedError(
+            "partial_fit is online EM of a maximum-likelihood mixture; "
+            "BayesianGaussianMixture has none (neither has scikit-learn's)"
+        )
 
     def _priors(self):
         def flat(v):
