@@ -53,6 +53,7 @@ SECTIONS = {
     "spherical": "scripts/bench_spherical.sh",
     "nonconvex": "scripts/bench_kernel_peers.sh",
     "bayesian": "scripts/bench_bayesian.sh",
+    "online": "scripts/bench_online_gmm.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
 }
 
