@@ -223,6 +223,7 @@ fi
 compare gmm-tied labels model -- gmm small.npy -k 3 --seed 3 --covariance tied --init k-means++
 compare gmm-spherical labels model -- gmm small.npy -k 3 --seed 4 --covariance spherical --standardize
 compare gmm-bayesian labels proba model -- gmm data.npy -k 6 --seed 5 --covariance full --bayesian
+compare gmm-online labels model -- gmm data.npy -k 4 --seed 8 --covariance diag --online --batch-size 512 --refine 1
 compare gmm-bayesian-dd labels model -- gmm small.npy -k 4 --seed 6 --covariance tied --bayesian --weight-prior dirichlet-distribution --standardize
 
 # The commands run after a fit, on the models and labels above: ranks split the

@@ -106,11 +106,7 @@ class GaussianMixture(BaseEstimator):
         self.step_decay = step_decay
 
     def _initial(self):
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
-                f"use one of {_COVARIANCE_TYPES}"
-            )
+        self._check_covariance_type()
         if self.warm_start and "means_" in self.__dict__:
             return dict(
                 weights_init=self.weights_,
@@ -144,19 +140,9 @@ class GaussianMixture(BaseEstimator):
             precision=self.precision,
             **self._initial(),
         )
-        self.weights_ = r["weights"]
-        self.means_ = r["means"]
-        self.covariances_ = r["covariances"]
-        self.precisions_cholesky_ = r["precisions_cholesky"]
-        self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
+        self._set_mixture(r, X)
         self.converged_ = bool(r["converged"])
         self.n_iter_ = int(r["n_iter"])
-        self.lower_bound_ = float(r["lower_bound"])
-        self.n_features_in_ = self.means_.shape[1]
-        self._n_parameters = int(r["n_parameters"])
-        names = feature_names_of(X)
-        if names is not None:
-            self.feature_names_in_ = names
         # A new fit replaces whatever partial_fit had learnt.
         self.__dict__.pop("_online_state", None)
         self.__dict__.pop("n_steps_", None)
@@ -193,11 +179,7 @@ class GaussianMixture(BaseEstimator):
                 means_init=self.means_,
                 covariances_init=self.covariances_,
             )
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
-                f"use one of {_COVARIANCE_TYPES}"
-            )
+        self._check_covariance_type()
         r = _native.gmm_partial_fit(
             inp,
             int(self.n_components),
@@ -212,21 +194,32 @@ class GaussianMixture(BaseEstimator):
             **initial,
         )
         self._online_state = r["state"]
+        self._set_mixture(r, X)
+        self.n_steps_ = int(r["n_steps"])
+        self.n_iter_ = self.n_steps_
+        self.converged_ = False
+        return self
+
+    def _set_mixture(self, r, X):
+        """The fitted attributes every fit sets, from the engine's dict `r`."""
         self.weights_ = r["weights"]
         self.means_ = r["means"]
         self.covariances_ = r["covariances"]
         self.precisions_cholesky_ = r["precisions_cholesky"]
         self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
-        self.n_steps_ = int(r["n_steps"])
-        self.n_iter_ = self.n_steps_
-        self.converged_ = False
         self.lower_bound_ = float(r["lower_bound"])
         self.n_features_in_ = self.means_.shape[1]
         self._n_parameters = int(r["n_parameters"])
         names = feature_names_of(X)
         if names is not None:
             self.feature_names_in_ = names
-        return self
+
+    def _check_covariance_type(self):
+        if self.covariance_type not in _COVARIANCE_TYPES:
+            raise ValueError(
+                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
+                f"use one of {_COVARIANCE_TYPES}"
+            )
 
     def _params(self):
         self._check_fitted("means_")
@@ -360,11 +353,7 @@ class BayesianGaussianMixture(GaussianMixture):
 
     def fit(self, X, y=None):
         """Estimates the variational posterior."""
-        if self.covariance_type not in _COVARIANCE_TYPES:
-            raise ValueError(
-                f"Invalid value for 'covariance_type': {self.covariance_type!r}; "
-                f"use one of {_COVARIANCE_TYPES}"
-            )
+        self._check_covariance_type()
         if self.warm_start:
             raise ValueError("warm_start is not supported by mmclust's BayesianGaussianMixture")
         inp = as_input(X)
@@ -380,16 +369,10 @@ class BayesianGaussianMixture(GaussianMixture):
             seed=seed_of(self.random_state),
             bayesian=self._priors(),
         )
-        self.weights_ = r["weights"]
-        self.means_ = r["means"]
-        self.covariances_ = r["covariances"]
-        self.precisions_cholesky_ = r["precisions_cholesky"]
-        self.precisions_ = _precisions(self.precisions_cholesky_, self.covariance_type)
+        self._set_mixture(r, X)
         self.converged_ = bool(r["converged"])
         self.n_iter_ = int(r["n_iter"])
-        self.lower_bound_ = float(r["lower_bound"])
         self.lower_bounds_ = list(r["lower_bounds"])
-        self.n_features_in_ = self.means_.shape[1]
         p = r["posterior"]
         self._posterior = p
         d = self.n_features_in_
@@ -412,9 +395,6 @@ class BayesianGaussianMixture(GaussianMixture):
         dof = p["degrees_of_freedom"]
         self.degrees_of_freedom_ = float(dof[0]) if self.covariance_type == "tied" else dof
         self.effective_components_ = int(np.sum(self.weights_ > 0.01))
-        names = feature_names_of(X)
-        if names is not None:
-            self.feature_names_in_ = names
         return self
 
     def predict(self, X):
