@@ -391,7 +391,6 @@ impl GmmParams {
                 )
             }
         };
-        debug_assert_eq!(covariance.len().max(1), covariance.len());
         let resolved = ResolvedPrior {
             weight_prior: p.weight_prior,
             weight_concentration: p.weight_concentration.unwrap_or(1.0 / k as f64),
