@@ -283,7 +283,11 @@ impl KMeansParams {
             seconds_before = r.iter_seconds;
         }
         let first = n_iter;
-        let mut last_checkpoint = Instant::now();
+        let mut schedule = mmclust_core::batches::Checkpoints::new(
+            self.checkpoints.every,
+            self.checkpoints.seconds,
+            hooks.stop,
+        );
         for iter in first..self.max_iter {
             let packed = PackedCenters::new(&centers, k, d)?;
             let (mut p, evals) = assigner.pass(source, chunking, hooks.pass(), &packed, weights)?;
@@ -330,33 +334,26 @@ impl KMeansParams {
                 converged = true;
                 break;
             }
-            if let Some(save) = hooks.on_lloyd_checkpoint {
-                let every = self.checkpoints.every;
-                let seconds = self.checkpoints.seconds;
-                let stop = hooks
-                    .stop
-                    .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
-                let due = (every > 0 && n_iter.is_multiple_of(every))
-                    || (seconds > 0.0 && last_checkpoint.elapsed().as_secs_f64() >= seconds);
-                if (due || stop) && n_iter < self.max_iter {
-                    save(&crate::state::LloydState {
-                        k,
-                        d,
-                        iter: n_iter,
-                        centers: centers.clone(),
-                        history: history.clone(),
-                        relocated,
-                        distinct_init,
-                        init_seconds,
-                        iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
-                        distance_evals,
-                        distance_evals_lloyd,
-                        rechecks,
-                        assigned_rows,
-                    })?;
-                    last_checkpoint = Instant::now();
-                }
-                if stop && n_iter < self.max_iter {
+            if let Some(save) = hooks.on_lloyd_checkpoint
+                && n_iter < self.max_iter
+                && let Some(interrupted) = schedule.after_step(n_iter as u64)
+            {
+                save(&crate::state::LloydState {
+                    k,
+                    d,
+                    iter: n_iter,
+                    centers: centers.clone(),
+                    history: history.clone(),
+                    relocated,
+                    distinct_init,
+                    init_seconds,
+                    iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
+                    distance_evals,
+                    distance_evals_lloyd,
+                    rechecks,
+                    assigned_rows,
+                })?;
+                if interrupted {
                     return Err(KMeansError::Interrupted {
                         step: n_iter as u64,
                     });

@@ -295,7 +295,7 @@ pub const AUTO_BOUNDS_MIN_KD: usize = 1024;
 #[derive(Debug, Clone, Default)]
 pub struct LloydCheckpoints {
     /// Iterations between checkpoints (0: none by count).
-    pub every: usize,
+    pub every: u64,
     /// Also checkpoint when this many seconds have passed since the last one
     /// (0: off). Timing never changes the result: a checkpoint only copies the
     /// state.

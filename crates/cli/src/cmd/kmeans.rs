@@ -342,7 +342,7 @@ impl Setup {
             checkpoint_params["algorithm"] = json!(format!("{:?}", a.algorithm).to_lowercase());
             params.checkpoints = LloydCheckpoints {
                 every: if a.checkpoint.is_some() {
-                    usize::try_from(a.checkpoint_every).unwrap_or(usize::MAX)
+                    a.checkpoint_every
                 } else {
                     0
                 },
