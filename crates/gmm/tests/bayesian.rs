@@ -18,8 +18,6 @@
 //! to compare); the lower bounds, sums over rows of magnitude 10²–10³, are
 //! compared relative to their own size.
 
-use std::path::PathBuf;
-
 use mmclust_core::ArraySource;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::testing;
@@ -33,26 +31,9 @@ use serde_json::Value;
 
 const TOL: f64 = 1e-6;
 
-fn fixture(name: &str) -> PathBuf {
-    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
+mod common;
 
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Number(x) => vec![x.as_f64().unwrap()],
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        other => panic!("not numeric: {other}"),
-    }
-}
-
-/// Largest |a − b| / max(|b|, 1).
-fn max_rel(got: &[f64], want: &[f64], what: &str) -> f64 {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    got.iter()
-        .zip(want)
-        .map(|(&g, &w)| (g - w).abs() / w.abs().max(1.0))
-        .fold(0.0, f64::max)
-}
+use common::{fixture, flat, max_rel};
 
 fn prior_of(name: &str) -> WeightPrior {
     name.replace('_', "-").parse().unwrap()

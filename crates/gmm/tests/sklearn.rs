@@ -20,34 +20,15 @@
 //! only: scikit-learn in float32 fails there (tied, diag) or is wrong
 //! (spherical), which is exactly what the shifted statistics avoid.
 
-use std::path::PathBuf;
-
 use mmclust_core::ArraySource;
 use mmclust_core::parallel::Chunking;
 use mmclust_core::testing;
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    testing::fixture(env!("CARGO_MANIFEST_DIR"), name)
-}
+mod common;
 
-fn flat(v: &Value) -> Vec<f64> {
-    match v {
-        Value::Number(x) => vec![x.as_f64().unwrap()],
-        Value::Array(a) => a.iter().flat_map(flat).collect(),
-        other => panic!("not numeric: {other}"),
-    }
-}
-
-/// Largest |a − b| / max(|b|, 1).
-fn max_rel(got: &[f64], want: &[f64], what: &str) -> f64 {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    got.iter()
-        .zip(want)
-        .map(|(&g, &w)| (g - w).abs() / w.abs().max(1.0))
-        .fold(0.0, f64::max)
-}
+use common::{fixture, flat, max_rel};
 
 fn fit(set: &str, cov: &str, chunk_rows: usize) -> (GaussianMixtureModel, Value) {
     fit_in(set, cov, chunk_rows, Precision::F64)
