@@ -569,8 +569,8 @@ impl GmmParams {
             // EM: the mean log-likelihood of the E-step. Variational Bayes:
             // scikit-learn's lower bound (a total, not a mean) of the
             // posterior after the M-step and the E-step's Σ r ln r.
-            let lb = match (&posterior, data.prior) {
-                (Some(_), Some(prior)) => {
+            let lb = match data.prior {
+                Some(prior) => {
                     let entropy = entropy_term(&mix, &st);
                     let est = st.estimate(self.covariance, k, d, &mix.means, self.reg_covar, false);
                     let (post, next) = Posterior::update(prior, &est, self.covariance, &st.nk)?;
@@ -579,7 +579,7 @@ impl GmmParams {
                     mix = next;
                     lb
                 }
-                _ => {
+                None => {
                     mix = st.m_step(self.covariance, k, d, &mix.means, self.reg_covar, false)?;
                     ll
                 }
