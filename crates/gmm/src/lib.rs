@@ -70,10 +70,11 @@ mod special;
 pub use bayesian::{EFFECTIVE_WEIGHT, Posterior, ResolvedPrior};
 pub use error::{GmmError, Result};
 pub use fit::{FitEvent, FitHooks};
-pub use model::{GaussianMixtureModel, MODEL_VERSION, SAMPLE_BLOCK_ROWS};
+pub use model::{
+    GaussianMixtureModel, MODEL_VERSION, OnlineSummary, SAMPLE_BLOCK_ROWS, StopReason,
+};
 pub use online::{
-    CheckpointHook, DEFAULT_BATCH_SIZE, DEFAULT_STEP_DECAY, OnlineHooks, OnlineOptions,
-    OnlineState, OnlineSummary, StopReason,
+    CheckpointHook, DEFAULT_BATCH_SIZE, DEFAULT_STEP_DECAY, OnlineHooks, OnlineOptions, OnlineState,
 };
 pub use params::{
     BayesianPrior, CovarianceType, F32_SPREAD_LIMIT, GmmParams, Init, Precision, WeightPrior,

@@ -13,14 +13,15 @@ use crate::bayesian::Posterior;
 use crate::error::{GmmError, Result};
 use crate::linalg::cholesky;
 use crate::mixture::Mixture;
-use crate::online::OnlineSummary;
 use crate::params::{CovarianceType, GmmParams, Precision};
 use crate::pass::rows_pass;
 use crate::run::Run;
 
 mod file;
+mod summary;
 
 pub use file::MODEL_VERSION;
+pub use summary::{OnlineSummary, StopReason};
 
 /// Rows per random stream of [`GaussianMixtureModel::sample_each`]. Part of
 /// the output's definition: changing it changes the rows a seed gives.

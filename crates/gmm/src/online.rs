@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GmmError, Result};
 use crate::fit::{FitData, FitEvent, FitHooks};
 use crate::mixture::{Mixture, Stats};
-use crate::model::GaussianMixtureModel;
+use crate::model::{GaussianMixtureModel, OnlineSummary, StopReason};
 use crate::params::{CovarianceType, GmmParams, Init, Precision};
 use crate::pass::{em_pass, loglik_pass};
 use crate::run::Run;
@@ -165,47 +165,6 @@ fn check_step_decay(alpha: f64) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Why an online run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StopReason {
-    /// The smoothed batch log-likelihood stopped rising.
-    NoImprovement,
-    /// The step limit was reached.
-    MaxSteps,
-    /// Not stopped: [`GmmParams::online_update`] (`partial_fit`) runs on.
-    Running,
-}
-
-impl StopReason {
-    /// The name in summaries and model files.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            StopReason::NoImprovement => "no-improvement",
-            StopReason::MaxSteps => "max-steps",
-            StopReason::Running => "running",
-        }
-    }
-}
-
-/// What an online fit ran, kept in its model (`"online"` in the model file).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OnlineSummary {
-    /// Steps taken (batches seen).
-    pub steps: u64,
-    /// Rows per batch.
-    pub batch_size: usize,
-    /// The step decay α.
-    pub step_decay: f64,
-    /// Full EM iterations run after the online steps.
-    pub refine: usize,
-    /// Why the online steps stopped.
-    pub stop_reason: StopReason,
-    /// Rows seen over n: the steps' share of full passes.
-    pub epochs: f64,
 }
 
 /// Everything an online run needs to continue: written to checkpoints, and

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::GaussianMixtureModel;
+use super::OnlineSummary;
 use crate::bayesian::{Posterior, ResolvedPrior};
 use crate::error::{GmmError, Result};
-use crate::online::OnlineSummary;
 use crate::params::{CovarianceType, Precision, WeightPrior};
 
 /// Version of the model file format written by [`GaussianMixtureModel::to_json`].
