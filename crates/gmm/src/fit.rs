@@ -430,12 +430,20 @@ impl GmmParams {
             })
         };
         let widen = |c: &[f32]| c.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
-        match &self.init {
-            Init::KMeans | Init::KMeansPlusPlus => {
+        match &self.init.resolve(n, d) {
+            Init::KMeansSample => {
+                let mut p = KMeansParams::new(k)
+                    .n_init(1)
+                    .seed(seed)
+                    .init(mmclust_kmeans::Init::sample());
+                p.chunking = Some(chunking);
+                hard(widen(&mmclust_kmeans::initial_centers(&p, source)?), false)
+            }
+            Init::Auto | Init::KMeans | Init::KMeansPlusPlus => {
                 let mut p = KMeansParams::new(k).n_init(1).seed(seed);
                 p.chunking = Some(chunking);
                 p.scratch = self.scratch.clone();
-                if self.init == Init::KMeansPlusPlus {
+                if matches!(self.init, Init::KMeansPlusPlus) {
                     p = p.init(mmclust_kmeans::Init::KMeansPlusPlus).max_iter(1);
                 }
                 // Raw data: the variance of this fit's statistics pass, no

@@ -103,6 +103,7 @@ impl GaussianMixtureModel {
         log_likelihood: f64,
         n: usize,
     ) -> Self {
+        let init = params.init.resolve(n, run.mix.d).name().to_string();
         GaussianMixtureModel {
             mix: run.mix,
             bayesian: run.posterior,
@@ -115,7 +116,7 @@ impl GaussianMixtureModel {
             history: run.history,
             run_lower_bounds,
             best_run,
-            init: params.init.name().to_string(),
+            init,
             seed: params.seed,
             max_iter: params.max_iter,
             tol: params.tol,

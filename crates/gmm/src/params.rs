@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use mmclust_core::parallel::Chunking;
+use mmclust_kmeans::AUTO_SAMPLE_BYTES;
 
 /// For an enum with `name()` and the list `ALL` of its values: `FromStr`
 /// from one of the names (the error, about "a `$what`", lists them all) and
@@ -152,10 +153,21 @@ named_enum!(Precision, "precision");
 /// scikit-learn's `_initialize` does.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Init {
+    /// [`Init::KMeans`] up to [`AUTO_SAMPLE_BYTES`] of data (n·d·4 bytes),
+    /// [`Init::KMeansSample`] above, where K-means to convergence over the file
+    /// would cost more passes than the EM it prepares. Depends on n and d
+    /// alone, never on the machine. The default.
+    Auto,
     /// K-means (k-means++ seeding, one run) with the same seed; each row's
     /// responsibility is 1 for its nearest K-means centre (scikit-learn's
     /// `init_params="kmeans"`).
     KMeans,
+    /// The bounded K-means initialisation of data beyond RAM: K-means
+    /// (k-means++, then Lloyd to convergence) on a uniform sample of 256 rows
+    /// per component held in memory (`mmclust_kmeans::Init::Sample`), then the
+    /// initialisation pass puts each row's responsibility 1 on its nearest
+    /// centre, as [`Init::KMeans`] does. Reads the sample's rows and one pass.
+    KMeansSample,
     /// k-means++ seeding followed by one Lloyd step, then hard assignment to
     /// the nearest centre. (scikit-learn puts responsibility 1 on the k seed
     /// rows only, so its first covariances are `reg_covar · I` and its first
@@ -198,13 +210,26 @@ impl Init {
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
+            Init::Auto => "auto",
             Init::KMeans => "kmeans",
+            Init::KMeansSample => "kmeans-sample",
             Init::KMeansPlusPlus => "k-means++",
             Init::Random => "random",
             Init::RandomFromData => "random-from-data",
             Init::Means(_) => "given-means",
             Init::Parameters { .. } => "given-parameters",
             Init::Responsibilities(_) => "given-responsibilities",
+        }
+    }
+
+    /// What [`Init::Auto`] becomes for n rows of d columns; any other
+    /// initialisation as it is.
+    #[must_use]
+    pub fn resolve(&self, n: usize, d: usize) -> Init {
+        match self {
+            Init::Auto if n as u64 * d as u64 * 4 > AUTO_SAMPLE_BYTES => Init::KMeansSample,
+            Init::Auto => Init::KMeans,
+            other => other.clone(),
         }
     }
 
@@ -285,7 +310,7 @@ pub struct GmmParams {
     pub k: usize,
     /// Covariance type (default full).
     pub covariance: CovarianceType,
-    /// Initialisation (default [`Init::KMeans`]).
+    /// Initialisation (default [`Init::Auto`]).
     pub init: Init,
     /// Runs from different initialisations; the highest final lower bound
     /// (mean log-likelihood) wins. Given initialisations run once.
@@ -321,7 +346,7 @@ impl GmmParams {
         GmmParams {
             k,
             covariance: CovarianceType::Full,
-            init: Init::KMeans,
+            init: Init::Auto,
             n_init: 1,
             max_iter: 100,
             tol: 1e-3,

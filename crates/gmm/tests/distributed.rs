@@ -55,6 +55,7 @@ fn every_covariance_type_matches_one_process_on_2_to_4_ranks() {
         (CovarianceType::Diag, Init::Random),
         (CovarianceType::Tied, Init::KMeansPlusPlus),
         (CovarianceType::Spherical, Init::RandomFromData),
+        (CovarianceType::Diag, Init::KMeansSample),
     ] {
         let mut p = GmmParams::new(3)
             .covariance(cov)

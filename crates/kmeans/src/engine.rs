@@ -117,6 +117,29 @@ pub(crate) fn fit_points(
 }
 
 impl KMeansParams {
+    /// [`Init::Sample`]'s centres: K-means (k-means++, then Lloyd to
+    /// convergence with these parameters' `tol` and `max_iter`) on a uniform
+    /// sample of the rows held in memory. Reads the sample's rows and nothing
+    /// else.
+    pub(crate) fn sample_centers<S: DataSource + ?Sized>(
+        &self,
+        ctx: &Ctx<'_, S>,
+        rows_per_centre: usize,
+        seed: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<f32>> {
+        let (k, d) = (self.k, ctx.source.n_cols());
+        let (points, w) = init::sample(ctx, k, rows_per_centre, rng)?;
+        let local = KMeansParams::new(k)
+            .init(Init::KMeansPlusPlus)
+            .seed(rng_seed(seed))
+            .max_iter(self.max_iter)
+            .tol(self.tol);
+        // Sample weights weight the sample's rows, unless too few are positive.
+        let w = w.filter(|w| w.iter().filter(|&&v| v > 0.0).count() >= k);
+        Ok(fit_points(&local, &points, d, w.as_deref())?.centers)
+    }
+
     /// The runs of Lloyd or a bounded variant (not mini-batch: see
     /// [`KMeansParams::fit_minibatch`]), the one with the lowest inertia
     /// kept. `tol_abs` is the absolute shift threshold ([`tol_abs`]).
@@ -226,6 +249,9 @@ impl KMeansParams {
                     Ok(fit_points(&local, cands, d, Some(cand_weights))?.centers)
                 },
             )?,
+            Init::Sample { rows_per_centre } => {
+                self.sample_centers(&ctx, *rows_per_centre, seed, &mut rng)?
+            }
             Init::Given(c) => init::given(c, k, d)?,
         };
         if resume.is_none() {

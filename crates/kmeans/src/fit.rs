@@ -199,7 +199,9 @@ pub fn fit_source<S: DataSource + ?Sized>(
 /// Lloyd iterations: rows of the data chosen as a fit would choose them. For
 /// a caller that needs well-spread rows rather than a clustering (the Nyström
 /// landmarks of `mmclust-kernel`). `Init::Auto` and k-means‖ are k-means++
-/// here.
+/// here. [`Init::Sample`](crate::Init::Sample) gives the K-means centres of
+/// its sample, as a fit starts from (the bounded initialisation of a
+/// Gaussian mixture beyond RAM): no pass over `source`.
 ///
 /// # Errors
 /// Invalid parameters (k > n, …), read errors, see [`KMeansError`].
@@ -221,6 +223,9 @@ pub fn initial_centers<S: DataSource + ?Sized>(
     match &params.init {
         crate::params::Init::Random => crate::init::random(&ctx, params.k, &mut rng),
         crate::params::Init::Given(c) => crate::init::given(c, params.k, d),
+        crate::params::Init::Sample { rows_per_centre } => {
+            params.sample_centers(&ctx, *rows_per_centre, params.seed, &mut rng)
+        }
         _ => Ok(crate::init::plus_plus(&ctx, params.k, &mut rng)?.0),
     }
 }

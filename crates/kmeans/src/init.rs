@@ -1,4 +1,4 @@
-//! Initial centres: random rows, greedy k-means++, k-means‖, or given.
+//! Initial centres: random rows, greedy k-means++, k-means‖, a sample, or given.
 //!
 //! Every random choice comes from the run's own seed: sequential draws on the
 //! calling thread, or (k-means‖'s per-point coin flips) a counter-based hash of
@@ -89,6 +89,25 @@ pub(crate) fn random<S: DataSource + ?Sized>(
         }
     };
     ctx.rows(&rows)
+}
+
+/// [`Init::Sample`](crate::Init::Sample)'s rows: a uniform sample without
+/// replacement of [`sample_rows`](crate::params::sample_rows) rows, read in row order
+/// (random access, no pass), with their sample weights. Returns the rows
+/// (m × d) and their weights (`None` without sample weights).
+pub(crate) fn sample<S: DataSource + ?Sized>(
+    ctx: &Ctx<'_, S>,
+    k: usize,
+    rows_per_centre: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let (n, d) = (ctx.source.n_rows(), ctx.source.n_cols());
+    let m = crate::params::sample_rows(n, d, k, rows_per_centre);
+    let mut rows = rand::seq::index::sample(rng, n, m).into_vec();
+    rows.sort_unstable();
+    let points = mmclust_core::batches::read_rows(ctx.source, &rows)?;
+    let weights = ctx.weights.map(|w| rows.iter().map(|&r| w[r]).collect());
+    Ok((points, weights))
 }
 
 /// One pass of k-means++: folds `fold` (the centre chosen last) into the

@@ -502,7 +502,8 @@ impl KMeansParams {
         let sample = batches::read_rows(source, &rows)?;
         let sample_w: Option<Vec<f32>> = weights.map(|w| rows.iter().map(|&r| w[r]).collect());
         let init = match self.init.resolve(size, d, k) {
-            Init::Auto => Init::KMeansPlusPlus,
+            // The batches start from a sample already.
+            Init::Auto | Init::Sample { .. } => Init::KMeansPlusPlus,
             other => other,
         };
         // The initialisation plus one Lloyd step on the sample; the batches refine it.

@@ -15,7 +15,9 @@ use crate::state::{LloydState, MiniBatchState};
 pub enum Init {
     /// k-means++ when the data is at most [`AUTO_PARALLEL_BYTES`] (n·d·4 bytes)
     /// or k ≤ 8; k-means‖ above, where k passes over the data would cost more
-    /// than the ~`rounds + 2` passes of k-means‖.
+    /// than the ~`rounds + 2` passes of k-means‖; [`Init::Sample`] above
+    /// [`AUTO_SAMPLE_BYTES`], where even those passes cost minutes from disk.
+    /// The choice depends on n, d and k alone, never on the machine.
     Auto,
     /// k distinct rows chosen uniformly at random (weighted by sample weight).
     Random,
@@ -30,12 +32,43 @@ pub enum Init {
         /// ℓ / k (default 2).
         oversampling: f64,
     },
+    /// K-means on a uniform sample: `rows_per_centre · k` rows (at most n,
+    /// and at most [`SAMPLE_MAX_BYTES`] of them) drawn without replacement,
+    /// read by random access in row order, then k-means++ and Lloyd to
+    /// convergence on them in memory (faiss trains on 256 rows per centre).
+    /// No pass over the data: the initialisation of data larger than RAM.
+    Sample {
+        /// Rows drawn per centre (default [`DEFAULT_SAMPLE_ROWS_PER_CENTRE`]).
+        rows_per_centre: usize,
+    },
     /// Given centres, row-major k × d.
     Given(Vec<f32>),
 }
 
 /// Above this many bytes of data, [`Init::Auto`] picks k-means‖ (1 GiB).
 pub const AUTO_PARALLEL_BYTES: u64 = 1 << 30;
+
+/// Above this many bytes of data (n·d·4), [`Init::Auto`] picks
+/// [`Init::Sample`] (8 GiB): k-means‖'s dozen passes would cost more than the
+/// iterations that follow. Measured in docs/benchmarks.md ("Initialisation
+/// beyond RAM").
+pub const AUTO_SAMPLE_BYTES: u64 = 8 << 30;
+
+/// Rows per centre of [`Init::Sample`] by default (faiss's
+/// `max_points_per_centroid`).
+pub const DEFAULT_SAMPLE_ROWS_PER_CENTRE: usize = 256;
+
+/// The most bytes (as f32) that [`Init::Sample`] holds in memory: 256 MiB.
+pub const SAMPLE_MAX_BYTES: usize = 256 << 20;
+
+/// The rows [`Init::Sample`] draws for n rows of d columns and k clusters:
+/// `rows_per_centre · k`, at most [`SAMPLE_MAX_BYTES`] of f32 (but never
+/// fewer than k), at most n.
+#[must_use]
+pub fn sample_rows(n: usize, d: usize, k: usize, rows_per_centre: usize) -> usize {
+    let cap = (SAMPLE_MAX_BYTES / (4 * d.max(1))).max(k);
+    rows_per_centre.saturating_mul(k).min(cap).min(n)
+}
 
 impl Init {
     /// k-means‖ with its default rounds (5) and oversampling (2).
@@ -47,6 +80,14 @@ impl Init {
         }
     }
 
+    /// [`Init::Sample`] with its default rows per centre.
+    #[must_use]
+    pub fn sample() -> Self {
+        Init::Sample {
+            rows_per_centre: DEFAULT_SAMPLE_ROWS_PER_CENTRE,
+        }
+    }
+
     /// The name used in model files and summaries.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -55,6 +96,7 @@ impl Init {
             Init::Random => "random",
             Init::KMeansPlusPlus => "k-means++",
             Init::KMeansParallel { .. } => "k-means-parallel",
+            Init::Sample { .. } => "sample",
             Init::Given(_) => "given",
         }
     }
@@ -65,7 +107,9 @@ impl Init {
         match self {
             Init::Auto => {
                 let bytes = n as u64 * d as u64 * 4;
-                if bytes <= AUTO_PARALLEL_BYTES || k <= 8 {
+                if bytes > AUTO_SAMPLE_BYTES {
+                    Init::sample()
+                } else if bytes <= AUTO_PARALLEL_BYTES || k <= 8 {
                     Init::KMeansPlusPlus
                 } else {
                     Init::k_means_parallel()
@@ -496,6 +540,12 @@ impl KMeansParams {
             return Err(KMeansError::param(
                 "init",
                 "k-means-parallel needs at least one round and an oversampling factor > 0",
+            ));
+        }
+        if let Init::Sample { rows_per_centre: 0 } = self.init {
+            return Err(KMeansError::param(
+                "init",
+                "the sample initialisation needs at least 1 row per centre",
             ));
         }
         if self.standardize && self.metric == Metric::Cosine {

@@ -4,49 +4,15 @@
 //! share is read from the source). Processes are simulated by threads
 //! (`ThreadGroup`), as in tests/distributed.rs.
 
-use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use mmclust_core::group::ThreadGroup;
 use mmclust_core::parallel::{Chunking, owned_rows};
 use mmclust_core::source::Distributed;
-use mmclust_core::{ArraySource, DataSource};
+
 use mmclust_kmeans::{Algorithm, KMeansParams, MiniBatchOptions, Sampling};
 
 mod common;
 
-/// A source that counts the rows read from it.
-struct Counting<'a> {
-    inner: ArraySource<'a>,
-    rows_read: AtomicUsize,
-}
-
-impl DataSource for Counting<'_> {
-    fn n_rows(&self) -> usize {
-        self.inner.n_rows()
-    }
-    fn n_cols(&self) -> usize {
-        self.inner.n_cols()
-    }
-    fn rows<'a>(
-        &'a self,
-        range: Range<usize>,
-        scratch: &'a mut Vec<f32>,
-    ) -> mmclust_core::Result<&'a [f32]> {
-        self.rows_read.fetch_add(range.len(), Ordering::Relaxed);
-        self.inner.rows(range, scratch)
-    }
-    fn name(&self) -> String {
-        "counting".into()
-    }
-}
-
-fn counting(x: &[f32], n: usize, d: usize) -> Counting<'_> {
-    Counting {
-        inner: ArraySource::from_slice(x, n, d).unwrap(),
-        rows_read: AtomicUsize::new(0),
-    }
-}
+use mmclust_core::testing::Counting;
 
 #[test]
 fn each_rank_reads_its_share_of_every_batch_and_the_fit_is_one_process_s() {
@@ -75,9 +41,9 @@ fn each_rank_reads_its_share_of_every_batch_and_the_fit_is_one_process_s() {
                 final_pass: false,
                 ..MiniBatchOptions::default()
             })));
-        let src = counting(&x, n, d);
+        let src = Counting::new(&x, n, d);
         let one = params.fit(&src).unwrap();
-        let single = src.rows_read.load(Ordering::Relaxed);
+        let single = src.rows_read();
         assert!(one.relocated > 0, "{sampling:?}: no centre was re-seeded");
         // The initialisation sample (3 batches, at most n rows) is read by
         // every process; one process then reads every row of every batch.
@@ -87,9 +53,9 @@ fn each_rank_reads_its_share_of_every_batch_and_the_fit_is_one_process_s() {
         assert!(steps > 50, "{sampling:?}: {steps} steps");
         for ranks in 2..=4 {
             let reads = ThreadGroup::run(ranks, |comm| {
-                let src = counting(&x, n, d);
+                let src = Counting::new(&x, n, d);
                 let m = params.fit(&Distributed::new(&src, comm)).unwrap();
-                (m, src.rows_read.load(Ordering::Relaxed))
+                (m, src.rows_read())
             });
             // The most rows of one batch a rank owns (whole 256-row chunks).
             let share = (0..ranks)

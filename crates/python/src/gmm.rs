@@ -150,12 +150,14 @@ fn init_of(
         (None, Some(m), None) => Init::Means(m.as_array().iter().map(|&v| v as f32).collect()),
         (None, None, None) => match init_params {
             "kmeans" => Init::KMeans,
+            "auto" => Init::Auto,
+            "kmeans-sample" => Init::KMeansSample,
             "k-means++" => Init::KMeansPlusPlus,
             "random" => Init::Random,
             "random_from_data" => Init::RandomFromData,
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "init_params='{other}' is not one of 'kmeans', 'k-means++', 'random', \
+                    "init_params='{other}' is not one of 'kmeans', 'kmeans-sample', 'auto', 'k-means++', 'random', \
                      'random_from_data'"
                 )));
             }

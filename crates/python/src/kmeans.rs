@@ -31,9 +31,10 @@ fn parse_init(init: &Bound<'_, PyAny>, rounds: usize) -> PyResult<Init> {
                 oversampling: 2.0,
             },
             "random" => Init::Random,
+            "sample" => Init::sample(),
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "init='{other}' is not one of 'k-means++', 'k-means||', 'random', 'auto' \
+                    "init='{other}' is not one of 'k-means++', 'k-means||', 'sample', 'random', 'auto' \
                      or an array of shape (n_clusters, n_features)"
                 )));
             }

@@ -29,7 +29,9 @@ mod online;
 /// ONE pass over the memory-mapped data — until the mean per-sample
 /// log-likelihood changes by less than --tol, or --max-iter.
 ///
-/// --init kmeans (default) runs K-means and assigns each row to its centre;
+/// --init auto (default) is kmeans up to 8 GiB of data and kmeans-sample
+/// above; kmeans runs K-means and assigns each row to its centre;
+/// kmeans-sample runs K-means on 256 sampled rows per component instead;
 /// k-means++ and random-from-data assign each row to the nearest of k seeds;
 /// random draws random responsibilities; a .npy gives the k × d initial means.
 #[derive(Debug, clap::Args)]
@@ -57,10 +59,13 @@ pub(crate) struct Args {
     /// Covariance type: full, diag, spherical or tied.
     #[arg(long, default_value = "full", value_name = "TYPE")]
     covariance: String,
-    /// Initialisation: kmeans, k-means++, random, random-from-data, a .npy of
-    /// k × d means, or a model .json (from --model-out, fitted without
-    /// --standardize) whose weights, means and covariances start EM as they are.
-    #[arg(long, default_value = "kmeans", value_name = "INIT")]
+    /// Initialisation: auto (kmeans up to 8 GiB of data, kmeans-sample
+    /// above), kmeans (K-means to convergence, scikit-learn's), kmeans-sample
+    /// (K-means on 256 sampled rows per component, then one pass), k-means++,
+    /// random, random-from-data, a .npy of k × d means, or a model .json (from
+    /// --model-out, fitted without --standardize) whose weights, means and
+    /// covariances start EM as they are.
+    #[arg(long, default_value = "auto", value_name = "INIT")]
     init: String,
     /// Runs from different initialisations; the highest final lower bound wins.
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -133,7 +138,9 @@ pub(crate) struct Args {
 
 fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
     Ok(match spec {
+        "auto" => Init::Auto,
         "kmeans" | "k-means" => Init::KMeans,
+        "kmeans-sample" | "k-means-sample" => Init::KMeansSample,
         "k-means++" | "kmeans++" => Init::KMeansPlusPlus,
         "random" => Init::Random,
         "random-from-data" | "random_from_data" => Init::RandomFromData,
@@ -146,7 +153,7 @@ fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
         }
         other => {
             return Err(usage(format!(
-                "--init '{other}' is not one of kmeans, k-means++, random, random-from-data, or a path ending in .npy or .json"
+                "--init '{other}' is not one of auto, kmeans, kmeans-sample, k-means++, random, random-from-data, or a path ending in .npy or .json"
             )));
         }
     })
@@ -206,7 +213,7 @@ fn build_params(g: &Global, a: &Args, input: &mut FitInput) -> Result<GmmParams>
         .map_err(|e: String| usage(format!("--precision: {e}")))?;
     let init = match &a.init_resp {
         Some(path) => {
-            if a.init != "kmeans" {
+            if a.init != "auto" {
                 return Err(usage("--init-resp replaces --init: give one of them"));
             }
             input.read_also(path);

@@ -99,6 +99,10 @@ pub(crate) struct Args {
     /// k-means-parallel sampling rounds.
     #[arg(long, default_value_t = 5, value_name = "N")]
     init_rounds: usize,
+    /// Rows per centre of --init sample (k-means++ and Lloyd on a uniform
+    /// sample of N·k rows, at most 256 MiB of them, read by random access).
+    #[arg(long, default_value_t = mmclust_kmeans::DEFAULT_SAMPLE_ROWS_PER_CENTRE, value_name = "N")]
+    init_sample_rows: usize,
     /// Minibatch: rows per batch (rounded up to whole blocks). Fixed rather
     /// than derived from the core count, so results do not depend on it; a batch
     /// is assigned in 256-row chunks, enough for 32 cores.
@@ -190,7 +194,7 @@ fn skipped_fraction(model: &KMeansModel) -> f64 {
     }
 }
 
-fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
+fn parse_init(spec: &str, k: usize, d: usize, rounds: usize, per_centre: usize) -> Result<Init> {
     Ok(match spec {
         "auto" => Init::Auto,
         "k-means++" | "kmeans++" => Init::KMeansPlusPlus,
@@ -199,10 +203,18 @@ fn parse_init(spec: &str, k: usize, d: usize, rounds: usize) -> Result<Init> {
             oversampling: 2.0,
         },
         "random" => Init::Random,
+        "sample" | "k-means-sample" => {
+            if per_centre == 0 {
+                return Err(usage("--init-sample-rows must be at least 1"));
+            }
+            Init::Sample {
+                rows_per_centre: per_centre,
+            }
+        }
         path if path.ends_with(".npy") => Init::Given(read_init_matrix(path, k, d, "centres")?),
         other => {
             return Err(usage(format!(
-                "--init '{other}' is not one of auto, k-means++, k-means-parallel, random, or a path ending in .npy"
+                "--init '{other}' is not one of auto, k-means++, k-means-parallel, sample, random, or a path ending in .npy"
             )));
         }
     })
@@ -265,7 +277,7 @@ struct Setup {
 impl Setup {
     fn new(g: &Global, a: &Args, input: &mut FitInput) -> Result<Self> {
         let d = input.source().n_cols();
-        let init = parse_init(&a.init, a.k, d, a.init_rounds)?;
+        let init = parse_init(&a.init, a.k, d, a.init_rounds, a.init_sample_rows)?;
         if let Some(w) = &a.weights {
             input.read_also(w);
         }

@@ -174,8 +174,9 @@ class KMeans(_KMeansBase):
       the same for a seed whatever the thread count, and equal the command
       line's (`mmclust kmeans --seed`).
     * `init` also accepts 'k-means||' (k-means‖: a few passes instead of k,
-      for very large inputs) and 'auto' (k-means++ up to 1 GiB of data,
-      k-means‖ above). `algorithm` accepts 'lloyd', 'elkan' (run as Hamerly's
+      for very large inputs), 'sample' (k-means++ and Lloyd on 256 rows per
+      centre drawn at random: no pass over the data) and 'auto' (k-means++ up
+      to 1 GiB of data, k-means‖ up to 8 GiB, 'sample' above). `algorithm` accepts 'lloyd', 'elkan' (run as Hamerly's
       bounds: same answer as Lloyd), 'hamerly', 'yinyang' and 'auto'.
     * `copy_x` and `verbose` are accepted and ignored (X is never modified).
     * `metric='cosine'` (not in scikit-learn): spherical K-means. Rows are

@@ -41,7 +41,10 @@ class GaussianMixture(BaseEstimator):
     * Data are read as float32; statistics and parameters are float64.
     * `random_state=None` means seed 0 (reproducible); same answer as
       `mmclust gmm` for the same seed.
-    * `init_params` also accepts 'k-means++' and 'random_from_data'. Given
+    * `init_params` also accepts 'k-means++', 'random_from_data',
+      'kmeans-sample' (K-means on 256 sampled rows per component, then one
+      pass: no K-means over the whole of X) and 'auto' ('kmeans' up to 8 GiB
+      of data, 'kmeans-sample' above). Given
       initial values: `means_init` alone, or `weights_init`, `means_init` and
       `precisions_init` together.
     * `sample` returns rows in random component order (scikit-learn sorts
