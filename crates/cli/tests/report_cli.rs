@@ -13,9 +13,7 @@ use common::*;
 fn run_line(line: &str) -> serde_json::Value {
     let words: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(words[0], "mmclust", "{line}");
-    json(&run_ok(
-        &[&words[1..], &["--json", "--quiet"][..]].concat(),
-    ))
+    json(&run_ok(&[&words[1..], &["--json", "--quiet"][..]].concat()))
 }
 
 fn command<'a>(report: &'a serde_json::Value, what: &str) -> &'a str {
@@ -67,7 +65,11 @@ fn report_numbers_are_those_of_elbow_silhouette_and_gmm_select() {
     assert!(sil["std_error"][0].as_f64().unwrap() > 0.0);
     let g = run_line(command(&r, "mixtures by BIC"));
     let bics = |v: &serde_json::Value| -> Vec<serde_json::Value> {
-        v.as_array().unwrap().iter().map(|c| c["bic"].clone()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["bic"].clone())
+            .collect()
     };
     assert_eq!(bics(&r["gmm_select"]["candidates"]), bics(&g["candidates"]));
     assert_eq!(r["gmm_select"]["best"], g["best"]);
@@ -210,7 +212,10 @@ fn report_runs_on_a_file_larger_than_its_memory() {
         .output()
         .unwrap();
     if o.status.code() == Some(3) {
-        eprintln!("skipped: memlimit has no memory cgroup here: {}", stderr(&o));
+        eprintln!(
+            "skipped: memlimit has no memory cgroup here: {}",
+            stderr(&o)
+        );
         return;
     }
     assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(&o));

@@ -118,11 +118,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         .filter(|(k, _)| *k >= 2)
         .collect();
     let km_sil = o.kmeans.silhouette.unwrap_or(f64::NAN);
-    let (ch, db) = o
-        .kmeans
-        .scores
-        .as_ref()
-        .map_or((f64::NAN, f64::NAN), |s| (s.calinski_harabasz, s.davies_bouldin));
+    let (ch, db) = o.kmeans.scores.as_ref().map_or((f64::NAN, f64::NAN), |s| {
+        (s.calinski_harabasz, s.davies_bouldin)
+    });
     let ari = o.ari.unwrap_or(f64::NAN);
     if g.json {
         let mut j = outcome_json(&o, &plan, g.seed);

@@ -71,7 +71,12 @@ pub(crate) struct Args {
     #[arg(long)]
     shards: bool,
     /// Values of k, as A..=B (inclusive), for K-means and the mixtures.
-    #[arg(long = "k", short = 'k', default_value = "2..=10", value_name = "A..=B")]
+    #[arg(
+        long = "k",
+        short = 'k',
+        default_value = "2..=10",
+        value_name = "A..=B"
+    )]
     k: String,
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
@@ -330,7 +335,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             file_arg,
             shards: a.shards,
             unit_note: String::new(),
-            made_by: format!("mmclust report {}", shell_quote(&a.file.display().to_string())),
+            made_by: format!(
+                "mmclust report {}",
+                shell_quote(&a.file.display().to_string())
+            ),
         };
         build(g, &subject, &plan, &a.out)
     })?;
@@ -512,7 +520,17 @@ pub(crate) fn build(g: &Global, subject: &Subject<'_>, plan: &Plan, out: &Path) 
     match &transform {
         Some(t) => {
             let z = Standardized::new(raw, t.clone())?;
-            sweeps(g, subject, plan, out, &z, transform.as_ref(), stats, steps, &status)
+            sweeps(
+                g,
+                subject,
+                plan,
+                out,
+                &z,
+                transform.as_ref(),
+                stats,
+                steps,
+                &status,
+            )
         }
         None => sweeps(g, subject, plan, out, raw, None, stats, steps, &status),
     }
@@ -558,7 +576,10 @@ fn sweeps(
             let labels = Labels::new(&model.predict(src)?).map_err(eval_err)?;
             // K-means can leave a cluster empty on degenerate data: score what is there.
             if labels.k() >= 2 && labels.k() < n {
-                Some(silhouette(src, &labels, &sil_params, PassOptions::default()).map_err(eval_err)?)
+                Some(
+                    silhouette(src, &labels, &sil_params, PassOptions::default())
+                        .map_err(eval_err)?,
+                )
             } else {
                 None
             }
@@ -586,7 +607,9 @@ fn sweeps(
         knee: knee_k,
     };
     let total = steps.at.elapsed().as_secs_f64();
-    steps.done.push(("K-means sweep (fits)", total - sil_seconds));
+    steps
+        .done
+        .push(("K-means sweep (fits)", total - sil_seconds));
     steps.done.push((
         if sampled.is_some() {
             "silhouettes (sampled, with their labelling passes)"
@@ -686,8 +709,8 @@ fn sweeps(
         Some(gm) => {
             let gl = Labels::new(&gm.predict(src)?).map_err(eval_err)?;
             let (sil, scores) = if gl.k() >= 2 && gl.k() < n {
-                let s = silhouette(src, &gl, &sil_params, PassOptions::default())
-                    .map_err(eval_err)?;
+                let s =
+                    silhouette(src, &gl, &sil_params, PassOptions::default()).map_err(eval_err)?;
                 (
                     Some(s),
                     Some(cluster_scores(src, &gl, PassOptions::default()).map_err(eval_err)?),
@@ -770,12 +793,23 @@ fn sweeps(
             t.invert_in_place(&mut drawn);
         }
         let note = if idx.len() < n {
-            format!("{} of {n} rows drawn at random (seed {})", idx.len(), g.seed)
+            format!(
+                "{} of {n} rows drawn at random (seed {})",
+                idx.len(),
+                g.seed
+            )
         } else {
             String::new()
         };
         let plane_centres: Vec<Vec<f64>> = (0..km.k)
-            .map(|j| to_orig(&km.center(j).iter().map(|&v| f64::from(v)).collect::<Vec<_>>()))
+            .map(|j| {
+                to_orig(
+                    &km.center(j)
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect::<Vec<_>>(),
+                )
+            })
             .collect();
         let unit = if transform.is_some() && d > 2 {
             " (standardised)"
@@ -1098,13 +1132,12 @@ td.l{{text-align:left}}code{{font-size:12px}}pre{{background:#f6f6f6;padding:8px
         h,
         "<h2>Columns</h2><table><tr><th>column</th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>"
     );
-    for j in 0..shown {
+    for (j, sd) in std.iter().enumerate().take(shown) {
         let _ = write!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{:.6}</td><td>{:.6}</td><td>{:.6}</td><td>{:.6}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{:.6}</td><td>{sd:.6}</td><td>{:.6}</td><td>{:.6}</td></tr>",
             html_escape(&subject.names[j]),
             o.stats.mean[j],
-            std[j],
             o.stats.min[j],
             o.stats.max[j]
         );
@@ -1141,7 +1174,7 @@ td.l{{text-align:left}}code{{font-size:12px}}pre{{background:#f6f6f6;padding:8px
         );
     }
     let sil_what = if o.sampled.is_some() {
-        "estimated from the sample (± its standard error in the table below)"
+        "estimated from the sample, ± its standard error in the table below"
     } else {
         "exact"
     };
@@ -1220,9 +1253,9 @@ td.l{{text-align:left}}code{{font-size:12px}}pre{{background:#f6f6f6;padding:8px
             "<tr><td class=\"l\">adjusted Rand index, K-means vs mixture</td><td colspan=\"2\">{ari:.4}</td></tr>"
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><td class=\"l\">cluster sizes</td><td colspan=\"2\">{}</td></tr></table>\n",
+        "<tr><td class=\"l\">cluster sizes</td><td colspan=\"2\">{}</td></tr></table>",
         o.kmeans
             .counts
             .iter()
