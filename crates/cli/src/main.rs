@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     propagate_version = true,
-    after_help = "Examples:\n  mmclust demo\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json\n\nEnvironment:\n  MMCLUST_ISA=scalar|avx2|avx512|avx512bf16|amx\n                                  run the kernels on this instruction-set path, at most\n                                  what the CPU has (default: the best it has)\n  RAYON_NUM_THREADS=N             worker threads, as --threads"
+    after_help = "Examples:\n  mmclust demo\n  mmclust report data/faithful.csv --standardize --out faithful-report\n  mmclust info data/faithful.csv --stats\n  mmclust generate blobs -o blobs.npy --n 1000000 --d 32 --k 100\n  mmclust standardize data/faithful.csv -o faithful_z.npy --stats-out faithful_z.json\n\nEnvironment:\n  MMCLUST_ISA=scalar|avx2|avx512|avx512bf16|amx\n                                  run the kernels on this instruction-set path, at most\n                                  what the CPU has (default: the best it has)\n  RAYON_NUM_THREADS=N             worker threads, as --threads"
 )]
 struct Cli {
     #[command(flatten)]
@@ -85,6 +85,7 @@ enum Command {
     Silhouette(cmd::eval::silhouette::Args),
     GmmSelect(cmd::eval::gmm_select::Args),
     Scores(cmd::eval::scores::Args),
+    Report(cmd::eval::report::Args),
     Demo(cmd::eval::demo::Args),
 }
 
@@ -106,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Silhouette(a) => cmd::eval::silhouette::run(g, a),
         Command::GmmSelect(a) => cmd::eval::gmm_select::run(g, a),
         Command::Scores(a) => cmd::eval::scores::run(g, a),
+        Command::Report(a) => cmd::eval::report::run(g, a),
         Command::Demo(a) => cmd::eval::demo::run(g, a),
     }
 }

@@ -73,7 +73,7 @@ pub use compare::{adjusted_rand_index, normalized_mutual_info};
 pub use error::{EvalError, Result};
 pub use labels::Labels;
 pub use mmclust_core::kernel::silhouette::silhouette_kernel_name;
-pub use project::{PrincipalAxes, principal_axes, sample_rows};
+pub use project::{PrincipalAxes, principal_axes, principal_axes_about, sample_rows};
 pub use scores::{ClusterScores, cluster_scores};
 pub use silhouette::{DEFAULT_WORKING_MEMORY, Silhouette, SilhouetteParams, silhouette};
 pub use sweep::{

@@ -86,25 +86,18 @@ impl PrincipalAxes {
 }
 
 /// The two leading principal axes of `source` (d ≥ 2): two streamed passes
-/// (means, then the covariance about them, in f64), then power iteration with
-/// deflation on the d × d matrix, from a fixed start (deterministic). The
-/// passes go over the global chunk grid: a source shared between processes
-/// (MPI) splits them, every process calling this, with the same result.
+/// (means, then [`principal_axes_about`] them). The passes go over the
+/// global chunk grid: a source shared between processes (MPI) splits them,
+/// every process calling this, with the same result.
 ///
 /// # Errors
 /// [`EvalError::InvalidParameter`] for fewer than 2 columns; read errors.
 pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxes> {
     let (n, d) = (source.n_rows(), source.n_cols());
-    if d < 2 || n == 0 {
-        return Err(EvalError::param(
-            "data",
-            "principal axes need at least 2 columns and 1 row",
-        ));
-    }
-    let chunking = Chunking::for_dim(d);
+    check_shape(n, d)?;
     let sums = map_reduce_global(
         source,
-        chunking,
+        Chunking::for_dim(d),
         PassOptions::default(),
         |c| {
             let mut s = vec![0.0; d];
@@ -119,20 +112,61 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
     )?
     .unwrap_or_default();
     let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
-    let mut cov = map_reduce_global(
+    principal_axes_about(source, &mean)
+}
+
+fn check_shape(n: usize, d: usize) -> Result<()> {
+    if d < 2 || n == 0 {
+        return Err(EvalError::param(
+            "data",
+            "principal axes need at least 2 columns and 1 row",
+        ));
+    }
+    Ok(())
+}
+
+/// The two leading principal axes of `source` (d ≥ 2) in **one** streamed
+/// pass, given a point `shift` near the mean (the column means of a
+/// statistics pass already made, or zeros for standardised data): the pass
+/// sums x − shift and (x − shift)(x − shift)ᵀ in f64, and the covariance is
+/// their second moment less δδᵀ, δ the mean of x − shift (small when the
+/// shift is near the mean, so nothing cancels). Then power iteration with
+/// deflation on the d × d matrix, from a fixed start (deterministic).
+///
+/// # Errors
+/// [`EvalError::InvalidParameter`] for fewer than 2 columns or a shift of
+/// the wrong length; read errors.
+pub fn principal_axes_about<S: DataSource + ?Sized>(
+    source: &S,
+    shift: &[f64],
+) -> Result<PrincipalAxes> {
+    let (n, d) = (source.n_rows(), source.n_cols());
+    check_shape(n, d)?;
+    if shift.len() != d {
+        return Err(EvalError::param(
+            "shift",
+            format!("{} values for {d} columns", shift.len()),
+        ));
+    }
+    // Cells: d sums of x − shift, then the upper triangle of the d × d
+    // second moment (row-major, full storage).
+    let moments = map_reduce_global(
         source,
-        chunking,
+        Chunking::for_dim(d),
         PassOptions::default(),
         |c| {
-            let mut s = vec![0.0; d * d];
+            let mut s = vec![0.0; d + d * d];
             let mut z = vec![0.0; d];
             for row in c.rows() {
                 for p in 0..d {
-                    z[p] = f64::from(row[p]) - mean[p];
+                    z[p] = f64::from(row[p]) - shift[p];
+                    s[p] += z[p];
                 }
+                let m = &mut s[d..];
                 for i in 0..d {
+                    let zi = z[i];
                     for j in i..d {
-                        s[i * d + j] += z[i] * z[j];
+                        m[i * d + j] += zi * z[j];
                     }
                 }
             }
@@ -141,9 +175,12 @@ pub fn principal_axes<S: DataSource + ?Sized>(source: &S) -> Result<PrincipalAxe
         add_cells,
     )?
     .unwrap_or_default();
+    let delta: Vec<f64> = moments[..d].iter().map(|s| s / n as f64).collect();
+    let mean: Vec<f64> = shift.iter().zip(&delta).map(|(s, e)| s + e).collect();
+    let mut cov = moments[d..].to_vec();
     for i in 0..d {
         for j in i..d {
-            cov[i * d + j] /= n as f64;
+            cov[i * d + j] = cov[i * d + j] / n as f64 - delta[i] * delta[j];
             cov[j * d + i] = cov[i * d + j];
         }
     }
@@ -215,6 +252,16 @@ mod tests {
         let b = &pa.axes[3..];
         assert!((b[0] + b[1]).abs() < 1e-2 && b[2].abs() < 1e-6);
         assert!(pa.variance[0] > pa.variance[1]);
+        // One pass about a shift far from the mean gives the same axes.
+        let far = principal_axes_about(&src, &[1e3, -2e3, 7.0]).unwrap();
+        for (a, b) in far.axes.iter().zip(&pa.axes) {
+            assert!((a - b).abs() < 1e-9, "{:?} vs {:?}", far.axes, pa.axes);
+        }
+        for (a, b) in far.mean.iter().zip(&pa.mean) {
+            assert!((a - b).abs() < 1e-9);
+        }
+        assert!((far.variance[0] - pa.variance[0]).abs() < 1e-6 * pa.variance[0]);
+        assert!(principal_axes_about(&src, &[0.0; 2]).is_err());
         let (idx, rows) = sample_rows(&src, 10, 1).unwrap();
         assert_eq!(idx.len(), 10);
         assert_eq!(rows.len(), 30);

@@ -1,10 +1,11 @@
 //! The judging and choosing commands (`elbow`, `silhouette`, `gmm-select`,
-//! `scores`, `demo`) over `mmclust-eval`, and their plots and report.
+//! `scores`, `report`, `demo`) over `mmclust-eval`, and their plots and report.
 
 pub(crate) mod demo;
 pub(crate) mod elbow;
 pub(crate) mod gmm_select;
 pub(crate) mod plot;
+pub(crate) mod report;
 pub(crate) mod scores;
 pub(crate) mod silhouette;
 
@@ -12,12 +13,12 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 
 use anyhow::Result;
-use mmclust_core::format::{CsvOptions, CsvReader, Matrix};
+use mmclust_core::format::{CsvOptions, CsvReader};
 use mmclust_core::parallel::{Chunking, PassOptions};
 use mmclust_core::source::Distributed;
 use mmclust_core::stats::{ColumnStats, Standardized, Standardizer};
 use mmclust_core::{DataSource, FiniteSource};
-use mmclust_eval::{EvalError, principal_axes, sample_rows};
+use mmclust_eval::{EvalError, PrincipalAxes, principal_axes, sample_rows};
 
 use crate::fail::usage;
 
@@ -68,14 +69,26 @@ pub(crate) fn eval_err(e: EvalError) -> anyhow::Error {
 /// the data is shared between the ranks ([`Distributed`]): every pass over it
 /// (statistics, fits, scores, silhouette rows) is split between them with
 /// one process's result, so every rank must run the same `f`.
-pub(crate) fn with_source<R>(
-    m: &Matrix,
+pub(crate) fn with_source<M: DataSource, R>(
+    m: &M,
     standardize: bool,
     f: impl FnOnce(&dyn DataSource) -> Result<R>,
 ) -> Result<R> {
     match crate::dist::comm() {
         Some(comm) => source_in(&Distributed::new(m, comm), standardize, f),
         None => source_in(m, standardize, f),
+    }
+}
+
+/// Runs `f` on the data as it is (no finiteness check, no standardising),
+/// shared between the ranks under MPI as [`with_source`] does.
+pub(crate) fn with_raw_source<M: DataSource, R>(
+    m: &M,
+    f: impl FnOnce(&dyn DataSource) -> Result<R>,
+) -> Result<R> {
+    match crate::dist::comm() {
+        Some(comm) => f(&Distributed::new(m, comm)),
+        None => f(m),
     }
 }
 
@@ -137,9 +150,50 @@ pub(crate) fn scatter_svg(
     }
     let (idx, rows) = sample_rows(source, SCATTER_POINTS, seed).map_err(eval_err)?;
     let sub_codes: Vec<u32> = idx.iter().map(|&i| codes[i]).collect();
-    let (pts, cs, ells, xl, yl): View = if d == 2 {
-        (
-            rows.chunks_exact(2)
+    let axes = if d == 2 {
+        None
+    } else {
+        Some(principal_axes(source).map_err(eval_err)?)
+    };
+    let note = if idx.len() < n {
+        format!("{} of {n} rows drawn at random (seed {seed})", idx.len())
+    } else {
+        String::new()
+    };
+    Ok(Some(scatter_of_rows(
+        &rows,
+        d,
+        &sub_codes,
+        centres,
+        covariances,
+        axes.as_ref(),
+        names,
+        unit_note,
+        title,
+        &note,
+    )))
+}
+
+/// A scatter of `rows` (row-major, d ≥ 2 columns) coloured by `codes`, with
+/// centres and optional Gaussians (k × d means, d × d covariances): on the
+/// first two columns without `axes`, else projected on the two principal
+/// axes (a covariance Σ becomes Pᵀ Σ P).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn scatter_of_rows(
+    rows: &[f32],
+    d: usize,
+    codes: &[u32],
+    centres: &[Vec<f64>],
+    covariances: &[Vec<f64>],
+    axes: Option<&PrincipalAxes>,
+    names: &[String],
+    unit_note: &str,
+    title: &str,
+    note: &str,
+) -> String {
+    let (pts, cs, ells, xl, yl): View = match axes {
+        None => (
+            rows.chunks_exact(d)
                 .map(|r| [f64::from(r[0]), f64::from(r[1])])
                 .collect(),
             centres.iter().map(|c| [c[0], c[1]]).collect(),
@@ -148,49 +202,42 @@ pub(crate) fn scatter_svg(
                 .zip(covariances)
                 .map(|(m, c)| plot::Ellipse {
                     mean: [m[0], m[1]],
-                    cov: [c[0], c[1], c[2], c[3]],
+                    cov: [c[0], c[1], c[d], c[d + 1]],
                 })
                 .collect(),
             format!("{}{unit_note}", names[0]),
             format!("{}{unit_note}", names[1]),
-        )
-    } else {
-        let pa = principal_axes(source).map_err(eval_err)?;
-        let share = |v: f64| 100.0 * v / pa.total_variance.max(1e-300);
-        (
-            rows.chunks_exact(d)
-                .map(|r| {
-                    let x: Vec<f64> = r.iter().map(|&v| f64::from(v)).collect();
-                    pa.project(&x)
-                })
-                .collect(),
-            centres.iter().map(|c| pa.project(c)).collect(),
-            centres
-                .iter()
-                .zip(covariances)
-                .map(|(m, c)| plot::Ellipse {
-                    mean: pa.project(m),
-                    cov: pa.project_cov(c),
-                })
-                .collect(),
-            format!(
-                "principal component 1 ({:.0}% of variance)",
-                share(pa.variance[0])
-            ),
-            format!(
-                "principal component 2 ({:.0}% of variance)",
-                share(pa.variance[1])
-            ),
-        )
+        ),
+        Some(pa) => {
+            let share = |v: f64| 100.0 * v / pa.total_variance.max(1e-300);
+            (
+                rows.chunks_exact(d)
+                    .map(|r| {
+                        let x: Vec<f64> = r.iter().map(|&v| f64::from(v)).collect();
+                        pa.project(&x)
+                    })
+                    .collect(),
+                centres.iter().map(|c| pa.project(c)).collect(),
+                centres
+                    .iter()
+                    .zip(covariances)
+                    .map(|(m, c)| plot::Ellipse {
+                        mean: pa.project(m),
+                        cov: pa.project_cov(c),
+                    })
+                    .collect(),
+                format!(
+                    "principal component 1 ({:.0}% of variance)",
+                    share(pa.variance[0])
+                ),
+                format!(
+                    "principal component 2 ({:.0}% of variance)",
+                    share(pa.variance[1])
+                ),
+            )
+        }
     };
-    let note = if idx.len() < n {
-        format!("{} of {n} rows drawn at random (seed {seed})", idx.len())
-    } else {
-        String::new()
-    };
-    Ok(Some(plot::scatter(
-        title, &xl, &yl, &pts, &sub_codes, &cs, &ells, &note,
-    )))
+    plot::scatter(title, &xl, &yl, &pts, codes, &cs, &ells, note)
 }
 
 /// Writes a small text output atomically, refusing to overwrite `inputs`;
