@@ -191,6 +191,7 @@ mod tests {
     #[test]
     fn every_family_resolves_to_the_bundled_font() {
         let reference = render_png(&svg(FONT_FAMILY, TEXT)).unwrap();
+        assert!(inked(&decode(&reference).2) > 200);
         for family in [
             "DejaVu Sans, Helvetica, Arial, sans-serif",
             "Helvetica",
