@@ -714,6 +714,10 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
     };
     let mut cases = Vec::new();
     for (i, (name, list)) in output_options(&env, &table).into_iter().enumerate() {
+        // A plot's name must end in .svg or .png (any other is refused while
+        // the command line is parsed: eval_cli tests it), so no plot can be
+        // named onto an input, which is data or a model.
+        let is_plot = list.iter().any(|x| x == "--plot-out");
         // Each case its own folder for the other output: cases run four at a
         // time, and one case's temporary there, alive until that process
         // fails, must not be taken for another case's leftover.
@@ -731,7 +735,11 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
         .enumerate()
         {
             let (other, other_dir) = other_in(&j.to_string());
-            let out = folder.join("out-file.npy");
+            let out = folder.join(if is_plot {
+                "out-file.svg"
+            } else {
+                "out-file.npy"
+            });
             let a: Vec<String> = list
                 .iter()
                 .map(|x| match x.as_str() {
@@ -754,7 +762,8 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
         let input = list
             .iter()
             .find(|x| x.ends_with(".npy") || x.ends_with(".json"))
-            .cloned();
+            .cloned()
+            .filter(|_| !is_plot);
         if let Some(input) = input {
             let (other, _) = other_in("input");
             std::fs::copy(&input, &input_copy).unwrap();
@@ -787,6 +796,9 @@ fn every_output_refuses_unwritable_folders_and_input_paths() {
     run_all(cases);
     // The inputs named as outputs are untouched.
     for (i, (_, list)) in output_options(&env, &table).into_iter().enumerate() {
+        if list.iter().any(|x| x == "--plot-out") {
+            continue;
+        }
         if let Some(input) = list
             .iter()
             .find(|x| x.ends_with(".npy") || x.ends_with(".json"))

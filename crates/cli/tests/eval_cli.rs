@@ -218,3 +218,91 @@ fn gmm_select_prefers_two_full_components_on_old_faithful() {
         "empty",
     );
 }
+
+/// Width, height and RGBA pixels of a PNG file, checking its signature.
+fn read_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(
+        (info.color_type, info.bit_depth),
+        (png::ColorType::Rgba, png::BitDepth::Eight)
+    );
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+/// Pixels of the box `[x0, x1) × [y0, y1)` that `keep` accepts.
+fn count_pixels(
+    (w, rgba): (u32, &[u8]),
+    (x0, x1, y0, y1): (u32, u32, u32, u32),
+    keep: impl Fn(&[u8]) -> bool,
+) -> usize {
+    (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| ((y * w + x) * 4) as usize))
+        .filter(|&i| keep(&rgba[i..i + 4]))
+        .count()
+}
+
+#[test]
+fn elbow_plot_as_png_has_its_curve_and_its_text() {
+    let (_dir, [a, b]) = temp_paths(["elbow.png", "again.PNG"]);
+    for p in [&a, &b] {
+        json(&run_on_faithful_z(
+            "elbow",
+            &["--k", "1..=8", "--plot-out", s(p)],
+        ));
+    }
+    // The same bytes from two runs (and the same on any machine: one font,
+    // the bundled one).
+    assert_same_bytes(&a, &b);
+    let (w, h, px) = read_png(&a);
+    // The 640 × 420 chart at 2 pixels per unit.
+    assert_eq!((w, h), (1280, 840));
+    assert!(px.chunks_exact(4).all(|p| p[3] == 255), "opaque");
+    // Inside the frame (units 78..620 × 40..364, less its border): the SSE
+    // curve in the first palette colour (#1f77b4), not only grey grid lines.
+    let blue = |p: &[u8]| p[2] > 150 && p[0] < 120 && p[2] as i32 - p[0] as i32 > 60;
+    let curve = count_pixels((w, &px), (160, 1236, 84, 724), blue);
+    assert!(curve > 1000, "{curve} curve pixels inside the plot area");
+    // The title band above the frame holds text only: dark glyph pixels,
+    // drawn with the bundled font (no font on the machine is needed).
+    let dark = |p: &[u8]| p[0] < 128 && p[1] < 128 && p[2] < 128;
+    let title = count_pixels((w, &px), (0, w, 0, 70), dark);
+    assert!(title > 500, "{title} dark pixels in the title band");
+}
+
+#[test]
+fn every_plot_out_takes_svg_or_png_and_refuses_other_extensions_before_work() {
+    let (dir, [svg, png]) = temp_paths(["bic.svg", "bic.png"]);
+    for p in [&svg, &png] {
+        json(&run_on_faithful_z(
+            "gmm-select",
+            &["--k", "1..=2", "--covariance", "full", "--plot-out", s(p)],
+        ));
+    }
+    assert_file_contains(&svg, "lowest BIC");
+    assert_eq!(read_png(&png).0, 1280);
+    // The data file does not exist: the extension is refused first, while
+    // the command line is parsed, so nothing is opened or computed.
+    let missing = dir.path().join("no-such-data.npy");
+    let plot = dir.path().join("plot.jpg");
+    let data = s(&missing);
+    for cmd in [
+        &["elbow", data, "--k", "1..=3"][..],
+        &["silhouette", data, "--k", "2..=3"],
+        &["gmm-select", data, "--k", "1..=3"],
+        &["scores", data, data],
+    ] {
+        let o = run(&[cmd, &["--plot-out", s(&plot)][..]].concat());
+        assert_input_error(&o, "--plot-out");
+        let err = stderr(&o);
+        assert!(err.contains(".svg") && err.contains(".png"), "{err}");
+        assert!(!err.contains("no-such-data"), "{err}");
+        assert!(!plot.exists());
+    }
+}

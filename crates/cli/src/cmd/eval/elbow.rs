@@ -8,7 +8,8 @@ use mmclust_eval::{Elbow, SweepParams, elbow};
 use serde_json::json;
 
 use super::plot::{Series, curves};
-use super::{eval_err, parse_k_range, with_source, write_text};
+use super::png::{plot_path, write_plot};
+use super::{eval_err, parse_k_range, with_source};
 use crate::Global;
 use crate::input::{emit_json, fingerprint, open};
 use crate::progress::StatusLine;
@@ -34,8 +35,8 @@ pub(crate) struct Args {
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
     standardize: bool,
-    /// Write the curve with its knee as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write the curve with its knee as SVG or PNG (by the extension).
+    #[arg(long, value_name = "FILE.svg|.png", value_parser = plot_path)]
     plot_out: Option<PathBuf>,
 }
 
@@ -69,7 +70,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
                 "SSE (inertia)"
             },
         );
-        write_text(p, &[a.file.as_path()], &svg)?;
+        write_plot(p, &[a.file.as_path()], &svg)?;
     }
     if g.json {
         emit_json(&json!({

@@ -11,7 +11,8 @@ use mmclust_gmm::{BayesianPrior, CovarianceType, EFFECTIVE_WEIGHT, GmmParams};
 use serde_json::json;
 
 use super::plot::{Series, curves};
-use super::{eval_err, parse_k_range, with_source, write_text};
+use super::png::{plot_path, write_plot};
+use super::{eval_err, parse_k_range, with_source};
 use crate::Global;
 use crate::fail::usage;
 use crate::input::{emit_json, fingerprint, open};
@@ -53,8 +54,9 @@ pub(crate) struct Args {
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
     standardize: bool,
-    /// Write the BIC and AIC curves (--bayesian: the expected weights) as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write the BIC and AIC curves (--bayesian: the expected weights) as SVG
+    /// or PNG (by the extension).
+    #[arg(long, value_name = "FILE.svg|.png", value_parser = plot_path)]
     plot_out: Option<PathBuf>,
     /// One variational Bayesian fit per covariance type at the largest k.
     #[arg(long)]
@@ -160,7 +162,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let best = best_by_bic(&cands);
     let kv: Vec<usize> = ks.clone().collect();
     if let Some(p) = &a.plot_out {
-        write_text(p, &[a.file.as_path()], &bic_svg(&kv, &covs, &cands, best))?;
+        write_plot(p, &[a.file.as_path()], &bic_svg(&kv, &covs, &cands, best))?;
     }
     if g.json {
         emit_json(&json!({
@@ -275,7 +277,7 @@ fn run_bayesian(
             &all,
             None,
         );
-        write_text(p, &[a.file.as_path()], &svg)?;
+        write_plot(p, &[a.file.as_path()], &svg)?;
     }
     if g.json {
         return emit_json(&json!({

@@ -5,6 +5,7 @@ pub(crate) mod demo;
 pub(crate) mod elbow;
 pub(crate) mod gmm_select;
 pub(crate) mod plot;
+pub(crate) mod png;
 pub(crate) mod report;
 pub(crate) mod scores;
 pub(crate) mod silhouette;

@@ -1,5 +1,6 @@
 //! Plots as small hand-written SVG: no font files, no system libraries, text as
-//! `<text>` elements the browser renders. (The `plotters` crate was the
+//! `<text>` elements the browser renders (a PNG is this SVG rendered with a
+//! bundled font, see `png.rs`). (The `plotters` crate was the
 //! alternative; for five kinds of chart, plain SVG is less code to trust and
 //! builds nothing.)
 

@@ -10,7 +10,8 @@ use mmclust_eval::{
 };
 use serde_json::json;
 
-use super::{column_names, eval_err, read_labels, scatter_svg, with_source, write_text};
+use super::png::{plot_path, write_plot};
+use super::{column_names, eval_err, read_labels, scatter_svg, with_source};
 use crate::Global;
 use crate::fail::usage;
 use crate::input::{emit_json, fingerprint, open};
@@ -52,8 +53,9 @@ pub(crate) struct Args {
     /// Z-score the columns first (applied on the fly).
     #[arg(long)]
     standardize: bool,
-    /// Write a scatter plot of the data coloured by label (SVG).
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write a scatter plot of the data coloured by label (SVG or PNG, by the
+    /// extension).
+    #[arg(long, value_name = "FILE.svg|.png", value_parser = plot_path)]
     plot_out: Option<PathBuf>,
 }
 
@@ -98,7 +100,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
                 unit,
                 g.seed,
             )? {
-                Some(svg) => write_text(path, &[a.file.as_path(), a.labels.as_path()], &svg)?,
+                Some(svg) => write_plot(path, &[a.file.as_path(), a.labels.as_path()], &svg)?,
                 None => g.warn("--plot-out: one-column data has no scatter plot; nothing written"),
             }
         }

@@ -13,7 +13,8 @@ use mmclust_kmeans::{Init, KMeansParams};
 use serde_json::json;
 
 use super::plot::{Series, curves};
-use super::{eval_err, parse_k_range, read_labels, with_source, write_text};
+use super::png::{plot_path, write_plot};
+use super::{eval_err, parse_k_range, read_labels, with_source};
 use crate::Global;
 use crate::cmd::kmeans::{Metric, kmeans_metric};
 use crate::fail::usage;
@@ -62,8 +63,9 @@ pub(crate) struct Args {
     /// --k). Not with --standardize.
     #[arg(long, value_enum, default_value_t = Metric::Euclidean)]
     metric: Metric,
-    /// Write the silhouette plot (or, with --k, the score by k) as SVG.
-    #[arg(long, value_name = "FILE.svg")]
+    /// Write the silhouette plot (or, with --k, the score by k) as SVG or PNG
+    /// (by the extension).
+    #[arg(long, value_name = "FILE.svg|.png", value_parser = plot_path)]
     plot_out: Option<PathBuf>,
     /// Write the per-row values (.npy float32; the sampled rows' with --sample).
     #[arg(long, value_name = "FILE.npy")]
@@ -151,7 +153,7 @@ fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) ->
             format!("Silhouette of {} clusters", labels.k())
         };
         let svg = super::plot::silhouette(&title, &s.values, &s.codes, labels.k(), s.mean);
-        write_text(path, &inputs, &svg)?;
+        write_plot(path, &inputs, &svg)?;
     }
     // Every rank holds every value; rank 0 writes them.
     if let Some(path) = a.values_out.as_ref().filter(|_| crate::dist::is_root()) {
@@ -257,7 +259,7 @@ fn run_sweep(g: &Global, a: &Args, k: &str, p: &SilhouetteParams) -> Result<()> 
             }],
             best.map(|(k, v)| (k as f64, v, format!("best: k = {k}"))),
         );
-        write_text(path, &[a.file.as_path()], &svg)?;
+        write_plot(path, &[a.file.as_path()], &svg)?;
     }
     if g.json {
         emit_json(&json!({
