@@ -177,3 +177,33 @@ pub struct EmState {
     /// The run in progress.
     pub current: EmRunState,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failure goes through JSON and comes back as the same error, its
+    /// unknown (NaN) numbers included.
+    #[test]
+    fn a_run_failure_comes_back_as_its_error() {
+        let errors = [
+            GmmError::Degenerate {
+                component: 2,
+                weight: 0.125,
+                n_k: f64::NAN,
+                detail: "Cholesky pivot 1 of the covariance is -1.000e-3".into(),
+            },
+            GmmError::Numerical {
+                message: "the log-likelihood of iteration 3 is NaN".into(),
+            },
+        ];
+        for e in errors {
+            let failure = RunFailure::of(&e).expect("a run failure");
+            let text = serde_json::to_string(&failure).unwrap();
+            let back: RunFailure = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, failure);
+            assert_eq!(back.error().to_string(), e.to_string());
+        }
+        assert!(RunFailure::of(&GmmError::Interrupted { step: 1 }).is_none());
+    }
+}
