@@ -45,7 +45,7 @@ impl EmCheckpoints {
 }
 
 /// The variational posterior's parameters besides the means and
-/// covariances (see [`Posterior`]; the priors are resolved again on resume).
+/// covariances (see [`crate::Posterior`]; the priors are resolved again on resume).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PosteriorState {
     /// [`crate::Posterior::concentration_a`].

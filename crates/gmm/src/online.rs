@@ -38,7 +38,8 @@
 use std::time::Instant;
 
 use mmclust_core::batches::{
-    BatchPlan, Checkpoints, HISTORY_CAP, Sampling, read_ahead, read_rows, record_thinned,
+    BatchPlan, Checkpoints, HISTORY_CAP, Sampling, not_a_time, read_ahead, read_rows,
+    record_thinned,
 };
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::isa::Isa;
@@ -379,13 +380,11 @@ impl OnlineState {
                 self.step, self.total_steps
             ));
         }
-        for (name, v) in [
+        if let Some(m) = not_a_time(&[
             ("init_seconds", self.init_seconds),
             ("step_seconds", self.step_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} = {v} is not a time"));
-            }
+        ]) {
+            return bad(m);
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 //! had), and the fit's state around its run in progress built for the next
 //! checkpoint.
 
+use mmclust_core::batches::not_a_time;
+
 use crate::bayesian::{Posterior, ResolvedPrior};
 use crate::checkpoint::{BestRun, EmRunState, EmState, PosteriorState, RunFailure};
 use crate::error::{GmmError, Result};
@@ -162,13 +164,11 @@ impl EmRunState {
                 self.f32_iterations, self.iter
             ));
         }
-        for (name, v) in [
+        if let Some(m) = not_a_time(&[
             ("init_seconds", self.init_seconds),
             ("iter_seconds", self.iter_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{what}: {name} = {v} is not a time"));
-            }
+        ]) {
+            return Err(format!("{what}: {m}"));
         }
         Ok(())
     }
