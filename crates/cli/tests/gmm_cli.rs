@@ -279,3 +279,161 @@ fn gmm_precision_f32_reports_its_passes_and_stays_close_to_f64() {
         assert!((la - lb).abs() <= 1e-5 * la.abs(), "{cov}: {la} vs {lb}");
     }
 }
+
+/// A model file without its timings (the `"seconds"` object).
+fn model_without_seconds(path: &Path) -> String {
+    let mut m = read_json(path);
+    m.as_object_mut().unwrap().remove("seconds");
+    m.to_string()
+}
+
+/// `gmm` (full-batch EM, and --bayesian) with --checkpoint: SIGINT mid-fit
+/// writes the checkpoint and exits 130; --resume then gives the
+/// uninterrupted fit's model (its history included; timings aside) and
+/// labels byte for byte. A checkpoint of other options, of another kind,
+/// or a corrupt one is refused with exit 2 and one line naming what is
+/// wrong.
+#[test]
+fn gmm_em_survives_ctrl_c_and_resumes_to_the_same_bits() {
+    let (dir, data) = temp_blobs(100_000, 8, 8);
+    let mut tested = 0;
+    for (name, extra) in [
+        (
+            "diag",
+            &["--covariance", "diag", "--n-init", "2", "--max-iter", "150"][..],
+        ),
+        ("bayesian-full", &["--bayesian", "--max-iter", "60"][..]),
+    ] {
+        let ck = dir.path().join(format!("{name}.ck"));
+        let out = |tag: &str| {
+            [
+                dir.path().join(format!("{name}-{tag}.json")),
+                dir.path().join(format!("{name}-{tag}.npy")),
+            ]
+        };
+        let base = |[model, labels]: &[std::path::PathBuf; 2]| {
+            let mut v = args(&[
+                "gmm",
+                s(&data),
+                "-k",
+                "8",
+                "--init",
+                "random",
+                "--tol",
+                "0",
+                "--seed",
+                "3",
+                "--checkpoint",
+                s(&ck),
+                "--checkpoint-every",
+                "1",
+                "--model-out",
+                s(model),
+                "--labels-out",
+                s(labels),
+                "--quiet",
+            ]);
+            v.extend(args(extra));
+            v
+        };
+        let resumed = out("resumed");
+        let Some(o) = interrupt_after_first_checkpoint(&base(&resumed), &ck) else {
+            eprintln!("note: {name} finished before the signal; nothing to resume");
+            continue;
+        };
+        tested += 1;
+        let err = stderr(&o);
+        assert!(
+            err.contains("interrupted after iteration") && err.contains("--resume"),
+            "{err}"
+        );
+        assert!(
+            !resumed[0].exists() && !resumed[1].exists(),
+            "no output under its final name after an interrupt"
+        );
+        let saved = read_json(&ck);
+        assert_eq!(saved["kind"], "mmclust-gmm-checkpoint");
+        let mut resume = base(&resumed);
+        resume.extend(args(&["--resume", s(&ck)]));
+        run_ok(&resume);
+        let whole = out("whole");
+        let mut uninterrupted = base(&whole);
+        uninterrupted.retain(|a| a != "--checkpoint" && a != s(&ck));
+        run_ok(&uninterrupted);
+        assert_eq!(
+            model_without_seconds(&whole[0]),
+            model_without_seconds(&resumed[0]),
+            "{name}: the resumed model"
+        );
+        assert_same_bytes(&whole[1], &resumed[1]);
+
+        // Other options: refused, naming the option.
+        let mut other = resume.clone();
+        other[3] = "7".to_string(); // -k
+        assert_one_line_input_error(&run(&other), "k = 8");
+        let mut other = resume.clone();
+        other[9] = "4".to_string(); // --seed
+        assert_one_line_input_error(&run(&other), "seed");
+        // The resume starts from the checkpoint's state (not from the
+        // beginning, which would give the same bits): a mean moved a
+        // little gives another model.
+        let mut moved = saved.clone();
+        let mean = &mut moved["state"]["current"]["means"][0];
+        *mean = serde_json::json!(mean.as_f64().unwrap() + 0.25);
+        let moved_ck = dir.path().join("moved.ck");
+        std::fs::write(&moved_ck, moved.to_string()).unwrap();
+        let elsewhere = out("moved");
+        let mut from_moved = base(&elsewhere);
+        from_moved.extend(args(&["--resume", s(&moved_ck)]));
+        run_ok(&from_moved);
+        assert_ne!(
+            model_without_seconds(&whole[0]),
+            model_without_seconds(&elsewhere[0]),
+            "{name}: a resume from another state"
+        );
+        // A corrupt state: a mean taken out.
+        let mut bad = saved.clone();
+        bad["state"]["current"]["means"]
+            .as_array_mut()
+            .unwrap()
+            .pop();
+        let bad_ck = dir.path().join("bad.ck");
+        std::fs::write(&bad_ck, bad.to_string()).unwrap();
+        let mut corrupt = resume.clone();
+        *corrupt.last_mut().unwrap() = s(&bad_ck).to_string();
+        assert_one_line_input_error(&run(&corrupt), "the checkpoint is corrupt");
+        // Not JSON: the file cut in half.
+        let text = bad.to_string();
+        std::fs::write(&bad_ck, &text[..text.len() / 2]).unwrap();
+        assert_one_line_input_error(&run(&corrupt), "not valid JSON");
+        // An online EM resume of this checkpoint.
+        let mut online = args(&["gmm", s(&data), "-k", "8", "--online"]);
+        online.extend(args(&["--resume", s(&ck), "--quiet"]));
+        assert_one_line_input_error(&run(&online), "not an mmclust online GMM checkpoint");
+    }
+    assert!(
+        tested > 0,
+        "every fit finished before SIGINT: nothing was tested"
+    );
+    // A checkpoint of another kind (exact K-means) is refused by its kind.
+    let km = dir.path().join("km.ck");
+    run_ok(&[
+        "kmeans",
+        s(&data),
+        "-k",
+        "8",
+        "--algorithm",
+        "lloyd",
+        "--max-iter",
+        "3",
+        "--tol",
+        "0",
+        "--checkpoint",
+        s(&km),
+        "--checkpoint-every",
+        "1",
+        "--quiet",
+    ]);
+    let o = run(&["gmm", s(&data), "-k", "8", "--resume", s(&km)]);
+    assert_one_line_input_error(&o, "not an mmclust GMM (full-batch EM) checkpoint");
+}

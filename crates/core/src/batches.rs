@@ -306,6 +306,16 @@ impl<'a> Checkpoints<'a> {
     }
 }
 
+/// The first of a checkpoint's `times` (name, seconds) that is not a time
+/// (finite and ≥ 0), as the message of its validation.
+#[must_use]
+pub fn not_a_time(times: &[(&str, f64)]) -> Option<String> {
+    times
+        .iter()
+        .find(|(_, v)| !(v.is_finite() && *v >= 0.0))
+        .map(|(name, v)| format!("{name} = {v} is not a time"))
+}
+
 /// Entries a run's history keeps before [`record_thinned`] thins it.
 pub const HISTORY_CAP: usize = 4096;
 
@@ -327,6 +337,16 @@ pub fn record_thinned(history: &mut Vec<f64>, stride: &mut u64, step: u64, value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_is_finite_and_not_negative() {
+        assert_eq!(not_a_time(&[("a", 0.0), ("b", 12.5)]), None);
+        assert_eq!(
+            not_a_time(&[("a", 1.0), ("b", -1.0), ("c", f64::NAN)]).as_deref(),
+            Some("b = -1 is not a time")
+        );
+        assert!(not_a_time(&[("c", f64::INFINITY)]).is_some());
+    }
     use crate::ArraySource;
 
     #[test]

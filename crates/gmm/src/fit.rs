@@ -9,9 +9,11 @@
 //! model's [`GaussianMixtureModel::log_likelihood`] is measured by one more
 //! pass on the final mixture (scikit-learn's `score(X)`).
 
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use mmclust_core::DataSource;
+use mmclust_core::batches::Checkpoints;
 use mmclust_core::fitting::{FitObserver, check_data_and_k, check_non_negative, checked_stats};
 use mmclust_core::isa::Isa;
 use mmclust_core::parallel::Chunking;
@@ -21,11 +23,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::bayesian::{Posterior, ResolvedPrior, component_len, entropy_term};
+use crate::checkpoint::EmState;
 use crate::error::{GmmError, Result};
 use crate::mixture::{Mixture, Stats};
 use crate::model::GaussianMixtureModel;
 use crate::params::{CovarianceType, GmmParams, Init, Precision};
 use crate::pass::{Responsibilities, em_pass, init_pass, loglik_pass};
+use crate::resume::Finished;
 use crate::run::Run;
 
 /// What a fit reports while it runs (for progress displays; the library never prints).
@@ -67,6 +71,10 @@ pub enum FitEvent {
     },
 }
 
+/// Receives a full-batch EM fit's state to save it (a checkpoint); an error
+/// ends the fit.
+pub type EmCheckpointHook<'a> = dyn Fn(&EmState) -> Result<()> + Sync + 'a;
+
 /// Observers of a fit.
 #[derive(Clone, Copy, Default)]
 pub struct FitHooks<'a> {
@@ -74,6 +82,14 @@ pub struct FitHooks<'a> {
     pub on_event: Option<&'a (dyn Fn(&FitEvent) + Sync)>,
     /// Called with row counts as passes progress (from worker threads).
     pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
+    /// When set (e.g. by a signal handler): an online fit, or a full-batch
+    /// EM fit with [`FitHooks::on_em_checkpoint`], writes a checkpoint after
+    /// its current step or iteration and stops with
+    /// [`GmmError::Interrupted`].
+    pub stop: Option<&'a AtomicBool>,
+    /// Receives a full-batch EM fit's checkpoints (as
+    /// [`GmmParams::checkpoints`] says, and when stopped).
+    pub on_em_checkpoint: Option<&'a EmCheckpointHook<'a>>,
 }
 
 impl std::fmt::Debug for FitHooks<'_> {
@@ -81,6 +97,8 @@ impl std::fmt::Debug for FitHooks<'_> {
         f.debug_struct("FitHooks")
             .field("on_event", &self.on_event.is_some())
             .field("progress", &self.progress.is_some())
+            .field("stop", &self.stop)
+            .field("on_em_checkpoint", &self.on_em_checkpoint.is_some())
             .finish()
     }
 }
@@ -258,6 +276,24 @@ impl GmmParams {
             }
             _ => {}
         }
+        if self.checkpoints.any()
+            && !(self.checkpoints.seconds.is_finite() && self.checkpoints.seconds >= 0.0)
+        {
+            return Err(GmmError::param(
+                "checkpoint_seconds",
+                "must be a number of seconds ≥ 0",
+            ));
+        }
+        if let Some(state) = &self.checkpoints.resume {
+            state.validate(
+                self.covariance,
+                k,
+                d,
+                self.bayesian.is_some(),
+                self.runs(),
+                self.max_iter,
+            )?;
+        }
         Ok(())
     }
 
@@ -269,22 +305,32 @@ impl GmmParams {
         let FitData {
             source, chunking, ..
         } = *data;
-        let n = source.n_rows();
+        let (n, d) = (source.n_rows(), source.n_cols());
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);
         let seeds: Vec<u64> = (0..self.runs()).map(|_| master.r#gen()).collect();
-        let mut best: Option<(usize, Run)> = None;
-        let mut bounds = Vec::with_capacity(seeds.len());
-        let mut first_error = None;
-        for (r, &seed) in seeds.iter().enumerate() {
-            let run = match self.run_once(data, seed, r, hooks) {
+        let (mut done, mut resumed) = match self.checkpoints.resume.as_deref() {
+            Some(state) => {
+                let (done, current) = Finished::resume(state, self.covariance, data.prior)?;
+                (done, Some(current))
+            }
+            None => (Finished::default(), None),
+        };
+        let mut schedule =
+            Checkpoints::new(self.checkpoints.every, self.checkpoints.seconds, hooks.stop);
+        for (r, &seed) in seeds.iter().enumerate().skip(done.bounds.len()) {
+            let snapshot = |current: &Run| done.state(self, d, current);
+            let saves = Saves {
+                schedule: &mut schedule,
+                snapshot: &snapshot,
+            };
+            let run = match self.run_once(data, seed, r, resumed.take(), saves, hooks) {
                 Ok(run) => run,
                 Err(e @ (GmmError::Degenerate { .. } | GmmError::Numerical { .. })) => {
                     hooks.emit(FitEvent::RunFailed {
                         run: r,
                         message: e.to_string(),
                     });
-                    bounds.push(f64::NAN);
-                    first_error.get_or_insert(e);
+                    done.fail(e);
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -295,14 +341,13 @@ impl GmmParams {
                 n_iter: run.n_iter,
                 converged: run.converged,
             });
-            bounds.push(run.lower_bound);
-            if best
-                .as_ref()
-                .is_none_or(|(_, b)| run.lower_bound > b.lower_bound)
-            {
-                best = Some((r, run));
-            }
+            done.push(r, run);
         }
+        let Finished {
+            bounds,
+            best,
+            first_error,
+        } = done;
         let Some((best_run, run)) = best else {
             return Err(first_error.expect("every run failed with an error"));
         };
@@ -537,30 +582,47 @@ impl GmmParams {
         }
     }
 
+    /// Run `run` (with its `seed`) from its initialisation, or from the
+    /// state `resumed` (the run after some iterations), to its end;
+    /// checkpoints as `saves` says.
     fn run_once<S: DataSource + ?Sized>(
         &self,
         data: &FitData<'_, S>,
         seed: u64,
         run: usize,
+        resumed: Option<Run>,
+        saves: Saves<'_, '_>,
         hooks: FitHooks<'_>,
     ) -> Result<Run> {
         let FitData {
             source, chunking, ..
         } = *data;
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
-        let t_init = Instant::now();
-        let (mut mix, mut posterior) = self.initial_mixture(data, seed, hooks)?;
-        let init_seconds = t_init.elapsed().as_secs_f64();
+        let (mut mix, mut posterior, init_seconds, mut history, mut f32_iterations, seconds_before) =
+            match resumed {
+                Some(r) => (
+                    r.mix,
+                    r.posterior,
+                    r.init_seconds,
+                    r.history,
+                    r.f32_iterations,
+                    r.iter_seconds,
+                ),
+                None => {
+                    let t_init = Instant::now();
+                    let (mix, posterior) = self.initial_mixture(data, seed, hooks)?;
+                    let seconds = t_init.elapsed().as_secs_f64();
+                    (mix, posterior, seconds, Vec::new(), 0, 0.0)
+                }
+            };
         hooks.emit(FitEvent::InitDone {
             run,
             seconds: init_seconds,
         });
         let t_iter = Instant::now();
-        let mut history = Vec::new();
-        let mut lower_bound = f64::NEG_INFINITY;
+        let mut lower_bound = history.last().copied().unwrap_or(f64::NEG_INFINITY);
         let mut converged = false;
-        let mut f32_iterations = 0;
-        for iter in 0..self.max_iter {
+        for iter in history.len()..self.max_iter {
             let (st, ran) = em_pass(source, chunking, hooks.pass(), &mix, self.precision)?;
             if ran == Precision::F32 {
                 f32_iterations += 1;
@@ -605,6 +667,28 @@ impl GmmParams {
                 converged = true;
                 break;
             }
+            let n_iter = iter + 1;
+            if let Some(save) = hooks.on_em_checkpoint
+                && n_iter < self.max_iter
+                && let Some(interrupted) = saves.schedule.after_step(n_iter as u64)
+            {
+                save(&(saves.snapshot)(&Run {
+                    mix: mix.clone(),
+                    posterior: posterior.clone(),
+                    lower_bound,
+                    n_iter,
+                    converged: false,
+                    history: history.clone(),
+                    init_seconds,
+                    iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
+                    f32_iterations,
+                }))?;
+                if interrupted {
+                    return Err(GmmError::Interrupted {
+                        step: n_iter as u64,
+                    });
+                }
+            }
         }
         Ok(Run {
             mix,
@@ -614,10 +698,17 @@ impl GmmParams {
             converged,
             history,
             init_seconds,
-            iter_seconds: t_iter.elapsed().as_secs_f64(),
+            iter_seconds: seconds_before + t_iter.elapsed().as_secs_f64(),
             f32_iterations,
         })
     }
+}
+
+/// A run's checkpoints: their schedule, and the fit's state around the
+/// run's current state.
+struct Saves<'s, 'f> {
+    schedule: &'s mut Checkpoints<'f>,
+    snapshot: &'s dyn Fn(&Run) -> EmState,
 }
 
 /// The n × k initial responsibilities file, checked for its shape.

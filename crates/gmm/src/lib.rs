@@ -54,6 +54,7 @@
 mod bayesian;
 #[cfg(target_arch = "x86_64")]
 mod block;
+mod checkpoint;
 mod error;
 mod fit;
 mod linalg;
@@ -63,13 +64,15 @@ mod online;
 mod params;
 mod partial;
 mod pass;
+mod resume;
 mod run;
 mod simd;
 mod special;
 
 pub use bayesian::{EFFECTIVE_WEIGHT, Posterior, ResolvedPrior};
+pub use checkpoint::{BestRun, EmCheckpoints, EmRunState, EmState, PosteriorState, RunFailure};
 pub use error::{GmmError, Result};
-pub use fit::{FitEvent, FitHooks};
+pub use fit::{EmCheckpointHook, FitEvent, FitHooks};
 pub use model::{
     GaussianMixtureModel, MODEL_VERSION, OnlineSummary, SAMPLE_BLOCK_ROWS, StopReason,
 };

@@ -35,11 +35,11 @@
 //!
 //! Memory: two batches, the mixture and the statistics: independent of n.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use mmclust_core::batches::{
-    BatchPlan, Checkpoints, HISTORY_CAP, Sampling, read_ahead, read_rows, record_thinned,
+    BatchPlan, Checkpoints, HISTORY_CAP, Sampling, not_a_time, read_ahead, read_rows,
+    record_thinned,
 };
 use mmclust_core::fitting::FitObserver;
 use mmclust_core::isa::Isa;
@@ -51,6 +51,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::EmCheckpoints;
 use crate::error::{GmmError, Result};
 use crate::fit::{FitData, FitEvent, FitHooks};
 use crate::mixture::{Mixture, Stats};
@@ -379,13 +380,11 @@ impl OnlineState {
                 self.step, self.total_steps
             ));
         }
-        for (name, v) in [
+        if let Some(m) = not_a_time(&[
             ("init_seconds", self.init_seconds),
             ("step_seconds", self.step_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} = {v} is not a time"));
-            }
+        ]) {
+            return bad(m);
         }
         Ok(())
     }
@@ -453,11 +452,10 @@ pub type CheckpointHook<'a> = dyn Fn(&OnlineState) -> Result<()> + Sync + 'a;
 /// Observers of an online fit.
 #[derive(Clone, Copy, Default)]
 pub struct OnlineHooks<'a> {
-    /// Events ([`FitEvent::Step`] after each step) and pass progress.
+    /// Events ([`FitEvent::Step`] after each step), pass progress, and the
+    /// stop flag ([`FitHooks::stop`]), checked after each step: when set,
+    /// the run writes a checkpoint and returns [`GmmError::Interrupted`].
     pub fit: FitHooks<'a>,
-    /// Checked after each step: when set, the run writes a checkpoint and
-    /// returns [`GmmError::Interrupted`].
-    pub stop: Option<&'a AtomicBool>,
     /// Receives the state to save, every [`OnlineOptions::checkpoint_every`]
     /// steps or [`OnlineOptions::checkpoint_seconds`], when stopped, and at
     /// the end of the steps.
@@ -468,7 +466,6 @@ impl std::fmt::Debug for OnlineHooks<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OnlineHooks")
             .field("fit", &self.fit)
-            .field("stop", &self.stop.is_some())
             .field("on_checkpoint", &self.on_checkpoint.is_some())
             .finish()
     }
@@ -627,6 +624,12 @@ impl GmmParams {
     /// Validates these parameters for an online fit on n × d data.
     fn check_online(&self, n: usize, d: usize) -> Result<()> {
         self.check(n, d)?;
+        if self.checkpoints.any() {
+            return Err(GmmError::param(
+                "checkpoints",
+                "an online fit takes its checkpoint options in OnlineOptions",
+            ));
+        }
         if self.bayesian.is_some() {
             return Err(GmmError::param(
                 "online",
@@ -729,7 +732,7 @@ impl GmmParams {
     ///
     /// # Errors
     /// As [`GmmParams::fit`]; [`GmmError::Interrupted`] when
-    /// [`OnlineHooks::stop`] is set; a checkpoint error returned by
+    /// [`FitHooks::stop`] is set; a checkpoint error returned by
     /// [`OnlineHooks::on_checkpoint`].
     pub fn fit_online<S: DataSource + ?Sized>(
         &self,
@@ -834,8 +837,11 @@ impl GmmParams {
         let share = source.comm().map(|c| (c.rank(), c.size()));
         let chunking = Chunking::with_rows(BATCH_CHUNK_ROWS)?;
         let alpha = (batch_rows as f64 * 2.0 / (n as f64 + 1.0)).min(1.0);
-        let mut checkpoints =
-            Checkpoints::new(opts.checkpoint_every, opts.checkpoint_seconds, hooks.stop);
+        let mut checkpoints = Checkpoints::new(
+            opts.checkpoint_every,
+            opts.checkpoint_seconds,
+            hooks.fit.stop,
+        );
         let steps = state.step..total_steps;
         read_ahead(
             source,
@@ -915,6 +921,7 @@ impl GmmParams {
                 max_iter: opts.refine,
                 n_init: 1,
                 standardize: false,
+                checkpoints: EmCheckpoints::default(),
                 ..self.clone()
             };
             let data = FitData {

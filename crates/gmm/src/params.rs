@@ -6,6 +6,8 @@ use std::str::FromStr;
 use mmclust_core::parallel::Chunking;
 use mmclust_kmeans::AUTO_SAMPLE_BYTES;
 
+use crate::checkpoint::EmCheckpoints;
+
 /// For an enum with `name()` and the list `ALL` of its values: `FromStr`
 /// from one of the names (the error, about "a `$what`", lists them all) and
 /// `Display` as the name.
@@ -337,6 +339,9 @@ pub struct GmmParams {
     /// `BayesianGaussianMixture`) instead of maximum likelihood; `None`
     /// (default): EM.
     pub bayesian: Option<BayesianPrior>,
+    /// Full-batch EM: checkpoints and resume (default: none; online fits
+    /// take theirs in [`crate::OnlineOptions`]).
+    pub checkpoints: EmCheckpoints,
 }
 
 impl GmmParams {
@@ -357,6 +362,7 @@ impl GmmParams {
             precision: Precision::F64,
             scratch: mmclust_core::scratch::ScratchConfig::default(),
             bayesian: None,
+            checkpoints: EmCheckpoints::default(),
         }
     }
 

@@ -138,3 +138,63 @@ fn online_em_matches_one_process_on_2_and_3_ranks() {
         }
     }
 }
+
+/// Full-batch EM checkpoints under MPI: every rank holds the same state
+/// (rank 0 writes it), the one a single process has, and a state of 3 ranks
+/// resumed by one process or by 2 ranks gives the uninterrupted fit's bits.
+#[test]
+fn em_checkpoints_of_3_ranks_resume_on_1_and_2_to_the_same_bits() {
+    use mmclust_gmm::{EmState, FitHooks};
+    use std::sync::Mutex;
+    let (n, d) = (3_000, 3);
+    let x = data(n, d);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let mut p = GmmParams::new(3)
+        .covariance(CovarianceType::Full)
+        .init(Init::Random)
+        .n_init(2)
+        .seed(5)
+        .max_iter(20)
+        .tol(1e-8);
+    p.chunking = Some(Chunking::with_rows(97).unwrap());
+    let one = p.fit(&src).unwrap();
+    p.checkpoints.every = 3;
+    // The states handed over, timings zeroed (they differ between runs).
+    let states = |s: &dyn mmclust_core::DataSource| {
+        let all = Mutex::new(Vec::new());
+        let keep = |s: &EmState| {
+            let mut s = s.clone();
+            for r in std::iter::once(&mut s.current).chain(s.best.as_mut().map(|b| &mut b.state)) {
+                r.init_seconds = 0.0;
+                r.iter_seconds = 0.0;
+            }
+            all.lock().unwrap().push(s);
+            Ok(())
+        };
+        let hooks = FitHooks {
+            on_em_checkpoint: Some(&keep),
+            ..FitHooks::default()
+        };
+        same(&one, &p.fit_with(s, hooks).unwrap(), "with checkpoints");
+        all.into_inner().unwrap()
+    };
+    let single = states(&src);
+    assert!(
+        single.iter().any(|s| s.run == 1),
+        "checkpoints in both runs"
+    );
+    let ranks = ThreadGroup::run(3, |comm| states(&Distributed::new(&src, comm)));
+    for r in &ranks {
+        assert_eq!(r, &single, "a rank's checkpoints");
+    }
+    p.checkpoints.every = 0;
+    for s in single {
+        let what = format!("resumed from iteration {} of run {}", s.current.iter, s.run);
+        let mut q = p.clone();
+        q.checkpoints.resume = Some(Box::new(s));
+        same(&one, &q.fit(&src).unwrap(), &what);
+        for m in ThreadGroup::run(2, |comm| q.fit(&Distributed::new(&src, comm)).unwrap()) {
+            same(&one, &m, &format!("{what} on 2 ranks"));
+        }
+    }
+}

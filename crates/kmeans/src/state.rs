@@ -1,7 +1,7 @@
 //! Per-run state: the result of one Lloyd run, and everything a mini-batch
 //! run needs to continue (what its checkpoints hold).
 
-use mmclust_core::batches::{HISTORY_CAP, record_thinned};
+use mmclust_core::batches::{HISTORY_CAP, not_a_time, record_thinned};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{KMeansError, Result};
@@ -158,13 +158,11 @@ impl MiniBatchState {
                 self.step, self.total_steps
             ));
         }
-        for (name, v) in [
+        if let Some(m) = not_a_time(&[
             ("init_seconds", self.init_seconds),
             ("step_seconds", self.step_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} = {v} is not a time"));
-            }
+        ]) {
+            return bad(m);
         }
         Ok(())
     }
@@ -241,13 +239,11 @@ impl LloydState {
                 self.iter
             ));
         }
-        for (name, v) in [
+        if let Some(m) = not_a_time(&[
             ("init_seconds", self.init_seconds),
             ("iter_seconds", self.iter_seconds),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return bad(format!("{name} = {v} is not a time"));
-            }
+        ]) {
+            return bad(m);
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! Checkpoint files of mini-batch K-means, exact K-means (Lloyd, Hamerly,
-//! Yinyang) and online EM: the run's state plus what it belongs to (the input's
+//! Yinyang), full-batch EM and online EM: the run's state plus what it belongs to (the input's
 //! fingerprint and the options that shape the run), so a resume with other
 //! data or other options is refused instead of silently diverging.
 
@@ -42,6 +42,14 @@ pub(crate) const ONLINE_GMM: Kind = Kind {
     name: "mmclust-online-gmm-checkpoint",
     what: "online GMM",
     writer: "mmclust gmm --online --checkpoint",
+};
+
+/// `mmclust gmm --checkpoint` (full-batch EM, maximum likelihood or
+/// `--bayesian`).
+pub(crate) const EM_GMM: Kind = Kind {
+    name: "mmclust-gmm-checkpoint",
+    what: "GMM (full-batch EM)",
+    writer: "mmclust gmm --checkpoint",
 };
 
 const VERSION: u64 = 1;

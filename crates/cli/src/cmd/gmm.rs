@@ -9,12 +9,13 @@ use mmclust_core::format::{Matrix, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
 use mmclust_core::source::{Concat, RowRange};
 use mmclust_gmm::{
-    BayesianPrior, CovarianceType, FitEvent, FitHooks, GaussianMixtureModel, GmmParams, Init,
-    Precision, WeightPrior,
+    BayesianPrior, CovarianceType, EmCheckpoints, EmState, FitEvent, FitHooks,
+    GaussianMixtureModel, GmmError, GmmParams, Init, Precision, WeightPrior,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::Global;
+use crate::cmd::checkpoint;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
@@ -43,6 +44,8 @@ mod online;
   mmclust gmm blobs.npy -k 16 --init means.npy --proba-out resp.npy
   mmclust gmm blobs.npy -k 16 --covariance diag --precision f32
   mmclust gmm blobs.npy -k 10 --bayesian --covariance full --json   # effective_components
+  mmclust gmm big.npy -k 16 --covariance diag --checkpoint em.ck --model-out m.json
+  mmclust gmm big.npy -k 16 --covariance diag --resume em.ck --checkpoint em.ck --model-out m.json
   mmclust gmm big.npy -k 32 --covariance diag --online --checkpoint run.ck --model-out m.json
   mmclust gmm big.npy -k 32 --covariance diag --init m0.json --online --refine 2"
 )]
@@ -134,6 +137,70 @@ pub(crate) struct Args {
     dof: Option<f64>,
     #[command(flatten)]
     online: online::OnlineArgs,
+    #[command(flatten)]
+    checkpoints: CheckpointArgs,
+}
+
+/// The checkpoint flags of EM and online EM.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct CheckpointArgs {
+    /// Write the fit's state here (atomically) every --checkpoint-every
+    /// iterations (EM, counted in each run) or steps (--online), or
+    /// --checkpoint-seconds, and on Ctrl-C/SIGTERM (then exit 130);
+    /// --online also at the end of its steps.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Iterations (EM) or steps (--online) between checkpoints (default 1000).
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<u64>,
+    /// Seconds between checkpoints (default 60).
+    #[arg(long, value_name = "S")]
+    checkpoint_seconds: Option<f64>,
+    /// Continue from a checkpoint of this command (same data, k, seed and
+    /// options); the result is bit for bit that of an uninterrupted fit.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) resume: Option<PathBuf>,
+}
+
+impl CheckpointArgs {
+    fn check(&self) -> Result<()> {
+        if self.checkpoint_every == Some(0) {
+            return Err(usage("--checkpoint-every must be at least 1"));
+        }
+        if let Some(s) = self.checkpoint_seconds
+            && !(s.is_finite() && s >= 0.0)
+        {
+            return Err(usage(format!(
+                "--checkpoint-seconds must be a finite number ≥ 0, not {s}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Iterations or steps between checkpoints (0: no --checkpoint).
+    pub(crate) fn every(&self) -> u64 {
+        match self.checkpoint {
+            Some(_) => self.checkpoint_every.unwrap_or(1000),
+            None => 0,
+        }
+    }
+
+    /// Seconds between checkpoints (0: no --checkpoint).
+    pub(crate) fn seconds(&self) -> f64 {
+        match self.checkpoint {
+            Some(_) => self.checkpoint_seconds.unwrap_or(60.0),
+            None => 0.0,
+        }
+    }
+
+    /// The checkpoint is written during the run: refuse one that would
+    /// replace an input now, not at the first checkpoint.
+    pub(crate) fn check_not_input(&self, input: &FitInput) -> Result<()> {
+        if let Some(c) = &self.checkpoint {
+            mmclust_core::output::check_not_input(c, &input.paths())?;
+        }
+        Ok(())
+    }
 }
 
 fn parse_init(spec: &str, k: usize, d: usize) -> Result<Init> {
@@ -168,20 +235,23 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             a.model_out.as_ref(),
             a.labels_out.as_ref(),
             a.proba_out.as_ref(),
-            a.online.checkpoint.as_ref(),
+            a.checkpoints.checkpoint.as_ref(),
         ],
     )?;
     a.online.check()?;
+    a.checkpoints.check()?;
     if a.online.online && a.n_init > 1 {
         return Err(usage(
             "--online makes one run (its initialisation is on a sample); drop --n-init",
         ));
     }
-    let params = build_params(g, &a, &mut input)?;
+    let mut params = build_params(g, &a, &mut input)?;
     let model = if a.online.online {
-        online::fit(g, &a.online, &a.init, &input, &params)?
+        online::fit(g, &a.online, &a.checkpoints, &a.init, &input, &params)?
     } else {
-        fit(g, &a, &input, &params)?
+        let checkpoint_params = checkpoint_params(&a, &params);
+        params.checkpoints = em_checkpoints(&a, &input, &params, &checkpoint_params)?;
+        fit(g, &a, &input, &params, &checkpoint_params)?
     };
     if a.online.online {
         online::warn_unconverged(g, &model);
@@ -291,8 +361,67 @@ fn bayesian_prior(a: &Args) -> Result<Option<BayesianPrior>> {
     }))
 }
 
-/// The fit, with its progress lines.
-fn fit(g: &Global, a: &Args, input: &FitInput, params: &GmmParams) -> Result<GaussianMixtureModel> {
+/// What an EM checkpoint records of the fit, to refuse resuming another one.
+fn checkpoint_params(a: &Args, params: &GmmParams) -> Value {
+    json!({
+        "k": params.k, "seed": params.seed, "init": a.init,
+        "init_resp": a.init_resp.as_ref().map(|p| p.display().to_string()),
+        "covariance": params.covariance.name(), "precision": params.precision.name(),
+        "n_init": params.n_init, "max_iter": params.max_iter, "tol": params.tol,
+        "reg_covar": params.reg_covar, "standardize": params.standardize,
+        "bayesian": a.bayesian, "weight_prior": a.weight_prior,
+        "weight_concentration": a.weight_concentration, "mean_precision": a.mean_precision,
+        "dof": a.dof,
+    })
+}
+
+/// The checkpoints of an EM fit: its schedule, and the state of --resume
+/// (checked against this data and these options).
+fn em_checkpoints(
+    a: &Args,
+    input: &FitInput,
+    params: &GmmParams,
+    checkpoint_params: &Value,
+) -> Result<EmCheckpoints> {
+    let saves = &a.checkpoints;
+    saves.check_not_input(input)?;
+    let resume = match &saves.resume {
+        Some(p) => {
+            let (cov, k, d) = (params.covariance, params.k, input.source().n_cols());
+            let (bayesian, runs, max_iter) =
+                (params.bayesian.is_some(), params.runs(), params.max_iter);
+            let state: EmState = checkpoint::load(
+                checkpoint::EM_GMM,
+                p,
+                &input.fingerprint,
+                checkpoint_params,
+                |s: &EmState| {
+                    s.validate(cov, k, d, bayesian, runs, max_iter)
+                        .map_err(|e| e.to_string())
+                },
+            )?;
+            Some(Box::new(state))
+        }
+        None => None,
+    };
+    if saves.checkpoint.is_some() {
+        crate::signals::install();
+    }
+    Ok(EmCheckpoints {
+        every: saves.every(),
+        seconds: saves.seconds(),
+        resume,
+    })
+}
+
+/// The fit, with its progress lines, checkpoints and Ctrl-C.
+fn fit(
+    g: &Global,
+    a: &Args,
+    input: &FitInput,
+    params: &GmmParams,
+    checkpoint_params: &Value,
+) -> Result<GaussianMixtureModel> {
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "pass", 0);
     let on_event = |e: &FitEvent| {
@@ -324,18 +453,51 @@ fn fit(g: &Global, a: &Args, input: &FitInput, params: &GmmParams) -> Result<Gau
     }
     };
     let tick = |r: usize| bar.tick(r);
-    let model = input.with_source(|source| {
+    let data_inputs = input.paths();
+    let save = |state: &EmState| -> mmclust_gmm::Result<()> {
+        // Every rank holds the same state; rank 0 writes it.
+        if let Some(p) = a
+            .checkpoints
+            .checkpoint
+            .as_ref()
+            .filter(|_| crate::dist::is_root())
+        {
+            checkpoint::save(
+                checkpoint::EM_GMM,
+                p,
+                &data_inputs,
+                &input.fingerprint,
+                checkpoint_params,
+                state,
+            )
+            .map_err(GmmError::from)?;
+        }
+        Ok(())
+    };
+    let fitted = input.with_source(|source| {
         params.fit_with(
             source,
             FitHooks {
                 on_event: Some(&on_event),
                 progress: Some(&tick),
+                // As exact K-means: under MPI rank 0 alone acts on the
+                // signal, after writing the checkpoint of the last iteration
+                // all ranks completed.
+                stop: Some(&crate::signals::STOP).filter(|_| crate::dist::is_root()),
+                on_em_checkpoint: Some(&save),
             },
         )
-    })?;
+    });
     status.finish();
     bar.finish();
-    Ok(model)
+    match fitted {
+        Err(GmmError::Interrupted { step }) => Err(checkpoint::interrupted(
+            step,
+            "iteration",
+            a.checkpoints.checkpoint.as_deref(),
+        )),
+        other => Ok(other?),
+    }
 }
 
 fn report(model: &GaussianMixtureModel) -> FitReport<'_> {

@@ -2,7 +2,7 @@
 //! checkpoints and resume; and `--init MODEL.json`, a complete initial
 //! mixture (weights, means, covariances) from a model file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::Global;
 use crate::cmd::checkpoint;
 use crate::cmd::fit::FitInput;
+use crate::cmd::gmm::CheckpointArgs;
 use crate::fail::usage;
 use crate::progress::{RowProgress, StatusLine};
 
@@ -59,21 +60,6 @@ pub(crate) struct OnlineArgs {
     /// (default 0; each one pass over the data).
     #[arg(long, value_name = "N")]
     refine: Option<usize>,
-    /// Online: write the run's state here (atomically) every
-    /// --checkpoint-every steps or --checkpoint-seconds, on Ctrl-C, and at
-    /// the end of the steps.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) checkpoint: Option<PathBuf>,
-    /// Online: steps between checkpoints (default 1000).
-    #[arg(long, value_name = "N")]
-    checkpoint_every: Option<u64>,
-    /// Online: seconds between checkpoints (default 60).
-    #[arg(long, value_name = "S")]
-    checkpoint_seconds: Option<f64>,
-    /// Online: continue from a checkpoint (same data, k, seed and options);
-    /// the result is bit for bit that of an uninterrupted run.
-    #[arg(long, value_name = "PATH")]
-    resume: Option<PathBuf>,
 }
 
 impl OnlineArgs {
@@ -91,19 +77,11 @@ impl OnlineArgs {
             for (flag, v) in [
                 ("--batch-size", self.batch_size.map(|v| v as u64)),
                 ("--max-steps", self.max_steps),
-                ("--checkpoint-every", self.checkpoint_every),
                 ("--init-size", self.init_size.map(|v| v as u64)),
             ] {
                 if v == Some(0) {
                     return Err(usage(format!("{flag} must be at least 1")));
                 }
-            }
-            if let Some(s) = self.checkpoint_seconds
-                && !(s.is_finite() && s >= 0.0)
-            {
-                return Err(usage(format!(
-                    "--checkpoint-seconds must be a finite number ≥ 0, not {s}"
-                )));
             }
             return Ok(());
         }
@@ -115,10 +93,6 @@ impl OnlineArgs {
             ("--max-no-improvement", self.max_no_improvement.is_some()),
             ("--init-size", self.init_size.is_some()),
             ("--refine", self.refine.is_some()),
-            ("--checkpoint", self.checkpoint.is_some()),
-            ("--checkpoint-every", self.checkpoint_every.is_some()),
-            ("--checkpoint-seconds", self.checkpoint_seconds.is_some()),
-            ("--resume", self.resume.is_some()),
         ];
         match given.iter().find(|(_, on)| *on) {
             Some((flag, _)) => Err(usage(format!("{flag} needs --online"))),
@@ -126,9 +100,8 @@ impl OnlineArgs {
         }
     }
 
-    fn options(&self, resume: Option<OnlineState>) -> OnlineOptions {
+    fn options(&self, saves: &CheckpointArgs, resume: Option<OnlineState>) -> OnlineOptions {
         let d = OnlineOptions::default();
-        let checkpoints = self.checkpoint.is_some();
         OnlineOptions {
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             sampling: match self.block_rows {
@@ -145,23 +118,15 @@ impl OnlineArgs {
             },
             init_size: self.init_size,
             refine: self.refine.unwrap_or(0),
-            checkpoint_every: if checkpoints {
-                self.checkpoint_every.unwrap_or(1000)
-            } else {
-                0
-            },
-            checkpoint_seconds: if checkpoints {
-                self.checkpoint_seconds.unwrap_or(60.0)
-            } else {
-                0.0
-            },
+            checkpoint_every: saves.every(),
+            checkpoint_seconds: saves.seconds(),
             resume,
         }
     }
 
     /// What a checkpoint records of the run, to refuse resuming another one.
     fn checkpoint_params(&self, params: &GmmParams, init: &str) -> Value {
-        let o = self.options(None);
+        let o = self.options(&CheckpointArgs::default(), None);
         json!({
             "k": params.k, "seed": params.seed, "init": init,
             "covariance": params.covariance.name(), "precision": params.precision.name(),
@@ -218,12 +183,13 @@ pub(crate) fn init_from_model(
 pub(crate) fn fit(
     g: &Global,
     a: &OnlineArgs,
+    saves: &CheckpointArgs,
     init: &str,
     input: &FitInput,
     params: &GmmParams,
 ) -> Result<GaussianMixtureModel> {
     let checkpoint_params = a.checkpoint_params(params, init);
-    let resume = match &a.resume {
+    let resume = match &saves.resume {
         Some(p) => {
             let (cov, k, d) = (params.covariance, params.k, input.source().n_cols());
             Some(checkpoint::load(
@@ -238,11 +204,9 @@ pub(crate) fn fit(
     };
     // The checkpoint is written during the run: refuse one that would
     // replace an input now, not at the first checkpoint.
-    if let Some(c) = &a.checkpoint {
-        mmclust_core::output::check_not_input(c, &input.paths())?;
-    }
+    saves.check_not_input(input)?;
     crate::signals::install();
-    let opts = a.options(resume);
+    let opts = a.options(saves, resume);
     let status = StatusLine::new(g);
     let bar = RowProgress::new(g, "rows read", 0);
     let started_steps = Instant::now();
@@ -276,7 +240,7 @@ pub(crate) fn fit(
     let data_inputs = input.paths();
     let save = |state: &OnlineState| -> mmclust_gmm::Result<()> {
         // Every rank holds the same state; rank 0 writes it.
-        if let Some(p) = a.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
+        if let Some(p) = saves.checkpoint.as_ref().filter(|_| crate::dist::is_root()) {
             checkpoint::save(
                 checkpoint::ONLINE_GMM,
                 p,
@@ -297,10 +261,12 @@ pub(crate) fn fit(
                 fit: FitHooks {
                     on_event: Some(&on_event),
                     progress: Some(&tick),
+                    // As mini-batch K-means: under MPI rank 0 alone acts on
+                    // the signal, after writing the checkpoint of the last
+                    // step.
+                    stop: Some(&crate::signals::STOP).filter(|_| crate::dist::is_root()),
+                    on_em_checkpoint: None,
                 },
-                // As mini-batch K-means: under MPI rank 0 alone acts on the
-                // signal, after writing the checkpoint of the last step.
-                stop: Some(&crate::signals::STOP).filter(|_| crate::dist::is_root()),
                 on_checkpoint: Some(&save),
             },
         )
@@ -311,7 +277,7 @@ pub(crate) fn fit(
         Err(GmmError::Interrupted { step }) => Err(checkpoint::interrupted(
             step,
             "step",
-            a.checkpoint.as_deref(),
+            saves.checkpoint.as_deref(),
         )),
         other => Ok(other?),
     }
