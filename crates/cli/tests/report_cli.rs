@@ -149,6 +149,38 @@ fn report_disagreeing_criteria_are_all_shown() {
 }
 
 #[test]
+fn report_writes_png_plots_with_format_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    run_ok(&[
+        "report",
+        s(&faithful()),
+        "-k",
+        "2..=3",
+        "--covariance",
+        "diag",
+        "--format",
+        "png",
+        "--out",
+        s(&out),
+        "--quiet",
+    ]);
+    for name in ["elbow", "silhouette", "bic", "kmeans", "gmm"] {
+        let png = std::fs::read(out.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}.png is a PNG");
+        assert!(
+            !out.join(format!("{name}.svg")).exists(),
+            "{name}: png only"
+        );
+    }
+    assert!(
+        std::fs::read_to_string(out.join("index.html"))
+            .unwrap()
+            .contains("<svg")
+    );
+}
+
+#[test]
 fn report_input_errors_exit_2_with_one_line() {
     let f = faithful();
     assert_one_line_input_error(&run(&["report", s(&f), "-k", "5..=2"]), "empty");

@@ -9,6 +9,7 @@ use mmclust_core::ArraySource;
 use mmclust_gmm::CovarianceType;
 use serde_json::json;
 
+use super::png::PlotFormat;
 use super::report::{Plan, SAMPLE_ABOVE, Subject, build, outcome_json};
 use crate::Global;
 use crate::cmd::kmeans::Metric;
@@ -73,6 +74,7 @@ fn plan() -> Plan {
         metric: Metric::Euclidean,
         sample_above: SAMPLE_ABOVE,
         sample: 10_000,
+        plot_format: PlotFormat::Svg,
         working_memory_mib: 64,
     }
 }

@@ -32,7 +32,7 @@ const ACCEPTED: &str =
     "expected a file name ending in .svg or .png (the extension chooses the format)";
 
 /// The format of a plot file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PlotFormat {
     Svg,
     Png,

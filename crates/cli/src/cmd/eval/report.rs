@@ -27,6 +27,7 @@ use mmclust_kmeans::{Init, KMeansParams};
 use serde_json::json;
 
 use super::plot::{Series, curves};
+use super::png::PlotFormat;
 use super::{SCATTER_POINTS, column_names, eval_err, scatter_of_rows, with_raw_source};
 use crate::Global;
 use crate::cmd::kmeans::{Metric, kmeans_metric};
@@ -91,6 +92,10 @@ pub(crate) struct Args {
     /// Folder of the report (created if missing).
     #[arg(long, default_value = "report", value_name = "DIR")]
     out: PathBuf,
+    /// Format of the plot files beside the page: svg, or png (rendered with
+    /// the bundled font; the page holds its plots inline as SVG either way).
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg, value_name = "FORMAT")]
+    format: PlotFormat,
     /// K-means++ runs per k; the lowest SSE is kept.
     #[arg(long, default_value_t = 3, value_name = "N")]
     n_init: usize,
@@ -137,6 +142,9 @@ pub(crate) struct Plan {
     pub(crate) sample_above: usize,
     pub(crate) sample: usize,
     pub(crate) working_memory_mib: usize,
+    /// The format of the plot files written beside the page (the page
+    /// itself holds them inline as SVG).
+    pub(crate) plot_format: PlotFormat,
 }
 
 /// The data a report is about, and how its page and command lines name it.
@@ -312,6 +320,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         sample_above: a.sample_above,
         sample: a.sample,
         working_memory_mib: a.working_memory,
+        plot_format: a.format,
     };
     let d = data.source.n_cols();
     let names = column_names(&a.file, d);
@@ -935,7 +944,7 @@ fn sweeps(
         commands,
         index: index.clone(),
     };
-    write_plots(out, &plots)?;
+    write_plots(out, &plots, plan.plot_format)?;
     steps.lap("plots and page");
     o.timings = steps.done;
     status.finish();
@@ -946,13 +955,17 @@ fn sweeps(
 
 /// Writes every plot of the page beside it. The one place plots reach the
 /// disk: another format (PNG) goes here.
-fn write_plots(out: &Path, plots: &[(&'static str, String)]) -> Result<()> {
+fn write_plots(out: &Path, plots: &[(&'static str, String)], format: PlotFormat) -> Result<()> {
     if crate::dist::is_root() {
         std::fs::create_dir_all(out)
             .map_err(|e| mmclust_core::CoreError::io(out, "create the report folder", e))?;
     }
     for (name, svg) in plots {
-        super::write_text(&out.join(name), &[], svg)?;
+        let path = match format {
+            PlotFormat::Svg => out.join(name),
+            PlotFormat::Png => out.join(name).with_extension("png"),
+        };
+        super::png::write_plot(&path, &[], svg)?;
     }
     Ok(())
 }
