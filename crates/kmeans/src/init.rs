@@ -91,8 +91,20 @@ pub(crate) fn random<S: DataSource + ?Sized>(
     ctx.rows(&rows)
 }
 
+/// The most bytes (as f32) that [`Init::Sample`](crate::Init::Sample) holds in memory: 256 MiB.
+pub const SAMPLE_MAX_BYTES: usize = 256 << 20;
+
+/// The rows [`Init::Sample`](crate::Init::Sample) draws for n rows of d columns and k clusters:
+/// `rows_per_centre · k`, at most [`SAMPLE_MAX_BYTES`] of f32 (but never
+/// fewer than k), at most n.
+#[must_use]
+pub fn sample_size(n: usize, d: usize, k: usize, rows_per_centre: usize) -> usize {
+    let cap = (SAMPLE_MAX_BYTES / (4 * d.max(1))).max(k);
+    rows_per_centre.saturating_mul(k).min(cap).min(n)
+}
+
 /// [`Init::Sample`](crate::Init::Sample)'s rows: a uniform sample without
-/// replacement of [`sample_rows`](crate::params::sample_rows) rows, read in row order
+/// replacement of [`sample_size`] rows, read in row order
 /// (random access, no pass), with their sample weights. Returns the rows
 /// (m × d) and their weights (`None` without sample weights).
 pub(crate) fn sample<S: DataSource + ?Sized>(
@@ -102,7 +114,7 @@ pub(crate) fn sample<S: DataSource + ?Sized>(
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
     let (n, d) = (ctx.source.n_rows(), ctx.source.n_cols());
-    let m = crate::params::sample_rows(n, d, k, rows_per_centre);
+    let m = sample_size(n, d, k, rows_per_centre);
     let mut rows = rand::seq::index::sample(rng, n, m).into_vec();
     rows.sort_unstable();
     let points = mmclust_core::batches::read_rows(ctx.source, &rows)?;

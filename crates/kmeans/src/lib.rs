@@ -54,10 +54,11 @@ mod state;
 pub use error::{KMeansError, Result};
 pub use fit::{fit_source, initial_centers};
 pub use hooks::{CheckpointHook, FitEvent, FitHooks, LloydCheckpointHook};
+pub use init::{SAMPLE_MAX_BYTES, sample_size};
 pub use model::{KMeansModel, MODEL_VERSION};
 pub use params::{
     AUTO_BOUNDS_MIN_D, AUTO_BOUNDS_MIN_K, AUTO_BOUNDS_MIN_KD, AUTO_PARALLEL_BYTES,
     AUTO_SAMPLE_BYTES, Algorithm, DEFAULT_SAMPLE_ROWS_PER_CENTRE, Init, KMeansParams,
-    LloydCheckpoints, Metric, MiniBatchOptions, SAMPLE_MAX_BYTES, Sampling, sample_rows,
+    LloydCheckpoints, Metric, MiniBatchOptions, Sampling,
 };
 pub use state::{LloydState, MiniBatchState};

@@ -33,7 +33,7 @@ pub enum Init {
         oversampling: f64,
     },
     /// K-means on a uniform sample: `rows_per_centre · k` rows (at most n,
-    /// and at most [`SAMPLE_MAX_BYTES`] of them) drawn without replacement,
+    /// and at most [`SAMPLE_MAX_BYTES`](crate::SAMPLE_MAX_BYTES) of them) drawn without replacement,
     /// read by random access in row order, then k-means++ and Lloyd to
     /// convergence on them in memory (faiss trains on 256 rows per centre).
     /// No pass over the data: the initialisation of data larger than RAM.
@@ -57,18 +57,6 @@ pub const AUTO_SAMPLE_BYTES: u64 = 8 << 30;
 /// Rows per centre of [`Init::Sample`] by default (faiss's
 /// `max_points_per_centroid`).
 pub const DEFAULT_SAMPLE_ROWS_PER_CENTRE: usize = 256;
-
-/// The most bytes (as f32) that [`Init::Sample`] holds in memory: 256 MiB.
-pub const SAMPLE_MAX_BYTES: usize = 256 << 20;
-
-/// The rows [`Init::Sample`] draws for n rows of d columns and k clusters:
-/// `rows_per_centre · k`, at most [`SAMPLE_MAX_BYTES`] of f32 (but never
-/// fewer than k), at most n.
-#[must_use]
-pub fn sample_rows(n: usize, d: usize, k: usize, rows_per_centre: usize) -> usize {
-    let cap = (SAMPLE_MAX_BYTES / (4 * d.max(1))).max(k);
-    rows_per_centre.saturating_mul(k).min(cap).min(n)
-}
 
 impl Init {
     /// k-means‖ with its default rounds (5) and oversampling (2).

@@ -6,7 +6,7 @@ use mmclust_core::ArraySource;
 use mmclust_core::parallel::with_threads;
 use mmclust_kmeans::{
     AUTO_PARALLEL_BYTES, AUTO_SAMPLE_BYTES, Init, KMeansParams, SAMPLE_MAX_BYTES, initial_centers,
-    sample_rows,
+    sample_size,
 };
 
 mod common;
@@ -39,15 +39,15 @@ fn auto_picks_the_sample_above_its_byte_threshold_whatever_k() {
 
 #[test]
 fn the_sample_holds_rows_per_centre_times_k_within_its_memory_cap() {
-    assert_eq!(sample_rows(1_000_000, 32, 100, 256), 25_600);
-    assert_eq!(sample_rows(10_000, 32, 100, 256), 10_000);
+    assert_eq!(sample_size(1_000_000, 32, 100, 256), 25_600);
+    assert_eq!(sample_size(10_000, 32, 100, 256), 10_000);
     // d = 4096: 256 MiB holds 16,384 rows, below 256 × 100.
     assert_eq!(
-        sample_rows(10_000_000, 4096, 100, 256),
+        sample_size(10_000_000, 4096, 100, 256),
         SAMPLE_MAX_BYTES / (4 * 4096)
     );
     // Never fewer rows than centres.
-    assert_eq!(sample_rows(10_000_000, 1 << 20, 100, 256), 100);
+    assert_eq!(sample_size(10_000_000, 1 << 20, 100, 256), 100);
 }
 
 #[test]
