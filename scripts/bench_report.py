@@ -54,6 +54,7 @@ SECTIONS = {
     "nonconvex": "scripts/bench_kernel_peers.sh",
     "bayesian": "scripts/bench_bayesian.sh",
     "online": "scripts/bench_online_gmm.sh",
+    "init": "scripts/bench_init.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
 }
 
