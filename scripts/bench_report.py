@@ -55,6 +55,7 @@ SECTIONS = {
     "bayesian": "scripts/bench_bayesian.sh",
     "online": "scripts/bench_online_gmm.sh",
     "init": "scripts/bench_init.sh",
+    "report": "scripts/bench_report.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
 }
 
