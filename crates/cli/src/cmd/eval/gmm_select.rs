@@ -169,15 +169,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             "command": "gmm-select",
             "n": m.n_rows(),
             "d": m.n_cols(),
-            "candidates": cands.iter().map(|c| json!({
-                "k": c.k,
-                "covariance": c.covariance.name(),
-                "bic": c.bic(),
-                "aic": c.aic(),
-                "log_likelihood": c.fit.as_ref().ok().map(|m| m.log_likelihood),
-                "converged": c.fit.as_ref().ok().map(|m| m.converged),
-                "error": c.fit.as_ref().err(),
-            })).collect::<Vec<_>>(),
+            "candidates": candidates_json(&cands),
             "best": best.map(|b| json!({"k": cands[b].k, "covariance": cands[b].covariance.name(), "bic": cands[b].bic()})),
             "standardized": a.standardize,
             "seed": g.seed,
@@ -323,4 +315,23 @@ fn run_bayesian(
         "effective components: expected weight above {EFFECTIVE_WEIGHT} of k = {k} (Dirichlet-process prior)"
     );
     Ok(())
+}
+
+/// The `--json` record of each fitted candidate (gmm-select's and the
+/// report's `candidates`).
+pub(crate) fn candidates_json(cands: &[mmclust_eval::GmmCandidate]) -> Vec<serde_json::Value> {
+    cands
+        .iter()
+        .map(|c| {
+            json!({
+                "k": c.k,
+                "covariance": c.covariance.name(),
+                "bic": c.bic(),
+                "aic": c.aic(),
+                "log_likelihood": c.fit.as_ref().ok().map(|m| m.log_likelihood),
+                "converged": c.fit.as_ref().ok().map(|m| m.converged),
+                "error": c.fit.as_ref().err(),
+            })
+        })
+        .collect()
 }

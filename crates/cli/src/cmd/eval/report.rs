@@ -393,15 +393,7 @@ pub(crate) fn outcome_json(o: &Outcome, plan: &Plan, seed: u64) -> serde_json::V
         "gmm_select": {
             "ks": o.gmm_ks,
             "covariances": plan.covariances.iter().map(|c| c.name()).collect::<Vec<_>>(),
-            "candidates": o.candidates.iter().map(|c| json!({
-                "k": c.k,
-                "covariance": c.covariance.name(),
-                "bic": c.bic(),
-                "aic": c.aic(),
-                "log_likelihood": c.fit.as_ref().ok().map(|m| m.log_likelihood),
-                "converged": c.fit.as_ref().ok().map(|m| m.converged),
-                "error": c.fit.as_ref().err(),
-            })).collect::<Vec<_>>(),
+            "candidates": super::gmm_select::candidates_json(&o.candidates),
             "best": o.best_gmm.map(|b| json!({"k": o.candidates[b].k, "covariance": o.candidates[b].covariance.name(), "bic": o.candidates[b].bic()})),
             "best_per_covariance": o.per_type.iter().map(|(c, k, b)| json!({"covariance": c.name(), "k": k, "bic": b})).collect::<Vec<_>>(),
         },
