@@ -131,6 +131,7 @@ pub(crate) fn with_progress<R>(
     let tick = |r: usize| bar.tick(r);
     let result = pass(PassOptions {
         progress: Some(&tick),
+        ..PassOptions::default()
     })?;
     bar.finish();
     Ok(result)

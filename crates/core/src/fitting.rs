@@ -53,6 +53,7 @@ pub trait FitObserver<E> {
     fn pass(&self) -> PassOptions<'_> {
         PassOptions {
             progress: self.progress(),
+            ..PassOptions::default()
         }
     }
 }

@@ -117,6 +117,7 @@ pub fn fit_spectral<S: DataSource + ?Sized>(
     let chunking = Chunking::for_dim(mp.max(d));
     let options = PassOptions {
         progress: hooks.progress,
+        ..PassOptions::default()
     };
     // Pass 1: s = Σ φ.
     let s = map_reduce_global(

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use super::tree::{check_out_len, map_reduce, map_reduce_into, tree, tree_into, with_chunk};
+use super::walk::Walk;
 use super::{Chunk, Chunking, PassOptions, owned_chunks};
 use crate::allreduce::AllReduce;
 use crate::error::{CoreError, Result};
@@ -115,9 +116,11 @@ where
     if n_chunks == 0 {
         return Ok(None);
     }
-    source.advise_sequential();
-    let leaf = |index: usize| -> Result<P> { with_chunk(source, chunking, index, options, &map) };
-    global_tree(n_chunks, comm, |node| tree(node, &leaf, &merge), &merge).map(Some)
+    let walk = Walk::start(source, chunking, options.direction, false);
+    let leaf =
+        |index: usize| -> Result<P> { with_chunk(source, chunking, &walk, index, options, &map) };
+    let local = |node| tree(node, walk.backward, &leaf, &merge);
+    global_tree(n_chunks, comm, local, &merge).map(Some)
 }
 
 /// [`map_reduce_into`] over the global chunk grid ([`map_reduce_global`]).
@@ -216,9 +219,11 @@ where
     if n_chunks == 0 {
         return Ok(None);
     }
-    source.advise_sequential();
+    let walk = Walk::start(source, chunking, options.direction, false);
     let leaf = |index: usize, out: &mut [T]| -> Result<P> {
-        with_chunk(source, chunking, index, options, |chunk| map(chunk, out))
+        with_chunk(source, chunking, &walk, index, options, |chunk| {
+            map(chunk, out)
+        })
     };
     global_tree(
         n_chunks,
@@ -227,7 +232,7 @@ where
             let start = chunking.range(node.start, n).start - first;
             let end = chunking.range(node.end - 1, n).end - first;
             let out = &mut out[start * per_row..end * per_row];
-            tree_into(node, out, chunking, per_row, &leaf, &merge)
+            tree_into(node, walk.backward, out, chunking, per_row, &leaf, &merge)
         },
         &merge,
     )

@@ -25,6 +25,7 @@ mod chunking;
 mod distributed;
 mod ordered;
 mod tree;
+mod walk;
 
 pub use crate::allreduce::{AllReduce, SingleProcess};
 pub use chunking::{Chunk, Chunking, TARGET_CHUNK_BYTES, owned_chunks, owned_rows};
@@ -33,6 +34,7 @@ pub use distributed::{
 };
 pub use ordered::map_ordered;
 pub use tree::{map_reduce, map_reduce_into};
+pub use walk::{Direction, READ_AHEAD_BYTES};
 
 use crate::error::{CoreError, Result};
 
@@ -42,12 +44,17 @@ pub struct PassOptions<'p> {
     /// Called after each chunk with the number of rows it held (from worker
     /// threads, in no particular order). For progress bars.
     pub progress: Option<&'p (dyn Fn(usize) + Sync)>,
+    /// The order the pass visits its chunks in: speed only, never a result
+    /// ([`Direction::Auto`]: alternating, see `walk.rs`). Ordered passes
+    /// ([`map_ordered`]) always run forward.
+    pub direction: Direction,
 }
 
 impl std::fmt::Debug for PassOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PassOptions")
             .field("progress", &self.progress.is_some())
+            .field("direction", &self.direction)
             .finish()
     }
 }

@@ -2,6 +2,7 @@
 //! that write an output file.
 
 use super::tree::with_chunk;
+use super::walk::Walk;
 use super::{Chunk, Chunking, PassOptions};
 use crate::error::{CoreError, Result};
 use crate::source::DataSource;
@@ -37,14 +38,14 @@ where
     use rayon::prelude::*;
     let n = source.n_rows();
     let n_chunks = chunking.n_chunks(n);
-    source.advise_sequential();
+    let walk = Walk::start(source, chunking, options.direction, true);
     let batch = batch.max(1);
     let mut first = 0;
     while first < n_chunks {
         let last = (first + batch).min(n_chunks);
         let results: Vec<Result<T>> = (first..last)
             .into_par_iter()
-            .map(|index| with_chunk(source, chunking, index, options, &map))
+            .map(|index| with_chunk(source, chunking, &walk, index, options, &map))
             .collect();
         for r in results {
             sink(r?)?;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::source::ArraySource;
+use crate::source::{ArraySource, DataSource};
 
 fn data(n: usize, d: usize) -> Vec<f32> {
     (0..n * d)
@@ -354,4 +354,113 @@ fn errors_propagate() {
         |_, _| (),
     );
     assert!(r.unwrap_err().to_string().contains("boom"));
+}
+
+/// A pass's value, its per-row output and the order its chunks were visited
+/// in, walking in `direction` on `threads` threads.
+fn walked(
+    src: &ArraySource<'_>,
+    chunking: Chunking,
+    direction: Direction,
+    threads: usize,
+) -> (u64, Vec<f32>, Vec<usize>) {
+    let visits = std::sync::Mutex::new(Vec::new());
+    let mut out = vec![0.0f32; src.n_rows()];
+    let options = PassOptions {
+        direction,
+        ..PassOptions::default()
+    };
+    let sum = with_threads(Some(threads), || {
+        map_reduce_into(
+            src,
+            chunking,
+            options,
+            &mut out,
+            1,
+            |c, o| {
+                visits.lock().unwrap().push(c.index);
+                for (x, row) in o.iter_mut().zip(c.rows()) {
+                    *x = row.iter().sum();
+                }
+                // f32 sums: rounding makes any change of merge order show.
+                Ok(c.data.iter().fold(0.0f32, |a, &v| a + v * 1.000_1))
+            },
+            |a, b| a + b,
+        )
+    })
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    (u64::from(sum.to_bits()), out, visits.into_inner().unwrap())
+}
+
+#[test]
+fn walking_backward_changes_the_order_not_the_bits() {
+    let (n, d) = (5_003, 3);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(41).unwrap();
+    let n_chunks = chunking.n_chunks(n);
+    let (fwd, fwd_out, fwd_order) = walked(&src, chunking, Direction::Forward, 1);
+    let (bwd, bwd_out, bwd_order) = walked(&src, chunking, Direction::Backward, 1);
+    assert_eq!(fwd_order, (0..n_chunks).collect::<Vec<_>>());
+    assert_eq!(bwd_order, (0..n_chunks).rev().collect::<Vec<_>>());
+    assert_eq!(fwd, bwd);
+    assert_eq!(fwd_out, bwd_out);
+    for threads in [2, 5] {
+        for direction in [Direction::Forward, Direction::Backward, Direction::Auto] {
+            let (bits, out, mut order) = walked(&src, chunking, direction, threads);
+            assert_eq!(bits, fwd, "{direction:?} on {threads} threads");
+            assert_eq!(out, fwd_out);
+            order.sort_unstable();
+            assert_eq!(order, (0..n_chunks).collect::<Vec<_>>());
+        }
+    }
+}
+
+#[test]
+fn global_passes_walking_backward_keep_the_bits() {
+    use crate::group::ThreadGroup;
+    use crate::source::Distributed;
+    let (n, d) = (3_001, 2);
+    let v = data(n, d);
+    let src = ArraySource::from_slice(&v, n, d).unwrap();
+    let chunking = Chunking::with_rows(29).unwrap();
+    let pass = |s: &dyn DataSource, direction: Direction| -> u64 {
+        let options = PassOptions {
+            direction,
+            ..PassOptions::default()
+        };
+        let mut out = vec![0.0f32; local_rows(s, chunking).len()];
+        map_reduce_into_local(
+            s,
+            chunking,
+            options,
+            &mut out,
+            1,
+            |c, o| {
+                for (x, row) in o.iter_mut().zip(c.rows()) {
+                    *x = row.iter().sum();
+                }
+                Ok(c.data.iter().map(|&v| f64::from(v) * 1.000_1).sum::<f64>())
+            },
+            |a, b| a + b,
+        )
+        .unwrap()
+        .unwrap()
+        .to_bits()
+    };
+    let want = pass(&src, Direction::Forward);
+    for ranks in [2, 3] {
+        let got = ThreadGroup::run(ranks, |comm| {
+            let dist = Distributed::new(&src, comm);
+            (
+                pass(&dist, Direction::Backward),
+                pass(&dist, Direction::Auto),
+            )
+        });
+        for (b, a) in got {
+            assert_eq!((b, a), (want, want), "{ranks} ranks");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use std::cell::Cell;
 use std::ops::Range;
 
+use super::walk::Walk;
 use super::{Chunk, Chunking, PassOptions};
 use crate::error::{CoreError, Result};
 use crate::source::DataSource;
@@ -14,11 +15,12 @@ thread_local! {
     static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
-/// Reads chunk `index` and runs `f` on it; then reports its rows to the
-/// pass's progress callback.
+/// Reads chunk `index` (after hinting the chunks the walk reaches next) and
+/// runs `f` on it; then reports its rows to the pass's progress callback.
 pub(super) fn with_chunk<S, R>(
     source: &S,
     chunking: Chunking,
+    walk: &Walk,
     index: usize,
     options: PassOptions<'_>,
     f: impl FnOnce(Chunk<'_>) -> Result<R, CoreError>,
@@ -26,6 +28,7 @@ pub(super) fn with_chunk<S, R>(
 where
     S: DataSource + ?Sized,
 {
+    walk.before(source, index);
     let n = source.n_rows();
     let range = chunking.range(index, n);
     let mut scratch = SCRATCH.with(Cell::take);
@@ -50,7 +53,8 @@ where
 ///
 /// `map` sees each chunk once; `merge(left, right)` always receives the partial
 /// of the lower chunk indices first. The result is bitwise identical for any
-/// number of rayon threads.
+/// number of rayon threads and either [`Direction`](super::Direction) of the
+/// walk.
 ///
 /// # Errors
 /// The first error (in tree order) returned by `map` or by the source.
@@ -71,12 +75,16 @@ where
     if n_chunks == 0 {
         return Ok(None);
     }
-    source.advise_sequential();
-    let leaf = |index: usize| -> Result<P> { with_chunk(source, chunking, index, options, &map) };
-    tree(0..n_chunks, &leaf, &merge).map(Some)
+    let walk = Walk::start(source, chunking, options.direction, false);
+    let leaf =
+        |index: usize| -> Result<P> { with_chunk(source, chunking, &walk, index, options, &map) };
+    tree(0..n_chunks, walk.backward, &leaf, &merge).map(Some)
 }
 
-pub(super) fn tree<P, L, R>(range: Range<usize>, leaf: &L, merge: &R) -> Result<P>
+/// The merge tree over `range`. A backward walk runs each node's upper half
+/// first (on this thread; the lower half is left for another worker to take),
+/// and still merges `merge(lower, upper)`: the same tree, the same bits.
+pub(super) fn tree<P, L, R>(range: Range<usize>, backward: bool, leaf: &L, merge: &R) -> Result<P>
 where
     P: Send,
     L: Fn(usize) -> Result<P> + Sync,
@@ -86,10 +94,14 @@ where
         return leaf(range.start);
     }
     let mid = range.start + range.len() / 2;
-    let (left, right) = rayon::join(
-        || tree(range.start..mid, leaf, merge),
-        || tree(mid..range.end, leaf, merge),
-    );
+    let lower = || tree(range.start..mid, backward, leaf, merge);
+    let upper = || tree(mid..range.end, backward, leaf, merge);
+    let (left, right) = if backward {
+        let (right, left) = rayon::join(upper, lower);
+        (left, right)
+    } else {
+        rayon::join(lower, upper)
+    };
     Ok(merge(left?, right?))
 }
 
@@ -122,15 +134,29 @@ where
     if n_chunks == 0 {
         return Ok(None);
     }
-    source.advise_sequential();
+    let walk = Walk::start(source, chunking, options.direction, false);
     let leaf = |index: usize, out: &mut [T]| -> Result<P> {
-        with_chunk(source, chunking, index, options, |chunk| map(chunk, out))
+        with_chunk(source, chunking, &walk, index, options, |chunk| {
+            map(chunk, out)
+        })
     };
-    tree_into(0..n_chunks, out, chunking, per_row, &leaf, &merge).map(Some)
+    tree_into(
+        0..n_chunks,
+        walk.backward,
+        out,
+        chunking,
+        per_row,
+        &leaf,
+        &merge,
+    )
+    .map(Some)
 }
 
+/// [`tree`] with each leaf's rows of a per-row output.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn tree_into<T, P, L, R>(
     range: Range<usize>,
+    backward: bool,
     out: &mut [T],
     chunking: Chunking,
     per_row: usize,
@@ -149,10 +175,24 @@ where
     let mid = range.start + range.len() / 2;
     let split = (mid - range.start) * chunking.chunk_rows * per_row;
     let (lo, hi) = out.split_at_mut(split);
-    let (left, right) = rayon::join(
-        || tree_into(range.start..mid, lo, chunking, per_row, leaf, merge),
-        || tree_into(mid..range.end, hi, chunking, per_row, leaf, merge),
-    );
+    let lower = || {
+        tree_into(
+            range.start..mid,
+            backward,
+            lo,
+            chunking,
+            per_row,
+            leaf,
+            merge,
+        )
+    };
+    let upper = || tree_into(mid..range.end, backward, hi, chunking, per_row, leaf, merge);
+    let (left, right) = if backward {
+        let (right, left) = rayon::join(upper, lower);
+        (left, right)
+    } else {
+        rayon::join(lower, upper)
+    };
     Ok(merge(left?, right?))
 }
 
