@@ -52,7 +52,7 @@ has() { [[ ",$steps," == *",$1,"* ]]; }
 cargo build --release --quiet -p mmclust-cli
 bin=$PWD/target/release/mmclust
 n=${N:-268435456} d=${D:-32}
-ram=$(awk '/^MemTotal:/ {printf "%d", $2 * 1024}' /proc/meminfo)
+ram=$(awk '/^MemTotal:/ {printf "%.0f", $2 * 1024}' /proc/meminfo)
 if [ ! -f "$file" ]; then
   bytes=$((n * d * 4))
   avail=$(df -B1 --output=avail "$(dirname "$file")" | tail -1)
@@ -88,7 +88,7 @@ measure() {
   while kill -0 "$pid" 2>/dev/null; do
     x=$(awk '/^read_bytes:/ {print $2}' "/proc/$pid/io" 2>/dev/null || true)
     [ -n "$x" ] && r=$x
-    x=$(awk '/^(RssAnon|RssShmem):/ {s += $2} END {printf "%d", s * 1024}' "/proc/$pid/status" 2>/dev/null || true)
+    x=$(awk '/^(RssAnon|RssShmem):/ {s += $2} END {printf "%.0f", s * 1024}' "/proc/$pid/status" 2>/dev/null || true)
     [ -n "$x" ] && [ "$x" -gt "$p" ] && p=$x
     sleep 0.2
   done
