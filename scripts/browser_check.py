@@ -154,6 +154,8 @@ PLOTS_JS = r"""
 
 def console_problems(events):
     out = []
+    urls = {e["params"]["requestId"]: e["params"]["request"]["url"]
+            for e in events if e["method"] == "Network.requestWillBeSent"}
     for e in events:
         m, p = e["method"], e["params"]
         if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
@@ -167,7 +169,7 @@ def console_problems(events):
             en = p["entry"]
             out.append(f"log error ({en.get('source')}): {en.get('text')} {en.get('url', '')}".rstrip())
         elif m == "Network.loadingFailed" and not p.get("canceled"):
-            out.append(f"failed load: {p.get('errorText')} ({p.get('type')}, request {p.get('requestId')})")
+            out.append(f"failed load: {p.get('errorText')} ({p.get('type')}: {urls.get(p['requestId'], '?')})")
         elif m == "Network.responseReceived":
             st = p["response"].get("status", 0)
             if st >= 400:
