@@ -57,6 +57,7 @@ SECTIONS = {
     "init": "scripts/bench_init.sh",
     "report": "scripts/bench_report.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
+    "beyond-ram": "scripts/check_beyond_ram.sh",
 }
 
 
