@@ -7,8 +7,8 @@
 #   scripts/test_python.sh [PYTEST ARGS...]
 #
 # Needs python3 (>= 3.9) with venv and pip, and network access the first time
-# (numpy, scikit-learn, pytest, maturin from PyPI; pins below follow
-# scripts/requirements-peers.txt). The wheel is built with the `ci` profile
+# (numpy, scikit-learn, pytest, maturin from PyPI; pins in scripts/pyreqs.sh,
+# following scripts/requirements-peers.txt). The wheel is built with the `ci` profile
 # into the workspace's target/, so it reuses the test build's artefacts.
 # PYTHON picks the base interpreter (default: python3).
 set -euo pipefail
@@ -16,19 +16,9 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv-test
 BASE_PY=${PYTHON:-python3}
-pin() { grep -E "^$1==" scripts/requirements-peers.txt; }
-REQS=("$(pin numpy)" "$(pin scipy)" "$(pin scikit-learn)" "pytest==9.2.0" "maturin==1.16.0")
-
-key=$( { printf '%s\n' "${REQS[@]}"; "$BASE_PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
-stamp="$VENV/.requirements-$key"
-if [[ ! -f "$stamp" || ! -x "$VENV/bin/python" ]]; then
-    echo "test_python.sh: preparing $VENV with $("$BASE_PY" --version)" >&2
-    [[ -x "$VENV/bin/python" ]] || "$BASE_PY" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "${REQS[@]}"
-    rm -f "$VENV"/.requirements-*
-    touch "$stamp"
-fi
+# shellcheck source=scripts/pyreqs.sh
+source scripts/pyreqs.sh
+venv_ensure "$VENV" "$BASE_PY" "${PY_TEST_REQS[@]}" "$MATURIN_REQ"
 
 export CARGO_TARGET_DIR="$PWD/target"
 export PATH="$PWD/$VENV/bin:$PATH"  # maturin
