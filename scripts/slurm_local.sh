@@ -125,9 +125,17 @@ slurm_srun() {
 }
 
 slurm_down() {
-    local pid
-    # Jobs still running (a test killed mid-run) end with their steps.
-    [ -n "${SLURM_CONF:-}" ] && timeout 5 scancel --quiet --user=root 2> /dev/null || true
+    local pid i
+    # Jobs still running (the test stopped mid-run, its srun left behind) are
+    # cancelled, and their steps ended by slurmd, before the daemons stop:
+    # otherwise srun and slurmstepd (which ignore SIGTERM) outlive them.
+    if [ -n "${SLURM_CONF:-}" ] && [ ${#SLURM_PIDS[@]} -gt 0 ]; then
+        timeout 5 scancel --quiet --user=root 2> /dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            [ -z "$(timeout 5 squeue -h -o %i 2> /dev/null)" ] && break
+            sleep 0.2
+        done
+    fi
     for pid in "${SLURM_PIDS[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
     for pid in "${SLURM_PIDS[@]}"; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2> /dev/null || break; sleep 0.2; done
