@@ -34,7 +34,10 @@ slurm_up() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]}"
-        if ! env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null 2>&1; then
+        # Once more after apt-get update if it fails (stale package lists).
+        if ! env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null 2>&1 &&
+            ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq > /dev/null 2>&1 &&
+                env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null 2>&1; }; then
             SLURM_WHY="apt-get install ${missing[*]} failed"
             return 1
         fi
