@@ -49,7 +49,10 @@ slurm_up() {
     # munged wants its directories closed to others.
     chmod 755 "$SLURM_DIR"
     mkdir -m 700 "$SLURM_DIR/munge"
-    mkdir "$SLURM_DIR/state" "$SLURM_DIR/spool"
+    # tmp: TmpFS, where the PMIx plugin makes each step's directory (by
+    # default /tmp/spmix_appdir_UID_JOB.STEP: job ids restart at 1 in every
+    # new cluster, and a directory left there by an earlier run fails a step).
+    mkdir "$SLURM_DIR/state" "$SLURM_DIR/spool" "$SLURM_DIR/tmp"
     head -c 1024 /dev/urandom > "$SLURM_DIR/munge/key"
     chmod 400 "$SLURM_DIR/munge/key"
     munged -F -f -S "$SLURM_DIR/munge/sock" --key-file="$SLURM_DIR/munge/key" \
@@ -80,6 +83,7 @@ CredType=cred/munge
 AuthInfo=socket=$SLURM_DIR/munge/sock
 StateSaveLocation=$SLURM_DIR/state
 SlurmdSpoolDir=$SLURM_DIR/spool
+TmpFS=$SLURM_DIR/tmp
 SlurmctldPidFile=$SLURM_DIR/slurmctld.pid
 SlurmdPidFile=$SLURM_DIR/slurmd.pid
 SlurmctldLogFile=$SLURM_DIR/slurmctld.log
