@@ -12,12 +12,14 @@
 //! * **Read-ahead.** Each worker thread hints ([`DataSource::will_need`],
 //!   `MADV_WILLNEED` on a mapped file) the chunks it is about to compute, a
 //!   window of about [`READ_AHEAD_BYTES`] ahead of its position in the
-//!   direction of the pass, refilled half a window at a time. The kernel's
-//!   own read-ahead only follows forward page faults of one stream; a pass
-//!   has one stream per worker, and backward passes have none.
+//!   direction of the pass, refilled half a window at a time, on backward
+//!   walks: the kernel's own read-ahead follows forward page faults only.
+//!   Forward walks leave it to the kernel (`MADV_SEQUENTIAL`): on this
+//!   project's 32 GiB measurement they ran at the disk's rate without hints,
+//!   and no faster with them.
 //!
 //! Both are speed-only, so the machine may tune them: `MMCLUST_READ_AHEAD_MIB`
-//! sets the window (0 turns hints off) and `MMCLUST_PASS_DIRECTION=forward`
+//! sets the window for both directions (0 turns hints off) and `MMCLUST_PASS_DIRECTION=forward`
 //! turns the alternation off (for measuring either).
 
 use std::cell::Cell;
@@ -28,8 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use super::Chunking;
 use crate::source::DataSource;
 
-/// Bytes of data a worker keeps hinted ahead of the chunk it computes, by
-/// default (`MMCLUST_READ_AHEAD_MIB` overrides it).
+/// Bytes of data a worker keeps hinted ahead of the chunk it computes on a
+/// backward walk, by default (`MMCLUST_READ_AHEAD_MIB` sets it for both
+/// directions).
 pub const READ_AHEAD_BYTES: usize = 64 << 20;
 
 /// The order in which a pass visits its chunks. Never changes a result.
@@ -51,7 +54,8 @@ static LAST_BACKWARD: AtomicBool = AtomicBool::new(true);
 static PASS_ID: AtomicU64 = AtomicU64::new(1);
 
 struct Tuning {
-    window_bytes: usize,
+    /// `None`: the default, hints on backward walks only.
+    window_bytes: Option<usize>,
     alternate: bool,
 }
 
@@ -61,7 +65,7 @@ fn tuning() -> &'static Tuning {
         window_bytes: std::env::var("MMCLUST_READ_AHEAD_MIB")
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
-            .map_or(READ_AHEAD_BYTES, |mib| mib << 20),
+            .map(|mib| mib << 20),
         alternate: std::env::var("MMCLUST_PASS_DIRECTION").map_or(true, |v| v.trim() != "forward"),
     })
 }
@@ -110,9 +114,14 @@ impl Walk {
         let chunk_bytes = chunking
             .chunk_rows
             .saturating_mul(4 * source.n_cols().max(1));
+        // Measured on a 32 GiB file (docs/benchmarks.md, beyond-ram): forward
+        // passes run at the disk's rate on the kernel's read-ahead alone, and
+        // hints made them no faster, so by default only backward walks hint.
         let window = match tuning.window_bytes {
-            0 => 0,
-            bytes => (bytes / chunk_bytes.max(1)).max(2),
+            Some(0) => 0,
+            Some(bytes) => (bytes / chunk_bytes.max(1)).max(2),
+            None if backward => (READ_AHEAD_BYTES / chunk_bytes.max(1)).max(2),
+            None => 0,
         };
         Walk {
             backward,
