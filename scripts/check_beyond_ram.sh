@@ -150,7 +150,9 @@ if has gmm; then
   row "gmm -k 16 --covariance diag --max-iter 1" "$wall" "$rbytes" "$peak" "$(fit_note gmm)"
 fi
 if has predict; then
-  if [ ! -f "$work/kmeans.json" ]; then
+  # The model of this run's kmeans step, or a fresh k = 100 model (never a
+  # leftover of another file).
+  if ! has kmeans; then
     "$bin" kmeans "$file" -k 100 --init sample --max-iter 1 --quiet --model-out "$work/kmeans.json"
   fi
   measure predict "$bin" predict "$work/kmeans.json" "$file" -o "$work/labels.npy" --quiet
