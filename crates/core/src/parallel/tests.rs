@@ -379,11 +379,7 @@ fn walked(
             1,
             |c, o| {
                 visits.lock().unwrap().push(c.index);
-                for (x, row) in o.iter_mut().zip(c.rows()) {
-                    *x = row.iter().sum();
-                }
-                // f32 sums: rounding makes any change of merge order show.
-                Ok(c.data.iter().fold(0.0f32, |a, &v| a + v * 1.000_1))
+                Ok(row_sums(c, o))
             },
             |a, b| a + b,
         )
@@ -391,7 +387,16 @@ fn walked(
     .unwrap()
     .unwrap()
     .unwrap();
-    (u64::from(sum.to_bits()), out, visits.into_inner().unwrap())
+    (sum.to_bits(), out, visits.into_inner().unwrap())
+}
+
+/// The map of the direction tests: each row's sum into `out`, and a sum of
+/// the chunk whose merges round, so any change of merge order shows.
+fn row_sums(c: Chunk<'_>, out: &mut [f32]) -> f64 {
+    for (x, row) in out.iter_mut().zip(c.rows()) {
+        *x = row.iter().sum();
+    }
+    c.data.iter().map(|&v| f64::from(v) * 1.000_1).sum()
 }
 
 #[test]
@@ -438,12 +443,7 @@ fn global_passes_walking_backward_keep_the_bits() {
             options,
             &mut out,
             1,
-            |c, o| {
-                for (x, row) in o.iter_mut().zip(c.rows()) {
-                    *x = row.iter().sum();
-                }
-                Ok(c.data.iter().map(|&v| f64::from(v) * 1.000_1).sum::<f64>())
-            },
+            |c, o| Ok(row_sums(c, o)),
             |a, b| a + b,
         )
         .unwrap()

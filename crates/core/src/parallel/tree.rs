@@ -96,12 +96,7 @@ where
     let mid = range.start + range.len() / 2;
     let lower = || tree(range.start..mid, backward, leaf, merge);
     let upper = || tree(mid..range.end, backward, leaf, merge);
-    let (left, right) = if backward {
-        let (right, left) = rayon::join(upper, lower);
-        (left, right)
-    } else {
-        rayon::join(lower, upper)
-    };
+    let (left, right) = join_walking(backward, lower, upper);
     Ok(merge(left?, right?))
 }
 
@@ -152,6 +147,21 @@ where
     .map(Some)
 }
 
+/// `rayon::join` of a node's halves, the upper one first (on this thread)
+/// when walking backward; the results always come as `(lower, upper)`.
+fn join_walking<A: Send, B: Send>(
+    backward: bool,
+    lower: impl FnOnce() -> A + Send,
+    upper: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if backward {
+        let (b, a) = rayon::join(upper, lower);
+        (a, b)
+    } else {
+        rayon::join(lower, upper)
+    }
+}
+
 /// [`tree`] with each leaf's rows of a per-row output.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn tree_into<T, P, L, R>(
@@ -187,12 +197,7 @@ where
         )
     };
     let upper = || tree_into(mid..range.end, backward, hi, chunking, per_row, leaf, merge);
-    let (left, right) = if backward {
-        let (right, left) = rayon::join(upper, lower);
-        (left, right)
-    } else {
-        rayon::join(lower, upper)
-    };
+    let (left, right) = join_walking(backward, lower, upper);
     Ok(merge(left?, right?))
 }
 
