@@ -263,6 +263,10 @@ pub(crate) struct Workspace {
     wr: Vec<f64>,
     /// Per-block log-densities / responsibilities, m × k.
     pub(crate) lp: Vec<f64>,
+    /// The rows of a block grouped by hard label ([`Stats::accumulate_hard`]).
+    order: Vec<u32>,
+    /// Where each label's rows start in `order` (k + 1 entries).
+    start: Vec<usize>,
 }
 
 /// `d` rounded up to whole [`LANES`].
@@ -282,6 +286,8 @@ impl Workspace {
             dr: vec![0.0; BLOCK_ROWS * padded(d)],
             wr: vec![0.0; BLOCK_ROWS * padded(d)],
             lp: vec![0.0; BLOCK_ROWS * k],
+            order: Vec::new(),
+            start: Vec::new(),
         }
     }
 
@@ -369,7 +375,6 @@ impl Stats {
         shifts: &[f64],
         ws: &mut Workspace,
     ) {
-        let t = tri(d);
         let dp = padded(d);
         let matrix = cov_type.is_matrix();
         for c in 0..k {
@@ -380,37 +385,103 @@ impl Stats {
                 // full case.
                 let (nk, s1, s2) = ws.diag_acc(d);
                 simd::diag_stats(x, m, d, resp, k, c, shift, nk, s1, s2);
-                self.nk[c] += *nk;
-                for j in 0..d {
-                    self.s1[c * d + j] += s1[j];
-                    self.s2[c * d + j] += s2[j];
-                }
+                self.add_diag(c, d, ws);
                 continue;
             }
             let mm = simd::compact_rows(
                 x, m, d, dp, resp, k, c, shift, &mut ws.r, &mut ws.dr, &mut ws.wr,
             );
-            if mm == 0 {
+            self.add_compacted(c, mm, d, ws);
+        }
+    }
+
+    /// Adds the block's diagonal sums in `ws` ([`Workspace::diag_acc`]) to
+    /// component `c`.
+    fn add_diag(&mut self, c: usize, d: usize, ws: &Workspace) {
+        self.nk[c] += ws.nk_acc;
+        let (s1, s2) = ws.maha[..2 * d].split_at(d);
+        add_into(&mut self.s1[c * d..(c + 1) * d], s1);
+        add_into(&mut self.s2[c * d..(c + 1) * d], s2);
+    }
+
+    /// Adds the `mm` rows compacted into `ws` (`r`, `dr`, `wr`) to the matrix
+    /// statistics of component `c`.
+    fn add_compacted(&mut self, c: usize, mm: usize, d: usize, ws: &Workspace) {
+        if mm == 0 {
+            return;
+        }
+        let t = tri(d);
+        simd::component_stats(
+            &ws.r,
+            &ws.dr,
+            &ws.wr,
+            mm,
+            d,
+            padded(d),
+            true,
+            &mut self.nk[c],
+            &mut self.s1[c * d..(c + 1) * d],
+            &mut self.s2[c * t..(c + 1) * t],
+        );
+    }
+
+    /// [`Stats::accumulate_block`] for hard responsibilities: row `i` of the
+    /// block belongs to component `labels[i]` with weight 1. The same sums bit
+    /// for bit as the one-hot responsibilities give (a zero weight adds
+    /// exactly nothing, so each component's rows are summed alone, in row
+    /// order), in O(m · d) rather than O(m · k · d).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn accumulate_hard(
+        &mut self,
+        cov_type: CovarianceType,
+        x: &[f32],
+        k: usize,
+        d: usize,
+        labels: &[u32],
+        shifts: &[f64],
+        ws: &mut Workspace,
+    ) {
+        // The block's rows grouped by component, in row order (counting sort).
+        let (mut order, mut start) = (std::mem::take(&mut ws.order), std::mem::take(&mut ws.start));
+        start.clear();
+        start.resize(k + 1, 0);
+        for &l in labels {
+            start[l as usize + 1] += 1;
+        }
+        for c in 0..k {
+            start[c + 1] += start[c];
+        }
+        order.resize(labels.len(), 0);
+        let mut next = start.clone();
+        for (i, &l) in labels.iter().enumerate() {
+            order[next[l as usize]] = i as u32;
+            next[l as usize] += 1;
+        }
+        for c in 0..k {
+            let rows = &order[start[c]..start[c + 1]];
+            if rows.is_empty() {
                 continue;
             }
-            let s2 = if matrix {
-                &mut self.s2[c * t..(c + 1) * t]
+            let shift = &shifts[c * d..(c + 1) * d];
+            if cov_type.is_matrix() {
+                let mm = simd::gather_rows(
+                    x,
+                    d,
+                    padded(d),
+                    rows,
+                    shift,
+                    &mut ws.r,
+                    &mut ws.dr,
+                    &mut ws.wr,
+                );
+                self.add_compacted(c, mm, d, ws);
             } else {
-                &mut self.s2[c * d..(c + 1) * d]
-            };
-            simd::component_stats(
-                &ws.r,
-                &ws.dr,
-                &ws.wr,
-                mm,
-                d,
-                dp,
-                matrix,
-                &mut self.nk[c],
-                &mut self.s1[c * d..(c + 1) * d],
-                s2,
-            );
+                let (nk, s1, s2) = ws.diag_acc(d);
+                simd::diag_stats_rows(x, d, rows, shift, nk, s1, s2);
+                self.add_diag(c, d, ws);
+            }
         }
+        (ws.order, ws.start) = (order, start);
     }
 
     /// The M-step: new weights, means and covariances from these statistics

@@ -13,6 +13,7 @@ use crate::block;
 use crate::error::Result;
 use crate::mixture::{BLOCK_ROWS, Mixture, Stats, Workspace, normalise_rows};
 use crate::params::{CovarianceType, Precision};
+use crate::simd;
 
 fn blocks<'a>(chunk: &Chunk<'a>) -> impl Iterator<Item = (&'a [f32], usize)> + use<'a> {
     let d = chunk.n_cols;
@@ -187,9 +188,14 @@ impl Responsibilities<'_> {
                 }
             }
             Responsibilities::Nearest => {
+                // One-hot rows (the initial pass itself takes the sparse
+                // route, `accumulate_hard`, to the same sums).
+                let m = resp.len() / k;
+                let mut labels = vec![0; m];
+                simd::nearest_rows(x, m, d, &transpose_shifts(shifts, k, d), k, &mut labels);
                 resp.fill(0.0);
-                for (i, row) in x.chunks_exact(d).enumerate() {
-                    resp[i * k + nearest(row, shifts, d)] = 1.0;
+                for (i, &l) in labels.iter().enumerate() {
+                    resp[i * k + l as usize] = 1.0;
                 }
             }
             Responsibilities::Random { seed } => {
@@ -220,6 +226,20 @@ pub(crate) fn init_pass<S: DataSource + ?Sized>(
 ) -> Result<Stats> {
     let d = source.n_cols();
     let zero = || Stats::new(cov_type, k, d);
+    if let Responsibilities::Nearest = given {
+        // Hard labels: each row's statistics go to its one component only.
+        let shifts_t = transpose_shifts(shifts, k, d);
+        return stats_pass(source, chunking, options, zero, |chunk, st| {
+            let mut ws = Workspace::new(k, d);
+            let mut labels = vec![0u32; BLOCK_ROWS];
+            for (x, m) in blocks(chunk) {
+                let labels = &mut labels[..m];
+                simd::nearest_rows(x, m, d, &shifts_t, k, labels);
+                st.accumulate_hard(cov_type, x, k, d, labels, shifts, &mut ws);
+            }
+            Ok(())
+        });
+    }
     stats_pass(source, chunking, options, zero, |chunk, st| {
         let mut ws = Workspace::new(k, d);
         let mut resp = vec![0.0f64; BLOCK_ROWS * k];
@@ -235,7 +255,22 @@ pub(crate) fn init_pass<S: DataSource + ?Sized>(
     })
 }
 
-/// The nearest of the row-major centres to `row` (ties: lowest index).
+/// The k × d row-major `shifts` as [`simd::nearest_rows`] takes them:
+/// d × kp, `kp = k` rounded up to whole lanes, the padding zero.
+fn transpose_shifts(shifts: &[f64], k: usize, d: usize) -> Vec<f64> {
+    let kp = k.div_ceil(simd::LANES) * simd::LANES;
+    let mut t = vec![0.0; d * kp];
+    for (c, row) in shifts.chunks_exact(d).take(k).enumerate() {
+        for (p, &v) in row.iter().enumerate() {
+            t[p * kp + c] = v;
+        }
+    }
+    t
+}
+
+/// The nearest of the row-major centres to `row` (ties: lowest index): the
+/// scalar definition [`simd::nearest_rows`] is tested against.
+#[cfg(test)]
 pub(crate) fn nearest(row: &[f32], centers: &[f64], d: usize) -> usize {
     let mut best = (f64::INFINITY, 0);
     for (j, c) in centers.chunks_exact(d).enumerate() {
@@ -348,4 +383,88 @@ where
         },
         |(resp, lse)| sink(&resp, &lse),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of `n × d` values in [−2, 2) from `seed`, some of them copies of
+    /// the shifts (exact ties) and some duplicated shifts.
+    fn data(seed: u64, n: usize, d: usize) -> Vec<f32> {
+        (0..n * d)
+            .map(|i| (4.0 * uniform(seed, i as u64, 0) - 2.0) as f32)
+            .collect()
+    }
+
+    fn shifts_from(x: &[f32], k: usize, d: usize) -> Vec<f64> {
+        let mut s: Vec<f64> = x[..k * d].iter().map(|&v| f64::from(v)).collect();
+        // Two equal shifts: every row nearer them than the rest ties.
+        if k > 3 {
+            let (a, b) = s.split_at_mut(3 * d);
+            b[..d].copy_from_slice(&a[d..2 * d]);
+        }
+        s
+    }
+
+    #[test]
+    fn nearest_rows_gives_the_scalar_labels() {
+        for &(k, d, m) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (8, 16, 128),
+            (13, 3, 130),
+            (17, 33, 61),
+        ] {
+            let x = data(k as u64, m, d);
+            let shifts = shifts_from(&x, k.min(m), d);
+            let k = k.min(m);
+            let mut labels = vec![u32::MAX; m];
+            simd::nearest_rows(&x, m, d, &transpose_shifts(&shifts, k, d), k, &mut labels);
+            for (i, row) in x.chunks_exact(d).enumerate() {
+                assert_eq!(
+                    labels[i] as usize,
+                    nearest(row, &shifts, d),
+                    "k {k} d {d} row {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hard_statistics_equal_the_one_hot_ones_bit_for_bit() {
+        let types = [
+            CovarianceType::Full,
+            CovarianceType::Tied,
+            CovarianceType::Diag,
+            CovarianceType::Spherical,
+        ];
+        for &(k, d, m) in &[(1, 2, 5), (5, 3, 128), (9, 11, 100), (16, 8, 128)] {
+            let x = data(7 + d as u64, m, d);
+            let shifts = shifts_from(&data(99, k, d), k, d);
+            let mut labels = vec![0; m];
+            simd::nearest_rows(&x, m, d, &transpose_shifts(&shifts, k, d), k, &mut labels);
+            let mut resp = vec![0.0; m * k];
+            Responsibilities::Nearest
+                .fill(0, &x, &shifts, (k, d), &mut resp, &mut Vec::new())
+                .unwrap();
+            for (i, &l) in labels.iter().enumerate() {
+                assert_eq!(resp[i * k + l as usize], 1.0);
+            }
+            for cov in types {
+                let mut ws = Workspace::new(k, d);
+                let (mut dense, mut hard) = (Stats::new(cov, k, d), Stats::new(cov, k, d));
+                // Two blocks into the same sums, as a chunk adds them.
+                for _ in 0..2 {
+                    dense.accumulate_block(cov, &x, m, k, d, &resp, &shifts, &mut ws);
+                    hard.accumulate_hard(cov, &x, k, d, &labels, &shifts, &mut ws);
+                }
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&dense.nk), bits(&hard.nk), "{cov:?} k {k} d {d}");
+                assert_eq!(bits(&dense.s1), bits(&hard.s1), "{cov:?} k {k} d {d}");
+                assert_eq!(bits(&dense.s2), bits(&hard.s2), "{cov:?} k {k} d {d}");
+                assert!(hard.nk.iter().sum::<f64>() == 2.0 * m as f64);
+            }
+        }
+    }
 }

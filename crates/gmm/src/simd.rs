@@ -517,6 +517,171 @@ fn compact_rows_body<const FMA: bool>(
     mm
 }
 
+dispatch! {
+    /// The nearest shift of each of the `m` rows of the block `x` (m × d,
+    /// row-major), written to `labels`: `Σ_p (x_p − s_p)²` in `f64`, summed
+    /// over `p` in order with separate products and sums, ties to the lowest
+    /// index — the arithmetic of [`crate::pass::nearest`], bit for bit, with
+    /// [`LANES`] shifts at a time. `shifts_t` holds the k shifts transposed,
+    /// d × `kp` with `kp = k` rounded up to whole lanes (padding ignored).
+    fn nearest_rows / nearest_rows_body(
+        x: &[f32], m: usize, d: usize, shifts_t: &[f64], k: usize, labels: &mut [u32],
+    )
+}
+
+/// Rows whose distances [`nearest_rows_body`] computes together (independent
+/// sums that hide the addition latency).
+const NEAREST_ROWS: usize = 4;
+
+#[inline(always)]
+fn nearest_rows_body<const FMA: bool>(
+    x: &[f32],
+    m: usize,
+    d: usize,
+    shifts_t: &[f64],
+    k: usize,
+    labels: &mut [u32],
+) {
+    let whole = m / NEAREST_ROWS * NEAREST_ROWS;
+    for i in (0..whole).step_by(NEAREST_ROWS) {
+        nearest_tile::<NEAREST_ROWS>(&x[i * d..], d, shifts_t, k, &mut labels[i..]);
+    }
+    for i in whole..m {
+        nearest_tile::<1>(&x[i * d..], d, shifts_t, k, &mut labels[i..]);
+    }
+}
+
+/// [`nearest_rows_body`] for the `R` rows at the start of `x`.
+#[inline(always)]
+fn nearest_tile<const R: usize>(
+    x: &[f32],
+    d: usize,
+    shifts_t: &[f64],
+    k: usize,
+    labels: &mut [u32],
+) {
+    let kp = k.div_ceil(LANES) * LANES;
+    let mut best = [(f64::INFINITY, 0u32); R];
+    for g in (0..kp).step_by(LANES) {
+        let mut acc = [[0.0f64; LANES]; R];
+        for p in 0..d {
+            let s: &[f64; LANES] = shifts_t[p * kp + g..p * kp + g + LANES]
+                .try_into()
+                .expect("lanes");
+            for (r, a) in acc.iter_mut().enumerate() {
+                let v = f64::from(x[r * d + p]);
+                for l in 0..LANES {
+                    let t = v - s[l];
+                    a[l] += t * t;
+                }
+            }
+        }
+        // Centres in increasing index, a strict `<`: ties keep the lowest.
+        for (b, a) in best.iter_mut().zip(&acc) {
+            for (l, &dist) in a.iter().enumerate() {
+                if g + l < k && dist < b.0 {
+                    *b = (dist, (g + l) as u32);
+                }
+            }
+        }
+    }
+    for (out, b) in labels.iter_mut().zip(best) {
+        *out = b.1;
+    }
+}
+
+dispatch! {
+    /// [`diag_stats`] for hard responsibilities: the rows `rows` (indices into
+    /// the block `x`, increasing) each with weight 1, every other row 0. The
+    /// same sums bit for bit (a zero weight adds exactly nothing, and
+    /// `1 · t = t`), in O(|rows| · d) instead of O(m · d).
+    fn diag_stats_rows / diag_stats_rows_body(
+        x: &[f32], d: usize, rows: &[u32], shift: &[f64],
+        nk: &mut f64, s1: &mut [f64], s2: &mut [f64],
+    )
+}
+
+#[inline(always)]
+fn diag_stats_rows_body<const FMA: bool>(
+    x: &[f32],
+    d: usize,
+    rows: &[u32],
+    shift: &[f64],
+    nk: &mut f64,
+    s1: &mut [f64],
+    s2: &mut [f64],
+) {
+    let (s1, s2, shift) = (&mut s1[..d], &mut s2[..d], &shift[..d]);
+    let row = |i: u32| &x[i as usize * d..(i as usize + 1) * d];
+    for _ in rows {
+        *nk += 1.0;
+    }
+    let full = d / LANES * LANES;
+    for j0 in (0..full).step_by(LANES) {
+        let sh: &[f64; LANES] = shift[j0..j0 + LANES].try_into().expect("lanes");
+        let (mut a1, mut a2) = ([0.0f64; LANES], [0.0f64; LANES]);
+        for &i in rows {
+            let v: &[f32; LANES] = row(i)[j0..j0 + LANES].try_into().expect("lanes");
+            for l in 0..LANES {
+                let t = f64::from(v[l]) - sh[l];
+                a1[l] += t;
+                a2[l] = fmadd::<FMA>(t, t, a2[l]);
+            }
+        }
+        for l in 0..LANES {
+            s1[j0 + l] += a1[l];
+            s2[j0 + l] += a2[l];
+        }
+    }
+    for j in full..d {
+        let (mut a1, mut a2) = (0.0f64, 0.0f64);
+        for &i in rows {
+            let t = f64::from(row(i)[j]) - shift[j];
+            a1 += t;
+            a2 = fmadd::<FMA>(t, t, a2);
+        }
+        s1[j] += a1;
+        s2[j] += a2;
+    }
+}
+
+dispatch! {
+    /// [`compact_rows`] for hard responsibilities: gathers the rows `rows`
+    /// (indices into the block `x`, increasing), each with weight 1, into
+    /// `r`, `dr` and `wr` exactly as [`compact_rows`] gathers them from their
+    /// one-hot responsibilities. Returns how many.
+    fn gather_rows / gather_rows_body(
+        x: &[f32], d: usize, dp: usize, rows: &[u32], shift: &[f64],
+        r: &mut [f64], dr: &mut [f64], wr: &mut [f64],
+    ) -> usize
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_rows_body<const FMA: bool>(
+    x: &[f32],
+    d: usize,
+    dp: usize,
+    rows: &[u32],
+    shift: &[f64],
+    r: &mut [f64],
+    dr: &mut [f64],
+    wr: &mut [f64],
+) -> usize {
+    for (mm, &i) in rows.iter().enumerate() {
+        r[mm] = 1.0;
+        let row = &x[i as usize * d..(i as usize + 1) * d];
+        let out_d = &mut dr[mm * dp..mm * dp + d];
+        let out_w = &mut wr[mm * dp..mm * dp + d];
+        for (((o, w), &v), &s) in out_d.iter_mut().zip(out_w.iter_mut()).zip(row).zip(shift) {
+            let t = f64::from(v) - s;
+            *o = t;
+            *w = t;
+        }
+    }
+    rows.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
