@@ -18,7 +18,8 @@ row. It is saved three ways, which mmclust must read as the same float32 matrix:
 * ``sparse_X.npy``: the dense copy, ``X.toarray()`` as float32.
 
 The spherical K-means reference is the float64 NumPy one of
-``scripts/make_spherical_fixtures.py`` (imported, not repeated): from C0 (rows of X),
+``scripts/make_spherical_fixtures.py`` (imported, not repeated): from C0 (each topic's
+mean over 12 of its rows, so that no row is orthogonal to every centre),
 after 1 and 20 iterations, labels, best-minus-second cosine gaps, centres.
 
 Bad inputs (every command must refuse them with one line, exit 2):
@@ -49,8 +50,8 @@ N, D, K, TOPIC_WORDS = 300, 128, 4, 32
 ITERS = (1, 20)
 
 
-def documents(rng: np.random.Generator) -> sp.csr_matrix:
-    """A TF-IDF-like CSR matrix, float32, canonical, no empty row."""
+def documents(rng: np.random.Generator) -> tuple[sp.csr_matrix, np.ndarray]:
+    """A TF-IDF-like CSR matrix, float32, canonical, no empty row; and each row's topic."""
     rows, cols = [], []
     topics = rng.integers(0, K, size=N)
     for r, t in enumerate(topics):
@@ -70,7 +71,7 @@ def documents(rng: np.random.Generator) -> sp.csr_matrix:
     x = counts.multiply(idf[None, :]).tocsr().astype(np.float32)
     x.sort_indices()
     assert np.all(np.diff(x.indptr) > 0), "an empty row: pick another seed"
-    return x
+    return x, topics
 
 
 def unsorted_wide(x: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_matrix:
@@ -98,7 +99,7 @@ def main() -> None:
     out = ap.parse_args().out
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20261204)
-    x = documents(rng)
+    x, topics = documents(rng)
     dense = x.toarray().astype(np.float32)
     written: list[Path] = []
 
@@ -112,13 +113,20 @@ def main() -> None:
     sp.save_npz(out / "sparse_X_plain.npz", unsorted_wide(x, rng), compressed=False)
     written += [out / "sparse_X.npz", out / "sparse_X_plain.npz"]
     save("sparse_X.npy", dense)
-    c0 = dense[np.sort(rng.choice(N, size=K, replace=False))]
+    # C0: each topic's mean over 12 of its rows. Not single rows: a sparse row
+    # shares no word with most other rows, and a row orthogonal to every centre
+    # is an exact tie (cosine 0 to all), which a float32 engine breaks by
+    # rounding, not by index.
+    c0 = np.stack([
+        dense[rng.choice(np.flatnonzero(topics == t), size=12, replace=False)].mean(axis=0)
+        for t in range(K)
+    ]).astype(np.float32)
     save("sparse_C0.npy", c0)
 
     meta: dict = {
         "n": N, "d": D, "k": K, "nnz": int(x.nnz),
         "reference": "float64 NumPy spherical K-means of scripts/make_spherical_fixtures.py, "
-        "from sparse_C0 (rows of X)",
+        "from sparse_C0 (topic means of 12 rows each)",
         "iterations": {},
         "numpy": metadata.version("numpy"),
         "scipy": metadata.version("scipy"),
@@ -127,6 +135,7 @@ def main() -> None:
     for t in ITERS:
         c = spherical_kmeans(dense, c0, t)
         labels, gap, best = assign(xn, c)
+        assert (gap < 1e-6).sum() < N // 20, f"{(gap < 1e-6).sum()} ties after {t}: other data"
         meta["iterations"][str(t)] = {
             "inertia": float((1.0 - best).sum()),
             "labels": save(f"sparse_iter{t}_labels.npy", labels),
