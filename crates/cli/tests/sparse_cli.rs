@@ -78,13 +78,50 @@ fn fit(input: &Path, dir: &Path, extra: &[&str]) -> (serde_json::Value, Vec<Vec<
 fn every_algorithm_and_init_gives_the_same_bits_on_sparse_and_dense() {
     let c0 = data("sparse_C0.npy");
     let configs: Vec<Vec<&str>> = vec![
-        vec!["--metric", "cosine", "--init", s(&c0), "--max-iter", "20", "--tol", "0"],
-        vec!["--metric", "cosine", "--algorithm", "hamerly", "--seed", "3"],
-        vec!["--metric", "cosine", "--algorithm", "yinyang", "--init", "k-means-parallel"],
-        vec!["--metric", "cosine", "--algorithm", "minibatch", "--batch-size", "64"],
+        vec![
+            "--metric",
+            "cosine",
+            "--init",
+            s(&c0),
+            "--max-iter",
+            "20",
+            "--tol",
+            "0",
+        ],
+        vec![
+            "--metric",
+            "cosine",
+            "--algorithm",
+            "hamerly",
+            "--seed",
+            "3",
+        ],
+        vec![
+            "--metric",
+            "cosine",
+            "--algorithm",
+            "yinyang",
+            "--init",
+            "k-means-parallel",
+        ],
+        vec![
+            "--metric",
+            "cosine",
+            "--algorithm",
+            "minibatch",
+            "--batch-size",
+            "64",
+        ],
         vec!["--metric", "cosine", "--init", "random", "--n-init", "2"],
         vec!["--seed", "5"],
-        vec!["--algorithm", "minibatch", "--batch-size", "50", "--seed", "1"],
+        vec![
+            "--algorithm",
+            "minibatch",
+            "--batch-size",
+            "50",
+            "--seed",
+            "1",
+        ],
     ];
     for config in &configs {
         let mut results = Vec::new();
@@ -95,7 +132,11 @@ fn every_algorithm_and_init_gives_the_same_bits_on_sparse_and_dense() {
         }
         let (dense, inertia, n_iter, files) = results.pop().unwrap();
         for (input, i, n, f) in &results {
-            let what = format!("{config:?}: {} against {}", input.display(), dense.display());
+            let what = format!(
+                "{config:?}: {} against {}",
+                input.display(),
+                dense.display()
+            );
             assert_eq!((i, n), (&inertia, &n_iter), "{what}");
             assert!(f == &files, "{what}: model, labels or centres differ");
         }
@@ -110,18 +151,49 @@ fn predict_transform_score_and_silhouette_are_the_same_on_sparse_and_dense() {
         let labels = dir.path().join(format!("{metric}-labels.npy"));
         let [_, _, dense] = copies();
         run_ok(&[
-            "kmeans", s(&dense), "-k", "4", "--metric", metric, "--quiet", "--model-out",
-            s(&model), "--labels-out", s(&labels),
+            "kmeans",
+            s(&dense),
+            "-k",
+            "4",
+            "--metric",
+            metric,
+            "--quiet",
+            "--model-out",
+            s(&model),
+            "--labels-out",
+            s(&labels),
         ]);
         let outputs = |input: &Path| {
-            let (p, t, per) = (dir.path().join("p.npy"), dir.path().join("t.npy"), dir.path().join("s.npy"));
+            let (p, t, per) = (
+                dir.path().join("p.npy"),
+                dir.path().join("t.npy"),
+                dir.path().join("s.npy"),
+            );
             run_ok(&["predict", s(&model), s(input), "-o", s(&p), "--quiet"]);
-            run_ok(&["predict", s(&model), s(input), "-o", s(&t), "--transform", "--quiet"]);
+            run_ok(&[
+                "predict",
+                s(&model),
+                s(input),
+                "-o",
+                s(&t),
+                "--transform",
+                "--quiet",
+            ]);
             let score = json(&run_ok(&[
-                "score", s(&model), s(input), "--per-sample-out", s(&per), "--json",
+                "score",
+                s(&model),
+                s(input),
+                "--per-sample-out",
+                s(&per),
+                "--json",
             ]));
             let silhouette = json(&run_ok(&[
-                "silhouette", s(input), s(&labels), "--metric", metric, "--json",
+                "silhouette",
+                s(input),
+                s(&labels),
+                "--metric",
+                metric,
+                "--json",
             ]));
             assert!(score["inertia"].is_number() && silhouette["clusters"].is_array());
             (
@@ -133,8 +205,17 @@ fn predict_transform_score_and_silhouette_are_the_same_on_sparse_and_dense() {
         let want = outputs(&dense);
         for input in &copies()[..2] {
             let got = outputs(input);
-            assert!(got.0 == want.0, "{metric}: predict/transform/score files differ on {}", input.display());
-            assert_eq!((&got.1, &got.2), (&want.1, &want.2), "{metric}: {}", input.display());
+            assert!(
+                got.0 == want.0,
+                "{metric}: predict/transform/score files differ on {}",
+                input.display()
+            );
+            assert_eq!(
+                (&got.1, &got.2),
+                (&want.1, &want.2),
+                "{metric}: {}",
+                input.display()
+            );
         }
     }
 }
@@ -155,7 +236,16 @@ fn spherical_kmeans_on_sparse_input_matches_the_numpy_reference() {
             let (v, _) = fit(
                 input,
                 dir.path(),
-                &["--metric", "cosine", "--init", s(&c0), "--max-iter", &steps, "--tol", "0"],
+                &[
+                    "--metric",
+                    "cosine",
+                    "--init",
+                    s(&c0),
+                    "--max-iter",
+                    &steps,
+                    "--tol",
+                    "0",
+                ],
             );
             let labels = read_i32_npy(&dir.path().join("l.npy"));
             let centers = read_f32_npy(&dir.path().join("c.npy"));
@@ -180,7 +270,10 @@ fn spherical_kmeans_on_sparse_input_matches_the_numpy_reference() {
             }
             let want = iter["inertia"].as_f64().unwrap();
             let got = v["inertia"].as_f64().unwrap();
-            assert!((got - want).abs() <= TOL * want, "t = {t}: inertia {got} against {want}");
+            assert!(
+                (got - want).abs() <= TOL * want,
+                "t = {t}: inertia {got} against {want}"
+            );
         }
     }
 }
@@ -188,7 +281,15 @@ fn spherical_kmeans_on_sparse_input_matches_the_numpy_reference() {
 #[test]
 fn an_all_zero_sparse_row_is_an_error_for_cosine_only() {
     let zero = data("sparse_zero_row.npz");
-    let o = run(&["kmeans", s(&zero), "-k", "4", "--metric", "cosine", "--quiet"]);
+    let o = run(&[
+        "kmeans",
+        s(&zero),
+        "-k",
+        "4",
+        "--metric",
+        "cosine",
+        "--quiet",
+    ]);
     assert_one_line_input_error(&o, "row 7 (0-based) is all zeros");
     run_ok(&["kmeans", s(&zero), "-k", "4", "--quiet"]);
 }
@@ -205,14 +306,32 @@ fn info_and_convert_between_compressed_uncompressed_and_dense() {
     assert!((density - meta["nnz"].as_f64().unwrap() / (300.0 * 128.0)).abs() < 1e-12);
 
     let dir = tempfile::tempdir().unwrap();
-    let (plain, zipped, dense) = (dir.path().join("p.npz"), dir.path().join("z.npz"), dir.path().join("d.npy"));
+    let (plain, zipped, dense) = (
+        dir.path().join("p.npz"),
+        dir.path().join("z.npz"),
+        dir.path().join("d.npy"),
+    );
     run_ok(&["convert", s(&data("sparse_X.npz")), s(&plain), "--quiet"]);
     run_ok(&["convert", s(&plain), s(&zipped), "--compress", "--quiet"]);
     run_ok(&["convert", s(&zipped), s(&dense), "--quiet"]);
-    assert_eq!(json(&run_ok(&["info", s(&plain), "--json"]))["sparse"]["compressed"], false);
-    assert_eq!(json(&run_ok(&["info", s(&zipped), "--json"]))["sparse"]["compressed"], true);
-    assert_eq!(std::fs::read(&dense).unwrap(), std::fs::read(data("sparse_X.npy")).unwrap());
+    assert_eq!(
+        json(&run_ok(&["info", s(&plain), "--json"]))["sparse"]["compressed"],
+        false
+    );
+    assert_eq!(
+        json(&run_ok(&["info", s(&zipped), "--json"]))["sparse"]["compressed"],
+        true
+    );
+    assert_eq!(
+        std::fs::read(&dense).unwrap(),
+        std::fs::read(data("sparse_X.npy")).unwrap()
+    );
 
-    let o = run(&["convert", s(&data("sparse_X.npy")), s(&dir.path().join("x.npy")), "--compress"]);
+    let o = run(&[
+        "convert",
+        s(&data("sparse_X.npy")),
+        s(&dir.path().join("x.npy")),
+        "--compress",
+    ]);
     assert_one_line_input_error(&o, "--compress");
 }

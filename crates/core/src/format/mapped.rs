@@ -87,7 +87,8 @@ impl FileBytes {
         // SAFETY: the file is an unlinked temporary that only this process
         // holds, written completely before this call and never again, so no
         // one modifies or truncates it while mapped.
-        let map = unsafe { map_file(file) }.map_err(|e| CoreError::io(name, "memory-map the inflated copy of", e))?;
+        let map = unsafe { map_file(file) }
+            .map_err(|e| CoreError::io(name, "memory-map the inflated copy of", e))?;
         let entry = crate::sigbus::register(map.as_ptr(), map.len(), name);
         Ok(FileBytes::Mapped(map, entry))
     }

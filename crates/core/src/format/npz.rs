@@ -108,7 +108,12 @@ fn npz_err(path: &Path, detail: impl Into<String>) -> CoreError {
 #[inline]
 fn index_at(elem: Elem, b: &[u8], i: usize) -> i64 {
     match elem {
-        Elem::I4 => i64::from(i32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])),
+        Elem::I4 => i64::from(i32::from_le_bytes([
+            b[4 * i],
+            b[4 * i + 1],
+            b[4 * i + 2],
+            b[4 * i + 3],
+        ])),
         _ => i64::from_le_bytes([
             b[8 * i],
             b[8 * i + 1],
@@ -158,13 +163,11 @@ fn extend_values(elem: Elem, src: &[u8], out: &mut Vec<f32>) {
 }
 
 /// A member's bytes: borrowed from the map (stored) or inflated (small ones).
-fn member_bytes<'a>(
-    path: &Path,
-    all: &'a [u8],
-    m: &Member,
-) -> Result<std::borrow::Cow<'a, [u8]>> {
-    let start = usize::try_from(m.data_offset).map_err(|_| npz_err(path, "member offset out of range"))?;
-    let len = usize::try_from(m.compressed_size).map_err(|_| npz_err(path, "member size out of range"))?;
+fn member_bytes<'a>(path: &Path, all: &'a [u8], m: &Member) -> Result<std::borrow::Cow<'a, [u8]>> {
+    let start =
+        usize::try_from(m.data_offset).map_err(|_| npz_err(path, "member offset out of range"))?;
+    let len = usize::try_from(m.compressed_size)
+        .map_err(|_| npz_err(path, "member size out of range"))?;
     let raw = &all[start..start + len];
     match m.method {
         Method::Stored => Ok(raw.into()),
@@ -172,7 +175,10 @@ fn member_bytes<'a>(
             if m.size > SMALL_MEMBER_LIMIT {
                 return Err(npz_err(
                     path,
-                    format!("member {} inflates to {} bytes; expected a few", m.name, m.size),
+                    format!(
+                        "member {} inflates to {} bytes; expected a few",
+                        m.name, m.size
+                    ),
                 ));
             }
             let mut out = Vec::new();
@@ -191,9 +197,11 @@ fn inflate(path: &Path, m: &Member, raw: &[u8], out: &mut dyn Write) -> Result<u
     let mut total = 0u64;
     let corrupt = |detail: String| npz_err(path, format!("member {}: {detail}", m.name));
     loop {
-        let got = z
-            .read(&mut buf)
-            .map_err(|e| corrupt(format!("corrupt compressed data ({e}); the file is damaged or truncated")))?;
+        let got = z.read(&mut buf).map_err(|e| {
+            corrupt(format!(
+                "corrupt compressed data ({e}); the file is damaged or truncated"
+            ))
+        })?;
         if got == 0 {
             break;
         }
@@ -202,8 +210,13 @@ fn inflate(path: &Path, m: &Member, raw: &[u8], out: &mut dyn Write) -> Result<u
             break;
         }
         crc.update(&buf[..got]);
-        out.write_all(&buf[..got])
-            .map_err(|e| CoreError::io(std::env::temp_dir(), format!("write the inflated copy of {}", path.display()), e))?;
+        out.write_all(&buf[..got]).map_err(|e| {
+            CoreError::io(
+                std::env::temp_dir(),
+                format!("write the inflated copy of {}", path.display()),
+                e,
+            )
+        })?;
     }
     if total != m.size || crc.sum() != m.crc32 {
         return Err(corrupt(format!(
@@ -218,7 +231,12 @@ fn inflate(path: &Path, m: &Member, raw: &[u8], out: &mut dyn Write) -> Result<u
 
 /// A parsed member `.npy` header, checked to be a 1-D array of `len` values
 /// filling exactly `member_len` bytes; returns (elem, data offset, len).
-fn vector_header(path: &Path, name: &str, head: &[u8], member_len: usize) -> Result<(Elem, usize, usize)> {
+fn vector_header(
+    path: &Path,
+    name: &str,
+    head: &[u8],
+    member_len: usize,
+) -> Result<(Elem, usize, usize)> {
     let bad = |p: FormatProblem| npz_err(path, format!("member {name}: {p}"));
     let header = npy_header::parse_header(head).map_err(bad)?;
     let elem = npy_header::classify_descr(&header).map_err(bad)?;
@@ -260,10 +278,19 @@ impl SparseCsr {
             return Err(problem(path, FormatProblem::SparseNotCsr { format }));
         }
         let member = |name: &str| {
-            find(name).ok_or_else(|| npz_err(path, format!("no {name} member; a CSR .npz has {}", MEMBERS.join(", "))))
+            find(name).ok_or_else(|| {
+                npz_err(
+                    path,
+                    format!("no {name} member; a CSR .npz has {}", MEMBERS.join(", ")),
+                )
+            })
         };
         let (n_rows, n_cols) = read_shape(path, &member_bytes(path, all, member("shape.npy")?)?)?;
-        let arrays = [member("data.npy")?, member("indices.npy")?, member("indptr.npy")?];
+        let arrays = [
+            member("data.npy")?,
+            member("indices.npy")?,
+            member("indptr.npy")?,
+        ];
         let compressed = arrays.iter().any(|m| m.method == Method::Deflated);
         let (bytes, offsets) = if compressed {
             inflate_arrays(path, all, &arrays)?
@@ -289,12 +316,21 @@ impl SparseCsr {
             if !matches!(a.elem, Elem::I4 | Elem::I8) {
                 return Err(npz_err(
                     path,
-                    format!("member {name} holds {}; indices must be int32 or int64", elem_name(a.elem)),
+                    format!(
+                        "member {name} holds {}; indices must be int32 or int64",
+                        elem_name(a.elem)
+                    ),
                 ));
             }
         }
         if n_rows == 0 || n_cols == 0 {
-            return Err(problem(path, FormatProblem::Empty { rows: n_rows, cols: n_cols }));
+            return Err(problem(
+                path,
+                FormatProblem::Empty {
+                    rows: n_rows,
+                    cols: n_cols,
+                },
+            ));
         }
         if n_cols > MAX_SPARSE_COLS {
             return Err(npz_err(
@@ -326,13 +362,20 @@ impl SparseCsr {
         if self.indptr.len != n + 1 {
             return Err(npz_err(
                 path,
-                format!("indptr.npy has {} values but a matrix of {n} rows needs {}", self.indptr.len, n + 1),
+                format!(
+                    "indptr.npy has {} values but a matrix of {n} rows needs {}",
+                    self.indptr.len,
+                    n + 1
+                ),
             ));
         }
         if self.indices.len != nnz {
             return Err(npz_err(
                 path,
-                format!("indices.npy has {} values but data.npy has {nnz}; they must match", self.indices.len),
+                format!(
+                    "indices.npy has {} values but data.npy has {nnz}; they must match",
+                    self.indices.len
+                ),
             ));
         }
         let all = self.bytes.bytes();
@@ -340,7 +383,11 @@ impl SparseCsr {
         let first = index_at(self.indptr.elem, ptr, 0);
         let last = index_at(self.indptr.elem, ptr, n);
         if first != 0 {
-            return Err(sparse_row(path, 0, format!("indptr starts at {first}, not 0")));
+            return Err(sparse_row(
+                path,
+                0,
+                format!("indptr starts at {first}, not 0"),
+            ));
         }
         if last != nnz as i64 {
             return Err(npz_err(
@@ -369,10 +416,19 @@ impl SparseCsr {
         for r in rows {
             let (a, b) = (index_at(pe, ptr, r), index_at(pe, ptr, r + 1));
             if b < a {
-                return Err((r, format!("indptr decreases from {a} to {b} (indptr must never decrease)")));
+                return Err((
+                    r,
+                    format!("indptr decreases from {a} to {b} (indptr must never decrease)"),
+                ));
             }
             if b > self.data.len as i64 {
-                return Err((r, format!("indptr value {b} is past the {} stored values", self.data.len)));
+                return Err((
+                    r,
+                    format!(
+                        "indptr value {b} is past the {} stored values",
+                        self.data.len
+                    ),
+                ));
             }
             for k in a as usize..b as usize {
                 let j = index_at(ie, idx, k);
@@ -427,10 +483,14 @@ fn read_format(path: &Path, member: &[u8]) -> Result<String> {
     let header = npy_header::parse_header(member).map_err(|p| bad(p.to_string()))?;
     let body = &member[header.data_offset.min(member.len())..];
     let text = if let Some(n) = header.descr.strip_prefix("|S") {
-        let n: usize = n.parse().map_err(|_| bad(format!("dtype '{}'", header.descr)))?;
+        let n: usize = n
+            .parse()
+            .map_err(|_| bad(format!("dtype '{}'", header.descr)))?;
         String::from_utf8_lossy(&body[..n.min(body.len())]).into_owned()
     } else if let Some(n) = header.descr.strip_prefix("<U") {
-        let n: usize = n.parse().map_err(|_| bad(format!("dtype '{}'", header.descr)))?;
+        let n: usize = n
+            .parse()
+            .map_err(|_| bad(format!("dtype '{}'", header.descr)))?;
         body.chunks_exact(4)
             .take(n)
             .filter_map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
@@ -447,21 +507,35 @@ fn read_shape(path: &Path, member: &[u8]) -> Result<(usize, usize)> {
     if len != 2 || !matches!(elem, Elem::I4 | Elem::I8) {
         return Err(npz_err(
             path,
-            format!("member shape.npy holds {len} {} values; expected 2 integers (rows, columns)", elem_name(elem)),
+            format!(
+                "member shape.npy holds {len} {} values; expected 2 integers (rows, columns)",
+                elem_name(elem)
+            ),
         ));
     }
     let body = &member[offset..];
     let dim = |i| {
         let v = index_at(elem, body, i);
-        usize::try_from(v).map_err(|_| npz_err(path, format!("shape.npy holds the negative size {v}")))
+        usize::try_from(v)
+            .map_err(|_| npz_err(path, format!("shape.npy holds the negative size {v}")))
     };
     Ok((dim(0)?, dim(1)?))
 }
 
 /// Inflates the three array members into one unlinked scratch file, each at
 /// a 64-byte aligned offset, and maps it; returns the map and the offsets.
-fn inflate_arrays(path: &Path, all: &[u8], arrays: &[&Member; 3]) -> Result<(FileBytes, [usize; 3])> {
-    let temp_err = |e| CoreError::io(std::env::temp_dir(), format!("create a scratch file for the inflated {}", path.display()), e);
+fn inflate_arrays(
+    path: &Path,
+    all: &[u8],
+    arrays: &[&Member; 3],
+) -> Result<(FileBytes, [usize; 3])> {
+    let temp_err = |e| {
+        CoreError::io(
+            std::env::temp_dir(),
+            format!("create a scratch file for the inflated {}", path.display()),
+            e,
+        )
+    };
     let file = tempfile::tempfile().map_err(temp_err)?;
     let mut out = BufWriter::with_capacity(1 << 20, &file);
     let mut offsets = [0usize; 3];
@@ -477,8 +551,9 @@ fn inflate_arrays(path: &Path, all: &[u8], arrays: &[&Member; 3]) -> Result<(Fil
         at += match m.method {
             Method::Deflated => inflate(path, m, raw, &mut out)?,
             Method::Stored => {
-                out.write_all(raw)
-                    .map_err(|e| CoreError::io(std::env::temp_dir(), "write the inflated copy", e))?;
+                out.write_all(raw).map_err(|e| {
+                    CoreError::io(std::env::temp_dir(), "write the inflated copy", e)
+                })?;
                 raw.len() as u64
             }
         };
@@ -562,7 +637,11 @@ pub fn convert_npz(input: &Path, output: &Path, compress: bool) -> Result<Sparse
     let all = file.bytes();
     let members = zip::read_directory(all).map_err(|d| npz_err(input, d))?;
     let mut out = crate::output::AtomicOutput::create(output, &[input])?;
-    let method = if compress { Method::Deflated } else { Method::Stored };
+    let method = if compress {
+        Method::Deflated
+    } else {
+        Method::Stored
+    };
     let mut writer = zip::ZipWriter::new(out.file());
     let write_err = |e| CoreError::io(output, "write", e);
     for m in &members {

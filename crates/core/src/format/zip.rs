@@ -69,8 +69,9 @@ fn to_usize(v: u64, what: &str) -> Result<usize, String> {
 /// (a truncated file, a corrupt directory, encryption, a method other than
 /// stored or deflate).
 pub(crate) fn read_directory(bytes: &[u8]) -> Result<Vec<Member>, String> {
-    let truncated =
-        || "not a complete zip archive (no end-of-directory record): truncated, or not an .npz written by numpy or scipy".to_string();
+    let truncated = || {
+        "not a complete zip archive (no end-of-directory record): truncated, or not an .npz written by numpy or scipy".to_string()
+    };
     if bytes.len() < EOCD_LEN {
         return Err(truncated());
     }
@@ -80,7 +81,8 @@ pub(crate) fn read_directory(bytes: &[u8]) -> Result<Vec<Member>, String> {
         .rev()
         .find(|&at| {
             u32_at(bytes, at) == Some(EOCD_SIG)
-                && u16_at(bytes, at + 20).map(|c| at + EOCD_LEN + usize::from(c)) == Some(bytes.len())
+                && u16_at(bytes, at + 20).map(|c| at + EOCD_LEN + usize::from(c))
+                    == Some(bytes.len())
         })
         .ok_or_else(truncated)?;
     let bad = |what: &str| format!("corrupt zip directory: {what}");
@@ -92,7 +94,10 @@ pub(crate) fn read_directory(bytes: &[u8]) -> Result<Vec<Member>, String> {
             .checked_sub(20)
             .filter(|&at| u32_at(bytes, at) == Some(ZIP64_LOCATOR_SIG))
             .ok_or_else(|| bad("a zip64 archive without its zip64 locator"))?;
-        let at = to_usize(u64_at(bytes, loc + 8).unwrap_or(u64::MAX), "zip64 record offset")?;
+        let at = to_usize(
+            u64_at(bytes, loc + 8).unwrap_or(u64::MAX),
+            "zip64 record offset",
+        )?;
         if u32_at(bytes, at) != Some(ZIP64_EOCD_SIG) {
             return Err(bad("the zip64 end record is not where its locator points"));
         }
@@ -112,7 +117,9 @@ pub(crate) fn read_directory(bytes: &[u8]) -> Result<Vec<Member>, String> {
     let mut members = Vec::new();
     let mut at = 0usize;
     for _ in 0..entries {
-        members.push(central_record(bytes, dir, &mut at).ok_or_else(|| bad("a record is cut short"))??);
+        members.push(
+            central_record(bytes, dir, &mut at).ok_or_else(|| bad("a record is cut short"))??,
+        );
     }
     Ok(members)
 }
@@ -156,7 +163,9 @@ fn central_record(bytes: &[u8], dir: &[u8], at: &mut usize) -> Option<Result<Mem
         e += 4 + len;
     }
     if flags & 1 != 0 {
-        return Some(Err(format!("member {name} is encrypted; save it without encryption")));
+        return Some(Err(format!(
+            "member {name} is encrypted; save it without encryption"
+        )));
     }
     let method = match method {
         0 => Method::Stored,
@@ -242,7 +251,10 @@ impl<W: Write + Seek> ZipWriter<W> {
             }
             Method::Deflated => {
                 let mut z = Counted {
-                    out: flate2::write::DeflateEncoder::new(&mut raw, flate2::Compression::default()),
+                    out: flate2::write::DeflateEncoder::new(
+                        &mut raw,
+                        flate2::Compression::default(),
+                    ),
                     crc: flate2::Crc::new(),
                     len: 0,
                 };
@@ -322,7 +334,7 @@ impl<W: Write + Seek> ZipWriter<W> {
             cd.extend_from_slice(&cd_end.to_le_bytes());
             cd.extend_from_slice(&1u32.to_le_bytes());
         }
-        let sat = |v: u64| u32::try_from(v).unwrap_or(u32::MAX).min(0xffff_ffff);
+        let sat = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         cd.extend_from_slice(&EOCD_SIG.to_le_bytes());
         cd.extend_from_slice(&[0; 4]);
         let n16 = u16::try_from(entries).unwrap_or(0xffff);

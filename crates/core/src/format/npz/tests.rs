@@ -63,8 +63,14 @@ fn npz_bytes(m: &Csr, method: Method, wide_indices: bool) -> Vec<u8> {
             let descr = format!("|S{}", m.format.len());
             npy(&descr, &[], m.format)
         }),
-        ("shape.npy", npy("<i8", &[2], &le(&[m.shape.0, m.shape.1], i64::to_le_bytes))),
-        ("data.npy", npy("<f4", &[n(m.data.len())], &le(&m.data, f32::to_le_bytes))),
+        (
+            "shape.npy",
+            npy("<i8", &[2], &le(&[m.shape.0, m.shape.1], i64::to_le_bytes)),
+        ),
+        (
+            "data.npy",
+            npy("<f4", &[n(m.data.len())], &le(&m.data, f32::to_le_bytes)),
+        ),
     ];
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, bytes) in members {
@@ -132,7 +138,10 @@ fn other_sparse_formats_say_to_convert_to_csr() {
         ..sample()
     };
     let e = open_err(&npz_bytes(&m, Method::Stored, false));
-    assert!(e.contains("sparse csc matrix") && e.contains(".tocsr()"), "{e}");
+    assert!(
+        e.contains("sparse csc matrix") && e.contains(".tocsr()"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -140,7 +149,10 @@ fn bad_indices_and_indptr_name_the_row() {
     let mut m = sample();
     m.indices[3] = 5;
     let e = open_err(&npz_bytes(&m, Method::Deflated, false));
-    assert!(e.contains("row 2") && e.contains("column index 5 is outside 0..5"), "{e}");
+    assert!(
+        e.contains("row 2") && e.contains("column index 5 is outside 0..5"),
+        "{e}"
+    );
 
     let mut m = sample();
     m.indices[4] = -1;
@@ -155,12 +167,18 @@ fn bad_indices_and_indptr_name_the_row() {
     let mut m = sample();
     m.indptr = vec![0, 2, 2, 4, 4];
     let e = open_err(&npz_bytes(&m, Method::Stored, false));
-    assert!(e.contains("indptr ends at 4") && e.contains("5 values"), "{e}");
+    assert!(
+        e.contains("indptr ends at 4") && e.contains("5 values"),
+        "{e}"
+    );
 
     let mut m = sample();
     m.indptr = vec![0, 2, 4, 5];
     let e = open_err(&npz_bytes(&m, Method::Stored, false));
-    assert!(e.contains("indptr.npy has 4 values") && e.contains("needs 5"), "{e}");
+    assert!(
+        e.contains("indptr.npy has 4 values") && e.contains("needs 5"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -170,7 +188,10 @@ fn more_columns_than_dense_rows_can_hold_is_refused() {
         ..sample()
     };
     let e = open_err(&npz_bytes(&m, Method::Stored, false));
-    assert!(e.contains("1099511627776 columns") && e.contains("at most"), "{e}");
+    assert!(
+        e.contains("1099511627776 columns") && e.contains("at most"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -178,8 +199,10 @@ fn missing_members_and_non_zip_files_are_clear_errors() {
     let e = open_err(b"\x93NUMPY not a zip at all, just some bytes here");
     assert!(e.contains("not a complete zip archive"), "{e}");
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    w.member("arr_0.npy", Method::Stored, |o| o.write_all(&npy("<f4", &[1], &[0; 4])))
-        .unwrap();
+    w.member("arr_0.npy", Method::Stored, |o| {
+        o.write_all(&npy("<f4", &[1], &[0; 4]))
+    })
+    .unwrap();
     let e = open_err(&w.finish().unwrap().into_inner());
     assert!(e.contains("no format.npy member"), "{e}");
 }
@@ -211,7 +234,11 @@ fn truncated_and_corrupted_archives_never_panic() {
 #[test]
 fn convert_rewrites_stored_and_deflated_with_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let src = write(dir.path(), "a.npz", &npz_bytes(&sample(), Method::Stored, false));
+    let src = write(
+        dir.path(),
+        "a.npz",
+        &npz_bytes(&sample(), Method::Stored, false),
+    );
     let zipped = dir.path().join("b.npz");
     let plain = dir.path().join("c.npz");
     convert_npz(&src, &zipped, true).unwrap();
@@ -230,7 +257,8 @@ fn zip64_directory_records_are_read() {
     // zip64 extra field holding them, as writers do for members over 4 GiB.
     let body = npy("<f4", &[1], &1.5f32.to_le_bytes());
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    w.member("x.npy", Method::Stored, |o| o.write_all(&body)).unwrap();
+    w.member("x.npy", Method::Stored, |o| o.write_all(&body))
+        .unwrap();
     let mut bytes = w.finish().unwrap().into_inner();
     let plain = zip::read_directory(&bytes).unwrap();
     let cd = bytes.len() - 22 - (46 + 5);
