@@ -18,7 +18,7 @@ use crate::progress::map_in_order;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
 /// line) → .npy; .npy of any supported dtype, .fvecs or .bvecs → float32 .npy;
-/// .npy/.fvecs/.bvecs → CSV; a sparse CSR .npz → .npz, uncompressed (memory-mapped
+/// .npy/.npz/.fvecs/.bvecs → CSV; a sparse CSR .npz → .npz, uncompressed (memory-mapped
 /// when read) or with --compress deflated, or → a dense float32 .npy. The output
 /// format follows OUT's extension.
 #[derive(Debug, clap::Args)]
@@ -89,10 +89,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             m.shape()
         }
         ("npy" | "npz" | "fvecs" | "bvecs", "npy") => matrix_to_npy(g, &a)?,
-        ("npy" | "fvecs" | "bvecs", "csv") => matrix_to_csv(g, &a)?,
+        ("npy" | "npz" | "fvecs" | "bvecs", "csv") => matrix_to_csv(g, &a)?,
         _ => {
             return Err(usage(format!(
-                "cannot convert {} to {}: supported are .csv → .npy, .npy/.npz/.fvecs/.bvecs → .npy, .npy/.fvecs/.bvecs → .csv, .npz → .npz",
+                "cannot convert {} to {}: supported are .csv → .npy, .npy/.npz/.fvecs/.bvecs → .npy, .npy/.npz/.fvecs/.bvecs → .csv, .npz → .npz",
                 a.input.display(),
                 a.output.display()
             )));

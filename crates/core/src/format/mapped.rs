@@ -287,7 +287,7 @@ pub(crate) fn open_input(path: &Path) -> Result<File> {
     if meta.is_dir() {
         return Err(input_problem(
             path,
-            "is a directory; pass a matrix file (.npy, .fvecs, .bvecs or .csv)",
+            "is a directory; pass a matrix file (.npy, .npz, .fvecs, .bvecs or .csv)",
         ));
     }
     if !meta.is_file() {
