@@ -415,6 +415,11 @@ impl SparseCsr {
         let d = self.n_cols as i64;
         for r in rows {
             let (a, b) = (index_at(pe, ptr, r), index_at(pe, ptr, r + 1));
+            // Each block checks its own rows' bounds: a block may start at a
+            // row whose indptr value is corrupt.
+            if a < 0 || b < 0 {
+                return Err((r, format!("indptr holds the negative value {}", a.min(b))));
+            }
             if b < a {
                 return Err((
                     r,

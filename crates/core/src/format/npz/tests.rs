@@ -165,6 +165,14 @@ fn bad_indices_and_indptr_name_the_row() {
     assert!(e.contains("row 1") && e.contains("decreases"), "{e}");
 
     let mut m = sample();
+    m.indptr = vec![0, 2, -3, 4, 5];
+    let e = open_err(&npz_bytes(&m, Method::Stored, false));
+    assert!(
+        e.contains("row 1") && e.contains("negative value -3"),
+        "{e}"
+    );
+
+    let mut m = sample();
     m.indptr = vec![0, 2, 2, 4, 4];
     let e = open_err(&npz_bytes(&m, Method::Stored, false));
     assert!(
