@@ -335,3 +335,32 @@ fn info_and_convert_between_compressed_uncompressed_and_dense() {
     ]);
     assert_one_line_input_error(&o, "--compress");
 }
+
+#[test]
+fn a_compressed_npz_gives_the_same_bits_on_1_and_2_threads() {
+    let input = data("sparse_X.npz");
+    common::assert_same_on_1_and_2_threads(|threads| {
+        let dir = tempfile::tempdir().unwrap();
+        let centers = dir.path().join("c.npy");
+        run_ok(&[
+            "--threads",
+            threads,
+            "kmeans",
+            s(&input),
+            "-k",
+            "4",
+            "--metric",
+            "cosine",
+            "--algorithm",
+            "minibatch",
+            "--batch-size",
+            "32",
+            "--seed",
+            "2",
+            "--quiet",
+            "--centers-out",
+            s(&centers),
+        ]);
+        std::fs::read(&centers).unwrap()
+    });
+}
