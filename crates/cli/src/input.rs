@@ -144,6 +144,7 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
             },
             v.dtype().descr().to_string(),
         ),
+        Matrix::Npz(s) => ("npz", s.dtypes().0.to_string()),
         Matrix::InMemory { .. } => ("csv", "<f4".to_string()),
     };
     Fingerprint {

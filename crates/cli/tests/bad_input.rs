@@ -97,6 +97,8 @@ struct Make {
     dir: bool,
     npy: Option<Npy>,
     from: Option<String>,
+    /// A committed file of `tests/data/` (the sparse `.npz` fixtures).
+    fixture: Option<String>,
     #[serde(default)]
     keep_half: bool,
     keep_first: Option<usize>,
@@ -422,11 +424,16 @@ impl Env {
             std::fs::create_dir_all(&path).unwrap();
             return path;
         }
-        let mut bytes = match (&make.npy, make.from.as_deref()) {
-            (Some(n), None) => npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes(&n.descr)),
-            (None, Some(from @ ("km" | "ck"))) => std::fs::read(self.get(from)).unwrap(),
-            (None, None) => Vec::new(),
-            _ => panic!("{name}: npy, or from km or ck"),
+        let mut bytes = match (&make.npy, make.from.as_deref(), make.fixture.as_deref()) {
+            (Some(n), None, None) => {
+                npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes(&n.descr))
+            }
+            (None, Some(from @ ("km" | "ck")), None) => std::fs::read(self.get(from)).unwrap(),
+            (None, None, Some(file)) => {
+                std::fs::read(repo().join("crates/cli/tests/data").join(file)).unwrap()
+            }
+            (None, None, None) => Vec::new(),
+            _ => panic!("{name}: npy, from km or ck, or fixture"),
         };
         if !make.json_set.is_empty() {
             let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

@@ -1,4 +1,5 @@
-//! `mmclust convert IN OUT`: csv ↔ npy, fvecs/bvecs → npy, any dtype → float32.
+//! `mmclust convert IN OUT`: csv ↔ npy, fvecs/bvecs → npy, any dtype → float32,
+//! sparse `.npz` compressed ↔ uncompressed (and → dense `.npy`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,16 +18,22 @@ use crate::progress::map_in_order;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
 /// line) → .npy; .npy of any supported dtype, .fvecs or .bvecs → float32 .npy;
-/// .npy/.fvecs/.bvecs → CSV. The output format follows OUT's extension.
+/// .npy/.npz/.fvecs/.bvecs → CSV; a sparse CSR .npz → .npz, uncompressed (memory-mapped
+/// when read) or with --compress deflated, or → a dense float32 .npy. The output
+/// format follows OUT's extension.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  mmclust convert data/faithful.csv faithful.npy\n  mmclust convert sift_base.fvecs sift.npy\n  mmclust convert small.npy small.csv"
+    after_help = "Examples:\n  mmclust convert data/faithful.csv faithful.npy\n  mmclust convert sift_base.fvecs sift.npy\n  mmclust convert small.npy small.csv\n  mmclust convert tfidf.npz tfidf-mapped.npz"
 )]
 pub(crate) struct Args {
-    /// Input: .csv, .npy, .fvecs or .bvecs.
+    /// Input: .csv, .npy, .npz (sparse CSR), .fvecs or .bvecs.
     input: PathBuf,
-    /// Output: .npy (float32) or .csv.
+    /// Output: .npy (float32), .csv, or .npz (from an .npz).
     output: PathBuf,
+    /// .npz → .npz: deflate the members (scipy's default); without it they are
+    /// stored, the form that is memory-mapped instead of inflated on every run.
+    #[arg(long)]
+    compress: bool,
     /// Output dtype of a .npy (only float32, the engine's working type, is written).
     #[arg(long, value_enum, default_value_t = OutDtype::F32)]
     dtype: OutDtype,
@@ -70,13 +77,22 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     };
     let (inx, outx) = (extension(&a.input), extension(&a.output));
+    if a.compress && (inx.as_str(), outx.as_str()) != ("npz", "npz") {
+        return Err(usage(
+            "--compress applies only to .npz → .npz (a sparse matrix rewritten deflated)",
+        ));
+    }
     let rows = match (inx.as_str(), outx.as_str()) {
         ("csv", "npy") => csv_to_npy(g, &a, delimiter)?,
-        ("npy" | "fvecs" | "bvecs", "npy") => matrix_to_npy(g, &a)?,
-        ("npy" | "fvecs" | "bvecs", "csv") => matrix_to_csv(g, &a)?,
+        ("npz", "npz") => {
+            let m = mmclust_core::format::convert_npz(&a.input, &a.output, a.compress)?;
+            m.shape()
+        }
+        ("npy" | "npz" | "fvecs" | "bvecs", "npy") => matrix_to_npy(g, &a)?,
+        ("npy" | "npz" | "fvecs" | "bvecs", "csv") => matrix_to_csv(g, &a)?,
         _ => {
             return Err(usage(format!(
-                "cannot convert {} to {}: supported are .csv → .npy, .npy/.fvecs/.bvecs → .npy, .npy/.fvecs/.bvecs → .csv",
+                "cannot convert {} to {}: supported are .csv → .npy, .npy/.npz/.fvecs/.bvecs → .npy, .npy/.npz/.fvecs/.bvecs → .csv, .npz → .npz",
                 a.input.display(),
                 a.output.display()
             )));

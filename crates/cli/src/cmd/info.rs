@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
+use mmclust_core::format::{Matrix, SparseCsr};
 use mmclust_core::parallel::Chunking;
 use mmclust_core::stats::ColumnStats;
 use serde_json::json;
@@ -19,7 +20,7 @@ use crate::progress::with_progress;
     after_help = "Examples:\n  mmclust info data/faithful.csv\n  mmclust info blobs.npy --stats --json"
 )]
 pub(crate) struct Args {
-    /// Matrix file: .npy, .fvecs, .bvecs or (small) .csv.
+    /// Matrix file: .npy, .npz (sparse CSR), .fvecs, .bvecs or (small) .csv.
     file: PathBuf,
     /// Compute per-column statistics (one pass over the data).
     #[arg(long)]
@@ -40,8 +41,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     } else {
         None
     };
+    let sparse = match &m {
+        Matrix::Npz(s) => Some(sparse_json(s)),
+        _ => None,
+    };
     if g.json {
         let mut v = json!({ "command": "info", "file": fp });
+        if let Some(s) = &sparse {
+            v["sparse"] = s.clone();
+        }
         if let Some(s) = &stats {
             v["stats"] = stats_json(s);
         }
@@ -52,6 +60,19 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     println!("shape   {} rows × {} columns", fp.rows, fp.cols);
     println!("dtype   {}", fp.dtype);
     println!("bytes   {}", fp.bytes);
+    if let (Some(s), Matrix::Npz(csr)) = (&sparse, &m) {
+        println!(
+            "sparse  CSR, {} stored values (density {:.3e}), indices {}, {}",
+            s["nnz"],
+            s["density"].as_f64().unwrap_or(0.0),
+            csr.dtypes().1,
+            if csr.is_compressed() {
+                "compressed (inflated to a scratch file when read; `mmclust convert` to an uncompressed .npz maps it in place)"
+            } else {
+                "uncompressed (memory-mapped)"
+            }
+        );
+    }
     if let Some(s) = &stats {
         println!();
         println!(
@@ -75,6 +96,20 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `info` says about a sparse matrix.
+fn sparse_json(s: &SparseCsr) -> serde_json::Value {
+    let (n, d) = s.shape();
+    #[allow(clippy::cast_precision_loss)]
+    let density = s.nnz() as f64 / (n as f64 * d as f64);
+    json!({
+        "format": "csr",
+        "nnz": s.nnz(),
+        "density": density,
+        "indices_dtype": s.dtypes().1,
+        "compressed": s.is_compressed(),
+    })
 }
 
 /// Column statistics as JSON (non-finite numbers become null).

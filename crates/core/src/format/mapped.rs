@@ -77,6 +77,22 @@ impl FileBytes {
         }
     }
 
+    /// Maps `file`, a private scratch file this process created, unlinked and
+    /// finished writing (an inflated `.npz` member); `name` names it in a
+    /// `SIGBUS` message (the input it came from).
+    ///
+    /// # Errors
+    /// [`CoreError::Io`] when mapping fails.
+    pub(crate) fn map_scratch(file: &File, name: &Path) -> Result<FileBytes> {
+        // SAFETY: the file is an unlinked temporary that only this process
+        // holds, written completely before this call and never again, so no
+        // one modifies or truncates it while mapped.
+        let map = unsafe { map_file(file) }
+            .map_err(|e| CoreError::io(name, "memory-map the inflated copy of", e))?;
+        let entry = crate::sigbus::register(map.as_ptr(), map.len(), name);
+        Ok(FileBytes::Mapped(map, entry))
+    }
+
     /// Reads `path` into memory without mapping it (the fallback path; also
     /// used by tests to exercise unaligned buffers).
     #[cfg(test)]
@@ -271,7 +287,7 @@ pub(crate) fn open_input(path: &Path) -> Result<File> {
     if meta.is_dir() {
         return Err(input_problem(
             path,
-            "is a directory; pass a matrix file (.npy, .fvecs, .bvecs or .csv)",
+            "is a directory; pass a matrix file (.npy, .npz, .fvecs, .bvecs or .csv)",
         ));
     }
     if !meta.is_file() {

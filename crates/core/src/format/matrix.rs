@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::csv::{CsvOptions, CsvReader};
 use super::npy::{NpyFile, check_range};
+use super::npz::SparseCsr;
 use super::vecs::VecsFile;
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
@@ -17,6 +18,8 @@ pub enum Matrix {
     Npy(NpyFile),
     /// A memory-mapped `.fvecs` or `.bvecs` file.
     Vecs(VecsFile),
+    /// A sparse CSR `.npz` file (scipy's `save_npz`), read as dense rows.
+    Npz(SparseCsr),
     /// A matrix read into memory (a `.csv` file).
     InMemory {
         /// The source's name for messages (the file path).
@@ -32,7 +35,7 @@ pub enum Matrix {
 const CSV_BATCH_ROWS: usize = 4096;
 
 /// Opens a matrix by its extension (case-insensitive): `.npy`, `.fvecs`,
-/// `.bvecs` are memory-mapped; `.csv` is parsed into memory (small inputs
+/// `.bvecs` are memory-mapped; `.npz` is a sparse CSR matrix ([`SparseCsr`]); `.csv` is parsed into memory (small inputs
 /// only), its header detected as [`CsvOptions::default`] describes.
 ///
 /// # Errors
@@ -51,12 +54,13 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
     match ext.as_str() {
         "npy" => NpyFile::open(path).map(Matrix::Npy),
         "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
+        "npz" => SparseCsr::open(path).map(Matrix::Npz),
         "csv" => read_csv(path),
         _ => Err(CoreError::Format(FormatError::new(
             path,
             FormatProblem::UnknownExtension {
                 detail: format!(
-                    "unknown matrix format {}; expected .npy, .fvecs, .bvecs or .csv",
+                    "unknown matrix format {}; expected .npy, .npz (sparse CSR), .fvecs, .bvecs or .csv",
                     if ext.is_empty() {
                         "(no extension)".to_string()
                     } else {
@@ -96,6 +100,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.n_rows(),
             Matrix::Vecs(f) => f.n_rows(),
+            Matrix::Npz(f) => f.n_rows(),
             Matrix::InMemory { n_rows, .. } => *n_rows,
         }
     }
@@ -104,6 +109,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.n_cols(),
             Matrix::Vecs(f) => f.n_cols(),
+            Matrix::Npz(f) => f.n_cols(),
             Matrix::InMemory { n_cols, .. } => *n_cols,
         }
     }
@@ -112,6 +118,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.rows(range, scratch),
             Matrix::Vecs(f) => f.rows(range, scratch),
+            Matrix::Npz(f) => f.rows(range, scratch),
             Matrix::InMemory {
                 name,
                 data,
@@ -128,6 +135,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.name(),
             Matrix::Vecs(f) => f.name(),
+            Matrix::Npz(f) => f.name(),
             Matrix::InMemory { name, .. } => name.clone(),
         }
     }
@@ -136,6 +144,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.advise_sequential(),
             Matrix::Vecs(f) => f.advise_sequential(),
+            Matrix::Npz(f) => f.advise_sequential(),
             Matrix::InMemory { .. } => {}
         }
     }
@@ -144,6 +153,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.advise_random(),
             Matrix::Vecs(f) => f.advise_random(),
+            Matrix::Npz(f) => f.advise_random(),
             Matrix::InMemory { .. } => {}
         }
     }
@@ -152,6 +162,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.will_need(range),
             Matrix::Vecs(f) => f.will_need(range),
+            Matrix::Npz(f) => f.will_need(range),
             Matrix::InMemory { .. } => {}
         }
     }

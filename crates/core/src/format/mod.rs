@@ -1,4 +1,5 @@
 //! Matrix file formats: `.npy` (read and write), `.fvecs` and `.bvecs` (read),
+//! sparse CSR `.npz` (read; rewritten compressed or not),
 //! numeric `.csv` (read, small inputs), and [`open_matrix`], which picks one by
 //! extension.
 //!
@@ -15,6 +16,9 @@
 //! * `npy`: [`NpyFile`] and the 1-D label/weight readers. `npy_writer`:
 //!   [`NpyWriter`], streaming, through [`crate::output::AtomicOutput`].
 //! * `vecs`: [`VecsFile`]. `csv`: [`CsvReader`]. `matrix`: [`Matrix`].
+//! * `npz`: [`SparseCsr`], scipy's CSR `.npz` (stored members mapped in
+//!   place, deflated ones inflated once to a scratch file), read as dense
+//!   rows; `zip`: the zip directory reader and writer it uses.
 
 use std::path::PathBuf;
 
@@ -24,12 +28,15 @@ mod matrix;
 mod npy;
 mod npy_header;
 mod npy_writer;
+mod npz;
 mod vecs;
+mod zip;
 
 pub use csv::{CsvOptions, CsvReader};
 pub use matrix::{Matrix, open_matrix};
 pub use npy::{Dtype, NpyFile, f16_bits_to_f32, read_npy_vector_f32, read_npy_vector_i32};
 pub use npy_writer::{NpyElement, NpyWriter, npy_header_bytes, write_npy_f32};
+pub use npz::{SparseCsr, convert_npz};
 pub use vecs::{VecsFile, VecsKind};
 
 /// The largest `.npy` header accepted, in bytes (64 KiB).
@@ -131,6 +138,14 @@ pub enum FormatProblem {
     },
     #[error("line {line}: {detail}")]
     CsvMalformed { line: u64, detail: String },
+    #[error("{detail}")]
+    NpzInvalid { detail: String },
+    #[error(
+        "a sparse {format} matrix; only CSR is read: save it with scipy.sparse.save_npz(path, m.tocsr())"
+    )]
+    SparseNotCsr { format: String },
+    #[error("row {row} (0-based): {detail}; the CSR matrix is corrupt")]
+    SparseRow { row: usize, detail: String },
 }
 
 impl FormatError {

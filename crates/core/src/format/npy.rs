@@ -421,7 +421,7 @@ pub fn read_npy_vector_f32(path: impl AsRef<Path>) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-fn elem_descr(elem: Elem) -> &'static str {
+pub(crate) fn elem_descr(elem: Elem) -> &'static str {
     match elem {
         Elem::F4 => "<f4",
         Elem::F2 => "<f2",

@@ -137,12 +137,15 @@ def seed_of(random_state):
 def as_input(X):
     """What the engine reads: a `str` path, or a 2-D NumPy array of a real
     dtype in native byte order (read in place when C-contiguous float32,
-    converted chunk by chunk otherwise). Array-likes (lists, DataFrames) go
+    converted chunk by chunk otherwise). A scipy.sparse matrix becomes the
+    path of a temporary uncompressed CSR `.npz` (see `_sparse_as_npz`). Array-likes (lists, DataFrames) go
     through `np.asarray`; only unusual dtypes are copied here."""
     if isinstance(X, (str, os.PathLike)):
         return os.fspath(X)
-    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise TypeError("sparse input is not supported; pass a dense array (X.toarray())")
+    if hasattr(X, "tocsr"):
+        return _sparse_as_npz(X)
+    if hasattr(X, "toarray"):
+        raise TypeError("this sparse format is not supported; pass a scipy.sparse matrix or X.toarray()")
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.ndim != 2:
@@ -166,6 +169,36 @@ def as_input(X):
     elif not X.dtype.isnative:
         X = X.astype(X.dtype.newbyteorder("="))
     return X
+
+
+class _TemporaryPath(str):
+    """A path whose file lives as long as this object: `_owner` (a
+    `tempfile.TemporaryDirectory`) removes it when the last reference goes."""
+
+
+def _sparse_as_npz(X):
+    """A scipy.sparse matrix or array as the path of a temporary uncompressed
+    CSR `.npz`, which the engine memory-maps and reads as the dense matrix
+    chunk by chunk (the same results as on `X.toarray()`, without the dense
+    copy). scipy is imported only here, so it stays an optional dependency: a
+    scipy object in hand means scipy is installed."""
+    import tempfile
+
+    import scipy.sparse as sp
+
+    X = X.tocsr()
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D sparse matrix, got {X.ndim}D instead")
+    kind = X.dtype.kind
+    if kind == "c":
+        raise TypeError("complex data is not supported")
+    if kind == "b" or (kind == "f" and X.dtype.itemsize not in (2, 4, 8)):
+        X = X.astype(np.float32)
+    owner = tempfile.TemporaryDirectory(prefix="mmclust-sparse-")
+    path = _TemporaryPath(os.path.join(owner.name, "X.npz"))
+    path._owner = owner
+    sp.save_npz(path, X, compressed=False)
+    return path
 
 
 def n_features_of(inp, native):

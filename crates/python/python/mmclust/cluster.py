@@ -165,9 +165,13 @@ class KMeans(_KMeansBase):
 
     Parameters keep scikit-learn's names, defaults and meanings. Differences:
 
-    * X may be a path (str or os.PathLike) to a `.npy` file, which the engine
-      memory-maps: data larger than RAM is fine. A C-contiguous float32 array
-      is read in place; other dtypes and layouts are converted chunk by chunk.
+    * X may be a path (str or os.PathLike) to a `.npy` file (or a sparse CSR
+      `.npz` from `scipy.sparse.save_npz`), which the engine memory-maps: data
+      larger than RAM is fine. A C-contiguous float32 array is read in place;
+      other dtypes and layouts are converted chunk by chunk. A scipy.sparse
+      matrix (as scikit-learn's KMeans accepts) is written once to a temporary
+      uncompressed `.npz` (its non-zeros only, removed afterwards) and read as
+      the dense matrix chunk by chunk: the same results as on `X.toarray()`.
     * Computation is in float32 with float64 accumulation; `cluster_centers_`
       is float32 whatever the input dtype.
     * `random_state=None` means seed 0 (reproducible); results are bitwise
