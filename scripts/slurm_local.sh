@@ -22,6 +22,9 @@
 # in a partition that oversubscribes; the ports carry the shell's pid, so
 # that two runs on one machine do not collide.
 
+# shellcheck source=scripts/debian_packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/debian_packages.sh"
+
 SLURM_DIR=""
 SLURM_WHY=""
 SLURM_PIDS=()
@@ -29,7 +32,7 @@ SLURM_PIDS=()
 slurm_up() {
     local p missing=() host cpus port i
     if [ "$(id -u)" -ne 0 ]; then SLURM_WHY="not root (slurmd runs as root here)"; return 1; fi
-    for p in slurmctld slurmd slurm-client munge; do
+    for p in "${SLURM_PACKAGES[@]}"; do
         dpkg -s "$p" > /dev/null 2>&1 || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then

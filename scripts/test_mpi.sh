@@ -36,9 +36,10 @@ case ${1:-} in
     *) echo "usage: scripts/test_mpi.sh [--full]" >&2; exit 2 ;;
 esac
 
-packages=(openmpi-bin libopenmpi-dev libclang-dev clang pkg-config iproute2)
+# shellcheck source=scripts/debian_packages.sh
+source scripts/debian_packages.sh
 missing=()
-for p in "${packages[@]}"; do
+for p in "${MPI_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -24,6 +24,8 @@ cd "$(dirname "$0")/.."
 shots=${1:-}
 t_start=$SECONDS
 
+# shellcheck source=scripts/debian_packages.sh
+source scripts/debian_packages.sh
 skip() { echo "skipped: $*"; exit 0; }
 CHROMIUM=${CHROMIUM:-$(command -v chromium || true)}
 if [ -z "$CHROMIUM" ]; then
@@ -34,7 +36,7 @@ if [ -z "$CHROMIUM" ]; then
     fi
     echo "installing chromium"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq \
-        && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq chromium > /dev/null \
+        && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${BROWSER_PACKAGES[@]}" > /dev/null \
         || skip "apt-get could not install chromium"
     CHROMIUM=$(command -v chromium || true)
     [ -n "$CHROMIUM" ] || skip "chromium installed but not on PATH"

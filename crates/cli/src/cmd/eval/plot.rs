@@ -22,12 +22,21 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// "Nice" tick positions covering [lo, hi].
-fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+/// "Nice" tick positions covering [lo, hi]; whole numbers only with
+/// `integer` (an axis of k: no tick at k = 2.5).
+fn ticks(lo: f64, hi: f64, integer: bool) -> Vec<f64> {
     let span = (hi - lo).abs().max(1e-300);
     let raw = span / 6.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+    let mut mag = 10f64.powf(raw.log10().floor());
+    if integer {
+        mag = mag.max(1.0);
+    }
+    let steps: &[f64] = if integer {
+        &[1.0, 2.0, 5.0, 10.0]
+    } else {
+        &[1.0, 2.0, 2.5, 5.0, 10.0]
+    };
+    let step = steps
         .iter()
         .map(|m| m * mag)
         .find(|s| span / s <= 7.0)
@@ -86,6 +95,19 @@ impl Chart {
         x: (f64, f64),
         y: (f64, f64),
     ) -> Self {
+        Chart::with_ticks(title, xlabel, ylabel, x, y, false)
+    }
+
+    /// [`Chart::new`], with ticks on whole numbers only along x when
+    /// `integer_x`.
+    pub(crate) fn with_ticks(
+        title: &str,
+        xlabel: &str,
+        ylabel: &str,
+        x: (f64, f64),
+        y: (f64, f64),
+        integer_x: bool,
+    ) -> Self {
         let mut c = Chart {
             body: String::new(),
             legend: Vec::new(),
@@ -107,7 +129,7 @@ impl Chart {
             c.w / 2.0,
             esc(title)
         );
-        for tx in ticks(x.0, x.1) {
+        for tx in ticks(x.0, x.1, integer_x) {
             let px = c.px(tx);
             let _ = write!(
                 c.body,
@@ -116,7 +138,7 @@ impl Chart {
                 fmt_tick(tx)
             );
         }
-        for ty in ticks(y.0, y.1) {
+        for ty in ticks(y.0, y.1, false) {
             let py = c.py(ty);
             let _ = write!(
                 c.body,
@@ -324,7 +346,9 @@ pub(crate) fn curves(
         xs.iter().copied().fold(f64::INFINITY, f64::min),
         xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     );
-    let mut c = Chart::new(title, xlabel, ylabel, xr, padded(lo, hi));
+    // Curves over k: ticks on whole numbers when every x is one.
+    let integer_x = xs.iter().all(|x| x.fract() == 0.0);
+    let mut c = Chart::with_ticks(title, xlabel, ylabel, xr, padded(lo, hi), integer_x);
     for s in series {
         let col = colour(s.colour);
         let pts: Vec<(f64, f64)> = xs
@@ -486,7 +510,7 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        let t = ticks(0.0, 1.0);
+        let t = ticks(0.0, 1.0, false);
         let want = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
         assert_eq!(t.len(), want.len());
         assert!(
@@ -494,6 +518,10 @@ mod tests {
             "{t:?}"
         );
         assert_eq!(fmt_tick(0.30000000000000004), "0.3");
+        // An axis of k from 2 to 3, padded: whole numbers only.
+        assert_eq!(ticks(1.95, 3.05, true), [2.0, 3.0]);
+        assert_eq!(ticks(0.55, 10.45, true), [2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(ticks(1.95, 3.05, false).len(), 6);
         let svg = curves(
             "t <1>",
             "k",

@@ -104,7 +104,16 @@ td.l{{text-align:left}}code{{font-size:12px}}pre{{background:#f6f6f6;padding:8px
          <tr><td class=\"l\">knee of the elbow (Kneedle)</td><td>{}</td><td>–</td></tr>\
          <tr><td class=\"l\">best mean silhouette</td><td>{}</td><td>{}</td></tr>\
          <tr><td class=\"l\">lowest BIC (any covariance type)</td><td>{}</td><td>{}</td></tr></table>",
-        c.knee.map_or("none".into(), |k| k.to_string()),
+        c.knee.map_or_else(
+            || {
+                if o.elbow.ks.len() < 3 {
+                    "none (needs 3 or more values of k)".to_string()
+                } else {
+                    "none (the curve has no knee)".to_string()
+                }
+            },
+            |k| k.to_string()
+        ),
         c.best_silhouette.map_or("none".into(), |b| b.0.to_string()),
         fmt_opt(c.best_silhouette.map(|b| b.1), 4),
         c.lowest_bic.map_or("none".into(), |b| b.0.to_string()),
