@@ -3,7 +3,10 @@
 use std::ops::Range;
 use std::path::Path;
 
+use super::arrow_ipc::ArrowIpcFile;
+use super::columnar::{Columnar, MatrixOptions};
 use super::csv::{CsvOptions, CsvReader};
+use super::parquet::ParquetFile;
 use super::npy::{NpyFile, check_range};
 use super::vecs::VecsFile;
 use super::{FormatError, FormatProblem};
@@ -17,6 +20,8 @@ pub enum Matrix {
     Npy(NpyFile),
     /// A memory-mapped `.fvecs` or `.bvecs` file.
     Vecs(VecsFile),
+    /// A Parquet (`.parquet`) or Arrow IPC (`.arrow`, `.feather`) file.
+    Columnar(Columnar),
     /// A matrix read into memory (a `.csv` file).
     InMemory {
         /// The source's name for messages (the file path).
@@ -33,13 +38,25 @@ const CSV_BATCH_ROWS: usize = 4096;
 
 /// Opens a matrix by its extension (case-insensitive): `.npy`, `.fvecs`,
 /// `.bvecs` are memory-mapped; `.csv` is parsed into memory (small inputs
-/// only), its header detected as [`CsvOptions::default`] describes.
+/// only), its header detected as [`CsvOptions::default`] describes;
+/// `.parquet`, `.arrow` and `.feather` are read row group by row group
+/// (every numeric column: see [`open_matrix_with`]).
 ///
 /// # Errors
 /// [`FormatProblem::UnknownExtension`] for other extensions; the errors of
 /// [`NpyFile::open`], [`VecsFile::open`] and [`CsvReader`];
 /// [`FormatProblem::Empty`] for a CSV file without data rows.
 pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
+    open_matrix_with(path, &MatrixOptions::default())
+}
+
+/// [`open_matrix`] with `options` for the columns of a Parquet or Arrow file.
+///
+/// # Errors
+/// As [`open_matrix`], those of [`ParquetFile::open`] and
+/// [`ArrowIpcFile::open`], and [`CoreError::InvalidParameter`] when
+/// `options.columns` is given for a format without column names.
+pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<Matrix> {
     let path = path.as_ref();
     // A missing file or a directory is reported as such, whatever its name.
     drop(super::mapped::open_input(path)?);
@@ -48,7 +65,20 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
+    if options.columns.is_some() && !matches!(ext.as_str(), "parquet" | "arrow" | "feather") {
+        return Err(CoreError::param(
+            "columns",
+            format!(
+                "{}: only Parquet and Arrow files have named columns; drop --columns for this file",
+                path.display()
+            ),
+        ));
+    }
     match ext.as_str() {
+        "parquet" => ParquetFile::open(path, options).map(|f| Matrix::Columnar(Columnar::Parquet(f))),
+        "arrow" | "feather" => {
+            ArrowIpcFile::open(path, options).map(|f| Matrix::Columnar(Columnar::ArrowIpc(f)))
+        }
         "npy" => NpyFile::open(path).map(Matrix::Npy),
         "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
         "csv" => read_csv(path),
@@ -56,7 +86,7 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
             path,
             FormatProblem::UnknownExtension {
                 detail: format!(
-                    "unknown matrix format {}; expected .npy, .fvecs, .bvecs or .csv",
+                    "unknown matrix format {}; expected .npy, .fvecs, .bvecs, .csv, .parquet, .arrow or .feather",
                     if ext.is_empty() {
                         "(no extension)".to_string()
                     } else {
@@ -96,6 +126,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.n_rows(),
             Matrix::Vecs(f) => f.n_rows(),
+            Matrix::Columnar(f) => f.source().n_rows(),
             Matrix::InMemory { n_rows, .. } => *n_rows,
         }
     }
@@ -104,6 +135,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.n_cols(),
             Matrix::Vecs(f) => f.n_cols(),
+            Matrix::Columnar(f) => f.source().n_cols(),
             Matrix::InMemory { n_cols, .. } => *n_cols,
         }
     }
@@ -112,6 +144,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.rows(range, scratch),
             Matrix::Vecs(f) => f.rows(range, scratch),
+            Matrix::Columnar(f) => f.source().rows(range, scratch),
             Matrix::InMemory {
                 name,
                 data,
@@ -128,6 +161,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.name(),
             Matrix::Vecs(f) => f.name(),
+            Matrix::Columnar(f) => f.source().name(),
             Matrix::InMemory { name, .. } => name.clone(),
         }
     }
@@ -136,7 +170,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.advise_sequential(),
             Matrix::Vecs(f) => f.advise_sequential(),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 
@@ -144,7 +178,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.advise_random(),
             Matrix::Vecs(f) => f.advise_random(),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 
@@ -152,7 +186,7 @@ impl DataSource for Matrix {
         match self {
             Matrix::Npy(f) => f.will_need(range),
             Matrix::Vecs(f) => f.will_need(range),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 }
