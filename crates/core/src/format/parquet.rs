@@ -8,8 +8,9 @@
 //!
 //! Nulls are refused: the footer's statistics say which row groups hold
 //! nulls in a chosen column, and those are decoded on open, so the error
-//! (naming the column and the row) comes before any pass; a file written
-//! without statistics meets the same error on the first read of the row.
+//! (naming the column and the row) comes before any pass. Row groups of a
+//! nullable column written without statistics are decoded on open too (one
+//! pass over them: pyarrow, polars, Spark and DuckDB all write statistics).
 
 use std::ops::Range;
 use std::path::Path;
@@ -142,11 +143,16 @@ impl ParquetFile {
         let mut scratch = Vec::new();
         for (u, unit) in decoder.units.iter().enumerate() {
             let rg = &groups[unit.row_group];
+            // A column that cannot hold nulls (required), or whose
+            // statistics count none, is skipped; without statistics, decoded.
+            let schema = decoder.meta.parquet_schema();
             let has_nulls = leaves.iter().any(|&leaf| {
-                rg.column(leaf)
-                    .statistics()
-                    .and_then(parquet::file::statistics::Statistics::null_count_opt)
-                    .is_some_and(|n| n > 0)
+                schema.column(leaf).max_def_level() > 0
+                    && rg
+                        .column(leaf)
+                        .statistics()
+                        .and_then(parquet::file::statistics::Statistics::null_count_opt)
+                        != Some(0)
             });
             if has_nulls {
                 scratch.clear();
