@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use common::*;
 
 fn fixture(name: &str) -> PathBuf {
-    repo().join("crates/core/tests/fixtures/columnar").join(name)
+    repo()
+        .join("crates/core/tests/fixtures/columnar")
+        .join(name)
 }
 
 /// The model a command writes, without its `input` fingerprint (path, format
@@ -21,7 +23,13 @@ fn model(dir: &Path, tag: &str, data: &Path, command: &[&str]) -> (serde_json::V
     let labels = dir.join(format!("{tag}.npy"));
     let mut list: Vec<&str> = command.to_vec();
     list.insert(1, s(data));
-    list.extend(["--model-out", s(&model), "--labels-out", s(&labels), "--quiet"]);
+    list.extend([
+        "--model-out",
+        s(&model),
+        "--labels-out",
+        s(&labels),
+        "--quiet",
+    ]);
     run_ok(&list);
     let mut v = read_json(&model);
     let object = v.as_object_mut().unwrap();
@@ -34,11 +42,28 @@ fn models_from_parquet_and_arrow_equal_the_npy_ones_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
     let commands: [&[&str]; 3] = [
         &["kmeans", "-k", "3", "--algorithm", "lloyd", "--seed", "5"],
-        &["kmeans", "-k", "3", "--algorithm", "minibatch", "--batch-size", "64", "--block-rows", "8", "--seed", "5"],
+        &[
+            "kmeans",
+            "-k",
+            "3",
+            "--algorithm",
+            "minibatch",
+            "--batch-size",
+            "64",
+            "--block-rows",
+            "8",
+            "--seed",
+            "5",
+        ],
         &["gmm", "-k", "3", "--covariance", "full", "--seed", "5"],
     ];
     for (c, command) in commands.iter().enumerate() {
-        let want = model(dir.path(), &format!("npy{c}"), &fixture("blobs.npy"), command);
+        let want = model(
+            dir.path(),
+            &format!("npy{c}"),
+            &fixture("blobs.npy"),
+            command,
+        );
         for name in [
             "blobs_rg64_none.parquet",
             "blobs_rg100_snappy.parquet",
@@ -52,7 +77,12 @@ fn models_from_parquet_and_arrow_equal_the_npy_ones_bit_for_bit() {
         }
         let mut shuffled = command.to_vec();
         shuffled.extend(["--columns", "x0,x1,x2,x3,x4"]);
-        let got = model(dir.path(), &format!("shuffled{c}"), &fixture("blobs_shuffled.parquet"), &shuffled);
+        let got = model(
+            dir.path(),
+            &format!("shuffled{c}"),
+            &fixture("blobs_shuffled.parquet"),
+            &shuffled,
+        );
         assert!(got == want, "{command:?} on the shuffled columns differs");
     }
 }
@@ -64,15 +94,29 @@ fn shards_of_parquet_files_read_as_one_matrix() {
     let want = model(dir.path(), "npy", &fixture("blobs.npy"), command);
     let mut sharded = command.to_vec();
     sharded.push("--shards");
-    let got = model(dir.path(), "shards", &fixture("shards/part-*.parquet"), &sharded);
+    let got = model(
+        dir.path(),
+        "shards",
+        &fixture("shards/part-*.parquet"),
+        &sharded,
+    );
     assert!(got == want, "shards differ from the whole file");
 }
 
 #[test]
 fn convert_goes_to_and_from_npy_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let (npy, pq, back) = (dir.path().join("a.npy"), dir.path().join("a.parquet"), dir.path().join("b.npy"));
-    run_ok(&["convert", s(&fixture("blobs_rg37_lz4_v1pages.parquet")), s(&npy), "--quiet"]);
+    let (npy, pq, back) = (
+        dir.path().join("a.npy"),
+        dir.path().join("a.parquet"),
+        dir.path().join("b.npy"),
+    );
+    run_ok(&[
+        "convert",
+        s(&fixture("blobs_rg37_lz4_v1pages.parquet")),
+        s(&npy),
+        "--quiet",
+    ]);
     assert_eq!(read_f32_npy(&npy), read_f32_npy(&fixture("blobs.npy")));
     run_ok(&["convert", s(&npy), s(&pq), "--quiet"]);
     run_ok(&["convert", s(&pq), s(&back), "--quiet"]);
@@ -80,34 +124,70 @@ fn convert_goes_to_and_from_npy_exactly() {
     let o = run_ok(&["info", s(&pq), "--json"]);
     let v = json(&o);
     assert_eq!(v["file"]["format"], "parquet");
-    assert_eq!(v["file"]["columns"], serde_json::json!(["x0", "x1", "x2", "x3", "x4"]));
+    assert_eq!(
+        v["file"]["columns"],
+        serde_json::json!(["x0", "x1", "x2", "x3", "x4"])
+    );
     // Chosen columns of a mixed table.
     let picked = dir.path().join("p.npy");
-    run_ok(&["convert", s(&fixture("mixed.parquet")), s(&picked), "--columns", "dec,i8", "--quiet"]);
+    run_ok(&[
+        "convert",
+        s(&fixture("mixed.parquet")),
+        s(&picked),
+        "--columns",
+        "dec,i8",
+        "--quiet",
+    ]);
     let (all, got) = (read_f32_npy(&fixture("mixed.npy")), read_f32_npy(&picked));
     for i in 0..40 {
-        assert_eq!([got[2 * i].to_bits(), got[2 * i + 1].to_bits()], [all[7 * i + 6].to_bits(), all[7 * i].to_bits()]);
+        assert_eq!(
+            [got[2 * i].to_bits(), got[2 * i + 1].to_bits()],
+            [all[7 * i + 6].to_bits(), all[7 * i].to_bits()]
+        );
     }
 }
 
 #[test]
 fn bad_columnar_inputs_are_one_line_errors() {
     let cases: [(&str, &[&str], &str); 9] = [
-        ("mixed.parquet", &["--columns", "i8,name"], "column 'name' is Utf8, not numeric"),
-        ("mixed.feather", &["--columns", "flag"], "column 'flag' is Boolean, not numeric"),
-        ("mixed.parquet", &["--columns", "when"], "column 'when' is Timestamp"),
-        ("mixed.parquet", &["--columns", "nope"], "no column named 'nope'"),
+        (
+            "mixed.parquet",
+            &["--columns", "i8,name"],
+            "column 'name' is Utf8, not numeric",
+        ),
+        (
+            "mixed.feather",
+            &["--columns", "flag"],
+            "column 'flag' is Boolean, not numeric",
+        ),
+        (
+            "mixed.parquet",
+            &["--columns", "when"],
+            "column 'when' is Timestamp",
+        ),
+        (
+            "mixed.parquet",
+            &["--columns", "nope"],
+            "no column named 'nope'",
+        ),
         ("nulls.parquet", &[], "column 'b' is null at row 7"),
         ("nulls.feather", &[], "column 'b' is null at row 7"),
         ("corrupt_footer.parquet", &[], "not a readable Parquet file"),
         ("empty.parquet", &[], "empty"),
-        ("blobs.npy", &["--columns", "x0"], "only Parquet and Arrow files have named columns"),
+        (
+            "blobs.npy",
+            &["--columns", "x0"],
+            "only Parquet and Arrow files have named columns",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.json");
     for (file, extra, want) in cases {
         let path = fixture(file);
-        for command in [&["kmeans", s(&path), "-k", "2", "--model-out", s(&out)][..], &["info", s(&path)]] {
+        for command in [
+            &["kmeans", s(&path), "-k", "2", "--model-out", s(&out)][..],
+            &["info", s(&path)],
+        ] {
             let o = run(&[command, extra].concat());
             assert_one_line_input_error(&o, want);
             assert!(stderr(&o).contains(file), "{}", stderr(&o));

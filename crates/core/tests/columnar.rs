@@ -11,7 +11,9 @@ use mmclust_core::format::{
 use mmclust_core::{CoreError, DataSource};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/columnar").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/columnar")
+        .join(name)
 }
 
 fn all_rows(m: &dyn DataSource) -> Vec<u32> {
@@ -68,14 +70,28 @@ fn every_layout_reads_the_npy_bits() {
 fn scattered_ranges_match_across_units_and_row_groups() {
     let npy = open_matrix(fixture("blobs.npy")).unwrap();
     let want = all_rows(&npy);
-    let ranges = [(0, 1), (63, 65), (99, 301), (599, 600), (37, 38), (500, 600), (0, 600), (250, 250)];
+    let ranges = [
+        (0, 1),
+        (63, 65),
+        (99, 301),
+        (599, 600),
+        (37, 38),
+        (500, 600),
+        (0, 600),
+        (250, 250),
+    ];
     for name in BLOBS {
         let m = open_matrix(fixture(name)).unwrap();
         let mut scratch = Vec::new();
         // Twice: decoded the first time, cached the second.
         for _ in 0..2 {
             for &(a, b) in ranges.iter().rev() {
-                let got: Vec<u32> = m.rows(a..b, &mut scratch).unwrap().iter().map(|v| v.to_bits()).collect();
+                let got: Vec<u32> = m
+                    .rows(a..b, &mut scratch)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
                 assert_eq!(got, want[a * 5..b * 5], "{name} {a}..{b}");
             }
         }
@@ -90,12 +106,20 @@ fn integer_float_and_decimal_columns_convert_as_numpy() {
         let m = open_matrix(fixture(name)).unwrap();
         assert_eq!((m.n_rows(), m.n_cols()), (40, 7), "{name}");
         assert_eq!(all_rows(&m), want, "{name}");
-        let Matrix::Columnar(c) = &m else { panic!("{name}") };
-        assert_eq!(c.column_names(), ["i8", "i32", "u16", "i64", "f16", "f64", "dec"]);
+        let Matrix::Columnar(c) = &m else {
+            panic!("{name}")
+        };
+        assert_eq!(
+            c.column_names(),
+            ["i8", "i32", "u16", "i64", "f16", "f64", "dec"]
+        );
         let picked = open_matrix_with(fixture(name), &columns(&["dec", "i8", "dec"])).unwrap();
         let got = all_rows(&picked);
         for i in 0..40 {
-            assert_eq!(got[i * 3..i * 3 + 3], [want[i * 7 + 6], want[i * 7], want[i * 7 + 6]]);
+            assert_eq!(
+                got[i * 3..i * 3 + 3],
+                [want[i * 7 + 6], want[i * 7], want[i * 7 + 6]]
+            );
         }
     }
 }
@@ -121,15 +145,26 @@ fn bad_inputs_are_errors_naming_file_column_and_row() {
         assert!(e.contains("column 'b' is null at row 7"), "{e}");
     }
     // Column 'a' alone has no nulls.
-    assert_eq!(open_matrix_with(fixture("nulls.parquet"), &columns(&["a"])).unwrap().n_rows(), 12);
+    assert_eq!(
+        open_matrix_with(fixture("nulls.parquet"), &columns(&["a"]))
+            .unwrap()
+            .n_rows(),
+        12
+    );
     for (col, ty) in [("name", "Utf8"), ("flag", "Boolean"), ("when", "Timestamp")] {
         for file in ["mixed.parquet", "mixed.feather"] {
             let e = problem(file, &columns(&["i8", col]));
-            assert!(e.contains(&format!("column '{col}' is {ty}")) && e.contains("not numeric"), "{e}");
+            assert!(
+                e.contains(&format!("column '{col}' is {ty}")) && e.contains("not numeric"),
+                "{e}"
+            );
         }
     }
     let e = problem("mixed.parquet", &columns(&["nope"]));
-    assert!(e.contains("no column named 'nope'") && e.contains("i8 (Int8)"), "{e}");
+    assert!(
+        e.contains("no column named 'nope'") && e.contains("i8 (Int8)"),
+        "{e}"
+    );
     assert!(problem("no_numeric.parquet", &none).contains("no numeric"));
     assert!(problem("no_rows.parquet", &none).contains("0 rows"));
     assert!(problem("corrupt_footer.parquet", &none).contains("not a readable Parquet file"));
@@ -137,7 +172,16 @@ fn bad_inputs_are_errors_naming_file_column_and_row() {
     assert!(problem("corrupt.arrow", &none).contains("not a readable Arrow IPC file"));
     assert!(problem("empty.parquet", &none).contains("empty"));
     let e = open_matrix_with(fixture("blobs.npy"), &columns(&["x0"])).unwrap_err();
-    assert!(matches!(e, CoreError::InvalidParameter { name: "columns", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            CoreError::InvalidParameter {
+                name: "columns",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]

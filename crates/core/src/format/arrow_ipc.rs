@@ -80,7 +80,12 @@ fn block_bytes(path: &Path, buffer: &Buffer, block: &Block) -> Result<Buffer> {
 
 /// The row count a record batch block's message declares, and whether any of
 /// the field nodes `nodes` counts nulls.
-fn batch_meta(path: &Path, bytes: &[u8], meta_len: usize, nodes: &[usize]) -> Result<(usize, bool)> {
+fn batch_meta(
+    path: &Path,
+    bytes: &[u8],
+    meta_len: usize,
+    nodes: &[usize],
+) -> Result<(usize, bool)> {
     let meta = &bytes[..meta_len.min(bytes.len())];
     // An IPC message: optionally the continuation marker 0xFFFFFFFF, then a
     // 4-byte length, then the flatbuffer.
@@ -89,11 +94,18 @@ fn batch_meta(path: &Path, bytes: &[u8], meta_len: usize, nodes: &[usize]) -> Re
         .get(start..)
         .and_then(|m| root_as_message(m).ok())
         .ok_or_else(|| ipc_err(path, "a record batch's metadata is corrupt"))?;
-    let batch = message
-        .header_as_record_batch()
-        .ok_or_else(|| ipc_err(path, "a block listed as a record batch holds another message"))?;
-    let rows = usize::try_from(batch.length())
-        .map_err(|_| ipc_err(path, format_args!("a record batch declares {} rows", batch.length())))?;
+    let batch = message.header_as_record_batch().ok_or_else(|| {
+        ipc_err(
+            path,
+            "a block listed as a record batch holds another message",
+        )
+    })?;
+    let rows = usize::try_from(batch.length()).map_err(|_| {
+        ipc_err(
+            path,
+            format_args!("a record batch declares {} rows", batch.length()),
+        )
+    })?;
     let field_nodes = batch.nodes();
     // A node the metadata lacks: let the decoder find out (and say so).
     let nulls = nodes.iter().any(|&i| {
@@ -180,7 +192,11 @@ impl ArrowIpcFile {
                 Some(first)
             })
             .collect();
-        let nodes: Vec<usize> = convert.columns.iter().map(|c| node_starts[c.field]).collect();
+        let nodes: Vec<usize> = convert
+            .columns
+            .iter()
+            .map(|c| node_starts[c.field])
+            .collect();
         let (sizes, with_nulls): (Vec<usize>, Vec<bool>) = blocks
             .iter()
             .map(|block| {
@@ -250,13 +266,25 @@ impl ArrowIpcFile {
     /// The chosen columns' names, in matrix order.
     #[must_use]
     pub fn column_names(&self) -> Vec<String> {
-        self.rows.decoder.convert.columns.iter().map(|c| c.name.clone()).collect()
+        self.rows
+            .decoder
+            .convert
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 
     /// The chosen columns' Arrow types.
     #[must_use]
     pub fn column_types(&self) -> Vec<String> {
-        self.rows.decoder.convert.columns.iter().map(|c| c.data_type.to_string()).collect()
+        self.rows
+            .decoder
+            .convert
+            .columns
+            .iter()
+            .map(|c| c.data_type.to_string())
+            .collect()
     }
 
     /// The file's record batches.
@@ -294,7 +322,8 @@ impl UnitDecoder for IpcDecoder {
             ));
         }
         out.reserve(len * self.convert.n_cols());
-        self.convert.append(&decoded.slice(offset, len), first_row, out)
+        self.convert
+            .append(&decoded.slice(offset, len), first_row, out)
     }
 }
 

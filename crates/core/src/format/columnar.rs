@@ -35,8 +35,8 @@ use arrow_schema::{DataType, Schema};
 use super::arrow_ipc::ArrowIpcFile;
 use super::parquet::ParquetFile;
 use super::{FormatError, FormatProblem};
-use crate::source::DataSource;
 use crate::error::{CoreError, Result};
+use crate::source::DataSource;
 
 /// How a Parquet or Arrow file's columns become the matrix's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -260,7 +260,12 @@ impl BatchConverter {
     /// [`FormatProblem::NullValue`] naming the column and the file's row of
     /// the first null; [`FormatProblem::Columnar`] if the batch is not what
     /// the schema promised.
-    pub(crate) fn append(&self, batch: &RecordBatch, first_row: usize, out: &mut Vec<f32>) -> Result<()> {
+    pub(crate) fn append(
+        &self,
+        batch: &RecordBatch,
+        first_row: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
         let d = self.columns.len();
         let rows = batch.num_rows();
         let base = out.len();
@@ -319,7 +324,13 @@ impl BatchConverter {
 /// is not of type `t`.
 // Rounding to the nearest f32 is the documented conversion, as numpy's astype.
 #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-fn convert_column(array: &dyn Array, t: &DataType, d: usize, j: usize, dest: &mut [f32]) -> Option<u64> {
+fn convert_column(
+    array: &dyn Array,
+    t: &DataType,
+    d: usize,
+    j: usize,
+    dest: &mut [f32],
+) -> Option<u64> {
     fn fill<T: ArrowPrimitiveType>(
         array: &dyn Array,
         d: usize,
@@ -499,7 +510,11 @@ impl<D: UnitDecoder> ColumnarRows<D> {
     }
 
     /// Rows `range`, row-major, into `scratch`.
-    pub(crate) fn rows<'a>(&self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+    pub(crate) fn rows<'a>(
+        &self,
+        range: Range<usize>,
+        scratch: &'a mut Vec<f32>,
+    ) -> Result<&'a [f32]> {
         super::npy::check_range(&|| self.name(), &range, self.n_rows())?;
         let d = self.n_cols;
         scratch.clear();

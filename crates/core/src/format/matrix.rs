@@ -6,8 +6,8 @@ use std::path::Path;
 use super::arrow_ipc::ArrowIpcFile;
 use super::columnar::{Columnar, MatrixOptions};
 use super::csv::{CsvOptions, CsvReader};
-use super::parquet::ParquetFile;
 use super::npy::{NpyFile, check_range};
+use super::parquet::ParquetFile;
 use super::vecs::VecsFile;
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
@@ -75,7 +75,9 @@ pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Resu
         ));
     }
     match ext.as_str() {
-        "parquet" => ParquetFile::open(path, options).map(|f| Matrix::Columnar(Columnar::Parquet(f))),
+        "parquet" => {
+            ParquetFile::open(path, options).map(|f| Matrix::Columnar(Columnar::Parquet(f)))
+        }
         "arrow" | "feather" => {
             ArrowIpcFile::open(path, options).map(|f| Matrix::Columnar(Columnar::ArrowIpc(f)))
         }

@@ -95,8 +95,12 @@ impl ParquetFile {
             .iter()
             .enumerate()
             .map(|(g, rg)| {
-                usize::try_from(rg.num_rows())
-                    .map_err(|_| parquet_err(path, format_args!("row group {g} has {} rows", rg.num_rows())))
+                usize::try_from(rg.num_rows()).map_err(|_| {
+                    parquet_err(
+                        path,
+                        format_args!("row group {g} has {} rows", rg.num_rows()),
+                    )
+                })
             })
             .collect::<Result<Vec<usize>>>()?;
         let (starts, owners) = split_units(&sizes, (UNIT_BYTES / (4 * d)).max(1));
@@ -177,13 +181,25 @@ impl ParquetFile {
     /// The chosen columns' names, in matrix order.
     #[must_use]
     pub fn column_names(&self) -> Vec<String> {
-        self.rows.decoder.convert.columns.iter().map(|c| c.name.clone()).collect()
+        self.rows
+            .decoder
+            .convert
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 
     /// The chosen columns' Arrow types (`Float32`, `Int64`, `Decimal128(10, 2)`, …).
     #[must_use]
     pub fn column_types(&self) -> Vec<String> {
-        self.rows.decoder.convert.columns.iter().map(|c| c.data_type.to_string()).collect()
+        self.rows
+            .decoder
+            .convert
+            .columns
+            .iter()
+            .map(|c| c.data_type.to_string())
+            .collect()
     }
 
     /// The file's row groups (empty ones included).
@@ -213,11 +229,13 @@ impl UnitDecoder for ParquetDecoder {
             parquet_err(path, format_args!("row group {}: {e}", u.row_group))
         };
         let group_rows = self.meta.metadata().row_group(u.row_group).num_rows();
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(self.bytes.clone(), self.meta.clone())
-                .with_row_groups(vec![u.row_group])
-                .with_projection(self.mask.clone())
-                .with_batch_size(u.len);
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.bytes.clone(),
+            self.meta.clone(),
+        )
+        .with_row_groups(vec![u.row_group])
+        .with_projection(self.mask.clone())
+        .with_batch_size(u.len);
         if i64::try_from(u.len).ok() != Some(group_rows) {
             let mut select = Vec::with_capacity(2);
             if u.offset > 0 {
