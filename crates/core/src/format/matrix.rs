@@ -21,7 +21,7 @@ pub enum Matrix {
     /// A memory-mapped `.fvecs` or `.bvecs` file.
     Vecs(VecsFile),
     /// A Parquet (`.parquet`) or Arrow IPC (`.arrow`, `.feather`) file.
-    Columnar(Columnar),
+    Columnar(Box<Columnar>),
     /// A matrix read into memory (a `.csv` file).
     InMemory {
         /// The source's name for messages (the file path).
@@ -75,12 +75,10 @@ pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Resu
         ));
     }
     match ext.as_str() {
-        "parquet" => {
-            ParquetFile::open(path, options).map(|f| Matrix::Columnar(Columnar::Parquet(f)))
-        }
-        "arrow" | "feather" => {
-            ArrowIpcFile::open(path, options).map(|f| Matrix::Columnar(Columnar::ArrowIpc(f)))
-        }
+        "parquet" => ParquetFile::open(path, options)
+            .map(|f| Matrix::Columnar(Box::new(Columnar::Parquet(f)))),
+        "arrow" | "feather" => ArrowIpcFile::open(path, options)
+            .map(|f| Matrix::Columnar(Box::new(Columnar::ArrowIpc(f)))),
         "npy" => NpyFile::open(path).map(Matrix::Npy),
         "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
         "csv" => read_csv(path),
