@@ -97,6 +97,8 @@ struct Make {
     dir: bool,
     npy: Option<Npy>,
     from: Option<String>,
+    /// A committed Parquet/Arrow fixture (crates/core/tests/fixtures/columnar).
+    fixture: Option<String>,
     #[serde(default)]
     keep_half: bool,
     keep_first: Option<usize>,
@@ -422,11 +424,16 @@ impl Env {
             std::fs::create_dir_all(&path).unwrap();
             return path;
         }
-        let mut bytes = match (&make.npy, make.from.as_deref()) {
-            (Some(n), None) => npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes(&n.descr)),
-            (None, Some(from @ ("km" | "ck"))) => std::fs::read(self.get(from)).unwrap(),
-            (None, None) => Vec::new(),
-            _ => panic!("{name}: npy, or from km or ck"),
+        let mut bytes = match (&make.npy, make.from.as_deref(), make.fixture.as_deref()) {
+            (Some(n), None, None) => {
+                npy_bytes(&n.descr, n.fortran, &n.shape, &n.values.bytes(&n.descr))
+            }
+            (None, Some(from @ ("km" | "ck")), None) => std::fs::read(self.get(from)).unwrap(),
+            (None, None, Some(f)) => {
+                std::fs::read(repo().join("crates/core/tests/fixtures/columnar").join(f)).unwrap()
+            }
+            (None, None, None) => Vec::new(),
+            _ => panic!("{name}: npy, from km or ck, or a fixture"),
         };
         if !make.json_set.is_empty() {
             let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
