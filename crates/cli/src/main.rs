@@ -97,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     input::set_options(mmclust_core::format::MatrixOptions {
         columns: g.columns.clone(),
+        ..Default::default()
     });
     let result = run_command(g, cli.command);
     // Integer columns beyond 2^24 met while reading (warned once, at the end).

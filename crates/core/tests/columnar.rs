@@ -28,6 +28,7 @@ fn all_rows(m: &dyn DataSource) -> Vec<u32> {
 fn columns(names: &[&str]) -> MatrixOptions {
     MatrixOptions {
         columns: Some(names.iter().map(|s| s.to_string()).collect()),
+        ..MatrixOptions::default()
     }
 }
 
@@ -96,6 +97,40 @@ fn scattered_ranges_match_across_units_and_row_groups() {
             }
         }
         assert!(m.rows(599..601, &mut scratch).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn row_groups_split_into_many_units_read_the_same_bits() {
+    let want = all_rows(&open_matrix(fixture("blobs.npy")).unwrap());
+    for unit_rows in [1, 7, 16, 50] {
+        let options = MatrixOptions {
+            unit_rows: Some(unit_rows),
+            ..MatrixOptions::default()
+        };
+        for name in BLOBS {
+            // A sequential read (each reader continued unit after unit) ...
+            let m = open_matrix_with(fixture(name), &options).unwrap();
+            let mut scratch = Vec::new();
+            let mut got = Vec::new();
+            for start in (0..600).step_by(13) {
+                let rows = m.rows(start..(start + 13).min(600), &mut scratch).unwrap();
+                got.extend(rows.iter().map(|v| v.to_bits()));
+            }
+            assert_eq!(got, want, "{name}, units of {unit_rows}");
+            // ... and backwards (each unit's reader started at the unit).
+            let m = open_matrix_with(fixture(name), &options).unwrap();
+            for start in (0..600).step_by(29).rev() {
+                let end = (start + 29).min(600);
+                let rows = m.rows(start..end, &mut scratch).unwrap();
+                let bits: Vec<u32> = rows.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(
+                    bits,
+                    want[start * 5..end * 5],
+                    "{name}, units of {unit_rows}"
+                );
+            }
+        }
     }
 }
 

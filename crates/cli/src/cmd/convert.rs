@@ -171,7 +171,8 @@ fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize)> {
 const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 
 /// Any matrix → Parquet: float32 columns `x0`, `x1`, … (or the input's
-/// column names), snappy-compressed, written chunk by chunk in row order.
+/// column names), snappy-compressed, plain-encoded (no dictionary), written
+/// chunk by chunk in row order.
 fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize)> {
     use std::sync::Arc;
 
@@ -195,6 +196,8 @@ fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize)> {
     ));
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        // Float data rarely repeats: a dictionary would only be dropped again.
+        .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
         .build();
     let mut out = AtomicOutput::create(&a.output, &[a.input.as_path()])?;

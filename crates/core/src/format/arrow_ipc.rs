@@ -19,8 +19,8 @@ use arrow_schema::DataType;
 
 use super::FormatProblem;
 use super::columnar::{
-    BatchConverter, ColumnarRows, MatrixOptions, UNIT_BYTES, UnitDecoder, format_err,
-    select_columns, split_units,
+    BatchConverter, ColumnarRows, MatrixOptions, UnitDecoder, format_err, select_columns,
+    split_units,
 };
 use super::mapped::FileBytes;
 use crate::error::{CoreError, Result};
@@ -211,7 +211,7 @@ impl ArrowIpcFile {
             .collect::<Result<Vec<(usize, bool)>>>()?
             .into_iter()
             .unzip();
-        let (starts, owners) = split_units(&sizes, (UNIT_BYTES / (4 * d)).max(1));
+        let (starts, owners) = split_units(&sizes, options.unit_rows(d));
         let units = owners
             .iter()
             .zip(starts.windows(2))

@@ -45,6 +45,17 @@ pub struct MatrixOptions {
     /// the file's order (other columns are skipped). Only Parquet and Arrow
     /// files have named columns: a file of another format refuses it.
     pub columns: Option<Vec<String>>,
+    /// Rows per decoded unit; `None`: [`UNIT_BYTES`] of `f32` rows. Memory
+    /// and speed only: the values read do not depend on it (tests set it
+    /// small to split row groups into many units).
+    pub unit_rows: Option<usize>,
+}
+
+impl MatrixOptions {
+    /// Rows per unit for `d` columns.
+    pub(crate) fn unit_rows(&self, d: usize) -> usize {
+        self.unit_rows.unwrap_or(UNIT_BYTES / (4 * d.max(1))).max(1)
+    }
 }
 
 /// Decoded bytes per Parquet unit (a run of rows within one row group):
@@ -532,8 +543,10 @@ impl<D: UnitDecoder> ColumnarRows<D> {
     }
 }
 
-/// Row starts of units: `sizes` in order, each split into pieces of at most
-/// `max_rows` of nearly equal length; empty sizes give no unit. Returns the
+/// Row starts of units: `sizes` in order, each split into pieces of
+/// `max_rows` (the last one of each size shorter), so that a reader of
+/// batches of `max_rows` rows from a unit's start yields the next units in
+/// turn; empty sizes give no unit. Returns the
 /// starts (with the total at the end) and, per unit, the index of its size
 /// and the unit's first row within it.
 pub(crate) fn split_units(sizes: &[usize], max_rows: usize) -> (Vec<usize>, Vec<(usize, usize)>) {
@@ -544,9 +557,9 @@ pub(crate) fn split_units(sizes: &[usize], max_rows: usize) -> (Vec<usize>, Vec<
         if n == 0 {
             continue;
         }
-        let pieces = n.div_ceil(max_rows.max(1));
-        for p in 0..pieces {
-            let (a, b) = (n * p / pieces, n * (p + 1) / pieces);
+        let step = max_rows.max(1);
+        for a in (0..n).step_by(step) {
+            let b = (a + step).min(n);
             owners.push((i, a));
             total += b - a;
             starts.push(total);
@@ -607,8 +620,8 @@ mod tests {
     #[test]
     fn units_split_evenly_and_skip_empty_groups() {
         let (starts, owners) = split_units(&[10, 0, 3], 4);
-        assert_eq!(starts, vec![0, 3, 6, 10, 13]);
-        assert_eq!(owners, vec![(0, 0), (0, 3), (0, 6), (2, 0)]);
+        assert_eq!(starts, vec![0, 4, 8, 10, 13]);
+        assert_eq!(owners, vec![(0, 0), (0, 4), (0, 8), (2, 0)]);
         let (starts, owners) = split_units(&[], 4);
         assert_eq!((starts, owners), (vec![0], vec![]));
     }

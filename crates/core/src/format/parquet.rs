@@ -14,17 +14,18 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 
 use super::FormatProblem;
 use super::columnar::{
-    BatchConverter, ColumnarRows, MatrixOptions, UNIT_BYTES, UnitDecoder, format_err,
+    BatchConverter, ColumnarRows, MatrixOptions, UnitDecoder, cache_capacity, format_err,
     select_columns, split_units,
 };
 use super::mapped::FileBytes;
@@ -48,6 +49,13 @@ struct ParquetDecoder {
     convert: BatchConverter,
     /// Per unit: row group, first row within it, rows, first row in the file.
     units: Vec<Unit>,
+    /// Rows per unit (the last of a row group has fewer).
+    unit_rows: usize,
+    /// Readers left where a unit ended, by the unit they read next: a worker
+    /// that goes on to the next unit of its row group (a sequential pass)
+    /// continues one instead of starting a reader and skipping to the unit.
+    /// At most [`super::columnar::cache_capacity`] of them, oldest out.
+    readers: Mutex<Vec<(usize, ParquetRecordBatchReader)>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +111,8 @@ impl ParquetFile {
                 })
             })
             .collect::<Result<Vec<usize>>>()?;
-        let (starts, owners) = split_units(&sizes, (UNIT_BYTES / (4 * d)).max(1));
+        let unit_rows = options.unit_rows(d);
+        let (starts, owners) = split_units(&sizes, unit_rows);
         let units = owners
             .iter()
             .zip(starts.windows(2))
@@ -129,6 +138,8 @@ impl ParquetFile {
             convert,
             units,
             meta,
+            unit_rows,
+            readers: Mutex::new(Vec::new()),
         };
         let file = ParquetFile {
             rows: ColumnarRows::new(path, decoder, d, starts),
@@ -221,36 +232,75 @@ impl ParquetFile {
     }
 }
 
-impl UnitDecoder for ParquetDecoder {
-    fn decode(&self, unit: usize, out: &mut Vec<f32>) -> Result<()> {
+impl ParquetDecoder {
+    /// A reader of unit `unit` and the units after it in its row group, in
+    /// batches of one unit each.
+    fn reader(&self, unit: usize) -> Result<ParquetRecordBatchReader> {
+        if let Some(reader) = {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = readers.iter().position(|r| r.0 == unit);
+            found.map(|i| readers.remove(i).1)
+        } {
+            return Ok(reader);
+        }
         let u = self.units[unit];
-        let path = &self.convert.path;
-        let err = |e: &dyn std::fmt::Display| {
-            parquet_err(path, format_args!("row group {}: {e}", u.row_group))
-        };
         let group_rows = self.meta.metadata().row_group(u.row_group).num_rows();
+        let group_rows = usize::try_from(group_rows).unwrap_or(0);
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
             self.bytes.clone(),
             self.meta.clone(),
         )
         .with_row_groups(vec![u.row_group])
         .with_projection(self.mask.clone())
-        .with_batch_size(u.len);
-        if i64::try_from(u.len).ok() != Some(group_rows) {
-            let mut select = Vec::with_capacity(2);
-            if u.offset > 0 {
-                select.push(RowSelector::skip(u.offset));
-            }
-            select.push(RowSelector::select(u.len));
-            builder = builder.with_row_selection(RowSelection::from(select));
+        .with_batch_size(self.unit_rows);
+        if u.offset > 0 {
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(u.offset),
+                RowSelector::select(group_rows.saturating_sub(u.offset)),
+            ]));
         }
-        let reader = builder.build().map_err(|e| err(&e))?;
+        builder.build().map_err(|e| self.err(u, &e))
+    }
+
+    fn err(&self, u: Unit, e: &dyn std::fmt::Display) -> CoreError {
+        parquet_err(
+            &self.convert.path,
+            format_args!("row group {}: {e}", u.row_group),
+        )
+    }
+}
+
+impl UnitDecoder for ParquetDecoder {
+    fn decode(&self, unit: usize, out: &mut Vec<f32>) -> Result<()> {
+        let u = self.units[unit];
+        let mut reader = self.reader(unit)?;
+        let batch = match reader.next() {
+            Some(batch) => batch.map_err(|e| self.err(u, &e))?,
+            None => return Err(self.err(u, &"fewer rows than the metadata promises")),
+        };
+        if batch.num_rows() != u.len {
+            return Err(self.err(
+                u,
+                &format_args!(
+                    "{} rows decoded where {} were expected",
+                    batch.num_rows(),
+                    u.len
+                ),
+            ));
+        }
         out.reserve(u.len * self.convert.n_cols());
-        let mut row = u.first_row;
-        for batch in reader {
-            let batch = batch.map_err(|e| err(&e))?;
-            self.convert.append(&batch, row, out)?;
-            row += batch.num_rows();
+        self.convert.append(&batch, u.first_row, out)?;
+        let next = unit + 1;
+        if self
+            .units
+            .get(next)
+            .is_some_and(|n| n.row_group == u.row_group)
+        {
+            let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+            if readers.len() >= cache_capacity() {
+                readers.remove(0);
+            }
+            readers.push((next, reader));
         }
         Ok(())
     }
