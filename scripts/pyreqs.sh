@@ -6,7 +6,9 @@
 pin() { grep -E "^$1==" scripts/requirements-peers.txt; }
 
 # What the Python tests import beside mmclust (crates/python/tests).
-PY_TEST_REQS=("$(pin numpy)" "$(pin scipy)" "$(pin scikit-learn)" "pytest==9.2.0")
+# pyarrow, pandas: Tables, DataFrames and Parquet paths as inputs (test_dataframes.py);
+# test-only, the package itself never needs them.
+PY_TEST_REQS=("$(pin numpy)" "$(pin scipy)" "$(pin scikit-learn)" "$(pin pyarrow)" "$(pin pandas)" "pytest==9.2.0")
 # The build backend (crates/python/pyproject.toml asks for maturin>=1.9,<2).
 MATURIN_REQ="maturin==1.16.0"
 

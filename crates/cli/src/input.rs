@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{Matrix, NpyFile, open_matrix};
+use mmclust_core::format::{Columnar, Matrix, MatrixOptions, NpyFile, open_matrix_with};
 use mmclust_core::source::Concat;
 use serde::Serialize;
 
@@ -18,11 +18,23 @@ pub(crate) struct Fingerprint {
     pub(crate) cols: usize,
     pub(crate) dtype: String,
     pub(crate) bytes: u64,
+    /// The columns read, by name (Parquet and Arrow inputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) columns: Option<Vec<String>>,
 }
 
-/// Opens a matrix file of any supported format.
+/// How data inputs' columns are chosen (`--columns`), set once by `main`.
+static OPTIONS: std::sync::OnceLock<MatrixOptions> = std::sync::OnceLock::new();
+
+/// Sets the options every data input is opened with.
+pub(crate) fn set_options(options: MatrixOptions) {
+    let _ = OPTIONS.set(options);
+}
+
+/// Opens a matrix file of any supported format (Parquet and Arrow files with
+/// the `--columns` of the command line).
 pub(crate) fn open(path: &Path) -> Result<Matrix> {
-    let m = open_matrix(path)?;
+    let m = open_matrix_with(path, OPTIONS.get_or_init(MatrixOptions::default))?;
     crate::progress::set_input_row_bytes(path, m.n_rows());
     Ok(m)
 }
@@ -56,7 +68,10 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
         let m = open(p)?;
         let fp = fingerprint(p, &m);
         if let Some(f) = &first
-            && (f.cols != fp.cols || f.dtype != fp.dtype || f.format != fp.format)
+            && (f.cols != fp.cols
+                || f.dtype != fp.dtype
+                || f.format != fp.format
+                || f.columns != fp.columns)
         {
             return Err(crate::fail::usage(format!(
                 "--shards: {} is {} × {} {} ({}) but {} is {} × {} {} ({}); every shard needs the same columns, dtype and format",
@@ -87,6 +102,7 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
             cols: first.cols,
             dtype: first.dtype,
             bytes,
+            columns: first.columns,
         },
         paths,
     })
@@ -146,6 +162,11 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
         ),
         Matrix::Npz(s) => ("npz", s.dtypes().0.to_string()),
         Matrix::InMemory { .. } => ("csv", "<f4".to_string()),
+        Matrix::Columnar(c) => (c.format(), columnar_dtype(c)),
+    };
+    let columns = match m {
+        Matrix::Columnar(c) => Some(c.column_names()),
+        _ => None,
     };
     Fingerprint {
         path: path.to_path_buf(),
@@ -154,7 +175,20 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
         cols: m.n_cols(),
         dtype,
         bytes,
+        columns,
     }
+}
+
+/// The column types of a Parquet or Arrow input, each once, in order of
+/// first appearance (`Float32`, `Int64,Decimal128(9, 2)`).
+fn columnar_dtype(c: &Columnar) -> String {
+    let mut types: Vec<String> = Vec::new();
+    for t in c.column_types() {
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    types.join(",")
 }
 
 /// Prints `value` as the one JSON object of the run on stdout, with the key

@@ -47,6 +47,10 @@ pub(crate) struct Global {
     /// Seed of every random choice.
     #[arg(long, global = true, default_value_t = 0, value_name = "S")]
     pub(crate) seed: u64,
+    /// Parquet and Arrow input: the columns to read, by name, in this order
+    /// (default: every integer, float and decimal column).
+    #[arg(long, global = true, value_name = "A,B,...", value_delimiter = ',')]
+    pub(crate) columns: Option<Vec<String>>,
 }
 
 impl Global {
@@ -91,7 +95,20 @@ enum Command {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
-    match cli.command {
+    input::set_options(mmclust_core::format::MatrixOptions {
+        columns: g.columns.clone(),
+        ..Default::default()
+    });
+    let result = run_command(g, cli.command);
+    // Integer columns beyond 2^24 met while reading (warned once, at the end).
+    for line in mmclust_core::format::take_precision_warnings() {
+        g.warn(line);
+    }
+    result
+}
+
+fn run_command(g: &Global, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Bench(a) => cmd::bench::run(g, a),
         Command::Info(a) => cmd::info::run(g, a),
         Command::Convert(a) => cmd::convert::run(g, a),

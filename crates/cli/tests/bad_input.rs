@@ -97,7 +97,8 @@ struct Make {
     dir: bool,
     npy: Option<Npy>,
     from: Option<String>,
-    /// A committed file of `tests/data/` (the sparse `.npz` fixtures).
+    /// A committed file: a sparse `.npz` of `crates/cli/tests/data/`, or a
+    /// Parquet/Arrow fixture of `crates/core/tests/fixtures/columnar/`.
     fixture: Option<String>,
     #[serde(default)]
     keep_half: bool,
@@ -430,10 +431,20 @@ impl Env {
             }
             (None, Some(from @ ("km" | "ck")), None) => std::fs::read(self.get(from)).unwrap(),
             (None, None, Some(file)) => {
-                std::fs::read(repo().join("crates/cli/tests/data").join(file)).unwrap()
+                // The sparse `.npz` fixtures live in this crate's tests/data,
+                // the Parquet/Arrow ones with the core crate's readers.
+                let here = repo().join("crates/cli/tests/data").join(file);
+                let path = if here.exists() {
+                    here
+                } else {
+                    repo()
+                        .join("crates/core/tests/fixtures/columnar")
+                        .join(file)
+                };
+                std::fs::read(path).unwrap()
             }
             (None, None, None) => Vec::new(),
-            _ => panic!("{name}: npy, from km or ck, or fixture"),
+            _ => panic!("{name}: npy, from km or ck, or a fixture"),
         };
         if !make.json_set.is_empty() {
             let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

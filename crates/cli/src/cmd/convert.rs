@@ -1,5 +1,6 @@
-//! `mmclust convert IN OUT`: csv ↔ npy, fvecs/bvecs → npy, any dtype → float32,
-//! sparse `.npz` compressed ↔ uncompressed (and → dense `.npy`).
+//! `mmclust convert IN OUT`: csv ↔ npy, fvecs/bvecs/Parquet/Arrow → npy,
+//! any matrix → Parquet, any dtype → float32, sparse `.npz` compressed ↔
+//! uncompressed (and → dense `.npy`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,17 +19,18 @@ use crate::progress::map_in_order;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
 /// line) → .npy; .npy of any supported dtype, .fvecs or .bvecs → float32 .npy;
-/// .npy/.npz/.fvecs/.bvecs → CSV; a sparse CSR .npz → .npz, uncompressed (memory-mapped
-/// when read) or with --compress deflated, or → a dense float32 .npy. The output
-/// format follows OUT's extension.
+/// .parquet, .arrow or .feather (numeric columns) → float32 .npy; any of those
+/// → CSV or Parquet (float32 columns, snappy); a sparse CSR .npz → .npz,
+/// uncompressed (memory-mapped when read) or with --compress deflated, or → a
+/// dense float32 .npy, CSV or Parquet. The output format follows OUT's extension.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  mmclust convert data/faithful.csv faithful.npy\n  mmclust convert sift_base.fvecs sift.npy\n  mmclust convert small.npy small.csv\n  mmclust convert tfidf.npz tfidf-mapped.npz"
+    after_help = "Examples:\n  mmclust convert data/faithful.csv faithful.npy\n  mmclust convert sift_base.fvecs sift.npy\n  mmclust convert small.npy small.csv\n  mmclust convert table.parquet table.npy --columns a,b,c\n  mmclust convert blobs.npy blobs.parquet\n  mmclust convert tfidf.npz tfidf-mapped.npz"
 )]
 pub(crate) struct Args {
-    /// Input: .csv, .npy, .npz (sparse CSR), .fvecs or .bvecs.
+    /// Input: .csv, .npy, .npz (sparse CSR), .fvecs, .bvecs, .parquet, .arrow or .feather.
     input: PathBuf,
-    /// Output: .npy (float32), .csv, or .npz (from an .npz).
+    /// Output: .npy (float32), .csv, .parquet (float32 columns, snappy), or .npz (from an .npz).
     output: PathBuf,
     /// .npz → .npz: deflate the members (scipy's default); without it they are
     /// stored, the form that is memory-mapped instead of inflated on every run.
@@ -56,6 +58,13 @@ enum Header {
     Auto,
     Yes,
     No,
+}
+
+/// The inputs read as matrices (streamed, any size).
+macro_rules! MATRIX_IN {
+    () => {
+        "npy" | "npz" | "fvecs" | "bvecs" | "parquet" | "arrow" | "feather"
+    };
 }
 
 fn extension(p: &Path) -> String {
@@ -88,11 +97,12 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
             let m = mmclust_core::format::convert_npz(&a.input, &a.output, a.compress)?;
             m.shape()
         }
-        ("npy" | "npz" | "fvecs" | "bvecs", "npy") => matrix_to_npy(g, &a)?,
-        ("npy" | "npz" | "fvecs" | "bvecs", "csv") => matrix_to_csv(g, &a)?,
+        (MATRIX_IN!(), "npy") => matrix_to_npy(g, &a)?,
+        (MATRIX_IN!(), "csv") => matrix_to_csv(g, &a)?,
+        (MATRIX_IN!(), "parquet") => matrix_to_parquet(g, &a)?,
         _ => {
             return Err(usage(format!(
-                "cannot convert {} to {}: supported are .csv → .npy, .npy/.npz/.fvecs/.bvecs → .npy, .npy/.npz/.fvecs/.bvecs → .csv, .npz → .npz",
+                "cannot convert {} to {}: supported are .csv → .npy, .npy/.npz/.fvecs/.bvecs/.parquet/.arrow/.feather → .npy, .csv or .parquet, .npz → .npz",
                 a.input.display(),
                 a.output.display()
             )));
@@ -170,6 +180,84 @@ fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize)> {
         |rows| writer.write(&rows),
     )?;
     writer.finish()?;
+    Ok((m.n_rows(), d))
+}
+
+/// Rows per Parquet row group written: the parquet crate's default, as
+/// pyarrow's (1 Mi rows).
+const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
+
+/// Any matrix → Parquet: float32 columns `x0`, `x1`, … (or the input's
+/// column names), snappy-compressed, plain-encoded (no dictionary), written
+/// chunk by chunk in row order.
+fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize)> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float32Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let m = open(&a.input)?;
+    let d = m.n_cols();
+    let names = match &m {
+        mmclust_core::format::Matrix::Columnar(c) => c.column_names(),
+        _ => (0..d).map(|j| format!("x{j}")).collect(),
+    };
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Float32, false))
+            .collect::<Vec<_>>(),
+    ));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        // Float data rarely repeats: a dictionary would only be dropped again.
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+        .build();
+    let mut out = AtomicOutput::create(&a.output, &[a.input.as_path()])?;
+    let output = a.output.clone();
+    let parquet_err = |e: parquet::errors::ParquetError| {
+        anyhow::anyhow!("{}: cannot write Parquet: {e}", output.display())
+    };
+    let mut writer =
+        ArrowWriter::try_new(out.file(), schema.clone(), Some(props)).map_err(parquet_err)?;
+    let mut failed = None;
+    map_in_order(
+        g,
+        "convert",
+        &m,
+        |chunk| {
+            // Transposed to columns per chunk: O(chunk) memory.
+            let n = chunk.data.len() / d.max(1);
+            let columns: Vec<ArrayRef> = (0..d)
+                .map(|j| {
+                    Arc::new(Float32Array::from_iter_values(
+                        (0..n).map(|i| chunk.data[i * d + j]),
+                    )) as ArrayRef
+                })
+                .collect();
+            Ok(columns)
+        },
+        |columns| {
+            if failed.is_none() {
+                let batch = RecordBatch::try_new(schema.clone(), columns)
+                    .map_err(|e| parquet::errors::ParquetError::General(e.to_string()))
+                    .and_then(|b| writer.write(&b));
+                if let Err(e) = batch {
+                    failed = Some(e);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(parquet_err(e));
+    }
+    writer.close().map_err(parquet_err)?;
+    out.commit()?;
     Ok((m.n_rows(), d))
 }
 

@@ -117,6 +117,13 @@ impl FileBytes {
         }
     }
 
+    /// The bytes as a shared, cheaply cloned [`bytes::Bytes`] (the map stays
+    /// alive while any clone or slice does): what the Parquet and Arrow
+    /// readers take, zero-copy.
+    pub(crate) fn into_shared(self) -> bytes::Bytes {
+        bytes::Bytes::from_owner(self)
+    }
+
     /// `madvise(MADV_SEQUENTIAL)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_sequential(&self) {
         #[cfg(unix)]
@@ -142,6 +149,12 @@ impl FileBytes {
         if let FileBytes::Mapped(map, _) = self {
             let _ = map.advise(memmap2::Advice::Random);
         }
+    }
+}
+
+impl AsRef<[u8]> for FileBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
     }
 }
 

@@ -3,9 +3,12 @@
 use std::ops::Range;
 use std::path::Path;
 
+use super::arrow_ipc::ArrowIpcFile;
+use super::columnar::{Columnar, MatrixOptions};
 use super::csv::{CsvOptions, CsvReader};
 use super::npy::{NpyFile, check_range};
 use super::npz::SparseCsr;
+use super::parquet::ParquetFile;
 use super::vecs::VecsFile;
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
@@ -20,6 +23,8 @@ pub enum Matrix {
     Vecs(VecsFile),
     /// A sparse CSR `.npz` file (scipy's `save_npz`), read as dense rows.
     Npz(SparseCsr),
+    /// A Parquet (`.parquet`) or Arrow IPC (`.arrow`, `.feather`) file.
+    Columnar(Box<Columnar>),
     /// A matrix read into memory (a `.csv` file).
     InMemory {
         /// The source's name for messages (the file path).
@@ -35,14 +40,27 @@ pub enum Matrix {
 const CSV_BATCH_ROWS: usize = 4096;
 
 /// Opens a matrix by its extension (case-insensitive): `.npy`, `.fvecs`,
-/// `.bvecs` are memory-mapped; `.npz` is a sparse CSR matrix ([`SparseCsr`]); `.csv` is parsed into memory (small inputs
-/// only), its header detected as [`CsvOptions::default`] describes.
+/// `.bvecs` are memory-mapped; `.npz` is a sparse CSR matrix ([`SparseCsr`]);
+/// `.csv` is parsed into memory (small inputs only), its header detected as
+/// [`CsvOptions::default`] describes;
+/// `.parquet`, `.arrow` and `.feather` are read row group by row group
+/// (every numeric column: see [`open_matrix_with`]).
 ///
 /// # Errors
 /// [`FormatProblem::UnknownExtension`] for other extensions; the errors of
 /// [`NpyFile::open`], [`VecsFile::open`] and [`CsvReader`];
 /// [`FormatProblem::Empty`] for a CSV file without data rows.
 pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
+    open_matrix_with(path, &MatrixOptions::default())
+}
+
+/// [`open_matrix`] with `options` for the columns of a Parquet or Arrow file.
+///
+/// # Errors
+/// As [`open_matrix`], those of [`ParquetFile::open`] and
+/// [`ArrowIpcFile::open`], and [`CoreError::InvalidParameter`] when
+/// `options.columns` is given for a format without column names.
+pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<Matrix> {
     let path = path.as_ref();
     // A missing file or a directory is reported as such, whatever its name.
     drop(super::mapped::open_input(path)?);
@@ -51,7 +69,20 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
+    if options.columns.is_some() && !matches!(ext.as_str(), "parquet" | "arrow" | "feather") {
+        return Err(CoreError::param(
+            "columns",
+            format!(
+                "{}: only Parquet and Arrow files have named columns; drop --columns for this file",
+                path.display()
+            ),
+        ));
+    }
     match ext.as_str() {
+        "parquet" => ParquetFile::open(path, options)
+            .map(|f| Matrix::Columnar(Box::new(Columnar::Parquet(f)))),
+        "arrow" | "feather" => ArrowIpcFile::open(path, options)
+            .map(|f| Matrix::Columnar(Box::new(Columnar::ArrowIpc(f)))),
         "npy" => NpyFile::open(path).map(Matrix::Npy),
         "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
         "npz" => SparseCsr::open(path).map(Matrix::Npz),
@@ -60,7 +91,7 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
             path,
             FormatProblem::UnknownExtension {
                 detail: format!(
-                    "unknown matrix format {}; expected .npy, .npz (sparse CSR), .fvecs, .bvecs or .csv",
+                    "unknown matrix format {}; expected .npy, .npz (sparse CSR), .fvecs, .bvecs, .csv, .parquet, .arrow or .feather",
                     if ext.is_empty() {
                         "(no extension)".to_string()
                     } else {
@@ -101,6 +132,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.n_rows(),
             Matrix::Vecs(f) => f.n_rows(),
             Matrix::Npz(f) => f.n_rows(),
+            Matrix::Columnar(f) => f.source().n_rows(),
             Matrix::InMemory { n_rows, .. } => *n_rows,
         }
     }
@@ -110,6 +142,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.n_cols(),
             Matrix::Vecs(f) => f.n_cols(),
             Matrix::Npz(f) => f.n_cols(),
+            Matrix::Columnar(f) => f.source().n_cols(),
             Matrix::InMemory { n_cols, .. } => *n_cols,
         }
     }
@@ -119,6 +152,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.rows(range, scratch),
             Matrix::Vecs(f) => f.rows(range, scratch),
             Matrix::Npz(f) => f.rows(range, scratch),
+            Matrix::Columnar(f) => f.source().rows(range, scratch),
             Matrix::InMemory {
                 name,
                 data,
@@ -136,6 +170,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.name(),
             Matrix::Vecs(f) => f.name(),
             Matrix::Npz(f) => f.name(),
+            Matrix::Columnar(f) => f.source().name(),
             Matrix::InMemory { name, .. } => name.clone(),
         }
     }
@@ -145,7 +180,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.advise_sequential(),
             Matrix::Vecs(f) => f.advise_sequential(),
             Matrix::Npz(f) => f.advise_sequential(),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 
@@ -154,7 +189,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.advise_random(),
             Matrix::Vecs(f) => f.advise_random(),
             Matrix::Npz(f) => f.advise_random(),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 
@@ -163,7 +198,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.will_need(range),
             Matrix::Vecs(f) => f.will_need(range),
             Matrix::Npz(f) => f.will_need(range),
-            Matrix::InMemory { .. } => {}
+            Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Matrix file formats: `.npy` (read and write), `.fvecs` and `.bvecs` (read),
-//! sparse CSR `.npz` (read; rewritten compressed or not),
-//! numeric `.csv` (read, small inputs), and [`open_matrix`], which picks one by
+//! sparse CSR `.npz` (read; rewritten compressed or not), numeric `.csv` (read,
+//! small inputs), Parquet and Arrow IPC (read), and [`open_matrix`], which picks
+//! one by
 //! extension.
 //!
 //! Readers memory-map the file, validate everything the header promises against
@@ -19,9 +20,14 @@
 //! * `npz`: [`SparseCsr`], scipy's CSR `.npz` (stored members mapped in
 //!   place, deflated ones inflated once to a scratch file), read as dense
 //!   rows; `zip`: the zip directory reader and writer it uses.
+//! * `parquet`: [`ParquetFile`]; `arrow_ipc`: [`ArrowIpcFile`] (Feather v2);
+//!   `columnar`: what they share (column choice, conversion to `f32`, the
+//!   bounded cache of decoded row groups).
 
 use std::path::PathBuf;
 
+mod arrow_ipc;
+mod columnar;
 mod csv;
 mod mapped;
 mod matrix;
@@ -29,14 +35,18 @@ mod npy;
 mod npy_header;
 mod npy_writer;
 mod npz;
+mod parquet;
 mod vecs;
 mod zip;
 
+pub use arrow_ipc::ArrowIpcFile;
+pub use columnar::{Columnar, MatrixOptions, UNIT_BYTES, cache_capacity, take_precision_warnings};
 pub use csv::{CsvOptions, CsvReader};
-pub use matrix::{Matrix, open_matrix};
+pub use matrix::{Matrix, open_matrix, open_matrix_with};
 pub use npy::{Dtype, NpyFile, f16_bits_to_f32, read_npy_vector_f32, read_npy_vector_i32};
 pub use npy_writer::{NpyElement, NpyWriter, npy_header_bytes, write_npy_f32};
 pub use npz::{SparseCsr, convert_npz};
+pub use parquet::ParquetFile;
 pub use vecs::{VecsFile, VecsKind};
 
 /// The largest `.npy` header accepted, in bytes (64 KiB).
@@ -146,6 +156,24 @@ pub enum FormatProblem {
     SparseNotCsr { format: String },
     #[error("row {row} (0-based): {detail}; the CSR matrix is corrupt")]
     SparseRow { row: usize, detail: String },
+    #[error("not a readable Parquet file ({detail})")]
+    Parquet { detail: String },
+    #[error("not a readable Arrow IPC file ({detail})")]
+    ArrowIpc { detail: String },
+    #[error(
+        "column '{column}' is {data_type}, not numeric; choose integer, float or decimal columns with --columns"
+    )]
+    NotNumericColumn { column: String, data_type: String },
+    #[error("no column named '{column}'; the file's columns are {columns}")]
+    MissingColumn { column: String, columns: String },
+    #[error("no numeric (integer, float or decimal) column; the file's columns are {columns}")]
+    NoNumericColumns { columns: String },
+    #[error(
+        "column '{column}' is null at row {row} (0-based); fill or drop the rows with nulls first"
+    )]
+    NullValue { column: String, row: usize },
+    #[error("{detail}")]
+    Columnar { detail: String },
 }
 
 impl FormatError {

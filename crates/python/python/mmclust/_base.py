@@ -134,18 +134,94 @@ def seed_of(random_state):
     )
 
 
+def _module(X):
+    return type(X).__module__.split(".")[0]
+
+
+def _frame_columns(X, values=True):
+    """The numeric columns of a pyarrow Table, a polars DataFrame or a pandas
+    DataFrame with non-numeric columns: a list of (name, 1-D NumPy array), or
+    None for anything else (a numeric pandas frame goes through np.asarray).
+    Integer, float and decimal columns are numeric, as in the engine's
+    Parquet reader; booleans, strings and timestamps are left out. A null is
+    an error naming the column and the row. None of pyarrow, polars, pandas
+    is imported unless X is one of theirs. values=False: names only (None
+    for the arrays), no conversion and no null check."""
+    module = _module(X)
+    if module == "pyarrow" and hasattr(X, "schema") and hasattr(X, "column_names"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out = []
+        for field, column in zip(X.schema, X.columns):
+            t = field.type
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+                continue
+            if not values:
+                out.append((field.name, None))
+                continue
+            if column.null_count:
+                row = pc.index(pc.is_null(column), True).as_py()
+                raise ValueError(f"column {field.name!r} is null at row {row}; fill or drop the rows with nulls first")
+            if pa.types.is_decimal(t):
+                column = pc.cast(column, pa.float64())
+            out.append((field.name, column.to_numpy()))
+        return out
+    if module == "polars" and hasattr(X, "schema") and hasattr(X, "get_column"):
+        out = []
+        for name, dtype in X.schema.items():
+            if not dtype.is_numeric():
+                continue
+            if not values:
+                out.append((name, None))
+                continue
+            column = X.get_column(name)
+            if column.null_count():
+                row = int(column.is_null().arg_max())
+                raise ValueError(f"column {name!r} is null at row {row}; fill or drop the rows with nulls first")
+            if dtype.is_decimal():
+                column = column.cast(float)
+            out.append((name, column.to_numpy()))
+        return out
+    if module == "pandas" and hasattr(X, "select_dtypes"):
+        numeric = X.select_dtypes("number")
+        if numeric.shape[1] == X.shape[1]:
+            return None
+        return [(name, numeric[name].to_numpy() if values else None) for name in numeric.columns]
+    return None
+
+
+def _frame_matrix(columns):
+    """The columns as one C-order 2-D array: float32 (each column converted as
+    `astype(np.float32)`), the engine's type."""
+    if not columns:
+        raise ValueError("no numeric (integer, float or decimal) column to cluster")
+    n = len(columns[0][1])
+    X = np.empty((n, len(columns)), dtype=np.float32)
+    for j, (_, values) in enumerate(columns):
+        X[:, j] = np.asarray(values).astype(np.float32)
+    return X
+
+
 def as_input(X):
-    """What the engine reads: a `str` path, or a 2-D NumPy array of a real
+    """What the engine reads: a `str` path (`.npy`, `.parquet`, `.arrow`, …,
+    opened by the engine's own readers), or a 2-D NumPy array of a real
     dtype in native byte order (read in place when C-contiguous float32,
     converted chunk by chunk otherwise). A scipy.sparse matrix becomes the
-    path of a temporary uncompressed CSR `.npz` (see `_sparse_as_npz`). Array-likes (lists, DataFrames) go
-    through `np.asarray`; only unusual dtypes are copied here."""
+    path of a temporary uncompressed CSR `.npz` (see `_sparse_as_npz`).
+    Array-likes (lists, numeric pandas DataFrames) go through `np.asarray`; a
+    pyarrow Table, a polars DataFrame and a pandas DataFrame with non-numeric
+    columns give their numeric columns as float32; only unusual dtypes are
+    copied here."""
     if isinstance(X, (str, os.PathLike)):
         return os.fspath(X)
     if hasattr(X, "tocsr"):
         return _sparse_as_npz(X)
     if hasattr(X, "toarray"):
         raise TypeError("this sparse format is not supported; pass a scipy.sparse matrix or X.toarray()")
+    columns = _frame_columns(X)
+    if columns is not None:
+        return _frame_matrix(columns)
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if X.ndim != 2:
@@ -209,7 +285,12 @@ def n_features_of(inp, native):
 
 
 def feature_names_of(X):
-    """`feature_names_in_` of a DataFrame with string column names, else None."""
+    """`feature_names_in_` of a DataFrame or Table with string column names
+    (its numeric columns, as `as_input` reads them), else None."""
+    frame = _frame_columns(X, values=False) if _module(X) in ("pyarrow", "polars", "pandas") else None
+    if frame is not None:
+        names = np.asarray([name for name, _ in frame], dtype=object)
+        return names if all(isinstance(c, str) for c in names) else None
     columns = getattr(X, "columns", None)
     if columns is None:
         return None

@@ -1,0 +1,237 @@
+//! Parquet and Arrow IPC inputs against the `.npy` of the same data, written
+//! by pyarrow and numpy (`scripts/make_parquet_fixtures.sh`): every file gives
+//! the `.npy`'s `f32` values bit for bit, whatever its row groups, codec,
+//! column order or column types, read whole or in scattered row ranges.
+
+use std::path::PathBuf;
+
+use mmclust_core::format::{
+    Matrix, MatrixOptions, open_matrix, open_matrix_with, take_precision_warnings,
+};
+use mmclust_core::{CoreError, DataSource};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/columnar")
+        .join(name)
+}
+
+fn all_rows(m: &dyn DataSource) -> Vec<u32> {
+    let mut scratch = Vec::new();
+    m.rows(0..m.n_rows(), &mut scratch)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+fn columns(names: &[&str]) -> MatrixOptions {
+    MatrixOptions {
+        columns: Some(names.iter().map(|s| s.to_string()).collect()),
+        ..MatrixOptions::default()
+    }
+}
+
+const BLOBS: [&str; 6] = [
+    "blobs_rg64_none.parquet",
+    "blobs_rg100_snappy.parquet",
+    "blobs_rg1000_zstd.parquet",
+    "blobs_rg37_lz4_v1pages.parquet",
+    "blobs.feather",
+    "blobs_uncompressed.arrow",
+];
+
+#[test]
+fn every_layout_reads_the_npy_bits() {
+    let npy = open_matrix(fixture("blobs.npy")).unwrap();
+    let want = all_rows(&npy);
+    for name in BLOBS {
+        let m = open_matrix(fixture(name)).unwrap();
+        assert!(matches!(m, Matrix::Columnar(_)), "{name}");
+        assert_eq!((m.n_rows(), m.n_cols()), (600, 5), "{name}");
+        assert_eq!(all_rows(&m), want, "{name}");
+    }
+    let shuffled = open_matrix_with(
+        fixture("blobs_shuffled.parquet"),
+        &columns(&["x0", "x1", "x2", "x3", "x4"]),
+    )
+    .unwrap();
+    assert_eq!(all_rows(&shuffled), want);
+    // Without --columns: the file's order (x3, x0, x4, x1, x2).
+    let file_order = open_matrix(fixture("blobs_shuffled.parquet")).unwrap();
+    let got = all_rows(&file_order);
+    for i in 0..600 {
+        for (j, &src) in [3, 0, 4, 1, 2].iter().enumerate() {
+            assert_eq!(got[i * 5 + j], want[i * 5 + src]);
+        }
+    }
+}
+
+#[test]
+fn scattered_ranges_match_across_units_and_row_groups() {
+    let npy = open_matrix(fixture("blobs.npy")).unwrap();
+    let want = all_rows(&npy);
+    let ranges = [
+        (0, 1),
+        (63, 65),
+        (99, 301),
+        (599, 600),
+        (37, 38),
+        (500, 600),
+        (0, 600),
+        (250, 250),
+    ];
+    for name in BLOBS {
+        let m = open_matrix(fixture(name)).unwrap();
+        let mut scratch = Vec::new();
+        // Twice: decoded the first time, cached the second.
+        for _ in 0..2 {
+            for &(a, b) in ranges.iter().rev() {
+                let got: Vec<u32> = m
+                    .rows(a..b, &mut scratch)
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                assert_eq!(got, want[a * 5..b * 5], "{name} {a}..{b}");
+            }
+        }
+        assert!(m.rows(599..601, &mut scratch).is_err(), "{name}");
+    }
+}
+
+#[test]
+fn row_groups_split_into_many_units_read_the_same_bits() {
+    let want = all_rows(&open_matrix(fixture("blobs.npy")).unwrap());
+    for unit_rows in [1, 7, 16, 50] {
+        let options = MatrixOptions {
+            unit_rows: Some(unit_rows),
+            ..MatrixOptions::default()
+        };
+        for name in BLOBS {
+            // A sequential read (each reader continued unit after unit) ...
+            let m = open_matrix_with(fixture(name), &options).unwrap();
+            let mut scratch = Vec::new();
+            let mut got = Vec::new();
+            for start in (0..600).step_by(13) {
+                let rows = m.rows(start..(start + 13).min(600), &mut scratch).unwrap();
+                got.extend(rows.iter().map(|v| v.to_bits()));
+            }
+            assert_eq!(got, want, "{name}, units of {unit_rows}");
+            // ... and backwards (each unit's reader started at the unit).
+            let m = open_matrix_with(fixture(name), &options).unwrap();
+            for start in (0..600).step_by(29).rev() {
+                let end = (start + 29).min(600);
+                let rows = m.rows(start..end, &mut scratch).unwrap();
+                let bits: Vec<u32> = rows.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(
+                    bits,
+                    want[start * 5..end * 5],
+                    "{name}, units of {unit_rows}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn integer_float_and_decimal_columns_convert_as_numpy() {
+    let want = all_rows(&open_matrix(fixture("mixed.npy")).unwrap());
+    for name in ["mixed.parquet", "mixed.feather"] {
+        let m = open_matrix(fixture(name)).unwrap();
+        assert_eq!((m.n_rows(), m.n_cols()), (40, 7), "{name}");
+        assert_eq!(all_rows(&m), want, "{name}");
+        let Matrix::Columnar(c) = &m else {
+            panic!("{name}")
+        };
+        assert_eq!(
+            c.column_names(),
+            ["i8", "i32", "u16", "i64", "f16", "f64", "dec"]
+        );
+        let picked = open_matrix_with(fixture(name), &columns(&["dec", "i8", "dec"])).unwrap();
+        let got = all_rows(&picked);
+        for i in 0..40 {
+            assert_eq!(
+                got[i * 3..i * 3 + 3],
+                [want[i * 7 + 6], want[i * 7], want[i * 7 + 6]]
+            );
+        }
+    }
+}
+
+fn problem(name: &str, options: &MatrixOptions) -> String {
+    match open_matrix_with(fixture(name), options) {
+        Ok(_) => panic!("{name} opened"),
+        Err(e) => {
+            assert!(e.is_input_error(), "{name}: {e}");
+            let text = e.to_string();
+            assert!(text.contains(name), "{text}");
+            assert_eq!(text.lines().count(), 1, "{text}");
+            text
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors_naming_file_column_and_row() {
+    let none = MatrixOptions::default();
+    for name in ["nulls.parquet", "nulls_nostats.parquet", "nulls.feather"] {
+        let e = problem(name, &none);
+        assert!(e.contains("column 'b' is null at row 7"), "{e}");
+    }
+    // Column 'a' alone has no nulls.
+    assert_eq!(
+        open_matrix_with(fixture("nulls.parquet"), &columns(&["a"]))
+            .unwrap()
+            .n_rows(),
+        12
+    );
+    for (col, ty) in [("name", "Utf8"), ("flag", "Boolean"), ("when", "Timestamp")] {
+        for file in ["mixed.parquet", "mixed.feather"] {
+            let e = problem(file, &columns(&["i8", col]));
+            assert!(
+                e.contains(&format!("column '{col}' is {ty}")) && e.contains("not numeric"),
+                "{e}"
+            );
+        }
+    }
+    let e = problem("mixed.parquet", &columns(&["nope"]));
+    assert!(
+        e.contains("no column named 'nope'") && e.contains("i8 (Int8)"),
+        "{e}"
+    );
+    assert!(problem("no_numeric.parquet", &none).contains("no numeric"));
+    assert!(problem("no_rows.parquet", &none).contains("0 rows"));
+    assert!(problem("corrupt_footer.parquet", &none).contains("not a readable Parquet file"));
+    assert!(problem("truncated.parquet", &none).contains("not a readable Parquet file"));
+    assert!(problem("corrupt.arrow", &none).contains("not a readable Arrow IPC file"));
+    assert!(problem("empty.parquet", &none).contains("empty"));
+    let e = open_matrix_with(fixture("blobs.npy"), &columns(&["x0"])).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CoreError::InvalidParameter {
+                name: "columns",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn integers_beyond_2_pow_24_are_rounded_and_reported_once() {
+    let m = open_matrix(fixture("big_ints.parquet")).unwrap();
+    let mut scratch = Vec::new();
+    let rows = m.rows(0..3, &mut scratch).unwrap().to_vec();
+    #[allow(clippy::cast_precision_loss)]
+    let want = [1.0, 1.0, (1u64 << 24) as f32, 2.0, (1u64 << 40) as f32, 3.0];
+    assert_eq!(rows, want);
+    m.rows(0..3, &mut scratch).unwrap();
+    let warnings: Vec<String> = take_precision_warnings()
+        .into_iter()
+        .filter(|w| w.contains("big_ints.parquet"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("column 'big'"), "{warnings:?}");
+}

@@ -1,0 +1,130 @@
+"""Writes the Parquet / Arrow IPC fixtures of crates/core/tests/columnar.rs and
+crates/cli/tests/parquet_cli.rs.
+
+pyarrow is the trusted peer: every file is written by pyarrow itself, and the
+.npy beside it holds the float32 matrix numpy computes from the same columns
+(`astype(np.float32)`), so the Rust reader is tested against what the Arrow
+writers produce and what numpy would feed the engine.
+
+Usage:
+    python make_parquet_fixtures.py OUT_DIR
+"""
+
+import os
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+from decimal import Decimal
+
+
+def blobs():
+    """600 x 5 float32 rows around 3 centres (seeded)."""
+    rng = np.random.default_rng(20261204)
+    centres = rng.normal(0.0, 6.0, size=(3, 5))
+    labels = rng.integers(0, 3, size=600)
+    x = centres[labels] + rng.normal(0.0, 1.0, size=(600, 5))
+    return x.astype(np.float32)
+
+
+def table(x, order=None):
+    names = [f"x{j}" for j in range(x.shape[1])]
+    order = order or list(range(x.shape[1]))
+    return pa.table({names[j]: pa.array(x[:, j]) for j in order})
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    p = lambda name: os.path.join(out, name)
+
+    x = blobs()
+    np.save(p("blobs.npy"), x)
+    t = table(x)
+    # Row groups of several sizes (none divides 600 evenly but 100), codecs.
+    pq.write_table(t, p("blobs_rg64_none.parquet"), row_group_size=64, compression="none")
+    pq.write_table(t, p("blobs_rg100_snappy.parquet"), row_group_size=100, compression="snappy")
+    pq.write_table(t, p("blobs_rg1000_zstd.parquet"), row_group_size=1000, compression="zstd")
+    pq.write_table(t, p("blobs_rg37_lz4_v1pages.parquet"), row_group_size=37,
+                   compression="lz4", data_page_version="1.0", data_page_size=256)
+    # Columns stored in another order: --columns x0,x1,x2,x3,x4 reads the matrix.
+    pq.write_table(table(x, [3, 0, 4, 1, 2]), p("blobs_shuffled.parquet"), row_group_size=128)
+    # Feather v2 (LZ4 by default) and uncompressed Arrow IPC, batches of 128 / 50.
+    feather.write_feather(t, p("blobs.feather"), chunksize=128)
+    feather.write_feather(t, p("blobs_uncompressed.arrow"), compression="uncompressed", chunksize=50)
+    # Shards: 200 + 250 + 150 rows.
+    os.makedirs(p("shards"), exist_ok=True)
+    for i, (a, b) in enumerate([(0, 200), (200, 450), (450, 600)]):
+        pq.write_table(table(x[a:b]), p(f"shards/part-{i}.parquet"), row_group_size=90)
+
+    # Every numeric type, and the columns that are not numeric, interleaved.
+    n = 40
+    i = np.arange(n)
+    dec = [Decimal(int(v)) / Decimal(4) for v in (i * 7 - 100)]  # multiples of 0.25
+    mixed = pa.table({
+        "i8": pa.array((i % 50 - 25).astype(np.int8)),
+        "name": pa.array([f"row{k}" for k in i]),
+        "i32": pa.array((i * 1000 - 7).astype(np.int32)),
+        "u16": pa.array((i * 3).astype(np.uint16)),
+        "flag": pa.array(i % 2 == 0),
+        "i64": pa.array((i * i - 50).astype(np.int64)),
+        "f16": pa.array((i / 8).astype(np.float16)),
+        "when": pa.array(i.astype("datetime64[s]")),
+        "f64": pa.array(np.sqrt(i + 0.5)),
+        "dec": pa.array(dec, type=pa.decimal128(9, 2)),
+    })
+    pq.write_table(mixed, p("mixed.parquet"), row_group_size=16)
+    feather.write_feather(mixed, p("mixed.feather"), chunksize=16)
+    expected = np.stack([
+        (i % 50 - 25).astype(np.int8).astype(np.float32),
+        (i * 1000 - 7).astype(np.int32).astype(np.float32),
+        (i * 3).astype(np.uint16).astype(np.float32),
+        (i * i - 50).astype(np.int64).astype(np.float32),
+        (i / 8).astype(np.float16).astype(np.float32),
+        np.sqrt(i + 0.5).astype(np.float32),
+        np.array([float(v) for v in dec]).astype(np.float32),
+    ], axis=1)
+    np.save(p("mixed.npy"), np.ascontiguousarray(expected))
+
+    # Integers beyond 2^24: read (rounded), with a warning.
+    pq.write_table(pa.table({"big": pa.array([1, 2**24 + 1, 2**40 + 3], type=pa.int64()),
+                             "small": pa.array([1.0, 2.0, 3.0], type=pa.float32())}),
+                   p("big_ints.parquet"))
+
+    # Nulls: in row 7 (row group 1 of 4-row groups), with and without statistics.
+    vals = pa.array([float(k) if k != 7 else None for k in range(12)], type=pa.float32())
+    other = pa.array([float(k) for k in range(12)], type=pa.float32())
+    nt = pa.table({"a": other, "b": vals})
+    pq.write_table(nt, p("nulls.parquet"), row_group_size=4)
+    pq.write_table(nt, p("nulls_nostats.parquet"), row_group_size=4, write_statistics=False)
+    feather.write_feather(nt, p("nulls.feather"), chunksize=4)
+
+    # Only strings and booleans.
+    pq.write_table(pa.table({"s": pa.array(["a", "b"]), "t": pa.array([True, False])}),
+                   p("no_numeric.parquet"))
+    # A schema and no rows.
+    pq.write_table(pa.table({"a": pa.array([], type=pa.float32())}), p("no_rows.parquet"))
+    # A corrupt footer: the Thrift metadata overwritten, the length and magic kept.
+    good = open(p("blobs_rg100_snappy.parquet"), "rb").read()
+    footer_len = int.from_bytes(good[-8:-4], "little")
+    start = len(good) - 8 - footer_len
+    bad = good[:start] + bytes([0xEE]) * footer_len + good[-8:]
+    open(p("corrupt_footer.parquet"), "wb").write(bad)
+    # Truncated: the last half of the file gone (no footer magic).
+    open(p("truncated.parquet"), "wb").write(good[: len(good) // 2])
+    # A corrupt Arrow file: magic at both ends, garbage between.
+    open(p("corrupt.arrow"), "wb").write(b"ARROW1\0\0" + bytes([0x5A]) * 64 + b"ARROW1")
+    # An empty file (0 bytes).
+    open(p("empty.parquet"), "wb").close()
+
+    for name in sorted(os.listdir(out)):
+        if name.endswith((".parquet", ".feather", ".arrow")) and name not in (
+                "corrupt_footer.parquet", "truncated.parquet", "corrupt.arrow", "empty.parquet"):
+            # Every well-formed file reads back with pyarrow.
+            path = p(name)
+            (pq.read_table(path) if name.endswith(".parquet") else feather.read_table(path))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
