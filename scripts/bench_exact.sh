@@ -8,9 +8,10 @@
 #        assignment. Set THREADS (default: nproc), REPS (default 3) and PATHS
 #        (default: every path this CPU has but scalar).
 # Shapes: overlapping blobs n = 1e6, d = 32, k = 100; n = 2e5, d = 384,
-# k = 100 and k = 1000; n = 5e5, d = 64, k = 1000 (the bf16 range's edge).
+# k = 100 and k = 1000; n = 5e5, d = 64, k = 1000 and k = 100 (the bf16 range's edge).
 # Prints one Markdown table (median of REPS runs of 10 iterations each, tol 0,
-# --algorithm lloyd) with the CPU model.
+# --algorithm lloyd, the variants alternating run by run; the speed-up is the
+# first row's time over each row's) with the CPU model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-target/bench-exact}
@@ -33,34 +34,46 @@ init b32 100 c_b32_100
 init b384 100 c_b384_100
 init b384 1000 c_b384_1000
 init b64 1000 c_b64_1000
+init b64 100 c_b64_100
 # The paths this CPU has (the refusal of a bogus one lists them), without the
 # scalar one unless PATHS names it: it is there for correctness, not speed.
 have=$( (MMCLUST_ISA=bogus "$m" info "$dir/b32.npy" 2>&1 || true) | sed -n 's/.*this CPU has \([^;]*\);.*/\1/p' | tr -d ',')
 paths=${PATHS:-$(echo "$have" | tr ' ' '\n' | grep -v '^scalar$' | tr '\n' ' ')}
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, threads=${threads}"
 echo
-echo "| shape | binary / path | ms per iteration (median of $reps) | rechecks per row |"
-echo "|---|---|---:|---:|"
-run() { # label binary isa data k init
-  local times=() rc=""
-  for _ in $(seq "$reps"); do
-    local j
-    j=$(env ${3:+MMCLUST_ISA=$3} "$2" --threads "$threads" kmeans "$dir/$4.npy" -k "$5" --init "$dir/$6.npy" \
-      --algorithm lloyd --max-iter 10 --tol 0 --json --quiet 2>/dev/null)
-    times+=("$(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"])' "$j")")
-    rc=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("rechecks_per_row","-"))' "$j")
-  done
-  local med
-  med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '| %s | %s | %.1f | %s |\n' "$1" "$7" "$med" "$rc"
+echo "| shape | binary / path | ms per iteration (median of $reps) | vs the first row | rechecks per row |"
+echo "|---|---|---:|---:|---:|"
+once() { # binary isa data k init -> "ms rechecks"
+  local j
+  j=$(env ${2:+MMCLUST_ISA=$2} "$1" --threads "$threads" kmeans "$dir/$3.npy" -k "$4" --init "$dir/$5.npy" \
+    --algorithm lloyd --max-iter 10 --tol 0 --json --quiet 2>/dev/null)
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"], j.get("rechecks_per_row","-"))' "$j"
 }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# The runs alternate between the binaries and paths, repetition by
+# repetition, so that a change in the machine's speed (a shared host) falls
+# on all of them alike.
 for shape in "b32 100 c_b32_100 n=1e6,d=32,k=100" "b384 100 c_b384_100 n=2e5,d=384,k=100" \
-             "b384 1000 c_b384_1000 n=2e5,d=384,k=1000" "b64 1000 c_b64_1000 n=5e5,d=64,k=1000"; do
+             "b384 1000 c_b384_1000 n=2e5,d=384,k=1000" "b64 1000 c_b64_1000 n=5e5,d=64,k=1000" \
+             "b64 100 c_b64_100 n=5e5,d=64,k=100"; do
   set -- $shape
-  if [ -n "${BASELINE:-}" ]; then
-    run "$4" "$BASELINE" "" "$1" "$2" "$3" "baseline ($(basename "$BASELINE"))"
-  fi
-  for p in $paths; do
-    run "$4" "$m" "$p" "$1" "$2" "$3" "exact, $p"
+  variants=()
+  [ -z "${BASELINE:-}" ] || variants+=("$BASELINE|")
+  for p in $paths; do variants+=("$m|$p"); done
+  declare -A times=() rcs=()
+  for _ in $(seq "$reps"); do
+    for v in "${variants[@]}"; do
+      read -r ms rc < <(once "${v%%|*}" "${v#*|}" "$1" "$2" "$3")
+      times[$v]+="$ms "
+      rcs[$v]=$rc
+    done
   done
+  first=""
+  for v in "${variants[@]}"; do
+    med=$(printf '%s\n' ${times[$v]} | median)
+    [ -n "$first" ] || first=$med
+    if [ "${v%%|*}" = "$m" ]; then label="exact, ${v#*|}"; else label="baseline ($(basename "${v%%|*}"))"; fi
+    printf '| %s | %s | %.1f | %.2fx | %s |\n' "$4" "$label" "$med" "$(python3 -c "print($first/$med)")" "${rcs[$v]}"
+  done
+  unset times rcs
 done

@@ -9,8 +9,8 @@
 //! assignment kernels' throughput, exact ([`assign_chunk`], with its
 //! re-checks per row) and the `f32` fast formula ([`assign_chunk_fast`]),
 //! each as a share of the measured peak of the arithmetic it runs (the exact
-//! kernel runs bf16 products on the `amx` path for `d ≥ 64`, `k ≥ 64`,
-//! `f32` ones elsewhere); a Lloyd iteration; an EM iteration (diagonal and
+//! kernel runs bf16 products on the `amx` path for `d ≥ 64`, `k ≥ 64`, on
+//! the `avx512bf16` path when also `k·d ≥ 32768`, `f32` ones elsewhere); a Lloyd iteration; an EM iteration (diagonal and
 //! full covariance); and a file's streaming read rate. The scalar path has
 //! no measured peak (portable code has no fixed instruction mix), so no
 //! percentages there.
@@ -337,8 +337,13 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         let products = match (key, arith) {
             ("exact", Arithmetic::F32Fma) => " (f32 products, re-checked)".to_string(),
             ("exact", _) => format!(
-                " ({} bf16 products: d >= 64, k >= 64 on this path; re-checked)",
-                arith_label(arith)
+                " ({} bf16 products: d >= 64, k >= 64{} on this path; re-checked)",
+                arith_label(arith),
+                if arith == Arithmetic::Amx {
+                    ""
+                } else {
+                    ", k*d >= 32768"
+                }
             ),
             _ => String::new(),
         };

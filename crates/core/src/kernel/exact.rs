@@ -31,17 +31,28 @@ use crate::isa::Isa;
 /// bytes; bf16 estimates: `rows · k · 4` bytes).
 pub(super) const BLOCK: usize = bf16::ROW_BLOCK;
 
-/// Whether the bf16 pre-screen serves `isa` for this shape: only the AMX
-/// path, where the products pay (`scripts/bench_exact.sh`, Intel Xeon with
-/// AMX, per Lloyd iteration against the `f32` pre-screen: 2.2 times faster
-/// at d = 64 and d = 128 with k = 1000, even at k = 100; at d = 32 it lost
-/// 1.2–1.3 times to its per-row scan over every centre). AVX512-BF16's
-/// `vdpbf16ps` ran at about half the `f32` FMA rate on that CPU, so that
-/// path keeps the `f32` pre-screen until a CPU where it pays (Zen 4) is
-/// measured.
+/// Whether the bf16 pre-screen serves `isa` for this shape, from
+/// `scripts/bench_exact.sh` (per Lloyd iteration against the `f32`
+/// pre-screen, re-checks included):
+///
+/// * AMX (Intel Xeon with AMX): 2.2 times faster at d = 64 and d = 128 with
+///   k = 1000, faster even at k = 100; at d = 32 it lost 1.2–1.3 times to its
+///   per-row scan over every centre.
+/// * AVX512-BF16 without AMX (AMD EPYC, Zen 4, 2 cores, medians of 5
+///   alternating runs): 1.93 times faster at d = 384, k = 1000; 1.29 at
+///   d = 384, k = 100; 1.17 at d = 64, k = 1000; but 0.90 at d = 64,
+///   k = 100, where the products are too little of the work to pay for the
+///   estimates' scans. So there it needs `k·d ≥` [`BF16_MIN_KD_AVX512`]. On
+///   the Intel Xeon, whose `vdpbf16ps` ran at half its `f32` FMA rate, the
+///   path lost everywhere; that CPU has AMX, which takes precedence.
 pub(super) fn use_bf16(isa: Isa, k: usize, d: usize) -> bool {
-    isa >= Isa::Amx && d >= BF16_MIN_D && k >= BF16_MIN_K
+    d >= BF16_MIN_D
+        && k >= BF16_MIN_K
+        && (isa >= Isa::Amx || (isa >= Isa::Avx512Bf16 && k * d >= BF16_MIN_KD_AVX512))
 }
+
+/// Least `k·d` for the AVX512-BF16 pre-screen (see [`use_bf16`]).
+const BF16_MIN_KD_AVX512: usize = 1 << 15;
 
 /// Smallest dimension for the bf16 pre-screen: below it the row's
 /// translation, the estimates' scan and the re-checks cost more than the
@@ -171,7 +182,7 @@ pub(super) fn block_bf16(
         // two roundings of values at most `scale` (1 + 2⁻⁶) in magnitude):
         // within `delta` of the `f64` ones the bound speaks of.
         let delta = 2f64.powi(-22) * scale + 2f64.powi(-140);
-        let (v1, nan) = scan::least(isa, &centers.sub_norms32, dots);
+        let (v1, nan) = scan::least(isa, &centers.sub_norms32, dots, &mut s.groups);
         // The least `f64` estimate is at most `v1 + delta`, and the
         // threshold grows with it; a centre whose `f32` estimate exceeds
         // `threshold + delta` has an `f64` one above the threshold.
@@ -190,7 +201,7 @@ pub(super) fn block_bf16(
         // nearest: the reference distance decides among them. The `f32`
         // threshold is rounded up.
         let t32 = (threshold as f32).next_up();
-        scan::at_most(isa, &centers.sub_norms32, dots, t32, &mut s.cand);
+        scan::at_most(isa, &centers.sub_norms32, dots, &s.groups, t32, &mut s.cand);
         labels[i] = match s.cand.len() {
             1 => s.cand[0],
             // Not possible (the least estimate is below its threshold) unless

@@ -349,6 +349,7 @@ pub struct AssignScratch {
     /// The bf16 pre-screen's estimates of a block, its candidates, its
     /// conversion buffers.
     dots: Vec<f32>,
+    groups: Vec<f32>,
     cand: Vec<u32>,
     vals: Vec<f32>,
     bf16: Option<bf16::Bf16Scratch>,

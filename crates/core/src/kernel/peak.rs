@@ -620,7 +620,16 @@ mod tests {
         );
         assert_eq!(
             exact_assignment_arithmetic(Isa::Avx512Bf16, 100, 384),
+            Arithmetic::Avx512Bf16
+        );
+        // Below k·d = 2¹⁵ the AVX512-BF16 estimates do not pay.
+        assert_eq!(
+            exact_assignment_arithmetic(Isa::Avx512Bf16, 100, 64),
             Arithmetic::F32Fma
+        );
+        assert_eq!(
+            exact_assignment_arithmetic(Isa::Amx, 100, 64),
+            Arithmetic::Amx
         );
         assert_eq!(
             exact_assignment_arithmetic(Isa::Amx, 100, 8),

@@ -460,7 +460,8 @@ fn exact_assignment_counts_its_rechecks() {
     assert_eq!(scratch.take_rechecks(), 0);
 }
 
-/// Shapes in the bf16 pre-screen's range (AMX: `d ≥ 64`, `k ≥ 64`) and the
+/// Shapes in the bf16 pre-screen's range (AMX: `d ≥ 64`, `k ≥ 64`; AVX512-BF16: also
+/// `k·d ≥ 32768`, here at d = 384 and 1024) and the
 /// AVX2 lane pre-screen: every path gives the reference labels and bits,
 /// near ties and data far from the origin included.
 #[test]
