@@ -69,7 +69,7 @@ class KernelKMeans(_NystromBase):
 
     `kernel` is 'rbf' (exp(−γ‖x−y‖²)) or 'polynomial'/'poly'
     ((γ x·y + coef0)^degree); `gamma=None` is a local scale for rbf (the
-    median distance from a landmark to its max(7, ⌈M/10⌉)-th nearest other
+    median distance from a landmark to its max(7, ⌈M/12⌉)-th nearest other
     landmark, σ, and γ = 1/(2σ²); `gamma_` holds it) and 1/d for polynomial.
     `n_components` is the number of landmarks M (scikit-learn's
     `Nystroem(n_components)`), picked by 'k-means++' or 'uniform'
