@@ -243,8 +243,8 @@ fn exp_loop(v: &mut [f64]) {
 fn exp_one(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // fdlibm's split of ln 2: n·LN2_HI is exact for |n| < 2^11.
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // Adding 1.5·2^52 rounds to an integer (to nearest even), which then
     // sits in the low mantissa bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;

@@ -289,7 +289,10 @@ fn tql2(vt: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
                 p = -s * s2 * c3 * el1 * e[l] / dl1;
                 e[l] = s * p;
                 d[l] = c * p;
-                if !(e[l].abs() > eps * tst1) {
+                if !matches!(
+                    e[l].abs().partial_cmp(&(eps * tst1)),
+                    Some(std::cmp::Ordering::Greater)
+                ) {
                     break;
                 }
             }
