@@ -113,6 +113,7 @@ def main() -> None:
                     gammas[name] = summary["gamma"]
                 ari = adjusted_rand_score(truth, np.load(lab))
                 rows.append((n, shape, name, summary.get("gamma"), ari, runs))
+                print(f"{n} {shape} {name}: ARI {ari:.4f}, wall {runs}", file=sys.stderr, flush=True)
             for src in ["mmclust kernel k-means", "mmclust spectral"]:
                 g = gammas[src]
                 cmd = [sys.executable, __file__, "--peer", "--data", str(x), "--gamma", repr(g),
@@ -120,6 +121,8 @@ def main() -> None:
                 runs = [timed(cmd)[:2] for _ in range(args.reps)]
                 ari = adjusted_rand_score(truth, np.load(lab))
                 rows.append((n, shape, f"sklearn Nystroem+KMeans (γ of {src})", g, ari, runs))
+                print(f"{n} {shape} sklearn (γ of {src}): ARI {ari:.4f}, wall {runs}",
+                      file=sys.stderr, flush=True)
             print(f"done n = {n} {shape}", file=sys.stderr)
     lines = [f"Moons and rings, k = 2, M = {args.landmarks} landmarks, medians of {args.reps} runs.",
              "", "| n | data | engine | γ | ARI | wall s | peak RSS MiB |", "|---|---|---|---|---|---|---|"]

