@@ -11,7 +11,7 @@
 //!   noise amplified by 1/√λ), so φ has M' ≤ M components.
 //! * Arithmetic: the squared distances (or products) x·l, the kernel values
 //!   and K·W in `f64` from the `f32` data, blocked for the vector units with
-//!   the same bits on every instruction set ([`crate::blocked`]); φ is
+//!   the same bits on every instruction set (`crate::blocked`); φ is
 //!   rounded to `f32` once, at the end (relative error ≤ 2⁻²⁴ per component
 //!   on top of an `f64` computation), so φ(x)·φ(y) matches an `f64`
 //!   reference to about 1e-7 times ‖φ(x)‖‖φ(y)‖.
@@ -483,7 +483,7 @@ impl NystromMap {
 
     /// φ of row-major `rows` (d columns each) into `out` (M' per row), in
     /// `f64`; the per-row result does not depend on which rows come along,
-    /// nor on the instruction set (see [`crate::blocked`]).
+    /// nor on the instruction set (see `crate::blocked`).
     pub fn map_rows_f64(&self, rows: &[f32], out: &mut [f64]) {
         let (d, m, mp) = (self.d, self.n_landmarks(), self.n_components);
         let n = rows.len() / d;
