@@ -14,7 +14,8 @@
 #        (default 100), THREADS (default nproc), REPS (default 3), ITERS (sparse
 #        path and scikit-learn, default 10), ITERS_DENSE (densified path, default 1:
 #        an iteration there is n·k·d products), METRICS (default
-#        "cosine euclidean"), SKLEARN (default 1).
+#        "cosine euclidean"), SKLEARN (default 1), MMCLUST (a built binary to use
+#        instead of building target/ci/mmclust).
 #
 # The data: a TF-IDF-like matrix made by a short NumPy/SciPy program below (venv
 # from scripts/pyenv.sh): K topics, each row about D·DENSITY words, 70 % from its
@@ -40,8 +41,10 @@ threads=${THREADS:-$(nproc)}
 metrics=${METRICS:-cosine euclidean}
 sklearn=${SKLEARN:-1}
 mkdir -p "$dir"
-cargo build --profile ci -q --bin mmclust
-m=target/ci/mmclust
+if [ -n "${MMCLUST:-}" ]; then m=$MMCLUST; else
+  cargo build --profile ci -q --bin mmclust
+  m=target/ci/mmclust
+fi
 PY=$(scripts/pyenv.sh | tail -n 1)
 base="$dir/tfidf_n${n}_d${d}_p${density}"
 if [ ! -f "$base.npz" ]; then
@@ -83,7 +86,8 @@ one() { # metric iters env... -> "ms_per_iter inertia"
   shift 2
   j=$(env "$@" "$m" --threads "$threads" kmeans "$base.npz" -k "$k" --init "$c0" --algorithm lloyd \
     --max-iter "$it" --tol 0 --metric "$metric" --json --quiet 2>>"$dir/stderr.log")
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"], repr(j["history"][0]))' "$j"
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"], repr(j["history"][0]))' "$j" |
+    tee -a "$dir/runs.log"
 }
 skl() { # metric -> ms_per_iter
   OMP_NUM_THREADS=$threads "$PY" - "$base.npz" "$c0" "$1" "$iters" <<'PYEOF'

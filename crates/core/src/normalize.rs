@@ -311,9 +311,10 @@ impl<S: DataSource> SparseSource for Normalized<S> {
     /// product and rounding per value; the zeros stay `+0`): a row of norm
     /// 0 is the same error, a row of non-finite norm is passed unchanged.
     fn sparse_rows(&self, range: Range<usize>, out: &mut SparseRows) -> Result<()> {
-        let inner = self.inner.sparse().ok_or_else(|| {
-            CoreError::param("source", "the inner source has no sparse rows")
-        })?;
+        let inner = self
+            .inner
+            .sparse()
+            .ok_or_else(|| CoreError::param("source", "the inner source has no sparse rows"))?;
         let start = range.start;
         inner.sparse_rows(range, out)?;
         for i in 0..out.n_rows() {

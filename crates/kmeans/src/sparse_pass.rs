@@ -63,7 +63,11 @@ impl<S: DataSource + ?Sized> DataSource for RangesOnly<'_, S> {
     fn n_cols(&self) -> usize {
         self.0.n_cols()
     }
-    fn rows<'a>(&'a self, _range: Range<usize>, scratch: &'a mut Vec<f32>) -> mmclust_core::Result<&'a [f32]> {
+    fn rows<'a>(
+        &'a self,
+        _range: Range<usize>,
+        scratch: &'a mut Vec<f32>,
+    ) -> mmclust_core::Result<&'a [f32]> {
         scratch.clear();
         Ok(&scratch[..])
     }
@@ -431,11 +435,17 @@ mod tests {
     }
 
     impl SparseSource for Csr {
-        fn sparse_rows(&self, range: Range<usize>, out: &mut SparseRows) -> mmclust_core::Result<()> {
+        fn sparse_rows(
+            &self,
+            range: Range<usize>,
+            out: &mut SparseRows,
+        ) -> mmclust_core::Result<()> {
             out.clear(range.start);
             for r in range {
-                out.cols.extend_from_slice(&self.cols[self.ptr[r]..self.ptr[r + 1]]);
-                out.vals.extend_from_slice(&self.vals[self.ptr[r]..self.ptr[r + 1]]);
+                out.cols
+                    .extend_from_slice(&self.cols[self.ptr[r]..self.ptr[r + 1]]);
+                out.vals
+                    .extend_from_slice(&self.vals[self.ptr[r]..self.ptr[r + 1]]);
                 out.end_row();
             }
             Ok(())
@@ -499,11 +509,17 @@ mod tests {
         let dense = ArraySource::from_slice(&dense_rows, n, d).unwrap();
         assert!(sparse_of(&dense).is_none());
         let weights: Vec<f32> = (0..n).map(|i| ((i * 7) % 5) as f32 * 0.5).collect();
-        let given: Vec<f32> = (0..k).flat_map(|j| dense_rows[j * 37 * d..(j * 37 + 1) * d].to_vec()).collect();
+        let given: Vec<f32> = (0..k)
+            .flat_map(|j| dense_rows[j * 37 * d..(j * 37 + 1) * d].to_vec())
+            .collect();
         let chunking = mmclust_core::parallel::Chunking::with_rows(16).unwrap();
         let mut checked = 0;
         for metric in [Metric::Cosine, Metric::Euclidean] {
-            for init in [Init::KMeansPlusPlus, Init::Random, Init::Given(given.clone())] {
+            for init in [
+                Init::KMeansPlusPlus,
+                Init::Random,
+                Init::Given(given.clone()),
+            ] {
                 for algorithm in [Algorithm::Lloyd, Algorithm::Hamerly] {
                     for w in [None, Some(&weights[..])] {
                         let params = KMeansParams::new(k)
@@ -524,10 +540,16 @@ mod tests {
                         let want = untimed(fit(&dense, 1));
                         for threads in [1, 2] {
                             let got = untimed(fit(&csr, threads));
-                            let what = format!("{params:?} weights {} threads {threads}", w.is_some());
-                            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                            let what =
+                                format!("{params:?} weights {} threads {threads}", w.is_some());
+                            let bits =
+                                |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                             assert_eq!(bits(&got.centers), bits(&want.centers), "{what}: centres");
-                            assert_eq!(got.inertia.to_bits(), want.inertia.to_bits(), "{what}: inertia");
+                            assert_eq!(
+                                got.inertia.to_bits(),
+                                want.inertia.to_bits(),
+                                "{what}: inertia"
+                            );
                             assert_eq!(got, want, "{what}");
                             checked += 1;
                         }

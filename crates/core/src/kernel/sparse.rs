@@ -159,12 +159,16 @@ fn gamma(m: usize, d: usize) -> f64 {
 /// When a column is not below `c.len()`.
 #[must_use]
 pub fn estimate(cols: &[u32], vals: &[f32], c: &[f32]) -> Estimate {
-    let nx = vals.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
-    let nc = c.iter().fold(0.0f64, |s, &v| s + f64::from(v) * f64::from(v));
-    let dot = cols
+    let nx = vals
         .iter()
-        .zip(vals)
-        .fold(0.0f64, |s, (&p, &v)| s + f64::from(v) * f64::from(c[p as usize]));
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>();
+    let nc = c
+        .iter()
+        .fold(0.0f64, |s, &v| s + f64::from(v) * f64::from(v));
+    let dot = cols.iter().zip(vals).fold(0.0f64, |s, (&p, &v)| {
+        s + f64::from(v) * f64::from(c[p as usize])
+    });
     let g = gamma(cols.len(), c.len());
     let root = nx.sqrt() + nc.sqrt();
     Estimate {
@@ -269,7 +273,10 @@ pub fn assign_sparse(
     let all = centers.centers();
     for i in 0..n {
         let (cols, vals) = rows.row(i);
-        let nx = vals.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        let nx = vals
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>();
         let fallback = |s: &mut SparseScratch| {
             s.rechecks += 1;
             rows.densify_row(i, d, &mut s.row);
