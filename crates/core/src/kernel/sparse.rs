@@ -476,7 +476,9 @@ mod tests {
         let x = dense(&cols, &vals, d);
         // c0 and c1 mirror each other's weight on columns 3 and 17 (equal
         // distances up to the reference's own rounding); c2 is c0 with one
-        // value one ulp away; c3 is far.
+        // value one ulp farther from the row (D larger by about 3.7e-10, far
+        // more than the estimates' error of about 7e-11 here: one ulp of a
+        // centre's coordinate is no tie for this bound); c3 is far.
         let mut centers = vec![0.0f32; 4 * d];
         let base = 1.0 / (d as f32).sqrt();
         for j in 0..4 {
@@ -489,7 +491,7 @@ mod tests {
         centers[d + 3] = 0.1;
         centers[d + 17] = 0.3;
         centers.copy_within(0..d, 2 * d);
-        centers[2 * d + 40_001] = f32::from_bits(centers[40_001].to_bits() + 1);
+        centers[2 * d + 40_001] = f32::from_bits(centers[40_001].to_bits() - 1);
         let packed = PackedCenters::new(&centers, 4, d).unwrap();
         let sc = SparseCenters::new(&packed);
         let mut sr = SparseRows::default();
