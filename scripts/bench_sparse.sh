@@ -1,43 +1,53 @@
 #!/usr/bin/env bash
-# Per-iteration time of spherical (cosine) K-means on a sparse CSR .npz against
-# its dense float32 copy (.npy), from the same initial centres (issue 22: sparse
-# input for documents).
+# Per-iteration time of K-means (spherical/cosine, and Euclidean) on a sparse
+# CSR .npz: the sparse passes (products over the non-zeros, sums of the
+# non-zeros; crates/core/src/kernel/sparse.rs, crates/kmeans/src/sparse_pass.rs)
+# against the densified passes on the same file (MMCLUST_SPARSE=off: each chunk
+# of rows densified, the dense kernels), from the same initial centres, and
+# scikit-learn's KMeans (lloyd) on the CSR matrix (Euclidean; for cosine on the
+# L2-normalised rows, its centres being means, not unit vectors: the same E-step
+# work, not the same algorithm). Issue 22.
 #
 # Usage: scripts/bench_sparse.sh [DIR]   (data and results in DIR, default
 #        target/bench-sparse). Environment: N (rows, default 100000), D (columns,
-#        default 32768), DENSITY (default 0.005), K (default 20), THREADS (default
-#        nproc), REPS (default 3), ITERS (default 10), METRICS (default "cosine";
-#        "cosine euclidean" for both).
+#        default 50000), DENSITY (default 0.002: about 100 non-zeros a row), K
+#        (default 100), THREADS (default nproc), REPS (default 3), ITERS (sparse
+#        path and scikit-learn, default 10), ITERS_DENSE (densified path, default 1:
+#        an iteration there is n·k·d products), METRICS (default
+#        "cosine euclidean"), SKLEARN (default 1), MMCLUST (a built binary to use
+#        instead of building target/ci/mmclust).
 #
-# The data: a 20-newsgroups-like TF-IDF matrix made by a short NumPy/SciPy program
-# below (venv from scripts/pyenv.sh): K topics, each row about D·DENSITY words,
-# 70 % of them from its topic's vocabulary, Zipf-like word frequencies, TF-IDF
-# weights, float32, saved by scipy.sparse.save_npz compressed (the default) and
-# uncompressed; the dense copy by `mmclust convert` (N·D·4 bytes on disk: 13 GB
-# at the defaults; lower N for a smaller disk).
+# The data: a TF-IDF-like matrix made by a short NumPy/SciPy program below (venv
+# from scripts/pyenv.sh): K topics, each row about D·DENSITY words, 70 % from its
+# topic's vocabulary, Zipf-like background words, TF-IDF weights, float32, saved
+# by scipy.sparse.save_npz uncompressed (memory-mapped). No dense copy is written
+# (it would be N·D·4 bytes: 20 GB at the defaults).
 #
-# Rows: sparse uncompressed (memory-mapped), sparse compressed (inflated once to a
-# scratch file in TMPDIR at open: that time is in fit_seconds, not in the
-# per-iteration figure), dense. The table gives the median per-iteration time
-# (iter_seconds / n_iter) and the ratio to the dense copy, and checks that the
-# three runs give the same inertia (they must: the same bits).
+# The table gives the median per-iteration time (iter_seconds / n_iter, medians
+# of REPS runs) and the ratio to the densified path, and checks that the sparse
+# and densified runs give the same inertia after the same iterations (they must:
+# the same bits; the tests check centres and labels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-target/bench-sparse}
 n=${N:-100000}
-d=${D:-32768}
-density=${DENSITY:-0.005}
-k=${K:-20}
+d=${D:-50000}
+density=${DENSITY:-0.002}
+k=${K:-100}
 reps=${REPS:-3}
 iters=${ITERS:-10}
+iters_dense=${ITERS_DENSE:-1}
 threads=${THREADS:-$(nproc)}
-metrics=${METRICS:-cosine}
+metrics=${METRICS:-cosine euclidean}
+sklearn=${SKLEARN:-1}
 mkdir -p "$dir"
-cargo build --profile ci -q --bin mmclust
-m=target/ci/mmclust
+if [ -n "${MMCLUST:-}" ]; then m=$MMCLUST; else
+  cargo build --profile ci -q --bin mmclust
+  m=target/ci/mmclust
+fi
+PY=$(scripts/pyenv.sh | tail -n 1)
 base="$dir/tfidf_n${n}_d${d}_p${density}"
 if [ ! -f "$base.npz" ]; then
-  PY=$(scripts/pyenv.sh | tail -n 1)
   "$PY" - "$base" "$n" "$d" "$density" "$k" <<'PYEOF'
 import sys
 import numpy as np
@@ -59,42 +69,61 @@ df = np.bincount(counts.indices, minlength=d)
 idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
 x = counts.multiply(idf[None, :]).tocsr().astype(np.float32)
 x.sort_indices()
-sp.save_npz(base + ".npz", x)
-sp.save_npz(base + "_plain.npz", x, compressed=False)
-print(f"{base}.npz: {n} x {d}, nnz {x.nnz} ({x.nnz / (n * d):.4%})", file=sys.stderr)
+sp.save_npz(base + ".npz", x, compressed=False)
+print(f"{base}.npz: {n} x {d}, nnz {x.nnz} ({x.nnz / n:.1f} a row)", file=sys.stderr)
 PYEOF
 fi
-[ -f "$base.npy" ] || "$m" convert "$base.npz" "$base.npy" --quiet
-c0="$base.c0.npy"
+c0="$base.k$k.c0.npy"
 [ -f "$c0" ] || "$m" kmeans "$base.npz" -k "$k" --init random --max-iter 1 --seed 1 \
-  --centers-out "$c0" --quiet >/dev/null
+  --metric cosine --centers-out "$c0" --quiet >/dev/null
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, threads=${threads}"
-echo "data: n=$n, d=$d, density=$density, k=$k; $(du -h "$base.npz" | cut -f1) compressed, $(du -h "$base"_plain.npz | cut -f1) uncompressed, $(du -h "$base.npy" | cut -f1) dense"
+echo "data: n=$n, d=$d, density=$density ($(python3 -c "print(round($d*$density))") non-zeros a row), k=$k; $(du -h "$base.npz" | cut -f1) uncompressed .npz"
 echo
-echo "| metric | input | ms/iter | / dense | inertia | (median of $reps, $iters iterations each) |"
+echo "| metric | path | ms/iter | / densified | inertia after 1 iteration | runs (ms/iter) |"
 echo "|---|---|---:|---:|---|---|"
-one() { # data metric -> "ms_per_iter inertia"
-  local j
-  j=$("$m" --threads "$threads" kmeans "$1" -k "$k" --init "$c0" --algorithm lloyd \
-    --max-iter "$iters" --tol 0 --metric "$2" --json --quiet 2>>"$dir/stderr.log")
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"], repr(j["inertia"]))' "$j"
+one() { # metric iters env... -> "ms_per_iter inertia"
+  local metric=$1 it=$2 j
+  shift 2
+  j=$(env "$@" "$m" --threads "$threads" kmeans "$base.npz" -k "$k" --init "$c0" --algorithm lloyd \
+    --max-iter "$it" --tol 0 --metric "$metric" --json --quiet 2>>"$dir/stderr.log")
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(1000*j["iter_seconds"]/j["n_iter"], repr(j["history"][0]))' "$j" |
+    tee -a "$dir/runs.log"
+}
+skl() { # metric -> ms_per_iter
+  OMP_NUM_THREADS=$threads "$PY" - "$base.npz" "$c0" "$1" "$iters" <<'PYEOF'
+import sys, time
+import numpy as np, scipy.sparse as sp
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+x = sp.load_npz(sys.argv[1]).astype(np.float32)
+c0 = np.load(sys.argv[2]).astype(np.float32)
+if sys.argv[3] == "cosine":
+    x = normalize(x)
+it = int(sys.argv[4])
+t = time.perf_counter()
+km = KMeans(n_clusters=c0.shape[0], init=c0, n_init=1, max_iter=it, tol=0, algorithm="lloyd").fit(x)
+print(1000 * (time.perf_counter() - t) / km.n_iter_)
+PYEOF
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for metric in $metrics; do
-  declare -A ms=() inertia=()
+  sparse_ms="" dense_ms="" skl_ms=""
   for r in $(seq "$reps"); do
-    for input in "$base.npy" "$base"_plain.npz "$base.npz"; do
-      read -r t i < <(one "$input" "$metric")
-      ms[$input]+="$t "
-      inertia[$input]=$i
-    done
+    read -r t i_sparse < <(one "$metric" "$iters")
+    sparse_ms+="$t "
+    read -r t i_dense < <(one "$metric" "$iters_dense" MMCLUST_SPARSE=off)
+    dense_ms+="$t "
+    if [ "$sklearn" = 1 ]; then skl_ms+="$(skl "$metric") "; fi
   done
-  dense=$(printf '%s\n' ${ms[$base.npy]} | median)
-  for input in "$base"_plain.npz "$base.npz" "$base.npy"; do
-    med=$(printf '%s\n' ${ms[$input]} | median)
-    same=$([ "${inertia[$input]}" = "${inertia[$base.npy]}" ] && echo "same as dense" || echo "DIFFERS from dense ${inertia[$base.npy]}")
-    printf '| %s | %s | %.1f | %.3f | %s (%s) | %s |\n' "$metric" "$(basename "$input")" "$med" \
-      "$(python3 -c "print($med / $dense)")" "${inertia[$input]}" "$same" "${ms[$input]}"
-  done
-  unset ms inertia
+  dense=$(printf '%s\n' $dense_ms | median)
+  same=$([ "$i_sparse" = "$i_dense" ] && echo "same" || echo "DIFFERS: $i_dense")
+  row() { # label times inertia
+    local med
+    med=$(printf '%s\n' $2 | median)
+    printf '| %s | %s | %.1f | %.4f | %s | %s |\n' "$metric" "$1" "$med" \
+      "$(python3 -c "print($med / $dense)")" "$3" "$2"
+  }
+  row "sparse (mmclust)" "$sparse_ms" "$i_sparse ($same)"
+  row "densified (MMCLUST_SPARSE=off)" "$dense_ms" "$i_dense"
+  if [ "$sklearn" = 1 ]; then row "scikit-learn KMeans on the CSR" "$skl_ms" "-"; fi
 done

@@ -62,10 +62,14 @@ fn fit(input: &Path, dir: &Path, extra: &[&str]) -> (serde_json::Value, Vec<Vec<
     ]);
     let v = json(&run_ok(&a));
     let mut model_json = read_json(&model);
-    // The input's fingerprint differs by design, and timings by chance.
+    // The input's fingerprint differs by design, and timings by chance; so
+    // does the count of rows the pre-screen left to the reference distance
+    // (the sparse estimates of crates/core/src/kernel/sparse.rs are not the
+    // dense pre-screen: the same labels, other rows re-checked).
     let object = model_json.as_object_mut().unwrap();
     assert!(object.contains_key("input") && object.contains_key("seconds"));
-    object.retain(|k, _| k != "input" && k != "seconds");
+    assert!(object.contains_key("rechecks"));
+    object.retain(|k, _| k != "input" && k != "seconds" && k != "rechecks");
     let files = vec![
         model_json.to_string().into_bytes(),
         std::fs::read(&labels).unwrap(),

@@ -118,6 +118,7 @@ pub mod partial;
 pub mod scratch;
 pub mod sigbus;
 pub mod source;
+pub mod sparse;
 pub mod stats;
 #[cfg(feature = "test-hooks")]
 pub mod testing;

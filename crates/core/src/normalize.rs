@@ -21,6 +21,7 @@ use std::ops::Range;
 use crate::error::{CoreError, Result};
 use crate::isa::Isa;
 use crate::source::DataSource;
+use crate::sparse::{SparseRows, SparseSource};
 
 /// The squared Euclidean norm of `row` in `f64`, in a fixed order: eight
 /// lanes (lane `l` adds the squares of columns `l`, `l + 8`, … as whole
@@ -281,6 +282,55 @@ impl<S: DataSource> DataSource for Normalized<S> {
             return Err(zero_row(&self.inner.name(), start + i));
         }
         Ok(&scratch[at..at + len])
+    }
+
+    fn sparse(&self) -> Option<&dyn SparseSource> {
+        self.inner.sparse().map(|_| self as &dyn SparseSource)
+    }
+}
+
+/// [`sq_norm`] of a canonical sparse row (strictly increasing `cols`): the
+/// same bits as on the dense row, since the dense row's lane `l` adds the
+/// squares of columns `l`, `l + 8`, … in increasing order (its last partial
+/// chunk starts at a multiple of 8, so column `p` is in lane `p mod 8` there
+/// too), and the squares of its zeros (`+0`) leave a lane as it was (a lane
+/// is never `−0`: it starts at `+0` and adds squares).
+#[must_use]
+pub fn sparse_sq_norm(cols: &[u32], vals: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    for (&c, &v) in cols.iter().zip(vals) {
+        let v = f64::from(v);
+        acc[c as usize % 8] += v * v;
+    }
+    lanes_total(acc, &[])
+}
+
+impl<S: DataSource> SparseSource for Normalized<S> {
+    /// The inner source's lists, each row scaled as [`DataSource::rows`]
+    /// scales the dense row (same norm bits by [`sparse_sq_norm`], same
+    /// product and rounding per value; the zeros stay `+0`): a row of norm
+    /// 0 is the same error, a row of non-finite norm is passed unchanged.
+    fn sparse_rows(&self, range: Range<usize>, out: &mut SparseRows) -> Result<()> {
+        let inner = self
+            .inner
+            .sparse()
+            .ok_or_else(|| CoreError::param("source", "the inner source has no sparse rows"))?;
+        let start = range.start;
+        inner.sparse_rows(range, out)?;
+        for i in 0..out.n_rows() {
+            let r = out.ptr[i]..out.ptr[i + 1];
+            let norm = sparse_sq_norm(&out.cols[r.clone()], &out.vals[r.clone()]).sqrt();
+            if norm == 0.0 {
+                return Err(zero_row(&self.inner.name(), start + i));
+            }
+            if norm.is_finite() {
+                let inv = 1.0 / norm;
+                for v in &mut out.vals[r] {
+                    *v = (f64::from(*v) * inv) as f32;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

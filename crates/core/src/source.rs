@@ -13,6 +13,7 @@ use ndarray::ArrayView2;
 
 use crate::error::{CoreError, Result};
 use crate::parallel::AllReduce;
+use crate::sparse::SparseSource;
 
 /// A row-major matrix of `f32` values readable in row ranges.
 ///
@@ -53,6 +54,15 @@ pub trait DataSource: Sync {
     /// then compute only this process's chunks and combine partials through it.
     /// Default: `None`, a single process. Wrappers forward their inner source's.
     fn comm(&self) -> Option<&dyn AllReduce> {
+        None
+    }
+
+    /// The same rows as canonical sparse lists ([`crate::sparse`]), for the
+    /// passes that need only the non-zeros: a CSR `.npz`, or a wrapper that
+    /// maps its zeros to zeros (L2 normalisation). Default: `None`, so that
+    /// a wrapper which changes values never hands out its inner source's
+    /// lists by mistake; wrappers that keep the sparsity forward it.
+    fn sparse(&self) -> Option<&dyn SparseSource> {
         None
     }
 }
@@ -129,6 +139,11 @@ macro_rules! forward_source {
             $crate::DataSource::will_need(&self.$inner, range);
         }
     };
+    (@ $inner:ident sparse) => {
+        fn sparse(&self) -> ::std::option::Option<&dyn $crate::sparse::SparseSource> {
+            $crate::DataSource::sparse(&self.$inner)
+        }
+    };
     (@ $inner:ident comm) => {
         fn comm(&self) -> ::std::option::Option<&dyn $crate::parallel::AllReduce> {
             $crate::DataSource::comm(&self.$inner)
@@ -160,6 +175,9 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
     fn comm(&self) -> Option<&dyn AllReduce> {
         (**self).comm()
+    }
+    fn sparse(&self) -> Option<&dyn SparseSource> {
+        (**self).sparse()
     }
 }
 
@@ -266,6 +284,13 @@ impl<S: DataSource> DataSource for Concat<S> {
             let take = (self.parts[p].n_rows() - local).min(range.end - row);
             self.parts[p].will_need(local..local + take);
             row += take;
+        }
+    }
+    /// One part's lists (shards of sparse files are read densely).
+    fn sparse(&self) -> Option<&dyn SparseSource> {
+        match self.parts.as_slice() {
+            [one] => one.sparse(),
+            _ => None,
         }
     }
 }

@@ -49,6 +49,7 @@ mod minibatch;
 mod model;
 mod params;
 mod pass;
+mod sparse_pass;
 mod state;
 
 pub use error::{KMeansError, Result};

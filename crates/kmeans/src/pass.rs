@@ -170,6 +170,11 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     labels: &mut [u32],
     per_row: usize,
 ) -> Result<LloydPartial> {
+    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
+        return crate::sparse_pass::lloyd_pass(
+            source, sp, chunking, options, centers, weights, labels, per_row,
+        );
+    }
     let (k, d) = (centers.k(), centers.d());
     let partial = map_reduce_into_local(
         source,
@@ -284,6 +289,9 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
     centers: &PackedCenters,
     weights: Option<&[f32]>,
 ) -> Result<f64> {
+    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
+        return crate::sparse_pass::inertia_pass(source, sp, chunking, options, centers, weights);
+    }
     let total = map_reduce_global(
         source,
         chunking,
@@ -326,6 +334,9 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
         v.truncate(want);
         v
     };
+    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
+        return crate::sparse_pass::farthest_points(source, sp, chunking, centers, &keep);
+    }
     let top = map_reduce_global(
         source,
         chunking,

@@ -201,4 +201,11 @@ impl DataSource for Matrix {
             Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }
+
+    fn sparse(&self) -> Option<&dyn crate::sparse::SparseSource> {
+        match self {
+            Matrix::Npz(f) => Some(f),
+            _ => None,
+        }
+    }
 }

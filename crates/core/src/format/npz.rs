@@ -40,6 +40,7 @@ use super::zip::{self, Member, Method};
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
 use crate::source::DataSource;
+use crate::sparse::{SparseRows, SparseSource};
 
 /// The members an `.npz` of a CSR matrix holds.
 const MEMBERS: [&str; 5] = [
@@ -626,6 +627,58 @@ impl DataSource for SparseCsr {
 
     fn advise_random(&self) {
         self.bytes.advise_random();
+    }
+
+    fn sparse(&self) -> Option<&dyn SparseSource> {
+        Some(self)
+    }
+}
+
+impl SparseSource for SparseCsr {
+    /// The rows' stored entries, canonical: a row whose columns already
+    /// strictly increase (what `scipy` writes after `sort_indices`) is
+    /// copied; otherwise its entries are sorted by column (stably) and the
+    /// duplicates summed in `f32` in their stored order from `+0`, as
+    /// [`DataSource::rows`] sums them into the zeroed dense row. Each value
+    /// is `+0 + v`, the dense row's bits (a stored `-0` reads as `+0`).
+    fn sparse_rows(&self, range: Range<usize>, out: &mut SparseRows) -> Result<()> {
+        check_range(&|| self.name(), &range, self.n_rows)?;
+        let all = self.bytes.bytes();
+        let ptr = self.indptr.bytes(all, 0..self.n_rows + 1);
+        let pe = self.indptr.elem;
+        let at = |r| index_at(pe, ptr, r) as usize;
+        let (k0, k1) = (at(range.start), at(range.end));
+        out.clear(range.start);
+        let mut values = Vec::new();
+        extend_values(self.data.elem, self.data.bytes(all, k0..k1), &mut values);
+        let idx = self.indices.bytes(all, k0..k1);
+        let ie = self.indices.elem;
+        let mut order: Vec<(u32, u32)> = Vec::new();
+        for r in range {
+            let entries = at(r) - k0..at(r + 1) - k0;
+            let col = |k: usize| index_at(ie, idx, k) as u32;
+            let sorted = entries.clone().skip(1).all(|k| col(k - 1) < col(k));
+            if sorted {
+                for k in entries {
+                    out.cols.push(col(k));
+                    out.vals.push(0.0 + values[k]);
+                }
+            } else {
+                order.clear();
+                order.extend(entries.map(|k| (col(k), k as u32)));
+                order.sort_unstable();
+                for &(c, k) in &order {
+                    if out.cols.len() > out.ptr[out.ptr.len() - 1] && out.cols.last() == Some(&c) {
+                        *out.vals.last_mut().expect("an entry") += values[k as usize];
+                    } else {
+                        out.cols.push(c);
+                        out.vals.push(0.0 + values[k as usize]);
+                    }
+                }
+            }
+            out.end_row();
+        }
+        Ok(())
     }
 }
 

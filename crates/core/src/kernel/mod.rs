@@ -102,6 +102,7 @@ pub mod reference;
 mod scalar;
 mod scan;
 pub mod silhouette;
+pub mod sparse;
 pub mod top2;
 
 #[cfg(test)]
