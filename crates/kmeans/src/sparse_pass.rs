@@ -353,6 +353,9 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
     Ok(total.unwrap_or(0.0))
 }
 
+/// `(dist, row, label)` of the rows [`farthest_points`] keeps.
+type Farthest = Vec<(f32, usize, u32)>;
+
 /// Each row's label and distance on sparse rows, for
 /// [`crate::pass::farthest_points`]: `(dist, row, label)` per row of the
 /// chunk, reduced by `keep`.
@@ -361,8 +364,8 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
     sp: &dyn SparseSource,
     chunking: Chunking,
     centers: &PackedCenters,
-    keep: &(dyn Fn(Vec<(f32, usize, u32)>) -> Vec<(f32, usize, u32)> + Sync),
-) -> Result<Vec<(f32, usize, u32)>> {
+    keep: &(dyn Fn(Farthest) -> Farthest + Sync),
+) -> Result<Farthest> {
     let sc = SparseCenters::new(centers);
     let top = map_reduce(
         &RangesOnly(source),
