@@ -289,7 +289,7 @@ impl<S: DataSource> DataSource for Normalized<S> {
     }
 }
 
-/// [`sq_norm`] of a canonical sparse row (strictly increasing `cols`): the
+/// `sq_norm` of a canonical sparse row (strictly increasing `cols`): the
 /// same bits as on the dense row, since the dense row's lane `l` adds the
 /// squares of columns `l`, `l + 8`, … in increasing order (its last partial
 /// chunk starts at a multiple of 8, so column `p` is in lane `p mod 8` there

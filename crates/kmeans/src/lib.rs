@@ -49,7 +49,6 @@ mod minibatch;
 mod model;
 mod params;
 mod pass;
-mod sparse_pass;
 mod state;
 
 pub use error::{KMeansError, Result};

@@ -3,6 +3,11 @@
 
 use std::cell::{Cell, RefCell};
 
+// The sparse passes: a child of this module (they share its partials), so
+// that the two are not a cycle of top-level modules.
+#[path = "sparse_pass.rs"]
+mod sparse_pass;
+
 use mmclust_core::DataSource;
 use mmclust_core::kernel::{AssignScratch, PackedCenters, assign_chunk};
 use mmclust_core::parallel::{
@@ -170,8 +175,8 @@ pub(crate) fn lloyd_pass<S: DataSource + ?Sized>(
     labels: &mut [u32],
     per_row: usize,
 ) -> Result<LloydPartial> {
-    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
-        return crate::sparse_pass::lloyd_pass(
+    if let Some(sp) = sparse_pass::sparse_of(source) {
+        return sparse_pass::lloyd_pass(
             source, sp, chunking, options, centers, weights, labels, per_row,
         );
     }
@@ -289,8 +294,8 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
     centers: &PackedCenters,
     weights: Option<&[f32]>,
 ) -> Result<f64> {
-    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
-        return crate::sparse_pass::inertia_pass(source, sp, chunking, options, centers, weights);
+    if let Some(sp) = sparse_pass::sparse_of(source) {
+        return sparse_pass::inertia_pass(source, sp, chunking, options, centers, weights);
     }
     let total = map_reduce_global(
         source,
@@ -334,8 +339,8 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
         v.truncate(want);
         v
     };
-    if let Some(sp) = crate::sparse_pass::sparse_of(source) {
-        return crate::sparse_pass::farthest_points(source, sp, chunking, centers, &keep);
+    if let Some(sp) = sparse_pass::sparse_of(source) {
+        return sparse_pass::farthest_points(source, sp, chunking, centers, &keep);
     }
     let top = map_reduce_global(
         source,

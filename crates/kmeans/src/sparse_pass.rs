@@ -34,8 +34,8 @@ use mmclust_core::kernel::sparse::{SparseCenters, SparseScratch, assign_sparse};
 use mmclust_core::parallel::{Chunk, Chunking, PassOptions, map_reduce, map_reduce_into};
 use mmclust_core::sparse::{SparseRows, SparseSource};
 
+use super::{LloydPartial, relabel};
 use crate::error::Result;
-use crate::pass::{LloydPartial, relabel};
 
 /// The sparse lists of `source` when the sparse passes serve it: a sparse
 /// source in one process, unless `MMCLUST_SPARSE=off` asks for the densified

@@ -4,7 +4,7 @@
 //!
 //! [`assign_sparse`] gives every row the label [`super::assign_chunk`] gives
 //! its dense copy (the reference label: `argmin_j D(x, c_j)` of
-//! [`reference`], lowest index among equal values) and the same `D` rounded
+//! [`reference`](mod@super::reference), lowest index among equal values) and the same `D` rounded
 //! to `f32`, bit for bit, while reading only the row's non-zeros:
 //!
 //! 1. The estimate, in `f64`: `E_j = (‖x‖² + ‖c_j‖²) − 2·x·c_j`, with `x·c_j`
@@ -22,7 +22,7 @@
 //!    roots and of `e_j` itself) bounds `|E_j − δ_j|`, where `δ_j` is the
 //!    exact `Σ_p (x_p − c_jp)²`.
 //! 3. The reference distance is within `r = rel_err(d)` of `δ_j`, relative
-//!    ([`reference`]). So `D_j ∈ [lo_j, hi_j]` with
+//!    ([`reference`](mod@super::reference)). So `D_j ∈ [lo_j, hi_j]` with
 //!    `lo_j = max(0, (E_j − e_j)(1 − r)(1 − 4u))` and
 //!    `hi_j = (E_j + e_j)(1 + r)(1 + 4u)`, each computed in three rounded
 //!    operations that the `1 ∓ 4u` factors put on the safe side.
