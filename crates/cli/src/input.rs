@@ -117,6 +117,15 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
         let m = open(p)?;
         dropped.append(&dropped_rows(&m));
         let fp = fingerprint(p, &m);
+        if let Some(f) = first.as_ref().filter(|f| f.format != fp.format) {
+            return Err(crate::fail::usage(format!(
+                "--shards: {} is {} but {} is {}; a pattern must match files of one format",
+                p.display(),
+                fp.format,
+                f.path.display(),
+                f.format
+            )));
+        }
         if let Some(f) = &first
             && (f.cols != fp.cols
                 || f.dtype != fp.dtype
