@@ -62,6 +62,17 @@ pub(crate) fn dropped_rows(m: &Matrix) -> DroppedRows {
     }
 }
 
+/// `summary` (a JSON object) with `"dropped_rows": count` under
+/// `--drop-null`; as it is otherwise.
+pub(crate) fn with_dropped(mut summary: serde_json::Value, count: usize) -> serde_json::Value {
+    if drop_null()
+        && let Some(object) = summary.as_object_mut()
+    {
+        object.insert("dropped_rows".into(), count.into());
+    }
+    summary
+}
+
 /// A per-row input read into memory (`--weights`, a labels file) for data
 /// from which `--drop-null` left out rows: given one value per file row, the
 /// values of the rows kept; otherwise as it is (its length is checked where

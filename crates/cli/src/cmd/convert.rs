@@ -115,15 +115,17 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     emit_summary(
         g,
-        json!({
-            "command": "convert",
-            "input": a.input,
-            "output": a.output,
-            "rows": rows.0,
-            "cols": rows.1,
-            "dropped_rows": crate::input::drop_null().then_some(rows.2),
-            "seconds": seconds,
-        }),
+        crate::input::with_dropped(
+            json!({
+                "command": "convert",
+                "input": a.input,
+                "output": a.output,
+                "rows": rows.0,
+                "cols": rows.1,
+                "seconds": seconds,
+            }),
+            rows.2,
+        ),
         format_args!(
             "wrote {} ({} × {}{}) in {:.2} s",
             a.output.display(),

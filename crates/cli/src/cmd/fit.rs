@@ -144,7 +144,7 @@ impl FitReport<'_> {
         own: Value,
     ) -> Value {
         let source = input.source();
-        let mut v = json!({
+        let v = json!({
             "command": self.command,
             "k": self.k,
             "n": source.n_rows(),
@@ -162,9 +162,7 @@ impl FitReport<'_> {
             "history": self.history,
             "input": input.fingerprint,
         });
-        if crate::input::drop_null() {
-            v["dropped_rows"] = json!(input.data.dropped.count());
-        }
+        let mut v = crate::input::with_dropped(v, input.data.dropped.count());
         if let (Some(all), Value::Object(own)) = (v.as_object_mut(), own) {
             all.extend(own);
         }

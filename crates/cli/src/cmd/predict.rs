@@ -150,17 +150,19 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
     })?;
     emit_summary(
         g,
-        json!({
-            "command": "predict",
-            "kind": model.kind(),
-            "model": a.model,
-            "input": a.file,
-            "out": a.out,
-            "n": data.n_rows(),
-            "k": k,
-            "output": output,
-            "dropped_rows": crate::input::drop_null().then(|| dropped.count()),
-        }),
+        crate::input::with_dropped(
+            json!({
+                "command": "predict",
+                "kind": model.kind(),
+                "model": a.model,
+                "input": a.file,
+                "out": a.out,
+                "n": data.n_rows(),
+                "k": k,
+                "output": output,
+            }),
+            dropped.count(),
+        ),
         format_args!("wrote {} for {} rows", a.out.display(), data.n_rows()),
     )
 }
