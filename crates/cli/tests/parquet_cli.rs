@@ -311,6 +311,37 @@ fn drop_null_fits_equal_the_npy_of_the_kept_rows_and_outputs_keep_file_rows() {
             assert_filled(&labels, &want_labels, 1, (-1i32).cast_unsigned(), name);
         }
     }
+    // --weights of one value per file row are read at the kept rows.
+    let dropped = dropped_rows();
+    let weights: Vec<f32> = (0..600u16).map(|i| f32::from(i % 7 + 1)).collect();
+    let kept_weights: Vec<f32> = (0..600)
+        .filter(|i| dropped.binary_search(i).is_err())
+        .map(|i| weights[i])
+        .collect();
+    let (w_all, w_kept) = (p("w_all.npy"), p("w_kept.npy"));
+    std::fs::write(
+        &w_all,
+        npy_bytes("<f4", false, "(600,)", &f32_bytes(&weights)),
+    )
+    .unwrap();
+    std::fs::write(
+        &w_kept,
+        npy_bytes("<f4", false, "(482,)", &f32_bytes(&kept_weights)),
+    )
+    .unwrap();
+    let weighted = |tag: &str, data: &Path, w: &Path, extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.extend(["--weights", s(w)]);
+        fit(dir.path(), tag, data, FITS[0], &extra).0
+    };
+    let want = weighted("wk", &kept, &w_kept, &[]);
+    let got = weighted(
+        "wp",
+        &fixture("nulls_multi.parquet"),
+        &w_all,
+        &["--drop-null"],
+    );
+    assert!(got == want, "--weights with --drop-null");
     // GMM responsibilities: NaN rows; predict and score through a model.
     let model = p("g.json");
     let gmm = |data: &Path, proba: &Path, extra: &[&str]| {
