@@ -124,6 +124,11 @@ def main(out):
     pq.write_table(nt, p("nulls_nostats.parquet"), row_group_size=4, write_statistics=False)
     feather.write_feather(nt, p("nulls.feather"), chunksize=4)
 
+    # A column null in every row: nothing left with --drop-null --columns a.
+    pq.write_table(pa.table({"a": pa.array([None] * 4, type=pa.float32()),
+                             "b": pa.array([1.0, 2.0, 3.0, 4.0], type=pa.float32())}),
+                   p("all_null.parquet"), row_group_size=2)
+
     # Only strings and booleans.
     pq.write_table(pa.table({"s": pa.array(["a", "b"]), "t": pa.array([True, False])}),
                    p("no_numeric.parquet"))

@@ -168,7 +168,12 @@ fn convert_goes_to_and_from_npy_exactly() {
 
 #[test]
 fn bad_columnar_inputs_are_one_line_errors() {
-    let cases: [(&str, &[&str], &str); 9] = [
+    let cases: [(&str, &[&str], &str); 10] = [
+        (
+            "all_null.parquet",
+            &["--drop-null", "--columns", "a"],
+            "every one of the 4 rows has a null in a chosen column",
+        ),
         (
             "mixed.parquet",
             &["--columns", "i8,name"],

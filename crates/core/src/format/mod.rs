@@ -175,7 +175,7 @@ pub enum FormatProblem {
     )]
     NullValue { column: String, row: usize },
     #[error(
-        "every one of the {rows} rows has a null in one of the {columns} chosen columns; nothing is left with --drop-null (choose other columns with --columns)"
+        "every one of the {rows} rows has a null in a chosen column ({columns} chosen); nothing is left with --drop-null (choose other columns with --columns)"
     )]
     AllNull { rows: usize, columns: usize },
     #[error("{detail}")]
