@@ -53,10 +53,34 @@ def main(out):
     # Feather v2 (LZ4 by default) and uncompressed Arrow IPC, batches of 128 / 50.
     feather.write_feather(t, p("blobs.feather"), chunksize=128)
     feather.write_feather(t, p("blobs_uncompressed.arrow"), compression="uncompressed", chunksize=50)
-    # Shards: 200 + 250 + 150 rows.
+    # Shards: 200 + 250 + 150 rows, row groups of 90, 64 and 37 rows.
     os.makedirs(p("shards"), exist_ok=True)
-    for i, (a, b) in enumerate([(0, 200), (200, 450), (450, 600)]):
-        pq.write_table(table(x[a:b]), p(f"shards/part-{i}.parquet"), row_group_size=90)
+    for i, ((a, b), rg) in enumerate(zip([(0, 200), (200, 450), (450, 600)], [90, 64, 37])):
+        pq.write_table(table(x[a:b]), p(f"shards/part-{i}.parquet"), row_group_size=rg)
+
+    # Nulls in several row groups and columns (--drop-null): the blobs with
+    # nulls at seeded rows of x1 and x3, a whole row group (rows 128..192)
+    # null in x2, and nulls in a string column that is never chosen. The .npy
+    # beside them holds the rows without a null in x0..x4, as numpy selects
+    # them; _dropped.npy the file rows left out (int32).
+    rng = np.random.default_rng(20261205)
+    null_rows = {1: rng.choice(600, 40, replace=False), 3: rng.choice(600, 25, replace=False),
+                 2: np.arange(128, 192)}
+    valid = np.ones((600, 5), dtype=bool)
+    for j, rows in null_rows.items():
+        valid[rows, j] = False
+    cols = {f"x{j}": pa.array(x[:, j], mask=~valid[:, j]) for j in range(5)}
+    cols["tag"] = pa.array([None if k % 3 == 0 else f"t{k}" for k in range(600)])
+    nt = pa.table(cols)
+    kept = valid.all(axis=1)
+    pq.write_table(nt, p("nulls_multi.parquet"), row_group_size=64)
+    feather.write_feather(nt, p("nulls_multi.feather"), chunksize=100)
+    np.save(p("nulls_multi_kept.npy"), np.ascontiguousarray(x[kept]))
+    np.save(p("nulls_multi_dropped.npy"), np.flatnonzero(~kept).astype(np.int32))
+    # The same rows as shards (--shards with --drop-null): 250 + 350 rows.
+    os.makedirs(p("shards_nulls"), exist_ok=True)
+    for i, ((a, b), rg) in enumerate(zip([(0, 250), (250, 600)], [100, 48])):
+        pq.write_table(nt.slice(a, b - a), p(f"shards_nulls/part-{i}.parquet"), row_group_size=rg)
 
     # Every numeric type, and the columns that are not numeric, interleaved.
     n = 40
@@ -99,6 +123,11 @@ def main(out):
     pq.write_table(nt, p("nulls.parquet"), row_group_size=4)
     pq.write_table(nt, p("nulls_nostats.parquet"), row_group_size=4, write_statistics=False)
     feather.write_feather(nt, p("nulls.feather"), chunksize=4)
+
+    # A column null in every row: nothing left with --drop-null --columns a.
+    pq.write_table(pa.table({"a": pa.array([None] * 4, type=pa.float32()),
+                             "b": pa.array([1.0, 2.0, 3.0, 4.0], type=pa.float32())}),
+                   p("all_null.parquet"), row_group_size=2)
 
     # Only strings and booleans.
     pq.write_table(pa.table({"s": pa.array(["a", "b"]), "t": pa.array([True, False])}),

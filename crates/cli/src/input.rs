@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{Columnar, Matrix, MatrixOptions, NpyFile, open_matrix_with};
+use mmclust_core::format::{
+    Columnar, DroppedRows, Matrix, MatrixOptions, NpyFile, open_matrix_with,
+};
 use mmclust_core::source::Concat;
 use serde::Serialize;
 
@@ -21,6 +23,10 @@ pub(crate) struct Fingerprint {
     /// The columns read, by name (Parquet and Arrow inputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) columns: Option<Vec<String>>,
+    /// With `--drop-null`: the file rows left out for a null (`rows` counts
+    /// the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dropped_rows: Option<usize>,
 }
 
 /// How data inputs' columns are chosen (`--columns`), set once by `main`.
@@ -31,8 +37,56 @@ pub(crate) fn set_options(options: MatrixOptions) {
     let _ = OPTIONS.set(options);
 }
 
+/// Opens a matrix file as [`open`] does, but counting the nulls of a
+/// Parquet or Arrow file instead of refusing them (`info`): its rows with a
+/// null are left out of the matrix, as under `--drop-null`.
+pub(crate) fn open_counting_nulls(path: &Path) -> Result<Matrix> {
+    let mut options = OPTIONS.get_or_init(MatrixOptions::default).clone();
+    options.drop_null = true;
+    let m = open_matrix_with(path, &options)?;
+    crate::progress::set_input_row_bytes(path, m.n_rows());
+    Ok(m)
+}
+
+/// True under `--drop-null`.
+pub(crate) fn drop_null() -> bool {
+    OPTIONS.get().is_some_and(|o| o.drop_null)
+}
+
+/// The file rows `--drop-null` left out of `m` (none for formats without
+/// nulls).
+pub(crate) fn dropped_rows(m: &Matrix) -> DroppedRows {
+    match m {
+        Matrix::Columnar(c) => c.dropped_rows(),
+        _ => DroppedRows::none(m.n_rows()),
+    }
+}
+
+/// `summary` (a JSON object) with `"dropped_rows": count` under
+/// `--drop-null`; as it is otherwise.
+pub(crate) fn with_dropped(mut summary: serde_json::Value, count: usize) -> serde_json::Value {
+    if drop_null()
+        && let Some(object) = summary.as_object_mut()
+    {
+        object.insert("dropped_rows".into(), count.into());
+    }
+    summary
+}
+
+/// A per-row input read into memory (`--weights`, a labels file) for data
+/// from which `--drop-null` left out rows: given one value per file row, the
+/// values of the rows kept; otherwise as it is (its length is checked where
+/// it is used).
+pub(crate) fn keep_rows<T: Copy>(values: Vec<T>, dropped: &DroppedRows) -> Vec<T> {
+    if dropped.count() > 0 && values.len() == dropped.file_rows() {
+        dropped.keep(&values, "rows").unwrap_or(values)
+    } else {
+        values
+    }
+}
+
 /// Opens a matrix file of any supported format (Parquet and Arrow files with
-/// the `--columns` of the command line).
+/// the `--columns` and `--drop-null` of the command line).
 pub(crate) fn open(path: &Path) -> Result<Matrix> {
     let m = open_matrix_with(path, OPTIONS.get_or_init(MatrixOptions::default))?;
     crate::progress::set_input_row_bytes(path, m.n_rows());
@@ -45,6 +99,9 @@ pub(crate) struct Data {
     pub(crate) source: Concat<Matrix>,
     pub(crate) fingerprint: Fingerprint,
     pub(crate) paths: Vec<PathBuf>,
+    /// The rows `--drop-null` left out, as rows of the shards one after the
+    /// other.
+    pub(crate) dropped: DroppedRows,
 }
 
 /// Opens `file`, or with `shards` every file matching the pattern `file`
@@ -54,19 +111,32 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
     if !shards {
         let m = open(file)?;
         let fingerprint = fingerprint(file, &m);
+        let dropped = dropped_rows(&m);
         return Ok(Data {
             source: Concat::new(vec![m])?,
             fingerprint,
             paths: vec![file.to_path_buf()],
+            dropped,
         });
     }
     let paths = expand_pattern(file)?;
     let mut parts = Vec::with_capacity(paths.len());
     let mut first: Option<Fingerprint> = None;
     let (mut rows, mut bytes) = (0usize, 0u64);
+    let mut dropped = DroppedRows::none(0);
     for p in &paths {
         let m = open(p)?;
+        dropped.append(&dropped_rows(&m));
         let fp = fingerprint(p, &m);
+        if let Some(f) = first.as_ref().filter(|f| f.format != fp.format) {
+            return Err(crate::fail::usage(format!(
+                "--shards: {} is {} but {} is {}; a pattern must match files of one format",
+                p.display(),
+                fp.format,
+                f.path.display(),
+                f.format
+            )));
+        }
         if let Some(f) = &first
             && (f.cols != fp.cols
                 || f.dtype != fp.dtype
@@ -103,8 +173,10 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
             dtype: first.dtype,
             bytes,
             columns: first.columns,
+            dropped_rows: first.dropped_rows.map(|_| dropped.count()),
         },
         paths,
+        dropped,
     })
 }
 
@@ -176,6 +248,7 @@ pub(crate) fn fingerprint(path: &Path, m: &Matrix) -> Fingerprint {
         dtype,
         bytes,
         columns,
+        dropped_rows: drop_null().then(|| dropped_rows(m).count()),
     }
 }
 

@@ -51,6 +51,12 @@ pub(crate) struct Global {
     /// (default: every integer, float and decimal column).
     #[arg(long, global = true, value_name = "A,B,...", value_delimiter = ',')]
     pub(crate) columns: Option<Vec<String>>,
+    /// Parquet and Arrow input: leave out the rows with a null in a chosen
+    /// column (default: a null is an error). Per-row outputs keep every file
+    /// row: label -1, NaN for floats, at the rows left out. Other formats
+    /// hold no nulls and read as they are (NaN is a value, not a null).
+    #[arg(long, global = true)]
+    pub(crate) drop_null: bool,
 }
 
 impl Global {
@@ -97,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     input::set_options(mmclust_core::format::MatrixOptions {
         columns: g.columns.clone(),
+        drop_null: g.drop_null,
         ..Default::default()
     });
     let result = run_command(g, cli.command);

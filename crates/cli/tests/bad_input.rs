@@ -47,6 +47,9 @@ struct BadData {
     /// NaN or ±inf values: data to commands that accept them.
     #[serde(default)]
     non_finite: bool,
+    /// Nulls in a Parquet/Arrow column: data to commands that count them.
+    #[serde(default)]
+    nulls: bool,
 }
 
 /// A command that reads a data matrix: `{data}` and `{out}/...` in its
@@ -58,6 +61,9 @@ struct DataCommand {
     args: Vec<String>,
     #[serde(default)]
     accepts_non_finite: bool,
+    /// Reads a file with nulls, counting them (`info`).
+    #[serde(default)]
+    counts_nulls: bool,
 }
 
 /// A side input (weights, labels, models, checkpoints) made before the cases.
@@ -615,7 +621,8 @@ fn every_command_refuses_every_bad_data_file() {
     let mut cases = Vec::new();
     for (bad, file) in bad_data(&env, &table) {
         for command in &table.data_commands {
-            if bad.non_finite && command.accepts_non_finite {
+            if (bad.non_finite && command.accepts_non_finite) || (bad.nulls && command.counts_nulls)
+            {
                 continue;
             }
             let out = env.path(&format!("out-{}-{}", command.name, bad.class));

@@ -25,6 +25,15 @@ fn all_rows(m: &dyn DataSource) -> Vec<u32> {
         .collect()
 }
 
+/// Rows `a..b` of `m`, as bits.
+fn range_bits(m: &dyn DataSource, a: usize, b: usize, scratch: &mut Vec<f32>) -> Vec<u32> {
+    m.rows(a..b, scratch)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
 fn columns(names: &[&str]) -> MatrixOptions {
     MatrixOptions {
         columns: Some(names.iter().map(|s| s.to_string()).collect()),
@@ -87,12 +96,7 @@ fn scattered_ranges_match_across_units_and_row_groups() {
         // Twice: decoded the first time, cached the second.
         for _ in 0..2 {
             for &(a, b) in ranges.iter().rev() {
-                let got: Vec<u32> = m
-                    .rows(a..b, &mut scratch)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect();
+                let got = range_bits(&m, a, b, &mut scratch);
                 assert_eq!(got, want[a * 5..b * 5], "{name} {a}..{b}");
             }
         }
@@ -234,4 +238,94 @@ fn integers_beyond_2_pow_24_are_rounded_and_reported_once() {
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("column 'big'"), "{warnings:?}");
+}
+
+/// The file rows pyarrow's fixture script left out (numpy's `~valid.all(1)`).
+fn dropped_fixture() -> Vec<usize> {
+    mmclust_core::format::read_npy_vector_i32(fixture("nulls_multi_dropped.npy"))
+        .unwrap()
+        .into_iter()
+        .map(|r| usize::try_from(r).unwrap())
+        .collect()
+}
+
+#[test]
+fn drop_null_reads_the_rows_without_nulls_in_any_unit_layout() {
+    let want = all_rows(&open_matrix(fixture("nulls_multi_kept.npy")).unwrap());
+    let kept = want.len() / 5;
+    let dropped = dropped_fixture();
+    assert_eq!(kept + dropped.len(), 600);
+    for unit_rows in [None, Some(1), Some(7), Some(50)] {
+        let options = MatrixOptions {
+            unit_rows,
+            drop_null: true,
+            ..MatrixOptions::default()
+        };
+        for name in ["nulls_multi.parquet", "nulls_multi.feather"] {
+            let m = open_matrix_with(fixture(name), &options).unwrap();
+            let Matrix::Columnar(c) = &m else {
+                panic!("{name} is not columnar")
+            };
+            assert_eq!(c.shape(), (kept, 5), "{name}");
+            assert_eq!(c.file_rows(), 600);
+            assert_eq!(c.dropped_rows().rows(), &dropped[..], "{name}");
+            assert_eq!(c.null_counts(), &[0, 40, 64, 25, 0], "{name}");
+            assert_eq!(all_rows(&m), want, "{name} {unit_rows:?}");
+            // Scattered ranges (random access) through the kept-row map,
+            // twice: decoded, then cached.
+            let mut scratch = Vec::new();
+            for _ in 0..2 {
+                for (a, b) in [(kept - 1, kept), (100, 140), (0, 3), (90, 200), (7, 8)] {
+                    let got = range_bits(&m, a, b, &mut scratch);
+                    assert_eq!(got, want[a * 5..b * 5], "{name} {unit_rows:?} {a}..{b}");
+                }
+            }
+            assert!(m.rows(kept..kept + 1, &mut scratch).is_err());
+        }
+    }
+    // Columns without nulls drop nothing; the string column never counts.
+    let options = MatrixOptions {
+        drop_null: true,
+        ..columns(&["x0", "x4"])
+    };
+    let m = open_matrix_with(fixture("nulls_multi.parquet"), &options).unwrap();
+    assert_eq!(m.n_rows(), 600);
+}
+
+#[test]
+fn without_drop_null_the_first_null_is_an_error_naming_column_and_row() {
+    let first = dropped_fixture()[0];
+    for name in ["nulls_multi.parquet", "nulls_multi.feather"] {
+        let e = open_matrix(fixture(name)).unwrap_err().to_string();
+        assert!(e.contains(&format!("at row {first} ")), "{e}");
+        assert!(e.contains("--drop-null"), "{e}");
+    }
+}
+
+#[test]
+fn npy_writer_fills_the_dropped_rows() {
+    use mmclust_core::format::{DroppedRows, NpyWriter, read_npy_vector_i32};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.npy");
+    // File rows 0, 3, 4 and 9 of 10 left out; the 6 kept rows in 2 writes.
+    let dropped = DroppedRows::new(10, vec![0, 3, 4, 9]);
+    let mut w = NpyWriter::<i32>::create(&path, None, &[])
+        .unwrap()
+        .fill_dropped(&dropped, -1);
+    w.write(&[1, 2, 5]).unwrap();
+    w.write(&[6, 7, 8]).unwrap();
+    w.finish().unwrap();
+    assert_eq!(
+        read_npy_vector_i32(&path).unwrap(),
+        vec![-1, 1, 2, -1, -1, 5, 6, 7, 8, -1]
+    );
+    assert_eq!(
+        dropped.keep(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "x").unwrap(),
+        vec![1, 2, 5, 6, 7, 8]
+    );
+    assert!(dropped.keep(&[0, 1], "x").is_err());
+    let mut shards = DroppedRows::none(3);
+    shards.append(&dropped);
+    assert_eq!(shards.rows(), &[3, 6, 7, 12]);
+    assert_eq!(shards.file_rows(), 13);
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_summary, open};
+use crate::input::{dropped_rows, emit_summary, open};
 use crate::progress::map_in_order;
 
 /// Converts between matrix formats, streaming: CSV (with or without a header
@@ -92,10 +92,14 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         ));
     }
     let rows = match (inx.as_str(), outx.as_str()) {
-        ("csv", "npy") => csv_to_npy(g, &a, delimiter)?,
+        ("csv", "npy") => {
+            let (n, d) = csv_to_npy(g, &a, delimiter)?;
+            (n, d, 0)
+        }
         ("npz", "npz") => {
             let m = mmclust_core::format::convert_npz(&a.input, &a.output, a.compress)?;
-            m.shape()
+            let (n, d) = m.shape();
+            (n, d, 0)
         }
         (MATRIX_IN!(), "npy") => matrix_to_npy(g, &a)?,
         (MATRIX_IN!(), "csv") => matrix_to_csv(g, &a)?,
@@ -111,19 +115,27 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     emit_summary(
         g,
-        json!({
-            "command": "convert",
-            "input": a.input,
-            "output": a.output,
-            "rows": rows.0,
-            "cols": rows.1,
-            "seconds": seconds,
-        }),
+        crate::input::with_dropped(
+            json!({
+                "command": "convert",
+                "input": a.input,
+                "output": a.output,
+                "rows": rows.0,
+                "cols": rows.1,
+                "seconds": seconds,
+            }),
+            rows.2,
+        ),
         format_args!(
-            "wrote {} ({} × {}) in {:.2} s",
+            "wrote {} ({} × {}{}) in {:.2} s",
             a.output.display(),
             rows.0,
             rows.1,
+            if rows.2 > 0 {
+                format!("; {} rows with nulls left out", rows.2)
+            } else {
+                String::new()
+            },
             seconds
         ),
     )
@@ -168,7 +180,7 @@ fn csv_to_npy(g: &Global, a: &Args, delimiter: u8) -> Result<(usize, usize)> {
     Ok((n, d))
 }
 
-fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize)> {
+fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize, usize)> {
     let m = open(&a.input)?;
     let d = m.n_cols();
     let mut writer = NpyWriter::<f32>::create(&a.output, Some(d), &[a.input.as_path()])?;
@@ -180,7 +192,7 @@ fn matrix_to_npy(g: &Global, a: &Args) -> Result<(usize, usize)> {
         |rows| writer.write(&rows),
     )?;
     writer.finish()?;
-    Ok((m.n_rows(), d))
+    Ok((m.n_rows(), d, dropped_rows(&m).count()))
 }
 
 /// Rows per Parquet row group written: the parquet crate's default, as
@@ -190,7 +202,7 @@ const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 /// Any matrix → Parquet: float32 columns `x0`, `x1`, … (or the input's
 /// column names), snappy-compressed, plain-encoded (no dictionary), written
 /// chunk by chunk in row order.
-fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize)> {
+fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize, usize)> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float32Array, RecordBatch};
@@ -258,10 +270,10 @@ fn matrix_to_parquet(g: &Global, a: &Args) -> Result<(usize, usize)> {
     }
     writer.close().map_err(parquet_err)?;
     out.commit()?;
-    Ok((m.n_rows(), d))
+    Ok((m.n_rows(), d, dropped_rows(&m).count()))
 }
 
-fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize)> {
+fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize, usize)> {
     let m = open(&a.input)?;
     let d = m.n_cols();
     let mut out = AtomicOutput::create(&a.output, &[a.input.as_path()])?;
@@ -283,7 +295,7 @@ fn matrix_to_csv(g: &Global, a: &Args) -> Result<(usize, usize)> {
         },
     )?;
     out.commit()?;
-    Ok((m.n_rows(), d))
+    Ok((m.n_rows(), d, dropped_rows(&m).count()))
 }
 
 /// Writes `rows` as CSV lines into `out`, each value formatted in place (no

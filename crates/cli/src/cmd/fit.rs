@@ -16,6 +16,22 @@ use crate::Global;
 use crate::fail::usage;
 use crate::input::{Data, open_data};
 
+/// Refuses per-row `outputs` of a distributed run when `--drop-null` left
+/// rows out: ranks write their rows at their offsets, which would then not be
+/// the file's rows.
+pub(crate) fn refuse_dropped_distributed(
+    dropped: &mmclust_core::format::DroppedRows,
+    outputs: &str,
+) -> Result<()> {
+    if dropped.count() > 0 {
+        return Err(usage(format!(
+            "{outputs} under MPI with --drop-null: {} rows were left out for nulls and a distributed run cannot yet write per-row outputs around them; run on one machine, or fill the nulls",
+            dropped.count()
+        )));
+    }
+    Ok(())
+}
+
 /// Outputs must differ from each other (`None`: an output not asked for).
 pub(crate) fn check_outputs(outputs: &[Option<&PathBuf>]) -> Result<()> {
     let outputs: Vec<&PathBuf> = outputs.iter().copied().flatten().collect();
@@ -128,7 +144,7 @@ impl FitReport<'_> {
         own: Value,
     ) -> Value {
         let source = input.source();
-        let mut v = json!({
+        let v = json!({
             "command": self.command,
             "k": self.k,
             "n": source.n_rows(),
@@ -146,6 +162,7 @@ impl FitReport<'_> {
             "history": self.history,
             "input": input.fingerprint,
         });
+        let mut v = crate::input::with_dropped(v, input.data.dropped.count());
         if let (Some(all), Value::Object(own)) = (v.as_object_mut(), own) {
             all.extend(own);
         }

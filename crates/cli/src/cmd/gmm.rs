@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use mmclust_core::DataSource;
-use mmclust_core::format::{Matrix, NpyWriter};
+use mmclust_core::format::{DroppedRows, Matrix, NpyWriter};
 use mmclust_core::parallel::{AllReduce, Chunking, PassOptions, owned_rows};
 use mmclust_core::source::{Concat, RowRange};
 use mmclust_gmm::{
@@ -260,8 +260,16 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     }
     let inputs = input.paths();
     match crate::dist::comm() {
-        Some(comm) => write_rows_shared(comm, &model, input.source(), &a, &inputs)?,
-        None => write_rows(g, &model, input.source(), &a, &inputs)?,
+        Some(comm) => {
+            if a.labels_out.is_some() || a.proba_out.is_some() {
+                crate::cmd::fit::refuse_dropped_distributed(
+                    &input.data.dropped,
+                    "--labels-out and --proba-out",
+                )?;
+            }
+            write_rows_shared(comm, &model, input.source(), &a, &inputs)?;
+        }
+        None => write_rows(g, &model, input.source(), &a, &inputs, &input.data.dropped)?,
     }
     if !crate::dist::is_root() {
         // Rank 0 writes the model and prints the summary.
@@ -616,16 +624,19 @@ fn write_rows<S: DataSource>(
     m: &S,
     a: &Args,
     inputs: &[&Path],
+    dropped: &DroppedRows,
 ) -> Result<()> {
     if a.labels_out.is_none() && a.proba_out.is_none() {
         return Ok(());
     }
     let mut labels = match &a.labels_out {
-        Some(p) => Some(NpyWriter::<i32>::create(p, None, inputs)?),
+        Some(p) => Some(NpyWriter::<i32>::create(p, None, inputs)?.fill_dropped(dropped, -1)),
         None => None,
     };
     let mut proba = match &a.proba_out {
-        Some(p) => Some(NpyWriter::<f32>::create(p, Some(model.k()), inputs)?),
+        Some(p) => Some(
+            NpyWriter::<f32>::create(p, Some(model.k()), inputs)?.fill_dropped(dropped, f32::NAN),
+        ),
         None => None,
     };
     let k = model.k();

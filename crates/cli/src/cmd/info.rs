@@ -10,7 +10,7 @@ use mmclust_core::stats::ColumnStats;
 use serde_json::json;
 
 use crate::Global;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{emit_json, fingerprint, open_counting_nulls};
 use crate::progress::with_progress;
 
 /// Shape, dtype and size of a matrix file; `--stats` adds per-column count,
@@ -28,8 +28,22 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
-    let m = open(&a.file)?;
-    let fp = fingerprint(&a.file, &m);
+    let m = open_counting_nulls(&a.file)?;
+    let mut fp = fingerprint(&a.file, &m);
+    let nulls = match &m {
+        Matrix::Columnar(c) => {
+            let dropped = c.dropped_rows();
+            // The file's rows: --stats reads those without a null.
+            fp.rows = dropped.file_rows();
+            fp.dropped_rows = None;
+            Some(nulls_json(
+                &c.column_names(),
+                c.null_counts(),
+                dropped.count(),
+            ))
+        }
+        _ => None,
+    };
     let stats = if a.stats {
         Some(with_progress(g, "statistics", m.n_rows(), |options| {
             Ok(ColumnStats::compute(
@@ -50,6 +64,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         if let Some(s) = &sparse {
             v["sparse"] = s.clone();
         }
+        if let Some(n) = &nulls {
+            v["nulls"] = n.clone();
+        }
         if let Some(s) = &stats {
             v["stats"] = stats_json(s);
         }
@@ -60,6 +77,31 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     println!("shape   {} rows × {} columns", fp.rows, fp.cols);
     println!("dtype   {}", fp.dtype);
     println!("bytes   {}", fp.bytes);
+    if let Some(n) = &nulls {
+        let rows = n["rows"].as_u64().unwrap_or(0);
+        let per_column: Vec<String> = n["columns"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c["nulls"].as_u64() != Some(0))
+                    .map(|c| format!("{} {}", c["name"].as_str().unwrap_or("?"), c["nulls"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if rows == 0 {
+            println!("nulls   none");
+        } else {
+            println!(
+                "nulls   {} ({rows} rows hold one: a null is an error unless --drop-null leaves them out{})",
+                per_column.join(", "),
+                if a.stats {
+                    "; --stats reads the others"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     if let (Some(s), Matrix::Npz(csr)) = (&sparse, &m) {
         println!(
             "sparse  CSR, {} stored values (density {:.3e}), indices {}, {}",
@@ -96,6 +138,17 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Nulls per chosen column (by name, in matrix order) and the rows holding
+/// one.
+fn nulls_json(names: &[String], counts: &[u64], rows: usize) -> serde_json::Value {
+    let columns: Vec<_> = names
+        .iter()
+        .zip(counts)
+        .map(|(name, &n)| json!({ "name": name, "nulls": n }))
+        .collect();
+    json!({ "rows": rows, "columns": columns })
 }
 
 /// What `info` says about a sparse matrix.

@@ -278,7 +278,8 @@ fn run(
         let Some(p) = out.labels_out else {
             return Ok(None);
         };
-        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
+        let mut w =
+            NpyWriter::<i32>::create(p, None, &inputs)?.fill_dropped(&input.data.dropped, -1);
         let mut total = 0.0f64;
         with_progress(g, "labels", n, |options| {
             Ok(km.predict_each(space, options, |labels, dist| {
@@ -539,8 +540,11 @@ pub(crate) fn predict(
             model.kind()
         )));
     }
-    let data = FiniteSource::new(crate::input::open(file)?);
-    let mut w = NpyWriter::<i32>::create(out, None, &[model_path, file])?;
+    let matrix = crate::input::open(file)?;
+    let dropped = crate::input::dropped_rows(&matrix);
+    let data = FiniteSource::new(matrix);
+    let mut w =
+        NpyWriter::<i32>::create(out, None, &[model_path, file])?.fill_dropped(&dropped, -1);
     with_progress(g, "predict", data.n_rows(), |options| {
         model.predict_each(&data, options, |labels, _| Ok(w.write(&as_i32(labels))?))
     })?;
@@ -563,11 +567,16 @@ pub(crate) fn score(
     file: &Path,
     per_sample_out: Option<&PathBuf>,
 ) -> Result<()> {
-    let data = FiniteSource::new(crate::input::open(file)?);
+    let matrix = crate::input::open(file)?;
+    let dropped = crate::input::dropped_rows(&matrix);
+    let data = FiniteSource::new(matrix);
     let n = data.n_rows();
     let inertia = with_progress(g, "score", n, |options| {
         let mut writer = match per_sample_out {
-            Some(p) => Some(NpyWriter::<f32>::create(p, None, &[model_path, file])?),
+            Some(p) => Some(
+                NpyWriter::<f32>::create(p, None, &[model_path, file])?
+                    .fill_dropped(&dropped, f32::NAN),
+            ),
             None => None,
         };
         let mut total = 0.0f64;

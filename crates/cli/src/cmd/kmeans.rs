@@ -20,7 +20,7 @@ use crate::cmd::checkpoint;
 use crate::cmd::fit::{FitInput, FitReport, converged_word, short_row, write_model};
 use crate::dist::SharedNpy;
 use crate::fail::usage;
-use crate::input::{emit_json, read_init_matrix};
+use crate::input::{emit_json, keep_rows, read_init_matrix};
 use crate::progress::{RowProgress, StatusLine, with_progress};
 
 /// Fits K-means (Lloyd) to a matrix file: one streaming pass of column
@@ -285,7 +285,7 @@ impl Setup {
             input.read_also(Path::new(&a.init));
         }
         let weights = match &a.weights {
-            Some(p) => Some(read_npy_vector_f32(p)?),
+            Some(p) => Some(keep_rows(read_npy_vector_f32(p)?, &input.data.dropped)),
             None => None,
         };
         let minibatch = a.algorithm == Algorithm::Minibatch;
@@ -577,7 +577,9 @@ fn write_outputs(
     let m = input.source();
     let (n, d) = (m.n_rows(), m.n_cols());
     let weights = setup.weights.as_deref();
+    let dropped = &input.data.dropped;
     let inertia = if let (Some(p), Some(comm)) = (&a.labels_out, crate::dist::comm()) {
+        crate::cmd::fit::refuse_dropped_distributed(dropped, "--labels-out")?;
         // Each rank labels its own rows, written at their offsets of one file;
         // the inertia is summed chunk by chunk in row order, as below.
         let rows = owned_rows(n, Chunking::for_dim(d), comm.rank(), comm.size());
@@ -596,7 +598,7 @@ fn write_outputs(
         out.finish(comm)?;
         Some(crate::dist::ordered_sum(comm, &inertias)?)
     } else if let Some(p) = &a.labels_out {
-        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?;
+        let mut w = NpyWriter::<i32>::create(p, None, &inputs)?.fill_dropped(dropped, -1);
         let mut row = 0;
         let mut inertia = 0.0f64;
         with_progress(g, "labels", n, |options| {

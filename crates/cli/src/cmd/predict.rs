@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use mmclust_core::format::NpyElement;
+use mmclust_core::format::{DroppedRows, NpyElement, NpyWriter};
 use mmclust_core::source::{Distributed, RowRange};
 use mmclust_core::{DataSource, FiniteSource};
 use serde_json::json;
@@ -19,7 +19,7 @@ use crate::cmd::gmm::load_gmm;
 use crate::cmd::kmeans::{as_i32, load_model};
 use crate::dist::{RowsOut, chunk_total, streamed_rows};
 use crate::fail::usage;
-use crate::input::{emit_json, emit_summary, open, read_text};
+use crate::input::{dropped_rows, emit_json, emit_summary, open, read_text};
 use crate::progress::with_progress;
 
 /// A model file of either kind. One per command: the size of the larger
@@ -110,32 +110,39 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
         (Model::Gmm(_), true, _) => "responsibilities",
         _ => "labels",
     };
-    let data = FiniteSource::new(open(&a.file)?);
+    let matrix = open(&a.file)?;
+    let dropped = dropped_rows(&matrix);
+    let data = FiniteSource::new(matrix);
     let inputs = [a.model.as_path(), a.file.as_path()];
     let out = &a.out;
     let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
     let part = RowRange::new(&data, rows.clone())?;
+    let at = Rows {
+        n,
+        rows: &rows,
+        dropped: &dropped,
+    };
     let k = with_progress(g, "predict", rows.len(), |options| match &model {
         Model::KMeans(m) if a.transform => {
-            stream_npy(out, Some(m.k), &inputs, n, &rows, |w| {
+            stream_npy(out, Some(m.k), &inputs, &at, f32::NAN, |w| {
                 m.transform_each(&part, options, |r| Ok(w.write(r)?))
             })?;
             Ok(m.k)
         }
         Model::KMeans(m) => {
-            stream_npy(out, None, &inputs, n, &rows, |w| {
+            stream_npy(out, None, &inputs, &at, -1, |w| {
                 m.predict_each(&part, options, |labels, _| Ok(w.write(&as_i32(labels))?))
             })?;
             Ok(m.k)
         }
         Model::Gmm(m) if a.proba => {
-            stream_npy(out, Some(m.k()), &inputs, n, &rows, |w| {
+            stream_npy(out, Some(m.k()), &inputs, &at, f32::NAN, |w| {
                 m.predict_proba_each(&part, options, |r| Ok(w.write(r)?))
             })?;
             Ok(m.k())
         }
         Model::Gmm(m) => {
-            stream_npy(out, None, &inputs, n, &rows, |w| {
+            stream_npy(out, None, &inputs, &at, -1, |w| {
                 m.predict_each(&part, options, |labels| Ok(w.write(&as_i32(labels))?))
             })?;
             Ok(m.k())
@@ -143,36 +150,67 @@ pub(crate) fn predict(g: &Global, a: PredictArgs) -> Result<()> {
     })?;
     emit_summary(
         g,
-        json!({
-            "command": "predict",
-            "kind": model.kind(),
-            "model": a.model,
-            "input": a.file,
-            "out": a.out,
-            "n": data.n_rows(),
-            "k": k,
-            "output": output,
-        }),
+        crate::input::with_dropped(
+            json!({
+                "command": "predict",
+                "kind": model.kind(),
+                "model": a.model,
+                "input": a.file,
+                "out": a.out,
+                "n": data.n_rows(),
+                "k": k,
+                "output": output,
+            }),
+            dropped.count(),
+        ),
         format_args!("wrote {} for {} rows", a.out.display(), data.n_rows()),
     )
 }
 
-/// Creates `path` (an .npy of `n` rows of `cols` columns, or a vector) of
-/// which this process writes `rows`, lets `fill` stream into it, and
-/// completes it (renamed into place only then).
+/// The rows of a per-row output: `n` rows of data, of which this process
+/// writes `rows`, and the file rows `--drop-null` left out of the data.
+struct Rows<'a> {
+    n: usize,
+    rows: &'a Range<usize>,
+    dropped: &'a DroppedRows,
+}
+
+impl Rows<'_> {
+    /// The writer of `path` (`cols` as in `NpyWriter::create`): `missing`
+    /// at each file row left out, so that the output keeps the file's rows.
+    fn writer<T: NpyElement>(
+        &self,
+        path: &Path,
+        cols: Option<usize>,
+        inputs: &[&Path],
+        missing: T,
+    ) -> Result<RowsOut<T>> {
+        if crate::dist::comm().is_none() {
+            let w = NpyWriter::create(path, cols, inputs)?.fill_dropped(self.dropped, missing);
+            return Ok(RowsOut::One(w));
+        }
+        crate::cmd::fit::refuse_dropped_distributed(self.dropped, &path.display().to_string())?;
+        RowsOut::<T>::create(path, inputs, self.n, cols, self.rows.clone())
+    }
+}
+
+/// Creates `path` (an .npy of `at.n` rows of `cols` columns, or a vector;
+/// `missing` at rows `--drop-null` left out) of which this process writes
+/// `at.rows`, lets `fill` stream into it, and completes it (renamed into
+/// place only then).
 fn stream_npy<T, E>(
     path: &Path,
     cols: Option<usize>,
     inputs: &[&Path],
-    n: usize,
-    rows: &Range<usize>,
+    at: &Rows<'_>,
+    missing: T,
     fill: impl FnOnce(&mut RowsOut<T>) -> std::result::Result<(), E>,
 ) -> Result<()>
 where
     T: NpyElement,
     anyhow::Error: From<E>,
 {
-    let mut w = RowsOut::<T>::create(path, inputs, n, cols, rows.clone())?;
+    let mut w = at.writer(path, cols, inputs, missing)?;
     fill(&mut w)?;
     w.finish()
 }
@@ -208,15 +246,22 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
         Model::KMeans(m) => m,
         Model::Gmm(m) => return score_gmm(g, a, &m),
     };
-    let data = FiniteSource::new(open(&a.file)?);
+    let matrix = open(&a.file)?;
+    let dropped = dropped_rows(&matrix);
+    let data = FiniteSource::new(matrix);
     let inputs = [a.model.as_path(), a.file.as_path()];
     let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
+    let at = Rows {
+        n,
+        rows: &rows,
+        dropped: &dropped,
+    };
     let inertia = with_progress(g, "score", rows.len(), |options| {
         Ok(match &a.per_sample_out {
             Some(p) => {
                 let part = RowRange::new(&data, rows.clone())?;
                 let mut sums = Vec::new();
-                stream_npy(p, None, &inputs, n, &rows, |w| {
+                stream_npy(p, None, &inputs, &at, f32::NAN, |w| {
                     model.predict_each(&part, options, |_, dist| {
                         sums.push(dist.iter().map(|&v| f64::from(v)).sum::<f64>());
                         Ok(w.write(dist)?)
@@ -258,13 +303,20 @@ pub(crate) fn score(g: &Global, a: ScoreArgs) -> Result<()> {
 }
 
 fn score_gmm(g: &Global, a: ScoreArgs, model: &mmclust_gmm::GaussianMixtureModel) -> Result<()> {
-    let data = FiniteSource::new(open(&a.file)?);
+    let matrix = open(&a.file)?;
+    let dropped = dropped_rows(&matrix);
+    let data = FiniteSource::new(matrix);
     let inputs = [a.model.as_path(), a.file.as_path()];
     let (n, rows) = (data.n_rows(), streamed_rows(data.n_rows(), data.n_cols()));
     let part = RowRange::new(&data, rows.clone())?;
+    let at = Rows {
+        n,
+        rows: &rows,
+        dropped: &dropped,
+    };
     let total = with_progress(g, "score", rows.len(), |options| {
         let mut writer = match &a.per_sample_out {
-            Some(p) => Some(RowsOut::<f32>::create(p, &inputs, n, None, rows.clone())?),
+            Some(p) => Some(at.writer::<f32>(p, None, &inputs, f32::NAN)?),
             None => None,
         };
         let mut sums = Vec::new();

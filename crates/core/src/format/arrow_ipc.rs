@@ -1,4 +1,4 @@
-//! [`ArrowIpcFile`]: the numeric columns of an Arrow IPC file (Feather v2,
+//! [`Columnar::open_arrow_ipc`]: the numeric columns of an Arrow IPC file (Feather v2,
 //! `.arrow` / `.feather`) as a matrix.
 //!
 //! The file is memory-mapped; its footer lists the record batches, whose
@@ -6,9 +6,10 @@
 //! from the map (zero-copy when uncompressed and aligned; LZ4 or ZSTD
 //! buffers are decompressed), and the rows of one unit, a run of at most
 //! [`super::columnar::UNIT_BYTES`] of `f32` within a batch, are converted to
-//! row-major `f32` into the bounded cache of [`super::columnar`].
+//! row-major `f32` into the bounded cache of [`super::columnar`]. Batches
+//! whose metadata counts nulls in a chosen column are decoded on open: a null
+//! is an error, or with [`MatrixOptions::drop_null`] its row is left out.
 
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,23 +20,13 @@ use arrow_schema::DataType;
 
 use super::FormatProblem;
 use super::columnar::{
-    BatchConverter, ColumnarRows, MatrixOptions, UnitDecoder, format_err, select_columns,
-    split_units,
+    BatchConverter, Columnar, ColumnarFormat, MatrixOptions, UnitDecoder, UnitNulls, format_err,
+    select_columns, split_units,
 };
 use super::mapped::FileBytes;
 use crate::error::{CoreError, Result};
-use crate::source::DataSource;
 
 const MAGIC: &[u8; 6] = b"ARROW1";
-
-/// The chosen numeric columns of an Arrow IPC file, read as an n × d `f32`
-/// matrix.
-#[derive(Debug)]
-pub struct ArrowIpcFile {
-    rows: ColumnarRows<IpcDecoder>,
-    file_len: u64,
-    batches: usize,
-}
 
 #[derive(Debug)]
 struct IpcDecoder {
@@ -133,7 +124,7 @@ fn field_nodes(t: &DataType) -> usize {
     }
 }
 
-impl ArrowIpcFile {
+impl Columnar {
     /// Opens an Arrow IPC file and chooses its columns.
     ///
     /// # Errors
@@ -142,8 +133,10 @@ impl ArrowIpcFile {
     /// (an IPC stream and Feather v1 are not read) or whose footer, schema or
     /// batch metadata is corrupt; the column errors of [`MatrixOptions`];
     /// [`FormatProblem::Empty`] for a file without rows;
-    /// [`FormatProblem::NullValue`] for a null in a chosen column.
-    pub fn open(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<ArrowIpcFile> {
+    /// [`FormatProblem::NullValue`] for a null in a chosen column (without
+    /// [`MatrixOptions::drop_null`]), [`FormatProblem::AllNull`] when every
+    /// row holds one (with it).
+    pub fn open_arrow_ipc(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<Columnar> {
         let path = path.as_ref();
         let buffer = Buffer::from(FileBytes::open(path)?.into_shared());
         let len = buffer.len();
@@ -169,7 +162,7 @@ impl ArrowIpcFile {
         let columns = select_columns(path, &schema, options)?;
         let schema_fields = schema.fields().clone();
         let d = columns.len();
-        let convert = BatchConverter::new(path, columns);
+        let convert = BatchConverter::new(path, columns, options.drop_null);
         let mut decoder =
             FileDecoder::new(Arc::new(schema), footer.version()).with_projection(convert.fields());
         for block in footer.dictionaries().iter().flatten() {
@@ -212,14 +205,12 @@ impl ArrowIpcFile {
             .into_iter()
             .unzip();
         let (starts, owners) = split_units(&sizes, options.unit_rows(d));
-        let units = owners
+        let units: Vec<(usize, usize, usize, usize)> = owners
             .iter()
             .zip(starts.windows(2))
             .map(|(&(batch, offset), w)| (batch, offset, w[1] - w[0], w[0]))
             .collect();
-        if *starts.last().unwrap_or(&0) == 0 {
-            return Err(format_err(path, FormatProblem::Empty { rows: 0, cols: d }));
-        }
+        let unit_nulls: Vec<bool> = units.iter().map(|u| with_nulls[u.0]).collect();
         let batches = blocks.len();
         let decoder = IpcDecoder {
             buffer,
@@ -228,80 +219,23 @@ impl ArrowIpcFile {
             convert,
             units,
         };
-        let file = ArrowIpcFile {
-            rows: ColumnarRows::new(path, decoder, d, starts),
-            file_len: len as u64,
-            batches,
-        };
-        file.check_nulls(&with_nulls)?;
-        Ok(file)
-    }
-
-    /// Decodes the units of every batch whose metadata counts nulls in a
-    /// chosen column: the first null is then an error on open.
-    fn check_nulls(&self, with_nulls: &[bool]) -> Result<()> {
-        let decoder = &self.rows.decoder;
-        let mut scratch = Vec::new();
-        for (u, unit) in decoder.units.iter().enumerate() {
-            if with_nulls[unit.0] {
-                scratch.clear();
-                decoder.decode(u, &mut scratch)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The file's path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        self.rows.path()
-    }
-
-    /// `(rows, columns)`.
-    #[must_use]
-    pub fn shape(&self) -> (usize, usize) {
-        (self.rows.n_rows(), self.rows.n_cols())
-    }
-
-    /// The chosen columns' names, in matrix order.
-    #[must_use]
-    pub fn column_names(&self) -> Vec<String> {
-        self.rows
-            .decoder
-            .convert
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
-    }
-
-    /// The chosen columns' Arrow types.
-    #[must_use]
-    pub fn column_types(&self) -> Vec<String> {
-        self.rows
-            .decoder
-            .convert
-            .columns
-            .iter()
-            .map(|c| c.data_type.to_string())
-            .collect()
-    }
-
-    /// The file's record batches.
-    #[must_use]
-    pub fn batches(&self) -> usize {
-        self.batches
-    }
-
-    /// The file's length in bytes.
-    #[must_use]
-    pub fn file_len(&self) -> u64 {
-        self.file_len
+        Columnar::new(
+            path,
+            ColumnarFormat::ArrowIpc,
+            (Box::new(decoder), batches),
+            starts,
+            len as u64,
+            |u| unit_nulls[u],
+        )
     }
 }
 
 impl UnitDecoder for IpcDecoder {
-    fn decode(&self, unit: usize, out: &mut Vec<f32>) -> Result<()> {
+    fn converter(&self) -> &BatchConverter {
+        &self.convert
+    }
+
+    fn decode(&self, unit: usize, out: &mut Vec<f32>, nulls: &mut UnitNulls) -> Result<()> {
         let (batch, offset, len, first_row) = self.units[unit];
         let path = &self.convert.path;
         let block = &self.blocks[batch];
@@ -323,25 +257,6 @@ impl UnitDecoder for IpcDecoder {
         }
         out.reserve(len * self.convert.n_cols());
         self.convert
-            .append(&decoded.slice(offset, len), first_row, out)
-    }
-}
-
-impl DataSource for ArrowIpcFile {
-    fn n_rows(&self) -> usize {
-        self.rows.n_rows()
-    }
-
-    fn n_cols(&self) -> usize {
-        self.rows.n_cols()
-    }
-
-    /// Always copies: rows are converted from the file's columns.
-    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
-        self.rows.rows(range, scratch)
-    }
-
-    fn name(&self) -> String {
-        self.rows.name()
+            .append(&decoded.slice(offset, len), first_row, out, nulls)
     }
 }

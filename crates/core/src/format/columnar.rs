@@ -32,8 +32,6 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Schema};
 
-use super::arrow_ipc::ArrowIpcFile;
-use super::parquet::ParquetFile;
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
 use crate::source::DataSource;
@@ -49,6 +47,12 @@ pub struct MatrixOptions {
     /// and speed only: the values read do not depend on it (tests set it
     /// small to split row groups into many units).
     pub unit_rows: Option<usize>,
+    /// Leave out the rows with a null in a chosen column (Parquet and Arrow
+    /// files; other formats cannot hold nulls, and read as they are). The
+    /// matrix then holds only the other rows, in file order; its
+    /// [`DroppedRows`] say which file rows were left out. `false`: a null is
+    /// an error naming its column and row.
+    pub drop_null: bool,
 }
 
 impl MatrixOptions {
@@ -241,10 +245,22 @@ pub(crate) struct BatchConverter {
     pub(crate) positions: Vec<usize>,
     /// Per column: a loss of precision was already recorded.
     lossy_seen: Vec<AtomicBool>,
+    /// Nulls are recorded in a [`UnitNulls`] instead of refused.
+    drop_null: bool,
+}
+
+/// The nulls met in one decoded unit (with [`MatrixOptions::drop_null`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct UnitNulls {
+    /// The unit's rows (0-based within it) with a null in a chosen column,
+    /// sorted, each once.
+    pub(crate) rows: Vec<usize>,
+    /// Nulls per matrix column.
+    pub(crate) per_column: Vec<u64>,
 }
 
 impl BatchConverter {
-    pub(crate) fn new(path: &Path, columns: Vec<Column>) -> Self {
+    pub(crate) fn new(path: &Path, columns: Vec<Column>, drop_null: bool) -> Self {
         let (_, positions) = projection(&columns);
         let lossy_seen = columns.iter().map(|_| AtomicBool::new(false)).collect();
         BatchConverter {
@@ -252,6 +268,7 @@ impl BatchConverter {
             columns,
             positions,
             lossy_seen,
+            drop_null,
         }
     }
 
@@ -265,7 +282,9 @@ impl BatchConverter {
     }
 
     /// Appends `batch`'s rows (the file's rows from `first_row`) to `out`,
-    /// row-major.
+    /// row-major. With `drop_null`, the rows holding a null are recorded in
+    /// `nulls` (their values in `out` are whatever the null slots hold);
+    /// without, a null is an error.
     ///
     /// # Errors
     /// [`FormatProblem::NullValue`] naming the column and the file's row of
@@ -276,25 +295,35 @@ impl BatchConverter {
         batch: &RecordBatch,
         first_row: usize,
         out: &mut Vec<f32>,
+        nulls: &mut UnitNulls,
     ) -> Result<()> {
         let d = self.columns.len();
         let rows = batch.num_rows();
         let base = out.len();
         out.resize(base + rows * d, 0.0);
         let dest = &mut out[base..];
+        nulls.rows.clear();
+        nulls.per_column.clear();
+        nulls.per_column.resize(d, 0);
         for (j, (column, &pos)) in self.columns.iter().zip(&self.positions).enumerate() {
             let Some(array) = batch.columns().get(pos) else {
                 return Err(self.corrupt(format!("a record batch lacks column '{}'", column.name)));
             };
-            if let Some(nulls) = array.logical_nulls().filter(|n| n.null_count() > 0) {
-                let at = nulls.iter().position(|valid| !valid).unwrap_or(0);
-                return Err(format_err(
-                    &self.path,
-                    FormatProblem::NullValue {
-                        column: column.name.clone(),
-                        row: first_row + at,
-                    },
-                ));
+            if let Some(mask) = array.logical_nulls().filter(|n| n.null_count() > 0) {
+                if !self.drop_null {
+                    let at = mask.iter().position(|valid| !valid).unwrap_or(0);
+                    return Err(format_err(
+                        &self.path,
+                        FormatProblem::NullValue {
+                            column: column.name.clone(),
+                            row: first_row + at,
+                        },
+                    ));
+                }
+                nulls.per_column[j] = mask.null_count() as u64;
+                nulls
+                    .rows
+                    .extend(mask.iter().enumerate().filter(|(_, v)| !v).map(|(r, _)| r));
             }
             let max_abs = convert_column(array.as_ref(), &column.data_type, d, j, dest)
                 .ok_or_else(|| {
@@ -321,6 +350,8 @@ impl BatchConverter {
                     ));
             }
         }
+        nulls.rows.sort_unstable();
+        nulls.rows.dedup();
         Ok(())
     }
 
@@ -417,65 +448,227 @@ fn convert_column(
 }
 
 /// Decodes the units of a columnar file: the format-specific half of
-/// [`ColumnarRows`].
+/// [`Columnar`].
 pub(crate) trait UnitDecoder: Send + Sync + std::fmt::Debug {
-    /// Appends unit `unit`'s rows, row-major `f32`, to `out` (empty).
-    fn decode(&self, unit: usize, out: &mut Vec<f32>) -> Result<()>;
+    /// Appends unit `unit`'s rows, row-major `f32`, to `out` (empty), and
+    /// (with [`MatrixOptions::drop_null`]) records its nulls in `nulls`.
+    fn decode(&self, unit: usize, out: &mut Vec<f32>, nulls: &mut UnitNulls) -> Result<()>;
+
+    /// The converter, which knows the chosen columns.
+    fn converter(&self) -> &BatchConverter;
 }
 
 type Slot = Arc<Mutex<Option<Arc<Vec<f32>>>>>;
 
-/// Rows of a file made of units (first rows `starts`), served from a bounded
-/// cache of decoded units.
+/// The chosen numeric columns of a columnar file, Parquet
+/// ([`Columnar::open_parquet`]) or Arrow IPC ([`Columnar::open_arrow_ipc`]),
+/// read as an n × d `f32` matrix: rows of a file made of units, served from
+/// a bounded cache of decoded units.
+///
+/// With [`MatrixOptions::drop_null`], the matrix's rows are the file's rows
+/// without a null in a chosen column: the cache holds units with those rows
+/// left out, and a map of the rows kept (per unit, the rows left out) turns a
+/// matrix row into a unit and a place in it. The map is O(rows left out).
 #[derive(Debug)]
-pub(crate) struct ColumnarRows<D> {
-    pub(crate) decoder: D,
+pub struct Columnar {
+    decoder: Box<dyn UnitDecoder>,
+    format: ColumnarFormat,
+    /// Row groups (Parquet) or record batches (Arrow IPC), empty ones included.
+    parts: usize,
     path: PathBuf,
     n_cols: usize,
-    /// First row of each unit, and the row count at the end.
+    file_len: u64,
+    /// First file row of each unit, and the file's row count at the end.
     starts: Vec<usize>,
+    /// First matrix row of each unit (its kept rows), and the count at the end.
+    kept_starts: Vec<usize>,
+    /// Per unit, its rows (within it) left out for a null, sorted.
+    dropped: Vec<Vec<usize>>,
+    /// Nulls per chosen column, in the units decoded on open.
+    null_counts: Vec<u64>,
     /// The decoded units, most recently used last in `clock` order.
     cache: Mutex<Vec<(usize, u64, Slot)>>,
     capacity: usize,
     clock: AtomicU64,
 }
 
-impl<D: UnitDecoder> ColumnarRows<D> {
+/// The formats [`Columnar`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnarFormat {
+    /// A `.parquet` file.
+    Parquet,
+    /// An Arrow IPC file (`.arrow`, `.feather`).
+    ArrowIpc,
+}
+
+impl Columnar {
     /// `starts`: the first row of each unit and the row count at the end.
-    pub(crate) fn new(path: &Path, decoder: D, n_cols: usize, starts: Vec<usize>) -> Self {
-        ColumnarRows {
+    /// Every unit for which `may_hold_nulls` says so is decoded now: a null is
+    /// then an error before any pass, or (with `drop_null`) its row is left
+    /// out of the matrix.
+    ///
+    /// # Errors
+    /// Those of decoding; [`FormatProblem::Empty`] for a file without rows;
+    /// [`FormatProblem::AllNull`] when every row holds a null.
+    pub(crate) fn new(
+        path: &Path,
+        format: ColumnarFormat,
+        (decoder, parts): (Box<dyn UnitDecoder>, usize),
+        starts: Vec<usize>,
+        file_len: u64,
+        may_hold_nulls: impl Fn(usize) -> bool,
+    ) -> Result<Self> {
+        let n_cols = decoder.converter().n_cols();
+        let n_units = starts.len() - 1;
+        let rows = *starts.last().unwrap_or(&0);
+        if rows == 0 {
+            return Err(format_err(
+                path,
+                FormatProblem::Empty {
+                    rows: 0,
+                    cols: n_cols,
+                },
+            ));
+        }
+        let mut dropped = vec![Vec::new(); n_units];
+        let mut null_counts = vec![0u64; n_cols];
+        let mut scratch = Vec::new();
+        let mut nulls = UnitNulls::default();
+        for (u, dropped) in dropped.iter_mut().enumerate() {
+            if may_hold_nulls(u) {
+                scratch.clear();
+                decoder.decode(u, &mut scratch, &mut nulls)?;
+                for (total, n) in null_counts.iter_mut().zip(&nulls.per_column) {
+                    *total += n;
+                }
+                *dropped = std::mem::take(&mut nulls.rows);
+            }
+        }
+        let mut kept_starts = Vec::with_capacity(starts.len());
+        kept_starts.push(0);
+        for (u, w) in starts.windows(2).enumerate() {
+            let kept = w[1] - w[0] - dropped[u].len();
+            kept_starts.push(kept_starts[u] + kept);
+        }
+        if *kept_starts.last().unwrap_or(&0) == 0 {
+            return Err(format_err(
+                path,
+                FormatProblem::AllNull {
+                    rows,
+                    columns: decoder.converter().columns.len(),
+                },
+            ));
+        }
+        Ok(Columnar {
             decoder,
+            format,
+            parts,
             path: path.to_path_buf(),
             n_cols,
+            file_len,
             starts,
+            kept_starts,
+            dropped,
+            null_counts,
             cache: Mutex::new(Vec::new()),
             capacity: cache_capacity(),
             clock: AtomicU64::new(0),
-        }
+        })
     }
 
-    pub(crate) fn n_rows(&self) -> usize {
-        *self.starts.last().unwrap_or(&0)
-    }
-
-    pub(crate) fn n_cols(&self) -> usize {
-        self.n_cols
-    }
-
-    pub(crate) fn name(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    pub(crate) fn path(&self) -> &Path {
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The units (first rows `starts[u]..starts[u + 1]`).
-    pub(crate) fn n_units(&self) -> usize {
+    /// `(rows, columns)` of the matrix (rows left out by
+    /// [`MatrixOptions::drop_null`] not counted).
+    #[must_use]
+    pub fn shape(&self) -> (usize, usize) {
+        (self.n_rows(), self.n_cols)
+    }
+
+    /// The chosen columns' names, in matrix order.
+    #[must_use]
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns().iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// The chosen columns' Arrow types (`Float32`, `Int64`, `Decimal128(10, 2)`, …).
+    #[must_use]
+    pub fn column_types(&self) -> Vec<String> {
+        self.columns()
+            .iter()
+            .map(|c| c.data_type.to_string())
+            .collect()
+    }
+
+    /// Nulls per chosen column (all zero unless opened with
+    /// [`MatrixOptions::drop_null`]: otherwise a null is an error on open).
+    #[must_use]
+    pub fn null_counts(&self) -> &[u64] {
+        &self.null_counts
+    }
+
+    /// The file rows left out of the matrix for a null
+    /// ([`MatrixOptions::drop_null`]; none without it).
+    #[must_use]
+    pub fn dropped_rows(&self) -> DroppedRows {
+        let rows = self
+            .dropped
+            .iter()
+            .zip(&self.starts)
+            .flat_map(|(rows, &start)| rows.iter().map(move |&r| start + r))
+            .collect();
+        DroppedRows::new(self.file_rows(), rows)
+    }
+
+    /// The file's rows, those left out for a null included.
+    #[must_use]
+    pub fn file_rows(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+
+    /// The units rows are decoded and cached in.
+    #[must_use]
+    pub fn units(&self) -> usize {
         self.starts.len() - 1
     }
 
-    /// Unit `unit`, decoded now or taken from the cache.
+    /// The file's row groups (Parquet) or record batches (Arrow IPC), empty
+    /// ones included.
+    #[must_use]
+    pub fn parts(&self) -> usize {
+        self.parts
+    }
+
+    /// The file's format.
+    #[must_use]
+    pub fn file_format(&self) -> ColumnarFormat {
+        self.format
+    }
+
+    /// `"parquet"` or `"arrow"`.
+    #[must_use]
+    pub fn format(&self) -> &'static str {
+        match self.format {
+            ColumnarFormat::Parquet => "parquet",
+            ColumnarFormat::ArrowIpc => "arrow",
+        }
+    }
+
+    /// The file's length in bytes.
+    #[must_use]
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    fn columns(&self) -> &[Column] {
+        &self.decoder.converter().columns
+    }
+
+    /// Unit `unit`'s kept rows, decoded now or taken from the cache.
     fn unit(&self, unit: usize) -> Result<Arc<Vec<f32>>> {
         let slot = {
             let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
@@ -500,46 +693,149 @@ impl<D: UnitDecoder> ColumnarRows<D> {
             return Ok(d.clone());
         }
         let mut values = Vec::new();
-        self.decoder.decode(unit, &mut values)?;
-        let want = (self.starts[unit + 1] - self.starts[unit]) * self.n_cols;
+        let mut nulls = UnitNulls::default();
+        self.decoder.decode(unit, &mut values, &mut nulls)?;
+        let (start, end) = (self.starts[unit], self.starts[unit + 1]);
+        let want = (end - start) * self.n_cols;
         if values.len() != want {
-            return Err(format_err(
-                &self.path,
-                FormatProblem::Columnar {
-                    detail: format!(
-                        "rows {}..{} decode to {} values, not the {want} the metadata promises",
-                        self.starts[unit],
-                        self.starts[unit + 1],
-                        values.len()
-                    ),
-                },
-            ));
+            return Err(self.decoder.converter().corrupt(format!(
+                "rows {start}..{end} decode to {} values, not the {want} the metadata promises",
+                values.len()
+            )));
+        }
+        let dropped = &self.dropped[unit];
+        if nulls.rows != *dropped {
+            return Err(self.decoder.converter().corrupt(format!(
+                "rows {start}..{end} hold {} rows with nulls where the metadata counted {}",
+                nulls.rows.len(),
+                dropped.len()
+            )));
+        }
+        if !dropped.is_empty() {
+            values = without_rows(&values, self.n_cols, dropped);
         }
         let values = Arc::new(values);
         *data = Some(values.clone());
         Ok(values)
     }
+}
 
-    /// Rows `range`, row-major, into `scratch`.
-    pub(crate) fn rows<'a>(
-        &self,
-        range: Range<usize>,
-        scratch: &'a mut Vec<f32>,
-    ) -> Result<&'a [f32]> {
+/// The rows of row-major `values` (`width` values a row) but those in
+/// `dropped` (sorted row indices).
+fn without_rows<T: Copy>(values: &[T], width: usize, dropped: &[usize]) -> Vec<T> {
+    let rows = values.len() / width.max(1);
+    let mut kept = Vec::with_capacity((rows - dropped.len()) * width);
+    let mut from = 0;
+    for &r in dropped.iter().chain(std::iter::once(&rows)) {
+        kept.extend_from_slice(&values[from * width..r * width]);
+        from = r + 1;
+    }
+    kept
+}
+
+impl DataSource for Columnar {
+    fn n_rows(&self) -> usize {
+        *self.kept_starts.last().unwrap_or(&0)
+    }
+
+    fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// Always copies: rows are decoded and converted from the file's columns.
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         super::npy::check_range(&|| self.name(), &range, self.n_rows())?;
         let d = self.n_cols;
         scratch.clear();
         scratch.reserve(range.len() * d);
         let mut row = range.start;
         while row < range.end {
-            let u = self.starts.partition_point(|&s| s <= row) - 1;
-            let (start, end) = (self.starts[u], self.starts[u + 1]);
+            // The last unit starting at or before `row`: units without kept
+            // rows share their start with the next one, so it has `row`.
+            let u = self.kept_starts.partition_point(|&s| s <= row) - 1;
+            let (start, end) = (self.kept_starts[u], self.kept_starts[u + 1]);
             let take = end.min(range.end) - row;
             let values = self.unit(u)?;
             scratch.extend_from_slice(&values[(row - start) * d..(row - start + take) * d]);
             row += take;
         }
         Ok(&scratch[..])
+    }
+
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The file rows a read with [`MatrixOptions::drop_null`] left out of a
+/// matrix, so that per-row outputs can keep the file's row count (a label
+/// −1, a NaN, at each row left out): O(rows left out) memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DroppedRows {
+    file_rows: usize,
+    rows: Vec<usize>,
+}
+
+impl DroppedRows {
+    /// `rows` (sorted, each once, each below `file_rows`) of a file of
+    /// `file_rows` rows.
+    #[must_use]
+    pub fn new(file_rows: usize, rows: Vec<usize>) -> Self {
+        debug_assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(rows.last().is_none_or(|&r| r < file_rows));
+        DroppedRows { file_rows, rows }
+    }
+
+    /// No row left out of `file_rows`.
+    #[must_use]
+    pub fn none(file_rows: usize) -> Self {
+        DroppedRows::new(file_rows, Vec::new())
+    }
+
+    /// The file's rows, those left out included.
+    #[must_use]
+    pub fn file_rows(&self) -> usize {
+        self.file_rows
+    }
+
+    /// The rows left out, 0-based file rows, ascending.
+    #[must_use]
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
+    /// How many rows were left out.
+    #[must_use]
+    pub fn count(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// `next`'s rows after these (files read one after the other, as shards).
+    pub fn append(&mut self, next: &DroppedRows) {
+        let base = self.file_rows;
+        self.rows.extend(next.rows.iter().map(|&r| base + r));
+        self.file_rows += next.file_rows;
+    }
+
+    /// The values of a per-file-row vector (one per file row) at the rows
+    /// kept, in order: what a per-row input (weights) becomes.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidParameter`] when `values` does not have one value
+    /// per file row (`what` names it).
+    pub fn keep<T: Copy>(&self, values: &[T], what: &'static str) -> Result<Vec<T>> {
+        if values.len() != self.file_rows {
+            return Err(CoreError::param(
+                what,
+                format!(
+                    "holds {} values but the data file has {} rows ({} left out for nulls); give one per file row",
+                    values.len(),
+                    self.file_rows,
+                    self.rows.len()
+                ),
+            ));
+        }
+        Ok(without_rows(values, 1, &self.rows))
     }
 }
 
@@ -566,51 +862,6 @@ pub(crate) fn split_units(sizes: &[usize], max_rows: usize) -> (Vec<usize>, Vec<
         }
     }
     (starts, owners)
-}
-
-/// The columnar formats: their columns have names and types.
-#[derive(Debug)]
-pub enum Columnar {
-    /// A `.parquet` file.
-    Parquet(ParquetFile),
-    /// An Arrow IPC file (`.arrow`, `.feather`).
-    ArrowIpc(ArrowIpcFile),
-}
-
-impl Columnar {
-    pub(crate) fn source(&self) -> &dyn DataSource {
-        match self {
-            Columnar::Parquet(f) => f,
-            Columnar::ArrowIpc(f) => f,
-        }
-    }
-
-    /// The chosen columns' names, in matrix order.
-    #[must_use]
-    pub fn column_names(&self) -> Vec<String> {
-        match self {
-            Columnar::Parquet(f) => f.column_names(),
-            Columnar::ArrowIpc(f) => f.column_names(),
-        }
-    }
-
-    /// The chosen columns' Arrow types.
-    #[must_use]
-    pub fn column_types(&self) -> Vec<String> {
-        match self {
-            Columnar::Parquet(f) => f.column_types(),
-            Columnar::ArrowIpc(f) => f.column_types(),
-        }
-    }
-
-    /// `"parquet"` or `"arrow"`.
-    #[must_use]
-    pub fn format(&self) -> &'static str {
-        match self {
-            Columnar::Parquet(_) => "parquet",
-            Columnar::ArrowIpc(_) => "arrow",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,10 @@
 use std::ops::Range;
 use std::path::Path;
 
-use super::arrow_ipc::ArrowIpcFile;
 use super::columnar::{Columnar, MatrixOptions};
 use super::csv::{CsvOptions, CsvReader};
 use super::npy::{NpyFile, check_range};
 use super::npz::SparseCsr;
-use super::parquet::ParquetFile;
 use super::vecs::VecsFile;
 use super::{FormatError, FormatProblem};
 use crate::error::{CoreError, Result};
@@ -57,8 +55,8 @@ pub fn open_matrix(path: impl AsRef<Path>) -> Result<Matrix> {
 /// [`open_matrix`] with `options` for the columns of a Parquet or Arrow file.
 ///
 /// # Errors
-/// As [`open_matrix`], those of [`ParquetFile::open`] and
-/// [`ArrowIpcFile::open`], and [`CoreError::InvalidParameter`] when
+/// As [`open_matrix`], those of [`Columnar::open_parquet`] and
+/// [`Columnar::open_arrow_ipc`], and [`CoreError::InvalidParameter`] when
 /// `options.columns` is given for a format without column names.
 pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<Matrix> {
     let path = path.as_ref();
@@ -79,10 +77,10 @@ pub fn open_matrix_with(path: impl AsRef<Path>, options: &MatrixOptions) -> Resu
         ));
     }
     match ext.as_str() {
-        "parquet" => ParquetFile::open(path, options)
-            .map(|f| Matrix::Columnar(Box::new(Columnar::Parquet(f)))),
-        "arrow" | "feather" => ArrowIpcFile::open(path, options)
-            .map(|f| Matrix::Columnar(Box::new(Columnar::ArrowIpc(f)))),
+        "parquet" => Columnar::open_parquet(path, options).map(|f| Matrix::Columnar(Box::new(f))),
+        "arrow" | "feather" => {
+            Columnar::open_arrow_ipc(path, options).map(|f| Matrix::Columnar(Box::new(f)))
+        }
         "npy" => NpyFile::open(path).map(Matrix::Npy),
         "fvecs" | "bvecs" => VecsFile::open(path).map(Matrix::Vecs),
         "npz" => SparseCsr::open(path).map(Matrix::Npz),
@@ -132,7 +130,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.n_rows(),
             Matrix::Vecs(f) => f.n_rows(),
             Matrix::Npz(f) => f.n_rows(),
-            Matrix::Columnar(f) => f.source().n_rows(),
+            Matrix::Columnar(f) => f.n_rows(),
             Matrix::InMemory { n_rows, .. } => *n_rows,
         }
     }
@@ -142,7 +140,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.n_cols(),
             Matrix::Vecs(f) => f.n_cols(),
             Matrix::Npz(f) => f.n_cols(),
-            Matrix::Columnar(f) => f.source().n_cols(),
+            Matrix::Columnar(f) => f.n_cols(),
             Matrix::InMemory { n_cols, .. } => *n_cols,
         }
     }
@@ -152,7 +150,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.rows(range, scratch),
             Matrix::Vecs(f) => f.rows(range, scratch),
             Matrix::Npz(f) => f.rows(range, scratch),
-            Matrix::Columnar(f) => f.source().rows(range, scratch),
+            Matrix::Columnar(f) => f.rows(range, scratch),
             Matrix::InMemory {
                 name,
                 data,
@@ -170,7 +168,7 @@ impl DataSource for Matrix {
             Matrix::Npy(f) => f.name(),
             Matrix::Vecs(f) => f.name(),
             Matrix::Npz(f) => f.name(),
-            Matrix::Columnar(f) => f.source().name(),
+            Matrix::Columnar(f) => f.name(),
             Matrix::InMemory { name, .. } => name.clone(),
         }
     }

@@ -20,9 +20,10 @@
 //! * `npz`: [`SparseCsr`], scipy's CSR `.npz` (stored members mapped in
 //!   place, deflated ones inflated once to a scratch file), read as dense
 //!   rows; `zip`: the zip directory reader and writer it uses.
-//! * `parquet`: [`ParquetFile`]; `arrow_ipc`: [`ArrowIpcFile`] (Feather v2);
-//!   `columnar`: what they share (column choice, conversion to `f32`, the
-//!   bounded cache of decoded row groups).
+//! * `columnar`: [`Columnar`], a Parquet or Arrow IPC file (column choice,
+//!   conversion to `f32`, the bounded cache of decoded row groups, rows left
+//!   out for nulls: [`DroppedRows`]); `parquet` and `arrow_ipc` (Feather v2):
+//!   what each format decodes.
 
 use std::path::PathBuf;
 
@@ -39,14 +40,15 @@ mod parquet;
 mod vecs;
 mod zip;
 
-pub use arrow_ipc::ArrowIpcFile;
-pub use columnar::{Columnar, MatrixOptions, UNIT_BYTES, cache_capacity, take_precision_warnings};
+pub use columnar::{
+    Columnar, ColumnarFormat, DroppedRows, MatrixOptions, UNIT_BYTES, cache_capacity,
+    take_precision_warnings,
+};
 pub use csv::{CsvOptions, CsvReader};
 pub use matrix::{Matrix, open_matrix, open_matrix_with};
 pub use npy::{Dtype, NpyFile, f16_bits_to_f32, read_npy_vector_f32, read_npy_vector_i32};
 pub use npy_writer::{NpyElement, NpyWriter, npy_header_bytes, write_npy_f32};
 pub use npz::{SparseCsr, convert_npz};
-pub use parquet::ParquetFile;
 pub use vecs::{VecsFile, VecsKind};
 
 /// The largest `.npy` header accepted, in bytes (64 KiB).
@@ -169,9 +171,13 @@ pub enum FormatProblem {
     #[error("no numeric (integer, float or decimal) column; the file's columns are {columns}")]
     NoNumericColumns { columns: String },
     #[error(
-        "column '{column}' is null at row {row} (0-based); fill or drop the rows with nulls first"
+        "column '{column}' is null at row {row} (0-based); leave out the rows with nulls with --drop-null, or fill them first"
     )]
     NullValue { column: String, row: usize },
+    #[error(
+        "every one of the {rows} rows has a null in a chosen column ({columns} chosen); nothing is left with --drop-null (choose other columns with --columns)"
+    )]
+    AllNull { rows: usize, columns: usize },
     #[error("{detail}")]
     Columnar { detail: String },
 }

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 use super::Dtype;
+use super::columnar::DroppedRows;
 use super::npy_header;
 use crate::error::{CoreError, Result};
 use crate::output::AtomicOutput;
@@ -62,7 +63,18 @@ pub struct NpyWriter<T: NpyElement> {
     header_len: usize,
     values: u64,
     bytes: Vec<u8>,
+    /// Rows to fill in between the rows written ([`NpyWriter::fill_dropped`]).
+    fill: Option<Fill<T>>,
     _element: PhantomData<T>,
+}
+
+/// The rows a writer fills in: the rows left out of its input, and the value.
+#[derive(Debug)]
+struct Fill<T> {
+    dropped: DroppedRows,
+    /// Index in `dropped.rows()` of the next row to fill in.
+    next: usize,
+    value: T,
 }
 
 impl<T: NpyElement> NpyWriter<T> {
@@ -92,8 +104,25 @@ impl<T: NpyElement> NpyWriter<T> {
             header_len,
             values: 0,
             bytes: Vec::new(),
+            fill: None,
             _element: PhantomData,
         })
+    }
+
+    /// Keeps the rows of the file the input was read from: the rows written
+    /// are the input's kept rows in order, and a row of `value`s (a label
+    /// −1, a NaN) goes in at each row of `dropped` (rows left out for a null,
+    /// [`super::MatrixOptions::drop_null`]), so that row `i` of the output is
+    /// row `i` of the file. The file then has `dropped.file_rows()` rows when
+    /// every kept row was written.
+    #[must_use]
+    pub fn fill_dropped(mut self, dropped: &DroppedRows, value: T) -> Self {
+        self.fill = (dropped.count() > 0).then(|| Fill {
+            dropped: dropped.clone(),
+            next: 0,
+            value,
+        });
+        self
     }
 
     /// Appends whole rows (for a matrix, `values.len()` must be a multiple of
@@ -102,6 +131,62 @@ impl<T: NpyElement> NpyWriter<T> {
     /// # Errors
     /// [`CoreError::InvalidParameter`] for a partial row; [`CoreError::Io`].
     pub fn write(&mut self, values: &[T]) -> Result<()> {
+        let width = self.cols.unwrap_or(1);
+        if self.fill.is_none() || !values.len().is_multiple_of(width) {
+            return self.write_rows(values);
+        }
+        let mut rest = values;
+        loop {
+            self.fill_to(Some(self.rows_written()))?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+            // Kept rows up to the next row to fill in.
+            let row = self.rows_written();
+            let until = self.fill.as_ref().and_then(|f| {
+                let next = *f.dropped.rows().get(f.next)?;
+                usize::try_from(next as u64 - row).ok()
+            });
+            let take = until.map_or(rest.len(), |r| (r * width).min(rest.len()));
+            self.write_rows(&rest[..take])?;
+            rest = &rest[take..];
+        }
+    }
+
+    /// Writes the fill rows due: those at the current row and right after it
+    /// (`at = Some(row)`), or all left (`None`).
+    fn fill_to(&mut self, at: Option<u64>) -> Result<()> {
+        let Some(fill) = &mut self.fill else {
+            return Ok(());
+        };
+        let rows = fill.dropped.rows();
+        let mut end = fill.next;
+        match at {
+            // Consecutive dropped rows from the current one.
+            Some(row) => {
+                while end < rows.len() && rows[end] as u64 == row + (end - fill.next) as u64 {
+                    end += 1;
+                }
+            }
+            None => end = rows.len(),
+        }
+        let count = end - fill.next;
+        fill.next = end;
+        if count == 0 {
+            return Ok(());
+        }
+        let width = self.cols.unwrap_or(1);
+        let block = vec![fill.value; BATCH.max(width) / width * width];
+        let mut left = count * width;
+        while left > 0 {
+            let n = left.min(block.len());
+            self.write_rows(&block[..n])?;
+            left -= n;
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, values: &[T]) -> Result<()> {
         if let Some(d) = self.cols
             && !values.len().is_multiple_of(d)
         {
@@ -138,6 +223,7 @@ impl<T: NpyElement> NpyWriter<T> {
     /// # Errors
     /// [`CoreError::Io`] naming the output; nothing is left under its name.
     pub fn finish(mut self) -> Result<()> {
+        self.fill_to(None)?;
         let header = npy_header::write_header(
             T::DTYPE.descr(),
             &shape(self.rows_written(), self.cols),

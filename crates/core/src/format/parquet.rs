@@ -1,4 +1,5 @@
-//! [`ParquetFile`]: the numeric columns of a Parquet file as a matrix.
+//! [`Columnar::open_parquet`]: the numeric columns of a Parquet file as a
+//! matrix.
 //!
 //! The file is memory-mapped and its footer (the metadata) read once. Rows are
 //! decoded by the `parquet` crate's Arrow reader, one unit at a time: a run of
@@ -6,13 +7,14 @@
 //! (a row selection skips the pages before it), converted to row-major `f32`
 //! and kept in a bounded cache ([`super::columnar`]). Never the whole file.
 //!
-//! Nulls are refused: the footer's statistics say which row groups hold
-//! nulls in a chosen column, and those are decoded on open, so the error
-//! (naming the column and the row) comes before any pass. Row groups of a
-//! nullable column written without statistics are decoded on open too (one
-//! pass over them: pyarrow, polars, Spark and DuckDB all write statistics).
+//! Nulls are refused, or with [`MatrixOptions::drop_null`] their rows left
+//! out: the footer's statistics say which row groups hold nulls in a chosen
+//! column, and those are decoded on open, so the error (naming the column and
+//! the row) comes before any pass, and the rows left out are known before
+//! any pass. Row groups of a nullable column written without statistics are
+//! decoded on open too (one pass over them: pyarrow, polars, Spark and DuckDB
+//! all write statistics).
 
-use std::ops::Range;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -25,21 +27,11 @@ use parquet::arrow::arrow_reader::{
 
 use super::FormatProblem;
 use super::columnar::{
-    BatchConverter, ColumnarRows, MatrixOptions, UnitDecoder, cache_capacity, format_err,
-    select_columns, split_units,
+    BatchConverter, Columnar, ColumnarFormat, MatrixOptions, UnitDecoder, UnitNulls,
+    cache_capacity, format_err, select_columns, split_units,
 };
 use super::mapped::FileBytes;
 use crate::error::{CoreError, Result};
-use crate::source::DataSource;
-
-/// The chosen numeric columns of a Parquet file, read as an n × d `f32`
-/// matrix.
-#[derive(Debug)]
-pub struct ParquetFile {
-    rows: ColumnarRows<ParquetDecoder>,
-    file_len: u64,
-    row_groups: usize,
-}
 
 #[derive(Debug)]
 struct ParquetDecoder {
@@ -75,7 +67,7 @@ fn parquet_err(path: &Path, detail: impl std::fmt::Display) -> CoreError {
     )
 }
 
-impl ParquetFile {
+impl Columnar {
     /// Opens a Parquet file and chooses its columns.
     ///
     /// # Errors
@@ -85,8 +77,10 @@ impl ParquetFile {
     /// [`MatrixOptions`] ([`FormatProblem::MissingColumn`],
     /// [`FormatProblem::NotNumericColumn`], [`FormatProblem::NoNumericColumns`]);
     /// [`FormatProblem::Empty`] for a file without rows;
-    /// [`FormatProblem::NullValue`] for a null in a chosen column.
-    pub fn open(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<ParquetFile> {
+    /// [`FormatProblem::NullValue`] for a null in a chosen column (without
+    /// [`MatrixOptions::drop_null`]), [`FormatProblem::AllNull`] when every
+    /// row holds one (with it).
+    pub fn open_parquet(path: impl AsRef<Path>, options: &MatrixOptions) -> Result<Columnar> {
         let path = path.as_ref();
         let bytes = FileBytes::open(path)?.into_shared();
         let file_len = bytes.len() as u64;
@@ -94,7 +88,7 @@ impl ParquetFile {
             .map_err(|e| parquet_err(path, format_args!("cannot read the footer: {e}")))?;
         let columns = select_columns(path, meta.schema(), options)?;
         let d = columns.len();
-        let convert = BatchConverter::new(path, columns);
+        let convert = BatchConverter::new(path, columns, options.drop_null);
         let fields = convert.fields();
         let mask = ProjectionMask::roots(meta.parquet_schema(), fields.iter().copied());
         let groups = meta.metadata().row_groups();
@@ -123,15 +117,27 @@ impl ParquetFile {
                 first_row: w[0],
             })
             .collect::<Vec<_>>();
-        let n = *starts.last().unwrap_or(&0);
-        if n == 0 {
-            return Err(format_err(path, FormatProblem::Empty { rows: 0, cols: d }));
-        }
-        // The leaf columns under the chosen fields, for their null counts.
+        // Per row group: may a chosen column hold nulls? A column that cannot
+        // (required), or whose statistics count none, cannot; without
+        // statistics, it may.
         let schema = meta.parquet_schema();
         let leaves: Vec<usize> = (0..schema.num_columns())
             .filter(|&leaf| fields.contains(&schema.get_column_root_idx(leaf)))
             .collect();
+        let group_nulls: Vec<bool> = groups
+            .iter()
+            .map(|rg| {
+                leaves.iter().any(|&leaf| {
+                    schema.column(leaf).max_def_level() > 0
+                        && rg
+                            .column(leaf)
+                            .statistics()
+                            .and_then(parquet::file::statistics::Statistics::null_count_opt)
+                            != Some(0)
+                })
+            })
+            .collect();
+        let unit_groups: Vec<usize> = units.iter().map(|u| u.row_group).collect();
         let decoder = ParquetDecoder {
             bytes,
             mask,
@@ -141,94 +147,14 @@ impl ParquetFile {
             unit_rows,
             readers: Mutex::new(Vec::new()),
         };
-        let file = ParquetFile {
-            rows: ColumnarRows::new(path, decoder, d, starts),
+        Columnar::new(
+            path,
+            ColumnarFormat::Parquet,
+            (Box::new(decoder), n_groups),
+            starts,
             file_len,
-            row_groups: n_groups,
-        };
-        file.check_nulls(&leaves)?;
-        Ok(file)
-    }
-
-    /// Decodes the units of every row group whose statistics count nulls in
-    /// a chosen column: the first null is then an error on open.
-    fn check_nulls(&self, leaves: &[usize]) -> Result<()> {
-        let decoder = &self.rows.decoder;
-        let groups = decoder.meta.metadata().row_groups();
-        let mut scratch = Vec::new();
-        for (u, unit) in decoder.units.iter().enumerate() {
-            let rg = &groups[unit.row_group];
-            // A column that cannot hold nulls (required), or whose
-            // statistics count none, is skipped; without statistics, decoded.
-            let schema = decoder.meta.parquet_schema();
-            let has_nulls = leaves.iter().any(|&leaf| {
-                schema.column(leaf).max_def_level() > 0
-                    && rg
-                        .column(leaf)
-                        .statistics()
-                        .and_then(parquet::file::statistics::Statistics::null_count_opt)
-                        != Some(0)
-            });
-            if has_nulls {
-                scratch.clear();
-                decoder.decode(u, &mut scratch)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The file's path.
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        self.rows.path()
-    }
-
-    /// `(rows, columns)`.
-    #[must_use]
-    pub fn shape(&self) -> (usize, usize) {
-        (self.rows.n_rows(), self.rows.n_cols())
-    }
-
-    /// The chosen columns' names, in matrix order.
-    #[must_use]
-    pub fn column_names(&self) -> Vec<String> {
-        self.rows
-            .decoder
-            .convert
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
-    }
-
-    /// The chosen columns' Arrow types (`Float32`, `Int64`, `Decimal128(10, 2)`, …).
-    #[must_use]
-    pub fn column_types(&self) -> Vec<String> {
-        self.rows
-            .decoder
-            .convert
-            .columns
-            .iter()
-            .map(|c| c.data_type.to_string())
-            .collect()
-    }
-
-    /// The file's row groups (empty ones included).
-    #[must_use]
-    pub fn row_groups(&self) -> usize {
-        self.row_groups
-    }
-
-    /// The units rows are decoded and cached in.
-    #[must_use]
-    pub fn units(&self) -> usize {
-        self.rows.n_units()
-    }
-
-    /// The file's length in bytes.
-    #[must_use]
-    pub fn file_len(&self) -> u64 {
-        self.file_len
+            |u| group_nulls[unit_groups[u]],
+        )
     }
 }
 
@@ -271,7 +197,11 @@ impl ParquetDecoder {
 }
 
 impl UnitDecoder for ParquetDecoder {
-    fn decode(&self, unit: usize, out: &mut Vec<f32>) -> Result<()> {
+    fn converter(&self) -> &BatchConverter {
+        &self.convert
+    }
+
+    fn decode(&self, unit: usize, out: &mut Vec<f32>, nulls: &mut UnitNulls) -> Result<()> {
         let u = self.units[unit];
         let mut reader = self.reader(unit)?;
         let batch = match reader.next() {
@@ -289,7 +219,7 @@ impl UnitDecoder for ParquetDecoder {
             ));
         }
         out.reserve(u.len * self.convert.n_cols());
-        self.convert.append(&batch, u.first_row, out)?;
+        self.convert.append(&batch, u.first_row, out, nulls)?;
         let next = unit + 1;
         if self
             .units
@@ -303,24 +233,5 @@ impl UnitDecoder for ParquetDecoder {
             readers.push((next, reader));
         }
         Ok(())
-    }
-}
-
-impl DataSource for ParquetFile {
-    fn n_rows(&self) -> usize {
-        self.rows.n_rows()
-    }
-
-    fn n_cols(&self) -> usize {
-        self.rows.n_cols()
-    }
-
-    /// Always copies: rows are decoded from the file's column chunks.
-    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
-        self.rows.rows(range, scratch)
-    }
-
-    fn name(&self) -> String {
-        self.rows.name()
     }
 }

@@ -14,7 +14,7 @@ use super::png::{plot_path, write_plot};
 use super::{column_names, eval_err, read_labels, scatter_svg, with_source};
 use crate::Global;
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{dropped_rows, emit_json, fingerprint, keep_rows, open};
 
 /// Up to this many rows the silhouette is exact; above, it is estimated from
 /// [`SILHOUETTE_SAMPLE`] rows (each scored against all rows) unless --exact.
@@ -64,8 +64,10 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let fp = fingerprint(&a.file, &m);
     let n = m.n_rows();
     let name = a.file.display().to_string();
+    // Labels written with --drop-null have -1 at the rows left out.
+    let dropped = dropped_rows(&m);
     let labels_of = |path: &PathBuf| -> Result<Labels> {
-        let raw = read_labels(path)?;
+        let raw = keep_rows(read_labels(path)?, &dropped);
         let l = Labels::new(&raw).map_err(|e| usage(format!("{}: {e}", path.display())))?;
         l.check_len(n, &name)
             .map_err(|e| usage(format!("{}: {e}", path.display())))?;

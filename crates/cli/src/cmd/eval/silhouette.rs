@@ -18,7 +18,7 @@ use super::{eval_err, parse_k_range, read_labels, with_source};
 use crate::Global;
 use crate::cmd::kmeans::{Metric, kmeans_metric};
 use crate::fail::usage;
-use crate::input::{emit_json, fingerprint, open};
+use crate::input::{dropped_rows, emit_json, fingerprint, keep_rows, open};
 use crate::progress::{StatusLine, with_progress};
 
 /// Silhouette scores: exact (every row against every row, in blocks whose
@@ -128,7 +128,9 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
 fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) -> Result<()> {
     let m = open(&a.file)?;
     let fp = fingerprint(&a.file, &m);
-    let raw = read_labels(labels_path)?;
+    // Labels written with --drop-null have -1 at the rows left out.
+    let dropped = dropped_rows(&m);
+    let raw = keep_rows(read_labels(labels_path)?, &dropped);
     let labels = Labels::new(&raw).map_err(|e| usage(format!("{}: {e}", labels_path.display())))?;
     labels
         .check_len(m.n_rows(), &a.file.display().to_string())
@@ -159,6 +161,10 @@ fn run_labels(g: &Global, a: &Args, labels_path: &Path, p: &SilhouetteParams) ->
     if let Some(path) = a.values_out.as_ref().filter(|_| crate::dist::is_root()) {
         let v: Vec<f32> = s.values.iter().map(|&x| x as f32).collect();
         let mut w = mmclust_core::format::NpyWriter::<f32>::create(path, None, &inputs)?;
+        // Every row's value: NaN at the rows --drop-null left out.
+        if s.rows.is_none() {
+            w = w.fill_dropped(&dropped, f32::NAN);
+        }
         w.write(&v)?;
         w.finish()?;
     }
