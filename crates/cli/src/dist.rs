@@ -128,6 +128,19 @@ fn broadcast_string(comm: &dyn AllReduce, s: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("broadcast path is not UTF-8: {e}"))
 }
 
+/// Every rank's string, on every rank, in rank order (one all-gather).
+pub(crate) fn all_gather_string(comm: &dyn AllReduce, s: &str) -> Result<Vec<String>> {
+    let mine: Vec<f64> = s.bytes().map(f64::from).collect();
+    comm.all_gather_f64(&mine)?
+        .into_iter()
+        .enumerate()
+        .map(|(r, b)| {
+            String::from_utf8(b.iter().map(|&v| v as u8).collect())
+                .map_err(|e| anyhow::anyhow!("rank {r} sent a string that is not UTF-8: {e}"))
+        })
+        .collect()
+}
+
 /// A `.npy` output written by every rank of a distributed run, each its own
 /// rows: rank 0 creates it under a temporary name, sized and with its final
 /// header; each rank writes the values of its rows in order at their offset
