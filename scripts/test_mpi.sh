@@ -353,6 +353,29 @@ nl_compare kmeans-par-hamerly inertia kmeans -k 9 --seed 2 --init k-means-parall
 nl_compare kmeans-sample-yinyang inertia kmeans -k 6 --seed 3 --init sample --algorithm yinyang --standardize
 nl_compare gmm-full log_likelihood gmm -k 4 --seed 1 --covariance full
 nl_compare gmm-diag-rfd log_likelihood gmm -k 4 --seed 2 --covariance diag --init random-from-data
+# Real node-local disks on the namespace hosts: each host has its own mount
+# namespace, where disk.HOST is bind-mounted on disk (NETNS_LOCAL_DISK,
+# scripts/mpi_netns.sh), so the ranks open the same path and see different
+# files, with no test hook. One rank per host in the same layout as above must
+# give the bits of the simulated disks.
+if [ -n "$NETNS_DIR" ]; then
+    mkdir -p disk
+    for i in 0 1 2; do mkdir -p "disk.$NETNS_PREFIX-h$i" && cp nl$i/* "disk.$NETNS_PREFIX-h$i/"; done
+    launcher h3
+    if NETNS_LOCAL_DISK=$PWD/disk timeout 120 "${L[@]}" "$BIN" kmeans "$PWD/disk/part-*.npy" --shards --node-local \
+        -k 9 --seed 1 --init k-means++ --tol 0 --model-out nl-hosts.model.json -q > /dev/null 2> nl-hosts.err; then
+        python3 - nl-hosts.model.json nl-kmeans-pp.1.model.json <<'PY' \
+            && note "ok   node-local kmeans-pp: 3 hosts with their own disks identical to the simulated disks" \
+            || bad "node-local on 3 hosts: differs from the simulated disks"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+keys = ("centers", "inertia", "history", "n_iter", "n_rows")
+sys.exit(0 if all(a[k] == b[k] for k in keys) else 1)
+PY
+    else
+        bad "node-local on 3 hosts exited $?: $(grep -v '^-' nl-hosts.err | head -3)"
+    fi
+fi
 # Checked together before iteration 1: a rank without files, a rank with a
 # file of other columns, and what node-local shards cannot do (exit 2).
 nl_fail() { # NAME WANT-IN-MESSAGE DIRS ARGS...
