@@ -4,7 +4,9 @@
 # (centres, labels, models minus timings, GMM parameters, responsibilities,
 # --json summaries minus timings, ranks and threads) for every K-means
 # algorithm, GMM, and predict, score, silhouette, scores, elbow, gmm-select,
-# that shards read as one file give the same answer, and that faults end the
+# that shards read as one file give the same answer, that node-local shards
+# (--shards --node-local, each rank its own files) give the same bits for the
+# same layout twice and one process's labels, and that faults end the
 # whole job quickly with a non-zero status. Needs Open MPI; installs it (and
 # libclang for the bindings, iproute2 for the namespaces) from Debian's
 # packages when missing.
