@@ -7,6 +7,9 @@
 //! split the global chunk grid between ranks (`mmclust_core::parallel`); rank 0
 //! alone prints and writes the model, and per-row outputs are written by each
 //! rank into its own rows of one pre-sized file.
+//! With `--shards --node-local` each rank opens only its own files
+//! (`crate::input`), and passes run a chunk grid per rank
+//! (`mmclust_core::source::NodeLocal`).
 
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Range;

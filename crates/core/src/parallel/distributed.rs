@@ -1,6 +1,8 @@
 //! The merge tree across processes: each process maps its own chunks, and the
 //! nodes that straddle processes are merged by every process, in the
 //! single-process order, so every rank gets the one-process result bit for bit.
+//! Over node-local shards (each process can read only its own rows) the grid
+//! is per process instead, and the processes' partials merge in rank order.
 
 use std::ops::Range;
 
@@ -93,6 +95,12 @@ where
 /// process, so every process gets the single-process result bit for bit,
 /// whatever the number of processes. For a source without a communicator (or
 /// one process) this is exactly [`map_reduce`].
+///
+/// Over node-local shards ([`DataSource::node_layout`]) each process maps its
+/// own rows with its own chunk grid and merge tree ([`map_reduce`] over them,
+/// chunks renumbered as in [`pass_chunks`]), and the processes' partials are
+/// merged left to right in rank order: the same bits on every process and for
+/// every run with the same layout, not those of one process.
 ///
 /// # Errors
 /// As [`map_reduce`]; communication failures.
