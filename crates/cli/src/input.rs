@@ -65,10 +65,8 @@ impl Data {
 /// With `node_local` (`--shards --node-local`), each rank of a distributed
 /// run expands the pattern on its own filesystem ([`open_node_local`]).
 pub(crate) fn open_data(file: &Path, shards: bool, node_local: bool) -> Result<Data> {
-    if node_local {
-        if let Some(comm) = crate::dist::comm() {
-            return open_node_local(file, comm);
-        }
+    if let Some(comm) = crate::dist::comm().filter(|_| node_local) {
+        return open_node_local(file, comm);
     }
     if !shards {
         let m = open(file)?;

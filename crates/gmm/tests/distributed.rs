@@ -240,6 +240,11 @@ fn node_local_rows_fit_with_every_init() {
             same(&first[0], m, &format!("{cov:?}, node-local"));
         }
         let rel = (first[0].log_likelihood - one.log_likelihood).abs() / one.log_likelihood.abs();
-        assert!(rel <= 1e-6, "{cov:?}: {} vs {}", first[0].log_likelihood, one.log_likelihood);
+        assert!(
+            rel <= 1e-6,
+            "{cov:?}: {} vs {}",
+            first[0].log_likelihood,
+            one.log_likelihood
+        );
     }
 }

@@ -215,12 +215,9 @@ fn node_local_rows_fit_with_every_init_and_algorithm() {
             let fit_all = || {
                 ThreadGroup::run(sizes.len(), |comm| {
                     let r = comm.rank();
-                    let mine = ArraySource::from_slice(
-                        &x[starts[r] * d..starts[r + 1] * d],
-                        sizes[r],
-                        d,
-                    )
-                    .unwrap();
+                    let mine =
+                        ArraySource::from_slice(&x[starts[r] * d..starts[r + 1] * d], sizes[r], d)
+                            .unwrap();
                     params.fit(&NodeLocal::new(mine, comm).unwrap()).unwrap()
                 })
             };
@@ -232,7 +229,12 @@ fn node_local_rows_fit_with_every_init_and_algorithm() {
             }
             let m = &first[0];
             let rel = (m.inertia - one.inertia).abs() / one.inertia;
-            assert!(rel <= 1e-6, "{tag}: inertia {} vs {}", m.inertia, one.inertia);
+            assert!(
+                rel <= 1e-6,
+                "{tag}: inertia {} vs {}",
+                m.inertia,
+                one.inertia
+            );
             assert_eq!(m.predict(&src).unwrap(), one_labels, "{tag}: labels");
         }
     }
