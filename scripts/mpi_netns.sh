@@ -100,11 +100,14 @@ netns_exec() {
 # scripts/mpi_netns_rsh.sh. The oob keepalive settings make a host whose
 # link goes down (no reset is sent) count as lost after about 10 + 3 × 3 s
 # instead of Linux's default two hours; mpirun then ends the job.
+# Every host also runs in a mount namespace of its own: with NETNS_LOCAL_DISK=DIR
+# exported, host I sees folder DIR.PREFIX-hI at DIR (a node-local disk; see
+# scripts/mpi_netns_rsh.sh).
 netns_mpirun() {
     local hosts=$1 per=$2 i list=""
     for ((i = 0; i < hosts; i++)); do list+="${list:+,}$NETNS_PREFIX-h$i:$per"; done
-    printf '%s\n' ip netns exec "$NETNS_PREFIX-h0" unshare --uts \
-        sh -c 'hostname "$0" && exec "$@"' "$NETNS_PREFIX-h0" \
+    printf '%s\n' ip netns exec "$NETNS_PREFIX-h0" unshare --uts --mount \
+        sh -c 'hostname "$0" && { [ -z "${NETNS_LOCAL_DISK:-}" ] || mount --bind "$NETNS_LOCAL_DISK.$0" "$NETNS_LOCAL_DISK"; } && exec "$@"' "$NETNS_PREFIX-h0" \
         mpirun --host "$list" -n $((hosts * per)) --map-by node --bind-to none \
         --mca btl tcp,self \
         --mca btl_tcp_if_include "10.231.$NETNS_NET.0/24" \

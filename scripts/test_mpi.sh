@@ -4,7 +4,9 @@
 # (centres, labels, models minus timings, GMM parameters, responsibilities,
 # --json summaries minus timings, ranks and threads) for every K-means
 # algorithm, GMM, and predict, score, silhouette, scores, elbow, gmm-select,
-# that shards read as one file give the same answer, and that faults end the
+# that shards read as one file give the same answer, that node-local shards
+# (--shards --node-local, each rank its own files) give the same bits for the
+# same layout twice and one process's labels, and that faults end the
 # whole job quickly with a non-zero status. Needs Open MPI; installs it (and
 # libclang for the bindings, iproute2 for the namespaces) from Debian's
 # packages when missing.
@@ -293,6 +295,99 @@ for t in "${shard_layouts[@]}"; do
         && note "ok   shards: $(describe "$t") identical to the whole file" || bad "shards ($(describe "$t"))"
 done
 
+# Node-local shards (--shards --node-local): each rank expands the pattern on
+# its own disk. One machine simulates the disks with the test hook
+# MMCLUST_TEST_NODE_DIRS (rank r reads the pattern's file name in folder r).
+# data.npy is split in row order over 3 "nodes": rank 0 holds two files
+# (7,000 + 5,000 rows), rank 1 one (10,000), rank 2 one (8,000), so the global
+# (rank, file name) order is data.npy's. The chunk grid is per rank, so the
+# bits are this layout's, not one process's: the same layout twice must give
+# the same bits (model and --json), and against one process on data.npy the
+# same labels (both models predicting data.npy) with the inertia or
+# log-likelihood within 1e-6 relative.
+mkdir -p nl0 nl1 nl2 nlempty nlbad
+python3 "$OLDPWD/scripts/npy_split.py" data.npy nl 7000,5000,10000
+mv nl-0.npy nl0/part-a.npy; mv nl-1.npy nl0/part-b.npy; mv nl-2.npy nl1/part-c.npy; mv nl-3.npy nl2/part-d.npy
+cp nl1/part-c.npy nlbad/part-c.npy
+"$BIN" generate blobs -o nlbad/part-e.npy --n 100 --d 12 --k 2 --seed 1 -q
+node_local() { # DIRS ARGS...: 3 ranks, rank r reading folder r of DIRS
+    local dirs=$1; shift
+    MMCLUST_TEST_NODE_DIRS=$dirs timeout 120 "${MPIRUN[@]}" -n 3 "$BIN" "$@"
+}
+# nl_compare NAME KEY CMD ARGS...: CMD on the node-local shards twice and on
+# data.npy in one process; KEY is the --json figure compared within 1e-6.
+nl_compare() {
+    local name=$1 key=$2 cmd=$3; shift 3
+    local i
+    for i in 1 2; do
+        # One --model-out path for both runs, so the two --json agree on it.
+        node_local nl0:nl1:nl2 "$cmd" 'part-*.npy' --shards --node-local "$@" \
+            --model-out "nl-$name.model.json" -q --json > "nl-$name.$i.json" 2> "nl-$name.$i.err" \
+            || { bad "node-local $name exited $?: $(tail -2 "nl-$name.$i.err")"; return 0; }
+        mv "nl-$name.model.json" "nl-$name.$i.model.json"
+    done
+    "$BIN" "$cmd" data.npy "$@" --model-out "nl-$name.single.model.json" -q --json > "nl-$name.single.json"
+    for i in 1 single; do
+        "$BIN" predict "nl-$name.$i.model.json" data.npy -o "nl-$name.$i.pred.npy" -q
+    done
+    if ! cmp -s <(strip_model "nl-$name.1.model.json") <(strip_model "nl-$name.2.model.json") \
+        || ! cmp -s <(strip_json "nl-$name.1.json") <(strip_json "nl-$name.2.json"); then
+        bad "node-local $name: the same layout twice gave other bits"
+    elif ! cmp -s "nl-$name.1.pred.npy" "nl-$name.single.pred.npy"; then
+        bad "node-local $name: labels differ from one process's"
+    elif why=$(python3 - "nl-$name.1.json" "nl-$name.single.json" "$key" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+key = sys.argv[3]
+if a["n"] != 30000 or a["ranks"] != 3:
+    print(f"n {a['n']}, ranks {a['ranks']}"); sys.exit(1)
+rel = abs(a[key] - b[key]) / abs(b[key])
+if rel > 1e-6:
+    print(f"{key} {a[key]!r} vs {b[key]!r}, relative {rel:.2e}"); sys.exit(1)
+print(f"{key} within {rel:.1e}")
+PY
+    ); then
+        note "ok   node-local $name: 3 ranks twice identical; one process's labels, $why"
+    else
+        bad "node-local $name: $why"
+    fi
+}
+nl_compare kmeans-pp inertia kmeans -k 9 --seed 1 --init k-means++ --tol 0
+nl_compare kmeans-par-hamerly inertia kmeans -k 9 --seed 2 --init k-means-parallel --algorithm hamerly
+nl_compare kmeans-sample-yinyang inertia kmeans -k 6 --seed 3 --init sample --algorithm yinyang --standardize
+nl_compare gmm-full log_likelihood gmm -k 4 --seed 1 --covariance full
+nl_compare gmm-diag-rfd log_likelihood gmm -k 4 --seed 2 --covariance diag --init random-from-data
+# Real node-local disks on the namespace hosts: each host has its own mount
+# namespace, where disk.HOST is bind-mounted on disk (NETNS_LOCAL_DISK,
+# scripts/mpi_netns.sh), so the ranks open the same path and see different
+# files, with no test hook. One rank per host in the same layout as above must
+# give the bits of the simulated disks.
+if [ -n "$NETNS_DIR" ]; then
+    mkdir -p disk
+    for i in 0 1 2; do mkdir -p "disk.$NETNS_PREFIX-h$i" && cp nl$i/* "disk.$NETNS_PREFIX-h$i/"; done
+    launcher h3
+    if NETNS_LOCAL_DISK=$PWD/disk timeout 120 "${L[@]}" "$BIN" kmeans "$PWD/disk/part-*.npy" --shards --node-local \
+        -k 9 --seed 1 --init k-means++ --tol 0 --model-out nl-hosts.model.json -q > /dev/null 2> nl-hosts.err; then
+        python3 - nl-hosts.model.json nl-kmeans-pp.1.model.json <<'PY' \
+            && note "ok   node-local kmeans-pp: 3 hosts with their own disks identical to the simulated disks" \
+            || bad "node-local on 3 hosts: differs from the simulated disks"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+keys = ("centers", "inertia", "history", "n_iter", "n_rows")
+sys.exit(0 if all(a[k] == b[k] for k in keys) else 1)
+PY
+    else
+        bad "node-local on 3 hosts exited $?: $(grep -v '^-' nl-hosts.err | head -3)"
+    fi
+fi
+# Checked together before iteration 1: a rank without files, a rank with a
+# file of other columns, and what node-local shards cannot do (exit 2).
+nl_fail() { # NAME WANT-IN-MESSAGE DIRS ARGS...
+    local name=$1 want=$2 dirs=$3; shift 3
+    MMCLUST_TEST_NODE_DIRS=$dirs expect_fail "nl-$name" 2 "${MPIRUN[@]}" -n 3 "$BIN" "$@"
+    grep -q -- "$want" "nl-$name.err" || bad "node-local $name: no '$want' in: $(grep -v '^-' "nl-$name.err" | head -2)"
+}
+
 # A mini-batch checkpoint written by rank 0 of 2 ranks, resumed by one process,
 # 1 and 3 ranks (and 3 hosts): each gives the bits of the run never
 # interrupted. The run is stopped by SIGTERM to its ranks (as Slurm or a
@@ -360,6 +455,10 @@ PY
 expect_fail mismatched-shards 2 "${MPIRUN[@]}" -n 2 "$BIN" kmeans --shards 'part-*.npy' -k 3 -q
 grep -q "same columns" mismatched-shards.err || bad "mismatched shards: message does not say why"
 rm part-x.npy
+nl_fail empty-rank "rank 1 of 3" nl0:nlempty:nl2 kmeans 'part-*.npy' --shards --node-local -k 3 -q
+nl_fail other-columns "rank 1's nlbad/part-e.npy" nl0:nlbad:nl2 kmeans 'part-*.npy' --shards --node-local -k 3 -q
+nl_fail minibatch "use --algorithm lloyd" nl0:nl1:nl2 kmeans 'part-*.npy' --shards --node-local -k 3 --algorithm minibatch -q
+nl_fail labels-out "mmclust predict" nl0:nl1:nl2 gmm 'part-*.npy' --shards --node-local -k 3 --labels-out x.npy -q
 MMCLUST_TEST_PANIC_RANK=1 expect_fail panic-rank-1 any "${MPIRUN[@]}" -n 3 "$BIN" kmeans data.npy -k 5 -q
 if [ -n "$NETNS_DIR" ]; then
     launcher h3

@@ -7,6 +7,9 @@
 //! split the global chunk grid between ranks (`mmclust_core::parallel`); rank 0
 //! alone prints and writes the model, and per-row outputs are written by each
 //! rank into its own rows of one pre-sized file.
+//! With `--shards --node-local` each rank opens only its own files
+//! (`crate::input`), and passes run a chunk grid per rank
+//! (`mmclust_core::source::NodeLocal`).
 
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -126,6 +129,19 @@ fn broadcast_string(comm: &dyn AllReduce, s: &str) -> Result<String> {
     comm.broadcast_f64(&mut buf)?;
     let bytes: Vec<u8> = buf.iter().map(|&b| b as u8).collect();
     String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("broadcast path is not UTF-8: {e}"))
+}
+
+/// Every rank's string, on every rank, in rank order (one all-gather).
+pub(crate) fn all_gather_string(comm: &dyn AllReduce, s: &str) -> Result<Vec<String>> {
+    let mine: Vec<f64> = s.bytes().map(f64::from).collect();
+    comm.all_gather_f64(&mine)?
+        .into_iter()
+        .enumerate()
+        .map(|(r, b)| {
+            String::from_utf8(b.iter().map(|&v| v as u8).collect())
+                .map_err(|e| anyhow::anyhow!("rank {r} sent a string that is not UTF-8: {e}"))
+        })
+        .collect()
 }
 
 /// A `.npy` output written by every rank of a distributed run, each its own

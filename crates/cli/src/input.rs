@@ -96,18 +96,35 @@ pub(crate) fn open(path: &Path) -> Result<Matrix> {
 /// The data of a clustering command: one file, or (`--shards`) the files a
 /// pattern matches, in name order, read as one matrix.
 pub(crate) struct Data {
+    /// This process's rows: every row, or over node-local shards its own.
     pub(crate) source: Concat<Matrix>,
     pub(crate) fingerprint: Fingerprint,
+    /// This process's files.
     pub(crate) paths: Vec<PathBuf>,
     /// The rows `--drop-null` left out, as rows of the shards one after the
     /// other.
     pub(crate) dropped: DroppedRows,
+    /// Over node-local shards (`--node-local`, more than one process): the
+    /// first global row of each rank's rows, then the total.
+    pub(crate) layout: Option<Vec<usize>>,
+}
+
+impl Data {
+    /// Rows of the whole matrix (every rank's, over node-local shards).
+    pub(crate) fn n_rows(&self) -> usize {
+        self.fingerprint.rows
+    }
 }
 
 /// Opens `file`, or with `shards` every file matching the pattern `file`
 /// (`*` and `?` in the file name; the folder is literal). Shards must agree
 /// in columns and dtype: checked here, before any pass.
-pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
+/// With `node_local` (`--shards --node-local`), each rank of a distributed
+/// run expands the pattern on its own filesystem ([`open_node_local`]).
+pub(crate) fn open_data(file: &Path, shards: bool, node_local: bool) -> Result<Data> {
+    if let Some(comm) = crate::dist::comm().filter(|_| node_local) {
+        return open_node_local(file, comm);
+    }
     if !shards {
         let m = open(file)?;
         let fingerprint = fingerprint(file, &m);
@@ -117,6 +134,7 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
             fingerprint,
             paths: vec![file.to_path_buf()],
             dropped,
+            layout: None,
         });
     }
     let paths = expand_pattern(file)?;
@@ -177,7 +195,153 @@ pub(crate) fn open_data(file: &Path, shards: bool) -> Result<Data> {
         },
         paths,
         dropped,
+        layout: None,
     })
+}
+
+/// `--shards PATTERN --node-local` under MPI: each rank expands `pattern` on
+/// its own filesystem and opens its files (in name order); the ranks then
+/// exchange every file's shape, dtype and format (one all-gather) and check
+/// them together, before any pass: a rank without files, a file that cannot
+/// be opened, or one that differs from rank 0's first file in columns, dtype,
+/// format or column names is the same input error (exit 2) on every rank,
+/// naming the rank and the file. The global matrix is rank 0's files, then
+/// rank 1's, and so on.
+fn open_node_local(pattern: &Path, comm: &dyn mmclust_core::parallel::AllReduce) -> Result<Data> {
+    let rank = comm.rank();
+    let local = node_local_pattern(pattern, rank);
+    let opened = expand_pattern(&local).and_then(|paths| {
+        paths
+            .into_iter()
+            .map(|p| {
+                let m = open(&p)?;
+                let fp = fingerprint(&p, &m);
+                Ok((m, fp))
+            })
+            .collect::<Result<Vec<_>>>()
+    });
+    let mine = match &opened {
+        Ok(files) => serde_json::json!({
+            "files": files.iter().map(|(_, fp)| fp).collect::<Vec<_>>()
+        }),
+        Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+    };
+    let all = crate::dist::all_gather_string(comm, &mine.to_string())?;
+    let mut described: Vec<Vec<Described>> = Vec::with_capacity(all.len());
+    for (r, text) in all.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| anyhow::anyhow!("rank {r} sent a mangled file list: {e}"))?;
+        if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
+            return Err(crate::fail::usage(format!(
+                "--shards --node-local: rank {r} of {}: {err}",
+                all.len()
+            )));
+        }
+        let files: Vec<Described> = serde_json::from_value(v["files"].clone())
+            .map_err(|e| anyhow::anyhow!("rank {r} sent a mangled file list: {e}"))?;
+        described.push(files);
+    }
+    let first = &described[0][0];
+    for (r, files) in described.iter().enumerate() {
+        for f in files {
+            if f.cols != first.cols
+                || f.dtype != first.dtype
+                || f.format != first.format
+                || f.columns != first.columns
+            {
+                return Err(crate::fail::usage(format!(
+                    "--shards --node-local: rank {r}'s {} is {} × {} {} ({}{}) but rank 0's {} is {} × {} {} ({}{}); \
+                     every shard on every rank needs the same columns, dtype and format",
+                    f.path.display(),
+                    f.rows,
+                    f.cols,
+                    f.dtype,
+                    f.format,
+                    f.columns
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(", columns {}", c.join(","))),
+                    first.path.display(),
+                    first.rows,
+                    first.cols,
+                    first.dtype,
+                    first.format,
+                    first
+                        .columns
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(", columns {}", c.join(","))),
+                )));
+            }
+        }
+    }
+    let mut layout = Vec::with_capacity(described.len() + 1);
+    let (mut rows, mut bytes) = (0usize, 0u64);
+    for files in &described {
+        layout.push(rows);
+        rows += files.iter().map(|f| f.rows).sum::<usize>();
+        bytes += files.iter().map(|f| f.bytes).sum::<u64>();
+    }
+    layout.push(rows);
+    let (parts, fps): (Vec<Matrix>, Vec<Fingerprint>) = opened?.into_iter().unzip();
+    // `--drop-null`: this rank's dropped rows (per-row outputs are refused
+    // over node-local shards), every rank's in the count.
+    let mut dropped = DroppedRows::none(0);
+    for m in &parts {
+        dropped.append(&dropped_rows(m));
+    }
+    let dropped_total = drop_null().then(|| {
+        described
+            .iter()
+            .flatten()
+            .map(|f| f.dropped_rows.unwrap_or(0))
+            .sum::<usize>()
+    });
+    Ok(Data {
+        source: Concat::new(parts)?,
+        fingerprint: Fingerprint {
+            path: pattern.to_path_buf(),
+            format: fps[0].format,
+            rows,
+            cols: first.cols,
+            dtype: first.dtype.clone(),
+            bytes,
+            columns: first.columns.clone(),
+            dropped_rows: dropped_total,
+        },
+        paths: fps.into_iter().map(|f| f.path).collect(),
+        dropped,
+        layout: Some(layout),
+    })
+}
+
+/// A file as another rank described it ([`Fingerprint`] read back).
+#[derive(serde::Deserialize)]
+struct Described {
+    path: PathBuf,
+    format: String,
+    rows: usize,
+    cols: usize,
+    dtype: String,
+    bytes: u64,
+    #[serde(default)]
+    columns: Option<Vec<String>>,
+    #[serde(default)]
+    dropped_rows: Option<usize>,
+}
+
+/// The pattern a rank expands: `pattern` itself, or (test hook, cargo feature
+/// `test-hooks`) with `MMCLUST_TEST_NODE_DIRS=DIR0:DIR1:...` set, the pattern's
+/// file name in folder `DIR<rank>`: node-local disks simulated on one machine
+/// (scripts/test_mpi.sh).
+fn node_local_pattern(pattern: &Path, rank: usize) -> PathBuf {
+    #[cfg(feature = "test-hooks")]
+    if let Some(dirs) = std::env::var_os("MMCLUST_TEST_NODE_DIRS") {
+        let dirs = dirs.to_string_lossy().into_owned();
+        if let (Some(dir), Some(name)) = (dirs.split(':').nth(rank), pattern.file_name()) {
+            return Path::new(dir).join(name);
+        }
+    }
+    let _ = rank;
+    pattern.to_path_buf()
 }
 
 /// The files matching `pattern` (`*`, `?` in the last component), sorted.

@@ -57,6 +57,18 @@ pub trait DataSource: Sync {
         None
     }
 
+    /// In a distributed run over node-local shards ([`NodeLocal`]): the first
+    /// global row of each process's rows, then the total (`size + 1`
+    /// entries). Process `r` holds rows `layout[r]..layout[r + 1]` and can read
+    /// only those; passes then run a chunk grid per process and merge the
+    /// processes' partials in rank order
+    /// ([`crate::parallel::map_reduce_global`]). Default: `None`, every process
+    /// can read every row. Forwarded with [`DataSource::comm`] by
+    /// [`forward_source!`](crate::forward_source).
+    fn node_layout(&self) -> Option<&[usize]> {
+        None
+    }
+
     /// The same rows as canonical sparse lists ([`crate::sparse`]), for the
     /// passes that need only the non-zeros: a CSR `.npz`, or a wrapper that
     /// maps its zeros to zeros (L2 normalisation). Default: `None`, so that
@@ -148,6 +160,9 @@ macro_rules! forward_source {
         fn comm(&self) -> ::std::option::Option<&dyn $crate::parallel::AllReduce> {
             $crate::DataSource::comm(&self.$inner)
         }
+        fn node_layout(&self) -> ::std::option::Option<&[usize]> {
+            $crate::DataSource::node_layout(&self.$inner)
+        }
     };
 }
 
@@ -175,6 +190,9 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     }
     fn comm(&self) -> Option<&dyn AllReduce> {
         (**self).comm()
+    }
+    fn node_layout(&self) -> Option<&[usize]> {
+        (**self).node_layout()
     }
     fn sparse(&self) -> Option<&dyn SparseSource> {
         (**self).sparse()
@@ -364,6 +382,127 @@ impl<S: DataSource> DataSource for Distributed<'_, S> {
     forward_source!(inner => n_rows, n_cols, rows, name, advise_sequential, advise_random, will_need);
     fn comm(&self) -> Option<&dyn AllReduce> {
         Some(self.comm)
+    }
+}
+
+/// The rows of one process of a distributed run over node-local shards: each
+/// process opened its own files (a disk only it sees), and the global matrix
+/// is the processes' rows in rank order. Every process reports the global row
+/// count, but reads only its own rows ([`DataSource::node_layout`]); a read of
+/// another process's rows is an error naming both ranges. Passes run a chunk
+/// grid per process and merge partials in rank order, so results are
+/// reproducible bit for bit for one file-to-process layout (not across
+/// layouts).
+#[derive(Debug)]
+pub struct NodeLocal<'c, S> {
+    inner: S,
+    comm: &'c dyn AllReduce,
+    layout: Vec<usize>,
+}
+
+impl<'c, S: DataSource> NodeLocal<'c, S> {
+    /// Joins this process's rows `inner` to the others' (collective: every
+    /// process of `comm` calls it, with its own rows, any number including 0).
+    ///
+    /// # Errors
+    /// A communication failure; [`CoreError::InvalidParameter`] when the
+    /// processes disagree on the column count (naming the first that differs).
+    pub fn new(inner: S, comm: &'c dyn AllReduce) -> Result<Self> {
+        let mine = [inner.n_rows() as f64, inner.n_cols() as f64];
+        let all = comm.all_gather_f64(&mine)?;
+        let mut layout = Vec::with_capacity(all.len() + 1);
+        let mut total = 0usize;
+        for (r, b) in all.iter().enumerate() {
+            let &[rows, cols] = b.as_slice() else {
+                return Err(CoreError::communication(format!(
+                    "node-local layout: process {r} sent {} values, not 2",
+                    b.len()
+                )));
+            };
+            if cols as usize != inner.n_cols() {
+                return Err(CoreError::param(
+                    "node-local",
+                    format!(
+                        "process {r}'s rows have {cols} columns but process {}'s ({}) have {}",
+                        comm.rank(),
+                        inner.name(),
+                        inner.n_cols()
+                    ),
+                ));
+            }
+            layout.push(total);
+            total += rows as usize;
+        }
+        layout.push(total);
+        Ok(NodeLocal {
+            inner,
+            comm,
+            layout,
+        })
+    }
+
+    /// This process's rows `inner` in a layout already agreed between the
+    /// processes (not collective): `layout[r]` is the first global row of
+    /// process `r`, the last entry the total; `inner` must hold
+    /// `layout[rank + 1] - layout[rank]` rows (reads past its end fail).
+    pub fn with_layout(inner: S, comm: &'c dyn AllReduce, layout: Vec<usize>) -> Self {
+        NodeLocal {
+            inner,
+            comm,
+            layout,
+        }
+    }
+
+    /// The global rows this process holds.
+    #[must_use]
+    pub fn held(&self) -> Range<usize> {
+        let r = self.comm.rank();
+        self.layout[r]..self.layout[r + 1]
+    }
+
+    /// The wrapped source (this process's rows, numbered from 0).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: DataSource> DataSource for NodeLocal<'_, S> {
+    fn n_rows(&self) -> usize {
+        *self.layout.last().unwrap_or(&0)
+    }
+    forward_source!(inner => n_cols, name, advise_sequential, advise_random);
+    fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
+        let held = self.held();
+        if range.is_empty() {
+            scratch.clear();
+            return Ok(&scratch[..]);
+        }
+        if range.start < held.start || range.end > held.end {
+            return Err(CoreError::param(
+                "node-local",
+                format!(
+                    "rows {range:?} are not on this process's disk: process {} holds rows {held:?} \
+                     ({}); this step reads rows of other processes, which node-local shards do not allow",
+                    self.comm.rank(),
+                    self.inner.name()
+                ),
+            ));
+        }
+        self.inner
+            .rows(range.start - held.start..range.end - held.start, scratch)
+    }
+    fn will_need(&self, range: Range<usize>) {
+        let held = self.held();
+        let (start, end) = (range.start.max(held.start), range.end.min(held.end));
+        if start < end {
+            self.inner.will_need(start - held.start..end - held.start);
+        }
+    }
+    fn comm(&self) -> Option<&dyn AllReduce> {
+        Some(self.comm)
+    }
+    fn node_layout(&self) -> Option<&[usize]> {
+        Some(&self.layout)
     }
 }
 

@@ -506,11 +506,9 @@ impl GmmParams {
             Init::RandomFromData => {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let rows = rand::seq::index::sample(&mut rng, n, k).into_vec();
-                let mut centers = Vec::with_capacity(k * d);
-                let mut scratch = Vec::new();
-                for r in rows {
-                    centers.extend(widen(source.rows(r..r + 1, &mut scratch)?));
-                }
+                // Collective over node-local shards (each process reads the
+                // rows it holds); a plain read otherwise.
+                let centers = widen(&mmclust_core::parallel::gather_rows(source, &rows)?);
                 hard(centers, false)
             }
             Init::Random | Init::Responsibilities(_) => {

@@ -743,6 +743,14 @@ impl GmmParams {
         let started = Instant::now();
         Isa::process_default()?;
         let (n, d) = (source.n_rows(), source.n_cols());
+        if source.node_layout().is_some() {
+            // Refused on every process alike, before any batch.
+            return Err(GmmError::param(
+                "online",
+                "online EM samples rows anywhere, which node-local shards (each process reading \
+                 only its own rows) do not allow; use full EM",
+            ));
+        }
         self.check_online(n, d)?;
         opts.check()?;
         // Scattered reads from here on: batches ask for their runs with

@@ -8,7 +8,7 @@ use mmclust_core::DataSource;
 use mmclust_core::kernel::PackedCenters;
 use mmclust_core::kernel::lanes::{LaneCenters, min_with_reference, sq_dists};
 use mmclust_core::parallel::{
-    Chunking, PassOptions, map_reduce_global, map_reduce_into_global, owned_chunks,
+    Chunking, PassOptions, gather_rows, map_reduce_global, map_reduce_into_global, pass_chunks,
 };
 use mmclust_core::scratch::{RowBuffer, ScratchConfig};
 use rand::Rng;
@@ -54,12 +54,10 @@ impl<S: DataSource + ?Sized> Ctx<'_, S> {
         }
     }
 
+    /// The rows `rows`, on every process (collective over node-local
+    /// shards: every process asks for the same rows).
     fn rows(&self, rows: &[usize]) -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(rows.len() * self.source.n_cols());
-        for &r in rows {
-            out.extend(read_row(self.source, r)?);
-        }
-        Ok(out)
+        Ok(gather_rows(self.source, rows)?)
     }
 }
 
@@ -117,7 +115,22 @@ pub(crate) fn sample<S: DataSource + ?Sized>(
     let m = sample_size(n, d, k, rows_per_centre);
     let mut rows = rand::seq::index::sample(rng, n, m).into_vec();
     rows.sort_unstable();
-    let points = mmclust_core::batches::read_rows(ctx.source, &rows)?;
+    let points = if ctx.source.node_layout().is_some() {
+        // Node-local shards: each process reads the rows it holds.
+        let points = gather_rows(ctx.source, &rows)?;
+        if let Some(pos) = points.iter().position(|v| !v.is_finite()) {
+            return Err(mmclust_core::CoreError::NonFinite {
+                source_name: ctx.source.name(),
+                count: points.iter().filter(|v| !v.is_finite()).count() as u64,
+                row: rows[pos / d.max(1)],
+                col: pos % d.max(1),
+            }
+            .into());
+        }
+        points
+    } else {
+        mmclust_core::batches::read_rows(ctx.source, &rows)?
+    };
     let weights = ctx.weights.map(|w| rows.iter().map(|&r| w[r]).collect());
     Ok((points, weights))
 }
@@ -180,15 +193,13 @@ fn sample_rows<S: DataSource + ?Sized>(
     chunk_pot: &[f64],
     targets: &[f64],
 ) -> Result<Vec<usize>> {
-    let n = ctx.source.n_rows();
     let lanes = LaneCenters::new(&[fold], ctx.source.n_cols());
     // In a distributed run `d2` holds only this process's rows: the process
     // that owns a target's chunk finds its row, and the picks are summed (each
     // target has exactly one non-zero contribution, so the sum is exact).
+    // `chunk_pot` lists the pass's chunks in merge order (`pass_chunks`).
     let comm = ctx.source.comm();
-    let mine = comm.map_or(0..chunk_pot.len(), |c| {
-        owned_chunks(chunk_pot.len(), c.rank(), c.size())
-    });
+    let (ranges, mine) = pass_chunks(ctx.source, ctx.chunking);
     let mut rows = Vec::with_capacity(targets.len());
     let mut scratch = Vec::new();
     let mut dist = Vec::new();
@@ -200,7 +211,7 @@ fn sample_rows<S: DataSource + ?Sized>(
             before += chunk_pot[chunk];
             chunk += 1;
         }
-        let range = ctx.chunking.range(chunk, n);
+        let range = ranges[chunk].clone();
         if !mine.contains(&chunk) {
             rows.push(0);
             continue;

@@ -265,6 +265,14 @@ impl KMeansParams {
         hooks: FitHooks<'_>,
     ) -> Result<KMeansModel> {
         let (n, d, k) = (source.n_rows(), source.n_cols(), self.k);
+        if source.node_layout().is_some() {
+            // Refused on every process alike, before any batch.
+            return Err(KMeansError::param(
+                "algorithm",
+                "mini-batch samples rows anywhere, which node-local shards (each process reading \
+                 only its own rows) do not allow; use Lloyd, Hamerly or Yinyang",
+            ));
+        }
         if opts.batch_size == 0 {
             return Err(KMeansError::param("batch_size", "must be at least 1"));
         }

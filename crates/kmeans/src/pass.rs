@@ -363,10 +363,10 @@ pub(crate) fn farthest_points<S: DataSource + ?Sized>(
     Ok(top.unwrap_or_default())
 }
 
-/// Reads one row of the source into a new vector.
+/// Reads one row of the source into a new vector (collective over node-local
+/// shards, [`gather_rows`]: every process asks for the same row).
 pub(crate) fn read_row<S: DataSource + ?Sized>(source: &S, row: usize) -> Result<Vec<f32>> {
-    let mut scratch = Vec::new();
-    Ok(source.rows(row..row + 1, &mut scratch)?.to_vec())
+    Ok(mmclust_core::parallel::gather_rows(source, &[row])?)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use mmclust_core::ArraySource;
 use mmclust_core::group::ThreadGroup;
-use mmclust_core::parallel::Chunking;
+use mmclust_core::parallel::{AllReduce, Chunking};
 use mmclust_core::source::Distributed;
 use mmclust_kmeans::{Algorithm, Init, KMeansParams, Metric, MiniBatchOptions, Sampling};
 
@@ -161,5 +161,109 @@ fn bounded_algorithms_and_auto_match_one_process_on_2_to_5_ranks() {
                 common::assert_same_fit(&one, m, &format!("{what}, {ranks} ranks"));
             }
         }
+    }
+}
+
+/// Node-local shards (each simulated process holds only its own rows, some
+/// none): every initialisation (rows it picks are gathered from their owner)
+/// and every algorithm but mini-batch runs; every process gets the same fit,
+/// a second run of the same layout the same bits, and on these blobs the
+/// labels of one process's fit, with the inertia within 1e-6 relative (the
+/// chunk grid is per process, so the sums group differently).
+#[test]
+fn node_local_rows_fit_with_every_init_and_algorithm() {
+    use mmclust_core::source::NodeLocal;
+    let (n, d) = (6_000, 5);
+    let x = blobs(n, d, 6);
+    let src = ArraySource::from_slice(&x, n, d).unwrap();
+    let base = |k| {
+        let mut p = KMeansParams::new(k).seed(7).max_iter(30);
+        p.chunking = Some(Chunking::with_rows(113).unwrap());
+        p
+    };
+    let cases = [
+        ("k-means++", base(6).init(Init::KMeansPlusPlus)),
+        ("k-means||", base(6).init(Init::k_means_parallel())),
+        ("sample", base(6).init(Init::sample())),
+        (
+            "random, standardised",
+            base(6).init(Init::Random).n_init(2).standardize(true),
+        ),
+        (
+            "hamerly",
+            base(6)
+                .init(Init::KMeansPlusPlus)
+                .algorithm(Algorithm::Hamerly)
+                .bounds_warm_up(false),
+        ),
+        (
+            "yinyang",
+            base(6)
+                .init(Init::k_means_parallel())
+                .algorithm(Algorithm::Yinyang)
+                .bounds_warm_up(false),
+        ),
+    ];
+    for sizes in [vec![2_500usize, 1_700, 1_800], vec![3_001, 0, 2_999]] {
+        let mut starts = vec![0];
+        for s in &sizes {
+            starts.push(starts.last().unwrap() + s);
+        }
+        for (what, params) in &cases {
+            let one = params.fit(&src).unwrap();
+            let one_labels = one.predict(&src).unwrap();
+            let fit_all = || {
+                ThreadGroup::run(sizes.len(), |comm| {
+                    let r = comm.rank();
+                    let mine =
+                        ArraySource::from_slice(&x[starts[r] * d..starts[r + 1] * d], sizes[r], d)
+                            .unwrap();
+                    params.fit(&NodeLocal::new(mine, comm).unwrap()).unwrap()
+                })
+            };
+            let first = fit_all();
+            let again = fit_all();
+            let tag = format!("{what}, node-local {sizes:?}");
+            for m in first.iter().chain(&again) {
+                common::assert_same_fit(&first[0], m, &tag);
+            }
+            let m = &first[0];
+            let rel = (m.inertia - one.inertia).abs() / one.inertia;
+            assert!(
+                rel <= 1e-6,
+                "{tag}: inertia {} vs {}",
+                m.inertia,
+                one.inertia
+            );
+            assert_eq!(m.predict(&src).unwrap(), one_labels, "{tag}: labels");
+        }
+    }
+}
+
+/// Mini-batch cannot run over node-local rows (its batches read rows
+/// anywhere): an error naming node-local shards, not a panic or a hang.
+#[test]
+fn node_local_mini_batch_is_an_error() {
+    use mmclust_core::source::NodeLocal;
+    let (n, d) = (2_000, 3);
+    let x = blobs(n, d, 4);
+    let params = KMeansParams::new(4)
+        .seed(1)
+        .max_iter(2)
+        .algorithm(Algorithm::MiniBatch(Box::new(MiniBatchOptions {
+            batch_size: 300,
+            ..MiniBatchOptions::default()
+        })));
+    let errors = ThreadGroup::run(2, |comm| {
+        let half = n / 2 * comm.rank();
+        let mine = ArraySource::from_slice(&x[half * d..(half + n / 2) * d], n / 2, d).unwrap();
+        params
+            .fit(&NodeLocal::new(mine, comm).unwrap())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    });
+    for e in errors {
+        assert!(e.contains("node-local"), "{e}");
     }
 }

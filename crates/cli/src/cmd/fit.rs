@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 use mmclust_core::DataSource;
 use mmclust_core::format::Matrix;
-use mmclust_core::source::{Concat, Distributed};
+use mmclust_core::source::{Concat, Distributed, NodeLocal};
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -57,9 +57,14 @@ pub(crate) struct FitInput {
 
 impl FitInput {
     /// Refuses outputs given twice, then opens the data.
-    pub(crate) fn open(file: &Path, shards: bool, outputs: &[Option<&PathBuf>]) -> Result<Self> {
+    pub(crate) fn open(
+        file: &Path,
+        shards: bool,
+        node_local: bool,
+        outputs: &[Option<&PathBuf>],
+    ) -> Result<Self> {
         check_outputs(outputs)?;
-        let data = open_data(file, shards)?;
+        let data = open_data(file, shards, node_local)?;
         let fingerprint = serde_json::to_value(&data.fingerprint)?;
         Ok(Self {
             data,
@@ -83,18 +88,29 @@ impl FitInput {
             .collect()
     }
 
-    /// The data matrix (rows and columns).
+    /// The data matrix as this process reads it (rows and columns): every
+    /// row, or over node-local shards this rank's rows only; [`Self::n_rows`]
+    /// is the whole matrix's row count.
     pub(crate) fn source(&self) -> &Concat<Matrix> {
         &self.data.source
     }
 
+    /// Rows of the whole matrix (over node-local shards, every rank's).
+    pub(crate) fn n_rows(&self) -> usize {
+        self.data.n_rows()
+    }
+
     /// Runs `f` over the data as this process sees it: the whole matrix, or
     /// under MPI every rank mapping the whole file while passes split the
-    /// chunk grid between ranks (`crate::dist`).
+    /// chunk grid between ranks (`crate::dist`), or over node-local shards
+    /// each rank its own rows, with a chunk grid per rank.
     pub(crate) fn with_source<R>(&self, f: impl FnOnce(&dyn DataSource) -> R) -> R {
-        match crate::dist::comm() {
-            Some(comm) => f(&Distributed::new(self.source(), comm)),
-            None => f(self.source()),
+        match (crate::dist::comm(), &self.data.layout) {
+            (Some(comm), Some(layout)) => {
+                f(&NodeLocal::with_layout(self.source(), comm, layout.clone()))
+            }
+            (Some(comm), None) => f(&Distributed::new(self.source(), comm)),
+            (None, _) => f(self.source()),
         }
     }
 }
@@ -147,7 +163,7 @@ impl FitReport<'_> {
         let v = json!({
             "command": self.command,
             "k": self.k,
-            "n": source.n_rows(),
+            "n": input.n_rows(),
             "d": source.n_cols(),
             "n_iter": self.n_iter,
             "converged": self.converged,

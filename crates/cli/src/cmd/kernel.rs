@@ -465,6 +465,7 @@ pub(crate) fn spectral(g: &Global, a: SpectralArgs) -> Result<()> {
     let input = FitInput::open(
         &a.file,
         a.shards,
+        false,
         &[a.model_out.as_ref(), a.labels_out.as_ref()],
     )?;
     let nys = a.kernel.params(g, KernelName::Rbf)?;

@@ -47,6 +47,12 @@ pub(crate) struct Args {
     /// in name order; they must agree in columns and dtype.
     #[arg(long)]
     shards: bool,
+    /// With --shards under MPI: each rank reads only the files the pattern
+    /// matches on its own filesystem (node-local disks); the matrix is rank
+    /// 0's files, then rank 1's, ... in name order. Results are reproducible
+    /// bit for bit for one file-to-rank layout (docs/distributed.md).
+    #[arg(long, requires = "shards")]
+    node_local: bool,
     /// Number of clusters.
     #[arg(short = 'k', long = "k", value_name = "K")]
     k: usize,
@@ -220,11 +226,60 @@ fn parse_init(spec: &str, k: usize, d: usize, rounds: usize, per_centre: usize) 
     })
 }
 
+/// What `--node-local` cannot do (each rank reads only its own rows, and
+/// only rank 0's files are written): refused before any file is opened, with
+/// what to use instead.
+fn refuse_node_local(a: &Args) -> Result<()> {
+    if !a.node_local {
+        return Ok(());
+    }
+    let refused = [
+        (
+            "--algorithm minibatch",
+            a.algorithm == Algorithm::Minibatch,
+            "its batches sample rows anywhere; use --algorithm lloyd, hamerly or yinyang",
+        ),
+        (
+            "--kernel",
+            a.kernel.any(),
+            "kernel K-means needs every row against the landmarks of all ranks; use it on shared shards (--shards without --node-local)",
+        ),
+        (
+            "--weights",
+            a.weights.is_some(),
+            "per-row weights are one file for the whole matrix; use shared shards",
+        ),
+        (
+            "--labels-out",
+            a.labels_out.is_some(),
+            "rank 0 cannot write the other ranks' rows; write --model-out and run `mmclust predict MODEL FILE --labels-out ...` on each node for its own files",
+        ),
+        (
+            "--checkpoint",
+            a.checkpoint.is_some(),
+            "rank 0 writes it where the other ranks may not read it; use shared shards",
+        ),
+        (
+            "--resume",
+            a.resume.is_some(),
+            "rank 0 writes checkpoints where the other ranks may not read them; use shared shards",
+        ),
+    ];
+    match refused.iter().find(|r| r.1) {
+        Some((flag, _, instead)) => Err(usage(format!(
+            "{flag} does not work with --node-local: {instead}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let started = Instant::now();
+    refuse_node_local(&a)?;
     let mut input = FitInput::open(
         &a.file,
         a.shards,
+        a.node_local,
         &[
             a.model_out.as_ref(),
             a.centers_out.as_ref(),
@@ -676,7 +731,7 @@ fn print_summary(
     if g.json {
         return emit_json(&summary);
     }
-    let (n, d) = (input.source().n_rows(), input.source().n_cols());
+    let (n, d) = (input.n_rows(), input.source().n_cols());
     println!(
         "k-means: k = {}, n = {n}, d = {d}, init = {}, {} run(s)",
         model.k,

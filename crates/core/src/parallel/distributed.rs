@@ -1,6 +1,8 @@
 //! The merge tree across processes: each process maps its own chunks, and the
 //! nodes that straddle processes are merged by every process, in the
 //! single-process order, so every rank gets the one-process result bit for bit.
+//! Over node-local shards (each process can read only its own rows) the grid
+//! is per process instead, and the processes' partials merge in rank order.
 
 use std::ops::Range;
 
@@ -10,7 +12,7 @@ use super::{Chunk, Chunking, PassOptions, owned_chunks};
 use crate::allreduce::AllReduce;
 use crate::error::{CoreError, Result};
 use crate::partial::{Partial, PartialReader};
-use crate::source::DataSource;
+use crate::source::{DataSource, RowRange};
 
 /// The maximal nodes of the merge tree over `range` that lie inside `owned`,
 /// left to right.
@@ -94,6 +96,12 @@ where
 /// whatever the number of processes. For a source without a communicator (or
 /// one process) this is exactly [`map_reduce`].
 ///
+/// Over node-local shards ([`DataSource::node_layout`]) each process maps its
+/// own rows with its own chunk grid and merge tree ([`map_reduce`] over them,
+/// chunks renumbered as in [`pass_chunks`]), and the processes' partials are
+/// merged left to right in rank order: the same bits on every process and for
+/// every run with the same layout, not those of one process.
+///
 /// # Errors
 /// As [`map_reduce`]; communication failures.
 pub fn map_reduce_global<S, P, M, R>(
@@ -112,6 +120,18 @@ where
     let Some(comm) = source.comm().filter(|c| c.size() > 1) else {
         return map_reduce(source, chunking, options, map, merge);
     };
+    if let Some(layout) = source.node_layout() {
+        let (held, first_chunk) = node_share(layout, comm, chunking);
+        let view = RowRange::new(source, held.clone())?;
+        let mine = map_reduce(
+            &view,
+            chunking,
+            options,
+            |c| map(shift(c, first_chunk, held.start)),
+            &merge,
+        )?;
+        return fold_ranks(comm, mine, &merge);
+    }
     let n_chunks = chunking.n_chunks(source.n_rows());
     if n_chunks == 0 {
         return Ok(None);
@@ -156,9 +176,156 @@ where
 pub fn local_rows<S: DataSource + ?Sized>(source: &S, chunking: Chunking) -> Range<usize> {
     let n = source.n_rows();
     match source.comm().filter(|c| c.size() > 1) {
-        Some(comm) => super::owned_rows(n, chunking, comm.rank(), comm.size()),
+        Some(comm) => match source.node_layout() {
+            Some(layout) => layout[comm.rank()]..layout[comm.rank() + 1],
+            None => super::owned_rows(n, chunking, comm.rank(), comm.size()),
+        },
         None => 0..n,
     }
+}
+
+/// The chunks of a pass over `source` in merge order, as global row ranges,
+/// and the indices of those this process maps: the global chunk grid split by
+/// [`owned_chunks`], or over node-local shards each process's own grid, in
+/// rank order. One process: every chunk of the grid.
+#[must_use]
+pub fn pass_chunks<S: DataSource + ?Sized>(
+    source: &S,
+    chunking: Chunking,
+) -> (Vec<Range<usize>>, Range<usize>) {
+    let n = source.n_rows();
+    let comm = source.comm().filter(|c| c.size() > 1);
+    match (comm, source.node_layout()) {
+        (Some(comm), Some(layout)) => {
+            let mut chunks = Vec::new();
+            let mut mine = 0..0;
+            for (r, w) in layout.windows(2).enumerate() {
+                let len = w[1] - w[0];
+                let start = chunks.len();
+                chunks.extend((0..chunking.n_chunks(len)).map(|i| {
+                    let c = chunking.range(i, len);
+                    c.start + w[0]..c.end + w[0]
+                }));
+                if r == comm.rank() {
+                    mine = start..chunks.len();
+                }
+            }
+            (chunks, mine)
+        }
+        (comm, _) => {
+            let n_chunks = chunking.n_chunks(n);
+            let chunks = (0..n_chunks).map(|i| chunking.range(i, n)).collect();
+            let mine = comm.map_or(0..n_chunks, |c| owned_chunks(n_chunks, c.rank(), c.size()));
+            (chunks, mine)
+        }
+    }
+}
+
+/// The rows `rows` (any order, repeats allowed) of `source`, row-major, on
+/// every process. Over node-local shards this is collective (every process
+/// calls it with the same rows): each process reads the rows it holds and one
+/// all-gather hands them to all. Otherwise each process reads them itself.
+///
+/// # Errors
+/// Read errors; communication failures.
+pub fn gather_rows<S: DataSource + ?Sized>(source: &S, rows: &[usize]) -> Result<Vec<f32>> {
+    let d = source.n_cols();
+    let mut scratch = Vec::new();
+    let (Some(comm), Some(layout)) = (source.comm().filter(|c| c.size() > 1), source.node_layout())
+    else {
+        let mut out = Vec::with_capacity(rows.len() * d);
+        for &r in rows {
+            out.extend_from_slice(source.rows(r..r + 1, &mut scratch)?);
+        }
+        return Ok(out);
+    };
+    let owner = |r: usize| layout.partition_point(|&s| s <= r).saturating_sub(1);
+    let me = comm.rank();
+    let mut mine = Vec::new();
+    for &r in rows {
+        if r >= source.n_rows() {
+            return Err(CoreError::param(
+                "rows",
+                format!(
+                    "row {r} is past the {} rows of {}",
+                    source.n_rows(),
+                    source.name()
+                ),
+            ));
+        }
+        if owner(r) == me {
+            mine.extend(
+                source
+                    .rows(r..r + 1, &mut scratch)?
+                    .iter()
+                    .map(|&v| f64::from(v)),
+            );
+        }
+    }
+    let all = comm.all_gather_f64(&mine)?;
+    let mut at = vec![0usize; all.len()];
+    let mut out = Vec::with_capacity(rows.len() * d);
+    for &r in rows {
+        let o = owner(r);
+        let part = all
+            .get(o)
+            .and_then(|b| b.get(at[o]..at[o] + d))
+            .ok_or_else(|| {
+                CoreError::communication(format!("gathered rows: process {o} sent too few values"))
+            })?;
+        // f32 → f64 → f32 is exact.
+        out.extend(part.iter().map(|&v| v as f32));
+        at[o] += d;
+    }
+    Ok(out)
+}
+
+/// This process's rows over node-local shards, and the pass index of its
+/// first chunk (the chunks of lower ranks come first).
+fn node_share(layout: &[usize], comm: &dyn AllReduce, chunking: Chunking) -> (Range<usize>, usize) {
+    let r = comm.rank();
+    let first = layout
+        .windows(2)
+        .take(r)
+        .map(|w| chunking.n_chunks(w[1] - w[0]))
+        .sum();
+    (layout[r]..layout[r + 1], first)
+}
+
+/// A chunk of a process's own grid, renumbered in the global pass.
+fn shift(c: Chunk<'_>, first_chunk: usize, first_row: usize) -> Chunk<'_> {
+    Chunk {
+        index: c.index + first_chunk,
+        start_row: c.start_row + first_row,
+        ..c
+    }
+}
+
+/// Every process's partial (`None`: no rows) merged left to right in rank
+/// order, on every process.
+fn fold_ranks<P: Partial, R: Fn(P, P) -> P>(
+    comm: &dyn AllReduce,
+    mine: Option<P>,
+    merge: &R,
+) -> Result<Option<P>> {
+    let mut buf = Vec::new();
+    if let Some(p) = mine {
+        buf.push(1.0);
+        p.encode(&mut buf);
+    }
+    let all = comm.all_gather_f64(&buf)?;
+    let mut acc: Option<P> = None;
+    for b in &all {
+        let Some((_, rest)) = b.split_first() else {
+            continue;
+        };
+        let p = P::decode(&mut PartialReader::new(rest))?;
+        acc = Some(match acc {
+            None => p,
+            Some(a) => merge(a, p),
+        });
+    }
+    Ok(acc)
 }
 
 /// [`map_reduce_into_global`] with `out` holding only this process's rows,
@@ -214,6 +381,22 @@ where
     };
     let n = source.n_rows();
     check_out_len(out.len(), held.len(), per_row)?;
+    if let Some(layout) = source.node_layout() {
+        let (rows, first_chunk) = node_share(layout, comm, chunking);
+        let off = rows.start - held.start;
+        let out = &mut out[off * per_row..(off + rows.len()) * per_row];
+        let view = RowRange::new(source, rows.clone())?;
+        let mine = map_reduce_into(
+            &view,
+            chunking,
+            options,
+            out,
+            per_row,
+            |c, o| map(shift(c, first_chunk, rows.start), o),
+            &merge,
+        )?;
+        return fold_ranks(comm, mine, &merge);
+    }
     let first = held.start;
     let n_chunks = chunking.n_chunks(n);
     if n_chunks == 0 {

@@ -30,7 +30,8 @@ mod walk;
 pub use crate::allreduce::{AllReduce, SingleProcess};
 pub use chunking::{Chunk, Chunking, TARGET_CHUNK_BYTES, owned_chunks, owned_rows};
 pub use distributed::{
-    global_tree, local_rows, map_reduce_global, map_reduce_into_global, map_reduce_into_local,
+    gather_rows, global_tree, local_rows, map_reduce_global, map_reduce_into_global,
+    map_reduce_into_local, pass_chunks,
 };
 pub use ordered::map_ordered;
 pub use tree::{map_reduce, map_reduce_into};

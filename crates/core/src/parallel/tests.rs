@@ -464,3 +464,114 @@ fn global_passes_walking_backward_keep_the_bits() {
         }
     }
 }
+
+/// Node-local shards: each process holds its own rows (some none); passes
+/// merge each process's own chunk grid, then the processes in rank order,
+/// the same bits on every process; per-row outputs, the pass's chunk list
+/// and gathered rows all follow the (rank, row) order.
+#[test]
+fn node_local_passes_merge_each_process_grid_in_rank_order() {
+    use crate::group::ThreadGroup;
+    use crate::source::NodeLocal;
+    let d = 3;
+    let chunking = Chunking::with_rows(97).unwrap();
+    for sizes in [
+        vec![1234usize, 3001],
+        vec![1234, 0, 3001, 777],
+        vec![5, 96, 98],
+    ] {
+        let n: usize = sizes.iter().sum();
+        let v = data(n, d);
+        let mut starts = vec![0usize];
+        for s in &sizes {
+            starts.push(starts.last().unwrap() + s);
+        }
+        // The expected sum: each rank's own tree, then rank order.
+        let mut want: Option<f64> = None;
+        for w in starts.windows(2) {
+            if w[0] == w[1] {
+                continue;
+            }
+            let part = ArraySource::from_slice(&v[w[0] * d..w[1] * d], w[1] - w[0], d).unwrap();
+            let s = sum_pass(&part, chunking);
+            want = Some(want.map_or(s, |a| a + s));
+        }
+        let want = want.unwrap();
+        let whole = ArraySource::from_slice(&v, n, d).unwrap();
+        let one = sum_pass(&whole, chunking);
+        assert!(
+            (want - one).abs() <= 1e-9 * one.abs().max(1.0),
+            "{want} vs {one}"
+        );
+        let results = ThreadGroup::run(sizes.len(), |comm| {
+            let r = comm.rank();
+            let mine = &v[starts[r] * d..starts[r + 1] * d];
+            let src =
+                NodeLocal::new(ArraySource::from_slice(mine, sizes[r], d).unwrap(), comm).unwrap();
+            assert_eq!(src.n_rows(), n);
+            assert_eq!(src.node_layout(), Some(starts.as_slice()));
+            assert_eq!(local_rows(&src, chunking), starts[r]..starts[r + 1]);
+            let total = map_reduce_global(
+                &src,
+                chunking,
+                PassOptions::default(),
+                |c| Ok(c.data.iter().map(|&v| f64::from(v)).sum::<f64>()),
+                |a, b| a + b,
+            )
+            .unwrap()
+            .unwrap();
+            // Per-row outputs of every row: this process writes its own.
+            let mut labels = vec![u32::MAX; n];
+            let (rows, chunks) = map_reduce_into_global(
+                &src,
+                chunking,
+                PassOptions::default(),
+                &mut labels,
+                1,
+                |c, out| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = (c.start_row + i) as u32;
+                    }
+                    // The chunk's rows are the global rows it says.
+                    let first = &v[c.start_row * d..(c.start_row + 1) * d];
+                    assert_eq!(c.row(0), first);
+                    Ok((c.n_rows as u64, vec![(c.index, c.start_row, c.n_rows)]))
+                },
+                |a, b| (a.0 + b.0, [a.1, b.1].concat()),
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(rows, n as u64);
+            let (ranges, own) = pass_chunks(&src, chunking);
+            let listed: Vec<(usize, usize, usize)> = ranges
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (i, c.start, c.len()))
+                .collect();
+            assert_eq!(chunks, listed, "chunks in merge order");
+            for (i, &l) in labels.iter().enumerate() {
+                let held = starts[r] <= i && i < starts[r + 1];
+                assert_eq!(l, if held { i as u32 } else { u32::MAX }, "row {i}");
+            }
+            for c in &ranges[own] {
+                assert!(starts[r] <= c.start && c.end <= starts[r + 1]);
+            }
+            // Rows of any process, on every process.
+            let want_rows = [n - 1, 0, starts[1], n / 2, 0];
+            let got = gather_rows(&src, &want_rows).unwrap();
+            let expect: Vec<f32> = want_rows
+                .iter()
+                .flat_map(|&i| v[i * d..(i + 1) * d].to_vec())
+                .collect();
+            assert_eq!(got, expect);
+            // Another process's rows cannot be read directly.
+            let other = if starts[r] > 0 { 0 } else { n - 1 };
+            let err = src.rows(other..other + 1, &mut Vec::new()).unwrap_err();
+            assert!(err.to_string().contains("node-local"), "{err}");
+            total.to_bits()
+        });
+        for got in results {
+            assert_eq!(got, want.to_bits(), "{sizes:?}");
+        }
+    }
+}

@@ -305,7 +305,7 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     if a.metric == Metric::Cosine {
         covariances.clear();
     }
-    let data = open_data(&a.file, a.shards)?;
+    let data = open_data(&a.file, a.shards, false)?;
     let plan = Plan {
         kmeans_ks: ks.clone(),
         gmm_ks: ks,
