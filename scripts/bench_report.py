@@ -51,11 +51,13 @@ SECTIONS = {
     "scaling": "scripts/scaling.sh",
     "kernel": "scripts/bench_kernel.sh",
     "spherical": "scripts/bench_spherical.sh",
+    "sparse": "scripts/bench_sparse.sh",
     "nonconvex": "scripts/bench_kernel_peers.sh",
     "bayesian": "scripts/bench_bayesian.sh",
     "online": "scripts/bench_online_gmm.sh",
     "init": "scripts/bench_init.sh",
     "report": "scripts/bench_report.sh",
+    "parquet": "scripts/bench_parquet.sh",
     "memory": "scripts/check_memory.sh, scripts/bench_coldread.sh",
     "beyond-ram": "scripts/check_beyond_ram.sh",
 }
