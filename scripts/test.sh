@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --profile ci "$@"
+# The CLI that build made (the integration tests run it): the Python tests
+# compare against it rather than build the CLI again with other features.
+export MMCLUST_CLI="${CARGO_TARGET_DIR:-$PWD/target}/ci/mmclust"
 # Every criterion benchmark compiles and runs, in quick mode (tiny problems, few
 # samples: this checks that they work, it measures nothing worth keeping).
 # `--workspace --bench '*'` resolves features as the test build above did (the

@@ -22,9 +22,12 @@ venv_ensure "$VENV" "$BASE_PY" "${PY_TEST_REQS[@]}" "$MATURIN_REQ"
 
 export CARGO_TARGET_DIR="$PWD/target"
 export PATH="$PWD/$VENV/bin:$PATH"  # maturin
-# The CLI the tests compare against, built with the same profile.
-cargo build --quiet --profile ci -p mmclust-cli
-export MMCLUST_CLI="$CARGO_TARGET_DIR/ci/mmclust"
+# The CLI the tests compare against, built with the same profile, unless the
+# caller gives one (MMCLUST_CLI: scripts/test.sh passes its test build's).
+if [[ -z "${MMCLUST_CLI:-}" ]]; then
+    cargo build --quiet --profile ci -p mmclust-cli
+    export MMCLUST_CLI="$CARGO_TARGET_DIR/ci/mmclust"
+fi
 # The wheel: maturin is already in the venv, so no isolated build environment.
 MATURIN_PEP517_ARGS="--profile ci" "$VENV/bin/python" -m pip install --quiet \
     --no-build-isolation --force-reinstall --no-deps ./crates/python
