@@ -248,12 +248,12 @@ fn refuse_node_local(a: &Args) -> Result<()> {
         (
             "--labels-out",
             a.labels_out.is_some(),
-            "rank 0 cannot write the other ranks' rows; write --model-out and run `mmclust predict MODEL FILE --labels-out ...` on each node for its own files",
+            "rank 0 cannot write the other ranks' rows; write --model-out and run `mmclust predict MODEL FILE -o LABELS.npy` on each node for its own files",
         ),
         (
             "--proba-out",
             a.proba_out.is_some(),
-            "rank 0 cannot write the other ranks' rows; write --model-out and run `mmclust predict MODEL FILE --proba-out ...` on each node for its own files",
+            "rank 0 cannot write the other ranks' rows; write --model-out and run `mmclust predict MODEL FILE --proba -o PROBA.npy` on each node for its own files",
         ),
         (
             "--checkpoint",
