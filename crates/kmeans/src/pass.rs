@@ -304,20 +304,25 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
         |chunk| {
             Ok(with_workspace(|ws| {
                 assign(&chunk, centers, ws);
-                let n = chunk.n_rows;
-                match weights {
-                    Some(w) => ws.dist[..n]
-                        .iter()
-                        .zip(&w[chunk.start_row..chunk.start_row + n])
-                        .map(|(&d, &w)| f64::from(w) * f64::from(d))
-                        .sum::<f64>(),
-                    None => ws.dist[..n].iter().map(|&d| f64::from(d)).sum::<f64>(),
-                }
+                chunk_inertia(&ws.dist[..chunk.n_rows], weights, chunk.start_row)
             }))
         },
         |a, b| a + b,
     )?;
     Ok(total.unwrap_or(0.0))
+}
+
+/// A chunk's (weighted) inertia from its rows' squared distances `dist`,
+/// the rows starting at `start_row` (`weights` indexed by row), in `f64`.
+pub(crate) fn chunk_inertia(dist: &[f32], weights: Option<&[f32]>, start_row: usize) -> f64 {
+    match weights {
+        Some(w) => dist
+            .iter()
+            .zip(&w[start_row..start_row + dist.len()])
+            .map(|(&d, &w)| f64::from(w) * f64::from(d))
+            .sum::<f64>(),
+        None => dist.iter().map(|&d| f64::from(d)).sum::<f64>(),
+    }
 }
 
 /// The `want` points farthest from their assigned centre, as

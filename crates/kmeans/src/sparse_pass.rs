@@ -337,15 +337,11 @@ pub(crate) fn inertia_pass<S: DataSource + ?Sized>(
         |chunk| {
             with_workspace(|ws| {
                 assign_chunk_sparse(sp, &chunk, centers, &sc, ws)?;
-                let n = chunk.n_rows;
-                Ok(match weights {
-                    Some(w) => ws.dist[..n]
-                        .iter()
-                        .zip(&w[chunk.start_row..chunk.start_row + n])
-                        .map(|(&d, &w)| f64::from(w) * f64::from(d))
-                        .sum::<f64>(),
-                    None => ws.dist[..n].iter().map(|&d| f64::from(d)).sum::<f64>(),
-                })
+                Ok(super::chunk_inertia(
+                    &ws.dist[..chunk.n_rows],
+                    weights,
+                    chunk.start_row,
+                ))
             })
         },
         |a, b| a + b,
