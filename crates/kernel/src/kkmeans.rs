@@ -22,7 +22,7 @@ pub struct KernelKMeansModel {
 /// K-means runs on φ by default (lowest inertia kept; scikit-learn's
 /// classic `n_init=10`). In the feature space of a local kernel a single
 /// k-means++ start often lands in a local minimum: on the moons at
-/// n = 20 000 (crates/kernel/tests/accuracy.rs) one start gave an adjusted
+/// n = 20 000 (crates/kernel/tests/it/accuracy.rs) one start gave an adjusted
 /// Rand index of 0.08 and the best of 3 starts 0.12, the best of 10 0.994,
 /// the moons split having the lowest inertia. It costs ten K-means fits on
 /// the cached features (the map is computed once).

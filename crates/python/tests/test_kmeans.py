@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 # Float32 data; relative tolerance on centres and inertia (1e-6, the K-means
-# issue's; crates/kmeans/tests/sklearn.rs allows 1e-5), labels equal. The
+# issue's; crates/kmeans/tests/it/sklearn.rs allows 1e-5), labels equal. The
 # distances of `transform` are float32 values computed in different orders:
 # 1e-5.
 RTOL = 1e-6

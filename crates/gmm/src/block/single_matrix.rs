@@ -16,7 +16,7 @@
 //!   condition (for two coordinates of correlation ρ, as
 //!   `(1 + |ρ|)/√(1 − ρ²)`). Through the responsibilities this error reaches
 //!   the next covariance, whose smallest directions the next `U` amplifies:
-//!   measured on two coordinates with correlation near 1 (tests/precision.rs
+//!   measured on two coordinates with correlation near 1 (tests/it/precision.rs
 //!   has the data), the precision Cholesky factors after 10 iterations
 //!   differ from the `f64` fit's by about 4e-6 at `g_c` = 136, 2.6e-5 at 204,
 //!   4e-5 at 272, 1.3e-4 at 408 and 3.7e-4 at 816 (relative to max(|v|, 1)).

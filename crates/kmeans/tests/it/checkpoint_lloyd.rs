@@ -12,7 +12,7 @@ use mmclust_kmeans::{
     Algorithm, FitEvent, FitHooks, KMeansError, KMeansParams, LloydCheckpoints, LloydState, Metric,
 };
 
-mod common;
+use crate::common;
 
 /// Overlapping blobs: enough iterations to stop in the middle.
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {

@@ -10,7 +10,7 @@ use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, Metric};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 const ACCEL: [Algorithm; 2] = [Algorithm::Hamerly, Algorithm::Yinyang];
 

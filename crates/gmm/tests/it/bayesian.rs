@@ -31,7 +31,7 @@ use serde_json::Value;
 
 const TOL: f64 = 1e-6;
 
-mod common;
+use crate::common;
 
 use common::{fixture, flat, max_rel};
 

@@ -5,7 +5,7 @@ use mmclust_core::parallel::{Chunking, with_threads};
 use mmclust_kmeans::{Init, KMeansError, KMeansParams};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 
 /// Points around a few random centres, with some spread.
 fn data_strategy() -> impl Strategy<Value = (Vec<f32>, usize, usize, usize)> {

@@ -9,7 +9,7 @@ use mmclust_kmeans::{
     Algorithm, FitHooks, KMeansError, KMeansParams, MiniBatchOptions, MiniBatchState, Sampling,
 };
 
-mod common;
+use crate::common;
 
 /// Well-separated blobs: `k` centres on a line, `n` points.
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {

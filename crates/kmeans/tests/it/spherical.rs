@@ -24,7 +24,7 @@ use mmclust_core::{ArraySource, testing};
 use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, Metric, MiniBatchOptions};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 const TOL: f64 = 1e-6;
 
@@ -171,8 +171,10 @@ fn spherical_kmeans_matches_the_numpy_reference_on_every_path() {
         if isa == Isa::current() {
             continue;
         }
+        // The test's full name in this binary (`spherical::NAME`).
+        let exact = format!("spherical::{NAME}");
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", NAME, "--nocapture", "--test-threads", "1"])
+            .args(["--exact", &exact, "--nocapture", "--test-threads", "1"])
             .env("MMCLUST_ISA", isa.name())
             .output()
             .unwrap();

@@ -9,7 +9,7 @@ use mmclust_core::parallel::{AllReduce, Chunking};
 use mmclust_core::source::Distributed;
 use mmclust_kmeans::{Algorithm, Init, KMeansParams, Metric, MiniBatchOptions, Sampling};
 
-mod common;
+use crate::common;
 
 fn blobs(n: usize, d: usize, k: usize) -> Vec<f32> {
     let mut next = common::noise(99);

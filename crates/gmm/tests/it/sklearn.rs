@@ -26,7 +26,7 @@ use mmclust_core::testing;
 use mmclust_gmm::{CovarianceType, GaussianMixtureModel, GmmParams, Init, Precision};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{fixture, flat, max_rel};
 

@@ -10,7 +10,7 @@ use mmclust_core::source::Distributed;
 
 use mmclust_kmeans::{Algorithm, KMeansParams, MiniBatchOptions, Sampling};
 
-mod common;
+use crate::common;
 
 use mmclust_core::testing::Counting;
 

@@ -9,7 +9,7 @@ use mmclust_kmeans::{
     sample_size,
 };
 
-mod common;
+use crate::common;
 
 use common::noise;
 use mmclust_core::testing::Counting;
