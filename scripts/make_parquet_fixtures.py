@@ -48,6 +48,18 @@ def main(out):
     pq.write_table(t, p("blobs_rg1000_zstd.parquet"), row_group_size=1000, compression="zstd")
     pq.write_table(t, p("blobs_rg37_lz4_v1pages.parquet"), row_group_size=37,
                    compression="lz4", data_page_version="1.0", data_page_size=256)
+    # One row group of many small pages (dictionary first, v1 and v2 data
+    # pages), without and with an offset index: the reader builds the page
+    # locations from the page headers of the first two, and they must be the
+    # ones pyarrow wrote into the third.
+    pq.write_table(t, p("blobs_pages_v1.parquet"), row_group_size=1000,
+                   data_page_version="1.0", data_page_size=200, write_batch_size=16)
+    pq.write_table(t, p("blobs_pages_v2.parquet"), row_group_size=1000,
+                   data_page_version="2.0", data_page_size=200, write_batch_size=16,
+                   compression="zstd")
+    pq.write_table(t, p("blobs_pages_v1_indexed.parquet"), row_group_size=1000,
+                   data_page_version="1.0", data_page_size=200, write_batch_size=16,
+                   write_page_index=True)
     # Columns stored in another order: --columns x0,x1,x2,x3,x4 reads the matrix.
     pq.write_table(table(x, [3, 0, 4, 1, 2]), p("blobs_shuffled.parquet"), row_group_size=128)
     # Feather v2 (LZ4 by default) and uncompressed Arrow IPC, batches of 128 / 50.

@@ -88,6 +88,8 @@ fn models_from_parquet_and_arrow_equal_the_npy_ones_bit_for_bit() {
             "blobs_rg100_snappy.parquet",
             "blobs_rg1000_zstd.parquet",
             "blobs_rg37_lz4_v1pages.parquet",
+            "blobs_pages_v1.parquet",
+            "blobs_pages_v2.parquet",
             "blobs.feather",
             "blobs_uncompressed.arrow",
         ] {

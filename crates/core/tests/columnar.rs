@@ -41,11 +41,16 @@ fn columns(names: &[&str]) -> MatrixOptions {
     }
 }
 
-const BLOBS: [&str; 6] = [
+const BLOBS: [&str; 9] = [
     "blobs_rg64_none.parquet",
     "blobs_rg100_snappy.parquet",
     "blobs_rg1000_zstd.parquet",
     "blobs_rg37_lz4_v1pages.parquet",
+    // Small pages in one row group, page locations built from the page
+    // headers (v1, v2) or read from the file's offset index.
+    "blobs_pages_v1.parquet",
+    "blobs_pages_v2.parquet",
+    "blobs_pages_v1_indexed.parquet",
     "blobs.feather",
     "blobs_uncompressed.arrow",
 ];

@@ -16,7 +16,7 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mmclust_core::format::{Matrix, open_matrix};
+use mmclust_core::format::{FormatProblem, Matrix, open_matrix};
 use mmclust_core::source::convert_rows;
 use mmclust_core::{ArraySource, CoreError, DataSource, forward_source};
 use numpy::ndarray::ArrayView2;
@@ -112,7 +112,25 @@ macro_rules! inputs {
             File(Matrix),
         }
 
-        impl<'py> Input<'py> {
+        /// The message of an error opening a path. A null in a Parquet or Arrow
+/// file: the engine's message names the command line's `--drop-null`, which
+/// Python has no equivalent of; say instead what to do from Python.
+fn path_error(e: &CoreError) -> String {
+    match e {
+        CoreError::Format(f) => match &f.problem {
+            FormatProblem::NullValue { column, row } => format!(
+                "{}: column '{column}' is null at row {row} (0-based); fill or drop the rows \
+                 with nulls first (for example pyarrow.parquet.read_table(path).drop_null(), \
+                 or DataFrame.dropna()) and pass the table or frame",
+                f.path.display()
+            ),
+            _ => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
+impl<'py> Input<'py> {
             fn from_array(x: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
                 if let Ok(a) = x.cast::<numpy::PyArray2<f32>>() {
                     return Ok(Some(Input::F32(a.try_readonly()?)));
@@ -168,7 +186,7 @@ impl<'py> Input<'py> {
         if let Ok(path) = x.extract::<std::path::PathBuf>() {
             return open_matrix(&path)
                 .map(Input::File)
-                .map_err(|e| PyValueError::new_err(e.to_string()));
+                .map_err(|e| PyValueError::new_err(path_error(&e)));
         }
         if let Some(input) = Self::from_array(x)? {
             return Ok(input);

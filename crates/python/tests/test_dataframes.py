@@ -78,3 +78,13 @@ def test_nulls_are_an_error_naming_column_and_row():
     table = pa.table({"a": pa.array([1.0, None, 3.0]), "b": pa.array([1.0, 2.0, 3.0])})
     with pytest.raises(ValueError, match="column 'a' is null at row 1"):
         mmclust.KMeans(n_clusters=1).fit(table)
+
+
+def test_nulls_in_a_parquet_path_say_what_to_do_in_python(tmp_path):
+    """The engine's message names the command line's --drop-null; from Python
+    the error says how to drop the rows instead, and names column and row."""
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"a": pa.array([1.0, 2.0, None]), "b": pa.array([1.0, 2.0, 3.0])}), path)
+    with pytest.raises(ValueError, match=r"column 'a' is null at row 2.*drop_null\(\)") as e:
+        mmclust.KMeans(n_clusters=1).fit(str(path))
+    assert "--drop-null" not in str(e.value)

@@ -37,6 +37,7 @@ mod npy_header;
 mod npy_writer;
 mod npz;
 mod parquet;
+mod parquet_pages;
 mod vecs;
 mod zip;
 

@@ -4,7 +4,9 @@
 //! The file is memory-mapped and its footer (the metadata) read once. Rows are
 //! decoded by the `parquet` crate's Arrow reader, one unit at a time: a run of
 //! at most [`super::columnar::UNIT_BYTES`] of `f32` rows within one row group
-//! (a row selection skips the pages before it), converted to row-major `f32`
+//! (a row selection skips the rows before it: unread where the file's offset
+//! index locates the pages, decoded and dropped where it has none, which is
+//! why a reader is then kept for the next unit), converted to row-major `f32`
 //! and kept in a bounded cache ([`super::columnar`]). Never the whole file.
 //!
 //! Nulls are refused, or with [`MatrixOptions::drop_null`] their rows left
@@ -16,7 +18,7 @@
 //! all write statistics).
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
@@ -24,11 +26,12 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
+use parquet::file::metadata::PageIndexPolicy;
 
 use super::FormatProblem;
 use super::columnar::{
-    BatchConverter, Columnar, ColumnarFormat, MatrixOptions, UnitDecoder, UnitNulls,
-    cache_capacity, format_err, select_columns, split_units,
+    BatchConverter, Columnar, ColumnarFormat, MatrixOptions, UnitDecoder, UnitNulls, format_err,
+    select_columns, split_units,
 };
 use super::mapped::FileBytes;
 use crate::error::{CoreError, Result};
@@ -43,11 +46,27 @@ struct ParquetDecoder {
     units: Vec<Unit>,
     /// Rows per unit (the last of a row group has fewer).
     unit_rows: usize,
-    /// Readers left where a unit ended, by the unit they read next: a worker
-    /// that goes on to the next unit of its row group (a sequential pass)
-    /// continues one instead of starting a reader and skipping to the unit.
-    /// At most [`super::columnar::cache_capacity`] of them, oldest out.
+    /// Does the file have an offset index (page locations) for every chosen
+    /// column chunk? Then a reader starting at a unit skips the pages before
+    /// it unread, and no reader is kept between units.
+    indexed: bool,
+    /// Without an offset index: readers left where a unit ended, by the unit
+    /// they read next, so a worker that goes on to the next unit of its row
+    /// group (a sequential pass) continues one instead of decoding the group
+    /// again from its start to skip to the unit. At most one per worker
+    /// thread, oldest out: each holds a decompressed page (and a dictionary)
+    /// per chosen column, megabytes each (see [`kept_readers`]).
     readers: Mutex<Vec<(usize, ParquetRecordBatchReader)>>,
+}
+
+/// Readers kept between units: one per worker thread. A worker that reads
+/// through a row group continues its own reader; more would only serve a
+/// worker that left its reader behind and comes back to it, which a pass does
+/// not do, and every reader kept costs a page and a dictionary per column
+/// (measured in docs/benchmarks.md, section "parquet": the earlier 2 ×
+/// threads + 2 kept readers more than doubled the decoder's memory).
+fn kept_readers() -> usize {
+    rayon::current_num_threads().max(1)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,8 +103,13 @@ impl Columnar {
         let path = path.as_ref();
         let bytes = FileBytes::open(path)?.into_shared();
         let file_len = bytes.len() as u64;
-        let meta = ArrowReaderMetadata::load(&bytes, ArrowReaderOptions::new())
-            .map_err(|e| parquet_err(path, format_args!("cannot read the footer: {e}")))?;
+        // The offset index (page locations) where the file has one: a unit
+        // inside a row group then starts at its own pages.
+        let meta = ArrowReaderMetadata::load(
+            &bytes,
+            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
+        )
+        .map_err(|e| parquet_err(path, format_args!("cannot read the footer: {e}")))?;
         let columns = select_columns(path, meta.schema(), options)?;
         let d = columns.len();
         let convert = BatchConverter::new(path, columns, options.drop_null);
@@ -138,7 +162,37 @@ impl Columnar {
             })
             .collect();
         let unit_groups: Vec<usize> = units.iter().map(|u| u.row_group).collect();
+        let has_index = |meta: &ArrowReaderMetadata| {
+            (0..n_groups).all(|g| {
+                let index = meta.metadata().page_index_for_row_group(g);
+                leaves
+                    .iter()
+                    .all(|&leaf| index.page_locations(leaf).is_some_and(|p| !p.is_empty()))
+            })
+        };
+        let mut indexed = has_index(&meta);
+        // Without an offset index in the file, one from the page headers, when
+        // any row group holds more than one unit (a unit that does not start
+        // its group is where the locations help).
+        let mut meta = meta;
+        if !indexed
+            && units.iter().any(|u| u.offset > 0)
+            && let Some(index) =
+                super::parquet_pages::build_offset_index(&bytes, meta.metadata(), &leaves)
+        {
+            let with_index = meta
+                .metadata()
+                .as_ref()
+                .clone()
+                .into_builder()
+                .set_page_index(Some(Arc::new(index.build())))
+                .build();
+            meta = ArrowReaderMetadata::try_new(Arc::new(with_index), ArrowReaderOptions::new())
+                .map_err(|e| parquet_err(path, format_args!("cannot read the footer: {e}")))?;
+            indexed = has_index(&meta);
+        }
         let decoder = ParquetDecoder {
+            indexed,
             bytes,
             mask,
             convert,
@@ -221,13 +275,14 @@ impl UnitDecoder for ParquetDecoder {
         out.reserve(u.len * self.convert.n_cols());
         self.convert.append(&batch, u.first_row, out, nulls)?;
         let next = unit + 1;
-        if self
-            .units
-            .get(next)
-            .is_some_and(|n| n.row_group == u.row_group)
+        if !self.indexed
+            && self
+                .units
+                .get(next)
+                .is_some_and(|n| n.row_group == u.row_group)
         {
             let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if readers.len() >= cache_capacity() {
+            if readers.len() >= kept_readers() {
                 readers.remove(0);
             }
             readers.push((next, reader));
