@@ -58,9 +58,16 @@ fi
 # rather than redone in the `ci` profile.
 cargo clippy -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --all-targets -- -D warnings
 rustfmt --edition 2024 --check crates/mpi/src/*.rs
-cargo build --profile ci -p mmclust-cli --features mpi,test-hooks
-# crates/mpi's own unit tests (outside the workspace: named with the CLI).
-cargo test --profile ci -q -p mmclust-mpi -p mmclust-cli --features mmclust-cli/mpi,mmclust-cli/test-hooks --lib
+# The binary, built as the workspace test build (scripts/test.sh) builds it plus
+# the `mpi` feature: every other crate resolves with the same features (see the
+# `syn` entry in crates/cli/Cargo.toml), so after scripts/test.sh only crates/mpi
+# and the CLI compile here (1.2 minutes instead of 3.3 for a build of its own).
+features=(--profile ci --workspace --features mmclust-cli/mpi,mmclust-cli/test-hooks)
+cargo test "${features[@]}" --no-run
+# The binary's unit tests with MPI in (crates/mpi's own test is among them,
+# in crates/cli/src/dist.rs: the crate is outside the workspace), built by the
+# line above.
+cargo test "${features[@]}" -q --bins
 BIN="$PWD/target/ci/mmclust"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -319,3 +319,34 @@ impl<T: NpyElement> RowsOut<T> {
         Ok(())
     }
 }
+
+/// `crates/mpi`'s MCA defaults, tested here: `crates/mpi` is outside the
+/// workspace, and testing it on its own would build its dependencies with
+/// other features than the workspace's (scripts/test_mpi.sh builds this crate's
+/// tests with the workspace's).
+#[cfg(all(test, feature = "mpi"))]
+mod mpi_tests {
+    use std::ffi::OsString;
+
+    use mmclust_mpi::missing_mca_defaults;
+
+    #[test]
+    fn yield_is_set_only_where_the_user_did_not_choose() {
+        // Nothing set: mmclust's default.
+        assert_eq!(
+            missing_mca_defaults(|_| None),
+            vec![("OMPI_MCA_mpi_yield_when_idle", "1")]
+        );
+        // Set by the user (to either value, or empty): left alone.
+        for value in ["0", "1", ""] {
+            let got = missing_mca_defaults(|v| {
+                (v == "OMPI_MCA_mpi_yield_when_idle").then(|| OsString::from(value))
+            });
+            assert!(got.is_empty(), "{value:?}: {got:?}");
+        }
+        // Another variable set: still the default.
+        let got =
+            missing_mca_defaults(|v| (v == "OMPI_MCA_btl").then(|| OsString::from("tcp,self")));
+        assert_eq!(got.len(), 1);
+    }
+}

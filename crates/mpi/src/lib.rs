@@ -246,29 +246,3 @@ impl AllReduce for Mpi {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::OsString;
-
-    #[test]
-    fn yield_is_set_only_where_the_user_did_not_choose() {
-        // Nothing set: mmclust's default.
-        assert_eq!(
-            missing_mca_defaults(|_| None),
-            vec![("OMPI_MCA_mpi_yield_when_idle", "1")]
-        );
-        // Set by the user (to either value, or empty): left alone.
-        for value in ["0", "1", ""] {
-            let got = missing_mca_defaults(|v| {
-                (v == "OMPI_MCA_mpi_yield_when_idle").then(|| OsString::from(value))
-            });
-            assert!(got.is_empty(), "{value:?}: {got:?}");
-        }
-        // Another variable set: still the default.
-        let got =
-            missing_mca_defaults(|v| (v == "OMPI_MCA_btl").then(|| OsString::from("tcp,self")));
-        assert_eq!(got.len(), 1);
-    }
-}
