@@ -149,6 +149,17 @@ struct PageHead {
     rows: Option<i64>,
 }
 
+/// Reads the struct at `c`, keeping its i32 field `want` in `out`.
+fn int_field(c: &mut Compact<'_>, want: i16, out: &mut Option<i64>) -> Option<()> {
+    c.fields(1, |c, id, ty| {
+        if id == want && ty == 5 {
+            *out = Some(c.zigzag().ok_or(())?);
+            return Ok(true);
+        }
+        Ok(false)
+    })
+}
+
 /// Parses the page header at the start of `buf`.
 fn page_head(buf: &[u8]) -> Option<PageHead> {
     let mut c = Compact { buf, pos: 0 };
@@ -159,25 +170,9 @@ fn page_head(buf: &[u8]) -> Option<PageHead> {
             (1, true) => page_type = Some(c.zigzag().ok_or(())?),
             (3, true) => compressed = Some(c.zigzag().ok_or(())?),
             // DataPageHeader: field 1, num_values.
-            (5, _) if ty == 12 => c
-                .fields(1, |c, id, ty| {
-                    if id == 1 && ty == 5 {
-                        rows = Some(c.zigzag().ok_or(())?);
-                        return Ok(true);
-                    }
-                    Ok(false)
-                })
-                .ok_or(())?,
+            (5, _) if ty == 12 => int_field(c, 1, &mut rows).ok_or(())?,
             // DataPageHeaderV2: field 3, num_rows.
-            (8, _) if ty == 12 => c
-                .fields(1, |c, id, ty| {
-                    if id == 3 && ty == 5 {
-                        rows = Some(c.zigzag().ok_or(())?);
-                        return Ok(true);
-                    }
-                    Ok(false)
-                })
-                .ok_or(())?,
+            (8, _) if ty == 12 => int_field(c, 3, &mut rows).ok_or(())?,
             _ => return Ok(false),
         }
         Ok(true)
