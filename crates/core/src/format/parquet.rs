@@ -4,9 +4,10 @@
 //! The file is memory-mapped and its footer (the metadata) read once. Rows are
 //! decoded by the `parquet` crate's Arrow reader, one unit at a time: a run of
 //! at most [`super::columnar::UNIT_BYTES`] of `f32` rows within one row group
-//! (a row selection skips the rows before it: unread where the file's offset
-//! index locates the pages, decoded and dropped where it has none, which is
-//! why a reader is then kept for the next unit), converted to row-major `f32`
+//! (a row selection skips the rows before it: unread where the page locations
+//! are known — the file's offset index, or one built on open from the page
+//! headers by [`super::parquet_pages`] — decoded and dropped otherwise, which
+//! is why a reader is then kept for the next unit), converted to row-major `f32`
 //! and kept in a bounded cache ([`super::columnar`]). Never the whole file.
 //!
 //! Nulls are refused, or with [`MatrixOptions::drop_null`] their rows left
@@ -46,11 +47,12 @@ struct ParquetDecoder {
     units: Vec<Unit>,
     /// Rows per unit (the last of a row group has fewer).
     unit_rows: usize,
-    /// Does the file have an offset index (page locations) for every chosen
-    /// column chunk? Then a reader starting at a unit skips the pages before
-    /// it unread, and no reader is kept between units.
+    /// Are the page locations of every chosen column chunk known (the file's
+    /// offset index, or one built from the page headers on open)? Then a
+    /// reader starting at a unit skips the pages before it unread, and no
+    /// reader is kept between units.
     indexed: bool,
-    /// Without an offset index: readers left where a unit ended, by the unit
+    /// Without page locations: readers left where a unit ended, by the unit
     /// they read next, so a worker that goes on to the next unit of its row
     /// group (a sequential pass) continues one instead of decoding the group
     /// again from its start to skip to the unit. At most one per worker
