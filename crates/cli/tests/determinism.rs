@@ -346,3 +346,108 @@ fn evaluation_and_prediction() {
     );
     assert_thread_independent("info --stats", dir.path(), &["info", &x, "--stats"]);
 }
+
+/// Drop-behind: passes over a file larger than the memory counted as
+/// available for the page cache (`MMCLUST_CACHE_MIB`: none, or 1 MiB against
+/// this 12.8 MB file) drop the pages they have passed (`MADV_DONTNEED` on the
+/// live map, `POSIX_FADV_DONTNEED`) and hint the chunks ahead: the same
+/// bytes as a run that keeps everything, for the exact K-means algorithms,
+/// mini-batch, GMM and prediction.
+#[test]
+fn dropping_pages_behind_changes_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    // 12.8 MB: a mapped file drops whole 2 MiB blocks.
+    let x = data(dir.path(), 400_000, 8, 5);
+    let runs: [&[&str]; 5] = [
+        &[
+            "kmeans",
+            &x,
+            "-k",
+            "5",
+            "--algorithm",
+            "lloyd",
+            "--seed",
+            "3",
+        ],
+        &[
+            "kmeans",
+            &x,
+            "-k",
+            "5",
+            "--algorithm",
+            "yinyang",
+            "--seed",
+            "3",
+        ],
+        &[
+            "kmeans",
+            &x,
+            "-k",
+            "5",
+            "--algorithm",
+            "minibatch",
+            "--seed",
+            "3",
+        ],
+        &["gmm", &x, "-k", "3", "--covariance", "diag", "--seed", "3"],
+        &[
+            "silhouette",
+            &x,
+            "LABELS",
+            "--sample",
+            "2000",
+            "--seed",
+            "3",
+        ],
+    ];
+    let labels = dir.path().join("labels.npy");
+    for args in runs {
+        let mut first: Option<(String, Vec<u8>)> = None;
+        for cache in [None, Some("1"), Some("0")] {
+            let out = dir.path().join("out.npy");
+            let _ = std::fs::remove_file(&out);
+            let a: Vec<String> = args
+                .iter()
+                .map(|a| {
+                    if *a == "LABELS" {
+                        s(&labels).to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
+                .collect();
+            let mut cmd = bin();
+            cmd.args(&a).args(["--json", "--quiet"]);
+            if a[0] != "silhouette" {
+                cmd.args(["--labels-out", s(&out)]);
+            }
+            match cache {
+                Some(mib) => cmd.env("MMCLUST_CACHE_MIB", mib),
+                None => cmd.env_remove("MMCLUST_CACHE_MIB"),
+            };
+            let o = cmd.output().unwrap();
+            assert!(
+                o.status.success(),
+                "{a:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let mut summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            strip(&mut summary);
+            let bytes = std::fs::read(&out).unwrap_or_default();
+            if a[0] == "kmeans" && cache.is_none() {
+                std::fs::copy(&out, &labels).unwrap();
+            }
+            match &first {
+                None => first = Some((summary.to_string(), bytes)),
+                Some((s1, b1)) => {
+                    assert_eq!(
+                        &summary.to_string(),
+                        s1,
+                        "{a:?}: summary with cache {cache:?}"
+                    );
+                    assert!(&bytes == b1, "{a:?}: labels differ with cache {cache:?}");
+                }
+            }
+        }
+    }
+}

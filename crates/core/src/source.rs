@@ -47,7 +47,16 @@ pub trait DataSource: Sync {
     /// Hints that rows `range` will be read soon (`madvise(MADV_WILLNEED)`):
     /// the kernel starts reading them in the background, so many scattered
     /// runs of rows are fetched in parallel instead of one fault at a time.
-    fn will_need(&self, _range: Range<usize>) {}
+    /// The same as [`DataSource::hint`] with [`Hint::WillNeed`].
+    fn will_need(&self, range: Range<usize>) {
+        self.hint(range, Hint::WillNeed);
+    }
+
+    /// Tells a source backed by a file's pages about rows `range` (see
+    /// [`Hint`]): speed only, never a value read. Default: nothing (a source
+    /// in memory). Wrappers forward it, mapping their rows to the inner
+    /// source's; this, not [`DataSource::will_need`], is the method to forward.
+    fn hint(&self, _range: Range<usize>, _hint: Hint) {}
 
     /// The processes this source is shared between, in a distributed (MPI) run:
     /// passes over the global chunk grid ([`crate::parallel::map_reduce_global`])
@@ -79,6 +88,29 @@ pub trait DataSource: Sync {
     }
 }
 
+/// What a pass tells a source about rows it is about to read or has just
+/// read ([`DataSource::hint`]). Hints change only speed, never a value read:
+/// a page dropped is read again from the file if it is needed after all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// The rows will be read soon: start reading them in the background
+    /// (`madvise(MADV_WILLNEED)` on a mapped file).
+    WillNeed,
+    /// A pass walking forward (`backward: false`) or backward has read the
+    /// rows and will not read them again: their pages may leave the page
+    /// cache now (`MADV_DONTNEED`, then `POSIX_FADV_DONTNEED`), so that
+    /// reading ahead over a file larger than memory finds free pages instead
+    /// of waiting for reclaim, and the pages the next pass reads first stay
+    /// cached. A mapped file drops whole 2 MiB blocks (the largest page-cache
+    /// folios), those the walk has left behind: with `backward` the block
+    /// ends round up, otherwise down, so the ranges of consecutive chunks of
+    /// one walk tile the file.
+    Passed {
+        /// The walk's direction.
+        backward: bool,
+    },
+}
+
 /// Writes, inside an `impl DataSource for Wrapper`, the methods that a wrapper
 /// passes unchanged to the source in its field `inner`: list the methods to
 /// forward, and write the others (the ones the wrapper changes) by hand.
@@ -93,7 +125,7 @@ pub trait DataSource: Sync {
 /// }
 ///
 /// impl<S: DataSource> DataSource for Doubled<S> {
-///     forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
+///     forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, hint, comm);
 ///
 ///     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
 ///         let mut other = Vec::new();
@@ -146,9 +178,9 @@ macro_rules! forward_source {
             $crate::DataSource::advise_random(&self.$inner);
         }
     };
-    (@ $inner:ident will_need) => {
-        fn will_need(&self, range: ::std::ops::Range<usize>) {
-            $crate::DataSource::will_need(&self.$inner, range);
+    (@ $inner:ident hint) => {
+        fn hint(&self, range: ::std::ops::Range<usize>, hint: $crate::source::Hint) {
+            $crate::DataSource::hint(&self.$inner, range, hint);
         }
     };
     (@ $inner:ident sparse) => {
@@ -185,8 +217,8 @@ impl<S: DataSource + ?Sized> DataSource for &S {
     fn advise_random(&self) {
         (**self).advise_random();
     }
-    fn will_need(&self, range: Range<usize>) {
-        (**self).will_need(range);
+    fn hint(&self, range: Range<usize>, hint: Hint) {
+        (**self).hint(range, hint);
     }
     fn comm(&self) -> Option<&dyn AllReduce> {
         (**self).comm()
@@ -295,12 +327,12 @@ impl<S: DataSource> DataSource for Concat<S> {
     fn advise_random(&self) {
         self.parts.iter().for_each(DataSource::advise_random);
     }
-    fn will_need(&self, range: Range<usize>) {
+    fn hint(&self, range: Range<usize>, hint: Hint) {
         let mut row = range.start;
         while row < range.end {
             let (p, local) = self.locate(row);
             let take = (self.parts[p].n_rows() - local).min(range.end - row);
-            self.parts[p].will_need(local..local + take);
+            self.parts[p].hint(local..local + take, hint);
             row += take;
         }
     }
@@ -351,9 +383,10 @@ impl<S: DataSource> DataSource for RowRange<S> {
         self.inner
             .rows(start + range.start..start + range.end, scratch)
     }
-    fn will_need(&self, range: Range<usize>) {
+    fn hint(&self, range: Range<usize>, hint: Hint) {
         let start = self.range.start;
-        self.inner.will_need(start + range.start..start + range.end);
+        self.inner
+            .hint(start + range.start..start + range.end, hint);
     }
 }
 
@@ -379,7 +412,7 @@ impl<'c, S: DataSource> Distributed<'c, S> {
 }
 
 impl<S: DataSource> DataSource for Distributed<'_, S> {
-    forward_source!(inner => n_rows, n_cols, rows, name, advise_sequential, advise_random, will_need);
+    forward_source!(inner => n_rows, n_cols, rows, name, advise_sequential, advise_random, hint);
     fn comm(&self) -> Option<&dyn AllReduce> {
         Some(self.comm)
     }
@@ -491,11 +524,11 @@ impl<S: DataSource> DataSource for NodeLocal<'_, S> {
         self.inner
             .rows(range.start - held.start..range.end - held.start, scratch)
     }
-    fn will_need(&self, range: Range<usize>) {
+    fn hint(&self, range: Range<usize>, hint: Hint) {
         let held = self.held();
         let (start, end) = (range.start.max(held.start), range.end.min(held.end));
         if start < end {
-            self.inner.will_need(start - held.start..end - held.start);
+            self.inner.hint(start - held.start..end - held.start, hint);
         }
     }
     fn comm(&self) -> Option<&dyn AllReduce> {
@@ -632,7 +665,7 @@ impl<S: DataSource> FiniteSource<S> {
 }
 
 impl<S: DataSource> DataSource for FiniteSource<S> {
-    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
+    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, hint, comm);
 
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         let start = range.start;

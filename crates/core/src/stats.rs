@@ -390,7 +390,7 @@ impl<S: DataSource> Standardized<S> {
 }
 
 impl<S: DataSource> DataSource for Standardized<S> {
-    crate::forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need, comm);
+    crate::forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, hint, comm);
     fn rows<'a>(&'a self, range: Range<usize>, scratch: &'a mut Vec<f32>) -> Result<&'a [f32]> {
         // The inner source may hand out a view of its own memory or of `own`;
         // either way the standardised rows are written into `scratch`.

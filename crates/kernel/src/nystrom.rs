@@ -630,7 +630,7 @@ impl<'m, S: DataSource> NystromFeatures<'m, S> {
 }
 
 impl<S: DataSource> DataSource for NystromFeatures<'_, S> {
-    mmclust_core::forward_source!(inner => n_rows, name, advise_sequential, advise_random, will_need, comm);
+    mmclust_core::forward_source!(inner => n_rows, name, advise_sequential, advise_random, hint, comm);
 
     fn n_cols(&self) -> usize {
         self.map.n_components

@@ -80,8 +80,8 @@ impl<S: DataSource + ?Sized> DataSource for RangesOnly<'_, S> {
     fn advise_random(&self) {
         self.0.advise_random();
     }
-    fn will_need(&self, range: Range<usize>) {
-        self.0.will_need(range);
+    fn hint(&self, range: Range<usize>, hint: mmclust_core::source::Hint) {
+        self.0.hint(range, hint);
     }
 }
 

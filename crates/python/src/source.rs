@@ -88,7 +88,7 @@ pub(crate) struct Interruptible<'a> {
 pub(crate) const INTERRUPTED: &str = "interrupted by a signal";
 
 impl DataSource for Interruptible<'_> {
-    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, will_need);
+    forward_source!(inner => n_rows, n_cols, name, advise_sequential, advise_random, hint);
     fn rows<'a>(
         &'a self,
         range: Range<usize>,

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::error::{CoreError, Result};
+use crate::source::Hint;
 
 /// Files below this size are read into memory when mapping them fails (for
 /// instance on a filesystem that does not support `mmap`). Larger files return
@@ -44,8 +45,13 @@ unsafe fn map_file(file: &File) -> std::io::Result<Mmap> {
 pub(crate) enum FileBytes {
     /// A read-only memory map of the whole file (page-aligned start), and
     /// its entry in the `SIGBUS` table (see [`crate::sigbus`]); the entry is
-    /// dropped after the map (field order), never before.
-    Mapped(Mmap, #[allow(dead_code)] crate::sigbus::Registration),
+    /// dropped after the map (field order), never before. The file stays
+    /// open for `posix_fadvise` ([`FileBytes::advise_passed`]).
+    Mapped(
+        Mmap,
+        #[allow(dead_code)] crate::sigbus::Registration,
+        Option<File>,
+    ),
     /// The whole file read into memory (mapping failed and the file is small).
     /// Its start has no alignment guarantee beyond 1 byte.
     Read(Vec<u8>),
@@ -68,7 +74,7 @@ impl FileBytes {
         match unsafe { map_file(&file) } {
             Ok(map) => {
                 let entry = crate::sigbus::register(map.as_ptr(), map.len(), path);
-                Ok(FileBytes::Mapped(map, entry))
+                Ok(FileBytes::Mapped(map, entry, Some(file)))
             }
             // Mapping can fail where reading works (some network or FUSE
             // filesystems); a small file is then simply read.
@@ -90,7 +96,7 @@ impl FileBytes {
         let map = unsafe { map_file(file) }
             .map_err(|e| CoreError::io(name, "memory-map the inflated copy of", e))?;
         let entry = crate::sigbus::register(map.as_ptr(), map.len(), name);
-        Ok(FileBytes::Mapped(map, entry))
+        Ok(FileBytes::Mapped(map, entry, file.try_clone().ok()))
     }
 
     /// Reads `path` into memory without mapping it (the fallback path; also
@@ -112,7 +118,7 @@ impl FileBytes {
     /// The file's bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         match self {
-            FileBytes::Mapped(map, _) => map,
+            FileBytes::Mapped(map, ..) => map,
             FileBytes::Read(buf) => buf,
         }
     }
@@ -127,7 +133,7 @@ impl FileBytes {
     /// `madvise(MADV_SEQUENTIAL)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_sequential(&self) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map, _) = self {
+        if let FileBytes::Mapped(map, ..) = self {
             let _ = map.advise(memmap2::Advice::Sequential);
         }
     }
@@ -136,17 +142,65 @@ impl FileBytes {
     /// them in the background. Errors are ignored (it is only a hint).
     pub(crate) fn advise_will_need(&self, offset: usize, len: usize) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map, _) = self {
+        if let FileBytes::Mapped(map, ..) = self {
             let _ = map.advise_range(memmap2::Advice::WillNeed, offset, len);
         }
         #[cfg(not(unix))]
         let _ = (offset, len);
     }
 
+    /// [`Hint::Passed`] on bytes `offset..offset + len`: the 2 MiB blocks
+    /// of the file a walk has left behind leave this process's page tables
+    /// (`MADV_DONTNEED`: the map is shared and read-only, so a later read
+    /// faults the file's bytes in again) and then the page cache
+    /// (`POSIX_FADV_DONTNEED`, which skips pages still mapped elsewhere).
+    /// Errors are ignored (it is only a hint).
+    pub(crate) fn advise_passed(&self, offset: usize, len: usize, backward: bool) {
+        #[cfg(target_os = "linux")]
+        if let FileBytes::Mapped(map, _, file) = self {
+            const BLOCK: usize = 2 << 20;
+            let round = |x: usize| {
+                let x = if backward {
+                    x.next_multiple_of(BLOCK)
+                } else {
+                    x / BLOCK * BLOCK
+                };
+                x.min(map.len())
+            };
+            let (start, end) = (round(offset), round(offset + len));
+            if start < end {
+                // SAFETY: a shared, read-only file mapping: dropping its page
+                // table entries loses nothing (the next access reads the file
+                // again), and no reference into the map is invalidated.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        start,
+                        end - start,
+                    )
+                };
+                if let Some(file) = file {
+                    use std::os::fd::AsRawFd;
+                    // SAFETY: a plain system call on an open descriptor.
+                    let _ = unsafe {
+                        libc::posix_fadvise(
+                            file.as_raw_fd(),
+                            start as libc::off_t,
+                            (end - start) as libc::off_t,
+                            libc::POSIX_FADV_DONTNEED,
+                        )
+                    };
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (offset, len, backward);
+    }
+
     /// `madvise(MADV_RANDOM)`; errors are ignored (it is only a hint).
     pub(crate) fn advise_random(&self) {
         #[cfg(unix)]
-        if let FileBytes::Mapped(map, _) = self {
+        if let FileBytes::Mapped(map, ..) = self {
             let _ = map.advise(memmap2::Advice::Random);
         }
     }
@@ -236,14 +290,18 @@ impl RowBytes {
         self.bytes.advise_random();
     }
 
-    /// See [`DataSource::will_need`](crate::DataSource::will_need): rows
-    /// outside the file, or none, are ignored.
-    pub(crate) fn will_need(&self, range: Range<usize>) {
+    /// See [`DataSource::hint`](crate::DataSource::hint): rows outside the
+    /// file, or none, are ignored.
+    pub(crate) fn hint(&self, range: Range<usize>, hint: Hint) {
         if range.end <= self.rows && range.start < range.end {
-            self.bytes.advise_will_need(
+            let (offset, len) = (
                 self.offset + range.start * self.row_bytes,
                 range.len() * self.row_bytes,
             );
+            match hint {
+                Hint::WillNeed => self.bytes.advise_will_need(offset, len),
+                Hint::Passed { backward } => self.bytes.advise_passed(offset, len, backward),
+            }
         }
     }
 }
@@ -268,8 +326,8 @@ macro_rules! forward_to_row_bytes {
         fn advise_random(&self) {
             self.$rows.advise_random();
         }
-        fn will_need(&self, range: std::ops::Range<usize>) {
-            self.$rows.will_need(range);
+        fn hint(&self, range: std::ops::Range<usize>, hint: $crate::source::Hint) {
+            self.$rows.hint(range, hint);
         }
     };
 }

@@ -191,11 +191,11 @@ impl DataSource for Matrix {
         }
     }
 
-    fn will_need(&self, range: Range<usize>) {
+    fn hint(&self, range: Range<usize>, hint: crate::source::Hint) {
         match self {
-            Matrix::Npy(f) => f.will_need(range),
-            Matrix::Vecs(f) => f.will_need(range),
-            Matrix::Npz(f) => f.will_need(range),
+            Matrix::Npy(f) => f.hint(range, hint),
+            Matrix::Vecs(f) => f.hint(range, hint),
+            Matrix::Npz(f) => f.hint(range, hint),
             Matrix::Columnar(_) | Matrix::InMemory { .. } => {}
         }
     }

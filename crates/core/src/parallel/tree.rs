@@ -16,7 +16,8 @@ thread_local! {
 }
 
 /// Reads chunk `index` (after hinting the chunks the walk reaches next) and
-/// runs `f` on it; then reports its rows to the pass's progress callback.
+/// runs `f` on it; then tells the walk it is done with the chunk and reports
+/// its rows to the pass's progress callback.
 pub(super) fn with_chunk<S, R>(
     source: &S,
     chunking: Chunking,
@@ -42,6 +43,7 @@ where
         })
     });
     SCRATCH.with(|s| s.set(scratch));
+    walk.after(source, index);
     if let (Ok(_), Some(progress)) = (&result, options.progress) {
         progress(range.len());
     }

@@ -18,9 +18,26 @@
 //!   project's 32 GiB measurement they ran at the disk's rate without hints,
 //!   and no faster with them.
 //!
-//! Both are speed-only, so the machine may tune them: `MMCLUST_READ_AHEAD_MIB`
-//! sets the window for both directions (0 turns hints off) and `MMCLUST_PASS_DIRECTION=forward`
-//! turns the alternation off (for measuring either).
+//! * **Drop-behind and lead** (a source larger than the page cache can hold:
+//!   more than [`CACHE_SHARE`] of the memory available, from `MemAvailable`
+//!   and the process's cgroup limit). Each of the `p` parts the workers walk
+//!   side by side (the halves of the merge tree on 2 threads; the whole pass
+//!   for ordered passes) keeps its last `keep` chunks cached for the next
+//!   pass, which starts there, and drops every other chunk once computed
+//!   ([`Hint::Passed`]). Before computing the chunk at position `i` of its
+//!   part, a worker hints the chunk `keep` positions further on: so while a
+//!   pass computes the chunks the previous pass left cached, the disk is
+//!   already reading the first ones it did not, and the freed pages take
+//!   them without waiting for reclaim. Measured on the 32 GiB file, where
+//!   the kernel's own eviction cost a third of two cores' time and left
+//!   them idle a fifth of it (docs/benchmarks.md, beyond-ram).
+//!
+//! All are speed-only, so the machine may tune them: `MMCLUST_READ_AHEAD_MIB`
+//! sets the window for both directions (0 turns hints off),
+//! `MMCLUST_PASS_DIRECTION=forward` turns the alternation off,
+//! `MMCLUST_DROP_BEHIND=0` the drop-behind and lead (for measuring each), and
+//! `MMCLUST_CACHE_MIB` sets the memory counted as available (the tests drop
+//! pages behind small files with it).
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -28,7 +45,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::Chunking;
-use crate::source::DataSource;
+use crate::source::{DataSource, Hint};
 
 /// Bytes of data a worker keeps hinted ahead of the chunk it computes on a
 /// backward walk, by default (`MMCLUST_READ_AHEAD_MIB` sets it for both
@@ -53,10 +70,19 @@ static LAST_BACKWARD: AtomicBool = AtomicBool::new(true);
 /// Numbers the passes, so a worker knows when its read-ahead stream is stale.
 static PASS_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The share of the memory available for the page cache that a pass's
+/// drop-behind keeps cached for the next pass (the rest is left to the
+/// read-ahead, the lead's chunks in flight and everything else).
+pub(crate) const CACHE_SHARE: f64 = 0.8;
+
 struct Tuning {
     /// `None`: the default, hints on backward walks only.
     window_bytes: Option<usize>,
     alternate: bool,
+    drop_behind: bool,
+    /// `MMCLUST_CACHE_MIB`: the memory available for the page cache, in
+    /// place of what the machine reports.
+    cache_mib: Option<u64>,
 }
 
 fn tuning() -> &'static Tuning {
@@ -67,6 +93,10 @@ fn tuning() -> &'static Tuning {
             .and_then(|v| v.trim().parse::<usize>().ok())
             .map(|mib| mib << 20),
         alternate: std::env::var("MMCLUST_PASS_DIRECTION").map_or(true, |v| v.trim() != "forward"),
+        drop_behind: std::env::var("MMCLUST_DROP_BEHIND").map_or(true, |v| v.trim() != "0"),
+        cache_mib: std::env::var("MMCLUST_CACHE_MIB")
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
     })
 }
 
@@ -85,6 +115,11 @@ pub(super) struct Walk {
     chunk_rows: usize,
     /// Chunks per read-ahead window (0: no hints).
     window: usize,
+    /// Chunks per part: the parts the workers walk side by side.
+    part: usize,
+    /// With drop-behind: the chunks at the end of each part left cached,
+    /// and how far ahead a worker hints (see the module's docs).
+    keep: Option<usize>,
 }
 
 impl Walk {
@@ -123,12 +158,70 @@ impl Walk {
             None if backward => (READ_AHEAD_BYTES / chunk_bytes.max(1)).max(2),
             None => 0,
         };
+        let n_chunks = chunking.n_chunks(source.n_rows());
+        // The merge tree's halves (and theirs) go to the workers; an ordered
+        // pass's batches run in order, as one part.
+        let parts = if ordered {
+            1
+        } else {
+            rayon::current_num_threads().max(1)
+        };
+        let part = n_chunks.div_ceil(parts).max(1);
+        let source_bytes = (source.n_rows() as f64) * (4 * source.n_cols()) as f64;
+        let keep = tuning
+            .drop_behind
+            .then(cache_budget)
+            .flatten()
+            .filter(|&budget| source_bytes > budget)
+            .map(|budget| ((part as f64) * budget / source_bytes) as usize);
         Walk {
             backward,
             id: PASS_ID.fetch_add(1, Ordering::Relaxed),
-            n_chunks: chunking.n_chunks(source.n_rows()),
+            n_chunks,
             chunk_rows: chunking.chunk_rows,
             window,
+            part,
+            keep,
+        }
+    }
+
+    /// Chunk `index`'s position in its part's walk, and the part's length.
+    fn position(&self, index: usize) -> (usize, usize) {
+        let start = index / self.part * self.part;
+        let len = self.part.min(self.n_chunks - start);
+        let offset = index - start;
+        (
+            if self.backward {
+                len - 1 - offset
+            } else {
+                offset
+            },
+            len,
+        )
+    }
+
+    /// The chunk at position `pos` of the part holding chunk `index`.
+    fn at(&self, index: usize, pos: usize) -> usize {
+        let start = index / self.part * self.part;
+        let len = self.part.min(self.n_chunks - start);
+        start + if self.backward { len - 1 - pos } else { pos }
+    }
+
+    /// Rows of chunk `index`.
+    fn rows(&self, index: usize, n: usize) -> Range<usize> {
+        (index * self.chunk_rows).min(n)..((index + 1) * self.chunk_rows).min(n)
+    }
+
+    /// Called by a worker once it has computed chunk `index`: with
+    /// drop-behind, drops the chunk unless it is among its part's last
+    /// `keep`, which the next pass reads first.
+    pub(super) fn after<S: DataSource + ?Sized>(&self, source: &S, index: usize) {
+        if let Some(keep) = self.keep {
+            let (pos, len) = self.position(index);
+            if pos + keep < len {
+                let backward = self.backward;
+                source.hint(self.rows(index, source.n_rows()), Hint::Passed { backward });
+            }
         }
     }
 
@@ -138,6 +231,13 @@ impl Walk {
     /// starts a new stream with a whole window from `index` on; otherwise it
     /// refills half a window when less than that is left ahead of it.
     pub(super) fn before<S: DataSource + ?Sized>(&self, source: &S, index: usize) {
+        if let Some(keep) = self.keep.filter(|&k| k > 0) {
+            let (pos, len) = self.position(index);
+            if pos + keep < len {
+                let ahead = self.at(index, pos + keep);
+                source.will_need(self.rows(ahead, source.n_rows()));
+            }
+        }
         if let Some(positions) = self.next_hint(index) {
             let chunks = self.chunks(positions);
             let n = source.n_rows();
@@ -184,6 +284,65 @@ impl Walk {
     }
 }
 
+/// Bytes of page cache a pass may count on keeping: [`CACHE_SHARE`] of the
+/// smaller of `MemAvailable` and, in a memory cgroup with a limit (v2
+/// `memory.max`, v1 `memory.limit_in_bytes`), the limit less the group's
+/// anonymous memory. `None` where `/proc/meminfo` cannot be read (not Linux).
+/// Read at the start of each pass: a speed-only choice, so it may depend on
+/// the machine.
+fn cache_budget() -> Option<f64> {
+    if let Some(mib) = tuning().cache_mib {
+        return Some((mib << 20) as f64 * CACHE_SHARE);
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available = kib_field(&meminfo, "MemAvailable:")? * 1024;
+    let limit = cgroup_room().unwrap_or(u64::MAX);
+    Some(available.min(limit) as f64 * CACHE_SHARE)
+}
+
+/// `name`'s value in a `/proc/meminfo`-style text (`name value kB`).
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// The cgroup's memory limit less its anonymous memory, where the process's
+/// cgroup sets a limit.
+fn cgroup_room() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let field = |text: &str, name: &str| -> Option<u64> {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            (k == name).then(|| v.trim().parse().ok()).flatten()
+        })
+    };
+    for line in groups.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, controllers, path) = (it.next()?, it.next()?, it.next()?);
+        let (dir, limit_file, anon) = if controllers.is_empty() {
+            (format!("/sys/fs/cgroup{path}"), "memory.max", "anon")
+        } else if controllers.split(',').any(|c| c == "memory") {
+            (
+                format!("/sys/fs/cgroup/memory{path}"),
+                "memory.limit_in_bytes",
+                "total_rss",
+            )
+        } else {
+            continue;
+        };
+        let Ok(limit) = std::fs::read_to_string(format!("{dir}/{limit_file}")) else {
+            continue;
+        };
+        let Ok(limit) = limit.trim().parse::<u64>() else {
+            continue; // "max": no limit
+        };
+        let stat = std::fs::read_to_string(format!("{dir}/memory.stat")).unwrap_or_default();
+        return Some(limit.saturating_sub(field(&stat, anon).unwrap_or(0)));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +354,8 @@ mod tests {
             n_chunks,
             chunk_rows: 10,
             window,
+            part: n_chunks,
+            keep: None,
         }
     }
 
@@ -260,5 +421,86 @@ mod tests {
         assert_eq!(last.next_hint(4), Some(0..5));
         assert_eq!(last.chunks(0..5), 0..5);
         assert_eq!(walk(false, 5, 0).next_hint(0), None);
+    }
+
+    /// A source that records the hints it gets.
+    struct Recorder(std::sync::Mutex<Vec<(Range<usize>, Hint)>>);
+
+    impl DataSource for Recorder {
+        fn n_rows(&self) -> usize {
+            95
+        }
+        fn n_cols(&self) -> usize {
+            1
+        }
+        fn rows<'a>(&'a self, _: Range<usize>, _: &'a mut Vec<f32>) -> crate::Result<&'a [f32]> {
+            unreachable!("hints only")
+        }
+        fn name(&self) -> String {
+            "recorder".into()
+        }
+        fn hint(&self, range: Range<usize>, hint: Hint) {
+            self.0.lock().unwrap().push((range, hint));
+        }
+    }
+
+    #[test]
+    fn drop_behind_keeps_each_parts_end_and_hints_keep_ahead() {
+        for backward in [false, true] {
+            // 10 chunks of 10 rows (the last one 5), two parts of 5, keep 2.
+            let w = Walk {
+                part: 5,
+                keep: Some(2),
+                ..walk(backward, 10, 0)
+            };
+            let src = Recorder(std::sync::Mutex::new(Vec::new()));
+            let order: Vec<usize> = if backward {
+                (5..10).rev().chain((0..5).rev()).collect()
+            } else {
+                (0..10).collect()
+            };
+            for &i in &order {
+                w.before(&src, i);
+                w.after(&src, i);
+            }
+            let seen = src.0.into_inner().unwrap();
+            let chunk = |i: usize| (i * 10)..((i + 1) * 10).min(95);
+            let passed: Vec<_> = seen
+                .iter()
+                .filter(|(_, h)| *h == Hint::Passed { backward })
+                .map(|(r, _)| r.clone())
+                .collect();
+            let needed: Vec<_> = seen
+                .iter()
+                .filter(|(_, h)| *h == Hint::WillNeed)
+                .map(|(r, _)| r.clone())
+                .collect();
+            // Each part's first three positions are dropped once computed,
+            // and each hints the chunk two positions further on.
+            let (dropped, ahead): (Vec<usize>, Vec<usize>) = if backward {
+                (vec![9, 8, 7, 4, 3, 2], vec![7, 6, 5, 2, 1, 0])
+            } else {
+                (vec![0, 1, 2, 5, 6, 7], vec![2, 3, 4, 7, 8, 9])
+            };
+            assert_eq!(passed, dropped.into_iter().map(chunk).collect::<Vec<_>>());
+            assert_eq!(needed, ahead.into_iter().map(chunk).collect::<Vec<_>>());
+        }
+        // A source the cache holds: nothing dropped, nothing hinted.
+        let w = walk(false, 10, 0);
+        let src = Recorder(std::sync::Mutex::new(Vec::new()));
+        for i in 0..10 {
+            w.before(&src, i);
+            w.after(&src, i);
+        }
+        assert!(src.0.into_inner().unwrap().is_empty());
+    }
+
+    #[test]
+    fn meminfo_and_cgroup_fields_parse() {
+        let text = "MemTotal:       24684000 kB\nMemAvailable:   23000000 kB\n";
+        assert_eq!(kib_field(text, "MemAvailable:"), Some(23_000_000));
+        assert_eq!(kib_field(text, "SwapTotal:"), None);
+        #[cfg(target_os = "linux")]
+        assert!(cache_budget().is_some_and(|b| b > 0.0));
     }
 }
