@@ -17,8 +17,9 @@
 #   kmeans   `kmeans -k 100` with every default, to convergence (auto init and
 #            algorithm), writing the model for `predict`;
 #   lloyd    `kmeans --algorithm lloyd --init sample --max-iter 4 --tol 0`,
-#            passes alternating (default) and all forward
-#            (MMCLUST_PASS_DIRECTION=forward), for the cache's share;
+#            passes alternating (default), all forward
+#            (MMCLUST_PASS_DIRECTION=forward), and alternating without the
+#            drop-behind (MMCLUST_DROP_BEHIND=0), for the cache's share;
 #   minibatch `kmeans -k 100 --algorithm minibatch`;
 #   gmm      `gmm -k 16 --covariance diag --max-iter 1`;
 #   predict  labels of every row from the kmeans model (a 1 GiB output);
@@ -134,8 +135,10 @@ if has kmeans; then
   row "kmeans -k 100 (defaults)" "$wall" "$rbytes" "$peak" "$(fit_note kmeans)"
 fi
 if has lloyd; then
-  for dir in alternate forward; do
-    measure "lloyd-$dir" env MMCLUST_PASS_DIRECTION=$dir "$bin" kmeans "$file" -k 100 \
+  for dir in alternate forward nodrop; do
+    # nodrop: alternating, with the drop-behind and lead off (walk.rs).
+    measure "lloyd-$dir" env MMCLUST_PASS_DIRECTION=${dir/nodrop/alternate} \
+      MMCLUST_DROP_BEHIND=$([ "$dir" = nodrop ] && echo 0 || echo 1) "$bin" kmeans "$file" -k 100 \
       --algorithm lloyd --init sample --max-iter 4 --tol 0 --json --quiet
     row "kmeans --algorithm lloyd, 4 iterations, $dir" "$wall" "$rbytes" "$peak" "$(fit_note "lloyd-$dir")"
   done

@@ -29,14 +29,7 @@ if [[ -z "${MMCLUST_CLI:-}" ]]; then
     export MMCLUST_CLI="$CARGO_TARGET_DIR/ci/mmclust"
 fi
 # The wheel: maturin is already in the venv, so no isolated build environment.
-# With mmclust-core's `test-hooks` on, as in the workspace test build (the
-# dev-dependencies turn it on there), the wheel reuses that build's libraries:
-# only pyo3 and this crate compile (about 30 s here); without it every library
-# crate compiled again (about 1.5 of CI's minutes). The hooks read environment
-# variables the tests set; unset, they do nothing. scripts/build_wheel.sh builds
-# the release wheel without them.
-MATURIN_PEP517_ARGS="--profile ci --features mmclust-core/test-hooks" \
-    "$VENV/bin/python" -m pip install --quiet \
+MATURIN_PEP517_ARGS="--profile ci" "$VENV/bin/python" -m pip install --quiet \
     --no-build-isolation --force-reinstall --no-deps ./crates/python
 cd crates/python/tests
 exec ../../../"$VENV"/bin/python -m pytest -q "$@"

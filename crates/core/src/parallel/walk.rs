@@ -20,17 +20,19 @@
 //!
 //! * **Drop-behind and lead** (a source larger than the page cache can hold:
 //!   more than [`CACHE_SHARE`] of the memory available, from `MemAvailable`
-//!   and the process's cgroup limit). Each of the `p` parts the workers walk
-//!   side by side (the halves of the merge tree on 2 threads; the whole pass
-//!   for ordered passes) keeps its last `keep` chunks cached for the next
+//!   and the process's cgroup limit, and at least 256 MiB). Each of the `p` parts the workers walk
+//!   side by side (the halves of the merge tree on 2 threads; not ordered
+//!   passes, see [`Walk::start`]) keeps its last `keep` chunks cached for the next
 //!   pass, which starts there, and drops every other chunk once computed
 //!   ([`Hint::Passed`]). Before computing the chunk at position `i` of its
 //!   part, a worker hints the chunk `keep` positions further on: so while a
 //!   pass computes the chunks the previous pass left cached, the disk is
 //!   already reading the first ones it did not, and the freed pages take
-//!   them without waiting for reclaim. Measured on the 32 GiB file, where
-//!   the kernel's own eviction cost a third of two cores' time and left
-//!   them idle a fifth of it (docs/benchmarks.md, beyond-ram).
+//!   them without waiting for reclaim. Measured on the 32 GiB file: without
+//!   it the kernel's reclaim and page faults took 25–40 % of the two cores
+//!   (`vmstat`) and they sat idle about a fifth of the time (`perf`), a
+//!   Lloyd iteration costing about the disk's time plus the compute's; with
+//!   it, about the compute's (docs/benchmarks.md, beyond-ram).
 //!
 //! All are speed-only, so the machine may tune them: `MMCLUST_READ_AHEAD_MIB`
 //! sets the window for both directions (0 turns hints off),
@@ -74,6 +76,10 @@ static PASS_ID: AtomicU64 = AtomicU64::new(1);
 /// drop-behind keeps cached for the next pass (the rest is left to the
 /// read-ahead, the lead's chunks in flight and everything else).
 pub(crate) const CACHE_SHARE: f64 = 0.8;
+
+/// Sources smaller than this (in `f32` bytes) are never dropped behind
+/// (unless `MMCLUST_CACHE_MIB` is set).
+const DROP_BEHIND_MIN_BYTES: f64 = (256u64 << 20) as f64;
 
 struct Tuning {
     /// `None`: the default, hints on backward walks only.
@@ -159,17 +165,18 @@ impl Walk {
             None => 0,
         };
         let n_chunks = chunking.n_chunks(source.n_rows());
-        // The merge tree's halves (and theirs) go to the workers; an ordered
-        // pass's batches run in order, as one part.
-        let parts = if ordered {
-            1
-        } else {
-            rayon::current_num_threads().max(1)
-        };
+        // The merge tree's halves (and theirs) go to the workers.
+        let parts = rayon::current_num_threads().max(1);
         let part = n_chunks.div_ceil(parts).max(1);
         let source_bytes = (source.n_rows() as f64) * (4 * source.n_cols()) as f64;
-        let keep = tuning
-            .drop_behind
+        // Smaller sources never outgrow the cache here: no need to read the
+        // memory figures on every pass of a small fit. Ordered passes run
+        // as the kernel's read-ahead leads them: on the 32 GiB file a
+        // `predict` pass took 28.6 s that way and 40.7 s with drop-behind and
+        // lead (the lead, a whole kept zone ahead, competed with the reads
+        // the pass waited on).
+        let large = source_bytes >= DROP_BEHIND_MIN_BYTES || tuning.cache_mib.is_some();
+        let keep = (tuning.drop_behind && large && !ordered)
             .then(cache_budget)
             .flatten()
             .filter(|&budget| source_bytes > budget)
