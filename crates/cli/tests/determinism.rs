@@ -352,56 +352,24 @@ fn evaluation_and_prediction() {
 /// this 12.8 MB file) drop the pages they have passed (`MADV_DONTNEED` on the
 /// live map, `POSIX_FADV_DONTNEED`) and hint the chunks ahead: the same
 /// bytes as a run that keeps everything, for the exact K-means algorithms,
-/// mini-batch, GMM and prediction.
+/// mini-batch, GMM and the sampled silhouette (on the K-means labels).
 #[test]
 fn dropping_pages_behind_changes_no_byte() {
     let dir = tempfile::tempdir().unwrap();
     // 12.8 MB: a mapped file drops whole 2 MiB blocks.
     let x = data(dir.path(), 400_000, 8, 5);
-    let runs: [&[&str]; 5] = [
-        &[
-            "kmeans",
-            &x,
-            "-k",
-            "5",
-            "--algorithm",
-            "lloyd",
-            "--seed",
-            "3",
-        ],
-        &[
-            "kmeans",
-            &x,
-            "-k",
-            "5",
-            "--algorithm",
-            "yinyang",
-            "--seed",
-            "3",
-        ],
-        &[
-            "kmeans",
-            &x,
-            "-k",
-            "5",
-            "--algorithm",
-            "minibatch",
-            "--seed",
-            "3",
-        ],
-        &["gmm", &x, "-k", "3", "--covariance", "diag", "--seed", "3"],
-        &[
-            "silhouette",
-            &x,
-            "LABELS",
-            "--sample",
-            "2000",
-            "--seed",
-            "3",
-        ],
+    let strings = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let kmeans = |alg: &str| strings(&["kmeans", &x, "-k", "5", "--algorithm", alg, "--seed", "3"]);
+    let sample = ["--sample", "2000", "--seed", "3"];
+    let runs = [
+        kmeans("lloyd"),
+        kmeans("yinyang"),
+        kmeans("minibatch"),
+        strings(&["gmm", &x, "-k", "3", "--covariance", "diag", "--seed", "3"]),
+        strings(&[&["silhouette", &x, "LABELS"][..], &sample].concat()),
     ];
     let labels = dir.path().join("labels.npy");
-    for args in runs {
+    for args in &runs {
         let mut first: Option<(String, Vec<u8>)> = None;
         for cache in [None, Some("1"), Some("0")] {
             let out = dir.path().join("out.npy");
@@ -409,7 +377,7 @@ fn dropping_pages_behind_changes_no_byte() {
             let a: Vec<String> = args
                 .iter()
                 .map(|a| {
-                    if *a == "LABELS" {
+                    if a == "LABELS" {
                         s(&labels).to_string()
                     } else {
                         a.to_string()
