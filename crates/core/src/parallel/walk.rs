@@ -192,31 +192,23 @@ impl Walk {
         }
     }
 
-    /// Chunk `index`'s position in its part's walk, and the part's length.
-    fn position(&self, index: usize) -> (usize, usize) {
+    /// Chunk `index`'s position in its part's walk, the part's first chunk
+    /// and its length. Position and offset in the part map to each other
+    /// the same way both ways.
+    fn position(&self, index: usize) -> (usize, usize, usize) {
         let start = index / self.part * self.part;
         let len = self.part.min(self.n_chunks - start);
-        let offset = index - start;
-        (
-            if self.backward {
-                len - 1 - offset
-            } else {
-                offset
-            },
-            len,
-        )
+        (self.flip(index - start, len), start, len)
     }
 
-    /// The chunk at position `pos` of the part holding chunk `index`.
-    fn at(&self, index: usize, pos: usize) -> usize {
-        let start = index / self.part * self.part;
-        let len = self.part.min(self.n_chunks - start);
-        start + if self.backward { len - 1 - pos } else { pos }
+    /// An offset in a part of `len` chunks as a walk position, or back.
+    fn flip(&self, x: usize, len: usize) -> usize {
+        if self.backward { len - 1 - x } else { x }
     }
 
-    /// Rows of chunk `index`.
-    fn rows(&self, index: usize, n: usize) -> Range<usize> {
-        (index * self.chunk_rows).min(n)..((index + 1) * self.chunk_rows).min(n)
+    /// Rows of `chunks`, of a source of `n` rows.
+    fn rows(&self, chunks: Range<usize>, n: usize) -> Range<usize> {
+        (chunks.start * self.chunk_rows).min(n)..(chunks.end * self.chunk_rows).min(n)
     }
 
     /// Called by a worker once it has computed chunk `index`: with
@@ -224,10 +216,12 @@ impl Walk {
     /// `keep`, which the next pass reads first.
     pub(super) fn after<S: DataSource + ?Sized>(&self, source: &S, index: usize) {
         if let Some(keep) = self.keep {
-            let (pos, len) = self.position(index);
+            let (pos, _, len) = self.position(index);
             if pos + keep < len {
-                let backward = self.backward;
-                source.hint(self.rows(index, source.n_rows()), Hint::Passed { backward });
+                let hint = Hint::Passed {
+                    backward: self.backward,
+                };
+                source.hint(self.rows(index..index + 1, source.n_rows()), hint);
             }
         }
     }
@@ -238,18 +232,16 @@ impl Walk {
     /// starts a new stream with a whole window from `index` on; otherwise it
     /// refills half a window when less than that is left ahead of it.
     pub(super) fn before<S: DataSource + ?Sized>(&self, source: &S, index: usize) {
+        let n = source.n_rows();
         if let Some(keep) = self.keep.filter(|&k| k > 0) {
-            let (pos, len) = self.position(index);
+            let (pos, start, len) = self.position(index);
             if pos + keep < len {
-                let ahead = self.at(index, pos + keep);
-                source.will_need(self.rows(ahead, source.n_rows()));
+                let ahead = start + self.flip(pos + keep, len);
+                source.will_need(self.rows(ahead..ahead + 1, n));
             }
         }
         if let Some(positions) = self.next_hint(index) {
-            let chunks = self.chunks(positions);
-            let n = source.n_rows();
-            let rows =
-                (chunks.start * self.chunk_rows).min(n)..(chunks.end * self.chunk_rows).min(n);
+            let rows = self.rows(self.chunks(positions), n);
             if !rows.is_empty() {
                 source.will_need(rows);
             }
