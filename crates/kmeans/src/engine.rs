@@ -155,7 +155,7 @@ impl KMeansParams {
         let (n, d) = (source.n_rows(), source.n_cols());
         let init = self.init.resolve(n, d, self.k);
         // From the shape alone: the same on any number of processes.
-        let algorithm = self.algorithm.resolve(d, self.k);
+        let algorithm = self.algorithm.resolve(n, d, self.k);
         // Every run's seed is drawn up front, so run r is the same whatever
         // happens in the others (and on any number of threads).
         let mut master = ChaCha8Rng::seed_from_u64(self.seed);

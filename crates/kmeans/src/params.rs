@@ -255,13 +255,22 @@ impl Algorithm {
         }
     }
 
-    /// What [`Algorithm::Auto`] becomes for `d` columns and `k` clusters
-    /// (other algorithms stay as they are).
+    /// What [`Algorithm::Auto`] becomes for `n` rows, `d` columns and `k`
+    /// clusters (other algorithms stay as they are).
     ///
     /// Lloyd unless `k ≥ 32`, `d ≥ 8` and `k·d ≥ 1024`
     /// ([`AUTO_BOUNDS_MIN_K`], [`AUTO_BOUNDS_MIN_D`], [`AUTO_BOUNDS_MIN_KD`]);
     /// then Yinyang when its bounds (`4·⌈k/16⌉` bytes per point) take at most
-    /// half the bytes of a row (`4·d`), Hamerly (4 bytes per point) otherwise.
+    /// half the bytes of a row (`4·d`) and the data takes at most
+    /// [`AUTO_SAMPLE_BYTES`] (`n·d·4`), Hamerly (4 bytes per point) otherwise.
+    ///
+    /// The size clause is for data read from disk at every pass: there the
+    /// per-row state (Hamerly's labels and two bounds, 12 bytes a row;
+    /// Yinyang's `8 + 4·⌈k/16⌉`) is read and written beside the data, and
+    /// competes with it for the page cache. On the 32 GiB file of
+    /// docs/benchmarks.md ("Beyond RAM at disk speed", 268,435,456 × 32,
+    /// `k = 100`, AMD EPYC, 2 cores, 24 GiB), the first 5 iterations took
+    /// 17.8 s each with Hamerly and 40.9 s with Yinyang (36 bytes a row).
     ///
     /// Measured with the bounds' warm-up ([`KMeansParams::bounds_warm_up`])
     /// by `scripts/bench_peers.py --accel` (docs/benchmarks.md, section
@@ -291,18 +300,20 @@ impl Algorithm {
     /// pre-screen while the bounded variants' scans are still the `f32`
     /// top-2 kernel: Yinyang ties Lloyd and Hamerly loses about 2×. The rule
     /// is kept (it picks Yinyang there, a tie) until the bounded scans use
-    /// the bf16 pre-screen; it stays a function of `(d, k)` alone, so that
-    /// every rank of a distributed run resolves it the same way.
+    /// the bf16 pre-screen; it stays a function of `(n, d, k)` alone (the
+    /// whole data's `n`, never the machine's memory), so that every rank of
+    /// a distributed run resolves it the same way.
     #[must_use]
-    pub fn resolve(&self, d: usize, k: usize) -> Algorithm {
+    pub fn resolve(&self, n: usize, d: usize, k: usize) -> Algorithm {
         match self {
             Algorithm::Auto => {
+                let bytes = n as u64 * d as u64 * 4;
                 if k < AUTO_BOUNDS_MIN_K
                     || d < AUTO_BOUNDS_MIN_D
                     || k.saturating_mul(d) < AUTO_BOUNDS_MIN_KD
                 {
                     Algorithm::Lloyd
-                } else if 2 * k.div_ceil(16) <= d {
+                } else if 2 * k.div_ceil(16) <= d && bytes <= AUTO_SAMPLE_BYTES {
                     Algorithm::Yinyang
                 } else {
                     Algorithm::Hamerly

@@ -65,7 +65,7 @@ pub(crate) struct Args {
     /// (4·⌈k/16⌉ bytes); both spill to --scratch-dir when large, and both run
     /// Lloyd's passes until one changes at most 0.5 % of the labels, then
     /// start the bounds. auto: lloyd when k < 32, d < 8 or k·d < 1024; else yinyang when its bounds take at most half a row's
-    /// bytes (2·⌈k/16⌉ ≤ d), hamerly otherwise (times to convergence per
+    /// bytes (2·⌈k/16⌉ ≤ d) and the data at most 8 GiB (n·d·4), hamerly otherwise (times to convergence per
     /// shape: `scripts/bench_peers.sh --accel`, results in
     /// docs/benchmarks.md). minibatch: random batches, for data too
     /// large or too slow for full passes (not exact).

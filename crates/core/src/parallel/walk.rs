@@ -171,10 +171,16 @@ impl Walk {
         let source_bytes = (source.n_rows() as f64) * (4 * source.n_cols()) as f64;
         // Smaller sources never outgrow the cache here: no need to read the
         // memory figures on every pass of a small fit. Ordered passes run
-        // as the kernel's read-ahead leads them: on the 32 GiB file a
+        // as the kernel's read-ahead leads them. On the 32 GiB file a
         // `predict` pass took 28.6 s that way and 40.7 s with drop-behind and
         // lead (the lead, a whole kept zone ahead, competed with the reads
-        // the pass waited on).
+        // the pass waited on). Between batches instead, from the thread that
+        // writes (every worker waits there): a 64 MiB lead hinted 2 MiB per
+        // batch and a drop per batch, 43.5 s against 28.3; the lead hinted
+        // and the drops made 32 MiB at a time, 60–62 s against 27.0–28.1
+        // (the hint's call waits on the disk's queue); drops alone, 29.4–30.2
+        // against 27.9–29.0. The pass is bound by its compute there: 47 s of
+        // CPU on 2 cores (docs/benchmarks.md, beyond-ram).
         let large = source_bytes >= DROP_BEHIND_MIN_BYTES || tuning.cache_mib.is_some();
         let keep = (tuning.drop_behind && large && !ordered)
             .then(cache_budget)

@@ -7,7 +7,7 @@
 
 use mmclust_core::ArraySource;
 use mmclust_core::parallel::{Chunking, with_threads};
-use mmclust_kmeans::{Algorithm, Init, KMeansModel, KMeansParams, Metric};
+use mmclust_kmeans::{AUTO_SAMPLE_BYTES, Algorithm, Init, KMeansModel, KMeansParams, Metric};
 use proptest::prelude::*;
 
 use crate::common;
@@ -285,7 +285,7 @@ fn auto_resolves_to_the_measured_fastest() {
     // Hamerly at d = 16, k = 1000 and d = 8, k = 256.
     for (d, k) in [(2, 16), (32, 4), (4, 2000), (1000, 8), (16, 32), (8, 100)] {
         assert_eq!(
-            Algorithm::Auto.resolve(d, k),
+            Algorithm::Auto.resolve(1_000_000, d, k),
             Algorithm::Lloyd,
             "d={d} k={k}"
         );
@@ -299,19 +299,36 @@ fn auto_resolves_to_the_measured_fastest() {
         (1024, 1000),
     ] {
         assert_eq!(
-            Algorithm::Auto.resolve(d, k),
+            Algorithm::Auto.resolve(1_000_000, d, k),
             Algorithm::Yinyang,
             "d={d} k={k}"
         );
     }
     for (d, k) in [(16, 1000), (8, 256), (8, 1024), (31, 512), (128, 4000)] {
         assert_eq!(
-            Algorithm::Auto.resolve(d, k),
+            Algorithm::Auto.resolve(1_000_000, d, k),
             Algorithm::Hamerly,
             "d={d} k={k}"
         );
     }
+    // Above AUTO_SAMPLE_BYTES of data (read from disk at every pass), the
+    // smaller per-row state: Hamerly where Yinyang would be picked (the
+    // 32 GiB file of docs/benchmarks.md, beyond-ram), whatever k and d.
+    let rows_at = |d: usize| (AUTO_SAMPLE_BYTES / (4 * d as u64)) as usize;
+    for (d, k) in [(32, 100), (384, 100), (16, 64)] {
+        let at = rows_at(d);
+        assert_eq!(Algorithm::Auto.resolve(at, d, k), Algorithm::Yinyang);
+        assert_eq!(Algorithm::Auto.resolve(at + 1, d, k), Algorithm::Hamerly);
+    }
+    assert_eq!(
+        Algorithm::Auto.resolve(268_435_456, 32, 100),
+        Algorithm::Hamerly
+    );
+    assert_eq!(Algorithm::Auto.resolve(1 << 30, 32, 16), Algorithm::Lloyd);
     // Explicit choices stay.
-    assert_eq!(Algorithm::Yinyang.resolve(16, 1000), Algorithm::Yinyang);
-    assert_eq!(Algorithm::Hamerly.resolve(32, 100), Algorithm::Hamerly);
+    assert_eq!(
+        Algorithm::Yinyang.resolve(1 << 30, 16, 1000),
+        Algorithm::Yinyang
+    );
+    assert_eq!(Algorithm::Hamerly.resolve(100, 32, 100), Algorithm::Hamerly);
 }

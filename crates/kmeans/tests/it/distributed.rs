@@ -112,8 +112,8 @@ fn bounded_algorithms_and_auto_match_one_process_on_2_to_5_ranks() {
     let (n, d) = (4_000, 16);
     let x = blobs(n, d, 40);
     let src = ArraySource::from_slice(&x, n, d).unwrap();
-    assert_eq!(Algorithm::Auto.resolve(d, 64), Algorithm::Yinyang);
-    assert_eq!(Algorithm::Auto.resolve(d, 160), Algorithm::Hamerly);
+    assert_eq!(Algorithm::Auto.resolve(n, d, 64), Algorithm::Yinyang);
+    assert_eq!(Algorithm::Auto.resolve(n, d, 160), Algorithm::Hamerly);
     let base = |k: usize, a: Algorithm| {
         let mut p = KMeansParams::new(k)
             .seed(11)
