@@ -4,11 +4,9 @@
 //! Parquet files; `convert` to and from `.npy`; bad inputs one line, exit 2.
 //! Fixtures: `scripts/make_parquet_fixtures.sh` (pyarrow).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo()

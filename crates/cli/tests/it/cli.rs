@@ -1,11 +1,9 @@
 //! The `mmclust` binary on real files: exit codes, messages, outputs, and
 //! determinism across thread counts.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn info_describes_the_bundled_data() {

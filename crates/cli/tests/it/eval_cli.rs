@@ -1,11 +1,9 @@
 //! The judging and choosing commands on real files: `demo`, `elbow`,
 //! `silhouette`, `gmm-select`, `scores`; their outputs and their input errors.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo().join("crates/eval/tests/fixtures").join(name)
