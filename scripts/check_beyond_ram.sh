@@ -24,7 +24,7 @@
 #   gmm      `gmm -k 16 --covariance diag --max-iter 1`;
 #   predict  labels of every row from the kmeans model (a 1 GiB output);
 #   large    the `#[ignore]`d test over more than 2^31 elements
-#            (crates/cli/tests/it/large.rs).
+#            (crates/cli/tests/large.rs).
 #
 # For each step it records the wall time, the bytes the process read
 # (/proc/PID/io), the peak of RssAnon + RssShmem (sampled every 0.2 s) and the
@@ -164,7 +164,7 @@ if has predict; then
 fi
 if has large; then
   start=$(date +%s.%N)
-  cargo test --profile ci --workspace --test it -- --ignored --quiet large::
+  cargo test --profile ci --workspace --test large -- --ignored --quiet
   row "test over 2^31 + 1000 rows (--ignored)" "$(echo "$(date +%s.%N) - $start" | bc -l)" 0 0 "passed"
 fi
 

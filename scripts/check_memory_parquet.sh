@@ -12,7 +12,7 @@
 #   2. `kmeans -k 20 --max-iter 5` gives the centres of the same run on the .npy
 #      without the limit, bit for bit;
 #   3. `report -k 2..=3` in the light settings of the report's own memory test
-#      (crates/cli/tests/it/report_cli.rs: one start, 5 Lloyd iterations, diagonal
+#      (crates/cli/tests/report_cli.rs: one start, 5 Lloyd iterations, diagonal
 #      mixtures of 3 EM iterations, silhouettes of 1000 sampled rows).
 # Mini-batch is left out: each 256-row block it draws decodes a whole page per
 # column (1 MiB with pyarrow's defaults), so over a file larger than the limit it

@@ -1,5 +1,5 @@
 """Writes the Parquet / Arrow IPC fixtures of crates/core/tests/columnar.rs and
-crates/cli/tests/it/parquet_cli.rs.
+crates/cli/tests/parquet_cli.rs.
 
 pyarrow is the trusted peer: every file is written by pyarrow itself, and the
 .npy beside it holds the float32 matrix numpy computes from the same columns

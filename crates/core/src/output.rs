@@ -187,7 +187,7 @@ impl Drop for AtomicOutput {
 
 /// Environment variable naming a pause, in milliseconds, between a complete,
 /// synced temporary and its rename. For fault-injection tests only
-/// (`crates/cli/tests/it/faults.rs` kills the process in that window to show an
+/// (`crates/cli/tests/faults.rs` kills the process in that window to show an
 /// earlier file under the final name survives); unset, nothing happens.
 /// Read only in builds with the `test-hooks` feature.
 #[cfg(feature = "test-hooks")]

@@ -4,9 +4,11 @@
 //! Parquet files; `convert` to and from `.npy`; bad inputs one line, exit 2.
 //! Fixtures: `scripts/make_parquet_fixtures.sh` (pyarrow).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
+use common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo()

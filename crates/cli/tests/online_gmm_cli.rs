@@ -2,9 +2,11 @@
 //! checkpoint and resume to the same bits, the same bits on 1 and 2 threads,
 //! and bad values refused with exit 2 naming the flag.
 
+mod common;
+
 use std::path::Path;
 
-use crate::common::*;
+use common::*;
 
 /// An online run on `data` writing `model`, with `extra` flags.
 fn online(data: &Path, model: &Path, extra: &[&str]) -> Vec<String> {

@@ -8,11 +8,13 @@
 //! went wrong in one line.
 #![cfg(unix)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::common::*;
+use common::*;
 
 /// Blobs (seed 3) into `path`.
 fn generate(path: &Path, n: usize, d: usize, k: usize) {

@@ -3,9 +3,11 @@
 //! scores --truth`, models read back by `predict` and `score`, the same
 //! bytes on 1 and 2 threads, and bad parameters (exit 2, the parameter named).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use crate::common::{assert_same_bytes, run, run_ok, s, stderr};
+use common::{assert_same_bytes, run, run_ok, s, stderr};
 
 fn generate(dir: &Path, shape: &str, n: &str) -> (PathBuf, PathBuf) {
     let x = dir.join(format!("{shape}.npy"));

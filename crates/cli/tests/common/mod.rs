@@ -2,8 +2,8 @@
 //! what it printed, paths of the bundled data and fixtures, small `.npy`
 //! files, and waiting with a deadline.
 //!
-//! Not every helper is used by the tests of every build (`faults` is Unix
-//! only, some helpers serve ignored tests), so unused ones are allowed.
+//! Each test file is its own crate and uses only some of these, so unused
+//! ones are allowed here rather than in every file.
 #![allow(dead_code)]
 
 use std::ffi::OsStr;

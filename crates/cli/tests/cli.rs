@@ -1,9 +1,11 @@
 //! The `mmclust` binary on real files: exit codes, messages, outputs, and
 //! determinism across thread counts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
+use common::*;
 
 #[test]
 fn info_describes_the_bundled_data() {

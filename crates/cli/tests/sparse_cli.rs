@@ -8,11 +8,11 @@
 //! rows within 1e-6 of a tie, centres within 1e-6 of the unit-length reference,
 //! inertia within 1e-6 relative).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use crate::common::{
-    assert_one_line_input_error, json, read_f32_npy, read_json, repo, run, run_ok, s,
-};
+use common::{assert_one_line_input_error, json, read_f32_npy, read_json, repo, run, run_ok, s};
 
 const TOL: f64 = 1e-6;
 
@@ -343,7 +343,7 @@ fn info_and_convert_between_compressed_uncompressed_and_dense() {
 #[test]
 fn a_compressed_npz_gives_the_same_bits_on_1_and_2_threads() {
     let input = data("sparse_X.npz");
-    crate::common::assert_same_on_1_and_2_threads(|threads| {
+    common::assert_same_on_1_and_2_threads(|threads| {
         let dir = tempfile::tempdir().unwrap();
         let centers = dir.path().join("c.npy");
         run_ok(&[

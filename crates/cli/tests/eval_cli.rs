@@ -1,9 +1,11 @@
 //! The judging and choosing commands on real files: `demo`, `elbow`,
 //! `silhouette`, `gmm-select`, `scores`; their outputs and their input errors.
 
+mod common;
+
 use std::path::PathBuf;
 
-use crate::common::*;
+use common::*;
 
 fn fixture(name: &str) -> PathBuf {
     repo().join("crates/eval/tests/fixtures").join(name)

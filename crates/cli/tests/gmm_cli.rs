@@ -1,9 +1,11 @@
 //! `mmclust gmm`, `sample`, and GMM models in `predict` and `score`, on real
 //! files: outputs, exit codes, messages, determinism across thread counts.
 
+mod common;
+
 use std::path::Path;
 
-use crate::common::*;
+use common::*;
 
 fn info(p: &Path) -> serde_json::Value {
     json(&run(&["info", s(p), "--json"]))

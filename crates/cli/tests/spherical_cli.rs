@@ -1,9 +1,11 @@
 //! `--metric cosine`: spherical K-means through the binary (fit, model file,
 //! predict, transform, score, silhouette), and its input errors.
 
+mod common;
+
 use std::path::PathBuf;
 
-use crate::common::{
+use common::{
     assert_one_line_input_error, json, read_f32_npy, read_json, repo, run, run_ok, s, temp_paths,
     write_f32_npy,
 };
@@ -201,7 +203,7 @@ fn cosine_input_errors_exit_2() {
     assert_one_line_input_error(&o, "row 3");
     let o = run(&["kmeans", s(&data), "-k", "2", "--metric", "manhattan"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(crate::common::stderr(&o).contains("manhattan"));
+    assert!(common::stderr(&o).contains("manhattan"));
     let o = run(&[
         "kmeans",
         s(&data),

@@ -9,9 +9,11 @@
 //! comparing. The data has enough rows for many chunks, so the thread count
 //! really changes how the work is split.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use crate::common::{bin, generate_blobs, s};
+use common::{bin, generate_blobs, s};
 
 const THREADS: [&str; 4] = ["1", "2", "3", "8"];
 

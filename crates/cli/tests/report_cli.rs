@@ -3,9 +3,11 @@
 //! models, its input errors exit 2 with one line, and it runs on a file
 //! larger than the memory it is allowed.
 
+mod common;
+
 use std::path::Path;
 
-use crate::common::*;
+use common::*;
 
 /// Runs a command line of the report's "commands" list (no quoting in it).
 fn run_line(line: &str) -> serde_json::Value {

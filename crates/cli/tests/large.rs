@@ -6,10 +6,12 @@
 //! zero except a few rows written at chosen offsets, one of them past row
 //! 2³¹, and the expected counts and means follow from those rows alone.
 
+mod common;
+
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::common::*;
+use common::*;
 
 /// One Lloyd iteration on `data` from `init` (a file or a method), writing
 /// the centres to `centres` and, with `extra`, more; the `--json` summary.

@@ -2,7 +2,9 @@
 //! summary, the model file and the commands that read it, `--init-resp`,
 //! and the input errors.
 
-use crate::common::{
+mod common;
+
+use common::{
     assert_one_line_input_error, faithful, json, read_f32_npy, read_json, run, run_ok, s,
     temp_blobs, temp_paths, write_f32_npy,
 };

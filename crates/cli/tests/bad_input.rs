@@ -13,10 +13,12 @@
 //! empty, has an unknown field or placeholder, or a case without an expected
 //! message fails before anything runs.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
+use common::*;
 use mmclust_core::format::f16_bits_to_f32;
 use serde::Deserialize;
 
