@@ -54,6 +54,12 @@ pub mod nystrom;
 pub mod spectral;
 
 pub use error::{KernelError, Result};
-pub use kkmeans::{KernelKMeansModel, fit_kernel_kmeans, fit_kernel_kmeans_then};
-pub use nystrom::{Kernel, KernelKind, LandmarkInit, NystromFeatures, NystromMap, NystromParams};
+pub use kkmeans::{
+    KERNEL_KMEANS_N_INIT, KERNEL_KMEANS_SAMPLE_ROWS, KernelKMeansModel, fit_kernel_kmeans,
+    fit_kernel_kmeans_then,
+};
+pub use nystrom::{
+    Kernel, KernelKind, LANDMARK_SAMPLE_ROWS, LandmarkInit, NystromFeatures, NystromMap,
+    NystromParams,
+};
 pub use spectral::{SpectralEmbedding, SpectralModel, fit_spectral};

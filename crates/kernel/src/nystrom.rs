@@ -146,11 +146,19 @@ pub enum KernelKind {
     },
 }
 
+/// Above this many rows, k-means++ picks the landmarks from a uniform
+/// sample of this many rows (seeded, read by random access) instead of all
+/// rows: its M passes then cost M passes over the sample. Over all 10⁶ rows
+/// of the moons (M = 300) they took about 40 % of a kernel K-means run's CPU
+/// time (`perf`, AMD EPYC; docs/benchmarks.md, nonconvex).
+pub const LANDMARK_SAMPLE_ROWS: usize = 65_536;
+
 /// How the landmarks are picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LandmarkInit {
-    /// Greedy k-means++ over all rows (M passes over the data): landmarks
-    /// spread over the data, the small clusters included.
+    /// Greedy k-means++ over all rows (M passes over the data), or over a
+    /// uniform sample of [`LANDMARK_SAMPLE_ROWS`] rows above that many:
+    /// landmarks spread over the data, the small clusters included.
     #[default]
     KMeansPlusPlus,
     /// M distinct rows uniformly at random (one read of M rows).
@@ -256,7 +264,17 @@ impl NystromParams {
                 let p = KMeansParams::new(m)
                     .init(Init::KMeansPlusPlus)
                     .seed(self.seed);
-                initial_centers(&p, source)?
+                if n > LANDMARK_SAMPLE_ROWS {
+                    let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+                    let mut rows =
+                        rand::seq::index::sample(&mut rng, n, LANDMARK_SAMPLE_ROWS).into_vec();
+                    rows.sort_unstable();
+                    let points = mmclust_core::batches::read_rows(source, &rows)?;
+                    let sample = mmclust_core::ArraySource::from_slice(&points, rows.len(), d)?;
+                    initial_centers(&p, &sample)?
+                } else {
+                    initial_centers(&p, source)?
+                }
             }
             LandmarkInit::Uniform => {
                 let mut rng = ChaCha8Rng::seed_from_u64(self.seed);

@@ -46,7 +46,7 @@ pub(crate) fn kernel_fit<'py>(
     n_landmarks: usize,
     landmark_init: &str,
     seed: u64,
-    n_init: usize,
+    n_init: Option<usize>,
     max_iter: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let input = Input::extract(x)?;
@@ -68,7 +68,7 @@ pub(crate) fn kernel_fit<'py>(
             )));
         }
     };
-    if n_init == 0 || max_iter == 0 {
+    if n_init == Some(0) || max_iter == 0 {
         return Err(PyValueError::new_err(
             "n_init and max_iter must be at least 1",
         ));
@@ -82,11 +82,12 @@ pub(crate) fn kernel_fit<'py>(
         scale_neighbour: None,
         cache_features: true,
     };
-    let params = KMeansParams::new(n_clusters)
+    let mut params = KMeansParams::new(n_clusters)
         .init(Init::KMeansPlusPlus)
-        .n_init(n_init)
         .max_iter(max_iter)
         .seed(seed);
+    // None: the engine's default (fit_kernel_kmeans_then's).
+    params.n_init = n_init;
     let spectral = match method {
         "kmeans" => false,
         "spectral" => true,

@@ -35,17 +35,20 @@ def test_spectral_separates_rings_and_predicts_new_rows():
     np.testing.assert_array_equal(back.predict(x2), sc.predict(x2))
 
 
-def test_kernel_kmeans_matches_the_cli(tmp_path):
+@pytest.mark.parametrize("n", [3000, 40000])
+def test_kernel_kmeans_matches_the_cli(tmp_path, n):
+    # 40,000 rows: above 32,768, both run their 10 default starts on a sample.
     cli = os.environ.get("MMCLUST_CLI")
     if not cli:
         pytest.skip("MMCLUST_CLI not set (scripts/test_python.sh sets it)")
-    x, _ = rings(3000, seed=2)
+    x, _ = rings(n, seed=2)
     path = tmp_path / "x.npy"
     np.save(path, x)
     labels = tmp_path / "labels.npy"
     subprocess.run([cli, "kmeans", str(path), "-k", "2", "--kernel", "rbf", "--landmarks", "80",
                     "--seed", "5", "--labels-out", str(labels), "-q"], check=True)
     kk = KernelKMeans(2, n_components=80, random_state=5).fit(str(path))
+    assert kk.get_params()["n_init"] == "auto"
     np.testing.assert_array_equal(kk.labels_, np.load(labels))
     np.testing.assert_array_equal(kk.predict(x), kk.labels_)
 

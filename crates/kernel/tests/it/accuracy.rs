@@ -60,3 +60,45 @@ fn rings() {
     assert!(s >= 0.99, "spectral ARI {s}");
     assert!(p.abs() < 0.05, "plain k-means ARI {p}");
 }
+
+/// Above `KERNEL_KMEANS_SAMPLE_ROWS` rows the default starts run on a sample
+/// of φ and one fit over every row starts from the best: the moons are still
+/// found, and the run is the same bits on 1 and 2 threads.
+#[test]
+fn kernel_kmeans_starts_on_a_sample_above_its_size() {
+    use mmclust_core::parallel::with_threads;
+    use mmclust_kernel::KERNEL_KMEANS_SAMPLE_ROWS;
+    let n = 3 * KERNEL_KMEANS_SAMPLE_ROWS;
+    let (x, truth) = generate(Shape::Moons, n, Shape::Moons.default_noise(), 3);
+    let data = ArraySource::from_slice(&x, n, 2).unwrap();
+    let params = KMeansParams::new(2).seed(1);
+    let nys = NystromParams {
+        seed: 1,
+        ..NystromParams::rbf()
+    };
+    let fit = |threads| {
+        with_threads(Some(threads), || {
+            fit_kernel_kmeans(&nys, &params, &data, FitHooks::default()).unwrap()
+        })
+        .unwrap()
+    };
+    let kk = fit(2);
+    let k = ari(&truth, &kk.predict(&data).unwrap());
+    eprintln!(
+        "moons, n = {n}: kernel k-means {k:.4}, init {}",
+        kk.kmeans.init
+    );
+    assert!(k >= 0.99, "kernel k-means ARI {k}");
+    assert_eq!(
+        kk.kmeans.init,
+        format!("k-means++, best of 10 starts on a {KERNEL_KMEANS_SAMPLE_ROWS}-row sample")
+    );
+    assert_eq!(kk.kmeans.run_inertias.len(), 1);
+    assert!(kk.kmeans.converged);
+    let one = fit(1);
+    let bits = |m: &mmclust_kernel::KernelKMeansModel| -> Vec<u32> {
+        m.kmeans.centers.iter().map(|v| v.to_bits()).collect()
+    };
+    assert_eq!(bits(&one), bits(&kk));
+    assert_eq!(one.kmeans.inertia.to_bits(), kk.kmeans.inertia.to_bits());
+}

@@ -41,7 +41,9 @@ class _NystromBase(BaseEstimator):
             n_landmarks=int(self.n_components),
             landmark_init=str(self.landmark_init),
             seed=seed_of(self.random_state),
-            n_init=int(self.n_init),
+            # "auto": the engine's default (kernel K-means: 10 starts, on a
+            # sample of the features above 32,768 rows, as the command line).
+            n_init=None if self.n_init == "auto" else int(self.n_init),
             max_iter=int(self.max_iter),
         )
         self.model_json_ = result["model"]
@@ -75,14 +77,17 @@ class KernelKMeans(_NystromBase):
     `Nystroem(n_components)`), picked by 'k-means++' or 'uniform'
     (`landmark_init`). As `mmclust kmeans --kernel`. `inertia_` is measured in
     the feature space. Spectral clustering separates what this does not (rings).
-    `n_init=10` by default, as `mmclust kmeans --kernel`: one k-means++ start
-    in the feature space of a local kernel often ends in a local minimum.
+    `n_init="auto"` by default, as `mmclust kmeans --kernel`: 10 k-means++
+    starts (one start in the feature space of a local kernel often ends in a
+    local minimum), run on a uniform sample of 32,768 rows of the features
+    above that many rows, then one fit over every row from the best; an
+    integer runs that many starts over every row.
     """
 
     _method = "kmeans"
 
     def __init__(self, n_clusters=8, *, kernel="rbf", gamma=None, degree=3, coef0=1.0,
-                 n_components=300, landmark_init="k-means++", n_init=10, max_iter=300,
+                 n_components=300, landmark_init="k-means++", n_init="auto", max_iter=300,
                  random_state=None):
         super().__init__(n_clusters, kernel=kernel, gamma=gamma, degree=degree, coef0=coef0,
                          n_components=n_components, landmark_init=landmark_init,
