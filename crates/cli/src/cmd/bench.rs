@@ -401,10 +401,15 @@ pub(crate) fn run(g: &Global, a: Args) -> Result<()> {
     let (n, d, k) = (if a.quick { 50_000 } else { 200_000 }, 16, 16);
     let x = random_data(n, d, 4);
     let src = ArraySource::from_slice(&x, n, d)?;
+    // Given means (the first k rows): one initial pass, no K-means to
+    // convergence before every fit (only the iterations are timed; on the
+    // scalar path the K-means initialisations took 23 of `--quick`'s 29 s).
+    let means: Vec<f32> = x[..k * d].to_vec();
     let mut em = serde_json::Map::new();
     for cov in [CovarianceType::Diag, CovarianceType::Full] {
         let per_iter = per_iteration(reps, |iters| {
             Ok(GmmParams::new(k)
+                .init(mmclust_gmm::Init::Means(means.clone()))
                 .covariance(cov)
                 .max_iter(iters)
                 .tol(0.0)
