@@ -129,10 +129,9 @@ where
     if params.algorithm == Algorithm::Auto {
         params.algorithm = Algorithm::Hamerly;
     }
-    let on_sample = params.n_init.is_none()
-        && !matches!(params.init, Init::Given(_))
-        && source.n_rows() > KERNEL_KMEANS_SAMPLE_ROWS;
-    if params.n_init.is_none() && !matches!(params.init, Init::Given(_)) {
+    let default_starts = params.n_init.is_none() && !matches!(params.init, Init::Given(_));
+    let on_sample = default_starts && source.n_rows() > KERNEL_KMEANS_SAMPLE_ROWS;
+    if default_starts {
         params.n_init = Some(KERNEL_KMEANS_N_INIT);
     }
     let (kmeans, extra) = crate::cache::fit_cached(
@@ -168,14 +167,10 @@ fn best_start_on_sample(
     src: &dyn DataSource,
     hooks: FitHooks<'_>,
 ) -> mmclust_kmeans::Result<KMeansModel> {
-    use rand::SeedableRng;
     let started = std::time::Instant::now();
-    let (n, d) = (src.n_rows(), src.n_cols());
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed);
-    let mut rows = rand::seq::index::sample(&mut rng, n, KERNEL_KMEANS_SAMPLE_ROWS).into_vec();
-    rows.sort_unstable();
-    let points = mmclust_core::batches::read_rows(src, &rows)?;
-    let sample = mmclust_core::ArraySource::from_slice(&points, rows.len(), d)?;
+    let m = KERNEL_KMEANS_SAMPLE_ROWS;
+    let points = crate::nystrom::uniform_sample(src, m, params.seed)?;
+    let sample = mmclust_core::ArraySource::from_slice(&points, m, src.n_cols())?;
     let best = params.fit_with(&sample, None, FitHooks::default())?;
     let starts = best.run_inertias.len();
     let sample_seconds = started.elapsed().as_secs_f64();
@@ -184,11 +179,7 @@ fn best_start_on_sample(
         .init(Init::Given(best.centers))
         .n_init(1)
         .fit_with(src, None, hooks)?;
-    full.init = format!(
-        "{}, best of {starts} starts on a {}-row sample",
-        best.init,
-        rows.len()
-    );
+    full.init = format!("{}, best of {starts} starts on a {m}-row sample", best.init);
     full.init_seconds += sample_seconds;
     full.fit_seconds += sample_seconds;
     Ok(full)

@@ -153,6 +153,20 @@ pub enum KernelKind {
 /// time (`perf`, AMD EPYC; docs/benchmarks.md, nonconvex).
 pub const LANDMARK_SAMPLE_ROWS: usize = 65_536;
 
+/// `m` rows of `source` drawn uniformly without replacement from `seed`,
+/// read in row order by random access (no pass): `m × d` values. A
+/// non-finite value is an error naming its row and column.
+pub(crate) fn uniform_sample<S: DataSource + ?Sized>(
+    source: &S,
+    m: usize,
+    seed: u64,
+) -> CoreResult<Vec<f32>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows = rand::seq::index::sample(&mut rng, source.n_rows(), m).into_vec();
+    rows.sort_unstable();
+    mmclust_core::batches::read_rows(source, &rows)
+}
+
 /// How the landmarks are picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LandmarkInit {
@@ -265,12 +279,9 @@ impl NystromParams {
                     .init(Init::KMeansPlusPlus)
                     .seed(self.seed);
                 if n > LANDMARK_SAMPLE_ROWS {
-                    let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-                    let mut rows =
-                        rand::seq::index::sample(&mut rng, n, LANDMARK_SAMPLE_ROWS).into_vec();
-                    rows.sort_unstable();
-                    let points = mmclust_core::batches::read_rows(source, &rows)?;
-                    let sample = mmclust_core::ArraySource::from_slice(&points, rows.len(), d)?;
+                    let points = uniform_sample(source, LANDMARK_SAMPLE_ROWS, self.seed)?;
+                    let sample =
+                        mmclust_core::ArraySource::from_slice(&points, LANDMARK_SAMPLE_ROWS, d)?;
                     initial_centers(&p, &sample)?
                 } else {
                     initial_centers(&p, source)?
